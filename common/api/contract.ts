@@ -1,0 +1,196 @@
+/**
+ * The one Atelier API contract: every method the renderer (or any client) may call, and every
+ * event the Node side pushes. Implemented once on the Node side (main/app/atelier-service.ts),
+ * reached through Electron IPC (preload) or WebSocket (server mode) — same interface either way.
+ */
+import type { z } from 'zod';
+import * as S from './schemas';
+
+export type ExecutionProvider = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
+
+export interface SystemInfo {
+  appVersion: string;
+  platform: string;
+  arch: string;
+  /** Execution providers onnxruntime-node reports as available on this machine, in preference order. */
+  executionProviders: { name: string; bundled: boolean }[];
+  transport: 'ipc' | 'websocket' | 'in-process';
+  userDataDir: string;
+}
+
+export interface ModelSummary {
+  id: string;
+  name: string;
+  family: string;
+  source: 'bundled' | 'installed' | 'imported';
+  sizeBytes: number;
+  description?: string;
+  defaults?: { steps?: number; guidanceScale?: number; scheduler?: string; width?: number; height?: number };
+}
+
+export interface LoadedModelInfo {
+  modelId: string;
+  family: string;
+  provider: string;
+  fallbacks: { provider: string; reason: string }[];
+  scheduler: string;
+  loadMs: number;
+}
+
+export interface ProjectSummary {
+  id: string;
+  name: string;
+  path: string;
+  isCurrent: boolean;
+}
+
+export interface GenerationRecord {
+  id: string;
+  imageUrl: string;
+  thumbUrl: string;
+  width: number;
+  height: number;
+  prompt: string;
+  negativePrompt: string;
+  seed: number;
+  rng: string;
+  steps: number;
+  guidanceScale: number;
+  scheduler: string;
+  modelId: string;
+  modelFamily: string;
+  provider: string;
+  parentId: string | null;
+  rating: number;
+  flag: 'pick' | 'reject' | 'none';
+  tags: string[];
+  notes: string;
+  createdAt: string;
+  timings: Record<string, number>;
+}
+
+export interface HistoryPage {
+  items: GenerationRecord[];
+  nextCursor: string | null;
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobSummary {
+  jobId: string;
+  state: JobState;
+  request: S.GenerateParams;
+  step: number;
+  total: number;
+  error?: ApiErrorShape;
+  generationIds: string[];
+}
+
+export interface ImageMetadataInfo {
+  source: string;
+  prompt?: string;
+  negativePrompt?: string;
+  params: Record<string, string | number>;
+  warnings: string[];
+}
+
+export type ApiErrorCode =
+  | 'invalid_request'
+  | 'unknown_method'
+  | 'not_found'
+  | 'model_error'
+  | 'cancelled'
+  | 'busy'
+  | 'unauthorized'
+  | 'internal';
+
+export interface ApiErrorShape {
+  code: ApiErrorCode;
+  message: string;
+  /** Field-level problems for invalid_request. */
+  issues?: { path: string; message: string }[];
+}
+
+/** Events pushed from the Node side. */
+export type AtelierEvent =
+  | { type: 'job:queued'; jobId: string; position: number }
+  | { type: 'job:progress'; jobId: string; step: number; total: number; elapsedMs: number; etaMs: number }
+  | { type: 'job:preview'; jobId: string; step: number; width: number; height: number; /** PNG data URL */ dataUrl: string }
+  | { type: 'job:done'; jobId: string; generations: GenerationRecord[]; provider: string; timings: Record<string, number> }
+  | { type: 'job:failed'; jobId: string; error: ApiErrorShape }
+  | { type: 'job:cancelled'; jobId: string }
+  | { type: 'model:loaded'; model: LoadedModelInfo }
+  | { type: 'model:download-progress'; modelId: string; bytesDone: number; bytesTotal: number; rateBps: number; etaMs: number }
+  | { type: 'project:changed'; project: ProjectSummary };
+
+type In<K extends keyof typeof S> = (typeof S)[K] extends z.ZodType ? z.input<(typeof S)[K]> : never;
+
+/** Every method: request in, response out. Requests are validated by the schema in `apiMethods`. */
+export interface AtelierApi {
+  getSystemInfo(): Promise<SystemInfo>;
+  listModels(): Promise<ModelSummary[]>;
+  loadModel(req: In<'LoadModelRequest'>): Promise<LoadedModelInfo>;
+  unloadModel(): Promise<{ unloaded: boolean }>;
+  generate(req: In<'GenerateRequest'>): Promise<{ jobId: string; seed: number }>;
+  cancel(req: In<'JobIdRequest'>): Promise<{ cancelled: boolean }>;
+  listJobs(): Promise<JobSummary[]>;
+  listProjects(): Promise<ProjectSummary[]>;
+  createProject(req: In<'CreateProjectRequest'>): Promise<ProjectSummary>;
+  openProject(req: In<'OpenProjectRequest'>): Promise<ProjectSummary>;
+  renameProject(req: In<'RenameProjectRequest'>): Promise<ProjectSummary>;
+  queryHistory(req: In<'HistoryQuery'>): Promise<HistoryPage>;
+  getGeneration(req: In<'GenerationIdRequest'>): Promise<GenerationRecord>;
+  updateGeneration(req: In<'UpdateGenerationRequest'>): Promise<GenerationRecord>;
+  deleteGeneration(req: In<'GenerationIdRequest'>): Promise<{ deleted: boolean }>;
+  readImageMetadata(req: In<'ReadMetadataRequest'>): Promise<ImageMetadataInfo>;
+  getSettings(): Promise<S.Settings>;
+  updateSettings(req: In<'UpdateSettingsRequest'>): Promise<S.Settings>;
+}
+
+export type ApiMethodName = keyof AtelierApi;
+
+/** Request schema per method: the single table both transports and the preload are built from. */
+export const apiMethods = Object.freeze({
+  getSystemInfo: S.EmptyRequest,
+  listModels: S.EmptyRequest,
+  loadModel: S.LoadModelRequest,
+  unloadModel: S.EmptyRequest,
+  generate: S.GenerateRequest,
+  cancel: S.JobIdRequest,
+  listJobs: S.EmptyRequest,
+  listProjects: S.EmptyRequest,
+  createProject: S.CreateProjectRequest,
+  openProject: S.OpenProjectRequest,
+  renameProject: S.RenameProjectRequest,
+  queryHistory: S.HistoryQuery,
+  getGeneration: S.GenerationIdRequest,
+  updateGeneration: S.UpdateGenerationRequest,
+  deleteGeneration: S.GenerationIdRequest,
+  readImageMetadata: S.ReadMetadataRequest,
+  getSettings: S.EmptyRequest,
+  updateSettings: S.UpdateSettingsRequest,
+} satisfies Record<ApiMethodName, z.ZodType>);
+
+export const API_METHOD_NAMES = Object.freeze(Object.keys(apiMethods) as ApiMethodName[]);
+
+/** What a client holds: the API plus an event subscription. */
+export interface AtelierClient extends AtelierApi {
+  onEvent(listener: (event: AtelierEvent) => void): () => void;
+}
+
+/** Wire envelope of a call result, shared by IPC and WebSocket. */
+export type ApiResult<T = unknown> = { ok: true; value: T } | { ok: false; error: ApiErrorShape };
+
+export class AtelierApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly issues?: { path: string; message: string }[],
+  ) {
+    super(message);
+    this.name = 'AtelierApiError';
+  }
+  toShape(): ApiErrorShape {
+    return { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) };
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Request/response schemas of the Atelier API. Pure code: imported by the Node side (to validate
+ * every payload where it enters) and by the renderer (for types and client-side form checks).
+ * It must not import anything from Node or the DOM (enforced by scripts/check-layers.mjs).
+ */
+import { z } from 'zod';
+
+export const RngKind = z.enum(['cpu', 'cuda']);
+export const ExecutionProviderChoice = z.enum(['auto', 'cuda', 'dml', 'coreml', 'webgpu', 'cpu']);
+
+const id = z.string().min(1).max(200);
+const multipleOf8 = (max: number) =>
+  z
+    .number()
+    .int()
+    .min(8)
+    .max(max)
+    .refine((v) => v % 8 === 0, { message: 'must be a multiple of 8' });
+
+export const GenerateRequest = z
+  .object({
+    modelId: id.optional(),
+    prompt: z.string().max(20_000),
+    negativePrompt: z.string().max(20_000).default(''),
+    width: multipleOf8(4096).default(64),
+    height: multipleOf8(4096).default(64),
+    steps: z.number().int().min(1).max(500).default(20),
+    guidanceScale: z.number().min(0).max(50).default(5),
+    guidanceRescale: z.number().min(0).max(1).default(0),
+    scheduler: z.string().max(100).optional(),
+    /** -1 (or absent) picks a random seed; the chosen seed is reported with the result. */
+    seed: z.number().int().min(-1).max(2 ** 32 - 1).default(-1),
+    rng: RngKind.default('cpu'),
+    batchSize: z.number().int().min(1).max(16).default(1),
+    parentId: id.optional(),
+  })
+  .strict();
+export type GenerateRequest = z.input<typeof GenerateRequest>;
+export type GenerateParams = z.output<typeof GenerateRequest>;
+
+export const JobIdRequest = z.object({ jobId: id }).strict();
+export const GenerationIdRequest = z.object({ id }).strict();
+export const LoadModelRequest = z
+  .object({ modelId: id, provider: ExecutionProviderChoice.default('auto') })
+  .strict();
+export const CreateProjectRequest = z.object({ name: z.string().trim().min(1).max(120) }).strict();
+export const OpenProjectRequest = z.object({ projectId: id }).strict();
+export const RenameProjectRequest = z
+  .object({ projectId: id, name: z.string().trim().min(1).max(120) })
+  .strict();
+
+export const HistoryQuery = z
+  .object({
+    limit: z.number().int().min(1).max(500).default(100),
+    /** Opaque keyset cursor returned by the previous page. */
+    cursor: z.string().max(200).optional(),
+    search: z.string().max(500).optional(),
+    minRating: z.number().int().min(0).max(5).optional(),
+    flag: z.enum(['pick', 'reject', 'none']).optional(),
+    tag: z.string().max(100).optional(),
+    boardId: id.optional(),
+    model: z.string().max(200).optional(),
+    scheduler: z.string().max(100).optional(),
+    seed: z.number().int().optional(),
+    parentId: id.optional(),
+    includeTrashed: z.boolean().optional(),
+  })
+  .strict();
+export type HistoryQuery = z.input<typeof HistoryQuery>;
+
+export const UpdateGenerationRequest = z
+  .object({
+    id,
+    rating: z.number().int().min(0).max(5).optional(),
+    flag: z.enum(['pick', 'reject', 'none']).optional(),
+    tags: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+    notes: z.string().max(10_000).optional(),
+  })
+  .strict();
+
+export const ReadMetadataRequest = z
+  .object({
+    /** Base64 of the dropped file's bytes (at most ~64 MB decoded). */
+    base64: z.string().max(90_000_000),
+  })
+  .strict();
+
+export const Settings = z
+  .object({
+    provider: ExecutionProviderChoice,
+    modelsDir: z.string().max(4096),
+    defaultModelId: z.string().max(200),
+    previewEvery: z.number().int().min(0).max(100),
+    lowMemory: z.boolean(),
+  })
+  .strict();
+export type Settings = z.infer<typeof Settings>;
+export const UpdateSettingsRequest = Settings.partial().strict();
+
+export const EmptyRequest = z.union([z.undefined(), z.object({}).strict()]);

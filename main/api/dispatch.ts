@@ -1,0 +1,52 @@
+/**
+ * The one entry point of every API call on the Node side, whatever the transport: validates the
+ * payload against the method's schema, runs the implementation, and turns every failure into a
+ * typed ApiResult error instead of a crash.
+ */
+import { ZodError } from 'zod';
+import {
+  apiMethods,
+  AtelierApiError,
+  type ApiMethodName,
+  type ApiResult,
+  type AtelierApi,
+} from '../../common/api/contract';
+
+export type Dispatcher = (method: unknown, payload: unknown) => Promise<ApiResult>;
+
+export function isApiMethod(method: unknown): method is ApiMethodName {
+  return typeof method === 'string' && Object.prototype.hasOwnProperty.call(apiMethods, method);
+}
+
+export function createDispatcher(impl: AtelierApi, log: (err: unknown) => void = () => {}): Dispatcher {
+  return async (method, payload) => {
+    if (!isApiMethod(method)) {
+      return { ok: false, error: { code: 'unknown_method', message: `Unknown API method: ${String(method).slice(0, 100)}` } };
+    }
+    const parsed = apiMethods[method].safeParse(payload);
+    if (!parsed.success) return { ok: false, error: zodToApiError(method, parsed.error).toShape() };
+    try {
+      const fn = impl[method] as (req: unknown) => Promise<unknown>;
+      const value = await fn.call(impl, parsed.data);
+      return { ok: true, value };
+    } catch (err) {
+      return { ok: false, error: toApiError(err, log).toShape() };
+    }
+  };
+}
+
+function zodToApiError(method: string, error: ZodError): AtelierApiError {
+  const issues = error.issues.map((i) => ({ path: i.path.join('.') || '(payload)', message: i.message }));
+  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  return new AtelierApiError('invalid_request', `Invalid request for ${method}: ${summary}`, issues);
+}
+
+export function toApiError(err: unknown, log: (err: unknown) => void = () => {}): AtelierApiError {
+  if (err instanceof AtelierApiError) return err;
+  if (err instanceof ZodError) return zodToApiError('call', err);
+  const e = err as { name?: string; message?: string };
+  if (e?.name === 'CancelledError') return new AtelierApiError('cancelled', e.message ?? 'Cancelled');
+  if (e?.name === 'ModelLoadError') return new AtelierApiError('model_error', e.message ?? 'Model could not be loaded');
+  log(err);
+  return new AtelierApiError('internal', e?.message ? String(e.message) : 'Internal error');
+}

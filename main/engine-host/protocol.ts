@@ -1,0 +1,50 @@
+/** Messages between the engine host (API process) and the engine worker thread. */
+import type { Txt2ImgParams } from '../engine/pipeline';
+
+export interface WorkerError {
+  name: string;
+  message: string;
+  file?: string;
+  expected?: string;
+}
+
+export interface LoadedInfo {
+  folder: string;
+  family: string;
+  provider: string;
+  fallbacks: { provider: string; reason: string }[];
+  scheduler: string;
+  loadMs: number;
+}
+
+export interface WorkerImage {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+  seed: number;
+}
+
+export interface GenerateOutcome {
+  images: WorkerImage[];
+  provider: string;
+  scheduler: string;
+  timings: Record<string, number>;
+  truncatedPrompt: boolean;
+}
+
+export type HostToWorker =
+  | { type: 'load'; requestId: number; folder: string; provider: string; lowMemory: boolean }
+  | { type: 'unload'; requestId: number }
+  | { type: 'generate'; requestId: number; params: Txt2ImgParams; previewEvery: number };
+
+export type WorkerToHost =
+  | { type: 'ready' }
+  | { type: 'loaded'; requestId: number; info: LoadedInfo }
+  | { type: 'unloaded'; requestId: number }
+  | { type: 'progress'; requestId: number; step: number; total: number; elapsedMs: number }
+  | { type: 'preview'; requestId: number; step: number; width: number; height: number; rgb: Uint8Array }
+  | { type: 'generated'; requestId: number; outcome: GenerateOutcome }
+  | { type: 'error'; requestId: number; error: WorkerError };
+
+/** Index into the shared Int32Array used to cancel the running generation without a message round-trip. */
+export const CANCEL_SLOT = 0;

@@ -1,0 +1,105 @@
+/**
+ * The engine worker: owns every ONNX Runtime session. onnxruntime-node's session.run blocks its
+ * thread for a whole UNet step, so the engine lives here and the API thread stays responsive.
+ * Cancellation arrives through shared memory, which the pipeline polls before every UNet call.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadModel, txt2img, latentsToPreviewRgb } from '../engine';
+import { CANCEL_SLOT, type HostToWorker, type WorkerError, type WorkerToHost } from './protocol';
+
+type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
+
+const port = parentPort;
+if (!port) throw new Error('engine worker must run in a worker thread');
+const cancelFlags = new Int32Array(workerData.cancelBuffer as SharedArrayBuffer);
+
+let model: LoadedModel | null = null;
+let loadedFolder = '';
+
+function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []) {
+  port!.postMessage(msg, transfer);
+}
+
+function toWorkerError(err: unknown): WorkerError {
+  const e = err as { name?: string; message?: string; file?: string; expected?: string };
+  return {
+    name: e?.name ?? 'Error',
+    message: e?.message ?? String(err),
+    ...(e?.file ? { file: e.file } : {}),
+    ...(e?.expected ? { expected: e.expected } : {}),
+  };
+}
+
+async function handle(msg: HostToWorker): Promise<void> {
+  switch (msg.type) {
+    case 'load': {
+      const started = performance.now();
+      if (model) await model.release();
+      model = null;
+      model = await loadModel(msg.folder, { provider: msg.provider as never, lowMemory: msg.lowMemory });
+      loadedFolder = msg.folder;
+      post({
+        type: 'loaded',
+        requestId: msg.requestId,
+        info: {
+          folder: loadedFolder,
+          family: model.signature.family,
+          provider: model.provider,
+          fallbacks: model.fallbacks,
+          scheduler: String(model.schedulerConfig._class_name ?? ''),
+          loadMs: performance.now() - started,
+        },
+      });
+      return;
+    }
+    case 'unload': {
+      if (model) await model.release();
+      model = null;
+      post({ type: 'unloaded', requestId: msg.requestId });
+      return;
+    }
+    case 'generate': {
+      if (!model) throw Object.assign(new Error('No model is loaded'), { name: 'ModelLoadError' });
+      const current = model;
+      Atomics.store(cancelFlags, CANCEL_SLOT, 0);
+      const result = await txt2img(current, msg.params, {
+        previewEvery: msg.previewEvery,
+        isCancelled: () => Atomics.load(cancelFlags, CANCEL_SLOT) === 1,
+        onStep: (p) => {
+          post({ type: 'progress', requestId: msg.requestId, step: p.step, total: p.total, elapsedMs: p.elapsedMs });
+          if (p.previewLatents) {
+            const preview = latentsToPreviewRgb(p.previewLatents, p.latentShape, current.signature.family);
+            post(
+              { type: 'preview', requestId: msg.requestId, step: p.step, width: preview.width, height: preview.height, rgb: preview.rgb },
+              [preview.rgb.buffer as ArrayBuffer],
+            );
+          }
+        },
+      });
+      post(
+        {
+          type: 'generated',
+          requestId: msg.requestId,
+          outcome: {
+            images: result.images,
+            provider: result.provider,
+            scheduler: result.scheduler,
+            timings: result.timings,
+            truncatedPrompt: result.truncatedPrompt,
+          },
+        },
+        result.images.map((img) => img.rgb.buffer as ArrayBuffer),
+      );
+      return;
+    }
+  }
+}
+
+// Requests are handled strictly one at a time, in order: sessions are not re-entrant.
+let chain = Promise.resolve();
+port.on('message', (msg: HostToWorker) => {
+  chain = chain.then(() =>
+    handle(msg).catch((err) => post({ type: 'error', requestId: msg.requestId, error: toWorkerError(err) })),
+  );
+});
+post({ type: 'ready' });

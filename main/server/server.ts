@@ -1,0 +1,151 @@
+/**
+ * Server mode: the built renderer, the API over WebSocket (`/api/ws`) and images by id
+ * (`/image/<id>`, `/thumb/<id>`) on one HTTP port. Loopback by default; a token guards everything
+ * when set (and is mandatory off loopback).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { WsCall, WsServerMessage } from '../../common/api/ws-protocol';
+import { createDispatcher } from '../api/dispatch';
+import { IMAGE_ID_PATTERN, type AtelierBackend } from '../app/backend';
+import { checkAccess, TOKEN_COOKIE } from './auth';
+import { contentTypeFor, createReadStream, findStaticFile } from './static-files';
+
+export interface ServerOptions {
+  backend: AtelierBackend;
+  host: string;
+  port: number;
+  token: string | null;
+  rendererDir: string;
+  log?: (msg: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self' ws: wss:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const MAX_WS_MESSAGE = 100 * 1024 * 1024;
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { backend, token } = opts;
+  const log = opts.log ?? (() => {});
+  const dispatch = createDispatcher(backend.api, (err) => log(`API error: ${(err as Error)?.stack ?? err}`));
+  const sockets = new Set<WebSocket>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE });
+
+  const unsubscribe = backend.onEvent((event) => {
+    const data = JSON.stringify({ event } satisfies WsServerMessage);
+    for (const s of sockets) if (s.readyState === s.OPEN) s.send(data);
+  });
+
+  wss.on('connection', (socket: WebSocket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('message', async (raw) => {
+      let call: WsCall;
+      try {
+        call = JSON.parse(raw.toString()) as WsCall;
+        if (typeof call !== 'object' || call === null || typeof call.id !== 'number') throw new Error('bad envelope');
+      } catch {
+        socket.send(JSON.stringify({ id: -1, result: { ok: false, error: { code: 'invalid_request', message: 'Malformed message: expected {id, method, payload} JSON' } } }));
+        return;
+      }
+      const result = await dispatch(call.method, call.payload);
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ id: call.id, result } satisfies WsServerMessage));
+    });
+  });
+
+  const server = createServer((req, res) => {
+    handleHttp(req, res).catch((err) => {
+      log(`HTTP error: ${(err as Error)?.stack ?? err}`);
+      if (!res.headersSent) sendText(res, 500, 'Internal error');
+      else res.destroy();
+    });
+  });
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const access = checkAccess(req, url, token, opts.host);
+    if (!access.ok) return sendText(res, access.status, access.reason);
+    if (access.setCookie && token) {
+      res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
+    }
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed');
+
+    if (url.pathname === '/api/health') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ ok: true }));
+      return;
+    }
+    const imageMatch = /^\/(image|thumb)\/([^/]+)$/.exec(url.pathname);
+    if (imageMatch) {
+      const [, kind, id] = imageMatch;
+      if (!IMAGE_ID_PATTERN.test(id)) return sendText(res, 400, 'Bad image id');
+      const file = await backend.resolveImage(id, kind as 'image' | 'thumb');
+      if (!file) return sendText(res, 404, 'No such image');
+      return streamFile(res, file, 'private, max-age=31536000, immutable');
+    }
+    const file = await findStaticFile(opts.rendererDir, url.pathname);
+    if (!file) return sendText(res, 404, `Not found${url.pathname === '/' ? ' (renderer not built: run npm run build)' : ''}`);
+    res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    return streamFile(res, file, file.endsWith('.html') ? 'no-cache' : 'public, max-age=3600');
+  }
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const access = checkAccess(req, url, token, opts.host);
+    if (url.pathname !== '/api/ws' || !access.ok) {
+      const status = !access.ok ? access.status : 404;
+      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `http://${hostForUrl}:${port}/${token ? `?token=${token}` : ''}`;
+
+  return {
+    url,
+    port,
+    async close() {
+      unsubscribe();
+      for (const s of sockets) s.terminate();
+      wss.close();
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(text);
+}
+
+function streamFile(res: ServerResponse, file: string, cacheControl: string): void {
+  res.writeHead(200, { 'Content-Type': contentTypeFor(file), 'Cache-Control': cacheControl });
+  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+}
