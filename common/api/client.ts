@@ -29,3 +29,16 @@ export function createApiClient(transport: ApiTransport): AtelierClient {
   }
   return client as unknown as AtelierClient;
 }
+
+/** The shape the Electron preload exposes as `window.atelier` (see preload/bridge.ts). */
+export type BridgeLike = { [K in ApiMethodName]: (payload?: unknown) => Promise<ApiResult> } & {
+  onEvent(listener: (event: AtelierEvent) => void): () => void;
+};
+
+/** Transport over the preload bridge: the renderer's Electron path. */
+export function createBridgeTransport(bridge: BridgeLike): ApiTransport {
+  return {
+    call: (method, payload) => bridge[method](payload),
+    onEvent: (listener) => bridge.onEvent(listener),
+  };
+}

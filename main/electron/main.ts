@@ -48,7 +48,15 @@ async function start(): Promise<void> {
   const root = app.getAppPath();
   setAppRoot(root);
   const rendererDir = join(root, 'dist', 'renderer');
-  backend = await createBackend({ userDataDir: app.getPath('userData'), imageUrlBase: `${APP_SCHEME}://` });
+  // Packaged builds keep the demo model and the Electron-ABI native modules outside the asar.
+  const resources = app.isPackaged ? process.resourcesPath : root;
+  backend = await createBackend({
+    userDataDir: app.getPath('userData'),
+    imageUrlBase: `${APP_SCHEME}://`,
+    transport: 'ipc',
+    demoModelDir: join(resources, 'models', 'demo'),
+    sqliteNativeBinding: join(resources, 'native', 'electron', 'better_sqlite3.node'),
+  });
   const be = backend;
 
   protocol.handle(APP_SCHEME, async (request) => {

@@ -1,0 +1,235 @@
+/**
+ * The one Node-side implementation of AtelierApi. Both transports (Electron IPC, WebSocket) and the
+ * in-process contract tests call exactly this object.
+ */
+import { randomInt } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { listExecutionProviders } from '../engine';
+import {
+  AtelierApiError,
+  type AtelierApi,
+  type AtelierEvent,
+  type GenerationRecord,
+  type ProjectSummary,
+} from '../../common/api/contract';
+import type { GenerateParams } from '../../common/api/schemas';
+import { toApiError } from '../api/dispatch';
+import { EngineHost } from '../engine-host/engine-host';
+import { readImageMetadata } from '../library';
+import type { AtelierBackend } from './backend';
+import { JobQueue, type JobRunner } from './job-queue';
+import { ModelRegistry } from './model-registry';
+import { appRoot, bundledDemoModelDir } from './paths';
+import { previewDataUrl } from './preview-image';
+import { ProjectSession } from './project-session';
+import { SettingsStore } from './settings-store';
+
+export interface BackendOptions {
+  userDataDir: string;
+  /** Prefix of image URLs handed to clients: '/' in server mode, 'atelier://' in Electron. */
+  imageUrlBase: string;
+  transport?: 'ipc' | 'websocket' | 'in-process';
+  demoModelDir?: string;
+}
+
+export const APP_VERSION = '0.1.0';
+
+export async function createBackend(opts: BackendOptions): Promise<AtelierBackend> {
+  mkdirSync(opts.userDataDir, { recursive: true });
+  const listeners = new Set<(e: AtelierEvent) => void>();
+  const emit = (event: AtelierEvent) => {
+    for (const l of listeners) {
+      try {
+        l(event);
+      } catch {
+        /* a failing listener must not break the others */
+      }
+    }
+  };
+  const settings = new SettingsStore(join(opts.userDataDir, 'settings.json'), opts.userDataDir);
+  const models = new ModelRegistry(opts.demoModelDir ?? bundledDemoModelDir(appRoot()), () => settings.get().modelsDir);
+  const projects = new ProjectSession(opts.userDataDir, opts.imageUrlBase);
+  const engine = new EngineHost();
+
+  async function ensureModel(modelId: string) {
+    const entry = models.resolve(modelId);
+    const loaded = engine.loadedModel;
+    if (!loaded || loaded.folder !== entry.folder) {
+      const info = await engine.load(entry.folder, settings.get().provider, settings.get().lowMemory);
+      emit({ type: 'model:loaded', model: { modelId: entry.id, ...info } });
+    }
+    return { entry, info: engine.loadedModel! };
+  }
+
+  const runner: JobRunner = {
+    cancelRunning: () => engine.cancelCurrent(),
+    async run(ctx) {
+      const req = ctx.request;
+      const { entry, info } = await ensureModel(req.modelId ?? settings.get().defaultModelId);
+      const outcome = await engine.generate(
+        {
+          prompt: req.prompt,
+          negativePrompt: req.negativePrompt,
+          width: req.width,
+          height: req.height,
+          steps: req.steps,
+          guidanceScale: req.guidanceScale,
+          guidanceRescale: req.guidanceRescale,
+          scheduler: req.scheduler,
+          seed: req.seed,
+          rng: req.rng,
+          batchSize: req.batchSize,
+        },
+        settings.get().previewEvery,
+        {
+          onProgress: (p) => ctx.progress(p.step, p.total, p.elapsedMs),
+          onPreview: (p) => {
+            previewDataUrl(p.rgb, p.width, p.height)
+              .then((dataUrl) => ctx.emit({ type: 'job:preview', jobId: ctx.jobId, step: p.step, width: p.width, height: p.height, dataUrl }))
+              .catch(() => undefined);
+          },
+        },
+      );
+      const modelHash = models.fingerprint(entry.folder);
+      const generations: GenerationRecord[] = [];
+      for (const [i, img] of outcome.images.entries()) {
+        generations.push(
+          await projects.current().addGeneration(img, {
+            modelId: entry.id,
+            modelHash,
+            modelFamily: info.family,
+            provider: outcome.provider,
+            prompt: req.prompt,
+            negativePrompt: req.negativePrompt,
+            seed: img.seed,
+            rng: req.rng,
+            scheduler: outcome.scheduler,
+            steps: req.steps,
+            cfg: req.guidanceScale,
+            width: img.width,
+            height: img.height,
+            batchIndex: i,
+            parentId: req.parentId ?? null,
+            timings: outcome.timings,
+            appVersion: APP_VERSION,
+          }),
+        );
+      }
+      return { generations, provider: outcome.provider, timings: outcome.timings };
+    },
+  };
+  const queue = new JobQueue(runner, emit, (err) => toApiError(err).toShape());
+
+  const api: AtelierApi = {
+    async getSystemInfo() {
+      return {
+        appVersion: APP_VERSION,
+        platform: process.platform,
+        arch: process.arch,
+        executionProviders: listExecutionProviders(),
+        transport: opts.transport ?? 'in-process',
+        userDataDir: opts.userDataDir,
+      };
+    },
+    async listModels() {
+      return models.list().map(({ folder: _f, ...summary }) => summary);
+    },
+    async loadModel(req) {
+      const entry = models.resolve(req.modelId);
+      const info = await engine.load(entry.folder, req.provider ?? settings.get().provider, settings.get().lowMemory);
+      const model = { modelId: entry.id, ...info };
+      emit({ type: 'model:loaded', model });
+      return model;
+    },
+    async unloadModel() {
+      const had = engine.loadedModel !== null;
+      await engine.unload();
+      return { unloaded: had };
+    },
+    async generate(req) {
+      const params = req as GenerateParams;
+      models.resolve(params.modelId ?? settings.get().defaultModelId); // fail fast on an unknown model
+      const seed = params.seed === -1 ? randomInt(0, 2 ** 32 - 1) : params.seed;
+      const jobId = queue.enqueue({ ...params, seed });
+      return { jobId, seed };
+    },
+    async cancel(req) {
+      return { cancelled: queue.cancel(req.jobId) };
+    },
+    async listJobs() {
+      return queue.list();
+    },
+    async listProjects() {
+      return projects.list();
+    },
+    async createProject(req) {
+      const p = projects.create(req.name);
+      emit({ type: 'project:changed', project: p });
+      return p;
+    },
+    async openProject(req) {
+      const p = projects.open(req.projectId);
+      emit({ type: 'project:changed', project: p });
+      return p;
+    },
+    async renameProject(req): Promise<ProjectSummary> {
+      return projects.rename(req.projectId, req.name);
+    },
+    async queryHistory(req) {
+      return projects.current().queryHistory(req);
+    },
+    async getGeneration(req) {
+      return projects.current().getGeneration(req.id);
+    },
+    async updateGeneration(req) {
+      return projects.current().updateGeneration(req);
+    },
+    async deleteGeneration(req) {
+      return { deleted: projects.current().trash(req.id) };
+    },
+    async readImageMetadata(req) {
+      const buf = Buffer.from(req.base64, 'base64');
+      const meta = await readImageMetadata(buf);
+      const g = (meta.generation ?? {}) as Record<string, unknown>;
+      const params: Record<string, string | number> = {};
+      for (const [k, v] of Object.entries(g)) {
+        if ((typeof v === 'string' || typeof v === 'number') && k !== 'prompt' && k !== 'negativePrompt') params[k] = v;
+      }
+      return {
+        source: meta.source,
+        ...(typeof g.prompt === 'string' ? { prompt: g.prompt } : {}),
+        ...(typeof g.negativePrompt === 'string' ? { negativePrompt: g.negativePrompt } : {}),
+        params,
+        warnings: meta.warnings,
+      };
+    },
+    async getSettings() {
+      return settings.get();
+    },
+    async updateSettings(req) {
+      if (req.defaultModelId) models.resolve(req.defaultModelId);
+      return settings.update(req);
+    },
+  };
+
+  return {
+    api,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async resolveImage(id, kind) {
+      return projects.current().resolveImageFile(id, kind);
+    },
+    async close() {
+      await queue.cancelAll();
+      await engine.close();
+      projects.close();
+    },
+  };
+}
+
+export function notFound(what: string): AtelierApiError {
+  return new AtelierApiError('not_found', what);
+}

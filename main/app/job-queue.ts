@@ -1,0 +1,145 @@
+/**
+ * The generation queue: one job runs at a time (the engine owns one model and the cores), the rest
+ * wait in order. Cancelling a queued job removes it; cancelling the running one asks the engine to
+ * stop before its next UNet call. Every transition is published as an AtelierEvent.
+ */
+import type { ApiErrorShape, AtelierEvent, GenerationRecord, JobState, JobSummary } from '../../common/api/contract';
+import type { GenerateParams } from '../../common/api/schemas';
+
+export interface JobContext {
+  jobId: string;
+  request: GenerateParams;
+  progress(step: number, total: number, elapsedMs: number): void;
+  emit(event: AtelierEvent): void;
+}
+
+export interface JobRunResult {
+  generations: GenerationRecord[];
+  provider: string;
+  timings: Record<string, number>;
+}
+
+export interface JobRunner {
+  run(ctx: JobContext): Promise<JobRunResult>;
+  cancelRunning(): void;
+}
+
+interface Job extends JobSummary {
+  startedAt?: number;
+}
+
+const KEEP_FINISHED = 200;
+
+export class JobQueue {
+  private readonly jobs = new Map<string, Job>();
+  private readonly waiting: string[] = [];
+  private running: string | null = null;
+  private counter = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly runner: JobRunner,
+    private readonly emit: (event: AtelierEvent) => void,
+    private readonly toError: (err: unknown) => ApiErrorShape,
+  ) {}
+
+  enqueue(request: GenerateParams): string {
+    const jobId = `job-${Date.now().toString(36)}-${(++this.counter).toString(36)}`;
+    this.jobs.set(jobId, { jobId, state: 'queued', request, step: 0, total: request.steps, generationIds: [] });
+    this.waiting.push(jobId);
+    this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + (this.running ? 1 : 0) });
+    queueMicrotask(() => this.pump());
+    return jobId;
+  }
+
+  list(): JobSummary[] {
+    return [...this.jobs.values()].map(({ startedAt: _s, ...summary }) => ({ ...summary }));
+  }
+
+  get(jobId: string): JobSummary | undefined {
+    return this.jobs.get(jobId);
+  }
+
+  cancel(jobId: string): boolean {
+    const job = this.jobs.get(jobId);
+    if (!job) return false;
+    if (job.state === 'queued') {
+      this.waiting.splice(this.waiting.indexOf(jobId), 1);
+      this.finish(job, 'cancelled');
+      this.emit({ type: 'job:cancelled', jobId });
+      return true;
+    }
+    if (job.state === 'running') {
+      this.runner.cancelRunning();
+      return true;
+    }
+    return false;
+  }
+
+  /** Cancels everything (shutdown). Resolves when nothing runs any more. */
+  async cancelAll(): Promise<void> {
+    for (const id of [...this.waiting]) this.cancel(id);
+    if (this.running) this.cancel(this.running);
+    await this.idle();
+  }
+
+  idle(): Promise<void> {
+    if (!this.running && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private finish(job: Job, state: JobState): void {
+    job.state = state;
+    // Bound memory: forget the oldest finished jobs.
+    if (this.jobs.size > KEEP_FINISHED) {
+      for (const [id, j] of this.jobs) {
+        if (this.jobs.size <= KEEP_FINISHED) break;
+        if (j.state !== 'queued' && j.state !== 'running') this.jobs.delete(id);
+      }
+    }
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    const jobId = this.waiting.shift();
+    if (!jobId) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((w) => w());
+      return;
+    }
+    const job = this.jobs.get(jobId)!;
+    this.running = jobId;
+    job.state = 'running';
+    job.startedAt = Date.now();
+    try {
+      const result = await this.runner.run({
+        jobId,
+        request: job.request,
+        emit: this.emit,
+        progress: (step, total, elapsedMs) => {
+          job.step = step;
+          job.total = total;
+          const etaMs = step > 0 ? (elapsedMs / step) * (total - step) : 0;
+          this.emit({ type: 'job:progress', jobId, step, total, elapsedMs, etaMs });
+        },
+      });
+      job.generationIds = result.generations.map((g) => g.id);
+      this.finish(job, 'done');
+      this.emit({ type: 'job:done', jobId, generations: result.generations, provider: result.provider, timings: result.timings });
+    } catch (err) {
+      const error = this.toError(err);
+      if (error.code === 'cancelled') {
+        this.finish(job, 'cancelled');
+        this.emit({ type: 'job:cancelled', jobId });
+      } else {
+        job.error = error;
+        this.finish(job, 'failed');
+        this.emit({ type: 'job:failed', jobId, error });
+      }
+    } finally {
+      this.running = null;
+      void this.pump();
+    }
+  }
+}

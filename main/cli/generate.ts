@@ -1,0 +1,158 @@
+/**
+ * `atelier generate`: one-shot text-to-image from the command line. Same validation (the API's
+ * GenerateRequest schema), same engine worker and same PNG metadata as the studio.
+ */
+import { randomInt } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GenerateRequest } from '../../common/api/schemas';
+import { APP_VERSION } from '../app/create-backend';
+import { ModelRegistry } from '../app/model-registry';
+import { appRoot, bundledDemoModelDir, defaultUserDataDir } from '../app/paths';
+import { SettingsStore } from '../app/settings-store';
+import { EngineHost } from '../engine-host/engine-host';
+import { encodeGenerationPng } from '../library';
+import { ProgressReporter } from './progress-bar';
+
+export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
+                 [--steps N] [--cfg X] [--scheduler <ClassName>] [--width W] [--height H] [--batch N]
+                 [--provider auto|cuda|dml|coreml|webgpu|cpu] [--out file.png] [--json]`;
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+function num(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${flag} must be a number, got "${value}"`);
+  return n;
+}
+
+/** out.png for one image; out-1.png, out-2.png … for a batch. */
+export function outputPaths(out: string, count: number): string[] {
+  if (count === 1) return [resolve(out)];
+  const ext = extname(out) || '.png';
+  const base = out.slice(0, out.length - extname(out).length);
+  return Array.from({ length: count }, (_, i) => resolve(`${base}-${i + 1}${ext}`));
+}
+
+export async function runGenerate(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      negative: { type: 'string', default: '' },
+      seed: { type: 'string' },
+      rng: { type: 'string', default: 'cpu' },
+      steps: { type: 'string' },
+      cfg: { type: 'string' },
+      scheduler: { type: 'string' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      batch: { type: 'string', default: '1' },
+      provider: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      home: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    io.stdout.write(`${GENERATE_USAGE}\n`);
+    return 0;
+  }
+  if (values.prompt === undefined) throw new Error(`--prompt is required\n${GENERATE_USAGE}`);
+
+  const userDataDir = values.home ?? defaultUserDataDir();
+  const settings = new SettingsStore(`${userDataDir}/settings.json`, userDataDir).get();
+  const registry = new ModelRegistry(bundledDemoModelDir(appRoot()), () => settings.modelsDir);
+  const model = registry.resolve(values.model ?? settings.defaultModelId);
+  const defaults = model.defaults ?? {};
+
+  const parsed = GenerateRequest.safeParse({
+    prompt: values.prompt,
+    negativePrompt: values.negative,
+    seed: num(values.seed, '--seed') ?? -1,
+    rng: values.rng,
+    steps: num(values.steps, '--steps') ?? defaults.steps,
+    guidanceScale: num(values.cfg, '--cfg') ?? defaults.guidanceScale,
+    scheduler: values.scheduler ?? defaults.scheduler,
+    width: num(values.width, '--width') ?? defaults.width,
+    height: num(values.height, '--height') ?? defaults.height,
+    batchSize: num(values.batch, '--batch'),
+  });
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid parameters: ${msg}`);
+  }
+  const req = parsed.data;
+  const seed = req.seed === -1 ? randomInt(0, 2 ** 32 - 1) : req.seed;
+  const out = values.out ?? `atelier-${seed}.png`;
+
+  const engine = new EngineHost();
+  const progress = values.json ? null : new ProgressReporter(io.stderr, 'generating');
+  try {
+    const loaded = await engine.load(model.folder, values.provider ?? settings.provider, settings.lowMemory);
+    const outcome = await engine.generate({ ...req, seed }, 0, {
+      onProgress: (p) => progress?.update(p.step, p.total, p.step > 0 ? (p.elapsedMs / p.step) * (p.total - p.step) : NaN),
+    });
+    progress?.finish();
+    const paths = outputPaths(out, outcome.images.length);
+    const modelHash = registry.fingerprint(model.folder);
+    for (const [i, img] of outcome.images.entries()) {
+      const png = await encodeGenerationPng(img, {
+        modelId: model.id,
+        modelHash,
+        modelFamily: loaded.family,
+        provider: outcome.provider,
+        prompt: req.prompt,
+        negativePrompt: req.negativePrompt,
+        seed: img.seed,
+        rng: req.rng,
+        scheduler: outcome.scheduler,
+        steps: req.steps,
+        cfg: req.guidanceScale,
+        width: img.width,
+        height: img.height,
+        batchIndex: i,
+        timings: outcome.timings,
+        appVersion: APP_VERSION,
+      });
+      mkdirSync(dirname(paths[i]), { recursive: true });
+      writeFileSync(paths[i], png);
+    }
+    if (values.json) {
+      io.stdout.write(
+        `${JSON.stringify({
+          outputs: paths,
+          seed,
+          seeds: outcome.images.map((img) => img.seed),
+          model: model.id,
+          modelFamily: loaded.family,
+          provider: outcome.provider,
+          providerFallbacks: loaded.fallbacks,
+          scheduler: outcome.scheduler,
+          steps: req.steps,
+          guidanceScale: req.guidanceScale,
+          width: req.width,
+          height: req.height,
+          rng: req.rng,
+          truncatedPrompt: outcome.truncatedPrompt,
+          timings: outcome.timings,
+        })}\n`,
+      );
+    } else {
+      if (outcome.truncatedPrompt) io.stderr.write('warning: the prompt was longer than the text encoder accepts and was truncated\n');
+      for (const p of paths) io.stdout.write(`${p}\n`);
+      io.stderr.write(`seed ${seed} · ${outcome.scheduler} · ${req.steps} steps · provider ${outcome.provider} · ${Math.round(outcome.timings.totalMs ?? 0)} ms\n`);
+    }
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
