@@ -81,6 +81,7 @@ export function resolveAtelierUrl(rawUrl: string, rendererDir: string): AtelierU
   } catch {
     return { kind: 'invalid', reason: 'bad escape' };
   }
+  if (path.split(/[\\/]/).includes('..')) return { kind: 'invalid', reason: 'path escapes the app folder' };
   if (path === '/' || path === '') path = '/index.html';
   const root = resolve(rendererDir);
   const file = resolve(join(root, normalize(path)));

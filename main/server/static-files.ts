@@ -30,7 +30,7 @@ export function resolveStaticPath(root: string, urlPath: string): string | null 
   } catch {
     return null;
   }
-  if (decoded.includes('\0')) return null;
+  if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..')) return null;
   const rootAbs = resolve(root);
   const target = resolve(join(rootAbs, normalize(decoded)));
   if (target !== rootAbs && !target.startsWith(rootAbs + sep)) return null;
