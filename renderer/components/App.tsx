@@ -1,0 +1,155 @@
+import { useEffect } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { FIT_VIEW } from '../lib/view-transform';
+import { useAtelier, useAtelierStore } from '../state/store';
+import { CompareView } from './CompareView';
+import { HistoryStrip } from './HistoryStrip';
+import { isTyping } from './hooks';
+import { LeftPanel } from './LeftPanel';
+import { Toasts } from './Toasts';
+import { VariantExplorer } from './VariantExplorer';
+import { Viewer } from './Viewer';
+
+function TopBar() {
+  const { info, compareMode, selectionCount, toggleCompare, openExplorer, canExplore } = useAtelier(
+    useShallow((s) => ({
+      info: s.systemInfo,
+      compareMode: s.compareMode,
+      selectionCount: s.selection.length,
+      toggleCompare: s.toggleCompare,
+      openExplorer: s.setVariantExplorerOpen,
+      canExplore: !!(s.viewingId || s.selection[0]),
+    })),
+  );
+  return (
+    <header className="topbar">
+      <span className="brand">Atelier</span>
+      <div className="segmented" role="group" aria-label="Mode">
+        <button type="button" data-testid="mode-workspace" className={compareMode ? '' : 'active'} onClick={() => toggleCompare(false)}>
+          Workspace
+        </button>
+        <button type="button" data-testid="compare-toggle" className={compareMode ? 'active' : ''} aria-pressed={compareMode} title="Compare selected images (C)" onClick={() => toggleCompare()}>
+          Compare{selectionCount > 1 ? ` (${selectionCount})` : ''}
+        </button>
+      </div>
+      <button type="button" data-testid="open-variants" disabled={!canExplore} title="Explore lighting, reflections, seeds, CFG… of the current image (V)" onClick={() => openExplorer(true)}>
+        Variants…
+      </button>
+      <span className="spacer" />
+      <div className="eps" data-testid="execution-providers" title="Execution providers available on this machine">
+        {info?.executionProviders.map((ep) => (
+          <span key={ep.name} className="chip ep" data-ep={ep.name}>
+            {ep.name}
+          </span>
+        ))}
+      </div>
+      {info && (
+        <span className="muted small" title={`${info.platform}/${info.arch} · ${info.transport}`}>
+          v{info.appVersion}
+        </span>
+      )}
+    </header>
+  );
+}
+
+/** Global shortcuts. Compare culling keys only act in compare mode and never while typing. */
+function useShortcuts() {
+  const store = useAtelierStore();
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const s = store.getState();
+      if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
+        e.preventDefault();
+        void s.generate();
+        return;
+      }
+      if (s.appState !== 'ready' || isTyping(e) || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (s.variantExplorerOpen) {
+        if (e.key === 'Escape') s.setVariantExplorerOpen(false);
+        return;
+      }
+      const key = e.key.toLowerCase();
+      if (key === 'c') {
+        s.toggleCompare();
+        return;
+      }
+      if (key === 'v' && (s.viewingId || s.selection[0])) {
+        s.setVariantExplorerOpen(true);
+        return;
+      }
+      if (!s.compareMode) {
+        if (key === '0') s.setViewerView(FIT_VIEW);
+        return;
+      }
+      const n = s.selection.length;
+      const cols = n > 2 ? Math.ceil(Math.sqrt(n)) : 2;
+      if (e.key === 'Tab') {
+        e.preventDefault();
+        s.toggleLabels();
+      } else if (e.key === 'ArrowRight') {
+        e.preventDefault();
+        s.moveCompareFocus(1);
+      } else if (e.key === 'ArrowLeft') {
+        e.preventDefault();
+        s.moveCompareFocus(-1);
+      } else if (e.key === 'ArrowDown') {
+        e.preventDefault();
+        s.moveCompareFocus(cols);
+      } else if (e.key === 'ArrowUp') {
+        e.preventDefault();
+        s.moveCompareFocus(-cols);
+      } else if (/^[0-5]$/.test(e.key)) {
+        void s.rateFocused(Number(e.key));
+      } else if (key === 'p') {
+        void s.flagFocused('pick');
+      } else if (key === 'x') {
+        void s.flagFocused('reject');
+      } else if (e.key === 'Escape') {
+        s.toggleCompare(false);
+      } else if (key === 'f') {
+        s.setCompareView(FIT_VIEW);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [store]);
+}
+
+export function App() {
+  const { appState, error, compareMode, explorerOpen } = useAtelier(
+    useShallow((s) => ({ appState: s.appState, error: s.startupError, compareMode: s.compareMode, explorerOpen: s.variantExplorerOpen })),
+  );
+  useShortcuts();
+  return (
+    <div className="app" data-app-state={appState} data-mode={compareMode ? 'compare' : 'workspace'} data-testid="app">
+      <TopBar />
+      {appState === 'loading' && (
+        <div className="splash" data-testid="splash">
+          <div className="spinner" />
+          Connecting to the Atelier engine…
+        </div>
+      )}
+      {appState === 'error' && (
+        <div className="splash error" data-testid="startup-error">
+          <div className="empty-title">Could not reach the Atelier engine</div>
+          <div>{error}</div>
+          <div className="muted">
+            In server mode, start it with <code>atelier serve</code> and reload this page (keep the <code>?token=</code> from the printed URL).
+          </div>
+          <button type="button" onClick={() => location.reload()}>
+            Reload
+          </button>
+        </div>
+      )}
+      {appState === 'ready' && (
+        <main className="layout">
+          <LeftPanel />
+          {compareMode ? <CompareView /> : <Viewer />}
+          <HistoryStrip />
+        </main>
+      )}
+      {explorerOpen && <VariantExplorer />}
+      <Toasts />
+    </div>
+  );
+}

@@ -1,0 +1,200 @@
+import { useCallback, useEffect, useRef, useState, type MouseEvent } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import type { GenerationRecord } from '../../common/api/contract';
+import { toInfotext } from '../lib/infotext';
+import { visibleRange } from '../lib/virtual-list';
+import { useAtelier } from '../state/store';
+import { useElementSize } from './hooks';
+
+const COLS = 2;
+const ROW_H = 118;
+
+function Stars({ rating }: { rating: number }) {
+  if (!rating) return null;
+  return <span className="stars">{'★'.repeat(rating)}</span>;
+}
+
+function Tile({ record, onMenu }: { record: GenerationRecord; onMenu(e: MouseEvent, id: string): void }) {
+  const { selected, viewing, compareMode, select, load } = useAtelier(
+    useShallow((s) => ({
+      selected: s.selection.includes(record.id),
+      viewing: s.viewingId === record.id,
+      compareMode: s.compareMode,
+      select: s.selectInHistory,
+      load: s.loadParamsFrom,
+    })),
+  );
+  return (
+    <button
+      type="button"
+      className={`thumb${selected ? ' selected' : ''}${viewing ? ' viewing' : ''} flag-${record.flag}`}
+      data-testid="history-item"
+      data-id={record.id}
+      data-selected={selected}
+      data-rating={record.rating}
+      data-flag={record.flag}
+      data-seed={record.seed}
+      title={`${record.prompt}\nseed ${record.seed} · ${record.steps} steps · CFG ${record.guidanceScale}\nClick: view · Ctrl/Shift-click: select for Compare · Double-click: load parameters · Right-click: more`}
+      onClick={(e) => {
+        const mode = e.shiftKey ? 'range' : e.ctrlKey || e.metaKey || compareMode ? 'toggle' : 'single';
+        select(record.id, mode);
+      }}
+      onDoubleClick={() => load(record)}
+      onContextMenu={(e) => onMenu(e, record.id)}
+    >
+      <img src={record.thumbUrl} alt={record.prompt} loading="lazy" draggable={false} />
+      <span className="thumb-badges">
+        <Stars rating={record.rating} />
+        {record.flag === 'pick' && <span className="flag pick">P</span>}
+        {record.flag === 'reject' && <span className="flag reject">X</span>}
+      </span>
+    </button>
+  );
+}
+
+interface Menu {
+  x: number;
+  y: number;
+  id: string;
+}
+
+function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
+  const { record, vary, remove, pushToast, explore, view } = useAtelier(
+    useShallow((s) => ({
+      record: s.records[menu.id],
+      vary: s.vary,
+      remove: s.deleteGeneration,
+      pushToast: s.pushToast,
+      explore: s.setVariantExplorerOpen,
+      view: s.view,
+    })),
+  );
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.querySelector('button')?.focus();
+    const onDown = (e: globalThis.MouseEvent) => {
+      if (!ref.current?.contains(e.target as Node)) close();
+    };
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && close();
+    window.addEventListener('mousedown', onDown);
+    window.addEventListener('keydown', onKey);
+    return () => {
+      window.removeEventListener('mousedown', onDown);
+      window.removeEventListener('keydown', onKey);
+    };
+  }, [close]);
+  if (!record) return null;
+  const act = (fn: () => void) => () => {
+    fn();
+    close();
+  };
+  return (
+    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: Math.min(menu.y, window.innerHeight - 160) }}>
+      <button type="button" role="menuitem" data-testid="menu-vary" onClick={act(() => void vary(record.id))}>
+        Vary <span className="muted">same params, new seed</span>
+      </button>
+      <button
+        type="button"
+        role="menuitem"
+        data-testid="menu-explore"
+        onClick={act(() => {
+          view(record.id);
+          explore(true);
+        })}
+      >
+        Explore variants…
+      </button>
+      <button
+        type="button"
+        role="menuitem"
+        data-testid="menu-copy"
+        onClick={act(() => {
+          void navigator.clipboard
+            ?.writeText(toInfotext(record))
+            .then(() => pushToast({ kind: 'info', title: 'Copied', message: 'Parameters copied as A1111 text.' }))
+            .catch(() => pushToast({ kind: 'error', title: 'Copy failed', message: 'The clipboard is not available in this window.' }));
+        })}
+      >
+        Copy parameters
+      </button>
+      <button type="button" role="menuitem" className="danger" data-testid="menu-delete" onClick={act(() => void remove(record.id))}>
+        Delete
+      </button>
+    </div>
+  );
+}
+
+export function HistoryStrip() {
+  const { order, records, loading, hasMore, loadMore, search, setSearch } = useAtelier(
+    useShallow((s) => ({
+      order: s.historyOrder,
+      records: s.records,
+      loading: s.historyLoading,
+      hasMore: s.nextCursor != null,
+      loadMore: s.loadHistory,
+      search: s.historySearch,
+      setSearch: s.setHistorySearch,
+    })),
+  );
+  const [ref, size] = useElementSize<HTMLDivElement>();
+  const [scrollTop, setScrollTop] = useState(0);
+  const [menu, setMenu] = useState<Menu | null>(null);
+  const closeMenu = useCallback(() => setMenu(null), []);
+  const [query, setQuery] = useState(search);
+  const rows = Math.ceil(order.length / COLS);
+  const { first, last } = visibleRange(scrollTop, size.height, ROW_H, rows);
+
+  useEffect(() => {
+    if (hasMore && !loading && (last + 1) * ROW_H >= rows * ROW_H - size.height) void loadMore(false);
+  }, [hasMore, loading, last, rows, size.height, loadMore]);
+
+  useEffect(() => {
+    if (query === search) return;
+    const t = setTimeout(() => void setSearch(query), 200);
+    return () => clearTimeout(t);
+  }, [query, search, setSearch]);
+
+  const visible = [];
+  for (let row = first; row <= last; row++) {
+    for (let c = 0; c < COLS; c++) {
+      const id = order[row * COLS + c];
+      const r = id ? records[id] : undefined;
+      if (r)
+        visible.push(
+          <div key={r.id} className="thumb-cell" style={{ top: row * ROW_H, left: `${(c * 100) / COLS}%`, width: `${100 / COLS}%`, height: ROW_H }}>
+            <Tile record={r} onMenu={(e, id) => (e.preventDefault(), setMenu({ x: e.clientX, y: e.clientY, id }))} />
+          </div>,
+        );
+    }
+  }
+
+  return (
+    <aside className="panel right" data-testid="history" data-count={order.length} data-loading={loading}>
+      <div className="section-head">
+        <span>History</span>
+        <span className="muted">{order.length}{hasMore ? '+' : ''}</span>
+      </div>
+      <input
+        className="search"
+        type="search"
+        data-testid="history-search"
+        placeholder="Search prompts…"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+      />
+      <div ref={ref} className="history-scroll" data-testid="history-list" onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
+        {order.length === 0 && !loading ? (
+          <div className="empty small" data-testid="history-empty">
+            {search ? 'No images match this search.' : 'Your generations land here. Generate something to start.'}
+          </div>
+        ) : (
+          <div className="history-inner" style={{ height: rows * ROW_H }}>
+            {visible}
+          </div>
+        )}
+      </div>
+      <div className="hint muted">Ctrl/Shift-click to select · C to compare</div>
+      {menu && <ContextMenu menu={menu} close={closeMenu} />}
+    </aside>
+  );
+}

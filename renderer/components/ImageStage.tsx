@@ -1,0 +1,53 @@
+import { useCallback, type ReactNode } from 'react';
+import { fitScale, placeImage, type View } from '../lib/view-transform';
+import { useElementSize, usePanZoom } from './hooks';
+
+interface Props {
+  src: string | null;
+  width: number;
+  height: number;
+  view: View;
+  onView(v: View): void;
+  testId?: string;
+  alt?: string;
+  /** Second image drawn over the first, clipped from the left at `swipe` (0..1). */
+  overlay?: { src: string; swipe: number } | null;
+  children?: ReactNode;
+  /** Rendered inside the stage with the current absolute scale and fit scale (toolbars, readouts). */
+  hud?: (m: { scale: number; fit: number }) => ReactNode;
+  className?: string;
+}
+
+/** A pan/zoom surface for one image (or two for the swipe compare), sharing a `View`. */
+export function ImageStage({ src, width, height, view, onView, testId, alt = '', overlay, children, hud, className }: Props) {
+  const [ref, size] = useElementSize<HTMLDivElement>();
+  const getFit = useCallback(() => fitScale(width, height, size.width, size.height), [width, height, size.width, size.height]);
+  usePanZoom(ref, view, onView, getFit);
+  const place = placeImage(view, width, height, size.width, size.height);
+  const pixelated = place.scale >= 2;
+  const style = {
+    left: place.left,
+    top: place.top,
+    width: place.width,
+    height: place.height,
+    imageRendering: pixelated ? ('pixelated' as const) : ('auto' as const),
+  };
+  return (
+    <div ref={ref} className={`stage ${className ?? ''}`} data-testid={testId} data-zoom={place.scale.toFixed(3)}>
+      {src && size.width > 0 && <img className="stage-img" src={src} alt={alt} draggable={false} style={style} />}
+      {overlay && size.width > 0 && (
+        <>
+          <img
+            className="stage-img"
+            src={overlay.src}
+            alt=""
+            draggable={false}
+            style={{ ...style, clipPath: `inset(0 0 0 ${Math.max(0, overlay.swipe * size.width - place.left)}px)` }}
+          />
+        </>
+      )}
+      {children}
+      {hud?.({ scale: place.scale, fit: getFit() })}
+    </div>
+  );
+}

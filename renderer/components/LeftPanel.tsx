@@ -1,0 +1,232 @@
+import { useShallow } from 'zustand/react/shallow';
+import { SCHEDULERS } from '../lib/presets';
+import { aspectLabel, sizePresets } from '../lib/sizes';
+import { useAtelier } from '../state/store';
+import { formatBytes } from './hooks';
+import { PromptEditor } from './PromptEditor';
+import { QueueList } from './QueueList';
+
+const isMac = typeof navigator !== 'undefined' && /Mac/.test(navigator.platform);
+export const MOD = isMac ? '⌘' : 'Ctrl';
+
+function ModelPicker() {
+  const { models, modelId, loaded, loading, selectModel } = useAtelier(
+    useShallow((s) => ({
+      models: s.models,
+      modelId: s.params.modelId,
+      loaded: s.loadedModel,
+      loading: s.modelLoading,
+      selectModel: s.selectModel,
+    })),
+  );
+  const model = models.find((m) => m.id === modelId);
+  const provider = loaded && loaded.modelId === modelId ? loaded.provider : null;
+  return (
+    <div className="field">
+      <div className="field-head">
+        <label htmlFor="model">Model</label>
+      </div>
+      <select id="model" data-testid="model-select" value={modelId} onChange={(e) => void selectModel(e.target.value)}>
+        {models.length === 0 && <option value="">No models installed</option>}
+        {models.map((m) => (
+          <option key={m.id} value={m.id}>
+            {m.name}
+          </option>
+        ))}
+      </select>
+      {model && (
+        <div className="model-info" data-testid="model-info">
+          <span className="chip">{model.family}</span>
+          <span className="chip">{formatBytes(model.sizeBytes)}</span>
+          <span className={provider ? 'chip ep' : 'chip muted'} data-testid="model-provider" title="Execution provider in use">
+            {loading ? 'loading…' : provider ? `EP ${provider}` : 'EP: on first run'}
+          </span>
+        </div>
+      )}
+      {loaded && loaded.modelId === modelId && loaded.fallbacks.length > 0 && (
+        <div className="hint warn">
+          {loaded.fallbacks.map((f) => (
+            <div key={f.provider}>
+              {f.provider} unavailable: {f.reason}
+            </div>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function NumberField(props: {
+  id: string;
+  label: string;
+  value: number;
+  min: number;
+  max: number;
+  step?: number;
+  onChange(v: number): void;
+}) {
+  return (
+    <div className="field compact">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        data-testid={props.id}
+        type="number"
+        min={props.min}
+        max={props.max}
+        step={props.step ?? 1}
+        value={Number.isFinite(props.value) ? props.value : ''}
+        onChange={(e) => {
+          const v = e.target.valueAsNumber;
+          if (Number.isFinite(v)) props.onChange(v);
+        }}
+      />
+    </div>
+  );
+}
+
+function Params() {
+  const { params, setParams, rollSeed, models } = useAtelier(
+    useShallow((s) => ({ params: s.params, setParams: s.setParams, rollSeed: s.rollSeed, models: s.models })),
+  );
+  const model = models.find((m) => m.id === params.modelId);
+  const base = model?.defaults?.width ?? 512;
+  const presets = sizePresets(base);
+  return (
+    <>
+      <div className="field">
+        <div className="field-head">
+          <label>Size</label>
+          <span className="muted" data-testid="size-readout">
+            {params.width}×{params.height} · {aspectLabel(params.width, params.height)}
+          </span>
+        </div>
+        <div className="segmented wrap" role="group" aria-label="Size presets">
+          {presets.map((p) => (
+            <button
+              key={p.label}
+              type="button"
+              data-testid={`size-${p.label.replace(':', 'x')}`}
+              className={p.width === params.width && p.height === params.height ? 'active' : ''}
+              title={`${p.width}×${p.height}`}
+              onClick={() => setParams({ width: p.width, height: p.height })}
+            >
+              {p.label}
+            </button>
+          ))}
+        </div>
+        <div className="row">
+          <NumberField id="width" label="W" value={params.width} min={8} max={4096} step={8} onChange={(width) => setParams({ width })} />
+          <NumberField id="height" label="H" value={params.height} min={8} max={4096} step={8} onChange={(height) => setParams({ height })} />
+        </div>
+      </div>
+      <div className="row">
+        <NumberField id="steps" label="Steps" value={params.steps} min={1} max={500} onChange={(steps) => setParams({ steps })} />
+        <NumberField id="cfg" label="CFG" value={params.guidanceScale} min={0} max={50} step={0.5} onChange={(guidanceScale) => setParams({ guidanceScale })} />
+      </div>
+      <div className="field">
+        <label htmlFor="scheduler">Scheduler</label>
+        <select id="scheduler" data-testid="scheduler" value={params.scheduler} onChange={(e) => setParams({ scheduler: e.target.value })}>
+          {[...new Set([...SCHEDULERS, params.scheduler])].map((s) => (
+            <option key={s} value={s}>
+              {s.replace(/Scheduler$/, '')}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor="seed">Seed</label>
+        <div className="seed-row">
+          <input
+            id="seed"
+            data-testid="seed"
+            type="number"
+            min={0}
+            max={2 ** 32 - 1}
+            value={params.seed}
+            className={params.seedLocked ? '' : 'unlocked'}
+            title={params.seedLocked ? 'Locked: every run uses this seed' : 'Unlocked: each run draws a new seed (shown here afterwards)'}
+            onChange={(e) => {
+              const v = e.target.valueAsNumber;
+              if (Number.isInteger(v) && v >= 0) setParams({ seed: v, seedLocked: true });
+            }}
+          />
+          <button
+            type="button"
+            className={params.seedLocked ? 'icon active' : 'icon'}
+            data-testid="seed-lock"
+            aria-pressed={params.seedLocked}
+            title={params.seedLocked ? 'Seed locked (click to draw a new seed each run)' : 'Lock this seed'}
+            onClick={() => setParams({ seedLocked: !params.seedLocked })}
+          >
+            {params.seedLocked ? '🔒' : '🔓'}
+          </button>
+          <button type="button" className="icon" data-testid="seed-dice" title="Roll a random seed (and lock it)" onClick={rollSeed}>
+            🎲
+          </button>
+        </div>
+      </div>
+      <div className="row">
+        <div className="field compact">
+          <label htmlFor="rng">RNG</label>
+          <select id="rng" data-testid="rng" value={params.rng} onChange={(e) => setParams({ rng: e.target.value as 'cpu' | 'cuda' })} title="Noise generator: cpu matches A1111 'CPU', cuda matches torch CUDA noise">
+            <option value="cpu">CPU (Philox)</option>
+            <option value="cuda">CUDA</option>
+          </select>
+        </div>
+        <NumberField id="batch" label="Batch" value={params.batchSize} min={1} max={16} onChange={(batchSize) => setParams({ batchSize: Math.max(1, Math.min(16, Math.round(batchSize))) })} />
+      </div>
+    </>
+  );
+}
+
+export function LeftPanel() {
+  const { prompt, negativePrompt, setParams, generate, hasModel } = useAtelier(
+    useShallow((s) => ({
+      prompt: s.params.prompt,
+      negativePrompt: s.params.negativePrompt,
+      setParams: s.setParams,
+      generate: s.generate,
+      hasModel: s.models.length > 0,
+    })),
+  );
+  return (
+    <aside className="panel left" data-testid="left-panel">
+      <div className="panel-scroll">
+        <PromptEditor
+          id="prompt"
+          testId="prompt"
+          label="Prompt"
+          value={prompt}
+          rows={5}
+          placeholder="a lighthouse on a cliff at dusk, 35mm photo"
+          onChange={(v) => setParams({ prompt: v })}
+        />
+        <PromptEditor
+          id="negative"
+          testId="negative-prompt"
+          label="Negative prompt"
+          value={negativePrompt}
+          rows={2}
+          placeholder="blurry, low quality"
+          onChange={(v) => setParams({ negativePrompt: v })}
+        />
+        <ModelPicker />
+        <Params />
+      </div>
+      <div className="generate-bar">
+        <button
+          type="button"
+          className="primary generate"
+          data-testid="generate"
+          disabled={!hasModel}
+          title={`Generate (${MOD}+Enter)`}
+          onClick={() => void generate()}
+        >
+          Generate <kbd>{MOD}+↵</kbd>
+        </button>
+      </div>
+      <QueueList />
+    </aside>
+  );
+}

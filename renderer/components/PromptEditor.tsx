@@ -1,0 +1,77 @@
+import { useRef, type KeyboardEvent } from 'react';
+import { adjustWeight, highlightPrompt, WEIGHT_STEP } from '../lib/prompt-weight';
+import { chunkInfo } from '../lib/tokens';
+
+interface Props {
+  id: string;
+  label: string;
+  value: string;
+  placeholder: string;
+  onChange(value: string): void;
+  testId: string;
+  rows?: number;
+}
+
+/**
+ * A textarea over a highlighted mirror of its text (weights, parens, BREAK), with the approximate
+ * token count per 75-token chunk and Ctrl/Cmd+Up/Down to step the weight of the selection.
+ */
+export function PromptEditor({ id, label, value, placeholder, onChange, testId, rows = 4 }: Props) {
+  const ta = useRef<HTMLTextAreaElement>(null);
+  const mirror = useRef<HTMLDivElement>(null);
+  const info = chunkInfo(value);
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (!(e.ctrlKey || e.metaKey) || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown')) return;
+    e.preventDefault();
+    const el = e.currentTarget;
+    const next = adjustWeight(
+      { text: el.value, selectionStart: el.selectionStart, selectionEnd: el.selectionEnd },
+      e.key === 'ArrowUp' ? WEIGHT_STEP : -WEIGHT_STEP,
+    );
+    if (next.text === el.value) return;
+    onChange(next.text);
+    requestAnimationFrame(() => ta.current?.setSelectionRange(next.selectionStart, next.selectionEnd));
+  };
+
+  return (
+    <div className="field prompt-field">
+      <div className="field-head">
+        <label htmlFor={id}>{label}</label>
+        <span
+          className={info.chunks > 1 ? 'token-count multi' : 'token-count'}
+          data-testid={`${testId}-tokens`}
+          title="Approximate CLIP tokens; prompts are encoded in chunks of 75"
+        >
+          {info.tokens}/{info.capacity}
+          {info.chunks > 1 ? ` · ${info.chunks} chunks` : ''}
+        </span>
+      </div>
+      <div className="prompt-box">
+        <div className="prompt-mirror" ref={mirror} aria-hidden="true">
+          {highlightPrompt(value).map((s, i) => (
+            <span key={i} className={`hl-${s.kind}`}>
+              {s.text}
+            </span>
+          ))}
+          {'\n'}
+        </div>
+        <textarea
+          id={id}
+          ref={ta}
+          data-testid={testId}
+          rows={rows}
+          value={value}
+          spellCheck={false}
+          placeholder={placeholder}
+          title="Ctrl/Cmd+↑/↓ raises/lowers the weight of the selection · Ctrl/Cmd+Enter generates"
+          onChange={(e) => onChange(e.target.value)}
+          onKeyDown={onKeyDown}
+          onScroll={(e) => {
+            if (mirror.current) mirror.current.scrollTop = e.currentTarget.scrollTop;
+          }}
+        />
+      </div>
+    </div>
+  );
+}

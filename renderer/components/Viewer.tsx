@@ -1,0 +1,90 @@
+import { useShallow } from 'zustand/react/shallow';
+import { actualSizeView, FIT_VIEW } from '../lib/view-transform';
+import { useAtelier } from '../state/store';
+import type { JobView } from '../state/types';
+import { formatMs } from './hooks';
+import { ImageStage } from './ImageStage';
+import { MOD } from './LeftPanel';
+
+/** The job the viewer reports on: the running one, else the oldest queued one. */
+function useActiveJob(): JobView | null {
+  return useAtelier((s) => {
+    let queued: JobView | null = null;
+    for (const id of s.jobOrder) {
+      const j = s.jobs[id];
+      if (j?.state === 'running') return j;
+      if (j?.state === 'queued' && !queued) queued = j;
+    }
+    return queued;
+  });
+}
+
+function ProgressOverlay({ job }: { job: JobView }) {
+  const pct = job.total > 0 ? (job.step / job.total) * 100 : 0;
+  return (
+    <div className="progress-overlay" data-testid="job-progress" data-job-id={job.jobId} data-state={job.state} data-step={job.step} data-total={job.total}>
+      <div className="bar">
+        <div style={{ width: `${pct}%` }} />
+      </div>
+      <div className="progress-text">
+        <span data-testid="step-counter">{job.state === 'queued' ? 'Queued…' : `Step ${job.step}/${job.total || '?'}`}</span>
+        <span data-testid="eta">ETA {formatMs(job.etaMs)}</span>
+      </div>
+    </div>
+  );
+}
+
+export function Viewer() {
+  const job = useActiveJob();
+  const { record, followJobs, view, setView, viewingId } = useAtelier(
+    useShallow((s) => ({
+      record: s.viewingId ? (s.records[s.viewingId] ?? null) : null,
+      viewingId: s.viewingId,
+      followJobs: s.followJobs,
+      view: s.viewerView,
+      setView: s.setViewerView,
+    })),
+  );
+  const showPreview = !!job && followJobs && !!job.previewUrl;
+  const width = showPreview ? (job.request?.width ?? record?.width ?? 64) : (record?.width ?? 64);
+  const height = showPreview ? (job.request?.height ?? record?.height ?? 64) : (record?.height ?? 64);
+  const src = showPreview ? job.previewUrl : (record?.imageUrl ?? null);
+  return (
+    <section className="viewer" data-testid="viewer" data-viewing-id={viewingId ?? ''} data-showing={showPreview ? 'preview' : record ? 'image' : 'empty'}>
+      <ImageStage testId="viewer-stage" src={src} width={width} height={height} view={view} onView={setView} alt={record?.prompt ?? 'preview'}
+        hud={({ scale, fit }) => (
+          <div className="viewer-toolbar" data-no-pan>
+            <button type="button" data-testid="zoom-fit" title="Fit (0)" onClick={() => setView(FIT_VIEW)}>
+              Fit
+            </button>
+            <button type="button" data-testid="zoom-100" title="Actual size: one image pixel per screen pixel" onClick={() => setView(actualSizeView(fit))}>
+              100%
+            </button>
+            <span className="muted" data-testid="zoom-readout">
+              {Math.round(scale * 100)}%
+            </span>
+            <span className="spacer" />
+            {record && !showPreview && (
+              <span className="muted viewer-meta" data-testid="viewer-meta">
+                {record.width}×{record.height} · seed {record.seed} · {record.steps} steps · CFG {record.guidanceScale} ·{' '}
+                {record.scheduler.replace(/Scheduler$/, '')} · {record.provider}
+              </span>
+            )}
+          </div>
+        )}
+      >
+        {!src && !job && (
+          <div className="empty big" data-testid="viewer-empty">
+            <div className="empty-title">Nothing to show yet</div>
+            <div>
+              Type a prompt and press <kbd>{MOD}+Enter</kbd>, or pick an image from the history on the right.
+            </div>
+            <div className="muted">Wheel zooms, drag pans, Fit/100% reset the view.</div>
+          </div>
+        )}
+        {showPreview && <div className="preview-badge">live preview · step {job.previewStep}</div>}
+      </ImageStage>
+      {job && <ProgressOverlay job={job} />}
+    </section>
+  );
+}

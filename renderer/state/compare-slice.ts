@@ -1,0 +1,85 @@
+import type { StateCreator } from 'zustand';
+import { FIT_VIEW } from '../lib/view-transform';
+import { MAX_COMPARE, type AtelierState, type CompareSlice } from './types';
+
+export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice> = (set, get) => {
+  const focusedId = () => {
+    const s = get();
+    return s.selection[Math.min(s.compareFocus, s.selection.length - 1)];
+  };
+  return {
+    compareMode: false,
+    selection: [],
+    selectionAnchor: null,
+    compareLayout: 'side',
+    compareView: FIT_VIEW,
+    compareFocus: 0,
+    showLabels: true,
+    swipe: 0.5,
+
+    toggleCompare(on) {
+      set((s) => {
+        const compareMode = on ?? !s.compareMode;
+        // Entering compare: 3+ images only make sense as a grid; 2 keep the user's 2-up choice.
+        const compareLayout = s.selection.length > 2 ? 'grid' : s.compareLayout === 'grid' ? 'side' : s.compareLayout;
+        return { compareMode, compareLayout, compareFocus: 0, compareView: FIT_VIEW };
+      });
+    },
+
+    selectInHistory(id, mode) {
+      set((s) => {
+        if (mode === 'single') return { selection: [id], selectionAnchor: id, viewingId: id, followJobs: false };
+        if (mode === 'toggle') {
+          const selection = s.selection.includes(id)
+            ? s.selection.filter((x) => x !== id)
+            : [...s.selection, id].slice(-MAX_COMPARE);
+          return { selection, selectionAnchor: id };
+        }
+        const anchor = s.selectionAnchor ?? s.selection[s.selection.length - 1] ?? id;
+        const a = s.historyOrder.indexOf(anchor);
+        const b = s.historyOrder.indexOf(id);
+        if (a < 0 || b < 0) return { selection: [id], selectionAnchor: id };
+        const range = s.historyOrder.slice(Math.min(a, b), Math.max(a, b) + 1);
+        const merged = [...s.selection.filter((x) => !range.includes(x)), ...range];
+        return { selection: merged.slice(-MAX_COMPARE) };
+      });
+    },
+
+    setSelection(ids) {
+      set({ selection: ids.slice(0, MAX_COMPARE), selectionAnchor: ids[0] ?? null, compareFocus: 0 });
+    },
+
+    setCompareLayout(compareLayout) {
+      set({ compareLayout });
+    },
+    setCompareView(compareView) {
+      set({ compareView });
+    },
+    moveCompareFocus(delta) {
+      set((s) => {
+        const n = s.selection.length;
+        if (n === 0) return {};
+        return { compareFocus: (((s.compareFocus + delta) % n) + n) % n };
+      });
+    },
+    setCompareFocus(index) {
+      set({ compareFocus: index });
+    },
+    toggleLabels() {
+      set((s) => ({ showLabels: !s.showLabels }));
+    },
+    setSwipe(x) {
+      set({ swipe: Math.min(1, Math.max(0, x)) });
+    },
+    async rateFocused(rating) {
+      const id = focusedId();
+      if (id) await get().updateGeneration(id, { rating });
+    },
+    async flagFocused(flag) {
+      const id = focusedId();
+      if (!id) return;
+      const current = get().records[id]?.flag;
+      await get().updateGeneration(id, { flag: current === flag ? 'none' : flag });
+    },
+  };
+};

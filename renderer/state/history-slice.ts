@@ -1,0 +1,103 @@
+import type { StateCreator } from 'zustand';
+import type { AtelierClient } from '../../common/api/contract';
+import type { AtelierState, HistorySlice } from './types';
+import { baseRequest } from '../lib/variants';
+
+export const HISTORY_PAGE = 100;
+
+export const createHistorySlice =
+  (client: AtelierClient): StateCreator<AtelierState, [], [], HistorySlice> =>
+  (set, get) => {
+    let generation = 0; // discards pages of a superseded query
+
+    return {
+      records: {},
+      historyOrder: [],
+      nextCursor: null,
+      historyLoading: false,
+      historySearch: '',
+
+      async loadHistory(reset = false) {
+        const s = get();
+        if (!reset && (s.historyLoading || !s.nextCursor)) return;
+        const mine = reset ? ++generation : generation;
+        set({ historyLoading: true });
+        try {
+          const search = get().historySearch.trim();
+          const page = await client.queryHistory({
+            limit: HISTORY_PAGE,
+            ...(reset ? {} : { cursor: s.nextCursor ?? undefined }),
+            ...(search ? { search } : {}),
+          });
+          if (mine !== generation) return;
+          set((st) => {
+            const records = { ...st.records };
+            for (const r of page.items) records[r.id] = r;
+            const base = reset ? [] : st.historyOrder;
+            const seen = new Set(base);
+            const order = [...base, ...page.items.map((r) => r.id).filter((id) => !seen.has(id))];
+            return { records, historyOrder: order, nextCursor: page.nextCursor };
+          });
+        } catch (err) {
+          get().reportError('Could not load history', err);
+        } finally {
+          if (mine === generation) set({ historyLoading: false });
+        }
+      },
+
+      async setHistorySearch(search) {
+        set({ historySearch: search });
+        await get().loadHistory(true);
+      },
+
+      addGenerations(items) {
+        if (items.length === 0) return;
+        set((st) => {
+          const records = { ...st.records };
+          for (const r of items) records[r.id] = r;
+          const fresh = items.map((r) => r.id).filter((id) => !st.records[id]);
+          // Newest first, the way the history strip reads.
+          return { records, historyOrder: [...fresh.reverse(), ...st.historyOrder] };
+        });
+      },
+
+      async updateGeneration(id, patch) {
+        const before = get().records[id];
+        if (!before) return;
+        set((st) => ({ records: { ...st.records, [id]: { ...before, ...patch } } })); // optimistic
+        try {
+          const updated = await client.updateGeneration({ id, ...patch });
+          set((st) => ({ records: { ...st.records, [id]: updated } }));
+        } catch (err) {
+          set((st) => ({ records: { ...st.records, [id]: before } }));
+          get().reportError('Could not update the image', err);
+        }
+      },
+
+      async deleteGeneration(id) {
+        try {
+          await client.deleteGeneration({ id });
+          set((st) => {
+            const records = { ...st.records };
+            delete records[id];
+            return {
+              records,
+              historyOrder: st.historyOrder.filter((x) => x !== id),
+              selection: st.selection.filter((x) => x !== id),
+              viewingId: st.viewingId === id ? null : st.viewingId,
+            };
+          });
+        } catch (err) {
+          get().reportError('Could not delete the image', err);
+        }
+      },
+
+      async vary(id) {
+        const r = get().records[id];
+        if (!r) return null;
+        const jobId = await get().enqueue({ ...baseRequest(r), seed: -1 }, 'vary');
+        if (jobId) set({ followJobs: true });
+        return jobId;
+      },
+    };
+  };

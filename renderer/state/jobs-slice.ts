@@ -1,0 +1,149 @@
+import type { StateCreator } from 'zustand';
+import type { AtelierClient, AtelierEvent } from '../../common/api/contract';
+import type { AtelierState, JobView, JobsSlice } from './types';
+
+export function emptyJob(jobId: string): JobView {
+  return {
+    jobId,
+    state: 'queued',
+    request: null,
+    origin: 'external',
+    step: 0,
+    total: 0,
+    elapsedMs: 0,
+    etaMs: null,
+    previewUrl: null,
+    previewStep: 0,
+    error: null,
+    generationIds: [],
+    seed: null,
+    position: null,
+  };
+}
+
+export const createJobsSlice =
+  (client: AtelierClient): StateCreator<AtelierState, [], [], JobsSlice> =>
+  (set, get) => {
+    /** Events can arrive before `generate()` resolves, so every update upserts. */
+    const patchJob = (jobId: string, patch: Partial<JobView> | ((j: JobView) => Partial<JobView>)) =>
+      set((s) => {
+        const prev = s.jobs[jobId] ?? emptyJob(jobId);
+        const next = { ...prev, ...(typeof patch === 'function' ? patch(prev) : patch) };
+        return {
+          jobs: { ...s.jobs, [jobId]: next },
+          jobOrder: s.jobs[jobId] ? s.jobOrder : [...s.jobOrder, jobId],
+        };
+      });
+
+    return {
+      jobs: {},
+      jobOrder: [],
+
+      async enqueue(request, origin) {
+        try {
+          const { jobId, seed } = await client.generate(request);
+          patchJob(jobId, { request: { ...request, seed: request.seed ?? -1 }, origin, seed });
+          if (origin === 'workspace' && !get().params.seedLocked) get().setParams({ seed });
+          return jobId;
+        } catch (err) {
+          get().reportError('Could not start generation', err);
+          return null;
+        }
+      },
+
+      async cancelJob(jobId) {
+        try {
+          await client.cancel({ jobId });
+        } catch (err) {
+          get().reportError('Could not cancel', err);
+        }
+      },
+
+      async retryJob(jobId) {
+        const job = get().jobs[jobId];
+        if (!job?.request) return null;
+        return get().enqueue(job.request, 'retry');
+      },
+
+      clearFinishedJobs() {
+        set((s) => {
+          const keep = s.jobOrder.filter((id) => {
+            const st = s.jobs[id]?.state;
+            return st === 'queued' || st === 'running' || st === 'failed';
+          });
+          return { jobOrder: keep, jobs: Object.fromEntries(keep.map((id) => [id, s.jobs[id]!])) };
+        });
+      },
+
+      handleEvent(event: AtelierEvent) {
+        switch (event.type) {
+          case 'job:queued':
+            patchJob(event.jobId, { position: event.position });
+            break;
+          case 'job:progress':
+            patchJob(event.jobId, (j) => ({
+              state: j.state === 'queued' ? 'running' : j.state,
+              step: event.step,
+              total: event.total,
+              elapsedMs: event.elapsedMs,
+              etaMs: event.etaMs,
+              position: null,
+            }));
+            break;
+          case 'job:preview':
+            patchJob(event.jobId, (j) => ({
+              state: j.state === 'queued' ? 'running' : j.state,
+              previewUrl: event.dataUrl,
+              previewStep: event.step,
+            }));
+            break;
+          case 'job:done': {
+            get().addGenerations(event.generations);
+            const ids = event.generations.map((g) => g.id);
+            patchJob(event.jobId, (j) => ({
+              state: 'done',
+              step: j.total || j.step,
+              etaMs: 0,
+              generationIds: ids,
+              previewUrl: null,
+              position: null,
+            }));
+            const job = get().jobs[event.jobId];
+            if (get().followJobs && ids[0] && (job?.origin === 'workspace' || job?.origin === 'retry' || job?.origin === 'vary')) {
+              set({ viewingId: ids[0] });
+            }
+            if (event.provider && get().loadedModel?.provider !== event.provider) {
+              const lm = get().loadedModel;
+              const gen = event.generations[0];
+              set({
+                loadedModel: {
+                  modelId: gen?.modelId ?? lm?.modelId ?? '',
+                  family: gen?.modelFamily ?? lm?.family ?? '',
+                  provider: event.provider,
+                  fallbacks: lm?.fallbacks ?? [],
+                  scheduler: gen?.scheduler ?? lm?.scheduler ?? '',
+                  loadMs: lm?.loadMs ?? 0,
+                },
+              });
+            }
+            break;
+          }
+          case 'job:failed':
+            patchJob(event.jobId, { state: 'failed', error: event.error, previewUrl: null, position: null });
+            get().pushToast({ kind: 'error', title: 'Generation failed', message: event.error.message });
+            break;
+          case 'job:cancelled':
+            patchJob(event.jobId, { state: 'cancelled', previewUrl: null, position: null });
+            break;
+          case 'model:loaded':
+            set({ loadedModel: event.model });
+            break;
+          case 'project:changed':
+            void get().loadHistory(true);
+            break;
+          default:
+            break;
+        }
+      },
+    };
+  };

@@ -1,0 +1,43 @@
+/**
+ * The bound store: typed slices combined once. Actions are the only code that calls the API; the
+ * client is injected so tests can pass a fake.
+ */
+import { createContext, useContext } from 'react';
+import { createStore, useStore, type StoreApi } from 'zustand';
+import type { AtelierClient } from '../../common/api/contract';
+import { createCompareSlice } from './compare-slice';
+import { createHistorySlice } from './history-slice';
+import { createJobsSlice } from './jobs-slice';
+import { createSystemSlice } from './system-slice';
+import type { AtelierState } from './types';
+import { createUiSlice } from './ui-slice';
+import { createVariantsSlice } from './variants-slice';
+import { createWorkspaceSlice } from './workspace-slice';
+
+export type AtelierStore = StoreApi<AtelierState>;
+
+export function createAtelierStore(client: AtelierClient): AtelierStore {
+  return createStore<AtelierState>()((...a) => ({
+    ...createSystemSlice(client)(...a),
+    ...createWorkspaceSlice(...a),
+    ...createJobsSlice(client)(...a),
+    ...createHistorySlice(client)(...a),
+    ...createCompareSlice(...a),
+    ...createUiSlice(...a),
+    ...createVariantsSlice(...a),
+  }));
+}
+
+export const StoreContext = createContext<AtelierStore | null>(null);
+
+export function useAtelier<T>(selector: (s: AtelierState) => T): T {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error('useAtelier must be used inside <StoreContext.Provider>');
+  return useStore(store, selector);
+}
+
+export function useAtelierStore(): AtelierStore {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error('useAtelierStore must be used inside <StoreContext.Provider>');
+  return store;
+}

@@ -1,0 +1,78 @@
+import type { StateCreator } from 'zustand';
+import type { AtelierClient } from '../../common/api/contract';
+import type { AtelierState, SystemSlice } from './types';
+
+export const createSystemSlice =
+  (client: AtelierClient): StateCreator<AtelierState, [], [], SystemSlice> =>
+  (set, get) => ({
+    appState: 'loading',
+    startupError: null,
+    systemInfo: null,
+    models: [],
+    loadedModel: null,
+    modelLoading: false,
+    settings: null,
+
+    async init() {
+      client.onEvent((event) => get().handleEvent(event));
+      try {
+        const [systemInfo, models] = await Promise.all([client.getSystemInfo(), client.listModels()]);
+        set({ systemInfo, models });
+        const settings = await client.getSettings().catch(() => null);
+        set({ settings });
+        const preferred =
+          models.find((m) => m.id === settings?.defaultModelId) ?? models.find((m) => m.source === 'bundled') ?? models[0];
+        if (preferred) get().applyModelDefaults(preferred);
+        set({ appState: 'ready' });
+      } catch (err) {
+        set({ appState: 'error', startupError: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+      // Non-blocking extras: the UI is usable while these arrive.
+      void get().loadHistory(true);
+      void client
+        .listJobs()
+        .then((jobs) => {
+          for (const j of jobs) {
+            if (get().jobs[j.jobId]) continue;
+            set((s) => ({
+              jobs: {
+                ...s.jobs,
+                [j.jobId]: {
+                  jobId: j.jobId,
+                  state: j.state,
+                  request: j.request,
+                  origin: 'external',
+                  step: j.step,
+                  total: j.total,
+                  elapsedMs: 0,
+                  etaMs: null,
+                  previewUrl: null,
+                  previewStep: 0,
+                  error: j.error ?? null,
+                  generationIds: j.generationIds,
+                  seed: j.request.seed >= 0 ? j.request.seed : null,
+                  position: null,
+                },
+              },
+              jobOrder: [...s.jobOrder, j.jobId],
+            }));
+          }
+        })
+        .catch(() => undefined);
+    },
+
+    async selectModel(modelId) {
+      const model = get().models.find((m) => m.id === modelId);
+      if (model) get().applyModelDefaults(model);
+      set({ modelLoading: true });
+      try {
+        const loadedModel = await client.loadModel({ modelId, provider: get().settings?.provider ?? 'auto' });
+        set({ loadedModel });
+      } catch (err) {
+        get().reportError(`Could not load ${model?.name ?? modelId}`, err);
+      } finally {
+        set({ modelLoading: false });
+      }
+    },
+  });

@@ -1,0 +1,171 @@
+/** The bound store's shape: one interface per slice, combined into `AtelierState`. */
+import type {
+  ApiErrorShape,
+  AtelierEvent,
+  GenerationRecord,
+  JobState,
+  LoadedModelInfo,
+  ModelSummary,
+  SystemInfo,
+} from '../../common/api/contract';
+import type { GenerateRequest, Settings } from '../../common/api/schemas';
+import type { VariantAxis } from '../lib/presets';
+import type { View } from '../lib/view-transform';
+
+export type AppState = 'loading' | 'ready' | 'error';
+
+export interface SystemSlice {
+  appState: AppState;
+  startupError: string | null;
+  systemInfo: SystemInfo | null;
+  models: ModelSummary[];
+  loadedModel: LoadedModelInfo | null;
+  modelLoading: boolean;
+  settings: Settings | null;
+  /** Fetches system info, models, settings, history and jobs; subscribes to events. */
+  init(): Promise<void>;
+  selectModel(modelId: string): Promise<void>;
+}
+
+export interface WorkspaceParams {
+  modelId: string;
+  prompt: string;
+  negativePrompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  guidanceScale: number;
+  scheduler: string;
+  seed: number;
+  /** Locked: generate with `seed`. Unlocked: a new random seed each time (shown afterwards). */
+  seedLocked: boolean;
+  rng: 'cpu' | 'cuda';
+  batchSize: number;
+}
+
+export interface WorkspaceSlice {
+  params: WorkspaceParams;
+  setParams(patch: Partial<WorkspaceParams>): void;
+  /** Double-click in history: copy an image's parameters into the form (seed locked). */
+  loadParamsFrom(record: GenerationRecord): void;
+  applyModelDefaults(model: ModelSummary): void;
+  rollSeed(): void;
+  /** Builds the request from the form and enqueues it. */
+  generate(): Promise<string | null>;
+}
+
+export type JobOrigin = 'workspace' | 'vary' | 'variant' | 'retry' | 'external';
+
+export interface JobView {
+  jobId: string;
+  state: JobState;
+  request: GenerateRequest | null;
+  origin: JobOrigin;
+  step: number;
+  total: number;
+  elapsedMs: number;
+  etaMs: number | null;
+  previewUrl: string | null;
+  previewStep: number;
+  error: ApiErrorShape | null;
+  generationIds: string[];
+  seed: number | null;
+  position: number | null;
+}
+
+export interface JobsSlice {
+  jobs: Record<string, JobView>;
+  jobOrder: string[];
+  enqueue(request: GenerateRequest, origin: JobOrigin): Promise<string | null>;
+  cancelJob(jobId: string): Promise<void>;
+  retryJob(jobId: string): Promise<string | null>;
+  clearFinishedJobs(): void;
+  /** Applies a pushed event (jobs, model loads). */
+  handleEvent(event: AtelierEvent): void;
+}
+
+export interface HistorySlice {
+  records: Record<string, GenerationRecord>;
+  historyOrder: string[];
+  nextCursor: string | null;
+  historyLoading: boolean;
+  historySearch: string;
+  loadHistory(reset?: boolean): Promise<void>;
+  setHistorySearch(search: string): Promise<void>;
+  addGenerations(records: GenerationRecord[]): void;
+  updateGeneration(id: string, patch: { rating?: number; flag?: 'pick' | 'reject' | 'none' }): Promise<void>;
+  deleteGeneration(id: string): Promise<void>;
+  /** Same parameters, new seed, parentId = this image. */
+  vary(id: string): Promise<string | null>;
+}
+
+export type CompareLayout = 'side' | 'swipe' | 'grid';
+export const MAX_COMPARE = 16;
+
+export interface CompareSlice {
+  compareMode: boolean;
+  /** Selected generation ids, in selection order (the compare set). */
+  selection: string[];
+  /** Anchor of Shift-click ranges. */
+  selectionAnchor: string | null;
+  compareLayout: CompareLayout;
+  compareView: View;
+  compareFocus: number;
+  showLabels: boolean;
+  swipe: number;
+  toggleCompare(on?: boolean): void;
+  selectInHistory(id: string, mode: 'single' | 'toggle' | 'range'): void;
+  setSelection(ids: string[]): void;
+  setCompareLayout(layout: CompareLayout): void;
+  setCompareView(view: View): void;
+  moveCompareFocus(delta: number): void;
+  setCompareFocus(index: number): void;
+  toggleLabels(): void;
+  setSwipe(x: number): void;
+  rateFocused(rating: number): Promise<void>;
+  flagFocused(flag: 'pick' | 'reject'): Promise<void>;
+}
+
+export interface Toast {
+  id: number;
+  kind: 'error' | 'info';
+  title: string;
+  message: string;
+}
+
+export interface UiSlice {
+  viewingId: string | null;
+  /** Follow the newest running job in the viewer until the user picks an image. */
+  followJobs: boolean;
+  viewerView: View;
+  toasts: Toast[];
+  variantExplorerOpen: boolean;
+  view(id: string | null): void;
+  setViewerView(view: View): void;
+  pushToast(t: Omit<Toast, 'id'>): void;
+  dismissToast(id: number): void;
+  reportError(title: string, err: unknown): void;
+  setVariantExplorerOpen(open: boolean): void;
+}
+
+export interface VariantCell {
+  label: string;
+  jobId: string | null;
+  error: string | null;
+}
+
+export interface VariantGroup {
+  id: string;
+  sourceId: string;
+  axis: VariantAxis;
+  cells: VariantCell[];
+}
+
+export interface VariantsSlice {
+  variantGroups: VariantGroup[];
+  runVariants(sourceId: string, axis: VariantAxis, values: string[], count?: number): Promise<string | null>;
+  /** Generation ids produced so far by a group, in grid order. */
+  variantGenerationIds(groupId: string): string[];
+}
+
+export type AtelierState = SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

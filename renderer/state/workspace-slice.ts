@@ -1,0 +1,88 @@
+import type { StateCreator } from 'zustand';
+import type { AtelierState, WorkspaceParams, WorkspaceSlice } from './types';
+import { randomSeed } from '../lib/presets';
+import type { GenerateRequest } from '../../common/api/schemas';
+
+export const DEFAULT_PARAMS: WorkspaceParams = {
+  modelId: '',
+  prompt: '',
+  negativePrompt: '',
+  width: 64,
+  height: 64,
+  steps: 20,
+  guidanceScale: 5,
+  scheduler: 'EulerDiscreteScheduler',
+  seed: 0,
+  seedLocked: false,
+  rng: 'cpu',
+  batchSize: 1,
+};
+
+export function requestFromParams(p: WorkspaceParams): GenerateRequest {
+  return {
+    ...(p.modelId ? { modelId: p.modelId } : {}),
+    prompt: p.prompt,
+    negativePrompt: p.negativePrompt,
+    width: p.width,
+    height: p.height,
+    steps: p.steps,
+    guidanceScale: p.guidanceScale,
+    scheduler: p.scheduler,
+    seed: p.seedLocked ? p.seed : -1,
+    rng: p.rng,
+    batchSize: p.batchSize,
+  };
+}
+
+export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceSlice> = (set, get) => ({
+  params: { ...DEFAULT_PARAMS },
+
+  setParams(patch) {
+    set((s) => ({ params: { ...s.params, ...patch } }));
+  },
+
+  loadParamsFrom(r) {
+    set((s) => ({
+      params: {
+        ...s.params,
+        modelId: get().models.some((m) => m.id === r.modelId) ? r.modelId : s.params.modelId,
+        prompt: r.prompt,
+        negativePrompt: r.negativePrompt,
+        width: r.width,
+        height: r.height,
+        steps: r.steps,
+        guidanceScale: r.guidanceScale,
+        scheduler: r.scheduler,
+        seed: r.seed,
+        seedLocked: true,
+        rng: r.rng === 'cuda' ? 'cuda' : 'cpu',
+      },
+    }));
+    get().pushToast({ kind: 'info', title: 'Parameters loaded', message: `Seed ${r.seed} locked — Generate reproduces this image.` });
+  },
+
+  applyModelDefaults(model) {
+    const d = model.defaults ?? {};
+    set((s) => ({
+      params: {
+        ...s.params,
+        modelId: model.id,
+        width: d.width ?? s.params.width,
+        height: d.height ?? s.params.height,
+        steps: d.steps ?? s.params.steps,
+        guidanceScale: d.guidanceScale ?? s.params.guidanceScale,
+        scheduler: d.scheduler ?? s.params.scheduler,
+      },
+    }));
+  },
+
+  rollSeed() {
+    set((s) => ({ params: { ...s.params, seed: randomSeed(), seedLocked: true } }));
+  },
+
+  async generate() {
+    const jobId = await get().enqueue(requestFromParams(get().params), 'workspace');
+    if (jobId) set({ followJobs: true });
+    return jobId;
+  },
+});
