@@ -1,0 +1,140 @@
+/**
+ * Files of a project folder: content-addressed images and thumbnails, atomic writes,
+ * and building the PNG we store (pixels + A1111 `parameters` + our `atelier` JSON).
+ *
+ * Layout:  <name>.atelier/
+ *            library.sqlite
+ *            images/<h0h1>/<sha256>.png
+ *            thumbs/<h0h1>/<sha256>.webp
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { encodeTextChunk, insertChunksAfterIhdr, readPngChunks, encodeChunk, PNG_SIGNATURE, readPngSize } from './png-chunks';
+import { formatInfotext } from './infotext';
+import type { GenerationParams, RawRgbImage } from './types';
+
+export const LIBRARY_FILE = 'library.sqlite';
+export const IMAGES_DIR = 'images';
+export const THUMBS_DIR = 'thumbs';
+export const LOCK_FILE = '.atelier-lock';
+export const TEMP_PREFIX = '.tmp-';
+export const THUMB_SIZE = 256;
+export const ATELIER_CHUNK = 'atelier';
+export const PARAMETERS_CHUNK = 'parameters';
+
+/** What the `atelier` chunk holds: enough to rebuild the row if the database lost it. */
+export interface AtelierDocument {
+  v: 1;
+  id: string;
+  params: GenerationParams;
+}
+
+export function imageRelPath(hash: string): string {
+  return path.join(IMAGES_DIR, hash.slice(0, 2), `${hash}.png`);
+}
+
+export function thumbRelPath(hash: string): string {
+  return path.join(THUMBS_DIR, hash.slice(0, 2), `${hash}.webp`);
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const knownDirs = new Set<string>();
+
+async function ensureDir(dir: string): Promise<void> {
+  if (knownDirs.has(dir)) return;
+  await fsp.mkdir(dir, { recursive: true });
+  knownDirs.add(dir);
+}
+
+/**
+ * temp file in the destination folder -> write -> (fsync) -> rename over the final name.
+ * A crash leaves either nothing, a stray temp file (removed by reconcile), or the
+ * complete file — never a half-written image under its final name.
+ */
+export async function writeFileAtomic(dest: string, bytes: Uint8Array, opts: { durable: boolean }): Promise<void> {
+  const dir = path.dirname(dest);
+  await ensureDir(dir);
+  const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  const handle = await fsp.open(temp, 'w');
+  try {
+    await handle.writeFile(bytes);
+    if (opts.durable) await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fsp.rm(temp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  await fsp.rename(temp, dest);
+}
+
+export async function fileExists(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface EncodedImage {
+  png: Buffer;
+  thumb: Buffer;
+  width: number;
+  height: number;
+}
+
+function thumbPipeline(img: ReturnType<typeof sharp>): Promise<Buffer> {
+  return img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80, effort: 2 }).toBuffer();
+}
+
+/** Encodes raw RGB to PNG and the thumbnail in parallel (sharp runs both off-thread). */
+export async function encodeRgb(image: RawRgbImage): Promise<EncodedImage> {
+  const { width, height, rgb } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new Error(`image width/height must be positive integers, got ${width}x${height}`);
+  }
+  if (rgb.length !== width * height * 3) {
+    throw new Error(`image.rgb has ${rgb.length} bytes but ${width}x${height} RGB needs ${width * height * 3}`);
+  }
+  const raw = { raw: { width, height, channels: 3 as const } };
+  const [png, thumb] = await Promise.all([sharp(rgb, raw).png().toBuffer(), thumbPipeline(sharp(rgb, raw))]);
+  return { png, thumb, width, height };
+}
+
+/** Accepts caller PNG bytes as-is (keeping their pixels), minus any old generation text. */
+export async function preparePng(pngBytes: Uint8Array): Promise<EncodedImage> {
+  const warnings: string[] = [];
+  const chunks = readPngChunks(pngBytes, warnings);
+  const size = readPngSize(pngBytes);
+  if (warnings.length || !size || chunks[chunks.length - 1]?.type !== 'IEND') {
+    throw new Error(`image.png is not a valid PNG: ${warnings.join('; ') || 'missing IEND'}`);
+  }
+  // Drop text chunks we are about to (re)write so readers never see two versions.
+  const kept = chunks.filter((c) => {
+    if (c.type !== 'tEXt' && c.type !== 'zTXt' && c.type !== 'iTXt') return true;
+    const nul = c.data.indexOf(0);
+    const key = Buffer.from(c.data.subarray(0, nul < 0 ? 0 : nul)).toString('latin1');
+    return key !== ATELIER_CHUNK && key !== PARAMETERS_CHUNK;
+  });
+  const png = Buffer.concat([Buffer.from(PNG_SIGNATURE), ...kept.map((c) => encodeChunk(c.type, c.data))]);
+  const thumb = await thumbPipeline(sharp(png));
+  return { png, thumb, width: size.width, height: size.height };
+}
+
+/** Adds `parameters` (A1111 infotext) and `atelier` (full JSON) before IDAT. */
+export function embedMetadata(png: Uint8Array, doc: AtelierDocument): Buffer {
+  return insertChunksAfterIhdr(png, [
+    encodeTextChunk(PARAMETERS_CHUNK, formatInfotext(doc.params)),
+    encodeTextChunk(ATELIER_CHUNK, JSON.stringify(doc)),
+  ]);
+}
+
+export async function makeThumbnail(png: Uint8Array): Promise<Buffer> {
+  return thumbPipeline(sharp(png));
+}

@@ -1,0 +1,375 @@
+/**
+ * ProjectLibrary: one `<name>.atelier/` folder — SQLite rows + content-addressed files.
+ *
+ * Write path (addGeneration): encode PNG + thumbnail in parallel, embed metadata, write
+ * both files atomically (image fsync'd), THEN insert the row. A crash before the row
+ * leaves at most an orphan file, which reconcile re-indexes from its embedded JSON.
+ * Reconcile runs on open when the previous session did not close cleanly (stale lock).
+ */
+import fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { LibraryError, ProjectClosedError } from './errors';
+import { ulid } from './ids';
+import { acquireProjectLock, type AcquiredLock } from './lock';
+import { LATEST_SCHEMA_VERSION, currentSchemaVersion, migrate } from './migrations';
+import {
+  type AtelierDocument, IMAGES_DIR, LIBRARY_FILE, THUMBS_DIR, embedMetadata, encodeRgb, fileExists, imageRelPath,
+  preparePng, sha256Hex, thumbRelPath, writeFileAtomic,
+} from './project-files';
+import {
+  GENERATION_COLUMNS, SQL, THUMBNAIL_COLUMNS, buildHistoryQuery, nextCursorOf, rowToRecord, rowToThumbnail,
+  type GenerationRow, type ThumbnailDbRow,
+} from './queries';
+import { reconcileProject } from './reconcile';
+import {
+  generationParamsSchema, type AddGenerationInput, type Board, type Flag, type GenerationParams, type GenerationRecord,
+  type HistoryQuery, type Page, type ProjectInfo, type ReconcileReport, type ThumbnailRow,
+} from './types';
+import { OrganisationStore } from './organisation';
+
+export const PROJECT_EXTENSION = '.atelier';
+
+export interface OpenOptions {
+  /** Force a full file/row reconcile on open (default: only after an unclean shutdown). */
+  reconcile?: boolean;
+  /** fsync image files before inserting rows (default true; benchmarks/tests may turn off). */
+  durableWrites?: boolean;
+}
+
+/** Folder name for a project name: keeps letters/digits/space/-_. and adds `.atelier`. */
+export function projectFolderName(name: string): string {
+  const base = name.normalize('NFC').replace(/[^\p{L}\p{N} ._-]+/gu, '_').replace(/^[ .]+|[ .]+$/g, '').slice(0, 80);
+  return `${base || 'project'}${PROJECT_EXTENSION}`;
+}
+
+function openDatabase(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // NORMAL is crash-safe in WAL mode (a power cut can lose the last commits, never corrupt).
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+export class ProjectLibrary {
+  private db: Database.Database | null;
+  private readonly lock: AcquiredLock;
+  private readonly durable: boolean;
+  private readonly org: OrganisationStore;
+  private readonly stmts: ReturnType<typeof prepareStatements>;
+  /** Report of the reconcile run during open, if one ran. */
+  lastReconcile: ReconcileReport | null = null;
+
+  private constructor(readonly dir: string, db: Database.Database, lock: AcquiredLock, opts: OpenOptions) {
+    this.db = db;
+    this.lock = lock;
+    this.durable = opts.durableWrites ?? true;
+    this.stmts = prepareStatements(db);
+    this.org = new OrganisationStore(db);
+  }
+
+  /** Creates `<parentDir>/<name>.atelier/` (must not exist yet) and opens it. */
+  static async create(parentDir: string, name: string, opts: OpenOptions = {}): Promise<ProjectLibrary> {
+    if (!name.trim()) throw new LibraryError('project name must not be empty');
+    const dir = path.join(parentDir, projectFolderName(name));
+    if (fs.existsSync(dir)) throw new LibraryError(`cannot create project: ${dir} already exists (open it instead, or pick another name)`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(path.join(dir, IMAGES_DIR));
+    fs.mkdirSync(path.join(dir, THUMBS_DIR));
+    const lock = acquireProjectLock(dir);
+    let db: Database.Database | null = null;
+    try {
+      db = openDatabase(path.join(dir, LIBRARY_FILE));
+      migrate(db, { path: path.join(dir, LIBRARY_FILE) });
+      const setMeta = db.prepare('INSERT INTO project_meta (key, value) VALUES (?, ?)');
+      db.transaction(() => {
+        setMeta.run('project_id', ulid());
+        setMeta.run('name', name.trim());
+        setMeta.run('created_at', String(Date.now()));
+      })();
+      return new ProjectLibrary(dir, db, lock, opts);
+    } catch (err) {
+      db?.close();
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** Opens an existing project folder (the `.atelier` directory itself). */
+  static async open(dir: string, opts: OpenOptions = {}): Promise<ProjectLibrary> {
+    const file = path.join(dir, LIBRARY_FILE);
+    if (!fs.existsSync(file)) throw new LibraryError(`${dir} is not an Atelier project: ${LIBRARY_FILE} not found`);
+    const lock = acquireProjectLock(dir);
+    let db: Database.Database | null = null;
+    try {
+      db = openDatabase(file);
+      migrate(db, { path: file });
+      const lib = new ProjectLibrary(dir, db, lock, opts);
+      if (opts.reconcile || lock.tookOverStale) lib.lastReconcile = await lib.reconcile();
+      return lib;
+    } catch (err) {
+      db?.close();
+      lock.release();
+      throw err;
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.db !== null;
+  }
+
+  close(): void {
+    if (!this.db) return;
+    try {
+      this.db.pragma('optimize');
+      this.db.close();
+    } finally {
+      this.db = null;
+      this.lock.release();
+    }
+  }
+
+  private get conn(): Database.Database {
+    if (!this.db) throw new ProjectClosedError(this.dir);
+    return this.db;
+  }
+
+  info(): ProjectInfo {
+    const meta = Object.fromEntries(
+      (this.conn.prepare('SELECT key, value FROM project_meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),
+    );
+    return { id: meta.project_id, name: meta.name, createdAt: Number(meta.created_at), schemaVersion: currentSchemaVersion(this.conn) };
+  }
+
+  /** Renames the project (display name stored in the library; the folder keeps its name). */
+  rename(name: string): void {
+    if (!name.trim()) throw new LibraryError('project name must not be empty');
+    this.conn.prepare("UPDATE project_meta SET value = ? WHERE key = 'name'").run(name.trim());
+  }
+
+  imagePath(hash: string): string {
+    return path.join(this.dir, imageRelPath(hash));
+  }
+
+  thumbPath(hash: string): string {
+    return path.join(this.dir, thumbRelPath(hash));
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Stores one generated image with its parameters. Returns the stored record.
+   * Throws (and stores nothing in the database) on invalid params or image.
+   */
+  async addGeneration(input: AddGenerationInput): Promise<GenerationRecord> {
+    this.conn; // fail fast when closed
+    // 1. Validate parameters
+    const parsed = generationParamsSchema.safeParse(input.params);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`).join('; ');
+      throw new LibraryError(`invalid generation params — ${issues}`);
+    }
+    const params: GenerationParams = { ...parsed.data, createdAt: parsed.data.createdAt ?? Date.now() };
+    if (params.parentId !== null && !this.stmts.exists.get(params.parentId)) {
+      throw new LibraryError(`parentId ${params.parentId} is not a generation of this project`);
+    }
+
+    // 2. Encode pixels and thumbnail (in parallel)
+    const encoded = 'rgb' in input.image ? await encodeRgb(input.image) : await preparePng(input.image.png);
+    if (encoded.width !== params.width || encoded.height !== params.height) {
+      throw new LibraryError(`params say ${params.width}x${params.height} but the image is ${encoded.width}x${encoded.height}`);
+    }
+
+    // 3. Embed metadata, name the file by its content
+    const id = ulid(params.createdAt);
+    const doc: AtelierDocument = { v: 1, id, params };
+    const png = embedMetadata(encoded.png, doc);
+    const hash = sha256Hex(png);
+
+    // 4. Files first (atomic), then the row
+    await this.writeFiles(hash, png, encoded.thumb);
+    this.insertRow(id, hash, params);
+    return rowToRecord(this.dir, this.stmts.byId.get(id) as GenerationRow);
+  }
+
+  private async writeFiles(hash: string, png: Uint8Array, thumb: Uint8Array): Promise<void> {
+    const imagePath = this.imagePath(hash);
+    const thumbPath = this.thumbPath(hash);
+    await Promise.all([
+      (async () => {
+        if (!(await fileExists(imagePath))) await writeFileAtomic(imagePath, png, { durable: this.durable });
+      })(),
+      // Thumbnails can be rebuilt from the image, so they skip the fsync.
+      writeFileAtomic(thumbPath, thumb, { durable: false }),
+    ]);
+  }
+
+  /** Inserts the row for an image file already on disk. Used by addGeneration and reconcile. */
+  insertRow(id: string, hash: string, p: GenerationParams): void {
+    this.stmts.insert.run({
+      id, created_at: p.createdAt, image_hash: hash, width: p.width, height: p.height, model_id: p.modelId,
+      model_hash: p.modelHash, model_family: p.modelFamily, provider: p.provider, prompt: p.prompt,
+      negative_prompt: p.negativePrompt, seed: p.seed, rng: p.rng, scheduler: p.scheduler, steps: p.steps, cfg: p.cfg,
+      batch_index: p.batchIndex, strength: p.strength, mask_ref: p.maskRef, init_image_ref: p.initImageRef,
+      parent_id: p.parentId, timings_json: p.timings ? JSON.stringify(p.timings) : null, app_version: p.appVersion,
+    });
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  get(id: string): GenerationRecord | null {
+    const row = this.stmts.byId.get(id) as GenerationRow | undefined;
+    return row ? rowToRecord(this.dir, row) : null;
+  }
+
+  /** Newest-first page of full records; `text` switches to full-text search. */
+  history(query: HistoryQuery = {}): Page<GenerationRecord> {
+    return this.page(query, GENERATION_COLUMNS, (r) => rowToRecord(this.dir, r as GenerationRow));
+  }
+
+  /** Same filters as history, lightweight rows for grids. */
+  thumbnails(query: HistoryQuery = {}): Page<ThumbnailRow> {
+    return this.page(query, THUMBNAIL_COLUMNS, (r) => rowToThumbnail(this.dir, r as ThumbnailDbRow));
+  }
+
+  /** Full-text search on prompt + negative prompt, each word prefix-matched. */
+  search(text: string, query: Omit<HistoryQuery, 'text'> = {}): Page<GenerationRecord> {
+    return this.history({ ...query, text });
+  }
+
+  private page<T>(query: HistoryQuery, columns: string, map: (r: unknown) => T): Page<T> {
+    if (query.text !== undefined && !/[\p{L}\p{N}_]/u.test(query.text)) return { items: [], nextCursor: null };
+    const built = buildHistoryQuery(query, columns);
+    const rows = this.conn.prepare(built.sql).all(built.params) as Array<{ seq: number; id: string; created_at: number }>;
+    const more = rows.length > built.limit;
+    if (more) rows.length = built.limit;
+    return { items: rows.map(map), nextCursor: more ? nextCursorOf(built.order, rows[rows.length - 1]) : null };
+  }
+
+  /** Other live generations with the same seed as `id`, newest first. */
+  sameSeed(id: string, limit = 100): GenerationRecord[] {
+    const self = this.stmts.byId.get(id) as GenerationRow | undefined;
+    if (!self) return [];
+    const rows = this.conn.prepare(SQL.sameSeed).all({ seed: self.seed, id, limit }) as GenerationRow[];
+    return rows.map((r) => rowToRecord(this.dir, r));
+  }
+
+  childrenOf(id: string): GenerationRecord[] {
+    return (this.stmts.children.all(id) as GenerationRow[]).map((r) => rowToRecord(this.dir, r));
+  }
+
+  /** Parent, grandparent, … (nearest first). Includes trashed ancestors, which keep lineage. */
+  ancestorsOf(id: string): GenerationRecord[] {
+    return (this.stmts.ancestors.all(id) as GenerationRow[]).map((r) => rowToRecord(this.dir, r));
+  }
+
+  // ---------------------------------------------------------------- organisation
+
+  setRating(ids: string | string[], rating: number): void {
+    this.org.setRating(ids, rating);
+  }
+  setFlag(ids: string | string[], flag: Flag): void {
+    this.org.setFlag(ids, flag);
+  }
+  setNotes(id: string, notes: string): void {
+    this.org.setNotes(id, notes);
+  }
+  addTags(ids: string | string[], tags: string[]): void {
+    this.org.addTags(ids, tags);
+  }
+  removeTags(ids: string | string[], tags: string[]): void {
+    this.org.removeTags(ids, tags);
+  }
+  tagsOf(id: string): string[] {
+    return this.org.tagsOf(id);
+  }
+  listTags(): Array<{ name: string; count: number }> {
+    return this.org.listTags();
+  }
+  createBoard(name: string): Board {
+    return this.org.createBoard(name);
+  }
+  renameBoard(boardId: string, name: string): void {
+    this.org.renameBoard(boardId, name);
+  }
+  deleteBoard(boardId: string): void {
+    this.org.deleteBoard(boardId);
+  }
+  listBoards(): Board[] {
+    return this.org.listBoards();
+  }
+  addToBoard(boardId: string, ids: string | string[]): void {
+    this.org.addToBoard(boardId, ids);
+  }
+  removeFromBoard(boardId: string, ids: string | string[]): void {
+    this.org.removeFromBoard(boardId, ids);
+  }
+  boardsOf(id: string): Board[] {
+    return this.org.boardsOf(id);
+  }
+
+  // ---------------------------------------------------------------- trash
+
+  /** Moves generations to the trash (restorable). */
+  trash(ids: string | string[]): void {
+    this.org.trash(ids);
+  }
+  restore(ids: string | string[]): void {
+    this.org.restore(ids);
+  }
+
+  /**
+   * Deletes trashed generations for good: rows first (queuing their files in purge_queue
+   * in the same transaction), then the files no remaining row uses.
+   */
+  async emptyTrash(): Promise<{ purged: number }> {
+    const purged = this.org.purgeTrashedRows();
+    await this.finishPurges();
+    return { purged };
+  }
+
+  /** Deletes files queued in purge_queue; safe to repeat. */
+  async finishPurges(): Promise<number> {
+    const queued = this.conn.prepare('SELECT image_hash FROM purge_queue').all() as Array<{ image_hash: string }>;
+    const stillUsed = this.conn.prepare('SELECT 1 FROM generations WHERE image_hash = ? LIMIT 1');
+    const dequeue = this.conn.prepare('DELETE FROM purge_queue WHERE image_hash = ?');
+    for (const { image_hash } of queued) {
+      if (!stillUsed.get(image_hash)) {
+        await fsp.rm(this.imagePath(image_hash), { force: true });
+        await fsp.rm(this.thumbPath(image_hash), { force: true });
+      }
+      dequeue.run(image_hash);
+    }
+    return queued.length;
+  }
+
+  /** Reconciles files and rows; see ReconcileReport. Never deletes a row. */
+  async reconcile(): Promise<ReconcileReport> {
+    return reconcileProject(this, this.conn);
+  }
+
+  /** Internal: raw database handle for tests, benchmarks and reconcile. */
+  get database(): Database.Database {
+    return this.conn;
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    exists: db.prepare('SELECT 1 FROM generations WHERE id = ?'),
+    byId: db.prepare(SQL.byId),
+    children: db.prepare(SQL.childrenOf),
+    ancestors: db.prepare(SQL.ancestorsOf),
+    insert: db.prepare(`INSERT INTO generations (
+        id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt, negative_prompt,
+        seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version)
+      VALUES (@id, @created_at, @image_hash, @width, @height, @model_id, @model_hash, @model_family, @provider, @prompt,
+        @negative_prompt, @seed, @rng, @scheduler, @steps, @cfg, @batch_index, @strength, @mask_ref, @init_image_ref,
+        @parent_id, @timings_json, @app_version)`),
+  };
+}
+
+export { LATEST_SCHEMA_VERSION };

@@ -1,0 +1,182 @@
+/**
+ * App-level list of known projects, kept in `<userDataDir>/projects.json` (written
+ * atomically). The registry only remembers where projects are; each project folder stays
+ * self-contained, so removing one from the list never touches its files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { LibraryError } from './errors';
+import { ProjectLibrary, type OpenOptions } from './project-library';
+
+export interface RegisteredProject {
+  /** The project's own id (project_meta.project_id), stable across moves. */
+  id: string;
+  name: string;
+  /** Absolute path of the `.atelier` folder. */
+  path: string;
+  createdAt: number;
+  lastOpenedAt: number | null;
+}
+
+interface RegistryFile {
+  version: 1;
+  defaultProjectId: string | null;
+  projects: RegisteredProject[];
+}
+
+export const REGISTRY_FILE = 'projects.json';
+export const DEFAULT_PROJECT_NAME = 'My Project';
+
+export class ProjectRegistry {
+  private data: RegistryFile;
+  private readonly open = new Map<string, ProjectLibrary>();
+  readonly file: string;
+  /** Where new projects go unless create() is given a folder. */
+  readonly projectsDir: string;
+
+  constructor(readonly userDataDir: string, opts: { projectsDir?: string } = {}) {
+    fs.mkdirSync(userDataDir, { recursive: true });
+    this.file = path.join(userDataDir, REGISTRY_FILE);
+    this.projectsDir = opts.projectsDir ?? path.join(userDataDir, 'projects');
+    this.data = this.load();
+  }
+
+  private load(): RegistryFile {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch {
+      return { version: 1, defaultProjectId: null, projects: [] };
+    }
+    try {
+      const j = JSON.parse(text) as RegistryFile;
+      if (j && j.version === 1 && Array.isArray(j.projects)) return j;
+    } catch {
+      /* fall through */
+    }
+    // Keep the unreadable file for the user instead of silently overwriting it.
+    fs.renameSync(this.file, `${this.file}.corrupt-${Date.now()}`);
+    return { version: 1, defaultProjectId: null, projects: [] };
+  }
+
+  private save(): void {
+    const temp = `${this.file}.tmp-${process.pid}`;
+    fs.writeFileSync(temp, JSON.stringify(this.data, null, 2));
+    fs.renameSync(temp, this.file);
+  }
+
+  list(): RegisteredProject[] {
+    return this.data.projects.map((p) => ({ ...p }));
+  }
+
+  get(id: string): RegisteredProject | null {
+    const p = this.data.projects.find((x) => x.id === id);
+    return p ? { ...p } : null;
+  }
+
+  private require(id: string): RegisteredProject {
+    const p = this.data.projects.find((x) => x.id === id);
+    if (!p) throw new LibraryError(`no project with id ${id} in the registry`);
+    return p;
+  }
+
+  /** Creates a new project folder (in projectsDir unless parentDir is given) and lists it. */
+  async create(name: string, parentDir: string = this.projectsDir): Promise<RegisteredProject> {
+    fs.mkdirSync(parentDir, { recursive: true });
+    const lib = await ProjectLibrary.create(parentDir, name);
+    try {
+      return this.remember(lib);
+    } finally {
+      lib.close();
+    }
+  }
+
+  /** Adds an existing `.atelier` folder (e.g. copied from another machine) to the list. */
+  async add(dir: string): Promise<RegisteredProject> {
+    const existing = this.data.projects.find((p) => path.resolve(p.path) === path.resolve(dir));
+    if (existing) return { ...existing };
+    const lib = await ProjectLibrary.open(dir);
+    try {
+      return this.remember(lib);
+    } finally {
+      lib.close();
+    }
+  }
+
+  private remember(lib: ProjectLibrary): RegisteredProject {
+    const info = lib.info();
+    const entry: RegisteredProject = { id: info.id, name: info.name, path: path.resolve(lib.dir), createdAt: info.createdAt, lastOpenedAt: null };
+    // The same project copied elsewhere keeps its id: the newest location wins.
+    this.data.projects = this.data.projects.filter((p) => p.id !== entry.id);
+    this.data.projects.push(entry);
+    this.save();
+    return { ...entry };
+  }
+
+  /** Opens (or returns the already open) library of a listed project. */
+  async openProject(id: string, opts: OpenOptions = {}): Promise<ProjectLibrary> {
+    const already = this.open.get(id);
+    if (already?.isOpen) return already;
+    const entry = this.require(id);
+    const lib = await ProjectLibrary.open(entry.path, opts);
+    this.open.set(id, lib);
+    entry.lastOpenedAt = Date.now();
+    entry.name = lib.info().name;
+    this.save();
+    return lib;
+  }
+
+  closeProject(id: string): void {
+    this.open.get(id)?.close();
+    this.open.delete(id);
+  }
+
+  closeAll(): void {
+    for (const id of [...this.open.keys()]) this.closeProject(id);
+  }
+
+  /** Renames a project (display name, in the registry and inside the library). */
+  async rename(id: string, name: string): Promise<void> {
+    const entry = this.require(id);
+    const trimmed = name.trim();
+    if (!trimmed) throw new LibraryError('project name must not be empty');
+    const openLib = this.open.get(id);
+    if (openLib?.isOpen) openLib.rename(trimmed);
+    else {
+      const lib = await ProjectLibrary.open(entry.path);
+      try {
+        lib.rename(trimmed);
+      } finally {
+        lib.close();
+      }
+    }
+    entry.name = trimmed;
+    this.save();
+  }
+
+  /** Forgets a project; its folder and files are left untouched. */
+  removeFromList(id: string): void {
+    this.closeProject(id);
+    this.data.projects = this.data.projects.filter((p) => p.id !== id);
+    if (this.data.defaultProjectId === id) this.data.defaultProjectId = null;
+    this.save();
+  }
+
+  /** Path to show in the OS file manager ("reveal"). */
+  revealPath(id: string): string {
+    return this.require(id).path;
+  }
+
+  /** The default project, created on first run (or when it vanished from disk). */
+  async ensureDefaultProject(): Promise<RegisteredProject> {
+    const current = this.data.defaultProjectId ? this.get(this.data.defaultProjectId) : null;
+    if (current && fs.existsSync(current.path)) return current;
+    let project: RegisteredProject;
+    const conventional = path.join(this.projectsDir, `${DEFAULT_PROJECT_NAME}.atelier`);
+    if (fs.existsSync(path.join(conventional, 'library.sqlite'))) project = await this.add(conventional);
+    else project = await this.create(DEFAULT_PROJECT_NAME);
+    this.data.defaultProjectId = project.id;
+    this.save();
+    return project;
+  }
+}

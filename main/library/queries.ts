@@ -1,0 +1,237 @@
+/**
+ * SQL for the library's read side. Every query here has an EXPLAIN QUERY PLAN test
+ * (test/library/query-plans.test.ts) asserting it never scans the generations table.
+ *
+ * Ordering: history is newest-first by (created_at, id) with keyset pagination; full-text
+ * results are newest-added-first by the FTS rowid (= insertion order), which FTS5 can
+ * stream in order, so a page costs the same whether 10 or 90,000 rows match.
+ */
+import path from 'node:path';
+import type { Flag, GenerationRecord, HistoryQuery, ThumbnailRow } from './types';
+import { imageRelPath, thumbRelPath } from './project-files';
+
+export const GENERATION_COLUMNS = `g.seq, g.id, g.created_at, g.image_hash, g.width, g.height, g.model_id, g.model_hash, g.model_family,
+  g.provider, g.prompt, g.negative_prompt, g.seed, g.rng, g.scheduler, g.steps, g.cfg, g.batch_index, g.strength,
+  g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file`;
+
+export const THUMBNAIL_COLUMNS = 'g.seq, g.id, g.image_hash, g.width, g.height, g.rating, g.flag, g.created_at';
+
+export interface GenerationRow {
+  seq: number;
+  id: string;
+  created_at: number;
+  image_hash: string;
+  width: number;
+  height: number;
+  model_id: string;
+  model_hash: string;
+  model_family: string;
+  provider: string;
+  prompt: string;
+  negative_prompt: string;
+  seed: number;
+  rng: 'cpu' | 'cuda';
+  scheduler: string;
+  steps: number;
+  cfg: number;
+  batch_index: number;
+  strength: number | null;
+  mask_ref: string | null;
+  init_image_ref: string | null;
+  parent_id: string | null;
+  timings_json: string | null;
+  app_version: string;
+  rating: number;
+  flag: Flag;
+  notes: string;
+  deleted_at: number | null;
+  missing_file: number;
+}
+
+export type ThumbnailDbRow = Pick<GenerationRow, 'seq' | 'id' | 'image_hash' | 'width' | 'height' | 'rating' | 'flag' | 'created_at'>;
+
+function parseTimings(json: string | null): Record<string, number> | null {
+  if (!json) return null;
+  try {
+    return JSON.parse(json) as Record<string, number>;
+  } catch {
+    return null;
+  }
+}
+
+export function rowToRecord(dir: string, r: GenerationRow): GenerationRecord {
+  return {
+    id: r.id,
+    imageHash: r.image_hash,
+    imagePath: path.join(dir, imageRelPath(r.image_hash)),
+    thumbPath: path.join(dir, thumbRelPath(r.image_hash)),
+    modelId: r.model_id,
+    modelHash: r.model_hash,
+    modelFamily: r.model_family,
+    provider: r.provider,
+    prompt: r.prompt,
+    negativePrompt: r.negative_prompt,
+    seed: r.seed,
+    rng: r.rng,
+    scheduler: r.scheduler,
+    steps: r.steps,
+    cfg: r.cfg,
+    width: r.width,
+    height: r.height,
+    batchIndex: r.batch_index,
+    strength: r.strength,
+    maskRef: r.mask_ref,
+    initImageRef: r.init_image_ref,
+    parentId: r.parent_id,
+    timings: parseTimings(r.timings_json),
+    createdAt: r.created_at,
+    appVersion: r.app_version,
+    rating: r.rating,
+    flag: r.flag,
+    notes: r.notes,
+    deletedAt: r.deleted_at,
+    missingFile: r.missing_file === 1,
+  };
+}
+
+export function rowToThumbnail(dir: string, r: ThumbnailDbRow): ThumbnailRow {
+  return {
+    id: r.id,
+    thumbPath: path.join(dir, thumbRelPath(r.image_hash)),
+    width: r.width,
+    height: r.height,
+    rating: r.rating,
+    flag: r.flag,
+    createdAt: r.created_at,
+  };
+}
+
+/**
+ * Turns user text into an FTS5 query: every word becomes a quoted prefix term, all ANDed.
+ * Quoting makes FTS syntax characters in user input harmless. Returns null when the text
+ * holds no searchable word.
+ */
+export function toFtsQuery(text: string): string | null {
+  const words = text.match(/[\p{L}\p{N}_]+/gu);
+  if (!words || words.length === 0) return null;
+  return words.slice(0, 32).map((w) => `"${w}"*`).join(' ');
+}
+
+type Cursor = { kind: 'time'; createdAt: number; id: string } | { kind: 'seq'; seq: number };
+
+export function encodeCursor(c: Cursor): string {
+  return c.kind === 'time' ? `t.${c.createdAt}.${c.id}` : `s.${c.seq}`;
+}
+
+export function decodeCursor(s: string): Cursor {
+  const t = /^t\.(\d+)\.([0-9A-Za-z]+)$/.exec(s);
+  if (t) return { kind: 'time', createdAt: Number(t[1]), id: t[2] };
+  const q = /^s\.(\d+)$/.exec(s);
+  if (q) return { kind: 'seq', seq: Number(q[1]) };
+  throw new Error(`invalid history cursor ${JSON.stringify(s)}: pass back the nextCursor of the previous page unchanged`);
+}
+
+export const DEFAULT_PAGE = 100;
+export const MAX_PAGE = 1000;
+
+export interface BuiltQuery {
+  sql: string;
+  params: Record<string, unknown>;
+  /** 'time' pages by (created_at, id), 'seq' (full-text) by FTS rowid. */
+  order: 'time' | 'seq';
+  limit: number;
+}
+
+/** Builds the history / search query for one page (fetches limit + 1 to detect a next page). */
+export function buildHistoryQuery(q: HistoryQuery, columns: string): BuiltQuery {
+  const limit = Math.min(Math.max(Math.floor(q.limit ?? DEFAULT_PAGE), 1), MAX_PAGE);
+  const where: string[] = [q.trashed ? 'g.deleted_at IS NOT NULL' : 'g.deleted_at IS NULL'];
+  const params: Record<string, unknown> = { limit: limit + 1 };
+
+  if (q.boardId !== undefined) {
+    where.push('g.id IN (SELECT generation_id FROM board_items WHERE board_id = @boardId)');
+    params.boardId = q.boardId;
+  }
+  if (q.tag !== undefined) {
+    where.push('g.id IN (SELECT gt.generation_id FROM tags t JOIN generation_tags gt ON gt.tag_id = t.id WHERE t.name = @tag)');
+    params.tag = q.tag;
+  }
+  if (q.minRating !== undefined && q.minRating > 0) {
+    where.push('g.rating >= @minRating');
+    params.minRating = q.minRating;
+  }
+  if (q.flag !== undefined) {
+    where.push('g.flag = @flag');
+    params.flag = q.flag;
+  }
+  if (q.modelId !== undefined) {
+    where.push('g.model_id = @modelId');
+    params.modelId = q.modelId;
+  }
+  if (q.scheduler !== undefined) {
+    where.push('g.scheduler = @scheduler');
+    params.scheduler = q.scheduler;
+  }
+  if (q.createdFrom !== undefined) {
+    where.push('g.created_at >= @createdFrom');
+    params.createdFrom = q.createdFrom;
+  }
+  if (q.createdTo !== undefined) {
+    where.push('g.created_at < @createdTo');
+    params.createdTo = q.createdTo;
+  }
+  if (q.width !== undefined) {
+    where.push('g.width = @width');
+    params.width = q.width;
+  }
+  if (q.height !== undefined) {
+    where.push('g.height = @height');
+    params.height = q.height;
+  }
+
+  const match = q.text !== undefined ? toFtsQuery(q.text) : null;
+  const cursor = q.cursor ? decodeCursor(q.cursor) : null;
+
+  if (match !== null) {
+    params.match = match;
+    if (cursor) {
+      if (cursor.kind !== 'seq') throw new Error('cursor belongs to a history page, not a search page');
+      where.push('f.rowid < @cursorSeq');
+      params.cursorSeq = cursor.seq;
+    }
+    const sql = `SELECT ${columns} FROM generations_fts f JOIN generations g ON g.seq = f.rowid
+      WHERE generations_fts MATCH @match AND ${where.join(' AND ')}
+      ORDER BY f.rowid DESC LIMIT @limit`;
+    return { sql, params, order: 'seq', limit };
+  }
+
+  if (cursor) {
+    if (cursor.kind !== 'time') throw new Error('cursor belongs to a search page, not a history page');
+    where.push('(g.created_at, g.id) < (@cursorAt, @cursorId)');
+    params.cursorAt = cursor.createdAt;
+    params.cursorId = cursor.id;
+  }
+  const sql = `SELECT ${columns} FROM generations g WHERE ${where.join(' AND ')}
+    ORDER BY g.created_at DESC, g.id DESC LIMIT @limit`;
+  return { sql, params, order: 'time', limit };
+}
+
+export function nextCursorOf(order: 'time' | 'seq', last: { seq: number; id: string; created_at: number }): string {
+  return order === 'seq' ? encodeCursor({ kind: 'seq', seq: last.seq }) : encodeCursor({ kind: 'time', createdAt: last.created_at, id: last.id });
+}
+
+export const SQL = {
+  byId: `SELECT ${GENERATION_COLUMNS} FROM generations g WHERE g.id = ?`,
+  sameSeed: `SELECT ${GENERATION_COLUMNS} FROM generations g
+    WHERE g.seed = @seed AND g.id <> @id AND g.deleted_at IS NULL
+    ORDER BY g.created_at DESC LIMIT @limit`,
+  childrenOf: `SELECT ${GENERATION_COLUMNS} FROM generations g
+    WHERE g.parent_id = ? AND g.deleted_at IS NULL ORDER BY g.created_at, g.id`,
+  // Nearest parent first. depth bound guards against a (corrupt) cycle.
+  ancestorsOf: `WITH RECURSIVE chain(id, parent_id, depth) AS (
+      SELECT id, parent_id, 0 FROM generations WHERE id = ?
+      UNION ALL
+      SELECT p.id, p.parent_id, c.depth + 1 FROM chain c JOIN generations p ON p.id = c.parent_id WHERE c.depth < 10000
+    )
+    SELECT ${GENERATION_COLUMNS} FROM chain c JOIN generations g ON g.id = c.id WHERE c.depth > 0 ORDER BY c.depth`,
+};

@@ -1,0 +1,116 @@
+/**
+ * Brings files and rows back in agreement after a crash:
+ *  - finishes interrupted trash purges (so purged images never come back),
+ *  - removes leftover temp files,
+ *  - re-indexes image files that have no row from their embedded `atelier` JSON,
+ *  - flags rows whose image file is missing (never deletes them) and unflags found ones,
+ *  - rebuilds missing thumbnails.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import { decodeTextChunk, readPngChunks } from './png-chunks';
+import { fromAtelier } from './image-metadata';
+import { ATELIER_CHUNK, IMAGES_DIR, TEMP_PREFIX, THUMBS_DIR, fileExists, makeThumbnail, writeFileAtomic } from './project-files';
+import { generationParamsSchema, type GenerationParams, type ReconcileReport } from './types';
+import type { ProjectLibrary } from './project-library';
+
+async function listShardFiles(root: string): Promise<Array<{ dir: string; name: string }>> {
+  const out: Array<{ dir: string; name: string }> = [];
+  let shards: string[];
+  try {
+    shards = await fsp.readdir(root);
+  } catch {
+    return out;
+  }
+  for (const shard of shards) {
+    const dir = path.join(root, shard);
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch {
+      continue; // a stray file at shard level
+    }
+    for (const name of names) out.push({ dir, name });
+  }
+  return out;
+}
+
+function readEmbeddedDocument(png: Uint8Array): { id: string; params: GenerationParams } | null {
+  const warnings: string[] = [];
+  for (const chunk of readPngChunks(png, warnings)) {
+    if (chunk.type === 'IDAT') break; // we always write our chunks before IDAT
+    const entry = decodeTextChunk(chunk, warnings);
+    if (!entry || entry.keyword !== ATELIER_CHUNK) continue;
+    let id: unknown;
+    try {
+      id = (JSON.parse(entry.text) as { id?: unknown }).id;
+    } catch {
+      return null;
+    }
+    const params = fromAtelier(entry.text, warnings);
+    const full = generationParamsSchema.safeParse(params);
+    if (typeof id !== 'string' || !full.success || full.data.createdAt === undefined) return null;
+    return { id, params: { ...full.data, createdAt: full.data.createdAt } };
+  }
+  return null;
+}
+
+export async function reconcileProject(lib: ProjectLibrary, db: Database.Database): Promise<ReconcileReport> {
+  const report: ReconcileReport = { reindexed: [], unknownFiles: [], missingFiles: [], removedTempFiles: 0, finishedPurges: 0 };
+  report.finishedPurges = await lib.finishPurges();
+
+  const known = new Set((db.prepare('SELECT DISTINCT image_hash AS h FROM generations').all() as Array<{ h: string }>).map((r) => r.h));
+  const onDisk = new Set<string>();
+
+  for (const root of [IMAGES_DIR, THUMBS_DIR]) {
+    for (const { dir, name } of await listShardFiles(path.join(lib.dir, root))) {
+      if (name.startsWith(TEMP_PREFIX)) {
+        await fsp.rm(path.join(dir, name), { force: true });
+        report.removedTempFiles++;
+        continue;
+      }
+      if (root !== IMAGES_DIR) continue;
+      const m = /^([0-9a-f]{64})\.png$/.exec(name);
+      if (!m) continue;
+      const hash = m[1];
+      onDisk.add(hash);
+      if (known.has(hash)) continue;
+      // Orphan: written, but the row never committed. Rebuild the row from its metadata.
+      const file = path.join(dir, name);
+      const doc = readEmbeddedDocument(await fsp.readFile(file));
+      const parentOk = (p: string | null) => p === null || !!db.prepare('SELECT 1 FROM generations WHERE id = ?').get(p);
+      if (doc && !db.prepare('SELECT 1 FROM generations WHERE id = ?').get(doc.id)) {
+        const params = parentOk(doc.params.parentId) ? doc.params : { ...doc.params, parentId: null };
+        lib.insertRow(doc.id, hash, params);
+        known.add(hash);
+        report.reindexed.push(doc.id);
+      } else {
+        report.unknownFiles.push(file);
+      }
+    }
+  }
+
+  // Rows without files: flag them (and clear the flag on rows whose file is back).
+  const rows = db.prepare('SELECT id, image_hash, missing_file FROM generations').all() as Array<{ id: string; image_hash: string; missing_file: number }>;
+  const setMissing = db.prepare('UPDATE generations SET missing_file = ? WHERE id = ?');
+  db.transaction(() => {
+    for (const r of rows) {
+      const missing = onDisk.has(r.image_hash) ? 0 : 1;
+      if (missing) report.missingFiles.push(r.id);
+      if (missing !== r.missing_file) setMissing.run(missing, r.id);
+    }
+  })();
+
+  // Thumbnails are derived data: rebuild any that are missing.
+  for (const hash of onDisk) {
+    const thumb = lib.thumbPath(hash);
+    if (await fileExists(thumb)) continue;
+    try {
+      await writeFileAtomic(thumb, await makeThumbnail(await fsp.readFile(lib.imagePath(hash))), { durable: false });
+    } catch {
+      /* unreadable image: leave it to the missing/unknown reports */
+    }
+  }
+  return report;
+}
