@@ -31,6 +31,8 @@ export interface BackendOptions {
   imageUrlBase: string;
   transport?: 'ipc' | 'websocket' | 'in-process';
   demoModelDir?: string;
+  /** Electron-ABI better-sqlite3 binary (packaged desktop app); Node uses node_modules' build. */
+  sqliteNativeBinding?: string;
 }
 
 export const APP_VERSION = '0.1.0';
@@ -49,7 +51,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
   };
   const settings = new SettingsStore(join(opts.userDataDir, 'settings.json'), opts.userDataDir);
   const models = new ModelRegistry(opts.demoModelDir ?? bundledDemoModelDir(appRoot()), () => settings.get().modelsDir);
-  const projects = new ProjectSession(opts.userDataDir, opts.imageUrlBase);
+  const projects = await ProjectSession.open(opts.userDataDir, opts.imageUrlBase);
   const engine = new EngineHost();
 
   async function ensureModel(modelId: string) {
@@ -95,7 +97,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       const generations: GenerationRecord[] = [];
       for (const [i, img] of outcome.images.entries()) {
         generations.push(
-          await projects.current().addGeneration(img, {
+          await projects.addGeneration(img, {
             modelId: entry.id,
             modelHash,
             modelFamily: info.family,
@@ -164,12 +166,12 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       return projects.list();
     },
     async createProject(req) {
-      const p = projects.create(req.name);
+      const p = await projects.create(req.name);
       emit({ type: 'project:changed', project: p });
       return p;
     },
     async openProject(req) {
-      const p = projects.open(req.projectId);
+      const p = await projects.open(req.projectId);
       emit({ type: 'project:changed', project: p });
       return p;
     },
@@ -177,16 +179,16 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       return projects.rename(req.projectId, req.name);
     },
     async queryHistory(req) {
-      return projects.current().queryHistory(req);
+      return projects.queryHistory(req);
     },
     async getGeneration(req) {
-      return projects.current().getGeneration(req.id);
+      return projects.getGeneration(req.id);
     },
     async updateGeneration(req) {
-      return projects.current().updateGeneration(req);
+      return projects.updateGeneration(req);
     },
     async deleteGeneration(req) {
-      return { deleted: projects.current().trash(req.id) };
+      return { deleted: projects.trash(req.id) };
     },
     async readImageMetadata(req) {
       const buf = Buffer.from(req.base64, 'base64');
@@ -220,7 +222,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       return () => listeners.delete(listener);
     },
     async resolveImage(id, kind) {
-      return projects.current().resolveImageFile(id, kind);
+      return projects.resolveImageFile(id, kind);
     },
     async close() {
       await queue.cancelAll();
