@@ -84,10 +84,17 @@ export class ModelRegistry {
     return out;
   }
 
-  /** Resolves a model id, or a folder path (CLI), to its folder. */
-  resolve(idOrFolder: string): ModelEntry {
+  /**
+   * Resolves a model id to its entry. Folder paths are accepted only when allowed (the CLI):
+   * API clients name models by id and never reach arbitrary paths.
+   */
+  resolve(idOrFolder: string, opts: { allowFolder?: boolean } = {}): ModelEntry {
     const byId = this.list().find((m) => m.id === idOrFolder);
     if (byId) return byId;
+    if (!opts.allowFolder) {
+      const known = this.list().map((m) => m.id).join(', ') || '(none)';
+      throw new AtelierApiError('not_found', `Unknown model "${idOrFolder}". Installed models: ${known}`);
+    }
     const folder = resolve(idOrFolder);
     if (existsSync(join(folder, 'model_index.json'))) {
       return { id: folder, name: folder, family: familyHint(folder), source: 'imported', folder, sizeBytes: folderSize(folder) };

@@ -12,7 +12,7 @@ import { ModelRegistry } from '../app/model-registry';
 import { appRoot, bundledDemoModelDir, defaultUserDataDir } from '../app/paths';
 import { SettingsStore } from '../app/settings-store';
 import { EngineHost } from '../engine-host/engine-host';
-import { encodeGenerationPng } from '../library';
+import { encodeGenerationPng } from '../app/png-output';
 import { ProgressReporter } from './progress-bar';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
@@ -71,7 +71,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
   const userDataDir = values.home ?? defaultUserDataDir();
   const settings = new SettingsStore(`${userDataDir}/settings.json`, userDataDir).get();
   const registry = new ModelRegistry(bundledDemoModelDir(appRoot()), () => settings.modelsDir);
-  const model = registry.resolve(values.model ?? settings.defaultModelId);
+  const model = registry.resolve(values.model ?? settings.defaultModelId, { allowFolder: true });
   const defaults = model.defaults ?? {};
 
   const parsed = GenerateRequest.safeParse({

@@ -1,0 +1,158 @@
+/**
+ * One contract suite, two transports: everything a renderer can do must behave identically over
+ * Electron IPC and over WebSocket, against the real backend (real engine worker, real SQLite
+ * library, the bundled demo model).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { AtelierApiError, type AtelierEvent } from '../../common/api/contract';
+import { createHarness, type Harness, type TransportName } from './transports';
+
+function waitForEvent<T extends AtelierEvent['type']>(
+  h: Harness,
+  type: T,
+  jobId: string,
+  timeoutMs = 60_000,
+): Promise<Extract<AtelierEvent, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${type} for ${jobId} within ${timeoutMs} ms`)), timeoutMs);
+    const off = h.client.onEvent((e) => {
+      if (e.type === 'job:failed' && e.jobId === jobId && type !== 'job:failed') {
+        clearTimeout(timer);
+        off();
+        reject(new Error(`job failed: ${e.error.message}`));
+      }
+      if (e.type === type && 'jobId' in e && e.jobId === jobId) {
+        clearTimeout(timer);
+        off();
+        resolve(e as Extract<AtelierEvent, { type: T }>);
+      }
+    });
+  });
+}
+
+async function expectApiError(p: Promise<unknown>, code: string): Promise<AtelierApiError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AtelierApiError);
+  expect((err as AtelierApiError).code).toBe(code);
+  return err as AtelierApiError;
+}
+
+describe.each<TransportName>(['ipc', 'websocket'])('AtelierApi contract over %s', (kind) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness(kind);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('reports system info with the execution providers onnxruntime-node offers', async () => {
+    const info = await h.client.getSystemInfo();
+    expect(info.executionProviders.map((p) => p.name)).toContain('cpu');
+    expect(info.transport).toBe(kind);
+    expect(info.userDataDir).toBe(h.home);
+  });
+
+  it('lists the bundled demo model as default', async () => {
+    const models = await h.client.listModels();
+    expect(models.find((m) => m.id === 'atelier-demo')).toMatchObject({ source: 'bundled' });
+    expect((await h.client.getSettings()).defaultModelId).toBe('atelier-demo');
+  });
+
+  it('rejects invalid payloads with a typed error naming the field', async () => {
+    const err = await expectApiError(h.client.generate({ prompt: 'x', width: 65 } as never), 'invalid_request');
+    expect(err.issues?.[0]).toMatchObject({ path: 'width', message: expect.stringMatching(/multiple of 8/) });
+    await expectApiError(h.client.generate({ prompt: 'x', steps: 0 }), 'invalid_request');
+    await expectApiError(h.client.generate({ prompt: 'x', bogus: 1 } as never), 'invalid_request');
+    await expectApiError(h.client.generate(null as never), 'invalid_request');
+    await expectApiError(h.client.cancel({} as never), 'invalid_request');
+    await expectApiError(h.client.updateSettings({ previewEvery: -3 }), 'invalid_request');
+  });
+
+  it('refuses unknown methods at the transport level', async () => {
+    if (kind === 'ipc') {
+      // The bridge has no generic channel at all: an unknown method is simply not callable.
+      await expect(h.transport.call('dropDatabase' as never, {})).rejects.toThrow();
+    } else {
+      const r = await h.transport.call('dropDatabase' as never, {});
+      expect(r).toMatchObject({ ok: false, error: { code: 'unknown_method' } });
+    }
+  });
+
+  it('refuses unknown models by id and never resolves folder paths', async () => {
+    await expectApiError(h.client.generate({ prompt: 'x', modelId: 'no-such-model' }), 'not_found');
+    await expectApiError(h.client.loadModel({ modelId: '/etc' }), 'not_found');
+  });
+
+  it('generates with progress events, stores the image and serves it by id', async () => {
+    const events: AtelierEvent[] = [];
+    const off = h.client.onEvent((e) => events.push(e));
+    const { jobId, seed } = await h.client.generate({ prompt: 'a large red circle on a blue background', seed: 42, steps: 6, width: 64, height: 64 });
+    expect(seed).toBe(42);
+    const done = await waitForEvent(h, 'job:done', jobId);
+    off();
+    const progress = events.filter((e): e is Extract<AtelierEvent, { type: 'job:progress' }> => e.type === 'job:progress' && e.jobId === jobId);
+    expect(progress.length).toBeGreaterThanOrEqual(6);
+    expect(progress.at(-1)).toMatchObject({ step: progress.at(-1)!.total });
+    expect(events.some((e) => e.type === 'job:preview' && e.jobId === jobId)).toBe(true);
+    expect(done.generations).toHaveLength(1);
+    const g = done.generations[0];
+    expect(g).toMatchObject({ seed: 42, steps: 6, width: 64, height: 64, prompt: 'a large red circle on a blue background', provider: 'cpu' });
+    expect(g.imageUrl).toBe(kind === 'ipc' ? `atelier://image/${g.id}` : `/image/${g.id}`);
+
+    const img = await h.fetchImage(g.imageUrl);
+    expect(img.status).toBe(200);
+    expect(img.contentType).toMatch(/image\/png/);
+    const meta = await sharp(img.bytes).metadata();
+    expect([meta.width, meta.height]).toEqual([64, 64]);
+    expect((await h.fetchImage(g.thumbUrl)).status).toBe(200);
+
+    const page = await h.client.queryHistory({ limit: 10 });
+    expect(page.items.map((i) => i.id)).toContain(g.id);
+    const found = await h.client.queryHistory({ search: 'circl' });
+    expect(found.items.map((i) => i.id)).toContain(g.id);
+    expect((await h.client.listJobs()).find((j) => j.jobId === jobId)).toMatchObject({ state: 'done', generationIds: [g.id] });
+  });
+
+  it('rates, flags, tags and trashes a generation', async () => {
+    const { items } = await h.client.queryHistory({ limit: 1 });
+    const id = items[0].id;
+    const updated = await h.client.updateGeneration({ id, rating: 4, flag: 'pick', tags: ['warm', 'keeper'], notes: 'nice' });
+    expect(updated).toMatchObject({ rating: 4, flag: 'pick', notes: 'nice' });
+    expect([...updated.tags].sort()).toEqual(['keeper', 'warm']);
+    expect((await h.client.queryHistory({ minRating: 4 })).items.map((i) => i.id)).toContain(id);
+    expect(await h.client.deleteGeneration({ id })).toEqual({ deleted: true });
+    expect((await h.client.queryHistory({})).items.map((i) => i.id)).not.toContain(id);
+    await expectApiError(h.client.getGeneration({ id: 'nope' }), 'not_found');
+  });
+
+  it('cancels a running job within a step', async () => {
+    const { jobId } = await h.client.generate({ prompt: 'a small green star', steps: 200, seed: 1 });
+    const off = h.client.onEvent((e) => {
+      if (e.type === 'job:progress' && e.jobId === jobId && e.step >= 2) void h.client.cancel({ jobId });
+    });
+    const cancelled = await waitForEvent(h, 'job:cancelled', jobId);
+    off();
+    expect(cancelled.jobId).toBe(jobId);
+    const job = (await h.client.listJobs()).find((j) => j.jobId === jobId)!;
+    expect(job.state).toBe('cancelled');
+    expect(job.step).toBeLessThan(10);
+  });
+
+  it('manages projects', async () => {
+    const initial = await h.client.listProjects();
+    expect(initial.filter((p) => p.isCurrent)).toHaveLength(1);
+    const created = await h.client.createProject({ name: 'Client A' });
+    expect(created).toMatchObject({ name: 'Client A', isCurrent: true });
+    expect((await h.client.queryHistory({})).items).toEqual([]);
+    const renamed = await h.client.renameProject({ projectId: created.id, name: 'Client A — final' });
+    expect(renamed.name).toBe('Client A — final');
+    const back = await h.client.openProject({ projectId: initial[0].id });
+    expect(back.isCurrent).toBe(true);
+    await expectApiError(h.client.openProject({ projectId: 'missing' }), 'not_found');
+  });
+});
