@@ -6,6 +6,7 @@ export { readImageMetadata, type ImageMetadata, type MetadataSource } from './im
 export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, migrationHash, type Migration } from './migrations';
 export { LibraryError, SchemaTooNewError, MigrationChangedError, ProjectLockedError, ProjectClosedError } from './errors';
 export { ulid } from './ids';
+export { encodeGenerationPng, type AtelierDocument } from './project-files';
 export type {
   GenerationParams, GenerationParamsInput, GenerationRecord, AddGenerationInput, RawRgbImage, PngImage, ThumbnailRow,
   HistoryQuery, Page, Board, Flag, RngKind, ProjectInfo, ReconcileReport,

@@ -13,7 +13,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { encodeTextChunk, insertChunksAfterIhdr, readPngChunks, encodeChunk, PNG_SIGNATURE, readPngSize } from './png-chunks';
 import { formatInfotext } from './infotext';
-import type { GenerationParams, RawRgbImage } from './types';
+import { generationParamsSchema, type GenerationParams, type GenerationParamsInput, type RawRgbImage } from './types';
+import { ulid } from './ids';
 
 export const LIBRARY_FILE = 'library.sqlite';
 export const IMAGES_DIR = 'images';
@@ -137,4 +138,20 @@ export function embedMetadata(png: Uint8Array, doc: AtelierDocument): Buffer {
 
 export async function makeThumbnail(png: Uint8Array): Promise<Buffer> {
   return thumbPipeline(sharp(png));
+}
+
+/**
+ * Standalone export: a PNG carrying the same `parameters` + `atelier` chunks the library
+ * writes, without a project (used by the CLI). The embedded id is a fresh ULID.
+ */
+export async function encodeGenerationPng(image: RawRgbImage | { png: Uint8Array }, input: GenerationParamsInput): Promise<Buffer> {
+  const parsed = generationParamsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new Error(`invalid generation params — ${parsed.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`).join('; ')}`);
+  }
+  const params: GenerationParams = { ...parsed.data, createdAt: parsed.data.createdAt ?? Date.now() };
+  const base = 'rgb' in image
+    ? await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer()
+    : (await preparePng(image.png)).png;
+  return embedMetadata(base, { v: 1, id: ulid(params.createdAt), params });
 }

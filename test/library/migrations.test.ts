@@ -1,0 +1,151 @@
+/**
+ * Each migration: build the database at N-1, insert rows, migrate to N, assert.
+ * Plus the guard rails: shipped hashes are pinned, edited migrations and newer schemas refuse.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  LATEST_SCHEMA_VERSION, MIGRATIONS, MigrationChangedError, ProjectLibrary, SchemaTooNewError, migrate, migrationHash,
+} from '../../main/library';
+import { removeDir, tempDir } from './helpers';
+
+/** Hashes of shipped migrations. NEVER update an existing line: add a new migration instead. */
+const SHIPPED: Array<[number, string, string]> = [
+  [1, 'generations', 'e5aac78c9f1aaaf7b81e31aceaa5e5659fe2db332c1aa71df8a25805245dda3f'],
+  [2, 'organisation', '335c05576c85a9fa5d0acc4cebebc9c1ad1ee2d2161b892731770dab348468ff'],
+  [3, 'full_text_search', 'c97cbc2e62b0c80a30c148c388990df460f6609aca7e603af6a5aaeec428c8ff'],
+];
+
+let dir: string;
+let db: Database.Database;
+
+beforeEach(() => {
+  dir = tempDir();
+  db = new Database(path.join(dir, 'library.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+});
+afterEach(() => {
+  db.close();
+  removeDir(dir);
+});
+
+function insertV1(id: string, over: Record<string, unknown> = {}) {
+  const row = { id, created_at: 1000, image_hash: 'h'.repeat(64), width: 512, height: 512, prompt: `prompt of ${id}`, negative_prompt: 'blurry', parent_id: null, ...over };
+  db.prepare(`INSERT INTO generations (id, created_at, image_hash, width, height, prompt, negative_prompt, parent_id)
+    VALUES (@id, @created_at, @image_hash, @width, @height, @prompt, @negative_prompt, @parent_id)`).run(row);
+}
+
+const indexNames = () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
+
+describe('migration list', () => {
+  it('is numbered 1..N without gaps and matches the pinned shipped hashes', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(LATEST_SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    for (const [version, name, hash] of SHIPPED) {
+      const m = MIGRATIONS.find((x) => x.version === version)!;
+      expect(m.name).toBe(name);
+      expect(migrationHash(m), `migration ${version} (${name}) was edited after shipping — revert it and add a new migration`).toBe(hash);
+    }
+  });
+});
+
+describe('migration 1: generations', () => {
+  it('creates the generations table from an empty database', () => {
+    expect(migrate(db, { to: 1 })).toEqual([1]);
+    insertV1('A');
+    insertV1('B', { parent_id: 'A' });
+    const b = db.prepare('SELECT * FROM generations WHERE id = ?').get('B') as Record<string, unknown>;
+    expect(b).toMatchObject({ parent_id: 'A', rng: 'cpu', model_id: '', seq: 2 });
+    expect(() => insertV1('C', { parent_id: 'nope' })).toThrow(/FOREIGN KEY/);
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+  });
+});
+
+describe('migration 2: organisation', () => {
+  it('adds rating/flag/notes/trash with defaults to existing rows, and tags/boards', () => {
+    migrate(db, { to: 1 });
+    insertV1('A');
+    insertV1('B', { parent_id: 'A', created_at: 2000 });
+    expect(migrate(db, { to: 2 })).toEqual([2]);
+
+    const rows = db.prepare('SELECT id, parent_id, rating, flag, notes, deleted_at, missing_file FROM generations ORDER BY id').all();
+    expect(rows).toEqual([
+      { id: 'A', parent_id: null, rating: 0, flag: 'none', notes: '', deleted_at: null, missing_file: 0 },
+      { id: 'B', parent_id: 'A', rating: 0, flag: 'none', notes: '', deleted_at: null, missing_file: 0 },
+    ]);
+    expect(() => db.prepare("UPDATE generations SET rating = 6 WHERE id = 'A'").run()).toThrow(/CHECK/);
+    expect(() => db.prepare("UPDATE generations SET flag = 'maybe' WHERE id = 'A'").run()).toThrow(/CHECK/);
+    const names = indexNames();
+    expect(names).toContain('generations_live_created');
+    expect(names).not.toContain('generations_created');
+
+    db.prepare("INSERT INTO tags (name) VALUES ('Sky')").run();
+    expect(() => db.prepare("INSERT INTO tags (name) VALUES ('sky')").run()).toThrow(/UNIQUE/);
+    db.prepare("INSERT INTO generation_tags (tag_id, generation_id) VALUES (1, 'A')").run();
+    db.prepare("INSERT INTO boards (id, name, created_at) VALUES ('b1', 'Board', 0)").run();
+    db.prepare("INSERT INTO board_items (board_id, generation_id, added_at) VALUES ('b1', 'A', 0)").run();
+    db.prepare("DELETE FROM generations WHERE id = 'A'").run();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM generation_tags').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM board_items').get()).toEqual({ n: 0 });
+    expect(db.prepare("SELECT parent_id FROM generations WHERE id = 'B'").get()).toEqual({ parent_id: null });
+  });
+});
+
+describe('migration 3: full-text search', () => {
+  it('indexes existing rows and keeps the index in sync through triggers', () => {
+    migrate(db, { to: 2 });
+    insertV1('A', { prompt: 'warm rim light portrait' });
+    insertV1('B', { prompt: 'cold landscape', negative_prompt: 'warmth' });
+    expect(migrate(db, { to: 3 })).toEqual([3]);
+
+    const search = (q: string) => (db.prepare('SELECT g.id FROM generations_fts f JOIN generations g ON g.seq = f.rowid WHERE generations_fts MATCH ? ORDER BY g.id').all(q) as Array<{ id: string }>).map((r) => r.id);
+    expect(search('"warm"*')).toEqual(['A', 'B']);
+    expect(search('"rim"')).toEqual(['A']);
+    insertV1('C', { prompt: 'rimless glasses' });
+    expect(search('"rim"*')).toEqual(['A', 'C']);
+    db.prepare("UPDATE generations SET prompt = 'nothing' WHERE id = 'A'").run();
+    expect(search('"rim"*')).toEqual(['C']);
+    db.prepare("DELETE FROM generations WHERE id = 'C'").run();
+    expect(search('"rim"*')).toEqual([]);
+    db.exec("INSERT INTO generations_fts(generations_fts, rank) VALUES ('integrity-check', 1)");
+  });
+});
+
+describe('guard rails', () => {
+  it('is idempotent and records a hash per applied migration', () => {
+    expect(migrate(db)).toEqual([1, 2, 3]);
+    expect(migrate(db)).toEqual([]);
+    const recorded = db.prepare('SELECT version, name, sha256 FROM schema_migrations ORDER BY version').all();
+    expect(recorded).toEqual(SHIPPED.map(([version, name, sha256]) => ({ version, name, sha256 })));
+  });
+
+  it('refuses to open when a shipped migration was edited', () => {
+    migrate(db);
+    const edited = MIGRATIONS.map((m) => (m.version === 2 ? { ...m, sql: m.sql + '\n-- tweak' } : m));
+    expect(() => migrate(db, { migrations: edited })).toThrow(MigrationChangedError);
+    expect(() => migrate(db, { migrations: edited })).toThrow(/Migration 2 \(organisation\).*never be edited/);
+  });
+
+  it('refuses a database written by a newer Atelier, without modifying it', async () => {
+    db.close();
+    const parent = tempDir();
+    try {
+      const lib = await ProjectLibrary.create(parent, 'future');
+      const projectDir = lib.dir;
+      lib.database.pragma('user_version = 99');
+      lib.close();
+      const before = fs.readFileSync(path.join(projectDir, 'library.sqlite'));
+      await expect(ProjectLibrary.open(projectDir)).rejects.toBeInstanceOf(SchemaTooNewError);
+      await expect(ProjectLibrary.open(projectDir)).rejects.toThrow(/schema version 99.*update Atelier/);
+      expect(Buffer.compare(before, fs.readFileSync(path.join(projectDir, 'library.sqlite')))).toBe(0);
+      // and the failed open released its lock
+      expect(fs.existsSync(path.join(projectDir, '.atelier-lock'))).toBe(false);
+    } finally {
+      removeDir(parent);
+      db = new Database(':memory:');
+    }
+  });
+});
