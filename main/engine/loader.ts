@@ -1,0 +1,466 @@
+/**
+ * loadModel(folder): inspect the folder, create the sessions, read each graph's
+ * input/output metadata and derive a ModelSignature (family + exporter variant)
+ * from graphs and config files — never from folder names.
+ */
+import { join } from 'node:path';
+import { ModelLoadError } from './model-errors';
+import { inspectModel, type ComponentName, type ModelInfo } from './model-info';
+import {
+  createSession,
+  SessionCreateError,
+  type EngineSession,
+  type ProviderChoice,
+  type ProviderFallback,
+  type TensorInfo,
+} from './ort-backend';
+import type { SchedulerConfig } from './schedulers/types';
+import { loadTokenizer, type ClipTokenizer } from './tokenizer';
+
+export type ModelFamily = 'sd1' | 'sd2' | 'sd2-v' | 'sd-turbo' | 'sdxl' | 'lcm';
+export type FloatType = 'float32' | 'float16';
+
+export interface ModelSignature {
+  family: ModelFamily;
+  /** Families txt2img can run today. */
+  supported: boolean;
+  predictionType: 'epsilon' | 'v_prediction' | 'sample';
+  /** UNet `timestep` input: element type, rank (0 = scalar []), and the static length when rank 1 has one. */
+  timestep: { type: 'int64' | 'float32' | 'float16'; rank: 0 | 1; length: number };
+  inputIdsType: 'int32' | 'int64';
+  /** Token sequence length the text encoder takes (77 unless the graph fixes another). */
+  sequenceLength: number;
+  /** Element types of the float tensors each graph exchanges (fp16 = Olive-style fp16 I/O). */
+  io: {
+    textEncoderOutput: FloatType;
+    unetSample: FloatType;
+    unetEncoderHiddenStates: FloatType;
+    unetOutput: FloatType;
+    vaeDecoderInput: FloatType;
+    vaeDecoderOutput: FloatType;
+    vaeEncoderInput?: FloatType;
+    vaeEncoderOutput?: FloatType;
+  };
+  /** True when every float input/output is fp16. */
+  fp16: boolean;
+  unetInChannels: 4 | 9;
+  /** Text-encoder hidden size D (768 SD1, 1024 SD2); null when no graph or config states it. */
+  hiddenSize: number | null;
+  /** `latent_sample` (sampled in-graph) or `latent_parameters` (mean‖logvar); null without vae_encoder. */
+  vaeEncoderOutput: 'latent_sample' | 'latent_parameters' | null;
+  /** Number of `hidden_states.N` outputs of the text encoder (0 for SD1/SD2 exports). */
+  hiddenStatesOutputs: number;
+  /** UNet `timestep_cond` width (LCM), when present. */
+  timeCondProjDim: number | null;
+  /** Extra UNet conditioning inputs (SDXL `text_embeds`, `time_ids`). */
+  sdxlConditioning: boolean;
+}
+
+export interface LoadModelOptions {
+  provider?: ProviderChoice;
+  /** Create sessions only while a stage runs (text encoder → UNet → VAE), releasing each afterwards. */
+  lowMemory?: boolean;
+  threads?: number;
+  /** Return SDXL/LCM models instead of throwing "not yet supported" (detection, tests). */
+  allowUnsupported?: boolean;
+}
+
+export interface ComponentFallback extends ProviderFallback {
+  component: ComponentName;
+}
+
+export interface LoadedModel {
+  readonly folder: string;
+  readonly info: ModelInfo;
+  readonly signature: ModelSignature;
+  readonly tokenizer: ClipTokenizer;
+  readonly schedulerConfig: SchedulerConfig;
+  readonly scalingFactor: number;
+  /** Provider the UNet runs on (the one that matters for speed). */
+  readonly provider: string;
+  readonly providers: Partial<Record<ComponentName, string>>;
+  readonly fallbacks: ComponentFallback[];
+  readonly lowMemory: boolean;
+  hasComponent(name: ComponentName): boolean;
+  /** Session for a component (created on demand in low-memory mode). */
+  session(name: ComponentName): Promise<EngineSession>;
+  /** Called by the pipeline when a stage is done; releases the session in low-memory mode. */
+  finished(name: ComponentName): Promise<void>;
+  /** Milliseconds spent inside session.run across all sessions so far (including released ones). */
+  sessionRunMs(): number;
+  release(): Promise<void>;
+}
+
+const DEMO_ENGINE_NAMES = new Set(['latent', 'images', 'text_embeddings']);
+
+function rel(info: ModelInfo, file: string): string {
+  return file.startsWith(info.folder) ? file.slice(info.folder.length + 1) : file;
+}
+
+/** Turn a session-creation failure into a ModelLoadError that names the file and the cause. */
+function sessionError(info: ModelInfo, name: ComponentName, err: unknown): ModelLoadError {
+  const file = info.components[name]!.model;
+  const attempts = err instanceof SessionCreateError ? err.attempts : [{ provider: '?', reason: String(err) }];
+  const last = attempts[attempts.length - 1]?.reason ?? String(err);
+  const all = attempts.map((a) => `[${a.provider}] ${a.reason}`).join('; ');
+  if (/Protobuf parsing failed|does not have a graph|ModelProto|INVALID_PROTOBUF|Failed to load model/i.test(last)) {
+    return new ModelLoadError({
+      file, code: 'corrupt-onnx', cause: err,
+      problem: `is truncated or not an ONNX model (${last})`,
+      expected: `a complete ONNX graph for ${name}; re-download ${rel(info, file)}`,
+    });
+  }
+  if (/external data|GetExtDataFromTensorProto|out of bounds|ExternalData/i.test(last)) {
+    return new ModelLoadError({
+      file, code: 'missing-external-data', cause: err,
+      problem: `external weights could not be read (${last})`,
+      expected: `the external-data file(s) named inside ${rel(info, file)}, complete and next to it`,
+    });
+  }
+  const op = /Could not find an implementation for ([\w.]+)\(/.exec(all);
+  if (op) {
+    const tried = attempts.map((a) => a.provider).join(', ');
+    return new ModelLoadError({
+      file, code: 'provider', cause: err,
+      problem: `uses operator ${op[1]} that the execution provider(s) tried (${tried}) cannot run: ${last}`,
+      expected: `a portable (unoptimized) ${name} export, or an execution provider that implements ${op[1]} (a CUDA/DML-optimized graph)`,
+    });
+  }
+  return new ModelLoadError({
+    file, code: 'provider', cause: err,
+    problem: `ONNX Runtime could not create a session: ${all}`,
+    expected: `an ONNX graph the chosen execution provider can load`,
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Graph metadata checks
+// ---------------------------------------------------------------------------
+
+class GraphChecker {
+  constructor(
+    private readonly file: string,
+    private readonly inputs: readonly TensorInfo[],
+    private readonly outputs: readonly TensorInfo[],
+    private readonly component: string,
+  ) {}
+
+  private names(list: readonly TensorInfo[]) {
+    return list.map((t) => `"${t.name}"`).join(', ') || 'none';
+  }
+
+  private find(kind: 'input' | 'output', name: string, role: string): TensorInfo {
+    const list = kind === 'input' ? this.inputs : this.outputs;
+    const hit = list.find((t) => t.name === name);
+    if (hit) return hit;
+    const demo = list.find((t) => DEMO_ENGINE_NAMES.has(t.name));
+    throw new ModelLoadError({
+      file: this.file,
+      code: 'wrong-io-names',
+      problem: `${this.component} has no ${kind} named "${name}" (${kind}s: ${this.names(list)})`,
+      expected: `${kind} "${name}" (${role}) as in diffusers-ONNX exports (optimum, diffusers script, Olive)`,
+      hint: demo
+        ? `"${demo.name}" is ONNX Runtime's CUDA demo-engine naming, a different graph format; use a diffusers-layout export.`
+        : undefined,
+    });
+  }
+
+  input(name: string, role: string, ranks: number[], types: string[]): TensorInfo {
+    return this.check(this.find('input', name, role), 'input', role, ranks, types);
+  }
+
+  output(name: string, role: string, ranks: number[], types: string[]): TensorInfo {
+    return this.check(this.find('output', name, role), 'output', role, ranks, types);
+  }
+
+  optionalOutput(name: string): TensorInfo | undefined {
+    return this.outputs.find((t) => t.name === name);
+  }
+
+  check(t: TensorInfo, kind: string, role: string, ranks: number[], types: string[]): TensorInfo {
+    if (!types.includes(t.type)) {
+      throw new ModelLoadError({
+        file: this.file,
+        code: 'wrong-dtype',
+        problem: `${this.component} ${kind} "${t.name}" has element type ${t.type}`,
+        expected: `${types.join(' or ')} for ${role}`,
+      });
+    }
+    if (!ranks.includes(t.shape.length)) {
+      throw new ModelLoadError({
+        file: this.file,
+        code: 'wrong-rank',
+        problem: `${this.component} ${kind} "${t.name}" has rank ${t.shape.length} (shape [${t.shape.join(', ')}])`,
+        expected: `rank ${ranks.join(' or ')} for ${role}`,
+      });
+    }
+    return t;
+  }
+
+  staticDim(name: string, t: TensorInfo, axis: number, allowed: number[], what: string): void {
+    const d = t.shape[axis];
+    if (typeof d === 'number' && d > 0 && !allowed.includes(d)) {
+      throw new ModelLoadError({
+        file: this.file,
+        code: 'wrong-rank',
+        problem: `${this.component} "${name}" has ${d} ${what} (shape [${t.shape.join(', ')}])`,
+        expected: `${allowed.join(' or ')} ${what}`,
+      });
+    }
+  }
+}
+
+const FLOATS = ['float32', 'float16'];
+
+function dimOf(t: TensorInfo | undefined, axis: number): number | null {
+  const d = t?.shape[axis];
+  return typeof d === 'number' && d > 0 ? d : null;
+}
+
+function numberOr(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>): ModelSignature {
+  const te = meta.text_encoder!;
+  const un = meta.unet!;
+  const vd = meta.vae_decoder!;
+  const teFile = info.components.text_encoder.model;
+  const unFile = info.components.unet.model;
+  const vdFile = info.components.vae_decoder.model;
+
+  // text_encoder
+  const tc = new GraphChecker(teFile, te.inputs, te.outputs, 'text_encoder');
+  const ids = tc.input('input_ids', 'token ids [batch, 77]', [2], ['int32', 'int64']);
+  const lhs = tc.output('last_hidden_state', 'text embeddings [batch, 77, hidden]', [3], FLOATS);
+  const hiddenStatesOutputs = te.outputs.filter((o) => /^hidden_states\.\d+$/.test(o.name)).length;
+
+  // unet
+  const uc = new GraphChecker(unFile, un.inputs, un.outputs, 'unet');
+  const sample = uc.input('sample', 'noisy latents [batch, 4|9, h, w]', [4], FLOATS);
+  const timestep = uc.input('timestep', 'the diffusion timestep ([], [1] or [batch])', [0, 1], ['int64', 'float32', 'float16']);
+  const ehs = uc.input('encoder_hidden_states', 'prompt embeddings [batch, 77, hidden]', [3], FLOATS);
+  const out = uc.output('out_sample', 'predicted noise [batch, 4, h, w]', [4], FLOATS);
+  uc.staticDim('out_sample', out, 1, [4], 'channels');
+  const known = new Set(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'timestep_cond']);
+  const extra = un.inputs.filter((i) => !known.has(i.name));
+  if (extra.length) {
+    throw new ModelLoadError({
+      file: unFile, code: 'wrong-io-names',
+      problem: `unet has unexpected input(s) ${extra.map((e) => `"${e.name}"`).join(', ')}`,
+      expected: 'inputs sample, timestep, encoder_hidden_states (+ text_embeds, time_ids for SDXL; timestep_cond for LCM)',
+    });
+  }
+  const unetConfig = info.components.unet.config ?? {};
+  const graphChannels = dimOf(sample, 1);
+  const cfgChannels = numberOr(unetConfig.in_channels);
+  if (graphChannels !== null && cfgChannels !== null && graphChannels !== cfgChannels) {
+    throw new ModelLoadError({
+      file: join(info.components.unet.dir, 'config.json'), code: 'mismatch',
+      problem: `in_channels is ${cfgChannels} but unet/model.onnx "sample" has ${graphChannels} channels`,
+      expected: 'config.json to describe the graph next to it',
+    });
+  }
+  const inChannels = graphChannels ?? cfgChannels ?? 4;
+  if (inChannels !== 4 && inChannels !== 9) {
+    throw new ModelLoadError({
+      file: unFile, code: 'wrong-rank',
+      problem: `unet "sample" has ${inChannels} channels (shape [${sample.shape.join(', ')}])`,
+      expected: '4 latent channels (text-to-image) or 9 (inpainting: latents + mask + masked-image latents)',
+    });
+  }
+
+  // vae_decoder
+  const vc = new GraphChecker(vdFile, vd.inputs, vd.outputs, 'vae_decoder');
+  const vdIn = vc.input('latent_sample', 'latents [batch, 4, h, w]', [4], FLOATS);
+  vc.staticDim('latent_sample', vdIn, 1, [4], 'channels');
+  const vdOut = vc.output('sample', 'image [batch, 3, 8h, 8w]', [4], FLOATS);
+  vc.staticDim('sample', vdOut, 1, [3], 'channels');
+
+  // vae_encoder (optional)
+  let vaeEncoderOutput: ModelSignature['vaeEncoderOutput'] = null;
+  let veIn: TensorInfo | undefined;
+  let veOut: TensorInfo | undefined;
+  if (meta.vae_encoder && info.components.vae_encoder) {
+    const ec = new GraphChecker(info.components.vae_encoder.model, meta.vae_encoder.inputs, meta.vae_encoder.outputs, 'vae_encoder');
+    veIn = ec.input('sample', 'image [batch, 3, H, W] in [-1, 1]', [4], FLOATS);
+    if (ec.optionalOutput('latent_parameters')) {
+      veOut = ec.output('latent_parameters', 'mean‖logvar [batch, 8, h, w]', [4], FLOATS);
+      ec.staticDim('latent_parameters', veOut, 1, [8], 'channels');
+      vaeEncoderOutput = 'latent_parameters';
+    } else {
+      veOut = ec.output('latent_sample', 'sampled latents [batch, 4, h, w] (or latent_parameters [batch, 8, h, w])', [4], FLOATS);
+      ec.staticDim('latent_sample', veOut, 1, [4], 'channels');
+      vaeEncoderOutput = 'latent_sample';
+    }
+  }
+
+  // Hidden size: graph first, then config.json files.
+  const teHidden = dimOf(lhs, 2) ?? numberOr(info.components.text_encoder.config?.hidden_size);
+  const unetCross = dimOf(ehs, 2) ?? numberOr(unetConfig.cross_attention_dim);
+  const sdxlConditioning = un.inputs.some((i) => i.name === 'text_embeds' || i.name === 'time_ids');
+  if (!sdxlConditioning && !info.components.text_encoder_2 && teHidden !== null && unetCross !== null && teHidden !== unetCross) {
+    throw new ModelLoadError({
+      file: unFile, code: 'mismatch',
+      problem: `unet "encoder_hidden_states" takes hidden size ${unetCross} but text_encoder/model.onnx produces ${teHidden}`,
+      expected: 'text_encoder and unet from the same model (768 for SD1.x, 1024 for SD2.x)',
+    });
+  }
+
+  const timeCond = un.inputs.find((i) => i.name === 'timestep_cond');
+  const timeCondProjDim = dimOf(timeCond, 1) ?? numberOr(unetConfig.time_cond_proj_dim);
+  const sched = info.schedulerConfig;
+  const predictionType = (sched.prediction_type ?? 'epsilon') as ModelSignature['predictionType'];
+
+  let family: ModelFamily;
+  const sd2Text = teHidden === 1024 || info.padToken === '!';
+  if (sdxlConditioning || info.components.text_encoder_2) family = 'sdxl';
+  else if (timeCond || timeCondProjDim !== null || sched._class_name === 'LCMScheduler') family = 'lcm';
+  else if (predictionType === 'v_prediction') family = 'sd2-v';
+  else if (sched.timestep_spacing === 'trailing' && sd2Text) family = 'sd-turbo';
+  else if (sd2Text) family = 'sd2';
+  else family = 'sd1';
+
+  const io: ModelSignature['io'] = {
+    textEncoderOutput: lhs.type as FloatType,
+    unetSample: sample.type as FloatType,
+    unetEncoderHiddenStates: ehs.type as FloatType,
+    unetOutput: out.type as FloatType,
+    vaeDecoderInput: vdIn.type as FloatType,
+    vaeDecoderOutput: vdOut.type as FloatType,
+    ...(veIn ? { vaeEncoderInput: veIn.type as FloatType, vaeEncoderOutput: veOut!.type as FloatType } : {}),
+  };
+  const fp16 = Object.values(io).every((t) => t === 'float16');
+
+  return {
+    family,
+    supported: family !== 'sdxl' && family !== 'lcm',
+    predictionType,
+    timestep: {
+      type: timestep.type as ModelSignature['timestep']['type'],
+      rank: timestep.shape.length as 0 | 1,
+      length: timestep.shape.length === 1 ? dimOf(timestep, 0) ?? 1 : 1,
+    },
+    inputIdsType: ids.type as 'int32' | 'int64',
+    sequenceLength: dimOf(ids, 1) ?? 77,
+    io,
+    fp16,
+    unetInChannels: inChannels as 4 | 9,
+    hiddenSize: teHidden,
+    vaeEncoderOutput,
+    hiddenStatesOutputs,
+    timeCondProjDim,
+    sdxlConditioning,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// loadModel
+// ---------------------------------------------------------------------------
+
+export async function loadModel(folder: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  // 1. Files, configs, tokenizer, scheduler (no sessions yet).
+  const info = inspectModel(folder);
+  let tokenizer: ClipTokenizer;
+  try {
+    tokenizer = loadTokenizer(info.tokenizerDir);
+  } catch (err) {
+    throw new ModelLoadError({
+      file: info.tokenizerDir, code: 'tokenizer', cause: err,
+      problem: `tokenizer could not be loaded (${(err as Error).message})`,
+      expected: 'a CLIP BPE tokenizer: vocab.json (token → id, with <|startoftext|> and <|endoftext|>) and merges.txt',
+    });
+  }
+
+  // 2. Sessions. Each component falls back independently; reasons are recorded per component.
+  const order: ComponentName[] = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+  const present = order.filter((c) => info.components[c]);
+  const sessions = new Map<ComponentName, EngineSession>();
+  const providers: Partial<Record<ComponentName, string>> = {};
+  const fallbacks: ComponentFallback[] = [];
+  const meta: Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>> = {};
+  let releasedRunMs = 0;
+  const lowMemory = opts.lowMemory ?? false;
+
+  const open = async (name: ComponentName): Promise<EngineSession> => {
+    try {
+      return await createSession(info.components[name]!.model, { provider: opts.provider ?? 'auto', threads: opts.threads });
+    } catch (err) {
+      throw sessionError(info, name, err);
+    }
+  };
+  const closeAll = async () => {
+    for (const s of sessions.values()) {
+      releasedRunMs += s.runMs;
+      await s.release().catch(() => undefined);
+    }
+    sessions.clear();
+  };
+
+  try {
+    for (const name of present) {
+      const s = await open(name);
+      meta[name] = { inputs: s.inputs, outputs: s.outputs };
+      providers[name] = s.provider;
+      for (const f of s.fallbacks) fallbacks.push({ component: name, ...f });
+      if (lowMemory) await s.release();
+      else sessions.set(name, s);
+    }
+    // 3. Signature from graph metadata + config.json files.
+    const signature = detectSignature(info, meta);
+    if (!signature.supported && !opts.allowUnsupported) {
+      throw new ModelLoadError({
+        file: info.components.unet.model, code: 'unsupported',
+        problem: `detected a ${signature.family === 'sdxl' ? 'SDXL' : 'LCM'} model, which is not yet supported`,
+        expected: 'an SD1.x, SD2.x (epsilon or v-prediction) or SD-Turbo model for now',
+      });
+    }
+
+    let released = false;
+    const model: LoadedModel = {
+      folder: info.folder,
+      info,
+      signature,
+      tokenizer,
+      schedulerConfig: info.schedulerConfig,
+      scalingFactor: info.scalingFactor,
+      provider: providers.unet ?? 'cpu',
+      providers,
+      fallbacks,
+      lowMemory,
+      hasComponent: (name) => Boolean(info.components[name]),
+      async session(name) {
+        if (released) throw new Error(`Model ${info.folder} was released.`);
+        if (!info.components[name]) throw new Error(`Model ${info.folder} has no ${name}.`);
+        let s = sessions.get(name);
+        if (!s) {
+          s = await open(name);
+          sessions.set(name, s);
+        }
+        return s;
+      },
+      async finished(name) {
+        if (!lowMemory) return;
+        const s = sessions.get(name);
+        if (s) {
+          sessions.delete(name);
+          releasedRunMs += s.runMs;
+          await s.release();
+        }
+      },
+      sessionRunMs() {
+        let ms = releasedRunMs;
+        for (const s of sessions.values()) ms += s.runMs;
+        return ms;
+      },
+      async release() {
+        released = true;
+        await closeAll();
+      },
+    };
+    return model;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,135 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { inspectModel } from '../../main/engine/model-info';
+import { loadModel, type LoadedModel, type ModelSignature } from '../../main/engine/loader';
+import { ModelLoadError } from '../../main/engine/model-errors';
+import { listExecutionProviders, PROVIDER_PREFERENCE } from '../../main/engine/ort-backend';
+
+const FIX = 'test/fixtures/models';
+
+type Expect = Partial<Omit<ModelSignature, 'timestep' | 'io'>> & { timestep: ModelSignature['timestep']; external?: string };
+
+const VARIANTS: Record<string, Expect> = {
+  'sd15-diffusers': {
+    family: 'sd1', inputIdsType: 'int32', timestep: { type: 'float32', rank: 1, length: 1 }, fp16: false,
+    unetInChannels: 4, vaeEncoderOutput: 'latent_sample', hiddenSize: 32, predictionType: 'epsilon', external: 'weights.pb',
+  },
+  'sd15-optimum-old': {
+    family: 'sd1', inputIdsType: 'int64', timestep: { type: 'int64', rank: 1, length: 1 }, fp16: false,
+    unetInChannels: 4, vaeEncoderOutput: 'latent_sample', hiddenSize: 32, external: 'model.onnx_data',
+  },
+  'sd15-optimum-new': {
+    family: 'sd1', inputIdsType: 'int64', timestep: { type: 'float32', rank: 0, length: 1 }, fp16: false,
+    vaeEncoderOutput: 'latent_parameters', hiddenSize: 32,
+  },
+  'sd15-fp16': {
+    family: 'sd1', inputIdsType: 'int32', timestep: { type: 'float16', rank: 1, length: 1 }, fp16: true,
+    vaeEncoderOutput: 'latent_sample',
+  },
+  'sd2-v': {
+    family: 'sd2-v', inputIdsType: 'int64', timestep: { type: 'int64', rank: 1, length: 1 }, hiddenSize: 48,
+    predictionType: 'v_prediction', external: 'model.onnx_data',
+  },
+  'sd15-inpaint': { family: 'sd1', unetInChannels: 9, timestep: { type: 'int64', rank: 1, length: 1 } },
+  'sd-turbo': {
+    family: 'sd-turbo', timestep: { type: 'float32', rank: 0, length: 1 }, hiddenSize: 48, vaeEncoderOutput: 'latent_parameters',
+  },
+};
+
+const opened: LoadedModel[] = [];
+afterAll(async () => {
+  for (const m of opened) await m.release();
+});
+
+describe('listExecutionProviders', () => {
+  it('reports providers in preference order, cpu always last', () => {
+    const names = listExecutionProviders().map((p) => p.name);
+    expect(names[names.length - 1]).toBe('cpu');
+    const idx = names.map((n) => PROVIDER_PREFERENCE.indexOf(n));
+    expect([...idx].sort((a, b) => a - b)).toEqual(idx);
+  });
+});
+
+describe('inspectModel', () => {
+  it('reads index, configs, scheduler, tokenizer and external data without sessions', () => {
+    const info = inspectModel(`${FIX}/sd15-optimum-old`);
+    expect(info.pipelineClass).toBe('ORTStableDiffusionPipeline');
+    expect(info.schedulerConfig._class_name).toBe('EulerDiscreteScheduler');
+    expect(info.components.unet.externalData.map((e) => e.path.split('/').pop())).toEqual(['model.onnx_data']);
+    expect(info.components.unet.config?.in_channels).toBe(4);
+    expect(info.scalingFactor).toBe(0.18215);
+    expect(info.padToken).toBe('<|endoftext|>');
+    expect(inspectModel(`${FIX}/sd2-v`).padToken).toBe('!');
+    expect(inspectModel(`${FIX}/sd15-diffusers`).components.vae_decoder.config).toBeUndefined();
+  });
+});
+
+describe('loadModel: every fixture variant', () => {
+  for (const [variant, exp] of Object.entries(VARIANTS)) {
+    it(`${variant}: detects the signature from graph metadata`, async () => {
+      const model = await loadModel(`${FIX}/${variant}`, { provider: 'cpu' });
+      opened.push(model);
+      const { external, ...want } = exp;
+      expect(model.signature).toMatchObject(want);
+      expect(model.signature.supported).toBe(true);
+      expect(model.provider).toBe('cpu');
+      expect(model.fallbacks).toEqual([]);
+      expect(model.scalingFactor).toBe(0.18215);
+      expect(model.hasComponent('vae_encoder')).toBe(true);
+      if (external) expect(model.info.components.unet.externalData[0].path.endsWith(external)).toBe(true);
+      const unet = await model.session('unet');
+      expect(unet.inputs.map((i) => i.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states']);
+    });
+  }
+
+  it('records fp16 I/O per component', async () => {
+    const model = await loadModel(`${FIX}/sd15-fp16`, { provider: 'cpu' });
+    opened.push(model);
+    expect(Object.values(model.signature.io).every((t) => t === 'float16')).toBe(true);
+  });
+
+  it('detects SDXL and LCM, and reports them as not yet supported', async () => {
+    for (const [variant, family] of [['sdxl', 'SDXL'], ['lcm', 'LCM']] as const) {
+      const err = await loadModel(`${FIX}/${variant}`, { provider: 'cpu' }).catch((e) => e);
+      expect(err).toBeInstanceOf(ModelLoadError);
+      expect(err.code).toBe('unsupported');
+      expect(err.message).toContain(`${family} model, which is not yet supported`);
+    }
+    const xl = await loadModel(`${FIX}/sdxl`, { provider: 'cpu', allowUnsupported: true });
+    opened.push(xl);
+    expect(xl.signature).toMatchObject({ family: 'sdxl', supported: false, sdxlConditioning: true, hiddenStatesOutputs: 3 });
+    expect(xl.scalingFactor).toBe(0.13025);
+    const lcm = await loadModel(`${FIX}/lcm`, { provider: 'cpu', allowUnsupported: true });
+    opened.push(lcm);
+    expect(lcm.signature).toMatchObject({ family: 'lcm', timeCondProjDim: 32 });
+  });
+
+  it('auto provider falls back with a recorded reason per failed provider', async () => {
+    const model = await loadModel(`${FIX}/sd15-optimum-new`, { provider: 'auto' });
+    opened.push(model);
+    const names = listExecutionProviders().map((p) => p.name);
+    expect(names).toContain(model.provider);
+    for (const f of model.fallbacks) {
+      expect(names).toContain(f.provider);
+      expect(f.reason.length).toBeGreaterThan(0);
+      expect(['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']).toContain(f.component);
+    }
+  });
+
+  it('low-memory mode holds no sessions between stages', async () => {
+    const model = await loadModel(`${FIX}/sd15-diffusers`, { provider: 'cpu', lowMemory: true });
+    opened.push(model);
+    const s = await model.session('text_encoder');
+    await model.finished('text_encoder');
+    await expect(s.run({})).rejects.toThrow(/released/);
+    const again = await model.session('text_encoder');
+    expect(again).not.toBe(s);
+  });
+
+  it('release() frees sessions and later use fails clearly', async () => {
+    const model = await loadModel(`${FIX}/sd15-diffusers`, { provider: 'cpu' });
+    const unet = await model.session('unet');
+    await model.release();
+    await expect(unet.run({})).rejects.toThrow(/released/);
+    await expect(model.session('unet')).rejects.toThrow(/released/);
+  });
+});
