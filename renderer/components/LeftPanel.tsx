@@ -3,6 +3,7 @@ import { SCHEDULERS } from '../lib/presets';
 import { aspectLabel, sizePresets } from '../lib/sizes';
 import { useAtelier } from '../state/store';
 import { formatBytes } from './hooks';
+import { DiceIcon, LockIcon } from './icons';
 import { PromptEditor } from './PromptEditor';
 import { QueueList } from './QueueList';
 
@@ -159,10 +160,10 @@ function Params() {
             title={params.seedLocked ? 'Seed locked (click to draw a new seed each run)' : 'Lock this seed'}
             onClick={() => setParams({ seedLocked: !params.seedLocked })}
           >
-            {params.seedLocked ? '🔒' : '🔓'}
+            <LockIcon open={!params.seedLocked} />
           </button>
           <button type="button" className="icon" data-testid="seed-dice" title="Roll a random seed (and lock it)" onClick={rollSeed}>
-            🎲
+            <DiceIcon />
           </button>
         </div>
       </div>

@@ -10,7 +10,7 @@ function JobRow({ job }: { job: JobView }) {
   const pct = job.total > 0 ? Math.round((job.step / job.total) * 100) : 0;
   const prompt = job.request?.prompt || '(no prompt)';
   return (
-    <li className={`job job-${job.state}`} data-testid="queue-item" data-job-id={job.jobId} data-state={job.state}>
+    <li className={`job job-${job.state}`} data-testid="queue-item" data-job-id={job.jobId} data-state={job.state} data-step={job.step} data-total={job.total} data-seed={job.seed ?? ''} data-preview-step={job.previewStep}>
       <div className="job-main">
         <span className="job-prompt" title={prompt}>
           {prompt}
