@@ -143,9 +143,20 @@ async function encodeText(model: LoadedModel, text: string): Promise<{ embeds: F
   return { embeds: toFloat32(lhs), dims: lhs.dims, truncated };
 }
 
-/** 9-channel UNets: txt2img = inpaint everything (mask = 1) over the latents of a neutral grey image. */
+/**
+ * Grey-image latents per model and size. Encoders that output `latent_sample` sample inside the
+ * graph (RandomNormalLike), so the first result is kept: same seed → same image within a session.
+ */
+const greyLatentCache = new WeakMap<LoadedModel, Map<string, Float32Array>>();
+
+/** 9-channel UNets: txt2img = inpaint everything (mask = 1) over the latents of a neutral grey image (as A1111). */
 async function inpaintConditioning(model: LoadedModel, batch: number, h: number, w: number): Promise<{ mask: Float32Array; maskedLatents: Float32Array }> {
   const mask = new Float32Array(batch * h * w).fill(1);
+  let cache = greyLatentCache.get(model);
+  if (!cache) greyLatentCache.set(model, (cache = new Map()));
+  const key = `${h}x${w}`;
+  const hit = cache.get(key);
+  if (hit) return { mask, maskedLatents: repeatBatch(hit, batch) };
   let one = new Float32Array(4 * h * w);
   if (model.hasComponent('vae_encoder')) {
     const enc = await model.session('vae_encoder');
@@ -156,6 +167,7 @@ async function inpaintConditioning(model: LoadedModel, batch: number, h: number,
     for (let i = 0; i < one.length; i++) one[i] *= model.scalingFactor;
     await model.finished('vae_encoder');
   }
+  cache.set(key, one);
   return { mask, maskedLatents: repeatBatch(one, batch) };
 }
 
