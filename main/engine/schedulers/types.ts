@@ -13,6 +13,8 @@ export interface SchedulerStepOptions {
   eta?: number;
   /** Noise source for stochastic schedulers (ancestral, LCM, DDIM with η > 0). */
   generator?: Generator;
+  /** Images in the sample (for per-image dynamic thresholding); default 1. */
+  batchSize?: number;
 }
 
 export interface SchedulerStepResult {
