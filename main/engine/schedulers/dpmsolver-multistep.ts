@@ -116,16 +116,18 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     const table = this.trainSigmas;
     const logSigmas = Array.from(table, (s) => f32(Math.log(s)));
     let sigmas: number[];
+    // diffusers rounds σ→t only when beta_schedule != squaredcos_cap_v2; the int64 cast then truncates.
+    const toInt = (cfg.beta_schedule ?? 'linear') === 'squaredcos_cap_v2' ? Math.trunc : roundHalfEven;
     if (cfg.use_karras_sigmas) {
       const sMin = cfg.sigma_min ?? table[0];
       const sMax = cfg.sigma_max ?? table[T - 1];
       sigmas = karrasSigmas(sMin, sMax, N);
-      timesteps = sigmas.map((s) => roundHalfEven(sigmaToT(s, logSigmas)));
+      timesteps = sigmas.map((s) => toInt(sigmaToT(s, logSigmas)));
     } else if (cfg.use_lu_lambdas) {
       const lmin = logSigmas[0];
       const lmax = logSigmas[T - 1];
       sigmas = npLinspace(0, 1, N).map((r) => Math.exp(lmax + r * (lmin - lmax)));
-      timesteps = sigmas.map((s) => roundHalfEven(sigmaToT(s, logSigmas)));
+      timesteps = sigmas.map((s) => toInt(sigmaToT(s, logSigmas)));
     } else {
       sigmas = timesteps.map((t) => interpArange(t, table));
     }
