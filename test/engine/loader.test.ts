@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectModel } from '../../main/engine/model-info';
-import { loadModel, type LoadedModel, type ModelSignature } from '../../main/engine/loader';
+import { detectSignature, loadModel, type LoadedModel, type ModelSignature } from '../../main/engine/loader';
+import type { TensorInfo } from '../../main/engine/ort-backend';
 import { ModelLoadError } from '../../main/engine/model-errors';
 import { listExecutionProviders, PROVIDER_PREFERENCE } from '../../main/engine/ort-backend';
 
@@ -131,5 +132,43 @@ describe('loadModel: every fixture variant', () => {
     await model.release();
     await expect(unet.run({})).rejects.toThrow(/released/);
     await expect(model.session('unet')).rejects.toThrow(/released/);
+  });
+});
+
+describe('detectSignature (synthetic metadata for real-size models)', () => {
+  const t = (name: string, type: string, shape: Array<number | string>): TensorInfo => ({ name, type, shape });
+  function meta(D: number, opts: { unetExtra?: TensorInfo[]; ts?: TensorInfo } = {}) {
+    return {
+      text_encoder: { inputs: [t('input_ids', 'int32', ['batch', 'sequence'])], outputs: [t('last_hidden_state', 'float32', ['batch', 'sequence', D]), t('pooler_output', 'float32', ['batch', D])] },
+      unet: {
+        inputs: [t('sample', 'float32', ['batch', 4, 'h', 'w']), opts.ts ?? t('timestep', 'float32', ['batch']), t('encoder_hidden_states', 'float32', ['batch', 'sequence', D]), ...(opts.unetExtra ?? [])],
+        outputs: [t('out_sample', 'float32', ['batch', 4, 'h', 'w'])],
+      },
+      vae_decoder: { inputs: [t('latent_sample', 'float32', ['batch', 4, 'h', 'w'])], outputs: [t('sample', 'float32', ['batch', 3, 'H', 'W'])] },
+    };
+  }
+  const base = inspectModel(`${FIX}/sd15-diffusers`);
+  const withSched = (patch: Record<string, unknown>, pad = '<|endoftext|>') => ({ ...base, padToken: pad, components: { ...base.components, vae_encoder: undefined }, schedulerConfig: { ...base.schedulerConfig, ...patch } });
+
+  it('768-d CLIP-L → sd1, 1024-d OpenCLIP-H → sd2, + v_prediction → sd2-v, + trailing → sd-turbo', () => {
+    expect(detectSignature(withSched({}), meta(768)).family).toBe('sd1');
+    expect(detectSignature(withSched({}), meta(1024)).family).toBe('sd2');
+    expect(detectSignature(withSched({ prediction_type: 'v_prediction' }), meta(1024)).family).toBe('sd2-v');
+    expect(detectSignature(withSched({ timestep_spacing: 'trailing' }), meta(1024)).family).toBe('sd-turbo');
+    // trailing spacing alone on a CLIP-L model does not make it Turbo
+    expect(detectSignature(withSched({ timestep_spacing: 'trailing' }), meta(768)).family).toBe('sd1');
+    expect(detectSignature(withSched({}, '!'), meta(1024)).hiddenSize).toBe(1024);
+  });
+
+  it('SDXL conditioning inputs and LCM timestep_cond are detected from the UNet graph', () => {
+    const xl = detectSignature(withSched({}), meta(768, { unetExtra: [t('text_embeds', 'float32', ['batch', 1280]), t('time_ids', 'float32', ['batch', 6])] }));
+    expect(xl).toMatchObject({ family: 'sdxl', supported: false });
+    const lcm = detectSignature(withSched({}), meta(768, { unetExtra: [t('timestep_cond', 'float32', ['batch', 256])] }));
+    expect(lcm).toMatchObject({ family: 'lcm', timeCondProjDim: 256, supported: false });
+  });
+
+  it('reads a static timestep length and scalar timesteps', () => {
+    expect(detectSignature(withSched({}), meta(768, { ts: t('timestep', 'float16', [2]) })).timestep).toEqual({ type: 'float16', rank: 1, length: 2 });
+    expect(detectSignature(withSched({}), meta(768, { ts: t('timestep', 'float32', []) })).timestep).toEqual({ type: 'float32', rank: 0, length: 1 });
   });
 });
