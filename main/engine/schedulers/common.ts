@@ -241,11 +241,14 @@ export function thresholdSample(x: Float32Array, ratio: number, maxValue: number
   if (!Number.isInteger(per)) throw new Error(`sample length ${x.length} is not divisible by batch ${batchSize}`);
   for (let b = 0; b < batchSize; b++) {
     const abs = Float32Array.from(x.subarray(b * per, (b + 1) * per), Math.abs).sort();
-    const pos = ratio * (per - 1);
+    // torch.quantile(linear): rank = q·(n−1) in the input dtype, then torch.lerp
+    const pos = f32(f32(ratio) * (per - 1));
     const lo = Math.floor(pos);
     const hi = Math.min(lo + 1, per - 1);
-    const w = pos - lo;
-    let s = f32(abs[lo] + w * (abs[hi] - abs[lo]));
+    const w = f32(pos - lo);
+    const a0 = abs[lo];
+    const a1 = abs[hi];
+    let s = w < 0.5 ? f32(a0 + f32(w * f32(a1 - a0))) : f32(a1 - f32(f32(a1 - a0) * f32(1 - w)));
     s = Math.min(Math.max(s, 1), maxValue);
     s = f32(s);
     for (let i = b * per; i < (b + 1) * per; i++) out[i] = f32(Math.min(Math.max(x[i], -s), s) / s);
