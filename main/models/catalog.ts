@@ -1,0 +1,176 @@
+/**
+ * The curated model catalog (`models/catalog.json`): public diffusers-ONNX models known to
+ * load with our engine, with exact file lists so a download can be planned, sized and
+ * verified before the first byte arrives.
+ *
+ * The zod schema here is the source of truth; `models/catalog.schema.json` is generated from
+ * it (`catalogJsonSchema()`), and a test keeps the two in sync.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { z } from 'zod';
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
+
+/** A relative POSIX path inside the model folder; no `..`, no absolute paths. */
+export const RelativePathSchema = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.includes('\\') && !p.split('/').some((s) => s === '' || s === '.' || s === '..'), {
+    message: 'must be a relative path with "/" separators and no "." or ".." segments',
+  });
+
+export const CatalogFileSchema = z
+  .object({
+    path: RelativePathSchema,
+    /** Size in bytes. Exact unless `sizeApprox` is true (then it is the hub's rounded figure). */
+    size: z.number().int().nonnegative(),
+    sizeApprox: z.boolean().optional(),
+    /** LFS sha256 as published by the hub. Absent when not known: never invented. */
+    sha256: sha256Hex.optional(),
+  })
+  .strict();
+
+export const ModelKindSchema = z.enum(['pipeline', 'vae-decoder', 'upscaler']);
+export const ModelFamilySchema = z.enum(['sd1', 'sd2', 'sdxl', 'taesd', 'esrgan', 'demo']);
+export const PrecisionSchema = z.enum(['fp32', 'fp16', 'mixed']);
+export const ProviderSchema = z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
+export const SchedulerNameSchema = z.enum(['euler', 'euler-a', 'ddim', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm', 'pndm']);
+
+export const RecommendedDefaultsSchema = z
+  .object({
+    steps: z.number().int().positive(),
+    cfg: z.number().nonnegative(),
+    scheduler: SchedulerNameSchema,
+    width: z.number().int().positive().multipleOf(8),
+    height: z.number().int().positive().multipleOf(8),
+  })
+  .strict();
+
+export const CatalogEntrySchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'id: lowercase letters, digits, ".", "_" and "-"'),
+    name: z.string().min(1),
+    kind: ModelKindSchema,
+    /** Hugging Face repo id (`owner/name`). Absent only for bundled models. */
+    repo: z.string().regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'repo must be "owner/name"').optional(),
+    revision: z.string().min(1),
+    /** Shipped with the app (files under `models/<id>/`), never downloaded. */
+    bundled: z.boolean().optional(),
+    family: ModelFamilySchema,
+    precision: PrecisionSchema,
+    /** Execution providers the graphs are known to run on. Olive/ORT-optimised graphs are often CUDA- or DML-only. */
+    providers: z.array(ProviderSchema).min(1),
+    license: z.string().min(1),
+    description: z.string().min(1),
+    /** Defaults for pipelines; absent for auxiliary models (VAE decoders, upscalers). */
+    defaults: RecommendedDefaultsSchema.optional(),
+    estimates: z
+      .object({
+        diskBytes: z.number().int().nonnegative(),
+        /** Rough peak RAM/VRAM for one 1-image generation at the default size. */
+        memoryBytes: z.number().int().nonnegative(),
+      })
+      .strict(),
+    files: z.array(CatalogFileSchema),
+    notes: z.string().optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (!e.bundled && !e.repo) ctx.addIssue({ code: 'custom', path: ['repo'], message: 'non-bundled entries need a repo' });
+    if (!e.bundled && e.files.length === 0) ctx.addIssue({ code: 'custom', path: ['files'], message: 'non-bundled entries need files' });
+    if (e.kind === 'pipeline' && !e.defaults) ctx.addIssue({ code: 'custom', path: ['defaults'], message: 'pipelines need recommended defaults' });
+    if (e.kind === 'pipeline' && e.files.length > 0 && !e.files.some((f) => f.path === 'model_index.json')) {
+      ctx.addIssue({ code: 'custom', path: ['files'], message: 'pipelines must include model_index.json' });
+    }
+    const seen = new Set<string>();
+    for (const f of e.files) {
+      if (seen.has(f.path)) ctx.addIssue({ code: 'custom', path: ['files'], message: `duplicate file ${f.path}` });
+      seen.add(f.path);
+    }
+  });
+
+export const CatalogSchema = z
+  .object({
+    $schema: z.string().optional(),
+    version: z.literal(1),
+    models: z.array(CatalogEntrySchema),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const ids = new Set<string>();
+    for (const m of c.models) {
+      if (ids.has(m.id)) ctx.addIssue({ code: 'custom', path: ['models'], message: `duplicate id ${m.id}` });
+      ids.add(m.id);
+    }
+  });
+
+export type CatalogFile = z.infer<typeof CatalogFileSchema>;
+export type CatalogEntry = z.infer<typeof CatalogEntrySchema>;
+export type Catalog = z.infer<typeof CatalogSchema>;
+export type ModelKind = z.infer<typeof ModelKindSchema>;
+export type ModelFamily = z.infer<typeof ModelFamilySchema>;
+export type ExecutionProviderName = z.infer<typeof ProviderSchema>;
+export type RecommendedDefaults = z.infer<typeof RecommendedDefaultsSchema>;
+
+/** Path of the shipped catalog, resolved from this source file (main/models → repo root). */
+export function defaultCatalogPath(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/catalog.json');
+}
+
+export class CatalogError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CatalogError';
+  }
+}
+
+/** Validate parsed JSON; throws a CatalogError listing every problem with its JSON path. */
+export function parseCatalog(json: unknown, source = 'catalog'): Catalog {
+  const result = CatalogSchema.safeParse(json);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new CatalogError(`${source} is invalid:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Read and validate a catalog file (default: the shipped `models/catalog.json`). */
+export async function loadCatalog(file: string = defaultCatalogPath()): Promise<Catalog> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CatalogError(`cannot read model catalog ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new CatalogError(`model catalog ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseCatalog(json, file);
+}
+
+/** Find an entry by catalog id, or by `owner/name` repo id (case-insensitive). */
+export function findCatalogEntry(catalog: Catalog, idOrRepo: string): CatalogEntry | undefined {
+  const key = idOrRepo.toLowerCase();
+  return catalog.models.find((m) => m.id === key) ?? catalog.models.find((m) => m.repo?.toLowerCase() === key);
+}
+
+/** Total download size of an entry's files (bytes; approximate if any file is). */
+export function entryDownloadBytes(entry: Pick<CatalogEntry, 'files'>): number {
+  return entry.files.reduce((n, f) => n + f.size, 0);
+}
+
+/** JSON Schema (draft 2020-12) generated from the zod schema; written to models/catalog.schema.json. */
+export function catalogJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(CatalogSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+  return {
+    ...schema,
+    $id: 'https://atelier.local/schemas/model-catalog.json',
+    title: 'Atelier model catalog',
+    description: 'Curated diffusers-ONNX models. Generated from main/models/catalog.ts (catalogJsonSchema); do not edit by hand.',
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * `atelier-model.json`: the small manifest written into every model folder Atelier installs.
+ * Its presence is what makes a folder under the models directory an installed model.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ModelFamilySchema, ModelKindSchema, PrecisionSchema, ProviderSchema, RecommendedDefaultsSchema } from './catalog';
+
+export const MANIFEST_FILE = 'atelier-model.json';
+
+export const ModelSourceSchema = z.enum(['download', 'import-copy', 'import-reference', 'bundled']);
+export type ModelSource = z.infer<typeof ModelSourceSchema>;
+
+export const ModelManifestSchema = z.object({
+  formatVersion: z.literal(1),
+  id: z.string().min(1),
+  name: z.string().min(1),
+  kind: ModelKindSchema,
+  source: ModelSourceSchema,
+  /** For `import-reference`: the absolute folder the model really lives in. */
+  location: z.string().optional(),
+  catalogId: z.string().optional(),
+  repo: z.string().optional(),
+  revision: z.string().optional(),
+  family: ModelFamilySchema.optional(),
+  precision: PrecisionSchema.optional(),
+  providers: z.array(ProviderSchema).optional(),
+  license: z.string().optional(),
+  defaults: RecommendedDefaultsSchema.optional(),
+  files: z.array(z.object({ path: z.string(), size: z.number().int().nonnegative(), sha256: z.string().optional() })).optional(),
+  sizeBytes: z.number().int().nonnegative().optional(),
+  installedAt: z.string(),
+});
+export type ModelManifest = z.infer<typeof ModelManifestSchema>;
+
+export async function readManifest(folder: string): Promise<ModelManifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(folder, MANIFEST_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parsed = ModelManifestSchema.safeParse(safeJson(text));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Write via temp + rename so a crash never leaves a truncated manifest. */
+export async function writeManifest(folder: string, manifest: ModelManifest): Promise<void> {
+  const target = path.join(folder, MANIFEST_FILE);
+  const tmp = `${target}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(ModelManifestSchema.parse(manifest), null, 2) + '\n');
+  await rename(tmp, target);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A folder-name-safe id derived from free text (`owner/Name v2` → `owner-name-v2`). */
+export function slugifyModelId(text: string): string {
+  const s = text
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 80);
+  return s || 'model';
+}
+
+/** Ids become folder names: refuse anything that could escape the models folder. */
+export function assertSafeModelId(id: string): void {
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(id) || id.includes('..')) {
+    throw new Error(`invalid model id "${id}": use lowercase letters, digits, ".", "_" and "-"`);
+  }
+}
