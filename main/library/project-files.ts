@@ -85,13 +85,14 @@ export async function fileExists(p: string): Promise<boolean> {
 
 export interface EncodedImage {
   png: Buffer;
-  thumb: Buffer;
+  /** Resolves later than `png` when encoded in parallel, so the image write need not wait. */
+  thumb: Promise<Buffer>;
   width: number;
   height: number;
 }
 
 function thumbPipeline(img: ReturnType<typeof sharp>): Promise<Buffer> {
-  return img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80, effort: 2 }).toBuffer();
+  return img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80, effort: 0 }).toBuffer();
 }
 
 /** Encodes raw RGB to PNG and the thumbnail in parallel (sharp runs both off-thread). */
@@ -104,7 +105,9 @@ export async function encodeRgb(image: RawRgbImage): Promise<EncodedImage> {
     throw new Error(`image.rgb has ${rgb.length} bytes but ${width}x${height} RGB needs ${width * height * 3}`);
   }
   const raw = { raw: { width, height, channels: 3 as const } };
-  const [png, thumb] = await Promise.all([sharp(rgb, raw).png().toBuffer(), thumbPipeline(sharp(rgb, raw))]);
+  const thumb = thumbPipeline(sharp(rgb, raw));
+  thumb.catch(() => undefined); // awaited by the caller; avoid an unhandled rejection if png fails first
+  const png = await sharp(rgb, raw).png().toBuffer();
   return { png, thumb, width, height };
 }
 
@@ -124,7 +127,8 @@ export async function preparePng(pngBytes: Uint8Array): Promise<EncodedImage> {
     return key !== ATELIER_CHUNK && key !== PARAMETERS_CHUNK;
   });
   const png = Buffer.concat([Buffer.from(PNG_SIGNATURE), ...kept.map((c) => encodeChunk(c.type, c.data))]);
-  const thumb = await thumbPipeline(sharp(png));
+  const thumb = thumbPipeline(sharp(png));
+  thumb.catch(() => undefined);
   return { png, thumb, width: size.width, height: size.height };
 }
 

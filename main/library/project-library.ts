@@ -195,7 +195,8 @@ export class ProjectLibrary {
     return rowToRecord(this.dir, this.stmts.byId.get(id) as GenerationRow);
   }
 
-  private async writeFiles(hash: string, png: Uint8Array, thumb: Uint8Array): Promise<void> {
+  /** The image write (and its fsync) overlaps the thumbnail encode still running. */
+  private async writeFiles(hash: string, png: Uint8Array, thumb: Promise<Buffer>): Promise<void> {
     const imagePath = this.imagePath(hash);
     const thumbPath = this.thumbPath(hash);
     await Promise.all([
@@ -203,7 +204,7 @@ export class ProjectLibrary {
         if (!(await fileExists(imagePath))) await writeFileAtomic(imagePath, png, { durable: this.durable });
       })(),
       // Thumbnails can be rebuilt from the image, so they skip the fsync.
-      writeFileAtomic(thumbPath, thumb, { durable: false }),
+      thumb.then((bytes) => writeFileAtomic(thumbPath, bytes, { durable: false })),
     ]);
   }
 
