@@ -321,7 +321,7 @@ def write_json(path, obj):
 
 def variant(name, *, pipeline_class, ids_dtype, ts, D, fp16=False, in_ch=4, enc_out='latent_sample',
             unet_external=None, configs=False, scheduler=None, pad='<|endoftext|>', sdxl=False, lcm=False,
-            encoder=True):
+            encoder=True, reference=False):
     root = os.path.join(ROOT, name)
     shutil.rmtree(root, ignore_errors=True)
     os.makedirs(root)
@@ -400,7 +400,85 @@ def variant(name, *, pipeline_class, ids_dtype, ts, D, fp16=False, in_ch=4, enc_
         write_json(os.path.join(root, 'vae_decoder', 'config.json'), vae)
         if encoder:
             write_json(os.path.join(root, 'vae_encoder', 'config.json'), vae)
+    if reference:
+        write_reference(name, te, unet, dec, {**SCHED_BASE, **scheduler}, pad)
     print('wrote', name, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Reference generation in torch (diffusers StableDiffusionPipeline semantics) for the
+# pipeline parity test: same weights as the exported graphs, torch.Generator('cpu').
+# ---------------------------------------------------------------------------
+
+def bpe_encode(text):
+    import re
+    merges = [tuple(l.split(' ')) for l in MERGES.strip().split('\n')[1:]]
+    ranks = {m: i for i, m in enumerate(merges)}
+    ids = [VOCAB['<|startoftext|>']]
+    for tok in re.findall(r"[a-z]+|[0-9]|[^\sa-z0-9]+", ' '.join(text.split()).lower()):
+        word = tuple(tok[:-1]) + (tok[-1] + '</w>',)
+        while len(word) > 1:
+            pairs = list(zip(word, word[1:]))
+            best = min(pairs, key=lambda p: ranks.get(p, float('inf')))
+            if best not in ranks:
+                break
+            out, i = [], 0
+            while i < len(word):
+                if i < len(word) - 1 and (word[i], word[i + 1]) == best:
+                    out.append(word[i] + word[i + 1]); i += 2
+                else:
+                    out.append(word[i]); i += 1
+            word = tuple(out)
+        ids += [VOCAB[w] for w in word]
+    return ids + [VOCAB['<|endoftext|>']]
+
+def padded(text, pad):
+    ids = bpe_encode(text)[:77]
+    return ids + [VOCAB[pad]] * (77 - len(ids))
+
+def euler_sigmas(cfg, n):
+    import numpy as np
+    betas = torch.linspace(cfg['beta_start'] ** 0.5, cfg['beta_end'] ** 0.5, 1000, dtype=torch.float32) ** 2
+    ac = torch.cumprod(1.0 - betas, dim=0)
+    ratio = 1000 // n
+    ts = (np.arange(0, n) * ratio).round()[::-1].copy().astype(np.float32) + cfg['steps_offset']
+    sig = np.array(((1 - ac) / ac) ** 0.5)
+    sig = np.interp(ts, np.arange(0, len(sig)), sig)
+    sig = np.concatenate([sig, [0.0]]).astype(np.float32)
+    return torch.from_numpy(ts), torch.from_numpy(sig)
+
+def write_reference(name, te, unet, dec, sched, pad):
+    """EulerDiscrete (leading) txt2img exactly as diffusers' __call__, on the torch modules."""
+    assert sched['_class_name'] == 'EulerDiscreteScheduler'
+    prompt, negative, steps, g, seed = 'a photo of a cat', 'blurry', 4, 7.5, 42
+    with torch.no_grad():
+        pos = te(torch.tensor([padded(prompt, pad)]))[0]
+        neg = te(torch.tensor([padded(negative, pad)]))[0]
+        embeds = torch.cat([neg, pos])
+        ts, sig = euler_sigmas(sched, steps)
+        init_sigma = float((sig.max() ** 2 + 1) ** 0.5)
+        gen = torch.Generator('cpu').manual_seed(seed)
+        x = torch.randn((1, 4, 8, 8), generator=gen, dtype=torch.float32) * init_sigma
+        for i, t in enumerate(ts):
+            s = sig[i]
+            x_in = torch.cat([x, x]) / ((s ** 2 + 1) ** 0.5)
+            eps = unet(x_in, torch.tensor([int(round(float(t)))]), embeds)
+            u, c = eps.chunk(2)
+            eps = u + g * (c - u)
+            x0 = x - s * eps
+            d = (x - x0) / s
+            x = x + d * (sig[i + 1] - s)
+        img = dec(x / 0.18215)
+        img = (img / 2 + 0.5).clamp(0, 1)
+        rgb = (img[0].permute(1, 2, 0) * 255).round().to(torch.uint8).flatten().tolist()
+    os.makedirs(os.path.join(ROOT, '_reference'), exist_ok=True)
+    with open(os.path.join(ROOT, '_reference', f'{name}.json'), 'w') as f:
+        json.dump({
+        'params': {'prompt': prompt, 'negativePrompt': negative, 'steps': steps, 'guidanceScale': g, 'seed': seed,
+                   'width': 64, 'height': 64, 'rng': 'cpu'},
+        'timesteps': ts.tolist(), 'sigmas': sig.tolist(), 'initNoiseSigma': init_sigma,
+        'latents': [round(v, 6) for v in x.flatten().tolist()], 'rgb': rgb,
+    }, f, separators=(',', ':'))
 
 # ---------------------------------------------------------------------------
 # Defective graphs used by test/engine/malformed-models.test.ts
@@ -476,7 +554,7 @@ if __name__ == '__main__':
             unet_external='weights.pb', scheduler=PNDM)
     # optimum <= 1.23: int64 ids, int64 timestep [steps], model.onnx_data, config.json per component
     variant('sd15-optimum-old', pipeline_class='ORTStableDiffusionPipeline', ids_dtype='int64', ts='int64-steps', D=32,
-            unet_external='model.onnx_data', configs=True, scheduler=EULER)
+            unet_external='model.onnx_data', configs=True, scheduler=EULER, reference=True)
     # optimum >= 1.24: float scalar timestep [], vae_encoder -> latent_parameters [B,8,h,w]
     variant('sd15-optimum-new', pipeline_class='ORTStableDiffusionPipeline', ids_dtype='int64', ts='float-scalar', D=32,
             enc_out='latent_parameters', configs=True, scheduler=DDIM)
