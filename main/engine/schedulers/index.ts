@@ -12,6 +12,7 @@ import { LMSDiscreteScheduler } from './lms';
 import { PNDMScheduler } from './pndm';
 import type { Scheduler, SchedulerConfig } from './types';
 
+export { resolveSchedulerConfig, SCHEDULER_DEFAULTS, swapSchedulerClass } from './defaults';
 export type { Generator, Scheduler, SchedulerConfig, SchedulerStepOptions, SchedulerStepResult } from './types';
 export {
   DDIMScheduler,

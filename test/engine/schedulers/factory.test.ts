@@ -159,3 +159,31 @@ describe('reference facts (onnx-sd.md §3–§4)', () => {
     expect(p.addNoise(x, n, p.timesteps[0])[0]).toBeCloseTo(a + sigma * a, 5);
   });
 });
+
+describe('swapSchedulerClass (diffusers NewScheduler.from_config(old.config))', () => {
+  // stable-diffusion-v1-5 scheduler/scheduler_config.json (no timestep_spacing key)
+  const sd15 = {
+    _class_name: 'PNDMScheduler',
+    _diffusers_version: '0.6.0',
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+    beta_start: 0.00085,
+    num_train_timesteps: 1000,
+    set_alpha_to_one: false,
+    skip_prk_steps: true,
+    steps_offset: 1,
+    trained_betas: null,
+    clip_sample: false,
+  };
+  it("keeps the source class's registered defaults (PNDM → leading spacing, not Euler's linspace)", async () => {
+    const { swapSchedulerClass, resolveSchedulerConfig } = await import('../../../main/engine/schedulers');
+    expect(resolveSchedulerConfig(sd15).timestep_spacing).toBe('leading');
+    const euler = make(swapSchedulerClass(sd15, 'EulerDiscreteScheduler'), 10);
+    expect(euler.className).toBe('EulerDiscreteScheduler');
+    expect(euler.timesteps).toEqual([901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
+    // Without the source defaults Euler would fall back to its own linspace spacing:
+    expect(make({ ...sd15, _class_name: 'EulerDiscreteScheduler' }, 10).timesteps[0]).toBe(999);
+    const dpm = make(swapSchedulerClass(sd15, 'DPMSolverMultistepScheduler'), 10);
+    expect(dpm.timesteps).toEqual([901, 811, 721, 631, 541, 451, 361, 271, 181, 91]); // 1000 // 11 = 90
+  });
+});
