@@ -142,6 +142,8 @@ function inspectComponent(folder: string, name: ComponentName, required: boolean
   }
   const modelBytes = statSync(model).size;
   if (modelBytes === 0) fail(model, 'corrupt-onnx', 'file is empty (0 bytes)', `a complete ONNX model; re-download ${name}/model.onnx`);
+  const sniffed = sniffNonModelFile(model);
+  if (sniffed) fail(model, 'corrupt-onnx', sniffed.problem, `the ${name} ONNX graph (protobuf)`, sniffed.hint);
   const externalData: ComponentFiles['externalData'] = [];
   for (const { location, requiredBytes } of scanExternalData(model)) {
     const path = resolve(dir, location);
@@ -158,6 +160,10 @@ function inspectComponent(folder: string, name: ComponentName, required: boolean
       );
     }
     const have = statSync(path).size;
+    const sniffedData = have > 0 ? sniffNonModelFile(path) : null;
+    if (sniffedData) {
+      fail(path, 'missing-external-data', sniffedData.problem, `the external weights of ${name}/model.onnx (${requiredBytes} bytes)`, sniffedData.hint);
+    }
     if (have < requiredBytes) {
       fail(
         path,
@@ -172,16 +178,27 @@ function inspectComponent(folder: string, name: ComponentName, required: boolean
   return { name, dir, model, modelBytes, externalData, config };
 }
 
-/** True when the first bytes look like an ONNX ModelProto (field 1 ir_version varint, or field 8 opset / 7 graph). */
-export function looksLikeOnnx(file: string): boolean {
+/**
+ * Files that are not model data at all, from broken downloads: Git LFS pointers
+ * (cloned without `git lfs pull`) and HTML error/login pages. Returns the problem, or null.
+ */
+export function sniffNonModelFile(file: string): { problem: string; hint: string } | null {
   const fd = openSync(file, 'r');
+  let head: string;
   try {
-    const head = Buffer.alloc(2);
-    readSync(fd, head, 0, 2, 0);
-    return head[0] === 0x08 || head[0] === 0x12 || head[0] === 0x1a || head[0] === 0x3a || head[0] === 0x42;
+    const buf = Buffer.alloc(64);
+    const n = readSync(fd, buf, 0, 64, 0);
+    head = buf.subarray(0, n).toString('latin1');
   } finally {
     closeSync(fd);
   }
+  if (head.startsWith('version https://git-lfs')) {
+    return { problem: 'is a Git LFS pointer file, not the model data', hint: 'The repository was cloned without its LFS objects: run `git lfs pull` in the model folder or download the file directly.' };
+  }
+  if (/^\s*<(!doctype html|html|\?xml)/i.test(head)) {
+    return { problem: 'is an HTML/XML page, not model data (a failed or redirected download)', hint: 'Download the file again.' };
+  }
+  return null;
 }
 
 function inspectTokenizer(dir: string): string {

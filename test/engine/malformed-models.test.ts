@@ -47,6 +47,17 @@ const CASES: Case[] = [
     code: 'corrupt-onnx', file: 'vae_decoder/model.onnx', message: /truncated or not an ONNX model.*re-download vae_decoder\/model\.onnx/,
   },
   { name: 'text_encoder/model.onnx is not ONNX', breakIt: (d) => writeFileSync(join(d, 'text_encoder/model.onnx'), Buffer.alloc(4096, 0xab)), code: 'corrupt-onnx', file: 'text_encoder/model.onnx', message: /truncated or not an ONNX model/ },
+  {
+    name: 'Git LFS pointer instead of unet/model.onnx',
+    breakIt: (d) => writeFileSync(join(d, 'unet/model.onnx'), 'version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 3438167536\n'),
+    code: 'corrupt-onnx', file: 'unet/model.onnx', message: /Git LFS pointer file.*git lfs pull/,
+  },
+  {
+    name: 'Git LFS pointer instead of model.onnx_data', variant: 'sd15-optimum-old',
+    breakIt: (d) => writeFileSync(join(d, 'unet/model.onnx_data'), 'version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 3438167536\n'),
+    code: 'missing-external-data', file: 'unet/model.onnx_data', message: /Git LFS pointer file/,
+  },
+  { name: 'HTML page saved as vae_decoder/model.onnx', breakIt: (d) => writeFileSync(join(d, 'vae_decoder/model.onnx'), '<!DOCTYPE html><html><body>Access denied</body></html>'), code: 'corrupt-onnx', file: 'vae_decoder/model.onnx', message: /HTML\/XML page.*failed or redirected download/ },
   { name: 'missing external data weights.pb', breakIt: (d) => unlinkSync(join(d, 'unet/weights.pb')), code: 'missing-external-data', file: 'unet/weights.pb', message: /external weights file is missing \(referenced by unet\/model\.onnx\).*"weights\.pb"/ },
   { name: 'truncated external data weights.pb', breakIt: (d) => truncateSync(join(d, 'unet/weights.pb'), 1000), code: 'missing-external-data', file: 'unet/weights.pb', message: /external weights file is truncated \(1000 bytes\)/ },
   { name: 'renamed model.onnx_data (optimum)', variant: 'sd15-optimum-old', breakIt: (d) => renameSync(join(d, 'unet/model.onnx_data'), join(d, 'unet/weights.bin')), code: 'missing-external-data', file: 'unet/model.onnx_data', message: /Do not rename external-data files/ },
