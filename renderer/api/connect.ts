@@ -4,7 +4,6 @@
  * Nothing else in the renderer knows which transport is in use: it only sees an AtelierClient.
  */
 import {
-  API_METHOD_NAMES,
   type ApiMethodName,
   type ApiResult,
   type AtelierClient,
@@ -49,7 +48,9 @@ export function webSocketUrl(loc: Pick<Location, 'protocol' | 'host' | 'search'>
 
 export function connect(): AtelierClient {
   const bridge = window.atelier;
-  if (bridge && API_METHOD_NAMES.every((m) => typeof bridge[m] === 'function')) {
+  // In Electron always use the bridge: a method it lacks fails loudly rather than silently
+  // falling back to a WebSocket that does not exist there.
+  if (bridge) {
     return createApiClient(createBridgeTransport(bridge));
   }
   const socket = new WebSocket(webSocketUrl(window.location));

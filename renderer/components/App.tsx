@@ -6,6 +6,8 @@ import { CompareView } from './CompareView';
 import { HistoryStrip } from './HistoryStrip';
 import { isTyping } from './hooks';
 import { LeftPanel } from './LeftPanel';
+import { ImportDrop } from './ImportDrop';
+import { ProjectSwitcher } from './ProjectSwitcher';
 import { Toasts } from './Toasts';
 import { VariantExplorer } from './VariantExplorer';
 import { Viewer } from './Viewer';
@@ -24,6 +26,7 @@ function TopBar() {
   return (
     <header className="topbar">
       <span className="brand">Atelier</span>
+      <ProjectSwitcher />
       <div className="segmented" role="group" aria-label="Mode">
         <button type="button" data-testid="mode-workspace" className={compareMode ? '' : 'active'} onClick={() => toggleCompare(false)}>
           Workspace
@@ -78,7 +81,14 @@ function useShortcuts() {
         return;
       }
       if (!s.compareMode) {
-        if (key === '0') s.setViewerView(FIT_VIEW);
+        // Culling works in the workspace too, on the image in the viewer.
+        const id = s.viewingId;
+        if (key === 'f') s.setViewerView(FIT_VIEW);
+        else if (id && /^[0-5]$/.test(e.key)) void s.updateGeneration(id, { rating: Number(e.key) });
+        else if (id && (key === 'p' || key === 'x')) {
+          const flag = key === 'p' ? 'pick' : 'reject';
+          void s.updateGeneration(id, { flag: s.records[id]?.flag === flag ? 'none' : flag });
+        }
         return;
       }
       const n = s.selection.length;
@@ -149,6 +159,7 @@ export function App() {
         </main>
       )}
       {explorerOpen && <VariantExplorer />}
+      {appState === 'ready' && <ImportDrop />}
       <Toasts />
     </div>
   );

@@ -125,7 +125,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
 }
 
 export function HistoryStrip() {
-  const { order, records, loading, hasMore, loadMore, search, setSearch } = useAtelier(
+  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter } = useAtelier(
     useShallow((s) => ({
       order: s.historyOrder,
       records: s.records,
@@ -134,6 +134,8 @@ export function HistoryStrip() {
       loadMore: s.loadHistory,
       search: s.historySearch,
       setSearch: s.setHistorySearch,
+      filter: s.historyFilter,
+      setFilter: s.setHistoryFilter,
     })),
   );
   const [ref, size] = useElementSize<HTMLDivElement>();
@@ -182,10 +184,39 @@ export function HistoryStrip() {
         value={query}
         onChange={(e) => setQuery(e.target.value)}
       />
+      <div className="filters">
+        <select
+          data-testid="filter-rating"
+          aria-label="Minimum rating"
+          value={filter.minRating ?? 0}
+          onChange={(e) => void setFilter({ ...filter, minRating: Number(e.target.value) || undefined })}
+        >
+          <option value={0}>Any rating</option>
+          {[1, 2, 3, 4, 5].map((n) => (
+            <option key={n} value={n}>
+              {'★'.repeat(n)}
+              {n < 5 ? '+' : ''}
+            </option>
+          ))}
+        </select>
+        <select
+          data-testid="filter-flag"
+          aria-label="Flag"
+          value={filter.flag ?? ''}
+          onChange={(e) => void setFilter({ ...filter, flag: (e.target.value || undefined) as typeof filter.flag })}
+        >
+          <option value="">Any flag</option>
+          <option value="pick">Picks</option>
+          <option value="reject">Rejects</option>
+          <option value="none">Unflagged</option>
+        </select>
+      </div>
       <div ref={ref} className="history-scroll" data-testid="history-list" onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
         {order.length === 0 && !loading ? (
           <div className="empty small" data-testid="history-empty">
-            {search ? 'No images match this search.' : 'Your generations land here. Generate something to start.'}
+            {search || filter.minRating || filter.flag
+              ? 'No images match this search or filter.'
+              : 'Your generations land here. Generate something to start, or drop an image with A1111 metadata to reuse its settings.'}
           </div>
         ) : (
           <div className="history-inner" style={{ height: rows * ROW_H }}>
@@ -193,7 +224,7 @@ export function HistoryStrip() {
           </div>
         )}
       </div>
-      <div className="hint muted">Ctrl/Shift-click to select · C to compare</div>
+      <div className="hint muted">Ctrl/Shift-click to select · C compare · 1–5 rate · P/X pick/reject</div>
       {menu && <ContextMenu menu={menu} close={closeMenu} />}
     </aside>
   );

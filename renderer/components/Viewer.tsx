@@ -54,7 +54,7 @@ export function Viewer() {
       <ImageStage testId="viewer-stage" src={src} width={width} height={height} view={view} onView={setView} alt={record?.prompt ?? 'preview'}
         hud={({ scale, fit }) => (
           <div className="viewer-toolbar" data-no-pan>
-            <button type="button" data-testid="zoom-fit" title="Fit (0)" onClick={() => setView(FIT_VIEW)}>
+            <button type="button" data-testid="zoom-fit" title="Fit (F)" onClick={() => setView(FIT_VIEW)}>
               Fit
             </button>
             <button type="button" data-testid="zoom-100" title="Actual size: one image pixel per screen pixel" onClick={() => setView(actualSizeView(fit))}>

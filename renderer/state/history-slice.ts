@@ -16,6 +16,12 @@ export const createHistorySlice =
       nextCursor: null,
       historyLoading: false,
       historySearch: '',
+      historyFilter: {},
+
+      async setHistoryFilter(filter) {
+        set({ historyFilter: filter });
+        await get().loadHistory(true);
+      },
 
       async loadHistory(reset = false) {
         const s = get();
@@ -28,6 +34,7 @@ export const createHistorySlice =
             limit: HISTORY_PAGE,
             ...(reset ? {} : { cursor: s.nextCursor ?? undefined }),
             ...(search ? { search } : {}),
+            ...get().historyFilter,
           });
           if (mine !== generation) return;
           set((st) => {
@@ -52,10 +59,17 @@ export const createHistorySlice =
 
       addGenerations(items) {
         if (items.length === 0) return;
+        const { historyFilter: f, historySearch: q } = get();
+        const visible = items.filter(
+          (r) =>
+            (f.minRating === undefined || r.rating >= f.minRating) &&
+            (f.flag === undefined || r.flag === f.flag) &&
+            (!q.trim() || r.prompt.toLowerCase().includes(q.trim().toLowerCase())),
+        );
         set((st) => {
           const records = { ...st.records };
           for (const r of items) records[r.id] = r;
-          const fresh = items.map((r) => r.id).filter((id) => !st.records[id]);
+          const fresh = visible.map((r) => r.id).filter((id) => !st.records[id]);
           // Newest first, the way the history strip reads.
           return { records, historyOrder: [...fresh.reverse(), ...st.historyOrder] };
         });

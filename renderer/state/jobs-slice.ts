@@ -139,7 +139,7 @@ export const createJobsSlice =
             set({ loadedModel: event.model });
             break;
           case 'project:changed':
-            void get().loadHistory(true);
+            if (!get().projects.find((p) => p.id === event.project.id)?.isCurrent) get().onProjectChanged(event.project);
             break;
           default:
             break;

@@ -7,6 +7,8 @@ import { createStore, useStore, type StoreApi } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
 import { createCompareSlice } from './compare-slice';
 import { createHistorySlice } from './history-slice';
+import { createImportSlice } from './import-slice';
+import { createProjectsSlice } from './projects-slice';
 import { createJobsSlice } from './jobs-slice';
 import { createSystemSlice } from './system-slice';
 import type { AtelierState } from './types';
@@ -25,6 +27,8 @@ export function createAtelierStore(client: AtelierClient): AtelierStore {
     ...createCompareSlice(...a),
     ...createUiSlice(...a),
     ...createVariantsSlice(...a),
+    ...createProjectsSlice(client)(...a),
+    ...createImportSlice(client)(...a),
   }));
 }
 

@@ -30,6 +30,7 @@ export const createSystemSlice =
       }
       // Non-blocking extras: the UI is usable while these arrive.
       void get().loadHistory(true);
+      void get().loadProjects();
       void client
         .listJobs()
         .then((jobs) => {

@@ -3,7 +3,9 @@ import type {
   ApiErrorShape,
   AtelierEvent,
   GenerationRecord,
+  ImageMetadataInfo,
   JobState,
+  ProjectSummary,
   LoadedModelInfo,
   ModelSummary,
   SystemInfo,
@@ -84,12 +86,19 @@ export interface JobsSlice {
   handleEvent(event: AtelierEvent): void;
 }
 
+export interface HistoryFilter {
+  minRating?: number;
+  flag?: 'pick' | 'reject' | 'none';
+}
+
 export interface HistorySlice {
   records: Record<string, GenerationRecord>;
   historyOrder: string[];
   nextCursor: string | null;
   historyLoading: boolean;
   historySearch: string;
+  historyFilter: HistoryFilter;
+  setHistoryFilter(filter: HistoryFilter): Promise<void>;
   loadHistory(reset?: boolean): Promise<void>;
   setHistorySearch(search: string): Promise<void>;
   addGenerations(records: GenerationRecord[]): void;
@@ -168,4 +177,21 @@ export interface VariantsSlice {
   variantGenerationIds(groupId: string): string[];
 }
 
-export type AtelierState = SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+export interface ProjectsSlice {
+  projects: ProjectSummary[];
+  loadProjects(): Promise<void>;
+  createProject(name: string): Promise<void>;
+  openProject(projectId: string): Promise<void>;
+  /** Called when the current project changed (by us or another window): reset project-bound state. */
+  onProjectChanged(project: ProjectSummary): void;
+}
+
+export interface ImportSlice {
+  /** Metadata read from a dropped image, offered to the user until applied or dismissed. */
+  importOffer: (ImageMetadataInfo & { fileName: string }) | null;
+  importImage(fileName: string, base64: string): Promise<void>;
+  applyImport(): void;
+  dismissImport(): void;
+}
+
+export type AtelierState = ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

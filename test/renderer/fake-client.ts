@@ -1,5 +1,5 @@
 /** An in-memory AtelierClient for store tests: records calls, lets tests push events. */
-import type { AtelierClient, AtelierEvent, GenerationRecord, HistoryPage } from '../../common/api/contract';
+import { AtelierApiError, type AtelierClient, type AtelierEvent, type GenerationRecord, type HistoryPage } from '../../common/api/contract';
 
 export function record(over: Partial<GenerationRecord> = {}): GenerationRecord {
   const id = over.id ?? 'g1';
@@ -36,6 +36,7 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
   const calls: Calls = [];
   const listeners = new Set<(e: AtelierEvent) => void>();
   let history = [...(opts.history ?? [])];
+  const projects = [{ id: 'p1', name: 'Default', path: '/projects/default', isCurrent: true }];
   let nextJob = 1;
   let nextSeed = 1000;
   const log = (method: string, payload?: unknown) => calls.push({ method, payload });
@@ -77,13 +78,21 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
       return [];
     },
     async listProjects() {
-      return [];
+      return projects.map((p) => ({ ...p }));
     },
-    async createProject() {
-      throw new Error('not implemented');
+    async createProject(req) {
+      log('createProject', req);
+      const p = { id: `p${projects.length + 1}`, name: req.name, path: `/projects/${req.name}`, isCurrent: false };
+      projects.push(p);
+      return { ...p };
     },
-    async openProject() {
-      throw new Error('not implemented');
+    async openProject(req) {
+      log('openProject', req);
+      const target = projects.find((p) => p.id === req.projectId);
+      if (!target) throw new AtelierApiError('not_found', `No project ${req.projectId}`);
+      for (const p of projects) p.isCurrent = p === target;
+      history = [];
+      return { ...target };
     },
     async renameProject() {
       throw new Error('not implemented');

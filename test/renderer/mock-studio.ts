@@ -59,7 +59,9 @@ export function createMockBackend(stepMs = 60): AtelierBackend {
   const dir = mkdtempSync(join(tmpdir(), 'atelier-mock-'));
   const listeners = new Set<(e: AtelierEvent) => void>();
   const emit = (e: AtelierEvent) => listeners.forEach((l) => l(e));
-  const records: GenerationRecord[] = [];
+  const projects = [{ id: 'p1', name: 'Default', path: dir, isCurrent: true }];
+  const byProject = new Map<string, GenerationRecord[]>([['p1', []]]);
+  let records: GenerationRecord[] = byProject.get('p1')!;
   const jobs = new Map<string, JobSummary & { cancelled?: boolean }>();
   const queue: string[] = [];
   let running = false;
@@ -144,12 +146,28 @@ export function createMockBackend(stepMs = 60): AtelierBackend {
       return { cancelled: true };
     },
     async listJobs() { return [...jobs.values()]; },
-    async listProjects() { return [{ id: 'p1', name: 'Default', path: dir, isCurrent: true }]; },
-    async createProject(req) { return { id: 'p2', name: req.name, path: dir, isCurrent: false }; },
-    async openProject() { return { id: 'p1', name: 'Default', path: dir, isCurrent: true }; },
+    async listProjects() { return projects.map((p) => ({ ...p })); },
+    async createProject(req) {
+      const p = { id: `p${projects.length + 1}`, name: req.name, path: join(dir, req.name), isCurrent: false };
+      projects.push(p);
+      byProject.set(p.id, []);
+      return { ...p };
+    },
+    async openProject({ projectId }) {
+      const target = projects.find((p) => p.id === projectId)!;
+      for (const p of projects) p.isCurrent = p === target;
+      records = byProject.get(projectId)!;
+      emit({ type: 'project:changed', project: { ...target } });
+      return { ...target };
+    },
     async renameProject(req) { return { id: req.projectId, name: req.name, path: dir, isCurrent: true }; },
     async queryHistory(req) {
-      const items = records.filter((r) => !req.search || r.prompt.toLowerCase().includes(req.search.toLowerCase()));
+      const items = records.filter(
+        (r) =>
+          (!req.search || r.prompt.toLowerCase().includes(req.search.toLowerCase())) &&
+          (req.minRating === undefined || r.rating >= req.minRating) &&
+          (req.flag === undefined || r.flag === req.flag),
+      );
       const start = req.cursor ? Number(req.cursor) : 0;
       const limit = req.limit ?? 100;
       const page = items.slice(start, start + limit);
@@ -178,7 +196,7 @@ export function createMockBackend(stepMs = 60): AtelierBackend {
       return () => listeners.delete(l);
     },
     async resolveImage(id) {
-      return records.some((r) => r.id === id) ? join(dir, `${id}.png`) : null;
+      return [...byProject.values()].some((list) => list.some((r) => r.id === id)) ? join(dir, `${id}.png`) : null;
     },
     async close() {},
   };

@@ -1,0 +1,84 @@
+import { useEffect, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { paramsFromMetadata } from '../state/import-slice';
+import { useAtelier, useAtelierStore } from '../state/store';
+
+function toBase64(buf: ArrayBuffer): string {
+  const bytes = new Uint8Array(buf);
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** Window-wide drop target for images: reads their generation metadata and offers to reuse it. */
+export function ImportDrop() {
+  const store = useAtelierStore();
+  const [over, setOver] = useState(false);
+  const { offer, apply, dismiss } = useAtelier(useShallow((s) => ({ offer: s.importOffer, apply: s.applyImport, dismiss: s.dismissImport })));
+
+  useEffect(() => {
+    const hasFiles = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+    const onOver = (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      setOver(true);
+    };
+    const onLeave = (e: DragEvent) => {
+      if (!e.relatedTarget) setOver(false);
+    };
+    const onDrop = (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      setOver(false);
+      const file = [...(e.dataTransfer?.files ?? [])].find((f) => f.type.startsWith('image/') || /\.(png|jpe?g|webp)$/i.test(f.name));
+      if (!file) {
+        store.getState().pushToast({ kind: 'error', title: 'Not an image', message: 'Drop a PNG, JPEG or WebP file to read its parameters.' });
+        return;
+      }
+      void file.arrayBuffer().then((buf) => store.getState().importImage(file.name, toBase64(buf)));
+    };
+    window.addEventListener('dragover', onOver);
+    window.addEventListener('dragleave', onLeave);
+    window.addEventListener('drop', onDrop);
+    return () => {
+      window.removeEventListener('dragover', onOver);
+      window.removeEventListener('dragleave', onLeave);
+      window.removeEventListener('drop', onDrop);
+    };
+  }, [store]);
+
+  const recognised = offer ? paramsFromMetadata(offer) : {};
+  return (
+    <>
+      {over && <div className="drop-overlay" data-testid="drop-overlay">Drop an image to read its generation parameters</div>}
+      {offer && (
+        <div className="modal-backdrop">
+          <div className="modal import-offer" role="dialog" aria-label="Import parameters" data-testid="import-offer">
+            <div className="modal-title">Parameters found in {offer.fileName}</div>
+            <div className="muted">Source: {offer.source}</div>
+            {offer.prompt && <div className="import-prompt">{offer.prompt}</div>}
+            {offer.negativePrompt && <div className="import-prompt muted">Negative: {offer.negativePrompt}</div>}
+            <div className="import-params">
+              {Object.entries(recognised)
+                .filter(([k]) => k !== 'prompt' && k !== 'negativePrompt' && k !== 'seedLocked')
+                .map(([k, v]) => (
+                  <span key={k} className="chip">
+                    {k}: {String(v)}
+                  </span>
+                ))}
+            </div>
+            {offer.warnings.length > 0 && <div className="hint warn">{offer.warnings.join(' · ')}</div>}
+            <div className="row end">
+              <button type="button" data-testid="import-dismiss" onClick={dismiss}>
+                Ignore
+              </button>
+              <button type="button" className="primary" data-testid="import-apply" onClick={apply}>
+                Use these settings
+              </button>
+            </div>
+          </div>
+        </div>
+      )}
+    </>
+  );
+}

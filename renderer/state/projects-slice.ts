@@ -1,0 +1,53 @@
+import type { StateCreator } from 'zustand';
+import type { AtelierClient } from '../../common/api/contract';
+import type { AtelierState, ProjectsSlice } from './types';
+
+export const createProjectsSlice =
+  (client: AtelierClient): StateCreator<AtelierState, [], [], ProjectsSlice> =>
+  (set, get) => ({
+    projects: [],
+
+    async loadProjects() {
+      try {
+        set({ projects: await client.listProjects() });
+      } catch (err) {
+        get().reportError('Could not list projects', err);
+      }
+    },
+
+    async createProject(name) {
+      try {
+        const created = await client.createProject({ name });
+        const opened = await client.openProject({ projectId: created.id });
+        get().onProjectChanged(opened);
+      } catch (err) {
+        get().reportError('Could not create the project', err);
+      }
+    },
+
+    async openProject(projectId) {
+      try {
+        get().onProjectChanged(await client.openProject({ projectId }));
+      } catch (err) {
+        get().reportError('Could not open the project', err);
+      }
+    },
+
+    onProjectChanged(project) {
+      set((s) => ({
+        projects: s.projects.some((p) => p.id === project.id)
+          ? s.projects.map((p) => ({ ...p, isCurrent: p.id === project.id }))
+          : [...s.projects.map((p) => ({ ...p, isCurrent: false })), project],
+        records: {},
+        historyOrder: [],
+        nextCursor: null,
+        selection: [],
+        selectionAnchor: null,
+        viewingId: null,
+        compareMode: false,
+        variantGroups: [],
+      }));
+      void get().loadHistory(true);
+      void get().loadProjects();
+    },
+  });

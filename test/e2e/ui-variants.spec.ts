@@ -1,0 +1,46 @@
+import { mkdirSync } from 'node:fs';
+import { test, expect } from './fixtures';
+
+test('variant explorer: a lighting axis streams a grid that opens in Compare with prompt-word labels', async ({ page, atelier }) => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(atelier.url);
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await page.getByTestId('prompt').fill('a chrome teapot on a table');
+  await page.getByTestId('steps').fill('4');
+  const history = page.getByTestId('history');
+  const before = Number(await history.getAttribute('data-count'));
+  await page.getByTestId('generate').click();
+  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  await expect(page.getByTestId('viewer')).toHaveAttribute('data-showing', 'image');
+  const sourceId = await page.getByTestId('history-item').first().getAttribute('data-id');
+
+  await page.getByTestId('open-variants').click();
+  const explorer = page.getByTestId('variant-explorer');
+  await expect(explorer).toBeVisible();
+  await page.getByTestId('variant-axis').selectOption('lighting');
+  // Pick exactly golden hour + blue hour.
+  for (const box of await page.getByTestId('variant-choice').all()) {
+    const value = await box.getAttribute('data-value');
+    await box.setChecked(value === 'golden hour' || value === 'blue hour');
+  }
+  await page.getByTestId('variant-run').click();
+  const group = page.getByTestId('variant-group');
+  await expect(group).toHaveAttribute('data-total', '2');
+  await expect(group).toHaveAttribute('data-done', '2');
+  await expect(page.locator('[data-testid="variant-cell"][data-state="done"] img')).toHaveCount(2);
+  mkdirSync('docs/screenshots', { recursive: true });
+  await page.screenshot({ path: 'docs/screenshots/variants.png' });
+  await expect(history).toHaveAttribute('data-count', String(before + 3));
+
+  await page.getByTestId('variant-open-compare').click();
+  await expect(explorer).toBeHidden();
+  const compare = page.getByTestId('compare');
+  await expect(compare).toHaveAttribute('data-count', '3');
+  await expect(page.getByTestId('compare-tile').first()).toHaveAttribute('data-id', sourceId!);
+  // Only the prompt differs: the variants' labels hold the added lighting words.
+  const labels = page.getByTestId('compare-label');
+  await expect(labels.nth(1).locator('[data-field]')).toHaveCount(1);
+  await expect(labels.nth(1).locator('[data-kind="added"]')).toContainText(['+golden']);
+  await expect(labels.nth(2).locator('[data-kind="added"]')).toContainText(['+blue']);
+  await page.screenshot({ path: 'docs/screenshots/variants-compare.png' });
+});
