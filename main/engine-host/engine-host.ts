@@ -44,8 +44,8 @@ export function resolveWorkerEntry(): { file: string; execArgv: string[] } {
   const here = dirname(fileURLToPath(import.meta.url));
   const bundled = join(here, 'engine-worker.mjs');
   if (existsSync(bundled)) return { file: bundled, execArgv: [] };
-  const source = join(here, 'worker.ts');
-  if (existsSync(source)) return { file: source, execArgv: ['--import', 'tsx'] };
+  const source = join(here, 'worker-source-entry.mjs');
+  if (existsSync(source)) return { file: source, execArgv: [] };
   throw new Error(`Engine worker not found next to ${here}; run npm run build`);
 }
 
