@@ -214,6 +214,8 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
   // CFG only when guidance > 1 and the UNet is not guidance-distilled (time_cond_proj_dim is None).
   const doCfg = params.guidanceScale > 1 && sig.timeCondProjDim === null;
 
+  if (hooks.isCancelled?.()) throw new CancelledError(0); // cancelled while queued
+
   // 2. Encode prompt (+ negative, "" when none) → prompt_embeds [B or 2B, S, D]
   const pos = await encodeText(model, params.prompt);
   let truncatedPrompt = pos.truncated;
