@@ -3,6 +3,7 @@ import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import { CancelledError, PipelineInputError, txt2img, type Txt2ImgParams } from '../../main/engine/pipeline';
 import { latentsToPreviewRgb } from '../../main/engine/preview';
 import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
+import { SUPPORTED_SCHEDULERS } from '../../main/engine/model-info';
 
 const FIX = 'test/fixtures/models';
 const VARIANTS = ['sd15-diffusers', 'sd15-optimum-old', 'sd15-optimum-new', 'sd15-fp16', 'sd2-v', 'sd15-inpaint', 'sd-turbo'];
@@ -187,6 +188,21 @@ describe('txt2img behaviour', () => {
     expect(res.scheduler).toBe('EulerAncestralDiscreteScheduler');
     const plain = await txt2img(model, { ...base, scheduler: 'EulerAncestralDiscreteScheduler' });
     expect(hash(res.images[0].rgb)).not.toBe(hash(plain.images[0].rgb));
+  });
+
+  it('runs with every scheduler class as an override', async () => {
+    const model = models.get('sd15-optimum-new')!;
+    for (const name of SUPPORTED_SCHEDULERS) {
+      const spy = spyUnet(model);
+      try {
+        const res = await txt2img(model, { ...base, scheduler: name, steps: 3 });
+        expect(res.scheduler).toBe(name);
+        expect(new Set(res.images[0].rgb).size, name).toBeGreaterThan(4);
+        expect(spy.feeds.length, name).toBeGreaterThanOrEqual(3); // Heun: 2N−1 UNet calls, PNDM: N+1
+      } finally {
+        spy.restore();
+      }
+    }
   });
 
   it('flags prompts longer than 75 tokens as truncated', async () => {
