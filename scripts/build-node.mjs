@@ -2,7 +2,10 @@
 // with esbuild. npm packages stay external (native modules must load from node_modules).
 import { build } from 'esbuild';
 
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
+// Native modules stay external (they load from node_modules, unpacked from the asar in packaged
+// builds); everything else is bundled so the engine worker needs nothing from inside the asar.
+const NATIVE = ['onnxruntime-node', 'sharp', 'better-sqlite3', 'electron', 'bufferutil', 'utf-8-validate'];
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: NATIVE };
 
 await Promise.all([
   build({
@@ -11,7 +14,8 @@ await Promise.all([
     outdir: 'dist/main',
     format: 'esm',
     outExtension: { '.js': '.mjs' },
-    packages: 'external',
+    // ESM output cannot `require`; give bundled CommonJS dependencies a real require.
+    banner: { js: "import { createRequire as __atelierCreateRequire } from 'node:module'; const require = __atelierCreateRequire(import.meta.url);" },
   }),
   build({
     ...common,
@@ -19,7 +23,9 @@ await Promise.all([
     outdir: 'dist/main',
     format: 'cjs',
     outExtension: { '.js': '.cjs' },
-    packages: 'external',
+    // CommonJS has no import.meta: derive the URL from __filename.
+    define: { 'import.meta.url': '__atelierImportMetaUrl' },
+    banner: { js: "const __atelierImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   }),
   // The sandboxed preload can only require('electron'): bundle everything else into one file.
   build({

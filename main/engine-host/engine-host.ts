@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import type { Txt2ImgParams } from '../engine/pipeline';
 import {
   CANCEL_SLOT,
@@ -43,7 +43,11 @@ interface Pending {
 export function resolveWorkerEntry(): { file: string; execArgv: string[] } {
   const here = dirname(fileURLToPath(import.meta.url));
   const bundled = join(here, 'engine-worker.mjs');
-  if (existsSync(bundled)) return { file: bundled, execArgv: [] };
+  if (existsSync(bundled)) {
+    // Packaged Electron: worker threads cannot read inside app.asar; the worker is unpacked beside it.
+    const unpacked = bundled.replace(`app.asar${sep}`, `app.asar.unpacked${sep}`);
+    return { file: existsSync(unpacked) ? unpacked : bundled, execArgv: [] };
+  }
   const source = join(here, 'worker-source-entry.mjs');
   if (existsSync(source)) return { file: source, execArgv: [] };
   throw new Error(`Engine worker not found next to ${here}; run npm run build`);
