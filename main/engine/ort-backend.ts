@@ -237,6 +237,10 @@ class OrtEngineSession implements EngineSession {
     let results: ort.InferenceSession.ReturnType;
     try {
       results = await session.run(ortFeeds);
+    } catch (err) {
+      // ORT's run errors do not say which graph failed; the engine runs several.
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new Error(`${this.modelPath}: session.run failed: ${msg}`, { cause: err });
     } finally {
       this.runMs += performance.now() - started;
     }

@@ -38,6 +38,9 @@ describe('ort-backend', () => {
     await expect(s.run({ latent_sample: { type: 'float16', data: new Uint16Array(3), dims: [1, 4, 2, 2] } })).rejects.toThrow(
       /3 elements do not match dims \[1,4,2,2\]/,
     );
+    await expect(s.run({ latent_sample: { type: 'float32', data: new Float32Array(16), dims: [1, 4, 2, 2] } })).rejects.toThrow(
+      /sd15-fp16\/vae_decoder\/model\.onnx: session\.run failed: .*/,
+    );
     await s.release();
   });
 
