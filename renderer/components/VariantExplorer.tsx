@@ -32,7 +32,6 @@ function VariantGrid({ group }: { group: VariantGroup }) {
   );
   const source = records[group.sourceId];
   const done = group.cells.filter((c) => c.jobId && jobs[c.jobId]?.state === 'done').length;
-  const cols = Math.ceil(Math.sqrt(group.cells.length + 1));
   return (
     <div className="variant-group" data-testid="variant-group" data-done={done} data-total={group.cells.length}>
       <div className="section-head">
@@ -53,7 +52,7 @@ function VariantGrid({ group }: { group: VariantGroup }) {
           Open in Compare
         </button>
       </div>
-      <div className="variant-grid" style={{ gridTemplateColumns: `repeat(${cols}, minmax(0, 1fr))` }}>
+      <div className="variant-grid">
         {source && (
           <figure className="variant-cell source" data-testid="variant-source">
             <img src={source.thumbUrl} alt="source" />

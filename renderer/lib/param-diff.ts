@@ -48,25 +48,49 @@ export function promptWords(prompt: string): string[] {
   return (prompt.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'._:-]*/gu) ?? []).map((w) => w.replace(/[.:]+$/, ''));
 }
 
-function wordDiff(prompts: string[]): WordMark[][] {
-  const sets = prompts.map((p) => new Set(promptWords(p)));
-  return prompts.map((p, i) => {
-    const own = promptWords(p);
-    const marks: WordMark[] = [];
-    const seen = new Set<string>();
-    for (const w of own) {
-      if (seen.has(w)) continue;
-      seen.add(w);
-      if (!sets.every((s) => s.has(w))) marks.push({ word: w, kind: 'added' });
-    }
+/** Comma/BREAK/newline-separated phrases, normalised (case, spacing, weight parens kept). */
+export function promptPhrases(prompt: string): string[] {
+  return prompt
+    .split(/,|\n|\bBREAK\b/)
+    .map((p) => promptWords(p).join(' '))
+    .filter(Boolean);
+}
+
+/**
+ * Prompt diff in the units people write: phrases (`golden hour`). A phrase that only changed a
+ * word or two against a phrase it replaced (`a red car` → `a blue car`, sharing 2+ words) is
+ * shown word by word instead (+blue −red).
+ */
+function promptDiff(prompts: string[]): WordMark[][] {
+  const lists = prompts.map(promptPhrases);
+  const sets = lists.map((l) => new Set(l));
+  return lists.map((own, i) => {
+    const added = [...new Set(own)].filter((p) => !sets.every((s) => s.has(p)));
     const others = sets.filter((_, j) => j !== i);
-    if (others.length > 0) {
-      const removed = new Set<string>();
-      for (const w of others[0]!) {
-        if (!sets[i]!.has(w) && others.every((s) => s.has(w))) removed.add(w);
+    const removed =
+      others.length === 0 ? [] : [...others[0]!].filter((p) => !sets[i]!.has(p) && others.every((s) => s.has(p)));
+    const marks: WordMark[] = [];
+    const unpaired = [...removed];
+    for (const a of added) {
+      const aw = a.split(' ');
+      let best = -1;
+      let bestShared = 1; // need at least 2 shared words to refine
+      unpaired.forEach((r, k) => {
+        const shared = r.split(' ').filter((w) => aw.includes(w)).length;
+        if (shared > bestShared) {
+          best = k;
+          bestShared = shared;
+        }
+      });
+      if (best < 0) {
+        marks.push({ word: a, kind: 'added' });
+        continue;
       }
-      for (const w of removed) marks.push({ word: w, kind: 'removed' });
+      const rw = unpaired.splice(best, 1)[0]!.split(' ');
+      for (const w of aw) if (!rw.includes(w)) marks.push({ word: w, kind: 'added' });
+      for (const w of rw) if (!aw.includes(w)) marks.push({ word: w, kind: 'removed' });
     }
+    for (const r of unpaired) marks.push({ word: r, kind: 'removed' });
     return marks;
   });
 }
@@ -79,10 +103,10 @@ export function diffParams(records: Comparable[]): DiffLabel[][] {
   for (const key of ['prompt', 'negativePrompt'] as const) {
     const texts = records.map((r) => r[key]);
     if (texts.every((t) => t === texts[0])) continue;
-    const marks = wordDiff(texts);
+    const marks = promptDiff(texts);
     const label = key === 'prompt' ? 'Prompt' : 'Negative';
     records.forEach((_, i) => {
-      // Same words, different text (order, punctuation): show the text itself.
+      // Same phrases, different text (order, punctuation), or the base of a variant set: the text itself.
       const words = marks[i]!;
       out[i]!.push(words.length > 0 ? { field: key, label, words } : { field: key, label, value: texts[i] || '(empty)' });
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffParams, promptWords } from '../../renderer/lib/param-diff';
+import { diffParams, promptPhrases, promptWords } from '../../renderer/lib/param-diff';
 import { buildVariants } from '../../renderer/lib/variants';
 import { record } from './fake-client';
 
@@ -24,22 +24,44 @@ describe('diffParams', () => {
     expect(diffParams([record()])).toEqual([[]]);
   });
 
-  it('highlights prompt words added and removed', () => {
+  it('highlights prompt phrases added and removed', () => {
     const labels = diffParams([
       record({ prompt: 'a lighthouse, golden hour' }),
       record({ prompt: 'a lighthouse, blue hour' }),
       record({ prompt: 'a lighthouse, golden hour, fog' }),
     ]);
     const words = labels.map((l) => l.find((x) => x.field === 'prompt')!.words);
-    expect(words[0]).toEqual([{ word: 'golden', kind: 'added' }]);
+    expect(words[0]).toEqual([{ word: 'golden hour', kind: 'added' }]);
     expect(words[1]).toEqual([
-      { word: 'blue', kind: 'added' },
-      { word: 'golden', kind: 'removed' },
+      { word: 'blue hour', kind: 'added' },
+      { word: 'golden hour', kind: 'removed' },
     ]);
     expect(words[2]).toEqual([
-      { word: 'golden', kind: 'added' },
+      { word: 'golden hour', kind: 'added' },
       { word: 'fog', kind: 'added' },
     ]);
+  });
+
+  it('shows single changed words inside an otherwise equal phrase', () => {
+    const labels = diffParams([record({ prompt: 'a red sports car, night' }), record({ prompt: 'a blue sports car, night' })]);
+    expect(labels[0]![0]!.words).toEqual([
+      { word: 'red', kind: 'added' },
+      { word: 'blue', kind: 'removed' },
+    ]);
+    expect(labels[1]![0]!.words).toEqual([
+      { word: 'blue', kind: 'added' },
+      { word: 'red', kind: 'removed' },
+    ]);
+  });
+
+  it('labels the base of a variant set with its text, the variants with their additions', () => {
+    const labels = diffParams([
+      record({ prompt: 'a teapot' }),
+      record({ prompt: 'a teapot, golden hour' }),
+      record({ prompt: 'a teapot, blue hour' }),
+    ]);
+    expect(labels[0]![0]).toMatchObject({ field: 'prompt', value: 'a teapot' });
+    expect(labels[1]![0]!.words).toEqual([{ word: 'golden hour', kind: 'added' }]);
   });
 
   it('shows the text when prompts differ only in order or punctuation', () => {
@@ -49,6 +71,7 @@ describe('diffParams', () => {
 
   it('keeps weights attached to words', () => {
     expect(promptWords('a (Cat:1.2), sky.')).toEqual(['a', 'cat:1.2', 'sky']);
+    expect(promptPhrases('A  (cat:1.2),  sky BREAK sea\nfog')).toEqual(['a cat:1.2', 'sky', 'sea', 'fog']);
   });
 });
 
