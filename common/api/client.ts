@@ -38,7 +38,13 @@ export type BridgeLike = { [K in ApiMethodName]: (payload?: unknown) => Promise<
 /** Transport over the preload bridge: the renderer's Electron path. */
 export function createBridgeTransport(bridge: BridgeLike): ApiTransport {
   return {
-    call: (method, payload) => bridge[method](payload),
+    async call(method, payload) {
+      const fn = (bridge as Partial<BridgeLike>)[method];
+      if (typeof fn !== 'function') {
+        return { ok: false, error: { code: 'unknown_method', message: `Unknown API method: ${String(method).slice(0, 100)}` } };
+      }
+      return fn(payload);
+    },
     onEvent: (listener) => bridge.onEvent(listener),
   };
 }

@@ -163,10 +163,12 @@ export class ProjectSession {
     return true;
   }
 
-  resolveImageFile(id: string, kind: 'image' | 'thumb'): string | null {
-    const r = this.current().get(id);
+  async resolveImageFile(id: string, kind: 'image' | 'thumb'): Promise<string | null> {
+    const lib = this.current();
+    const r = lib.get(id);
     if (!r) return null;
-    return kind === 'image' ? r.imagePath : r.thumbPath;
+    // The thumbnail is written just after the row (or rebuilt when missing): wait for it.
+    return kind === 'image' ? r.imagePath : lib.thumbnail(id);
   }
 
   close(): void {

@@ -37,7 +37,7 @@ export type TransportName = 'ipc' | 'websocket';
 export async function createHarness(kind: TransportName): Promise<Harness> {
   const home = mkdtempSync(join(tmpdir(), `atelier-contract-${kind}-`));
   if (kind === 'ipc') {
-    const backend = await createBackend({ userDataDir: home, imageUrlBase: 'atelier://', transport: 'ipc' });
+    const backend = await createBackend({ userDataDir: home, imageUrlBase: 'atelier://', transport: 'ipc', demoModelDir: process.env.ATELIER_TEST_DEMO_DIR });
     const pair = createIpcPair();
     const unregister = registerIpcHandlers(pair.ipcMain, createDispatcher(backend.api), isTrustedSenderUrl);
     const unsubscribe = backend.onEvent((e) => pair.send(EVENT_CHANNEL, e));
@@ -62,7 +62,7 @@ export async function createHarness(kind: TransportName): Promise<Harness> {
       },
     };
   }
-  const backend = await createBackend({ userDataDir: home, imageUrlBase: '/', transport: 'websocket' });
+  const backend = await createBackend({ userDataDir: home, imageUrlBase: '/', transport: 'websocket', demoModelDir: process.env.ATELIER_TEST_DEMO_DIR });
   const server = await startServer({ backend, host: '127.0.0.1', port: 0, token: null, rendererDir: join(home, 'no-renderer') });
   const base = `http://127.0.0.1:${server.port}`;
   const socket = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
