@@ -29,6 +29,8 @@ export interface DownloadFileSpec {
   size?: number;
   /** Expected sha256 (hex); when absent only the size is checked. */
   sha256?: string;
+  /** Approximate size (e.g. the hub's rounded figure) for disk checks and progress; never verified. */
+  sizeHint?: number;
 }
 
 export interface DownloadRequest {
@@ -258,7 +260,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     this.#dl = dl;
     this.id = request.id;
     this.#req = { ...request, revision: request.revision ?? 'main', files: dedupeFiles(request.files) };
-    this.#files = this.#req.files.map((f) => ({ path: f.path, state: 'pending', bytesDone: 0, bytesTotal: f.size }));
+    this.#files = this.#req.files.map((f) => ({ path: f.path, state: 'pending', bytesDone: 0, bytesTotal: f.size ?? f.sizeHint }));
     if (signal) {
       if (signal.aborted) this.#stop(SHUTDOWN);
       else signal.addEventListener('abort', () => this.#stop(SHUTDOWN), { once: true });
@@ -408,6 +410,8 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
         f.state = 'done';
         f.bytesDone = finalSize;
         f.bytesTotal = finalSize;
+      } else if ((await sizeOf(this.#partPath(f.path))) === undefined && (await this.#acceptUnrecorded(f, spec))) {
+        // Verified and renamed, but the app stopped before the state file recorded it.
       } else {
         this.#verified.delete(f.path);
         f.state = 'pending';
@@ -468,6 +472,22 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     await this.#install(installDir);
     this.#setState('done');
     return { id: this.id, path: installDir, manifest, bytesTotal, bytesReceived: this.#bytesReceived };
+  }
+
+  async #acceptUnrecorded(f: FileProgress, spec: DownloadFileSpec): Promise<boolean> {
+    const final = this.#finalPath(f.path);
+    const size = await sizeOf(final);
+    if (size === undefined) return false;
+    const ok = (spec.size === undefined || size === spec.size) && (!spec.sha256 || (await sha256File(final)) === spec.sha256);
+    if (!ok) {
+      await rm(final, { force: true });
+      return false;
+    }
+    f.state = 'done';
+    f.bytesDone = size;
+    f.bytesTotal = size;
+    this.#verified.add(f.path);
+    return true;
   }
 
   async #install(installDir: string): Promise<void> {
@@ -701,7 +721,12 @@ function dedupeFiles(files: DownloadFileSpec[]): DownloadFileSpec[] {
     if (f.path.startsWith('/') || f.path.split('/').some((s) => s === '..' || s === '' || s === '.')) {
       throw new DownloadError(`refusing unsafe file path "${f.path}"`, 'io', false, f.path);
     }
-    seen.set(f.path, { path: f.path, ...(f.size !== undefined ? { size: f.size } : {}), ...(f.sha256 ? { sha256: f.sha256.toLowerCase() } : {}) });
+    seen.set(f.path, {
+      path: f.path,
+      ...(f.size !== undefined ? { size: f.size } : {}),
+      ...(f.sha256 ? { sha256: f.sha256.toLowerCase() } : {}),
+      ...(f.size === undefined && f.sizeHint !== undefined ? { sizeHint: f.sizeHint } : {}),
+    });
   }
   return [...seen.values()];
 }

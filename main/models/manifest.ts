@@ -5,7 +5,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { ModelFamilySchema, ModelKindSchema, PrecisionSchema, ProviderSchema, RecommendedDefaultsSchema } from './catalog';
+import { ModelFamilySchema, ModelKindSchema, PrecisionSchema, ProviderSchema, type RecommendedDefaults } from './catalog';
 
 export const MANIFEST_FILE = 'atelier-model.json';
 
@@ -18,8 +18,10 @@ export const ModelManifestSchema = z.object({
   name: z.string().min(1),
   kind: ModelKindSchema,
   source: ModelSourceSchema,
-  /** For `import-reference`: the absolute folder the model really lives in. */
-  location: z.string().optional(),
+  /** For `import-reference`: the absolute folder the model really lives in (read by app/model-registry). */
+  path: z.string().optional(),
+  /** For imports: the folder the model was imported from. */
+  importedFrom: z.string().optional(),
   catalogId: z.string().optional(),
   repo: z.string().optional(),
   revision: z.string().optional(),
@@ -27,7 +29,17 @@ export const ModelManifestSchema = z.object({
   precision: PrecisionSchema.optional(),
   providers: z.array(ProviderSchema).optional(),
   license: z.string().optional(),
-  defaults: RecommendedDefaultsSchema.optional(),
+  /** Same shape as the API's ModelSummary.defaults (guidanceScale, not cfg). */
+  defaults: z
+    .object({
+      steps: z.number().optional(),
+      guidanceScale: z.number().optional(),
+      scheduler: z.string().optional(),
+      width: z.number().optional(),
+      height: z.number().optional(),
+    })
+    .optional(),
+  description: z.string().optional(),
   files: z.array(z.object({ path: z.string(), size: z.number().int().nonnegative(), sha256: z.string().optional() })).optional(),
   sizeBytes: z.number().int().nonnegative().optional(),
   installedAt: z.string(),
@@ -77,4 +89,9 @@ export function assertSafeModelId(id: string): void {
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(id) || id.includes('..')) {
     throw new Error(`invalid model id "${id}": use lowercase letters, digits, ".", "_" and "-"`);
   }
+}
+
+/** Catalog defaults (cfg) → manifest/API defaults (guidanceScale). */
+export function manifestDefaults(d: RecommendedDefaults | undefined): ModelManifest['defaults'] {
+  return d ? { steps: d.steps, guidanceScale: d.cfg, scheduler: d.scheduler, width: d.width, height: d.height } : undefined;
 }

@@ -1,0 +1,383 @@
+/**
+ * `atelier models list | pull | import | remove`. The top-level CLI dispatches here with the
+ * app's models folder, catalog and engine validator.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
+import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress, type DownloadRequest } from './downloader';
+import { HubClient, HubError, parseRepoRef } from './hub-client';
+import { checkPipelineFiles, selectPipelineFiles } from './layout';
+import { manifestDefaults, slugifyModelId } from './manifest';
+import { ModelStore, ModelStoreError, type InstalledModel } from './model-store';
+
+export interface ModelsCliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  isTTY: boolean;
+}
+
+export interface ModelsCliContext {
+  modelsDir: string;
+  catalogPath?: string;
+  endpoint?: string;
+  token?: string;
+  validate?: (folder: string) => Promise<void>;
+  /** Bundled demo model folder; default `<catalog folder>/demo` when it exists. */
+  demoModelDir?: string;
+  /** Test hooks / tuning. */
+  concurrency?: number;
+  freeBytes?: (dir: string) => Promise<number>;
+  retryBaseMs?: number;
+  /** Aborts a running pull like Ctrl-C (partial files kept). Default: SIGINT. */
+  signal?: AbortSignal;
+}
+
+export const MODELS_USAGE = `Usage:
+  atelier models list [--json]                       installed models, then the catalog
+  atelier models pull <id|owner/repo|url> [options]  download (resumes an interrupted pull)
+      --revision REV    hub revision (branch, tag or commit; default: catalog's, else main)
+      --id ID           folder/id to install as (repos only; default from the repo name)
+      --endpoint URL    hub endpoint or mirror (default https://huggingface.co, or HF_ENDPOINT)
+      --token TOKEN     access token for gated repos (or HF_TOKEN)
+      --json            machine-readable progress (one JSON object per line)
+  atelier models import <folder> [--copy] [--id ID] [--name NAME] [--json]
+                                                     add a diffusers-ONNX folder by reference (default) or by copy
+  atelier models remove <id>                         remove a model (or discard a partial download)`;
+
+export async function runModelsCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContext): Promise<number> {
+  const [sub, ...rest] = args;
+  const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+  const err = (s: string) => io.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+  try {
+    switch (sub) {
+      case 'list':
+      case 'ls':
+        return await listCommand(rest, ctx, out, err);
+      case 'pull':
+      case 'download':
+        return await pullCommand(rest, io, ctx, out, err);
+      case 'import':
+        return await importCommand(rest, ctx, out);
+      case 'remove':
+      case 'rm':
+        return await removeCommand(rest, ctx, out);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(MODELS_USAGE);
+        return sub === undefined ? 2 : 0;
+      default:
+        err(`unknown models command "${sub}"\n\n${MODELS_USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`${e.message}\n\n${MODELS_USAGE}`);
+      return 2;
+    }
+    err(`error: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+class UsageError extends Error {}
+
+function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function storeFor(ctx: ModelsCliContext): ModelStore {
+  const catalogPath = ctx.catalogPath ?? defaultCatalogPath();
+  const demo = ctx.demoModelDir ?? (existsSync(path.join(path.dirname(catalogPath), 'demo')) ? path.join(path.dirname(catalogPath), 'demo') : undefined);
+  return new ModelStore({ modelsDir: ctx.modelsDir, demoModelDir: demo, validate: ctx.validate, freeBytes: ctx.freeBytes });
+}
+
+async function tryLoadCatalog(ctx: ModelsCliContext, err: (s: string) => void): Promise<Catalog | undefined> {
+  try {
+    return await loadCatalog(ctx.catalogPath ?? defaultCatalogPath());
+  } catch (e) {
+    err(`warning: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+async function listCommand(args: string[], ctx: ModelsCliContext, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const store = storeFor(ctx);
+  const installed = await store.list();
+  const catalog = await tryLoadCatalog(ctx, err);
+  const installedIds = new Set(installed.map((m) => m.catalogId ?? m.id));
+  const available = (catalog?.models ?? []).filter((m) => !m.bundled && !installedIds.has(m.id));
+  if (values.json) {
+    out(JSON.stringify({ modelsDir: store.modelsDir, installed, available: available.map(catalogSummary) }, null, 2));
+    return 0;
+  }
+  out(`Models folder: ${store.modelsDir}\n`);
+  out('Installed:');
+  if (installed.length === 0) out('  (none)');
+  else out(indent(table([['ID', 'NAME', 'SIZE', 'SOURCE', 'STATUS'], ...installed.map(installedRow)])));
+  if (available.length > 0) {
+    out('\nAvailable to pull (atelier models pull <id>):');
+    out(
+      indent(
+        table([
+          ['ID', 'NAME', 'DOWNLOAD', 'MEMORY', 'RUNS ON'],
+          ...available.map((m) => [m.id, m.name, `${approx(m)}${formatBytes(entryDownloadBytes(m))}`, `~${formatBytes(m.estimates.memoryBytes)}`, m.providers.join(',')]),
+        ]),
+      ),
+    );
+  }
+  return 0;
+}
+
+function approx(m: CatalogEntry): string {
+  return m.files.some((f) => f.sizeApprox) ? '~' : '';
+}
+
+function installedRow(m: InstalledModel): string[] {
+  return [m.id, m.name, formatBytes(m.sizeBytes), m.source === 'import-reference' ? `reference → ${m.path}` : m.source, m.status];
+}
+
+function indent(s: string): string {
+  return s
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+function catalogSummary(m: CatalogEntry) {
+  return {
+    id: m.id,
+    name: m.name,
+    kind: m.kind,
+    repo: m.repo,
+    family: m.family,
+    precision: m.precision,
+    providers: m.providers,
+    downloadBytes: entryDownloadBytes(m),
+    estimates: m.estimates,
+    description: m.description,
+  };
+}
+
+/** Turn `pull <what>` into a download request: a catalog entry, or a hub repo listed and checked first. */
+async function planPull(
+  what: string,
+  values: { revision?: string; id?: string },
+  catalog: Catalog | undefined,
+  hub: HubClient,
+): Promise<{ request: DownloadRequest; label: string } | { bundled: CatalogEntry }> {
+  const entry = catalog ? findCatalogEntry(catalog, what) : undefined;
+  if (entry) {
+    if (entry.bundled) return { bundled: entry };
+    return {
+      label: `${entry.name} (${entry.repo}@${values.revision ?? entry.revision})`,
+      request: {
+        id: values.id ?? entry.id,
+        repo: entry.repo!,
+        revision: values.revision ?? entry.revision,
+        kind: entry.kind,
+        // Approximate sizes are the hub's rounded figures: let the server's length decide.
+        files: entry.files.map((f) => ({ path: f.path, ...(f.sizeApprox ? { sizeHint: f.size } : { size: f.size }), ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
+        manifest: {
+          name: entry.name,
+          catalogId: entry.id,
+          family: entry.family,
+          precision: entry.precision,
+          providers: entry.providers,
+          license: entry.license,
+          description: entry.description,
+          ...(entry.defaults ? { defaults: manifestDefaults(entry.defaults) } : {}),
+        },
+      },
+    };
+  }
+  const ref = parseRepoRef(what);
+  if (!ref) throw new UsageError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
+  const revision = values.revision ?? ref.revision ?? 'main';
+  const listing = await hub.listRepoFiles(ref.repo, revision);
+  const files = selectPipelineFiles(listing);
+  let modelIndex: Record<string, unknown> | undefined;
+  if (files.some((f) => f.path === 'model_index.json')) {
+    try {
+      const opened = await hub.openFile(ref.repo, revision, 'model_index.json');
+      const chunks: Uint8Array[] = [];
+      for await (const c of opened.body) chunks.push(c);
+      modelIndex = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+    } catch {
+      modelIndex = undefined;
+    }
+  }
+  const report = checkPipelineFiles(
+    files.map((f) => f.path),
+    modelIndex,
+  );
+  if (!report.ok) {
+    throw new Error(`${ref.repo}@${revision} does not contain a diffusers-ONNX model Atelier can load:\n  - ${report.problems.join('\n  - ')}`);
+  }
+  const id = values.id ?? slugifyModelId(ref.repo.split('/')[1]);
+  return {
+    label: `${ref.repo}@${revision}`,
+    request: { id, repo: ref.repo, revision, kind: 'pipeline', files: files.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })), manifest: { name: ref.repo } },
+  };
+}
+
+async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContext, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values, positionals } = parse(args, {
+    revision: { type: 'string' },
+    id: { type: 'string' },
+    endpoint: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const what = positionals[0];
+  if (!what || positionals.length > 1) throw new UsageError('pull takes exactly one model id, repo or URL');
+  const json = Boolean(values.json);
+  const hub = new HubClient({ endpoint: values.endpoint ?? ctx.endpoint, token: values.token ?? ctx.token });
+  const catalog = await tryLoadCatalog(ctx, err);
+  const plan = await planPull(what, values, catalog, hub);
+  if ('bundled' in plan) {
+    out(`${plan.bundled.name} ships with Atelier; there is nothing to download.`);
+    return 0;
+  }
+  const { request, label } = plan;
+  const downloader = new ModelDownloader({
+    modelsDir: ctx.modelsDir,
+    hub,
+    validate: ctx.validate,
+    ...(ctx.concurrency ? { concurrency: ctx.concurrency } : {}),
+    ...(ctx.freeBytes ? { freeBytes: ctx.freeBytes } : {}),
+    ...(ctx.retryBaseMs !== undefined ? { retryBaseMs: ctx.retryBaseMs } : {}),
+    progressIntervalMs: json ? 500 : io.isTTY ? 100 : 1000,
+  });
+  const resuming = await downloader.hasStaging(request.id);
+  const knownBytes = request.files.reduce((n, f) => n + (f.size ?? f.sizeHint ?? 0), 0);
+  const emit = (o: Record<string, unknown>) => out(JSON.stringify(o));
+  if (json) emit({ event: 'start', id: request.id, repo: request.repo, revision: request.revision, files: request.files.length, bytesTotal: knownBytes, resuming });
+  else err(`${resuming ? 'Resuming' : 'Pulling'} ${label}: ${request.files.length} files, ${formatBytes(knownBytes)} into ${downloader.installDir(request.id)}`);
+
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  if (ctx.signal) ctx.signal.addEventListener('abort', onSigint, { once: true });
+  else process.once('SIGINT', onSigint);
+  const job = downloader.start(request, { signal: abort.signal });
+  const bar = new PullProgress(io, json, emit);
+  job.on('progress', (p) => bar.progress(p));
+  job.on('file', (f) => {
+    if (f.state === 'done') bar.fileDone(f.path, f.bytesDone);
+  });
+  try {
+    const result = await job.done;
+    bar.finish();
+    if (json) emit({ event: 'done', id: result.id, path: result.path, bytesTotal: result.bytesTotal, bytesReceived: result.bytesReceived });
+    else out(`Installed ${result.manifest.name} as "${result.id}" in ${result.path}`);
+    return 0;
+  } catch (e) {
+    bar.finish();
+    const de = e as DownloadError;
+    if (json) emit({ event: 'error', id: request.id, code: de.code ?? 'error', message: de.message, resumable: de.stagingKept ?? false });
+    if (de.code === 'aborted') {
+      err(`Interrupted. Partial files are kept; run the same command again to resume.`);
+      return 130;
+    }
+    err(`error: ${de.message}`);
+    if (de.stagingKept && de.code !== 'already-installed') err(`Partial files are kept; run the same command again to resume, or "atelier models remove ${request.id}" to discard them.`);
+    return 1;
+  } finally {
+    if (ctx.signal) ctx.signal.removeEventListener('abort', onSigint);
+    else process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/** TTY: one redrawn line on stderr. Otherwise: a log line per finished file and every ~10%. JSON: NDJSON on stdout. */
+class PullProgress {
+  #lastPct = -1;
+  #drawn = false;
+  constructor(
+    private readonly io: ModelsCliIo,
+    private readonly json: boolean,
+    private readonly emit: (o: Record<string, unknown>) => void,
+  ) {}
+
+  progress(p: DownloadProgress): void {
+    if (p.state !== 'downloading') return;
+    const pct = p.bytesTotal > 0 ? Math.floor((p.bytesDone / p.bytesTotal) * 100) : 0;
+    if (this.json) {
+      this.emit({ event: 'progress', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rate: Math.round(p.rate), etaSeconds: p.etaSeconds === undefined ? null : Math.round(p.etaSeconds) });
+      return;
+    }
+    const line = `${bar(p.bytesDone, p.bytesTotal)} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${formatBytes(p.rate)}/s  ETA ${eta(p.etaSeconds)}`;
+    if (this.io.isTTY) {
+      this.io.stderr.write(`\r${line}\x1b[K`);
+      this.#drawn = true;
+    } else if (Math.floor(pct / 10) > Math.floor(this.#lastPct / 10)) {
+      this.io.stderr.write(`${line}\n`);
+    }
+    this.#lastPct = pct;
+  }
+
+  fileDone(file: string, bytes: number): void {
+    if (this.json) this.emit({ event: 'file', path: file, bytes });
+    else if (!this.io.isTTY) this.io.stderr.write(`  ✓ ${file} (${formatBytes(bytes)})\n`);
+  }
+
+  finish(): void {
+    if (this.#drawn) this.io.stderr.write('\n');
+    this.#drawn = false;
+  }
+}
+
+function bar(done: number, total: number, width = 28): string {
+  const frac = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(frac * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}%`;
+}
+
+function eta(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s)) return '--';
+  const t = Math.round(s);
+  if (t >= 3600) return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
+  if (t >= 60) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${t}s`;
+}
+
+async function importCommand(args: string[], ctx: ModelsCliContext, out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parse(args, { copy: { type: 'boolean' }, id: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('import takes exactly one folder');
+  const store = storeFor(ctx);
+  try {
+    const model = await store.importFolder(positionals[0], { mode: values.copy ? 'copy' : 'reference', id: values.id, name: values.name });
+    if (values.json) out(JSON.stringify(model, null, 2));
+    else out(`Imported ${model.path} as "${model.id}" (${values.copy ? 'copied into the models folder' : 'by reference; the folder stays where it is'})`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ModelStoreError && values.json) {
+      out(JSON.stringify({ error: e.code, message: e.message, problems: e.problems }, null, 2));
+    }
+    throw e;
+  }
+}
+
+async function removeCommand(args: string[], ctx: ModelsCliContext, out: (s: string) => void): Promise<number> {
+  const { positionals } = parse(args, {});
+  if (positionals.length !== 1) throw new UsageError('remove takes exactly one model id');
+  const result = await storeFor(ctx).remove(positionals[0]);
+  if (result.removed === 'reference') out(`Removed "${positionals[0]}" from the list (the folder ${result.path} was left untouched)`);
+  else if (result.removed === 'partial-download') out(`Discarded the partial download of "${positionals[0]}"`);
+  else out(`Removed "${positionals[0]}" (${result.path})`);
+  return 0;
+}
+
+export { HubError };
