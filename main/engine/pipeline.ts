@@ -11,7 +11,7 @@ import type { LoadedModel } from './loader';
 import { SUPPORTED_SCHEDULERS } from './model-info';
 import type { EngineSession, EngineTensor, TensorInfo } from './ort-backend';
 import { createGenerator } from './random';
-import { createScheduler } from './schedulers';
+import { createScheduler, swapSchedulerClass } from './schedulers';
 import type { SchedulerConfig } from './schedulers/types';
 
 export interface Txt2ImgParams {
@@ -124,8 +124,9 @@ function checkInputs(model: LoadedModel, p: Txt2ImgParams): { batch: number; sch
   let schedulerConfig = model.schedulerConfig;
   if (p.scheduler !== undefined && p.scheduler !== schedulerConfig._class_name) {
     if (!SUPPORTED_SCHEDULERS.includes(p.scheduler)) bad(`Unknown scheduler "${p.scheduler}". Valid: ${SUPPORTED_SCHEDULERS.join(', ')}.`);
-    // diffusers `Scheduler.from_config(pipe.scheduler.config)`: keep betas/spacing/prediction type, swap the algorithm.
-    schedulerConfig = { ...schedulerConfig, _class_name: p.scheduler };
+    // diffusers `Target.from_config(pipe.scheduler.config)`: the source's settings (with the source class's
+    // defaults filled in, e.g. PNDM's "leading" spacing) carry over; only the algorithm changes.
+    schedulerConfig = swapSchedulerClass(schedulerConfig, p.scheduler);
   }
   return { batch, schedulerConfig };
 }
