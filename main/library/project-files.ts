@@ -8,7 +8,7 @@
  *            thumbs/<h0h1>/<sha256>.webp
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { encodeTextChunk, insertChunksAfterIhdr, readPngChunks, encodeChunk, PNG_SIGNATURE, readPngSize } from './png-chunks';
@@ -74,6 +74,51 @@ export async function writeFileAtomic(dest: string, bytes: Uint8Array, opts: { d
   await fsp.rename(temp, dest);
 }
 
+/**
+ * Writes a new image under its content hash: temp file in images/ -> fsync (on the libuv
+ * pool) while sha256 runs here -> rename to images/<h0h1>/<hash>.png. The small syscalls are
+ * synchronous on purpose: on a busy machine each thread-pool hop costs more than the call.
+ * `parts` are written with one writev (no concatenation of the multi-MB PNG). Returns the hash.
+ */
+export async function writeImageContentAddressed(projectDir: string, parts: Uint8Array[], opts: { durable: boolean }): Promise<string> {
+  const imagesDir = path.join(projectDir, IMAGES_DIR);
+  await ensureDir(imagesDir);
+  const temp = path.join(imagesDir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  const fd = fs.openSync(temp, 'w');
+  let hash: string;
+  try {
+    let written = 0;
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    while (written < total) {
+      // writevSync may write partially; continue from where it stopped
+      let skip = written;
+      const rest: Uint8Array[] = [];
+      for (const p of parts) {
+        if (skip >= p.length) skip -= p.length;
+        else {
+          rest.push(skip ? p.subarray(skip) : p);
+          skip = 0;
+        }
+      }
+      written += fs.writevSync(fd, rest);
+    }
+    const synced = opts.durable ? new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve()))) : Promise.resolve();
+    const h = createHash('sha256');
+    for (const p of parts) h.update(p);
+    hash = h.digest('hex');
+    await synced;
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  const dest = path.join(projectDir, imageRelPath(hash));
+  await ensureDir(path.dirname(dest));
+  fs.renameSync(temp, dest); // same content => replacing an identical file is harmless
+  return hash;
+}
+
 export async function fileExists(p: string): Promise<boolean> {
   try {
     await fsp.access(p);
@@ -85,8 +130,8 @@ export async function fileExists(p: string): Promise<boolean> {
 
 export interface EncodedImage {
   png: Buffer;
-  /** Resolves later than `png` when encoded in parallel, so the image write need not wait. */
-  thumb: Promise<Buffer>;
+  /** Encodes the WebP thumbnail (deferred: it is off the save's critical path). */
+  makeThumb: () => Promise<Buffer>;
   width: number;
   height: number;
 }
@@ -105,10 +150,8 @@ export async function encodeRgb(image: RawRgbImage): Promise<EncodedImage> {
     throw new Error(`image.rgb has ${rgb.length} bytes but ${width}x${height} RGB needs ${width * height * 3}`);
   }
   const raw = { raw: { width, height, channels: 3 as const } };
-  const thumb = thumbPipeline(sharp(rgb, raw));
-  thumb.catch(() => undefined); // awaited by the caller; avoid an unhandled rejection if png fails first
   const png = await sharp(rgb, raw).png().toBuffer();
-  return { png, thumb, width, height };
+  return { png, makeThumb: () => thumbPipeline(sharp(rgb, raw)), width, height };
 }
 
 /** Accepts caller PNG bytes as-is (keeping their pixels), minus any old generation text. */
@@ -127,17 +170,27 @@ export async function preparePng(pngBytes: Uint8Array): Promise<EncodedImage> {
     return key !== ATELIER_CHUNK && key !== PARAMETERS_CHUNK;
   });
   const png = Buffer.concat([Buffer.from(PNG_SIGNATURE), ...kept.map((c) => encodeChunk(c.type, c.data))]);
-  const thumb = thumbPipeline(sharp(png));
-  thumb.catch(() => undefined);
-  return { png, thumb, width: size.width, height: size.height };
+  return { png, makeThumb: () => thumbPipeline(sharp(png)), width: size.width, height: size.height };
+}
+
+function metadataChunks(doc: AtelierDocument): Buffer[] {
+  return [encodeTextChunk(PARAMETERS_CHUNK, formatInfotext(doc.params)), encodeTextChunk(ATELIER_CHUNK, JSON.stringify(doc))];
 }
 
 /** Adds `parameters` (A1111 infotext) and `atelier` (full JSON) before IDAT. */
 export function embedMetadata(png: Uint8Array, doc: AtelierDocument): Buffer {
-  return insertChunksAfterIhdr(png, [
-    encodeTextChunk(PARAMETERS_CHUNK, formatInfotext(doc.params)),
-    encodeTextChunk(ATELIER_CHUNK, JSON.stringify(doc)),
-  ]);
+  return insertChunksAfterIhdr(png, metadataChunks(doc));
+}
+
+/** Same bytes as embedMetadata, as slices to write without copying the pixel data. */
+export function embedMetadataParts(png: Uint8Array, doc: AtelierDocument): Uint8Array[] {
+  const ihdrEnd = 8 + 12 + readPngSizeChunkLength(png);
+  return [png.subarray(0, ihdrEnd), ...metadataChunks(doc), png.subarray(ihdrEnd)];
+}
+
+function readPngSizeChunkLength(png: Uint8Array): number {
+  if (!readPngSize(png)) throw new Error('embedMetadata: input is not a PNG starting with IHDR');
+  return ((png[8] << 24) | (png[9] << 16) | (png[10] << 8) | png[11]) >>> 0;
 }
 
 export async function makeThumbnail(png: Uint8Array): Promise<Buffer> {

@@ -1,9 +1,11 @@
 /**
  * ProjectLibrary: one `<name>.atelier/` folder — SQLite rows + content-addressed files.
  *
- * Write path (addGeneration): encode PNG + thumbnail in parallel, embed metadata, write
- * both files atomically (image fsync'd), THEN insert the row. A crash before the row
- * leaves at most an orphan file, which reconcile re-indexes from its embedded JSON.
+ * Write path (addGeneration): encode PNG, embed metadata, write the image atomically
+ * (temp + fsync + rename to its content hash), THEN insert the row; the WebP thumbnail is
+ * encoded and written right after, off the critical path (`thumbnail(id)` awaits it).
+ * A crash before the row leaves at most an orphan file, which reconcile re-indexes from
+ * its embedded JSON; a missing thumbnail is rebuilt.
  * Reconcile runs on open when the previous session did not close cleanly (stale lock).
  */
 import fs from 'node:fs';
@@ -15,8 +17,8 @@ import { ulid } from './ids';
 import { acquireProjectLock, type AcquiredLock } from './lock';
 import { LATEST_SCHEMA_VERSION, currentSchemaVersion, migrate } from './migrations';
 import {
-  type AtelierDocument, IMAGES_DIR, LIBRARY_FILE, THUMBS_DIR, embedMetadata, encodeRgb, fileExists, imageRelPath,
-  preparePng, sha256Hex, thumbRelPath, writeFileAtomic,
+  type AtelierDocument, IMAGES_DIR, LIBRARY_FILE, THUMBS_DIR, embedMetadataParts, encodeRgb, fileExists, imageRelPath,
+  makeThumbnail, preparePng, thumbRelPath, writeFileAtomic, writeImageContentAddressed,
 } from './project-files';
 import {
   GENERATION_COLUMNS, SQL, THUMBNAIL_COLUMNS, buildHistoryQuery, nextCursorOf, rowToRecord, rowToThumbnail,
@@ -177,35 +179,60 @@ export class ProjectLibrary {
       throw new LibraryError(`parentId ${params.parentId} is not a generation of this project`);
     }
 
-    // 2. Encode pixels and thumbnail (in parallel)
+    // 2. Encode pixels
     const encoded = 'rgb' in input.image ? await encodeRgb(input.image) : await preparePng(input.image.png);
     if (encoded.width !== params.width || encoded.height !== params.height) {
       throw new LibraryError(`params say ${params.width}x${params.height} but the image is ${encoded.width}x${encoded.height}`);
     }
 
-    // 3. Embed metadata, name the file by its content
+    // 3. Embed metadata; write the file atomically under its content hash (fsync'd)
     const id = ulid(params.createdAt);
     const doc: AtelierDocument = { v: 1, id, params };
-    const png = embedMetadata(encoded.png, doc);
-    const hash = sha256Hex(png);
+    const hash = await writeImageContentAddressed(this.dir, embedMetadataParts(encoded.png, doc), { durable: this.durable });
 
-    // 4. Files first (atomic), then the row
-    await this.writeFiles(hash, png, encoded.thumb);
+    // 4. Only now the row: a crash before this line leaves an orphan file reconcile re-indexes
     this.insertRow(id, hash, params);
+
+    // 5. Thumbnail: derived data, written right after (see thumbnail()); off the critical path
+    this.queueThumbnail(hash, encoded.makeThumb);
     return rowToRecord(this.dir, this.stmts.byId.get(id) as GenerationRow);
   }
 
-  /** The image write (and its fsync) overlaps the thumbnail encode still running. */
-  private async writeFiles(hash: string, png: Uint8Array, thumb: Promise<Buffer>): Promise<void> {
-    const imagePath = this.imagePath(hash);
-    const thumbPath = this.thumbPath(hash);
-    await Promise.all([
-      (async () => {
-        if (!(await fileExists(imagePath))) await writeFileAtomic(imagePath, png, { durable: this.durable });
-      })(),
-      // Thumbnails can be rebuilt from the image, so they skip the fsync.
-      thumb.then((bytes) => writeFileAtomic(thumbPath, bytes, { durable: false })),
-    ]);
+  private readonly pendingThumbs = new Map<string, Promise<void>>();
+
+  private queueThumbnail(hash: string, make: () => Promise<Buffer>): void {
+    const target = this.thumbPath(hash);
+    const job = (async () => {
+      try {
+        await writeFileAtomic(target, await make(), { durable: false });
+      } catch {
+        /* rebuilt on demand by thumbnail() or by reconcile */
+      } finally {
+        this.pendingThumbs.delete(hash);
+      }
+    })();
+    this.pendingThumbs.set(hash, job);
+  }
+
+  /**
+   * Path of a generation's thumbnail, waiting for a pending write or rebuilding a missing
+   * one from the image. Use this (not record.thumbPath) when serving a thumbnail right
+   * after addGeneration.
+   */
+  async thumbnail(id: string): Promise<string> {
+    const row = this.stmts.byId.get(id) as GenerationRow | undefined;
+    if (!row) throw new LibraryError(`generation ${id} does not exist in this project`);
+    await this.pendingThumbs.get(row.image_hash);
+    const target = this.thumbPath(row.image_hash);
+    if (!(await fileExists(target))) {
+      await writeFileAtomic(target, await makeThumbnail(await fsp.readFile(this.imagePath(row.image_hash))), { durable: false });
+    }
+    return target;
+  }
+
+  /** Resolves when every queued thumbnail is on disk. */
+  async flushThumbnails(): Promise<void> {
+    while (this.pendingThumbs.size) await Promise.all([...this.pendingThumbs.values()]);
   }
 
   /** Inserts the row for an image file already on disk. Used by addGeneration and reconcile. */
@@ -338,6 +365,7 @@ export class ProjectLibrary {
     const stillUsed = this.conn.prepare('SELECT 1 FROM generations WHERE image_hash = ? LIMIT 1');
     const dequeue = this.conn.prepare('DELETE FROM purge_queue WHERE image_hash = ?');
     for (const { image_hash } of queued) {
+      await this.pendingThumbs.get(image_hash); // don't let a late thumbnail write resurrect it
       if (!stillUsed.get(image_hash)) {
         await fsp.rm(this.imagePath(image_hash), { force: true });
         await fsp.rm(this.thumbPath(image_hash), { force: true });

@@ -1,7 +1,7 @@
 /**
  * Brings files and rows back in agreement after a crash:
  *  - finishes interrupted trash purges (so purged images never come back),
- *  - removes leftover temp files,
+ *  - promotes complete image temp files whose rename was lost, removes partial ones,
  *  - re-indexes image files that have no row from their embedded `atelier` JSON,
  *  - flags rows whose image file is missing (never deletes them) and unflags found ones,
  *  - rebuilds missing thumbnails.
@@ -11,7 +11,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { decodeTextChunk, readPngChunks } from './png-chunks';
 import { fromAtelier } from './image-metadata';
-import { ATELIER_CHUNK, IMAGES_DIR, TEMP_PREFIX, THUMBS_DIR, fileExists, makeThumbnail, writeFileAtomic } from './project-files';
+import { ATELIER_CHUNK, IMAGES_DIR, TEMP_PREFIX, THUMBS_DIR, fileExists, makeThumbnail, sha256Hex, writeFileAtomic } from './project-files';
 import { generationParamsSchema, type GenerationParams, type ReconcileReport } from './types';
 import type { ProjectLibrary } from './project-library';
 
@@ -24,6 +24,10 @@ async function listShardFiles(root: string): Promise<Array<{ dir: string; name: 
     return out;
   }
   for (const shard of shards) {
+    if (shard.startsWith(TEMP_PREFIX)) {
+      out.push({ dir: root, name: shard }); // image temp files live at the root until renamed
+      continue;
+    }
     const dir = path.join(root, shard);
     let names: string[];
     try {
@@ -34,6 +38,12 @@ async function listShardFiles(root: string): Promise<Array<{ dir: string; name: 
     for (const name of names) out.push({ dir, name });
   }
   return out;
+}
+
+function isCompletePng(bytes: Uint8Array): boolean {
+  const warnings: string[] = [];
+  const chunks = readPngChunks(bytes, warnings);
+  return warnings.length === 0 && chunks.length > 0 && chunks[chunks.length - 1].type === 'IEND';
 }
 
 function readEmbeddedDocument(png: Uint8Array): { id: string; params: GenerationParams } | null {
@@ -57,37 +67,59 @@ function readEmbeddedDocument(png: Uint8Array): { id: string; params: Generation
 }
 
 export async function reconcileProject(lib: ProjectLibrary, db: Database.Database): Promise<ReconcileReport> {
-  const report: ReconcileReport = { reindexed: [], unknownFiles: [], missingFiles: [], removedTempFiles: 0, finishedPurges: 0 };
+  const report: ReconcileReport = { reindexed: [], unknownFiles: [], missingFiles: [], removedTempFiles: 0, promotedTempFiles: 0, finishedPurges: 0 };
   report.finishedPurges = await lib.finishPurges();
 
   const known = new Set((db.prepare('SELECT DISTINCT image_hash AS h FROM generations').all() as Array<{ h: string }>).map((r) => r.h));
   const onDisk = new Set<string>();
 
+  // 1. Temp files. A complete image temp file was fsync'd before its rename, so if the
+  //    rename was lost (power cut before the directory entry hit the disk) promote it now;
+  //    anything else is a partial write and goes.
   for (const root of [IMAGES_DIR, THUMBS_DIR]) {
     for (const { dir, name } of await listShardFiles(path.join(lib.dir, root))) {
-      if (name.startsWith(TEMP_PREFIX)) {
-        await fsp.rm(path.join(dir, name), { force: true });
-        report.removedTempFiles++;
-        continue;
-      }
-      if (root !== IMAGES_DIR) continue;
-      const m = /^([0-9a-f]{64})\.png$/.exec(name);
-      if (!m) continue;
-      const hash = m[1];
-      onDisk.add(hash);
-      if (known.has(hash)) continue;
-      // Orphan: written, but the row never committed. Rebuild the row from its metadata.
+      if (!name.startsWith(TEMP_PREFIX)) continue;
       const file = path.join(dir, name);
-      const doc = readEmbeddedDocument(await fsp.readFile(file));
-      const parentOk = (p: string | null) => p === null || !!db.prepare('SELECT 1 FROM generations WHERE id = ?').get(p);
-      if (doc && !db.prepare('SELECT 1 FROM generations WHERE id = ?').get(doc.id)) {
-        const params = parentOk(doc.params.parentId) ? doc.params : { ...doc.params, parentId: null };
-        lib.insertRow(doc.id, hash, params);
-        known.add(hash);
-        report.reindexed.push(doc.id);
-      } else {
-        report.unknownFiles.push(file);
+      if (root === IMAGES_DIR) {
+        const bytes = await fsp.readFile(file).catch(() => null);
+        if (bytes && isCompletePng(bytes) && readEmbeddedDocument(bytes)) {
+          const dest = lib.imagePath(sha256Hex(bytes));
+          await fsp.mkdir(path.dirname(dest), { recursive: true });
+          if (!(await fileExists(dest))) {
+            await fsp.rename(file, dest);
+            report.promotedTempFiles++;
+            continue;
+          }
+        }
       }
+      await fsp.rm(file, { force: true });
+      report.removedTempFiles++;
+    }
+  }
+
+  // 2. Image files without a row: written, but the row never committed. Rebuild the row
+  //    from the embedded metadata (oldest first, so parents exist before their children).
+  const orphans: Array<{ file: string; hash: string; doc: ReturnType<typeof readEmbeddedDocument> }> = [];
+  for (const { dir, name } of await listShardFiles(path.join(lib.dir, IMAGES_DIR))) {
+    const m = /^([0-9a-f]{64})\.png$/.exec(name);
+    if (!m) continue;
+    const hash = m[1];
+    onDisk.add(hash);
+    if (known.has(hash)) continue;
+    const file = path.join(dir, name);
+    const bytes = await fsp.readFile(file).catch(() => null);
+    orphans.push({ file, hash, doc: bytes ? readEmbeddedDocument(bytes) : null });
+  }
+  orphans.sort((a, b) => (a.doc?.params.createdAt ?? 0) - (b.doc?.params.createdAt ?? 0));
+  const exists = db.prepare('SELECT 1 FROM generations WHERE id = ?');
+  for (const { file, hash, doc } of orphans) {
+    if (doc && !exists.get(doc.id)) {
+      const parentOk = doc.params.parentId === null || !!exists.get(doc.params.parentId);
+      lib.insertRow(doc.id, hash, parentOk ? doc.params : { ...doc.params, parentId: null });
+      known.add(hash);
+      report.reindexed.push(doc.id);
+    } else {
+      report.unknownFiles.push(file);
     }
   }
 

@@ -155,8 +155,10 @@ export interface ReconcileReport {
   unknownFiles: string[];
   /** Rows whose image file is missing (flagged, not deleted). */
   missingFiles: string[];
-  /** Leftover temp files removed. */
+  /** Leftover (partial) temp files removed. */
   removedTempFiles: number;
+  /** Complete image temp files (fsync'd, rename lost) moved to their final name. */
+  promotedTempFiles: number;
   /** Files of purged (emptied-trash) generations whose deletion was finished. */
   finishedPurges: number;
 }

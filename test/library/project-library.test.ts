@@ -69,8 +69,12 @@ describe('addGeneration', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 64, 48]);
     const decoded = await sharp(png).raw().toBuffer();
     expect(Buffer.compare(decoded, Buffer.from(testImage(64, 48).rgb))).toBe(0);
+    expect(await lib.thumbnail(rec.id)).toBe(rec.thumbPath);
     const thumb = await sharp(rec.thumbPath).metadata();
-    expect(thumb.format).toBe('webp');
+    expect([thumb.format, thumb.width, thumb.height]).toEqual(['webp', 64, 48]);
+    fs.rmSync(rec.thumbPath);
+    expect(await lib.thumbnail(rec.id)).toBe(rec.thumbPath); // rebuilt on demand
+    expect(fs.existsSync(rec.thumbPath)).toBe(true);
 
     // Text chunks sit before IDAT
     const idat = png.indexOf('IDAT');
@@ -141,6 +145,8 @@ describe('organisation and trash', () => {
   it('trash is restorable; emptying it deletes rows and unshared files', async () => {
     const a = await lib.addGeneration({ image: testImage(64, 48, 1), params: params() });
     const b = await lib.addGeneration({ image: testImage(64, 48, 2), params: params({ parentId: a.id }) });
+    await lib.flushThumbnails();
+    expect(fs.existsSync(a.thumbPath)).toBe(true);
     lib.trash(a.id);
     expect(lib.history().items.map((x) => x.id)).toEqual([b.id]);
     expect(lib.history({ trashed: true }).items.map((x) => x.id)).toEqual([a.id]);
@@ -229,6 +235,7 @@ describe('crash safety', () => {
   it('re-indexes image files whose row never committed, flags rows without files, drops temp files', async () => {
     const a = await lib.addGeneration({ image: testImage(64, 48, 1), params: params({ prompt: 'kept by its file' }) });
     const b = await lib.addGeneration({ image: testImage(64, 48, 2), params: params() });
+    await lib.flushThumbnails();
     // Simulate a crash after the file write but before the row insert: delete the row only.
     lib.database.prepare('DELETE FROM generations WHERE id = ?').run(a.id);
     fs.rmSync(b.imagePath);
@@ -239,10 +246,23 @@ describe('crash safety', () => {
     // A stale lock from a dead process marks an unclean shutdown -> reconcile on open.
     fs.writeFileSync(path.join(dir, '.atelier-lock'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: os.hostname(), since: 0 }));
     lib = await ProjectLibrary.open(dir);
-    expect(lib.lastReconcile).toMatchObject({ reindexed: [a.id], missingFiles: [b.id], removedTempFiles: 1 });
+    expect(lib.lastReconcile).toMatchObject({ reindexed: [a.id], missingFiles: [b.id], removedTempFiles: 1, promotedTempFiles: 0 });
     expect(lib.get(a.id)?.prompt).toBe('kept by its file');
     expect(lib.search('kept').items).toHaveLength(1);
     expect(lib.get(b.id)?.missingFile).toBe(true);
+  });
+
+  it('promotes a complete image temp file whose rename was lost', async () => {
+    const a = await lib.addGeneration({ image: testImage(64, 48, 1), params: params({ prompt: 'lost rename' }) });
+    await lib.flushThumbnails();
+    lib.database.prepare('DELETE FROM generations WHERE id = ?').run(a.id);
+    fs.renameSync(a.imagePath, path.join(lib.dir, 'images', '.tmp-0123456789ab'));
+    const dir = lib.dir;
+    lib.close();
+    lib = await ProjectLibrary.open(dir, { reconcile: true });
+    expect(lib.lastReconcile).toMatchObject({ promotedTempFiles: 1, removedTempFiles: 0, reindexed: [a.id] });
+    expect(lib.get(a.id)?.imagePath).toBe(a.imagePath);
+    expect(fs.existsSync(a.imagePath)).toBe(true);
   });
 
   it('finishes an interrupted purge instead of resurrecting the image', async () => {
