@@ -5,8 +5,14 @@
  * is handled in one place.
  */
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { float16Bits } from './float16';
+
+// ORT's global logger prints provider-load failures (missing CUDA libraries…) to stderr before
+// the exception we catch and record; keep the console for real problems only.
+ort.env.logLevel = (process.env.ATELIER_ORT_LOG_LEVEL as typeof ort.env.logLevel) ?? 'fatal';
 
 export type ProviderName = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
 export type ProviderChoice = 'auto' | ProviderName;
@@ -148,7 +154,7 @@ export async function createSession(modelPath: string, opts: CreateSessionOption
       attempts.push({ provider, reason: 'not available in this onnxruntime-node build' });
       continue;
     }
-    const knownBroken = UNUSABLE_PROVIDERS.get(provider);
+    const knownBroken = UNUSABLE_PROVIDERS.get(provider) ?? missingRuntime(provider);
     if (knownBroken) {
       attempts.push({ provider, reason: knownBroken });
       continue;
@@ -171,6 +177,34 @@ export async function createSession(modelPath: string, opts: CreateSessionOption
     }
   }
   throw new SessionCreateError(modelPath, attempts);
+}
+
+/**
+ * Cheap up-front checks for provider runtimes that are certainly absent, so `auto` does not pay
+ * (and print) a failed native initialisation for them: the CUDA provider library is downloaded at
+ * install time only on machines with an NVIDIA GPU; Dawn's WebGPU on Linux needs Vulkan.
+ */
+function missingRuntime(provider: ProviderName): string | undefined {
+  if (provider === 'cuda' && process.platform === 'linux') {
+    const binDir = ortBinaryDir();
+    if (binDir && !existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'))) {
+      return 'CUDA provider not installed (npm install fetches it online on machines with an NVIDIA GPU)';
+    }
+  }
+  if (provider === 'webgpu' && process.platform === 'linux') {
+    const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64'];
+    if (!dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')))) return 'WebGPU needs Vulkan (libvulkan.so.1 not found)';
+  }
+  return undefined;
+}
+
+function ortBinaryDir(): string | null {
+  try {
+    const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    return join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return null;
+  }
 }
 
 /** Providers whose native runtime failed to initialise in this process (library missing, no adapter). */
