@@ -6,10 +6,9 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
-import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress, type DownloadRequest } from './downloader';
+import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress } from './downloader';
 import { HubClient, HubError, parseRepoRef } from './hub-client';
-import { checkPipelineFiles, selectPipelineFiles } from './layout';
-import { manifestDefaults, slugifyModelId } from './manifest';
+import { planCatalogPull, planRepoPull } from './plan';
 import { ModelStore, ModelStoreError, type InstalledModel } from './model-store';
 
 export interface ModelsCliIo {
@@ -172,68 +171,6 @@ function catalogSummary(m: CatalogEntry) {
   };
 }
 
-/** Turn `pull <what>` into a download request: a catalog entry, or a hub repo listed and checked first. */
-async function planPull(
-  what: string,
-  values: { revision?: string; id?: string },
-  catalog: Catalog | undefined,
-  hub: HubClient,
-): Promise<{ request: DownloadRequest; label: string } | { bundled: CatalogEntry }> {
-  const entry = catalog ? findCatalogEntry(catalog, what) : undefined;
-  if (entry) {
-    if (entry.bundled) return { bundled: entry };
-    return {
-      label: `${entry.name} (${entry.repo}@${values.revision ?? entry.revision})`,
-      request: {
-        id: values.id ?? entry.id,
-        repo: entry.repo!,
-        revision: values.revision ?? entry.revision,
-        kind: entry.kind,
-        // Approximate sizes are the hub's rounded figures: let the server's length decide.
-        files: entry.files.map((f) => ({ path: f.path, ...(f.sizeApprox ? { sizeHint: f.size } : { size: f.size }), ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
-        manifest: {
-          name: entry.name,
-          catalogId: entry.id,
-          family: entry.family,
-          precision: entry.precision,
-          providers: entry.providers,
-          license: entry.license,
-          description: entry.description,
-          ...(entry.defaults ? { defaults: manifestDefaults(entry.defaults) } : {}),
-        },
-      },
-    };
-  }
-  const ref = parseRepoRef(what);
-  if (!ref) throw new UsageError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
-  const revision = values.revision ?? ref.revision ?? 'main';
-  const listing = await hub.listRepoFiles(ref.repo, revision);
-  const files = selectPipelineFiles(listing);
-  let modelIndex: Record<string, unknown> | undefined;
-  if (files.some((f) => f.path === 'model_index.json')) {
-    try {
-      const opened = await hub.openFile(ref.repo, revision, 'model_index.json');
-      const chunks: Uint8Array[] = [];
-      for await (const c of opened.body) chunks.push(c);
-      modelIndex = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-    } catch {
-      modelIndex = undefined;
-    }
-  }
-  const report = checkPipelineFiles(
-    files.map((f) => f.path),
-    modelIndex,
-  );
-  if (!report.ok) {
-    throw new Error(`${ref.repo}@${revision} does not contain a diffusers-ONNX model Atelier can load:\n  - ${report.problems.join('\n  - ')}`);
-  }
-  const id = values.id ?? slugifyModelId(ref.repo.split('/')[1]);
-  return {
-    label: `${ref.repo}@${revision}`,
-    request: { id, repo: ref.repo, revision, kind: 'pipeline', files: files.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })), manifest: { name: ref.repo } },
-  };
-}
-
 async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContext, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values, positionals } = parse(args, {
     revision: { type: 'string' },
@@ -247,12 +184,16 @@ async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContex
   const json = Boolean(values.json);
   const hub = new HubClient({ endpoint: values.endpoint ?? ctx.endpoint, token: values.token ?? ctx.token });
   const catalog = await tryLoadCatalog(ctx, err);
-  const plan = await planPull(what, values, catalog, hub);
-  if ('bundled' in plan) {
-    out(`${plan.bundled.name} ships with Atelier; there is nothing to download.`);
+  const entry = catalog ? findCatalogEntry(catalog, what) : undefined;
+  if (entry?.bundled) {
+    out(`${entry.name} ships with Atelier; there is nothing to download.`);
     return 0;
   }
+  if (!entry && !parseRepoRef(what)) throw new UsageError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
+  const opts = { revision: values.revision, id: values.id };
+  const plan = entry ? await planCatalogPull(entry, hub, opts) : await planRepoPull(what, hub, opts);
   const { request, label } = plan;
+  for (const w of plan.warnings) err(`warning: ${w}`);
   const downloader = new ModelDownloader({
     modelsDir: ctx.modelsDir,
     hub,
