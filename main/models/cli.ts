@@ -3,7 +3,6 @@
  * app's models folder, catalog and engine validator.
  */
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
 import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress } from './downloader';
@@ -23,7 +22,7 @@ export interface ModelsCliContext {
   endpoint?: string;
   token?: string;
   validate?: (folder: string) => Promise<void>;
-  /** Bundled demo model folder; default `<catalog folder>/demo` when it exists. */
+  /** Bundled demo model folder; default `<catalog folder>/demo`. */
   demoModelDir?: string;
   /** Test hooks / tuning. */
   concurrency?: number;
@@ -94,7 +93,8 @@ function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: st
 
 function storeFor(ctx: ModelsCliContext): ModelStore {
   const catalogPath = ctx.catalogPath ?? defaultCatalogPath();
-  const demo = ctx.demoModelDir ?? (existsSync(path.join(path.dirname(catalogPath), 'demo')) ? path.join(path.dirname(catalogPath), 'demo') : undefined);
+  // The demo ships next to the catalog (models/demo); listed as "missing" if it is not there.
+  const demo = ctx.demoModelDir ?? path.join(path.dirname(catalogPath), 'demo');
   return new ModelStore({ modelsDir: ctx.modelsDir, demoModelDir: demo, validate: ctx.validate, freeBytes: ctx.freeBytes });
 }
 
