@@ -165,3 +165,85 @@ export function decodeUserComment(value: Uint8Array): string {
   if (prefix.startsWith('ASCII') || prefix === '\0\0\0\0\0\0\0\0') return Buffer.from(body).toString('utf8').replace(/\0+$/, '');
   return Buffer.from(value).toString('utf8').replace(/\0+$/, '');
 }
+
+// ---------------------------------------------------------------------------------------
+// Writing: exported JPEG/WebP carry the A1111 infotext in EXIF UserComment (UTF-16, the way
+// A1111/piexif write it, so non-ASCII survives — libvips would write it as ASCII) and both
+// the infotext and our JSON in XMP.
+
+/** A big-endian TIFF block: IFD0 -> Exif IFD -> UserComment ("UNICODE\0" + UTF-16BE). */
+export function buildExifUserComment(text: string): Buffer {
+  const utf16 = Buffer.alloc(text.length * 2);
+  for (let i = 0; i < text.length; i++) utf16.writeUInt16BE(text.charCodeAt(i), i * 2);
+  const comment = Buffer.concat([Buffer.from('UNICODE\0', 'latin1'), utf16]);
+  const ifd0 = 8;
+  const exifIfd = ifd0 + 2 + 12 + 4;
+  const valueAt = exifIfd + 2 + 12 + 4;
+  const t = Buffer.alloc(valueAt + comment.length);
+  t.write('MM', 0, 'latin1');
+  t.writeUInt16BE(42, 2);
+  t.writeUInt32BE(ifd0, 4);
+  t.writeUInt16BE(1, ifd0); // one entry: pointer to the Exif IFD
+  t.writeUInt16BE(TAG_EXIF_IFD, ifd0 + 2);
+  t.writeUInt16BE(4, ifd0 + 4);
+  t.writeUInt32BE(1, ifd0 + 6);
+  t.writeUInt32BE(exifIfd, ifd0 + 10);
+  t.writeUInt16BE(1, exifIfd);
+  t.writeUInt16BE(TAG_USER_COMMENT, exifIfd + 2);
+  t.writeUInt16BE(7, exifIfd + 4); // UNDEFINED
+  t.writeUInt32BE(comment.length, exifIfd + 6);
+  t.writeUInt32BE(valueAt, exifIfd + 10);
+  comment.copy(t, valueAt);
+  return t;
+}
+
+/** Inserts an APP1 Exif segment right after SOI. */
+export function insertJpegExif(jpeg: Uint8Array, tiff: Uint8Array): Buffer {
+  if (!isJpeg(jpeg)) throw new Error('insertJpegExif: not a JPEG');
+  const payload = Buffer.concat([Buffer.from(EXIF_HEADER, 'latin1'), tiff]);
+  if (payload.length + 2 > 0xffff) throw new Error('EXIF block too large for one JPEG segment (64 KiB); the text is kept in XMP only');
+  const header = Buffer.from([0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]);
+  return Buffer.concat([jpeg.subarray(0, 2), header, payload, jpeg.subarray(2)]);
+}
+
+/** Adds an EXIF chunk to an extended (VP8X) WebP, before XMP as the container spec orders them. */
+export function insertWebpExif(webp: Uint8Array, tiff: Uint8Array): Buffer {
+  if (!isWebp(webp) || ascii(webp, 12, 4) !== 'VP8X') throw new Error('insertWebpExif: needs an extended (VP8X) WebP — encode it with XMP first');
+  const chunk = Buffer.alloc(8 + tiff.length + (tiff.length & 1));
+  chunk.write('EXIF', 0, 'latin1');
+  chunk.writeUInt32LE(tiff.length, 4);
+  Buffer.from(tiff).copy(chunk, 8);
+  // find the XMP chunk (or the end)
+  let at = 12;
+  let insertAt = webp.length;
+  while (at + 8 <= webp.length) {
+    const type = ascii(webp, at, 4);
+    const len = (webp[at + 4] | (webp[at + 5] << 8) | (webp[at + 6] << 16) | (webp[at + 7] << 24)) >>> 0;
+    if (type === 'EXIF') throw new Error('insertWebpExif: file already has EXIF');
+    if (type === 'XMP ') {
+      insertAt = at;
+      break;
+    }
+    at += 8 + len + (len & 1);
+  }
+  const out = Buffer.concat([webp.subarray(0, insertAt), chunk, webp.subarray(insertAt)]);
+  out[20] |= 0x08; // VP8X flags: EXIF present
+  out.writeUInt32LE(out.length - 8, 4); // RIFF size
+  return out;
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+/** XMP packet: dc:description = infotext, atelier:document = our JSON. */
+export function buildXmp(infotext: string, atelierJson: string): string {
+  return (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>' +
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+    '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atelier="https://atelier.local/ns/1.0/">' +
+    `<dc:description><rdf:Alt><rdf:li xml:lang="x-default">${escapeXml(infotext)}</rdf:li></rdf:Alt></dc:description>` +
+    `<atelier:document>${escapeXml(atelierJson)}</atelier:document>` +
+    '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+  );
+}

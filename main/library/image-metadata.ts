@@ -25,6 +25,8 @@ export interface ImageMetadata {
 const MAX_INPUT_BYTES = 512 * 1024 * 1024;
 /** Raw values longer than this are kept but not JSON-parsed. */
 const MAX_JSON_CHARS = 4 * 1024 * 1024;
+/** XMP larger than this is not regex-scanned. */
+const MAX_XMP_CHARS = 1024 * 1024;
 
 export function readImageMetadata(buffer: Uint8Array): ImageMetadata {
   const warnings: string[] = [];
@@ -65,14 +67,24 @@ function readContainerText(found: { exif?: Uint8Array; xmp?: string }, raw: Reco
     if (exif.userComment !== undefined) raw['UserComment'] = exif.userComment;
     if (exif.imageDescription !== undefined) raw['ImageDescription'] = exif.imageDescription;
   }
-  if (found.xmp !== undefined) raw['XMP'] = found.xmp;
+  if (found.xmp !== undefined && found.xmp.length > MAX_XMP_CHARS) {
+    warnings.push(`XMP packet too large to scan (${found.xmp.length} chars)`);
+    found = { ...found, xmp: undefined };
+  }
+  if (found.xmp !== undefined) {
+    raw['XMP'] = found.xmp;
+    const doc = /<atelier:document>([\s\S]*?)<\/atelier:document>/.exec(found.xmp);
+    if (doc) raw['atelier'] = decodeXmlEntities(doc[1]);
+  }
   // Map container fields onto the PNG keys the recognisers understand.
   for (const candidate of [raw['UserComment'], raw['ImageDescription'], xmpDescription(found.xmp)]) {
     if (!candidate) continue;
     const text = candidate.trim();
     if (text.startsWith('{')) {
       const json = safeJson(text, 'EXIF text', []);
-      if (isObject(json) && isObject(json['params']) && raw['atelier'] === undefined) raw['atelier'] = text;
+      if (isObject(json) && isObject(json['params'])) {
+        if (raw['atelier'] === undefined) raw['atelier'] = text;
+      }
       else if (isObject(json) && ('positive_prompt' in json || 'generation_mode' in json) && raw['invokeai_metadata'] === undefined) raw['invokeai_metadata'] = text;
     } else if (raw['parameters'] === undefined && /(^|\n)Steps: /.test(text)) {
       raw['parameters'] = text;
@@ -83,6 +95,7 @@ function readContainerText(found: { exif?: Uint8Array; xmp?: string }, raw: Reco
 function xmpDescription(xmp: string | undefined): string | undefined {
   if (!xmp) return undefined;
   const m = /<exif:UserComment>[\s\S]*?<rdf:li[^>]*>([\s\S]*?)<\/rdf:li>/.exec(xmp) ?? /<dc:description>[\s\S]*?<rdf:li[^>]*>([\s\S]*?)<\/rdf:li>/.exec(xmp);
+  // (bounded: rdf:li content is lazy-matched within one packet)
   return m ? decodeXmlEntities(m[1]) : undefined;
 }
 

@@ -7,6 +7,7 @@ export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, migrationHash, type Migrati
 export { LibraryError, SchemaTooNewError, MigrationChangedError, ProjectLockedError, ProjectClosedError } from './errors';
 export { ulid } from './ids';
 export { encodeGenerationPng, type AtelierDocument } from './project-files';
+export type { ExportOptions, ExportReport, ExportFormat, ImportReport, ManifestItem } from './transfer';
 export type {
   GenerationParams, GenerationParamsInput, GenerationRecord, AddGenerationInput, RawRgbImage, PngImage, ThumbnailRow,
   HistoryQuery, Page, Board, Flag, RngKind, ProjectInfo, ReconcileReport,

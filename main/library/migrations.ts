@@ -125,10 +125,18 @@ END;
 INSERT INTO generations_fts(generations_fts) VALUES ('rebuild');
 `;
 
+const m004 = `
+-- Images imported from disk are lineage roots that may lack generation parameters.
+ALTER TABLE generations ADD COLUMN origin TEXT NOT NULL DEFAULT 'generated' CHECK (origin IN ('generated', 'imported'));
+-- Which metadata the import recognised: 'atelier' | 'a1111' | 'invokeai' | 'comfyui' | 'unknown'.
+ALTER TABLE generations ADD COLUMN import_source TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'generations', sql: m001 },
   { version: 2, name: 'organisation', sql: m002 },
   { version: 3, name: 'full_text_search', sql: m003 },
+  { version: 4, name: 'import_origin', sql: m004 },
 ]);
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -30,6 +30,9 @@ export interface AtelierDocument {
   v: 1;
   id: string;
   params: GenerationParams;
+  /** Present on images imported from disk. */
+  origin?: 'imported';
+  importSource?: string;
 }
 
 export function imageRelPath(hash: string): string {

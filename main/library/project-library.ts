@@ -30,6 +30,7 @@ import {
   type HistoryQuery, type Page, type ProjectInfo, type ReconcileReport, type ThumbnailRow,
 } from './types';
 import { OrganisationStore } from './organisation';
+import { exportGenerations, importFiles, type ExportOptions, type ExportReport, type ImportReport } from './transfer';
 
 export const PROJECT_EXTENSION = '.atelier';
 
@@ -185,16 +186,23 @@ export class ProjectLibrary {
       throw new LibraryError(`params say ${params.width}x${params.height} but the image is ${encoded.width}x${encoded.height}`);
     }
 
+    return this.storeImage(encoded.png, encoded.makeThumb, params);
+  }
+
+  /** Internal (also used by import): steps 3-5 of addGeneration for an encoded PNG. */
+  async storeImage(
+    png: Buffer, makeThumb: () => Promise<Buffer>, params: GenerationParams, origin: { origin?: 'imported'; importSource?: string } = {},
+  ): Promise<GenerationRecord> {
     // 3. Embed metadata; write the file atomically under its content hash (fsync'd)
     const id = ulid(params.createdAt);
-    const doc: AtelierDocument = { v: 1, id, params };
-    const hash = await writeImageContentAddressed(this.dir, embedMetadataParts(encoded.png, doc), { durable: this.durable });
+    const doc: AtelierDocument = { v: 1, id, params, ...(origin.origin ? { origin: origin.origin, importSource: origin.importSource } : {}) };
+    const hash = await writeImageContentAddressed(this.dir, embedMetadataParts(png, doc), { durable: this.durable });
 
     // 4. Only now the row: a crash before this line leaves an orphan file reconcile re-indexes
-    this.insertRow(id, hash, params);
+    this.insertRow(id, hash, params, origin);
 
     // 5. Thumbnail: derived data, written right after (see thumbnail()); off the critical path
-    this.queueThumbnail(hash, encoded.makeThumb);
+    this.queueThumbnail(hash, makeThumb);
     return rowToRecord(this.dir, this.stmts.byId.get(id) as GenerationRow);
   }
 
@@ -236,8 +244,9 @@ export class ProjectLibrary {
   }
 
   /** Inserts the row for an image file already on disk. Used by addGeneration and reconcile. */
-  insertRow(id: string, hash: string, p: GenerationParams): void {
+  insertRow(id: string, hash: string, p: GenerationParams, origin: { origin?: 'imported'; importSource?: string } = {}): void {
     this.stmts.insert.run({
+      origin: origin.origin ?? 'generated', import_source: origin.importSource ?? null,
       id, created_at: p.createdAt, image_hash: hash, width: p.width, height: p.height, model_id: p.modelId,
       model_hash: p.modelHash, model_family: p.modelFamily, provider: p.provider, prompt: p.prompt,
       negative_prompt: p.negativePrompt, seed: p.seed, rng: p.rng, scheduler: p.scheduler, steps: p.steps, cfg: p.cfg,
@@ -339,6 +348,32 @@ export class ProjectLibrary {
     return this.org.boardsOf(id);
   }
 
+  /** Every live generation on a board, newest first. */
+  boardItems(boardId: string): GenerationRecord[] {
+    const out: GenerationRecord[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = this.history({ boardId, limit: 1000, cursor });
+      out.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- import / export
+
+  /** Exports a selection (`ids`) or a board to a folder or `.zip` with manifest.json + manifest.csv. */
+  exportGenerations(opts: ExportOptions): Promise<ExportReport> {
+    this.conn;
+    return exportGenerations(this, opts);
+  }
+
+  /** Imports image files as lineage roots (origin 'imported'), keeping parameters their metadata carries. */
+  importFiles(files: string[]): Promise<ImportReport> {
+    this.conn;
+    return importFiles(this, files);
+  }
+
   // ---------------------------------------------------------------- trash
 
   /** Moves generations to the trash (restorable). */
@@ -394,10 +429,11 @@ function prepareStatements(db: Database.Database) {
     ancestors: db.prepare(SQL.ancestorsOf),
     insert: db.prepare(`INSERT INTO generations (
         id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt, negative_prompt,
-        seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version)
+        seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version,
+        origin, import_source)
       VALUES (@id, @created_at, @image_hash, @width, @height, @model_id, @model_hash, @model_family, @provider, @prompt,
         @negative_prompt, @seed, @rng, @scheduler, @steps, @cfg, @batch_index, @strength, @mask_ref, @init_image_ref,
-        @parent_id, @timings_json, @app_version)`),
+        @parent_id, @timings_json, @app_version, @origin, @import_source)`),
   };
 }
 

@@ -12,7 +12,7 @@ import { imageRelPath, thumbRelPath } from './project-files';
 
 export const GENERATION_COLUMNS = `g.seq, g.id, g.created_at, g.image_hash, g.width, g.height, g.model_id, g.model_hash, g.model_family,
   g.provider, g.prompt, g.negative_prompt, g.seed, g.rng, g.scheduler, g.steps, g.cfg, g.batch_index, g.strength,
-  g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file`;
+  g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file, g.origin, g.import_source`;
 
 export const THUMBNAIL_COLUMNS = 'g.seq, g.id, g.image_hash, g.width, g.height, g.rating, g.flag, g.created_at';
 
@@ -46,6 +46,8 @@ export interface GenerationRow {
   notes: string;
   deleted_at: number | null;
   missing_file: number;
+  origin: 'generated' | 'imported';
+  import_source: string | null;
 }
 
 export type ThumbnailDbRow = Pick<GenerationRow, 'seq' | 'id' | 'image_hash' | 'width' | 'height' | 'rating' | 'flag' | 'created_at'>;
@@ -91,6 +93,8 @@ export function rowToRecord(dir: string, r: GenerationRow): GenerationRecord {
     notes: r.notes,
     deletedAt: r.deleted_at,
     missingFile: r.missing_file === 1,
+    origin: r.origin,
+    importSource: r.import_source,
   };
 }
 
@@ -187,6 +191,14 @@ export function buildHistoryQuery(q: HistoryQuery, columns: string): BuiltQuery 
   if (q.height !== undefined) {
     where.push('g.height = @height');
     params.height = q.height;
+  }
+  if (q.seed !== undefined) {
+    where.push('g.seed = @seed');
+    params.seed = q.seed;
+  }
+  if (q.parentId !== undefined) {
+    where.push('g.parent_id = @parentId');
+    params.parentId = q.parentId;
   }
 
   const match = q.text !== undefined ? toFtsQuery(q.text) : null;

@@ -46,22 +46,28 @@ function isCompletePng(bytes: Uint8Array): boolean {
   return warnings.length === 0 && chunks.length > 0 && chunks[chunks.length - 1].type === 'IEND';
 }
 
-function readEmbeddedDocument(png: Uint8Array): { id: string; params: GenerationParams } | null {
+function readEmbeddedDocument(png: Uint8Array): { id: string; params: GenerationParams; origin?: 'imported'; importSource?: string } | null {
   const warnings: string[] = [];
   for (const chunk of readPngChunks(png, warnings)) {
     if (chunk.type === 'IDAT') break; // we always write our chunks before IDAT
     const entry = decodeTextChunk(chunk, warnings);
     if (!entry || entry.keyword !== ATELIER_CHUNK) continue;
     let id: unknown;
+    let origin: unknown;
+    let importSource: unknown;
     try {
-      id = (JSON.parse(entry.text) as { id?: unknown }).id;
+      ({ id, origin, importSource } = JSON.parse(entry.text) as { id?: unknown; origin?: unknown; importSource?: unknown });
     } catch {
       return null;
     }
     const params = fromAtelier(entry.text, warnings);
     const full = generationParamsSchema.safeParse(params);
     if (typeof id !== 'string' || !full.success || full.data.createdAt === undefined) return null;
-    return { id, params: { ...full.data, createdAt: full.data.createdAt } };
+    return {
+      id,
+      params: { ...full.data, createdAt: full.data.createdAt },
+      ...(origin === 'imported' ? { origin: 'imported' as const, importSource: typeof importSource === 'string' ? importSource : 'unknown' } : {}),
+    };
   }
   return null;
 }
@@ -115,7 +121,7 @@ export async function reconcileProject(lib: ProjectLibrary, db: Database.Databas
   for (const { file, hash, doc } of orphans) {
     if (doc && !exists.get(doc.id)) {
       const parentOk = doc.params.parentId === null || !!exists.get(doc.params.parentId);
-      lib.insertRow(doc.id, hash, parentOk ? doc.params : { ...doc.params, parentId: null });
+      lib.insertRow(doc.id, hash, parentOk ? doc.params : { ...doc.params, parentId: null }, { origin: doc.origin, importSource: doc.importSource });
       known.add(hash);
       report.reindexed.push(doc.id);
     } else {

@@ -92,6 +92,10 @@ export interface GenerationRecord extends GenerationParams {
   deletedAt: number | null;
   /** True when reconcile found the row but not its image file (never auto-deleted). */
   missingFile: boolean;
+  /** 'imported' for images brought in from disk (lineage roots; params may be partial). */
+  origin: 'generated' | 'imported';
+  /** For imports: which metadata was recognised ('atelier' | 'a1111' | 'invokeai' | 'comfyui' | 'unknown'). */
+  importSource: string | null;
 }
 
 /** Lightweight row for grids. */
@@ -120,6 +124,9 @@ export interface HistoryQuery {
   createdTo?: number;
   width?: number;
   height?: number;
+  seed?: number;
+  /** Direct children of this generation. */
+  parentId?: string;
   /** Show the trash instead of live generations. */
   trashed?: boolean;
   /** Page size, default 100, max 1000. */

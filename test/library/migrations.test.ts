@@ -16,6 +16,7 @@ const SHIPPED: Array<[number, string, string]> = [
   [1, 'generations', 'e5aac78c9f1aaaf7b81e31aceaa5e5659fe2db332c1aa71df8a25805245dda3f'],
   [2, 'organisation', '335c05576c85a9fa5d0acc4cebebc9c1ad1ee2d2161b892731770dab348468ff'],
   [3, 'full_text_search', 'c97cbc2e62b0c80a30c148c388990df460f6609aca7e603af6a5aaeec428c8ff'],
+  [4, 'import_origin', '63248e1a58b3c50193704648de205999cdf249e056c9b393e40f7c5cc24f616a'],
 ];
 
 let dir: string;
@@ -114,9 +115,23 @@ describe('migration 3: full-text search', () => {
   });
 });
 
+describe('migration 4: import origin', () => {
+  it('marks existing rows as generated and accepts imported ones', () => {
+    migrate(db, { to: 3 });
+    insertV1('A');
+    db.prepare("UPDATE generations SET rating = 4 WHERE id = 'A'").run();
+    expect(migrate(db, { to: 4 })).toEqual([4]);
+    expect(db.prepare("SELECT origin, import_source, rating FROM generations WHERE id = 'A'").get()).toEqual({ origin: 'generated', import_source: null, rating: 4 });
+    db.prepare("UPDATE generations SET origin = 'imported', import_source = 'a1111' WHERE id = 'A'").run();
+    expect(() => db.prepare("UPDATE generations SET origin = 'stolen' WHERE id = 'A'").run()).toThrow(/CHECK/);
+    // FTS from migration 3 still in sync after the ALTERs
+    expect(db.prepare(`SELECT COUNT(*) AS n FROM generations_fts WHERE generations_fts MATCH '"prompt"'`).get()).toEqual({ n: 1 });
+  });
+});
+
 describe('guard rails', () => {
   it('is idempotent and records a hash per applied migration', () => {
-    expect(migrate(db)).toEqual([1, 2, 3]);
+    expect(migrate(db)).toEqual([1, 2, 3, 4]);
     expect(migrate(db)).toEqual([]);
     const recorded = db.prepare('SELECT version, name, sha256 FROM schema_migrations ORDER BY version').all();
     expect(recorded).toEqual(SHIPPED.map(([version, name, sha256]) => ({ version, name, sha256 })));

@@ -24,7 +24,7 @@ describe('project folder', () => {
     for (const f of ['library.sqlite', 'images', 'thumbs']) expect(fs.existsSync(path.join(lib.dir, f))).toBe(true);
     expect(lib.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(lib.database.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(lib.info()).toMatchObject({ name: 'Client A', schemaVersion: 3 });
+    expect(lib.info()).toMatchObject({ name: 'Client A', schemaVersion: 4 });
   });
 
   it('refuses to create over an existing folder and to open a non-project', async () => {
@@ -85,7 +85,7 @@ describe('addGeneration', () => {
     const read = readImageMetadata(png);
     expect(read.source).toBe('atelier');
     expect(read.warnings).toEqual([]);
-    const { id: _id, imageHash: _h, imagePath: _ip, thumbPath: _tp, rating: _r, flag: _f, notes: _n, deletedAt: _d, missingFile: _m, ...stored } = rec;
+    const { id: _id, imageHash: _h, imagePath: _ip, thumbPath: _tp, rating: _r, flag: _f, notes: _n, deletedAt: _d, missingFile: _m, origin: _o, importSource: _s, ...stored } = rec;
     expect(read.generation).toEqual(stored);
     // Non-Latin-1 prompt => iTXt; A1111 infotext still parses
     expect(png.indexOf('iTXt')).toBeGreaterThan(0);
@@ -198,6 +198,7 @@ describe('history, search and lineage', () => {
     expect(lib.history({ width: 64, height: 48 }).items).toHaveLength(3);
     expect(lib.history({ createdFrom: 1_005_000, createdTo: 1_006_000 }).items.map((x) => x.id)).toEqual([ids[5]]);
     expect(lib.history({ modelId: 'm1', width: 32 }).items).toHaveLength(3);
+    expect(lib.history({ seed: 1 }).items.map((x) => x.id)).toEqual([ids[4], ids[1]]);
   });
 
   it('full-text search with prefix matching over prompt and negative prompt', async () => {

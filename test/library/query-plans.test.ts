@@ -47,6 +47,8 @@ const HISTORY_CASES: Record<string, HistoryQuery> = {
   dateRange: { createdFrom: 100, createdTo: 200 },
   size: { width: 512, height: 512 },
   trash: { trashed: true },
+  seed: { seed: 7 },
+  parent: { parentId: 'G000001' },
   combined: { modelId: 'm1', minRating: 2, flag: 'pick', createdFrom: 10 },
   search: { text: 'warm li' },
   searchNextPage: { text: 'warm', cursor: 's.500' },
