@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { electronBinaryPath } from './electron-binary.mjs';
 
 const require = createRequire(import.meta.url);
 const TIMEOUT_MS = Number(process.env.ATELIER_POSTINSTALL_TIMEOUT_MS ?? 180_000);
@@ -29,12 +30,7 @@ function runInstaller(dir, script, env) {
 }
 
 function electronBinaryPresent(dir) {
-  try {
-    const p = require(join(dir, 'index.js'));
-    return typeof p === 'string' && existsSync(p);
-  } catch {
-    return false;
-  }
+  return electronBinaryPath(dir) !== null;
 }
 
 function ensureElectron() {

@@ -1,16 +1,8 @@
 // `npm start`: the desktop app when the Electron binary is installed, else server mode in the browser.
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { electronBinaryPath } from './electron-binary.mjs';
 
-const require = createRequire(import.meta.url);
-let electronPath = null;
-try {
-  const p = require('electron');
-  if (typeof p === 'string' && existsSync(p)) electronPath = p;
-} catch {
-  /* electron package or binary missing */
-}
+const electronPath = electronBinaryPath();
 
 const args = process.argv.slice(2);
 const child = electronPath
