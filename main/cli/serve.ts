@@ -6,9 +6,9 @@ import { defaultUserDataDir, rendererDistDir } from '../app/paths';
 import { resolveToken } from '../server/auth';
 import { startServer } from '../server/server';
 
-export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7860] [--token T] [--open] [--home DIR]
+export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--token T] [--open] [--home DIR]
   --host    address to bind (default 127.0.0.1; any non-loopback host requires a token, generated if absent)
-  --port    port (default 7860; 0 picks a free one)
+  --port    port (default 7865, or the next free port; 0 picks any free one)
   --token   require this token on every request (?token=…, Bearer header, or the cookie set by the first visit)
   --open    open the default browser when a display is available
   --home    user data folder (default: the platform's app data folder, or $ATELIER_HOME)`;
@@ -18,7 +18,7 @@ export async function runServe(args: string[]): Promise<number> {
     args,
     options: {
       host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '7860' },
+      port: { type: 'string' },
       token: { type: 'string' },
       open: { type: 'boolean', default: false },
       home: { type: 'string' },
@@ -30,19 +30,24 @@ export async function runServe(args: string[]): Promise<number> {
     console.log(SERVE_USAGE);
     return 0;
   }
-  const port = Number(values.port);
+  const explicitPort = values.port !== undefined;
+  const port = explicitPort ? Number(values.port) : DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
   const { token, generated } = resolveToken(values.host!, values.token);
   const userDataDir = values.home ?? defaultUserDataDir();
   const backend = await createBackend({ userDataDir, imageUrlBase: '/', transport: 'websocket' });
-  const server = await startServer({
-    backend,
-    host: values.host!,
-    port,
-    token,
-    rendererDir: rendererDistDir(),
-    log: (m) => console.error(m),
-  });
+  const start = (p: number) =>
+    startServer({ backend, host: values.host!, port: p, token, rendererDir: rendererDistDir(), log: (m) => console.error(m) });
+  let server;
+  try {
+    server = await start(port);
+  } catch (err) {
+    const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    if (!inUse) throw err;
+    if (explicitPort) throw new Error(`Port ${port} is already in use: choose another with --port, or --port 0 for any free one`);
+    // The default port is busy (another Atelier, or another tool): take the next free one.
+    server = await startOnNextFreePort(start, port + 1);
+  }
   if (generated) console.log(`No --token given for non-loopback host ${values.host}: generated one.`);
   console.log(`Atelier is serving at ${server.url}`);
   console.log(`Data folder: ${userDataDir}`);
@@ -65,6 +70,19 @@ export async function runServe(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
+}
+
+export const DEFAULT_PORT = 7865;
+
+async function startOnNextFreePort<T>(start: (port: number) => Promise<T>, from: number): Promise<T> {
+  for (let p = from; p < from + 20; p++) {
+    try {
+      return await start(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+  return start(0);
 }
 
 function openBrowser(url: string): void {
