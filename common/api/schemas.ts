@@ -28,6 +28,17 @@ export const GenerateRequest = z
     guidanceScale: z.number().min(0).max(50).default(5),
     guidanceRescale: z.number().min(0).max(1).default(0),
     scheduler: z.string().max(100).optional(),
+    /** scheduler_config.json overrides, e.g. { use_karras_sigmas: true } for "DPM++ 2M Karras". */
+    schedulerOptions: z
+      .object({
+        use_karras_sigmas: z.boolean().optional(),
+        use_lu_lambdas: z.boolean().optional(),
+        timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).optional(),
+        solver_order: z.number().int().min(1).max(3).optional(),
+        final_sigmas_type: z.enum(['zero', 'sigma_min']).optional(),
+      })
+      .strict()
+      .optional(),
     /** -1 (or absent) picks a random seed; the chosen seed is reported with the result. */
     seed: z.number().int().min(-1).max(2 ** 32 - 1).default(-1),
     rng: RngKind.default('cpu'),
@@ -61,6 +72,17 @@ export const HistoryQuery = z
     boardId: id.optional(),
     model: z.string().max(200).optional(),
     scheduler: z.string().max(100).optional(),
+    /** scheduler_config.json overrides, e.g. { use_karras_sigmas: true } for "DPM++ 2M Karras". */
+    schedulerOptions: z
+      .object({
+        use_karras_sigmas: z.boolean().optional(),
+        use_lu_lambdas: z.boolean().optional(),
+        timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).optional(),
+        solver_order: z.number().int().min(1).max(3).optional(),
+        final_sigmas_type: z.enum(['zero', 'sigma_min']).optional(),
+      })
+      .strict()
+      .optional(),
     seed: z.number().int().optional(),
     parentId: id.optional(),
     includeTrashed: z.boolean().optional(),

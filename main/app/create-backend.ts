@@ -79,6 +79,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
           guidanceScale: req.guidanceScale,
           guidanceRescale: req.guidanceRescale,
           scheduler: req.scheduler,
+          schedulerOptions: req.schedulerOptions,
           seed: req.seed,
           rng: req.rng,
           batchSize: req.batchSize,

@@ -24,6 +24,8 @@ export interface Txt2ImgParams {
   guidanceRescale?: number;
   /** diffusers scheduler class name; default = the model's scheduler_config.json. */
   scheduler?: string;
+  /** scheduler_config.json overrides on top of the (possibly swapped) config, e.g. { use_karras_sigmas: true } for DPM++ 2M Karras. */
+  schedulerOptions?: SchedulerOptions;
   seed: number;
   rng: 'cpu' | 'cuda';
   batchSize?: number;
@@ -64,6 +66,22 @@ export class PipelineInputError extends Error {
 }
 
 const MAX_BATCH = 16;
+
+/** The scheduler settings a user may change per generation (the rest stays the model's). */
+export interface SchedulerOptions {
+  use_karras_sigmas?: boolean;
+  use_lu_lambdas?: boolean;
+  timestep_spacing?: 'leading' | 'trailing' | 'linspace';
+  solver_order?: number;
+  final_sigmas_type?: 'zero' | 'sigma_min';
+}
+export const SCHEDULER_OPTION_KEYS: readonly (keyof SchedulerOptions)[] = Object.freeze([
+  'use_karras_sigmas',
+  'use_lu_lambdas',
+  'timestep_spacing',
+  'solver_order',
+  'final_sigmas_type',
+]);
 
 // ---------------------------------------------------------------------------
 // Session-boundary helpers: the only place that knows about fp16 / int dtypes.
@@ -127,6 +145,12 @@ function checkInputs(model: LoadedModel, p: Txt2ImgParams): { batch: number; sch
     // diffusers `Target.from_config(pipe.scheduler.config)`: the source's settings (with the source class's
     // defaults filled in, e.g. PNDM's "leading" spacing) carry over; only the algorithm changes.
     schedulerConfig = swapSchedulerClass(schedulerConfig, p.scheduler);
+  }
+  if (p.schedulerOptions) {
+    for (const key of Object.keys(p.schedulerOptions)) {
+      if (!SCHEDULER_OPTION_KEYS.includes(key as keyof SchedulerOptions)) bad(`Unknown scheduler option "${key}". Valid: ${SCHEDULER_OPTION_KEYS.join(', ')}.`);
+    }
+    schedulerConfig = { ...schedulerConfig, ...p.schedulerOptions };
   }
   return { batch, schedulerConfig };
 }
