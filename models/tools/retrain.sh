@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Re-train the "shapes and light" demo model from scratch and export it to models/demo/.
+#
+#   models/tools/retrain.sh                 # full run (~2 h on 2 CPU cores)
+#   UNET_MINUTES=30 AE_MINUTES=4 models/tools/retrain.sh   # shorter run
+#
+# Steps: tokenizer -> render dataset -> autoencoder (+ latents, scaling_factor) -> text encoder + UNet
+# -> ONNX export (+ parity fixtures, heldout.json) -> held-out evaluation.
+# Intermediate files go to models/.work/ (git-ignored). Resume an interrupted UNet run with
+#   nice -n 19 python3 models/tools/train_unet.py --resume --minutes <total>
+# and export with
+#   python3 models/tools/export_onnx.py
+#
+# Needs Debian's python3 with python3-torch, python3-numpy, python3-pil (python3-regex optional).
+# Torch on Debian uses a slow reference BLAS; OpenBLAS is ~4x faster:
+#   cd /tmp && apt-get download libopenblas0-pthread && dpkg -x libopenblas0-pthread*.deb /tmp/openblas
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PY=${PYTHON:-/usr/bin/python3}
+OPENBLAS=${OPENBLAS:-/tmp/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread}
+if [ -d "$OPENBLAS" ]; then
+  export LD_LIBRARY_PATH="$OPENBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+  echo "note: $OPENBLAS not found, torch will use its default (slower) BLAS" >&2
+fi
+NICE="nice -n ${NICE_LEVEL:-19}"
+AE_MINUTES=${AE_MINUTES:-7}
+UNET_MINUTES=${UNET_MINUTES:-90}
+N_IMAGES=${N_IMAGES:-120000}
+
+mkdir -p models/.work
+rm -f models/.work/unet_ckpt.pt
+$PY models/tools/build_tokenizer.py
+$NICE $PY models/tools/render_dataset.py --n "$N_IMAGES"
+$NICE $PY models/tools/train_autoencoder.py --minutes "$AE_MINUTES"
+$NICE $PY models/tools/train_unet.py --minutes "$UNET_MINUTES"
+$PY models/tools/export_onnx.py
+$PY models/tools/evaluate.py
+echo "done: models/demo/ updated; run 'npx vitest run test/models/demo-parity.test.ts' to check ORT parity"
