@@ -41,7 +41,12 @@ function TopBar() {
       <span className="spacer" />
       <div className="eps" data-testid="execution-providers" title="Execution providers available on this machine">
         {info?.executionProviders.map((ep) => (
-          <span key={ep.name} className="chip ep" data-ep={ep.name}>
+          <span
+            key={ep.name}
+            className={ep.bundled ? 'chip ep' : 'chip'}
+            data-ep={ep.name}
+            title={ep.bundled ? `${ep.name}: ships with Atelier` : `${ep.name}: available when its runtime libraries are installed on this machine`}
+          >
             {ep.name}
           </span>
         ))}

@@ -28,13 +28,18 @@ function ModelPicker() {
         <label htmlFor="model">Model</label>
       </div>
       <select id="model" data-testid="model-select" value={modelId} onChange={(e) => void selectModel(e.target.value)}>
-        {models.length === 0 && <option value="">No models installed</option>}
+        {models.length === 0 && <option value="">Default model</option>}
         {models.map((m) => (
           <option key={m.id} value={m.id}>
             {m.name}
           </option>
         ))}
       </select>
+      {models.length === 0 && (
+        <div className="hint warn" data-testid="no-models">
+          No models are installed yet. Generate will use the configured default model; install models with <code>atelier models</code>.
+        </div>
+      )}
       {model && (
         <div className="model-info" data-testid="model-info">
           <span className="chip">{model.family}</span>
@@ -144,7 +149,8 @@ function Params() {
             type="number"
             min={0}
             max={2 ** 32 - 1}
-            value={params.seed}
+            value={params.seed >= 0 ? params.seed : ''}
+            placeholder="random"
             className={params.seedLocked ? '' : 'unlocked'}
             title={params.seedLocked ? 'Locked: every run uses this seed' : 'Unlocked: each run draws a new seed (shown here afterwards)'}
             onChange={(e) => {
@@ -158,6 +164,7 @@ function Params() {
             data-testid="seed-lock"
             aria-pressed={params.seedLocked}
             title={params.seedLocked ? 'Seed locked (click to draw a new seed each run)' : 'Lock this seed'}
+            disabled={params.seed < 0 && !params.seedLocked}
             onClick={() => setParams({ seedLocked: !params.seedLocked })}
           >
             <LockIcon open={!params.seedLocked} />
@@ -182,13 +189,12 @@ function Params() {
 }
 
 export function LeftPanel() {
-  const { prompt, negativePrompt, setParams, generate, hasModel } = useAtelier(
+  const { prompt, negativePrompt, setParams, generate } = useAtelier(
     useShallow((s) => ({
       prompt: s.params.prompt,
       negativePrompt: s.params.negativePrompt,
       setParams: s.setParams,
       generate: s.generate,
-      hasModel: s.models.length > 0,
     })),
   );
   return (
@@ -220,7 +226,6 @@ export function LeftPanel() {
           type="button"
           className="primary generate"
           data-testid="generate"
-          disabled={!hasModel}
           title={`Generate (${MOD}+Enter)`}
           onClick={() => void generate()}
         >

@@ -52,7 +52,7 @@ export function Viewer() {
   return (
     <section className="viewer" data-testid="viewer" data-viewing-id={viewingId ?? ''} data-showing={showPreview ? 'preview' : record ? 'image' : 'empty'}>
       <ImageStage testId="viewer-stage" src={src} width={width} height={height} view={view} onView={setView} alt={record?.prompt ?? 'preview'}
-        hud={({ scale, fit }) => (
+        hud={({ scale, fit }) => src && (
           <div className="viewer-toolbar" data-no-pan>
             <button type="button" data-testid="zoom-fit" title="Fit (F)" onClick={() => setView(FIT_VIEW)}>
               Fit

@@ -38,6 +38,7 @@ export interface WorkspaceParams {
   steps: number;
   guidanceScale: number;
   scheduler: string;
+  /** -1 until a seed is known (typed, rolled, or reported by the engine). */
   seed: number;
   /** Locked: generate with `seed`. Unlocked: a new random seed each time (shown afterwards). */
   seedLocked: boolean;

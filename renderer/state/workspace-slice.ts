@@ -12,7 +12,7 @@ export const DEFAULT_PARAMS: WorkspaceParams = {
   steps: 20,
   guidanceScale: 5,
   scheduler: 'EulerDiscreteScheduler',
-  seed: 0,
+  seed: -1,
   seedLocked: false,
   rng: 'cpu',
   batchSize: 1,
@@ -28,7 +28,7 @@ export function requestFromParams(p: WorkspaceParams): GenerateRequest {
     steps: p.steps,
     guidanceScale: p.guidanceScale,
     scheduler: p.scheduler,
-    seed: p.seedLocked ? p.seed : -1,
+    seed: p.seedLocked && p.seed >= 0 ? p.seed : -1,
     rng: p.rng,
     batchSize: p.batchSize,
   };
