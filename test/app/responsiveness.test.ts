@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend } from '../../main/app/create-backend';
 import type { AtelierBackend } from '../../main/app/backend';
+import { GenerateRequest } from '../../common/api/schemas';
 
 let backend: AtelierBackend;
 beforeAll(async () => {
@@ -31,7 +32,7 @@ it('keeps the API event loop responsive during generation', async () => {
     });
   });
   histogram.enable();
-  await backend.api.generate({ prompt: 'a large blue square on a yellow background', steps: 40, seed: 3, batchSize: 2 });
+  await backend.api.generate(GenerateRequest.parse({ prompt: 'a large blue square on a yellow background', steps: 40, seed: 3, batchSize: 2 }));
   // Meanwhile the API keeps answering calls.
   const callLatencies: number[] = [];
   const poll = setInterval(async () => {
