@@ -185,6 +185,8 @@ export class ModelStore {
     }
     const staging = path.join(this.modelsDir, STAGING_DIR, id);
     if (await exists(staging)) {
+      const holder = await lockHolder(staging);
+      if (holder !== undefined) throw new ModelStoreError(`"${id}" is being downloaded right now (process ${holder}); cancel that download instead`, 'exists');
       await rm(staging, { recursive: true, force: true });
       return { removed: 'partial-download', path: staging };
     }
@@ -306,4 +308,21 @@ async function exists(p: string): Promise<boolean> {
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Pid of a live process holding a download's staging lock, if any. */
+async function lockHolder(staging: string): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number((JSON.parse(await readFile(path.join(staging, '.lock'), 'utf8')) as { pid?: unknown }).pid);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
 }

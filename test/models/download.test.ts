@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DownloadError, ModelDownloader, type DownloadProgress, type DownloaderOptions } from '../../main/models/downloader';
-import { HubClient } from '../../main/models/hub-client';
+import { HubClient, parseRepoRef } from '../../main/models/hub-client';
+import { ModelStore } from '../../main/models/model-store';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { startHubServer, type HubServer } from './helpers/hub-server';
 import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, requestFor, tempDir } from './helpers/fixtures';
 
@@ -342,7 +345,77 @@ describe('ModelDownloader', () => {
   });
 });
 
+describe('ModelDownloader: one download per model', () => {
+  it('refuses a second concurrent download of the same model and leaves the first intact', async () => {
+    const a = downloader();
+    const b = downloader();
+    const results = await Promise.allSettled([a.download(requestFor(files)), b.download(requestFor(files))]);
+    const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0].reason).toMatchObject({ code: 'in-progress' });
+    expect((rejected[0].reason as Error).message).toMatch(/already being downloaded/);
+    await expectInstalledExactly();
+  });
+
+  it('returns the running job when the same id is started twice on one downloader', async () => {
+    const dl = downloader();
+    const j1 = dl.start(requestFor(files));
+    const j2 = dl.start(requestFor(files));
+    expect(j2).toBe(j1);
+    expect(dl.activeJobs()).toEqual([j1]);
+    await j1.done;
+    expect(dl.activeJobs()).toEqual([]);
+  });
+
+  it('takes over a lock left by a process that died', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await mkdir(path.join(modelsDir, '.staging/tiny-sd'), { recursive: true });
+    await writeFile(path.join(modelsDir, '.staging/tiny-sd/.lock'), JSON.stringify({ pid: dead }));
+    await downloader().download(requestFor(files));
+    await expectInstalledExactly();
+  });
+
+  it('ModelStore.remove will not discard a download that is running', async () => {
+    server.hooks.stallAfter.set('unet/model.onnx', 50_000);
+    const job = downloader().start(requestFor(files));
+    await server.waitForStall('unet/model.onnx');
+    await expect(new ModelStore({ modelsDir }).remove('tiny-sd')).rejects.toThrow(/being downloaded right now/);
+    job.cancel();
+    await job.done.catch(() => {});
+    await expectNothingInstalled();
+  });
+});
+
 describe('HubClient', () => {
+  it('follows hub redirects to a CDN, keeping Range for resumes', async () => {
+    server.hooks.redirect = true;
+    server.hooks.dropAfter.set('unet/model.onnx', 100_000);
+    await downloader().download(requestFor(files));
+    await expectInstalledExactly();
+    const reqs = server.requests.filter((r) => r.path === 'unet/model.onnx');
+    expect(reqs.map((r) => r.start)).toEqual([0, 100_000]);
+  });
+
+  it('follows paginated tree listings and skips directories', async () => {
+    server.hooks.treePageSize = 3;
+    const list = await new HubClient({ endpoint: server.endpoint }).listRepoFiles(REPO, 'main');
+    expect(list.map((f) => f.path)).toEqual(Object.keys(files).sort());
+  });
+
+  it('falls back to the revision API on mirrors without the tree API', async () => {
+    server.hooks.noTreeApi = true;
+    const list = await new HubClient({ endpoint: server.endpoint }).listRepoFiles(REPO, 'main');
+    expect(list.map((f) => f.path)).toEqual(Object.keys(files).sort());
+    expect(list.find((f) => f.path === 'unet/model.onnx')?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('parses repo ids and hub URLs', () => {
+    expect(parseRepoRef('SimianLuo/LCM_Dreamshaper_v7')).toEqual({ repo: 'SimianLuo/LCM_Dreamshaper_v7' });
+    expect(parseRepoRef('https://huggingface.co/stabilityai/sdxl-turbo/tree/main/unet')).toEqual({ repo: 'stabilityai/sdxl-turbo', revision: 'main' });
+    expect(parseRepoRef('https://hf-mirror.com/stabilityai/sdxl-turbo')).toEqual({ repo: 'stabilityai/sdxl-turbo' });
+    expect(parseRepoRef('not a repo')).toBeUndefined();
+  });
+
   it('lists repo files with sizes and LFS sha256', async () => {
     const hub = new HubClient({ endpoint: server.endpoint });
     const list = await hub.listRepoFiles(REPO, 'main');

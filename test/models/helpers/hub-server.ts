@@ -28,6 +28,12 @@ export interface HubServerHooks {
   corrupt: Set<string>;
   /** When set, every request needs `Authorization: Bearer <token>` (401 otherwise). */
   requireToken?: string;
+  /** Answer file URLs with a 302 to a CDN-like path (as huggingface.co does). */
+  redirect?: boolean;
+  /** Paginate tree listings with `Link: <…>; rel="next"`. */
+  treePageSize?: number;
+  /** No tree API (older mirrors): only `/api/models/<repo>/revision/<rev>` siblings. */
+  noTreeApi?: boolean;
 }
 
 export interface ServedRequest {
@@ -90,28 +96,65 @@ export async function startHubServer(repos: FixtureRepos, init: Partial<HubServe
     if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'tree') {
       const repo = `${parts[2]}/${parts[3]}`;
       const files = repos[repo];
-      if (!files) {
+      if (!files || hooks.noTreeApi) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Repository not found' }));
         return;
       }
-      const list = Object.entries(files).map(([p, data]) => ({
-        type: 'file',
-        path: p,
+      // Directories are listed too, as the hub does; clients must skip them.
+      const dirs = [...new Set(Object.keys(files).flatMap((p) => (p.includes('/') ? [p.split('/')[0]] : [])))].map((d) => ({ type: 'directory', path: d, size: 0, oid: 'x' }));
+      let list: unknown[] = [
+        ...dirs,
+        ...Object.entries(files).map(([p, data]) => ({
+          type: 'file',
+          path: p,
+          size: data.length,
+          oid: createHash('sha1').update(data).digest('hex'),
+          ...(data.length > 1024 ? { lfs: { oid: sha256(data), size: data.length, pointerSize: 130 } } : {}),
+        })),
+      ];
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (hooks.treePageSize) {
+        const cursor = Number(url.searchParams.get('cursor') ?? 0);
+        const next = cursor + hooks.treePageSize;
+        if (next < list.length) {
+          const nextUrl = new URL(url.toString());
+          nextUrl.searchParams.set('cursor', String(next));
+          headers.link = `<${nextUrl.pathname}${nextUrl.search}>; rel="next"`;
+        }
+        list = list.slice(cursor, next);
+      }
+      res.writeHead(200, headers).end(JSON.stringify(list));
+      return;
+    }
+    // Older listing: /api/models/<owner>/<name>/revision/<rev>
+    if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'revision') {
+      const files = repos[`${parts[2]}/${parts[3]}`];
+      if (!files) {
+        res.writeHead(404).end('{}');
+        return;
+      }
+      const siblings = Object.entries(files).map(([p, data]) => ({
+        rfilename: p,
         size: data.length,
-        oid: createHash('sha1').update(data).digest('hex'),
-        ...(data.length > 1024 ? { lfs: { oid: sha256(data), size: data.length, pointerSize: 130 } } : {}),
+        ...(data.length > 1024 ? { lfs: { sha256: sha256(data), size: data.length } } : {}),
       }));
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(list));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `${parts[2]}/${parts[3]}`, sha: 'f'.repeat(40), siblings }));
       return;
     }
 
-    // Files: /<owner>/<name>/resolve/<rev>/<path...>
-    if (parts[2] !== 'resolve' || parts.length < 5) {
+    // Files: /<owner>/<name>/resolve/<rev>/<path...>, or /cdn/<owner>/<name>/<rev>/<path...> after a redirect.
+    let fileParts = parts;
+    if (parts[0] === 'cdn') fileParts = [parts[1], parts[2], 'resolve', parts[3], ...parts.slice(4)];
+    else if (hooks.redirect && parts[2] === 'resolve') {
+      res.writeHead(302, { location: `/cdn/${parts[0]}/${parts[1]}/${parts[3]}/${parts.slice(4).map(encodeURIComponent).join('/')}` }).end();
+      return;
+    }
+    if (fileParts[2] !== 'resolve' || fileParts.length < 5) {
       res.writeHead(404).end('not found');
       return;
     }
-    const repo = `${parts[0]}/${parts[1]}`;
-    const filePath = parts.slice(4).join('/');
+    const repo = `${fileParts[0]}/${fileParts[1]}`;
+    const filePath = fileParts.slice(4).join('/');
     const record: ServedRequest = { repo, path: filePath, range: req.headers.range, start: 0, status: 0, bytes: 0 };
     requests.push(record);
 
