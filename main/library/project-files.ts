@@ -64,7 +64,15 @@ export async function writeFileAtomic(dest: string, bytes: Uint8Array, opts: { d
   const dir = path.dirname(dest);
   await ensureDir(dir);
   const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-  const handle = await fsp.open(temp, 'w');
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(temp, 'w');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    knownDirs.delete(dir);
+    await ensureDir(dir);
+    handle = await fsp.open(temp, 'w');
+  }
   try {
     await handle.writeFile(bytes);
     if (opts.durable) await handle.sync();
@@ -87,7 +95,15 @@ export async function writeImageContentAddressed(projectDir: string, parts: Uint
   const imagesDir = path.join(projectDir, IMAGES_DIR);
   await ensureDir(imagesDir);
   const temp = path.join(imagesDir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-  const fd = fs.openSync(temp, 'w');
+  let fd: number;
+  try {
+    fd = fs.openSync(temp, 'w');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    knownDirs.delete(imagesDir); // the folder vanished under us (deleted, restored from backup…)
+    await ensureDir(imagesDir);
+    fd = fs.openSync(temp, 'w');
+  }
   let hash: string;
   try {
     let written = 0;
@@ -118,7 +134,14 @@ export async function writeImageContentAddressed(projectDir: string, parts: Uint
   fs.closeSync(fd);
   const dest = path.join(projectDir, imageRelPath(hash));
   await ensureDir(path.dirname(dest));
-  fs.renameSync(temp, dest); // same content => replacing an identical file is harmless
+  try {
+    fs.renameSync(temp, dest); // same content => replacing an identical file is harmless
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    knownDirs.delete(path.dirname(dest));
+    await ensureDir(path.dirname(dest));
+    fs.renameSync(temp, dest);
+  }
   return hash;
 }
 

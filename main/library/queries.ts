@@ -239,11 +239,12 @@ export const SQL = {
     ORDER BY g.created_at DESC LIMIT @limit`,
   childrenOf: `SELECT ${GENERATION_COLUMNS} FROM generations g
     WHERE g.parent_id = ? AND g.deleted_at IS NULL ORDER BY g.created_at, g.id`,
-  // Nearest parent first. depth bound guards against a (corrupt) cycle.
+  // Nearest parent first. depth bound guards against a (corrupt) cycle. CROSS JOIN pins the
+  // loop order (chain outside): with ANALYZE statistics the planner otherwise may scan g.
   ancestorsOf: `WITH RECURSIVE chain(id, parent_id, depth) AS (
       SELECT id, parent_id, 0 FROM generations WHERE id = ?
       UNION ALL
-      SELECT p.id, p.parent_id, c.depth + 1 FROM chain c JOIN generations p ON p.id = c.parent_id WHERE c.depth < 10000
+      SELECT p.id, p.parent_id, c.depth + 1 FROM chain c CROSS JOIN generations p ON p.id = c.parent_id WHERE c.depth < 10000
     )
-    SELECT ${GENERATION_COLUMNS} FROM chain c JOIN generations g ON g.id = c.id WHERE c.depth > 0 ORDER BY c.depth`,
+    SELECT ${GENERATION_COLUMNS} FROM chain c CROSS JOIN generations g ON g.id = c.id WHERE c.depth > 0 ORDER BY c.depth`,
 };

@@ -14,10 +14,11 @@ let lib: ProjectLibrary;
 beforeAll(async () => {
   root = tempDir();
   lib = await ProjectLibrary.create(root, 'plans');
-  const ins = lib.database.prepare(`INSERT INTO generations (id, created_at, image_hash, width, height, model_id, scheduler, seed, prompt, rating, flag)
-    VALUES (?, ?, 'h', 512, 512, ?, ?, ?, ?, ?, ?)`);
+  const ins = lib.database.prepare(`INSERT INTO generations (id, created_at, image_hash, width, height, model_id, scheduler, seed, prompt, rating, flag, parent_id)
+    VALUES (?, ?, 'h', 512, 512, ?, ?, ?, ?, ?, ?, ?)`);
+  const id = (i: number) => `G${String(i).padStart(6, '0')}`;
   lib.database.transaction(() => {
-    for (let i = 0; i < 2000; i++) ins.run(`G${String(i).padStart(6, '0')}`, i, `m${i % 5}`, `s${i % 3}`, i % 50, `prompt ${i} warm light`, i % 6, i % 3 ? 'none' : 'pick');
+    for (let i = 0; i < 2000; i++) ins.run(id(i), i, `m${i % 5}`, `s${i % 3}`, i % 50, `prompt ${i} warm light`, i % 6, i % 3 ? 'none' : 'pick', i % 5 === 0 && i > 0 ? id(i - 1) : null);
   })();
 });
 afterAll(() => {
@@ -55,7 +56,14 @@ const HISTORY_CASES: Record<string, HistoryQuery> = {
   searchFiltered: { text: 'warm', boardId: 'b', minRating: 3, modelId: 'm2' },
 };
 
-describe('query plans use indexes', () => {
+describe.each([
+  ['fresh project (no statistics)', false],
+  ['after ANALYZE (PRAGMA optimize at close gathers statistics)', true],
+])('query plans use indexes: %s', (_label, analyze) => {
+  beforeAll(() => {
+    if (analyze) lib.database.exec('ANALYZE');
+  });
+
   for (const [name, q] of Object.entries(HISTORY_CASES)) {
     it(`history: ${name}`, () => {
       for (const cols of [GENERATION_COLUMNS, THUMBNAIL_COLUMNS]) {
