@@ -13,6 +13,8 @@ test('library: search history, rate and filter, vary from the context menu, swit
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
   await page.getByTestId('steps').fill('3');
+  const history = page.getByTestId('history');
+  const total = Number(await history.getAttribute('data-count')) + 2;
   await generate(page, 'a red fox in snow');
   await generate(page, 'a blue whale underwater');
 
@@ -21,6 +23,7 @@ test('library: search history, rate and filter, vary from the context menu, swit
   await expect(page.getByTestId('history')).toHaveAttribute('data-count', '1');
   await expect(page.getByTestId('history-item').first()).toHaveAttribute('title', /blue whale/);
   await page.getByTestId('history-search').fill('');
+  await expect(history).toHaveAttribute('data-count', String(total));
   await expect(page.locator('[data-testid="history-item"][title*="red fox"]')).toHaveCount(1);
 
   // Rate the viewed image with the keyboard, then filter by rating.
@@ -32,9 +35,10 @@ test('library: search history, rate and filter, vary from the context menu, swit
   await expect(page.getByTestId('history')).toHaveAttribute('data-count', '1');
   await expect(page.getByTestId('history-item').first()).toHaveAttribute('data-rating', '4');
   await page.getByTestId('filter-rating').selectOption('0');
+  await expect(history).toHaveAttribute('data-count', String(total));
 
   // Context menu: vary makes a child with the same prompt and a new seed.
-  const count = Number(await page.getByTestId('history').getAttribute('data-count'));
+  const count = total;
   await fox.click({ button: 'right' });
   await page.getByTestId('menu-vary').click();
   await expect(page.getByTestId('history')).toHaveAttribute('data-count', String(count + 1));
