@@ -197,7 +197,8 @@ async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContex
   const downloader = new ModelDownloader({
     modelsDir: ctx.modelsDir,
     hub,
-    validate: ctx.validate,
+    // The engine's loader checks pipelines; TAESD decoders and upscalers are single graphs it does not load.
+    ...(ctx.validate ? { validate: async (folder: string, info: { kind: string }) => (info.kind === 'pipeline' ? ctx.validate!(folder) : undefined) } : {}),
     ...(ctx.concurrency ? { concurrency: ctx.concurrency } : {}),
     ...(ctx.freeBytes ? { freeBytes: ctx.freeBytes } : {}),
     ...(ctx.retryBaseMs !== undefined ? { retryBaseMs: ctx.retryBaseMs } : {}),

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { HubError } from './hub-client';
-import { checkPipelineFolder } from './layout';
+import { checkPipelineFolder, detectFamily } from './layout';
 import { assertSafeModelId, writeManifest, type ModelManifest } from './manifest';
 import type { ModelKind } from './catalog';
 import type { ModelDownloader } from './downloader';
@@ -322,10 +322,14 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
       sizeBytes: bytesTotal,
       installedAt: new Date().toISOString(),
     };
+    if (kind === 'pipeline' && !manifest.family) {
+      const family = await detectFamily(this.#staging);
+      if (family) manifest.family = family;
+    }
     await writeManifest(this.#staging, manifest);
     if (this.#dl.options.validate) {
       try {
-        await this.#dl.options.validate(this.#staging);
+        await this.#dl.options.validate(this.#staging, { id: this.id, kind });
       } catch (err) {
         throw new DownloadError(`model "${this.id}" failed validation and was not installed: ${(err as Error).message}`, 'validation', false, undefined, { cause: err });
       }

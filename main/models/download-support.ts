@@ -116,7 +116,8 @@ export interface DownloaderOptions {
   /** Writes one chunk at a position; injectable to simulate ENOSPC mid-write. */
   writeChunk?: (fh: FileHandle, chunk: Uint8Array, position: number) => Promise<void>;
   /** Deep check of the finished folder (the app passes the engine's model loader). Throw to refuse. */
-  validate?: (folder: string) => Promise<void>;
+  /** Receives the complete staging folder and what it holds (aux models have no pipeline to load). */
+  validate?: (folder: string, info: { id: string; kind: ModelKind }) => Promise<void>;
   /** Minimum ms between progress events (default 200). */
   progressIntervalMs?: number;
 }

@@ -106,3 +106,30 @@ export async function checkPipelineFolder(folder: string): Promise<LayoutReport>
   const problems = [...report.problems, ...extra];
   return { ok: problems.length === 0, problems, variant: report.variant };
 }
+
+/** `sd1` / `sd2` / `sdxl` from model_index.json and the text encoder config, when recognisable. */
+export async function detectFamily(folder: string): Promise<'sd1' | 'sd2' | 'sdxl' | undefined> {
+  const index = await readJson(path.join(folder, 'model_index.json'));
+  if (!index) return undefined;
+  const cls = String(index._class_name ?? '');
+  if (/XL/i.test(cls) || (Array.isArray(index.text_encoder_2) && index.text_encoder_2[0] !== null) || (await exists(path.join(folder, 'text_encoder_2')))) return 'sdxl';
+  const te = await readJson(path.join(folder, 'text_encoder', 'config.json'));
+  if (te && te.hidden_size === 1024) return 'sd2';
+  return 'sd1';
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const v = JSON.parse(await readFile(file, 'utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}

@@ -7,10 +7,12 @@
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { checkPipelineFolder } from './layout';
+import { checkPipelineFolder, detectFamily } from './layout';
 import { STAGING_DIR, defaultFreeBytes, formatBytes } from './downloader';
 import { MANIFEST_FILE, assertSafeModelId, readManifest, slugifyModelId, writeManifest, type ModelManifest, type ModelSource } from './manifest';
 import type { ModelKind } from './catalog';
+
+export { detectFamily };
 
 export const DEMO_MODEL_ID = 'atelier-demo';
 
@@ -259,26 +261,6 @@ export class ModelStore {
       ...(manifest.defaults ? { defaults: manifest.defaults } : {}),
       ...(manifest.description ? { description: manifest.description } : {}),
     };
-  }
-}
-
-/** `sd1` / `sd2` / `sdxl` from model_index.json and the text encoder config, when recognisable. */
-export async function detectFamily(folder: string): Promise<'sd1' | 'sd2' | 'sdxl' | undefined> {
-  const index = await readJson(path.join(folder, 'model_index.json'));
-  if (!index) return undefined;
-  const cls = String(index._class_name ?? '');
-  if (/XL/i.test(cls) || (Array.isArray(index.text_encoder_2) && index.text_encoder_2[0] !== null) || (await exists(path.join(folder, 'text_encoder_2')))) return 'sdxl';
-  const te = await readJson(path.join(folder, 'text_encoder', 'config.json'));
-  if (te && te.hidden_size === 1024) return 'sd2';
-  return 'sd1';
-}
-
-async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const v = JSON.parse(await readFile(file, 'utf8'));
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

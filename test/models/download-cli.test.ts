@@ -68,6 +68,20 @@ beforeEach(async () => {
           // Approximate sizes, no hashes: the live listing supplies both.
           files: Object.entries(files).map(([p, d]) => ({ path: p, size: Math.round(d.length / 1000) * 1000, sizeApprox: true })),
         },
+        {
+          id: 'tiny-taesd',
+          name: 'Tiny TAESD',
+          kind: 'vae-decoder',
+          repo: REPO,
+          revision: 'main',
+          family: 'taesd',
+          precision: 'fp32',
+          providers: ['cpu'],
+          license: 'mit',
+          description: 'aux',
+          estimates: { diskBytes: 200_000, memoryBytes: 1 },
+          files: [{ path: 'vae_decoder/model.onnx', size: files['vae_decoder/model.onnx'].length }],
+        },
       ],
     }),
   );
@@ -95,6 +109,26 @@ describe('atelier models pull', () => {
     const list = await run(['list']);
     expect(list.stdout).toMatch(/tiny\s+Tiny SD/);
     expect(list.stdout).toMatch(/atelier-demo/);
+  });
+
+  it('pulls auxiliary models (TAESD, upscalers) without the pipeline loader', async () => {
+    const r = await run(['pull', 'tiny-taesd'], {
+      ctx: {
+        validate: async () => {
+          throw new Error('not a pipeline');
+        },
+      },
+    });
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(await readFile(path.join(ctx.modelsDir, 'tiny-taesd/atelier-model.json'), 'utf8'));
+    expect(manifest).toMatchObject({ kind: 'vae-decoder', family: 'taesd' });
+    expect((await run(['list', '--json'])).stdout).toContain('"kind": "vae-decoder"');
+  });
+
+  it('records the detected family for a repo pulled by URL', async () => {
+    await run(['pull', `${server.endpoint}/${REPO}`, '--id', 'by-repo']);
+    const manifest = JSON.parse(await readFile(path.join(ctx.modelsDir, 'by-repo/atelier-model.json'), 'utf8'));
+    expect(manifest).toMatchObject({ family: 'sd1', repo: REPO, name: REPO });
   });
 
   it('draws a progress bar on a TTY', async () => {
@@ -191,7 +225,7 @@ describe('atelier models import / remove / list', () => {
       ['user-copy', 'import-copy'],
       ['user-model', 'import-reference'],
     ]);
-    expect(list.available.map((m: { id: string }) => m.id)).toEqual(['tiny']);
+    expect(list.available.map((m: { id: string }) => m.id)).toEqual(['tiny', 'tiny-taesd']);
 
     expect((await run(['remove', 'user-model'])).stdout).toContain('left untouched');
     expect((await run(['remove', 'user-copy'])).code).toBe(0);
