@@ -210,7 +210,8 @@ export class ProjectLibrary {
 
   private queueThumbnail(hash: string, make: () => Promise<Buffer>): void {
     const target = this.thumbPath(hash);
-    const job = (async () => {
+    // setImmediate: even building the sharp pipeline costs the caller ~1-3 ms; start after returning.
+    const job = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
       try {
         await writeFileAtomic(target, await make(), { durable: false });
       } catch {
@@ -218,7 +219,7 @@ export class ProjectLibrary {
       } finally {
         this.pendingThumbs.delete(hash);
       }
-    })();
+    });
     this.pendingThumbs.set(hash, job);
   }
 
