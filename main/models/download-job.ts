@@ -306,8 +306,6 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
         throw new DownloadError(`downloaded files do not form a loadable model:\n  ${problems.join('\n  ')}`, 'validation', false);
       }
     }
-    await this.#stateWrite;
-    await rm(path.join(this.#staging, STATE_FILE), { force: true });
     const bytesTotal = this.#files.reduce((n, f) => n + f.bytesDone, 0);
     const manifest: ModelManifest = {
       name: this.#req.manifest?.name ?? this.#req.repo,
@@ -359,7 +357,10 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
   }
 
   async #install(installDir: string): Promise<void> {
-    // The lock must not travel into the installed folder.
+    // Until here a crash (even during a long validation) resumes without re-downloading.
+    // The state file and the lock must not travel into the installed folder.
+    await this.#stateWrite;
+    await rm(path.join(this.#staging, STATE_FILE), { force: true });
     await this.#releaseLock();
     let trash: string | undefined;
     if (await exists(installDir)) {

@@ -259,6 +259,24 @@ describe('ModelDownloader', () => {
     expect(server.requests.filter((r) => r.path === 'unet/model.onnx')[0].start).toBe(0);
   });
 
+  it('a kill during validation resumes without downloading again', async () => {
+    const app = new AbortController();
+    const first = downloader({
+      validate: async () => {
+        app.abort(); // the app quits while the engine is still loading the model
+      },
+    });
+    const err = (await first.download(requestFor(files), { signal: app.signal }).catch((e: unknown) => e)) as DownloadError;
+    expect(err.code).toBe('aborted');
+    await expectNothingInstalled();
+    const requestsBefore = server.requests.length;
+    let validated = 0;
+    await downloader({ validate: async () => void validated++ }).download(requestFor(files));
+    expect(server.requests.length).toBe(requestsBefore);
+    expect(validated).toBe(1);
+    await expectInstalledExactly();
+  });
+
   it('installs nothing when validation fails, and cleans staging', async () => {
     const err = (await downloader({
       validate: async () => {
