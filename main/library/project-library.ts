@@ -77,7 +77,7 @@ export class ProjectLibrary {
   /** Creates `<parentDir>/<name>.atelier/` (must not exist yet) and opens it. */
   static async create(parentDir: string, name: string, opts: OpenOptions = {}): Promise<ProjectLibrary> {
     if (!name.trim()) throw new LibraryError('project name must not be empty');
-    const dir = path.join(parentDir, projectFolderName(name));
+    const dir = path.resolve(parentDir, projectFolderName(name));
     if (fs.existsSync(dir)) throw new LibraryError(`cannot create project: ${dir} already exists (open it instead, or pick another name)`);
     fs.mkdirSync(dir, { recursive: true });
     fs.mkdirSync(path.join(dir, IMAGES_DIR));
@@ -102,7 +102,8 @@ export class ProjectLibrary {
   }
 
   /** Opens an existing project folder (the `.atelier` directory itself). */
-  static async open(dir: string, opts: OpenOptions = {}): Promise<ProjectLibrary> {
+  static async open(projectDir: string, opts: OpenOptions = {}): Promise<ProjectLibrary> {
+    const dir = path.resolve(projectDir);
     const file = path.join(dir, LIBRARY_FILE);
     if (!fs.existsSync(file)) throw new LibraryError(`${dir} is not an Atelier project: ${LIBRARY_FILE} not found`);
     const lock = acquireProjectLock(dir);
@@ -281,10 +282,23 @@ export class ProjectLibrary {
   private page<T>(query: HistoryQuery, columns: string, map: (r: unknown) => T): Page<T> {
     if (query.text !== undefined && !/[\p{L}\p{N}_]/u.test(query.text)) return { items: [], nextCursor: null };
     const built = buildHistoryQuery(query, columns);
-    const rows = this.conn.prepare(built.sql).all(built.params) as Array<{ seq: number; id: string; created_at: number }>;
+    const rows = this.cachedStatement(built.sql).all(built.params) as Array<{ seq: number; id: string; created_at: number }>;
     const more = rows.length > built.limit;
     if (more) rows.length = built.limit;
     return { items: rows.map(map), nextCursor: more ? nextCursorOf(built.order, rows[rows.length - 1]) : null };
+  }
+
+  /** History SQL depends only on which filters are set: a few dozen shapes, prepared once each. */
+  private readonly statementCache = new Map<string, Database.Statement>();
+
+  private cachedStatement(sql: string): Database.Statement {
+    let stmt = this.statementCache.get(sql);
+    if (!stmt) {
+      if (this.statementCache.size >= 256) this.statementCache.clear();
+      stmt = this.conn.prepare(sql);
+      this.statementCache.set(sql, stmt);
+    }
+    return stmt;
   }
 
   /** Other live generations with the same seed as `id`, newest first. */
