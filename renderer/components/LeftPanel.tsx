@@ -51,9 +51,9 @@ function ModelPicker() {
       )}
       {loaded && loaded.modelId === modelId && loaded.fallbacks.length > 0 && (
         <div className="hint warn">
-          {loaded.fallbacks.map((f) => (
-            <div key={f.provider}>
-              {f.provider} unavailable: {f.reason}
+          {[...new Map(loaded.fallbacks.map((f) => [f.provider, f.reason])).entries()].map(([provider, reason]) => (
+            <div key={provider} title={reason}>
+              {provider} not used: {reason}
             </div>
           ))}
         </div>

@@ -34,31 +34,38 @@ export const createSystemSlice =
       void client
         .listJobs()
         .then((jobs) => {
-          for (const j of jobs) {
-            if (get().jobs[j.jobId]) continue;
-            set((s) => ({
-              jobs: {
-                ...s.jobs,
-                [j.jobId]: {
-                  jobId: j.jobId,
-                  state: j.state,
-                  request: j.request,
-                  origin: 'external',
-                  step: j.step,
-                  total: j.total,
-                  elapsedMs: 0,
-                  etaMs: null,
-                  previewUrl: null,
-                  previewStep: 0,
-                  error: j.error ?? null,
-                  generationIds: j.generationIds,
-                  seed: j.request.seed >= 0 ? j.request.seed : null,
-                  position: null,
-                },
-              },
-              jobOrder: [...s.jobOrder, j.jobId],
-            }));
-          }
+          // Jobs from before this page loaded (or from another window) are older than any we
+          // started since, so they go first.
+          const known = get().jobs;
+          const older = jobs.filter((j) => !known[j.jobId]);
+          if (older.length === 0) return;
+          set((s) => ({
+            jobs: {
+              ...Object.fromEntries(
+                older.map((j) => [
+                  j.jobId,
+                  {
+                    jobId: j.jobId,
+                    state: j.state,
+                    request: j.request,
+                    origin: 'external' as const,
+                    step: j.step,
+                    total: j.total,
+                    elapsedMs: 0,
+                    etaMs: null,
+                    previewUrl: null,
+                    previewStep: 0,
+                    error: j.error ?? null,
+                    generationIds: j.generationIds,
+                    seed: j.request.seed >= 0 ? j.request.seed : null,
+                    position: null,
+                  },
+                ]),
+              ),
+              ...s.jobs,
+            },
+            jobOrder: [...older.map((j) => j.jobId), ...s.jobOrder.filter((id) => !older.some((j) => j.jobId === id))],
+          }));
         })
         .catch(() => undefined);
     },

@@ -19,7 +19,7 @@ test('no long tasks while a job streams previews', async ({ page, atelier }) => 
   await page.getByTestId('steps').fill('20');
   await page.evaluate(() => ((window as unknown as { __longTasks: number[] }).__longTasks.length = 0));
   await page.getByTestId('generate').click();
-  const job = page.getByTestId('queue-item').first();
+  const job = page.getByTestId('queue-item').filter({ hasText: 'a quiet harbour at night' });
   await expect(job).toHaveAttribute('data-state', 'done');
   expect(Number(await job.getAttribute('data-preview-step'))).toBeGreaterThan(0); // previews did stream
   const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);

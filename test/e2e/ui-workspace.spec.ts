@@ -18,7 +18,8 @@ test('workspace: type a prompt, generate, watch progress, find it in history, re
   await page.getByTestId('generate').click();
 
   // The job streams progress to the end; the queue row keeps the last step it saw.
-  const job = page.getByTestId('queue-item').first();
+  const job = page.getByTestId('queue-item').filter({ hasText: prompt });
+  await expect(job).toHaveCount(1);
   await expect(job).toHaveAttribute('data-state', 'done');
   await expect(job).toHaveAttribute('data-step', '6');
   await expect(job).toHaveAttribute('data-total', '6');

@@ -80,6 +80,23 @@ describe('jobs', () => {
     expect(fake.callsTo('generate')[1]).toEqual(fake.callsTo('generate')[0]);
   });
 
+  it('puts jobs that existed before startup ahead of ones started since', async () => {
+    const fake = createFakeClient();
+    let releaseJobs!: () => void;
+    const gate = new Promise<void>((r) => (releaseJobs = r));
+    fake.client.listJobs = async () => {
+      await gate;
+      return [{ jobId: 'old', state: 'done', request: { prompt: 'x', negativePrompt: '', width: 64, height: 64, steps: 4, guidanceScale: 5, guidanceRescale: 0, seed: 3, rng: 'cpu', batchSize: 1 }, step: 4, total: 4, generationIds: ['g'] }];
+    };
+    const store = createAtelierStore(fake.client);
+    await store.getState().init();
+    await store.getState().generate();
+    releaseJobs();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(store.getState().jobOrder).toEqual(['old', 'job1']);
+    expect(store.getState().jobs.old).toMatchObject({ origin: 'external', state: 'done', seed: 3 });
+  });
+
   it('clears finished jobs but keeps running and failed ones', async () => {
     const { fake, s } = await ready();
     await s().generate();
