@@ -106,6 +106,13 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     this.#wake?.();
   }
 
+  /** Stop like an app shutdown: partial files are kept; `done` rejects with code "aborted". */
+  abort(): void {
+    if (this.#state === 'done' || this.#state === 'failed' || this.#state === 'cancelled') return;
+    this.#stop(SHUTDOWN);
+    this.#wake?.();
+  }
+
   /** Stop and delete the partial download; `done` rejects with code "cancelled". */
   cancel(): void {
     if (this.#state === 'done' || this.#state === 'failed' || this.#state === 'cancelled') return;

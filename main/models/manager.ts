@@ -1,0 +1,215 @@
+/**
+ * ModelManager: the one object the backend needs to expose model management over the API —
+ * catalog + installed list + downloads + import/remove, with events shaped for the UI
+ * (`download-progress` matches the API's `model:download-progress` event).
+ */
+import { EventEmitter } from 'node:events';
+import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
+import { DownloadError, ModelDownloader, type DownloadJob, type DownloadProgress, type DownloadResult, type DownloadState } from './downloader';
+import { HubClient, parseRepoRef } from './hub-client';
+import { ModelStore, type ImportOptions, type InstalledModel } from './model-store';
+import { PlanError, planCatalogPull, planRepoPull, type PullPlan } from './plan';
+
+export interface ModelManagerOptions {
+  /** The user's models folder; a function so a settings change takes effect on the next call. */
+  modelsDir: string | (() => string);
+  catalogPath?: string;
+  demoModelDir?: string;
+  endpoint?: string;
+  token?: string;
+  /** The engine's loader, run on pipelines before they are installed or imported. */
+  validate?: (folder: string) => Promise<void>;
+  concurrency?: number;
+  freeBytes?: (dir: string) => Promise<number>;
+  retryBaseMs?: number;
+}
+
+export interface DownloadProgressEvent {
+  modelId: string;
+  state: DownloadState;
+  bytesDone: number;
+  bytesTotal: number;
+  rateBps: number;
+  /** Milliseconds left; -1 when unknown. */
+  etaMs: number;
+}
+
+export interface CatalogItem {
+  id: string;
+  name: string;
+  kind: CatalogEntry['kind'];
+  repo?: string;
+  family: string;
+  precision: string;
+  providers: string[];
+  license: string;
+  description: string;
+  downloadBytes: number;
+  sizeApprox: boolean;
+  estimates: CatalogEntry['estimates'];
+  bundled: boolean;
+  installed: boolean;
+  /** A partial download exists and `pull` would resume it. */
+  resumable: boolean;
+  /** State of a download running now, if any. */
+  downloading?: DownloadState;
+}
+
+export interface ModelManagerEvents {
+  'download-progress': [DownloadProgressEvent];
+  'download-finished': [{ modelId: string; model: InstalledModel }];
+  'download-failed': [{ modelId: string; code: string; message: string; resumable: boolean }];
+  changed: [];
+}
+
+export class ModelManager extends EventEmitter<ModelManagerEvents> {
+  readonly #opts: ModelManagerOptions;
+  readonly #jobs = new Map<string, DownloadJob>();
+  #catalog: Promise<Catalog> | undefined;
+
+  constructor(options: ModelManagerOptions) {
+    super();
+    this.#opts = options;
+  }
+
+  get modelsDir(): string {
+    return typeof this.#opts.modelsDir === 'function' ? this.#opts.modelsDir() : this.#opts.modelsDir;
+  }
+
+  catalog(): Promise<Catalog> {
+    this.#catalog ??= loadCatalog(this.#opts.catalogPath ?? defaultCatalogPath());
+    return this.#catalog;
+  }
+
+  store(): ModelStore {
+    return new ModelStore({ modelsDir: this.modelsDir, demoModelDir: this.#opts.demoModelDir, validate: this.#opts.validate, freeBytes: this.#opts.freeBytes });
+  }
+
+  #hub(token?: string): HubClient {
+    return new HubClient({ endpoint: this.#opts.endpoint, token: token ?? this.#opts.token });
+  }
+
+  #dl(hub: HubClient): ModelDownloader {
+    const validate = this.#opts.validate;
+    return new ModelDownloader({
+      modelsDir: this.modelsDir,
+      hub,
+      ...(validate ? { validate: async (folder: string, info: { kind: string }) => (info.kind === 'pipeline' ? validate(folder) : undefined) } : {}),
+      ...(this.#opts.concurrency ? { concurrency: this.#opts.concurrency } : {}),
+      ...(this.#opts.freeBytes ? { freeBytes: this.#opts.freeBytes } : {}),
+      ...(this.#opts.retryBaseMs !== undefined ? { retryBaseMs: this.#opts.retryBaseMs } : {}),
+      progressIntervalMs: 250,
+    });
+  }
+
+  listInstalled(): Promise<InstalledModel[]> {
+    return this.store().list();
+  }
+
+  /** Catalog entries with their install / partial-download / running state. */
+  async listCatalog(): Promise<CatalogItem[]> {
+    const [catalog, installed] = await Promise.all([this.catalog(), this.listInstalled()]);
+    const installedIds = new Set(installed.map((m) => m.catalogId ?? m.id));
+    const probe = new ModelDownloader({ modelsDir: this.modelsDir });
+    return Promise.all(
+      catalog.models.map(async (m) => ({
+        id: m.id,
+        name: m.name,
+        kind: m.kind,
+        ...(m.repo ? { repo: m.repo } : {}),
+        family: m.family,
+        precision: m.precision,
+        providers: m.providers,
+        license: m.license,
+        description: m.description,
+        downloadBytes: entryDownloadBytes(m),
+        sizeApprox: m.files.some((f) => f.sizeApprox === true),
+        estimates: m.estimates,
+        bundled: m.bundled === true,
+        installed: m.bundled === true || installedIds.has(m.id),
+        resumable: !m.bundled && (await probe.hasStaging(m.id)),
+        ...(this.#jobs.has(m.id) ? { downloading: this.#jobs.get(m.id)!.state } : {}),
+      })),
+    );
+  }
+
+  /**
+   * What a pull of a catalog id, `owner/name` or hub URL would download, checked before any big
+   * byte moves (the UI shows this before the user confirms).
+   */
+  async plan(what: string, options: { revision?: string; id?: string; token?: string } = {}): Promise<PullPlan> {
+    const hub = this.#hub(options.token);
+    const entry = findCatalogEntry(await this.catalog().catch(() => ({ version: 1 as const, models: [] })), what);
+    if (entry) return planCatalogPull(entry, hub, options);
+    if (!parseRepoRef(what)) throw new PlanError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
+    return planRepoPull(what, hub, options);
+  }
+
+  /** Plan and start (or resume) a download; resolves once it is running, with the job. */
+  async pull(what: string, options: { revision?: string; id?: string; token?: string } = {}): Promise<{ modelId: string; job: DownloadJob; plan: PullPlan }> {
+    const plan = await this.plan(what, options);
+    const modelId = plan.request.id;
+    const running = this.#jobs.get(modelId);
+    if (running) return { modelId, job: running, plan };
+    const job = this.#dl(this.#hub(options.token)).start(plan.request);
+    this.#jobs.set(modelId, job);
+    const report = (p: DownloadProgress) =>
+      this.emit('download-progress', { modelId, state: p.state, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rateBps: Math.round(p.rate), etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000) });
+    job.on('progress', report);
+    job.done.then(
+      async (result: DownloadResult) => {
+        this.#jobs.delete(modelId);
+        const model = (await this.store().get(result.id))!;
+        this.emit('download-finished', { modelId, model });
+        this.emit('changed');
+      },
+      (err: unknown) => {
+        this.#jobs.delete(modelId);
+        const e = err as DownloadError;
+        this.emit('download-failed', { modelId, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false });
+        this.emit('changed');
+      },
+    );
+    return { modelId, job, plan };
+  }
+
+  /** Progress of every running download. */
+  downloads(): DownloadProgress[] {
+    return [...this.#jobs.values()].map((j) => j.progress());
+  }
+
+  pause(modelId: string): void {
+    this.#job(modelId).pause();
+  }
+  resume(modelId: string): void {
+    this.#job(modelId).resume();
+  }
+  cancel(modelId: string): void {
+    this.#job(modelId).cancel();
+  }
+
+  #job(modelId: string): DownloadJob {
+    const job = this.#jobs.get(modelId);
+    if (!job) throw new DownloadError(`no download of "${modelId}" is running`, 'not-found', true);
+    return job;
+  }
+
+  async importFolder(folder: string, options: ImportOptions = {}): Promise<InstalledModel> {
+    const model = await this.store().importFolder(folder, options);
+    this.emit('changed');
+    return model;
+  }
+
+  async remove(modelId: string): Promise<void> {
+    if (this.#jobs.has(modelId)) throw new DownloadError(`"${modelId}" is downloading; cancel the download instead`, 'in-progress', true);
+    await this.store().remove(modelId);
+    this.emit('changed');
+  }
+
+  /** App shutdown: stop every download, keeping partial files for the next start. */
+  async close(): Promise<void> {
+    const jobs = [...this.#jobs.values()];
+    for (const j of jobs) j.abort();
+    await Promise.all(jobs.map((j) => j.done.catch(() => {})));
+  }
+}
