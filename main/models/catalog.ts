@@ -7,9 +7,9 @@
  * it (`catalogJsonSchema()`), and a test keeps the two in sync.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { z } from 'zod';
+import { appRoot } from '../app/paths';
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
 
@@ -114,9 +114,9 @@ export type ModelFamily = z.infer<typeof ModelFamilySchema>;
 export type ExecutionProviderName = z.infer<typeof ProviderSchema>;
 export type RecommendedDefaults = z.infer<typeof RecommendedDefaultsSchema>;
 
-/** Path of the shipped catalog, resolved from this source file (main/models → repo root). */
+/** Path of the shipped catalog: `<app root>/models/catalog.json` (works from source, dist/ and Electron). */
 export function defaultCatalogPath(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/catalog.json');
+  return path.join(appRoot(), 'models', 'catalog.json');
 }
 
 export class CatalogError extends Error {

@@ -235,7 +235,7 @@ async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContex
       return 130;
     }
     err(`error: ${de.message}`);
-    if (de.stagingKept && de.code !== 'already-installed') err(`Partial files are kept; run the same command again to resume, or "atelier models remove ${request.id}" to discard them.`);
+    if (de.stagingKept && de.code !== 'already-installed' && !/resume/.test(de.message)) err(`Partial files are kept; run the same command again to resume, or "atelier models remove ${request.id}" to discard them.`);
     return 1;
   } finally {
     if (ctx.signal) ctx.signal.removeEventListener('abort', onSigint);
