@@ -98,7 +98,14 @@ function useShortcuts() {
       }
       const n = s.selection.length;
       const cols = n > 2 ? Math.ceil(Math.sqrt(n)) : 2;
-      if (e.key === 'Tab') {
+      if (s.compareLayout === 'ab' && s.ab && !s.ab.done && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
+        e.preventDefault();
+        void s.chooseAb(e.key === 'ArrowLeft' ? 'left' : 'right');
+        return;
+      }
+      if (key === 'l') {
+        s.toggleLoupe();
+      } else if (e.key === 'Tab') {
         e.preventDefault();
         s.toggleLabels();
       } else if (e.key === 'ArrowRight') {

@@ -55,10 +55,24 @@ export function CompareView() {
       setLayout: st.setCompareLayout,
       toggleLabels: st.toggleLabels,
       exit: st.toggleCompare,
+      ab: st.ab,
+      chooseAb: st.chooseAb,
+      startAb: st.startAb,
+      loupe: st.loupe,
+      loupePoint: st.loupePoint,
+      toggleLoupe: st.toggleLoupe,
+      setLoupePoint: st.setLoupePoint,
     })),
   );
   const items = useMemo(() => s.ids.map((id) => s.records[id]).filter((r): r is GenerationRecord => !!r), [s.ids, s.records]);
   const labels = useMemo(() => diffParams(items), [items]);
+  const abPair = useMemo(() => {
+    if (!s.ab) return null;
+    const champion = s.records[s.ab.champion];
+    const challenger = s.ab.challengers[0] ? s.records[s.ab.challengers[0]] : undefined;
+    return champion ? { champion, challenger } : null;
+  }, [s.ab, s.records]);
+  const abLabels = useMemo(() => (abPair?.challenger ? diffParams([abPair.champion, abPair.challenger]) : [[], []]), [abPair]);
 
   if (items.length < 2) {
     return (
@@ -75,7 +89,8 @@ export function CompareView() {
     );
   }
 
-  const layout = items.length > 2 ? 'grid' : s.layout;
+  const layout = s.layout === 'ab' && abPair ? 'ab' : items.length > 2 ? 'grid' : s.layout === 'ab' ? 'side' : s.layout;
+  const loupeProps = s.loupe ? { loupe: s.loupePoint, onHover: s.setLoupePoint } : {};
   const cols = layout === 'side' ? 2 : Math.ceil(Math.sqrt(items.length));
   const focus = Math.min(s.focus, items.length - 1);
 
@@ -92,7 +107,19 @@ export function CompareView() {
           <button type="button" data-testid="layout-grid" className={layout === 'grid' ? 'active' : ''} onClick={() => s.setLayout('grid')}>
             Grid
           </button>
+          <button
+            type="button"
+            data-testid="layout-ab"
+            className={layout === 'ab' ? 'active' : ''}
+            title="Winner stays: the left image meets each other one in turn (← keep left, → right wins)"
+            onClick={() => s.setLayout('ab')}
+          >
+            A/B
+          </button>
         </div>
+        <button type="button" data-testid="toggle-loupe" aria-pressed={s.loupe} className={s.loupe ? 'active' : ''} onClick={s.toggleLoupe} title="Synchronised loupe (L)">
+          Loupe
+        </button>
         <button type="button" data-testid="compare-fit" onClick={() => s.setView(FIT_VIEW)} title="Reset zoom on all tiles">
           Fit all
         </button>
@@ -100,12 +127,45 @@ export function CompareView() {
           Labels
         </button>
         <span className="spacer" />
-        <span className="muted">←→ move · 1–5 rate · P pick · X reject · Tab labels</span>
+        <span className="muted">
+          {layout === 'ab' ? '← keep left · → right wins · 1–5 rate left' : '←→ move · 1–5 rate · P pick · X reject · Tab labels · L loupe'}
+        </span>
         <button type="button" data-testid="compare-exit" onClick={() => s.exit(false)} title="Leave compare (C)">
           Done
         </button>
       </div>
-      {layout === 'swipe' ? (
+      {layout === 'ab' && abPair ? (
+        <div className="compare-ab" data-testid="compare-ab" data-round={s.ab!.round} data-total={s.ab!.total} data-done={s.ab!.done} data-champion={abPair.champion.id}>
+          <div className="ab-status">
+            {s.ab!.done ? (
+              <>
+                Winner: seed {abPair.champion.seed} (flagged as a pick){' '}
+                <button type="button" data-testid="ab-restart" onClick={s.startAb}>
+                  Run again
+                </button>
+              </>
+            ) : (
+              <>
+                Round {s.ab!.round} of {s.ab!.total}
+              </>
+            )}
+          </div>
+          <div className="compare-grid" style={{ gridTemplateColumns: abPair.challenger && !s.ab!.done ? 'repeat(2, minmax(0, 1fr))' : 'minmax(0, 1fr)' }}>
+            {[abPair.champion, ...(abPair.challenger && !s.ab!.done ? [abPair.challenger] : [])].map((r, i) => (
+              <div key={r.id} className="compare-tile" data-testid="compare-tile" data-id={r.id} data-side={i === 0 ? 'left' : 'right'}>
+                <ImageStage src={r.imageUrl} width={r.width} height={r.height} view={s.view} onView={s.setView} alt={r.prompt} {...loupeProps} />
+                {s.showLabels && <Label labels={abLabels[i] ?? []} />}
+                {!s.ab!.done && (
+                  <button type="button" className="ab-choose" data-testid={i === 0 ? 'ab-keep-left' : 'ab-right-wins'} onClick={() => void s.chooseAb(i === 0 ? 'left' : 'right')}>
+                    {i === 0 ? '← Keep' : 'Wins →'}
+                  </button>
+                )}
+                <TileFooter r={r} />
+              </div>
+            ))}
+          </div>
+        </div>
+      ) : layout === 'swipe' ? (
         <div className="compare-swipe">
           <ImageStage
             testId="compare-swipe"
@@ -148,7 +208,7 @@ export function CompareView() {
               data-focused={i === focus}
               onPointerDown={() => s.setFocus(i)}
             >
-              <ImageStage src={r.imageUrl} width={r.width} height={r.height} view={s.view} onView={s.setView} alt={r.prompt} />
+              <ImageStage src={r.imageUrl} width={r.width} height={r.height} view={s.view} onView={s.setView} alt={r.prompt} {...loupeProps} />
               {s.showLabels && <Label labels={labels[i]!} />}
               <TileFooter r={r} />
             </div>

@@ -15,11 +15,17 @@ interface Props {
   children?: ReactNode;
   /** Rendered inside the stage with the current absolute scale and fit scale (toolbars, readouts). */
   hud?: (m: { scale: number; fit: number }) => ReactNode;
+  /** Synchronised loupe: the point (normalised image coords) to magnify, and hover reporting. */
+  loupe?: { u: number; v: number } | null;
+  onHover?: (p: { u: number; v: number } | null) => void;
   className?: string;
 }
 
+const LOUPE_PX = 168;
+const LOUPE_ZOOM = 4;
+
 /** A pan/zoom surface for one image (or two for the swipe compare), sharing a `View`. */
-export function ImageStage({ src, width, height, view, onView, testId, alt = '', overlay, children, hud, className }: Props) {
+export function ImageStage({ src, width, height, view, onView, testId, alt = '', overlay, children, hud, loupe, onHover, className }: Props) {
   const [ref, size] = useElementSize<HTMLDivElement>();
   const getFit = useCallback(() => fitScale(width, height, size.width, size.height), [width, height, size.width, size.height]);
   usePanZoom(ref, view, onView, getFit);
@@ -33,7 +39,22 @@ export function ImageStage({ src, width, height, view, onView, testId, alt = '',
     imageRendering: pixelated ? ('pixelated' as const) : ('auto' as const),
   };
   return (
-    <div ref={ref} className={`stage ${className ?? ''}`} data-testid={testId} data-zoom={place.scale.toFixed(3)}>
+    <div
+      ref={ref}
+      className={`stage ${className ?? ''}`}
+      data-testid={testId}
+      data-zoom={place.scale.toFixed(3)}
+      onPointerMove={
+        onHover &&
+        ((e) => {
+          const r = e.currentTarget.getBoundingClientRect();
+          const u = (e.clientX - r.left - place.left) / place.width;
+          const v = (e.clientY - r.top - place.top) / place.height;
+          onHover(u >= 0 && u <= 1 && v >= 0 && v <= 1 ? { u, v } : null);
+        })
+      }
+      onPointerLeave={onHover && (() => onHover(null))}
+    >
       {src && size.width > 0 && <img className="stage-img" src={src} alt={alt} draggable={false} style={style} />}
       {overlay && size.width > 0 && (
         <>
@@ -45,6 +66,22 @@ export function ImageStage({ src, width, height, view, onView, testId, alt = '',
             style={{ ...style, clipPath: `inset(0 0 0 ${Math.max(0, overlay.swipe * size.width - place.left)}px)` }}
           />
         </>
+      )}
+      {loupe && src && size.width > 0 && (
+        <div
+          className="loupe"
+          data-testid="loupe"
+          style={{
+            left: place.left + loupe.u * place.width - LOUPE_PX / 2,
+            top: place.top + loupe.v * place.height - LOUPE_PX / 2,
+            width: LOUPE_PX,
+            height: LOUPE_PX,
+            backgroundImage: `url("${src}")`,
+            backgroundSize: `${place.width * LOUPE_ZOOM}px ${place.height * LOUPE_ZOOM}px`,
+            backgroundPosition: `${LOUPE_PX / 2 - loupe.u * place.width * LOUPE_ZOOM}px ${LOUPE_PX / 2 - loupe.v * place.height * LOUPE_ZOOM}px`,
+            imageRendering: place.scale * LOUPE_ZOOM >= 2 ? 'pixelated' : 'auto',
+          }}
+        />
       )}
       {children}
       {hud?.({ scale: place.scale, fit: getFit() })}

@@ -50,13 +50,16 @@ function ModelPicker() {
         </div>
       )}
       {loaded && loaded.modelId === modelId && loaded.fallbacks.length > 0 && (
-        <div className="hint warn">
+        <details className="fallbacks" data-testid="model-fallbacks">
+          <summary>
+            {new Set(loaded.fallbacks.map((f) => f.provider)).size} faster provider(s) not used — why?
+          </summary>
           {[...new Map(loaded.fallbacks.map((f) => [f.provider, f.reason])).entries()].map(([provider, reason]) => (
-            <div key={provider} title={reason}>
-              {provider} not used: {reason}
+            <div key={provider}>
+              <strong>{provider}</strong>: {reason}
             </div>
           ))}
-        </div>
+        </details>
       )}
     </div>
   );

@@ -1,10 +1,12 @@
 import type { StateCreator } from 'zustand';
+import { chooseAb, startAb } from '../lib/ab';
 import { FIT_VIEW } from '../lib/view-transform';
 import { MAX_COMPARE, type AtelierState, type CompareSlice } from './types';
 
 export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice> = (set, get) => {
   const focusedId = () => {
     const s = get();
+    if (s.compareLayout === 'ab' && s.ab) return s.ab.champion;
     return s.selection[Math.min(s.compareFocus, s.selection.length - 1)];
   };
   return {
@@ -16,13 +18,37 @@ export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice
     compareFocus: 0,
     showLabels: true,
     swipe: 0.5,
+    ab: null,
+    loupe: false,
+    loupePoint: null,
+
+    startAb() {
+      set((s) => ({ ab: startAb(s.selection), compareLayout: 'ab', compareView: FIT_VIEW }));
+    },
+    async chooseAb(winner) {
+      const ab = get().ab;
+      if (!ab || ab.done) return;
+      const next = chooseAb(ab, winner);
+      set({ ab: next });
+      if (next.done) {
+        await get().updateGeneration(next.champion, { flag: 'pick' });
+        const r = get().records[next.champion];
+        get().pushToast({ kind: 'info', title: 'Winner picked', message: r ? `Seed ${r.seed} is flagged as a pick.` : 'Flagged as a pick.' });
+      }
+    },
+    toggleLoupe() {
+      set((s) => ({ loupe: !s.loupe, loupePoint: null }));
+    },
+    setLoupePoint(loupePoint) {
+      set({ loupePoint });
+    },
 
     toggleCompare(on) {
       set((s) => {
         const compareMode = on ?? !s.compareMode;
         // Entering compare: 3+ images only make sense as a grid; 2 keep the user's 2-up choice.
-        const compareLayout = s.selection.length > 2 ? 'grid' : s.compareLayout === 'grid' ? 'side' : s.compareLayout;
-        return { compareMode, compareLayout, compareFocus: 0, compareView: FIT_VIEW };
+        const compareLayout = s.selection.length > 2 ? 'grid' : s.compareLayout === 'grid' || s.compareLayout === 'ab' ? 'side' : s.compareLayout;
+        return { compareMode, compareLayout, compareFocus: 0, compareView: FIT_VIEW, ab: null };
       });
     },
 
@@ -50,7 +76,8 @@ export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice
     },
 
     setCompareLayout(compareLayout) {
-      set({ compareLayout });
+      if (compareLayout === 'ab') get().startAb();
+      else set({ compareLayout, ab: null });
     },
     setCompareView(compareView) {
       set({ compareView });

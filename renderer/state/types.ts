@@ -11,6 +11,7 @@ import type {
   SystemInfo,
 } from '../../common/api/contract';
 import type { GenerateRequest, Settings } from '../../common/api/schemas';
+import type { AbState } from '../lib/ab';
 import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 
@@ -109,7 +110,7 @@ export interface HistorySlice {
   vary(id: string): Promise<string | null>;
 }
 
-export type CompareLayout = 'side' | 'swipe' | 'grid';
+export type CompareLayout = 'side' | 'swipe' | 'grid' | 'ab';
 export const MAX_COMPARE = 16;
 
 export interface CompareSlice {
@@ -123,7 +124,16 @@ export interface CompareSlice {
   compareFocus: number;
   showLabels: boolean;
   swipe: number;
+  /** Winner-stays A/B run over the selection (layout 'ab'). */
+  ab: AbState | null;
+  /** Synchronised loupe: on/off, and the hovered point in normalised image coordinates. */
+  loupe: boolean;
+  loupePoint: { u: number; v: number } | null;
   toggleCompare(on?: boolean): void;
+  startAb(): void;
+  chooseAb(winner: 'left' | 'right'): Promise<void>;
+  toggleLoupe(): void;
+  setLoupePoint(p: { u: number; v: number } | null): void;
   selectInHistory(id: string, mode: 'single' | 'toggle' | 'range'): void;
   setSelection(ids: string[]): void;
   setCompareLayout(layout: CompareLayout): void;

@@ -79,4 +79,20 @@ test('compare: three seeds side by side, labels show only the seed, keyboard rat
   await page.getByTestId('layout-swipe').click();
   await expect(page.getByTestId('compare-swipe')).toBeVisible();
   await expect(page.getByTestId('swipe-slider')).toBeVisible();
+
+  // Winner stays: the right image wins the only round and is flagged as a pick.
+  await page.getByTestId('layout-ab').click();
+  const ab = page.getByTestId('compare-ab');
+  await expect(ab).toHaveAttribute('data-round', '1');
+  const rightId = await page.locator('[data-testid="compare-tile"][data-side="right"]').getAttribute('data-id');
+  await page.keyboard.press('ArrowRight');
+  await expect(ab).toHaveAttribute('data-done', 'true');
+  await expect(ab).toHaveAttribute('data-champion', rightId!);
+  await expect(page.locator(`[data-testid="history-item"][data-id="${rightId}"]`)).toHaveAttribute('data-flag', 'pick');
+
+  // Loupe: hovering one tile magnifies the same spot in every tile.
+  await page.getByTestId('layout-side').click();
+  await page.keyboard.press('l');
+  await page.getByTestId('compare-tile').first().locator('.stage').hover();
+  await expect(page.getByTestId('loupe')).toHaveCount(2);
 });

@@ -5,6 +5,7 @@ import { actualSizeView, fitScale, placeImage, zoomAround, FIT_VIEW, panBy } fro
 import { aspectLabel, sizeForAspect, sizePresets } from '../../renderer/lib/sizes';
 import { visibleRange } from '../../renderer/lib/virtual-list';
 import { appendToPrompt, parseNumberList } from '../../renderer/lib/presets';
+import { chooseAb, startAb } from '../../renderer/lib/ab';
 
 const sel = (text: string, a: number, b = a) => ({ text, selectionStart: a, selectionEnd: b });
 
@@ -123,5 +124,15 @@ describe('presets', () => {
     expect(appendToPrompt('a cat,  ', 'golden hour')).toBe('a cat, golden hour');
     expect(appendToPrompt('', 'golden hour')).toBe('golden hour');
     expect(parseNumberList('3, 5.5;x 7')).toEqual([3, 5.5, 7]);
+  });
+});
+
+describe('winner-stays reducer', () => {
+  it('needs two images and ends after the last challenger', () => {
+    expect(startAb(['a'])).toBeNull();
+    let st = startAb(['a', 'b'])!;
+    st = chooseAb(st, 'right');
+    expect(st).toEqual({ champion: 'b', challengers: [], round: 1, total: 1, done: true });
+    expect(chooseAb(st, 'right')).toMatchObject({ champion: 'b', done: true });
   });
 });

@@ -199,6 +199,28 @@ describe('compare', () => {
   });
 });
 
+describe('winner stays A/B', () => {
+  it('runs the champion against each challenger and picks the winner', async () => {
+    const many = ['a', 'b', 'c'].map((id, i) => record({ id, seed: i }));
+    const { fake, s } = await ready({ history: many });
+    s().setSelection(['a', 'b', 'c']);
+    s().toggleCompare(true);
+    s().setCompareLayout('ab');
+    expect(s().ab).toMatchObject({ champion: 'a', challengers: ['b', 'c'], round: 1, total: 2 });
+    await s().chooseAb('right');
+    expect(s().ab).toMatchObject({ champion: 'b', challengers: ['c'], round: 2, done: false });
+    await s().rateFocused(5); // rates the champion
+    await s().chooseAb('left');
+    expect(s().ab).toMatchObject({ champion: 'b', done: true });
+    expect(fake.callsTo('updateGeneration')).toEqual([
+      { id: 'b', rating: 5 },
+      { id: 'b', flag: 'pick' },
+    ]);
+    s().setCompareLayout('grid');
+    expect(s().ab).toBeNull();
+  });
+});
+
 describe('variants', () => {
   it('enqueues one job per axis value with the parent link and collects results', async () => {
     const { fake, s } = await ready({ history: [record({ id: 'src', prompt: 'a street', seed: 3 })] });
