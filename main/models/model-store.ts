@@ -131,7 +131,8 @@ export class ModelStore {
         if (free < sizeBytes) {
           throw new ModelStoreError(`not enough disk space to copy ${source} (${formatBytes(sizeBytes)}) into ${this.modelsDir} (${formatBytes(free)} free); import by reference instead`, 'disk-full');
         }
-        await cp(source, staging, { recursive: true, force: false, errorOnExist: false, preserveTimestamps: true });
+        // dereference: Hugging Face cache snapshots are symlinks into ../../blobs; copy the bytes.
+        await cp(source, staging, { recursive: true, force: false, errorOnExist: false, preserveTimestamps: true, dereference: true });
         const again = await checkPipelineFolder(staging);
         if (!again.ok) throw new ModelStoreError(`copy of ${source} is incomplete:\n  - ${again.problems.join('\n  - ')}`, 'invalid-model', again.problems);
         sizeBytes = await folderSize(staging);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelStore, ModelStoreError, detectFamily } from '../../main/models/model-store';
 import { checkPipelineFiles, selectPipelineFiles } from '../../main/models/layout';
@@ -82,6 +82,24 @@ describe('ModelStore import', () => {
     await store.remove('copied');
     expect(await exists(path.join(modelsDir, 'copied'))).toBe(false);
     expect(await exists(path.join(src, 'unet/model.onnx'))).toBe(true);
+  });
+
+  it('copies the bytes behind symlinks (Hugging Face cache snapshots)', async () => {
+    const files = makeTinyPipeline();
+    const blobs = path.join(root, 'hf-cache/blobs');
+    const snapshot = path.join(root, 'hf-cache/snapshots/abc123');
+    await mkdir(blobs, { recursive: true });
+    for (const [p, data] of Object.entries(files)) {
+      const blob = path.join(blobs, p.replace(/\//g, '_'));
+      await writeFile(blob, data);
+      await mkdir(path.dirname(path.join(snapshot, p)), { recursive: true });
+      await symlink(path.relative(path.dirname(path.join(snapshot, p)), blob), path.join(snapshot, p));
+    }
+    const store = new ModelStore({ modelsDir });
+    await store.importFolder(snapshot, { mode: 'copy', id: 'from-cache' });
+    const copied = path.join(modelsDir, 'from-cache/unet/model.onnx');
+    expect((await lstat(copied)).isSymbolicLink()).toBe(false);
+    expect((await readFile(copied)).equals(files['unet/model.onnx'])).toBe(true);
   });
 
   it('says exactly what is wrong with an unusable folder and installs nothing', async () => {
