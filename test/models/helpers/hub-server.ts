@@ -200,14 +200,11 @@ export async function startHubServer(repos: FixtureRepos, init: Partial<HubServe
 
     active++;
     maxConcurrent = Math.max(maxConcurrent, active);
-    const finish = () => {
-      active--;
-    };
     let finished = false;
     const done = () => {
       if (!finished) {
         finished = true;
-        finish();
+        active--;
       }
     };
     res.on('close', done);
