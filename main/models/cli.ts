@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
 import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress } from './downloader';
-import { HubClient, HubError, parseRepoRef } from './hub-client';
+import { HubClient, parseRepoRef } from './hub-client';
 import { planCatalogPull, planRepoPull } from './plan';
 import { ModelStore, ModelStoreError, type InstalledModel } from './model-store';
 
@@ -322,4 +322,3 @@ async function removeCommand(args: string[], ctx: ModelsCliContext, out: (s: str
   return 0;
 }
 
-export { HubError };
