@@ -89,6 +89,7 @@ function useShortcuts() {
         // Culling works in the workspace too, on the image in the viewer.
         const id = s.viewingId;
         if (key === 'f') s.setViewerView(FIT_VIEW);
+        else if (key === 'g') s.toggleLineage();
         else if (id && /^[0-5]$/.test(e.key)) void s.updateGeneration(id, { rating: Number(e.key) });
         else if (id && (key === 'p' || key === 'x')) {
           const flag = key === 'p' ? 'pick' : 'reject';

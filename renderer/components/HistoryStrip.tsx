@@ -14,7 +14,7 @@ function Stars({ rating }: { rating: number }) {
   return <span className="stars">{'★'.repeat(rating)}</span>;
 }
 
-function Tile({ record, onMenu }: { record: GenerationRecord; onMenu(e: MouseEvent, id: string): void }) {
+function Tile({ record, onMenu }: { record: GenerationRecord; onMenu(e: MouseEvent<HTMLElement>, id: string): void }) {
   const { selected, viewing, compareMode, select, load } = useAtelier(
     useShallow((s) => ({
       selected: s.selection.includes(record.id),
@@ -164,7 +164,16 @@ export function HistoryStrip() {
       if (r)
         visible.push(
           <div key={r.id} className="thumb-cell" style={{ top: row * ROW_H, left: `${(c * 100) / COLS}%`, width: `${100 / COLS}%`, height: ROW_H }}>
-            <Tile record={r} onMenu={(e, id) => (e.preventDefault(), setMenu({ x: e.clientX, y: e.clientY, id }))} />
+            <Tile
+              record={r}
+              onMenu={(e, id) => {
+                e.preventDefault();
+                // Keyboard (Menu key / Shift+F10) context menus carry no pointer position.
+                const rect = e.currentTarget.getBoundingClientRect();
+                const fromKeyboard = e.clientX === 0 && e.clientY === 0;
+                setMenu({ x: fromKeyboard ? rect.left : e.clientX, y: fromKeyboard ? rect.bottom : e.clientY, id });
+              }}
+            />
           </div>,
         );
     }

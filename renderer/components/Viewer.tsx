@@ -4,6 +4,7 @@ import { useAtelier } from '../state/store';
 import type { JobView } from '../state/types';
 import { formatMs } from './hooks';
 import { ImageStage } from './ImageStage';
+import { LineageStrip } from './LineageStrip';
 import { MOD } from './LeftPanel';
 
 /** The job the viewer reports on: the running one, else the oldest queued one. */
@@ -36,13 +37,15 @@ function ProgressOverlay({ job }: { job: JobView }) {
 
 export function Viewer() {
   const job = useActiveJob();
-  const { record, followJobs, view, setView, viewingId } = useAtelier(
+  const { record, followJobs, view, setView, viewingId, showLineage, toggleLineage } = useAtelier(
     useShallow((s) => ({
       record: s.viewingId ? (s.records[s.viewingId] ?? null) : null,
       viewingId: s.viewingId,
       followJobs: s.followJobs,
       view: s.viewerView,
       setView: s.setViewerView,
+      showLineage: s.showLineage,
+      toggleLineage: s.toggleLineage,
     })),
   );
   const showPreview = !!job && followJobs && !!job.previewUrl;
@@ -63,6 +66,11 @@ export function Viewer() {
             <span className="muted" data-testid="zoom-readout">
               {Math.round(scale * 100)}%
             </span>
+            {record && (
+              <button type="button" data-testid="toggle-lineage" aria-pressed={showLineage} className={showLineage ? 'active' : ''} title="Lineage: parents and variants of this image (G)" onClick={() => toggleLineage()}>
+                Lineage
+              </button>
+            )}
             <span className="spacer" />
             {record && !showPreview && (
               <span className="muted viewer-meta" data-testid="viewer-meta">
@@ -84,6 +92,7 @@ export function Viewer() {
         )}
         {showPreview && <div className="preview-badge">live preview · step {job.previewStep}</div>}
       </ImageStage>
+      {record && showLineage && !showPreview && <LineageStrip record={record} />}
       {job && <ProgressOverlay job={job} />}
     </section>
   );

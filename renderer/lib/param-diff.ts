@@ -119,3 +119,18 @@ export function diffParams(records: Comparable[]): DiffLabel[][] {
   }
   return out;
 }
+
+/** One-line summary of what changed from a parent to a child image (lineage edges). */
+export function edgeLabel(parent: Comparable, child: Comparable): string {
+  const labels = diffParams([parent, child])[1]!;
+  if (labels.length === 0) return 'same parameters';
+  return labels
+    .map((l) =>
+      l.words
+        ? l.words.map((w) => (w.kind === 'added' ? '+' : '−') + w.word).join(' ')
+        : l.field === 'prompt' || l.field === 'negativePrompt'
+          ? `${l.label.toLowerCase()} reworded`
+          : `${l.label} ${l.value}`,
+    )
+    .join(' · ');
+}

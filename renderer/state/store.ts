@@ -10,6 +10,7 @@ import { createHistorySlice } from './history-slice';
 import { createImportSlice } from './import-slice';
 import { createProjectsSlice } from './projects-slice';
 import { createJobsSlice } from './jobs-slice';
+import { createLineageSlice } from './lineage-slice';
 import { createSystemSlice } from './system-slice';
 import type { AtelierState } from './types';
 import { createUiSlice } from './ui-slice';
@@ -29,6 +30,7 @@ export function createAtelierStore(client: AtelierClient): AtelierStore {
     ...createVariantsSlice(...a),
     ...createProjectsSlice(client)(...a),
     ...createImportSlice(client)(...a),
+    ...createLineageSlice(client)(...a),
   }));
 }
 

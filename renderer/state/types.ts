@@ -205,4 +205,18 @@ export interface ImportSlice {
   dismissImport(): void;
 }
 
-export type AtelierState = ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+export interface Lineage {
+  id: string;
+  /** Oldest first, ending with the image's parent. */
+  ancestors: GenerationRecord[];
+  children: GenerationRecord[];
+}
+
+export interface LineageSlice {
+  showLineage: boolean;
+  lineage: Lineage | null;
+  toggleLineage(on?: boolean): void;
+  loadLineage(id: string): Promise<void>;
+}
+
+export type AtelierState = LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

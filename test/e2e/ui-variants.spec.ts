@@ -43,4 +43,13 @@ test('variant explorer: a lighting axis streams a grid that opens in Compare wit
   await expect(labels.nth(1).locator('[data-kind="added"]')).toContainText(['+golden']);
   await expect(labels.nth(2).locator('[data-kind="added"]')).toContainText(['+blue']);
   await page.screenshot({ path: 'docs/screenshots/variants-compare.png' });
+
+  // Lineage of the source: its two variants, each edge labelled with the lighting it added.
+  await page.getByTestId('compare-exit').click();
+  await page.locator(`[data-testid="history-item"][data-id="${sourceId}"]`).click();
+  await page.getByTestId('toggle-lineage').click();
+  const lineage = page.getByTestId('lineage');
+  await expect(lineage).toHaveAttribute('data-children', '2');
+  await expect(lineage.getByTestId('lineage-edge')).toContainText(['golden hour', 'blue hour'].map(() => /\+(golden|blue) hour/));
+  await page.screenshot({ path: 'docs/screenshots/lineage.png' });
 });

@@ -101,7 +101,7 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
       log('queryHistory', req);
       const size = opts.pageSize ?? req.limit ?? 100;
       const start = req.cursor ? Number(req.cursor) : 0;
-      const items = history.filter((r) => !req.search || r.prompt.includes(req.search)).slice(start, start + size);
+      const items = history.filter((r) => (!req.search || r.prompt.includes(req.search)) && (!req.parentId || r.parentId === req.parentId)).slice(start, start + size);
       const end = start + items.length;
       return { items, nextCursor: end < history.length && items.length === size ? String(end) : null };
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffParams, promptPhrases, promptWords } from '../../renderer/lib/param-diff';
+import { diffParams, edgeLabel, promptPhrases, promptWords } from '../../renderer/lib/param-diff';
 import { buildVariants } from '../../renderer/lib/variants';
 import { record } from './fake-client';
 
@@ -91,5 +91,13 @@ describe('buildVariants', () => {
   });
   it('builds a scheduler axis', () => {
     expect(buildVariants(source, 'scheduler', ['DDIMScheduler']).map((x) => [x.label, x.request.scheduler])).toEqual([['DDIM', 'DDIMScheduler']]);
+  });
+});
+
+describe('edgeLabel', () => {
+  it('summarises what a child changed', () => {
+    expect(edgeLabel(record({ prompt: 'a street' }), record({ prompt: 'a street, golden hour' }))).toBe('+golden hour');
+    expect(edgeLabel(record({ seed: 1, guidanceScale: 5 }), record({ seed: 2, guidanceScale: 7 }))).toBe('Seed 2 · CFG 7');
+    expect(edgeLabel(record(), record({ id: 'x' }))).toBe('same parameters');
   });
 });

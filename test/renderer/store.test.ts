@@ -221,6 +221,21 @@ describe('winner stays A/B', () => {
   });
 });
 
+describe('lineage', () => {
+  it('walks parents up and lists children', async () => {
+    const hist = [
+      record({ id: 'root', parentId: null }),
+      record({ id: 'mid', parentId: 'root', seed: 2 }),
+      record({ id: 'leaf', parentId: 'mid', seed: 3 }),
+      record({ id: 'kid', parentId: 'leaf', seed: 4 }),
+    ];
+    const { s } = await ready({ history: hist });
+    await s().loadLineage('leaf');
+    expect(s().lineage?.ancestors.map((r) => r.id)).toEqual(['root', 'mid']);
+    expect(s().lineage?.children.map((r) => r.id)).toEqual(['kid']);
+  });
+});
+
 describe('variants', () => {
   it('enqueues one job per axis value with the parent link and collects results', async () => {
     const { fake, s } = await ready({ history: [record({ id: 'src', prompt: 'a street', seed: 3 })] });
