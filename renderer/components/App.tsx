@@ -88,6 +88,15 @@ function useShortcuts() {
       if (!s.compareMode) {
         // Culling works in the workspace too, on the image in the viewer.
         const id = s.viewingId;
+        const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 2, ArrowUp: -2 }[e.key];
+        if (step && s.historyOrder.length > 0) {
+          // Step through the history strip (two columns) without leaving the keyboard.
+          e.preventDefault();
+          const at = id ? s.historyOrder.indexOf(id) : -1;
+          const next = s.historyOrder[Math.max(0, Math.min(s.historyOrder.length - 1, at < 0 ? 0 : at + step))];
+          if (next) s.selectInHistory(next, 'single');
+          return;
+        }
         if (key === 'f') s.setViewerView(FIT_VIEW);
         else if (key === 'g') s.toggleLineage();
         else if (id && /^[0-5]$/.test(e.key)) void s.updateGeneration(id, { rating: Number(e.key) });

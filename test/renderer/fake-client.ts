@@ -1,5 +1,5 @@
 /** An in-memory AtelierClient for store tests: records calls, lets tests push events. */
-import { AtelierApiError, type AtelierClient, type AtelierEvent, type GenerationRecord, type HistoryPage } from '../../common/api/contract';
+import { API_METHOD_NAMES, AtelierApiError, type AtelierClient, type AtelierEvent, type GenerationRecord, type HistoryPage } from '../../common/api/contract';
 
 export function record(over: Partial<GenerationRecord> = {}): GenerationRecord {
   const id = over.id ?? 'g1';
@@ -41,7 +41,7 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
   let nextSeed = 1000;
   const log = (method: string, payload?: unknown) => calls.push({ method, payload });
 
-  const client: AtelierClient = {
+  const partial: Partial<AtelierClient> = {
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -131,6 +131,14 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
       throw new Error('not implemented');
     },
   };
+
+  // Methods this fake does not model reject, so the fake keeps compiling as the contract grows.
+  for (const method of API_METHOD_NAMES) {
+    (partial as Record<string, unknown>)[method] ??= async () => {
+      throw new AtelierApiError('internal', `fake client: ${method} not implemented`);
+    };
+  }
+  const client = partial as AtelierClient;
 
   return {
     client,

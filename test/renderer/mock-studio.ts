@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
-import type { AtelierApi, AtelierEvent, GenerationRecord, JobSummary } from '../../common/api/contract';
+import { API_METHOD_NAMES, AtelierApiError, type AtelierApi, type AtelierEvent, type GenerationRecord, type JobSummary } from '../../common/api/contract';
 import type { AtelierBackend } from '../../main/app/backend';
 import { startServer } from '../../main/server/server';
 
@@ -110,7 +110,7 @@ export function createMockBackend(stepMs = 60): AtelierBackend {
     void runNext();
   };
 
-  const api: AtelierApi = {
+  const partialApi: Partial<AtelierApi> = {
     async getSystemInfo() {
       return { appVersion: '0.1.0-mock', platform: process.platform, arch: process.arch, executionProviders: [{ name: 'cpu', bundled: true }], transport: 'websocket', userDataDir: dir };
     },
@@ -188,6 +188,13 @@ export function createMockBackend(stepMs = 60): AtelierBackend {
     async getSettings() { return { provider: 'auto', modelsDir: dir, defaultModelId: 'demo', previewEvery: 1, lowMemory: false }; },
     async updateSettings(req) { return { provider: 'auto', modelsDir: dir, defaultModelId: 'demo', previewEvery: 1, lowMemory: false, ...req }; },
   };
+
+  for (const method of API_METHOD_NAMES) {
+    (partialApi as Record<string, unknown>)[method] ??= async () => {
+      throw new AtelierApiError('internal', `The mock studio does not implement ${method}`);
+    };
+  }
+  const api = partialApi as AtelierApi;
 
   return {
     api,
