@@ -23,7 +23,7 @@ export class OrganisationStore {
       notes: db.prepare('UPDATE generations SET notes = ? WHERE id = ?'),
       tagUpsert: db.prepare('INSERT INTO tags (name) VALUES (?) ON CONFLICT(name) DO UPDATE SET name = name RETURNING id'),
       tagId: db.prepare('SELECT id FROM tags WHERE name = ?'),
-      tagLink: db.prepare('INSERT OR IGNORE INTO generation_tags (tag_id, generation_id) VALUES (?, ?)'),
+      tagLink: db.prepare('INSERT OR IGNORE INTO generation_tags (tag_id, generation_id, generation_created_at) SELECT ?, id, created_at FROM generations WHERE id = ?'),
       tagUnlink: db.prepare('DELETE FROM generation_tags WHERE tag_id = ? AND generation_id = ?'),
       tagsOf: db.prepare('SELECT t.name FROM generation_tags gt JOIN tags t ON t.id = gt.tag_id WHERE gt.generation_id = ? ORDER BY t.name'),
       listTags: db.prepare('SELECT t.name, COUNT(gt.generation_id) AS count FROM tags t LEFT JOIN generation_tags gt ON gt.tag_id = t.id GROUP BY t.id ORDER BY t.name'),
@@ -33,7 +33,7 @@ export class OrganisationStore {
       boardDelete: db.prepare('DELETE FROM boards WHERE id = ?'),
       boards: db.prepare('SELECT b.id, b.name, b.created_at AS createdAt, (SELECT COUNT(*) FROM board_items bi WHERE bi.board_id = b.id) AS itemCount FROM boards b ORDER BY b.name, b.id'),
       boardsOf: db.prepare('SELECT b.id, b.name, b.created_at AS createdAt, (SELECT COUNT(*) FROM board_items x WHERE x.board_id = b.id) AS itemCount FROM board_items bi JOIN boards b ON b.id = bi.board_id WHERE bi.generation_id = ? ORDER BY b.name'),
-      boardAdd: db.prepare('INSERT OR IGNORE INTO board_items (board_id, generation_id, added_at) VALUES (?, ?, ?)'),
+      boardAdd: db.prepare('INSERT OR IGNORE INTO board_items (board_id, generation_id, added_at, generation_created_at) SELECT ?, id, ?, created_at FROM generations WHERE id = ?'),
       boardRemove: db.prepare('DELETE FROM board_items WHERE board_id = ? AND generation_id = ?'),
       boardExists: db.prepare('SELECT 1 FROM boards WHERE id = ?'),
       exists: db.prepare('SELECT 1 FROM generations WHERE id = ?'),
@@ -130,7 +130,7 @@ export class OrganisationStore {
       if (!this.s.boardExists.get(boardId)) throw new LibraryError(`board ${boardId} does not exist`);
       this.requireAll(all);
       const now = Date.now();
-      for (const id of all) this.s.boardAdd.run(boardId, id, now);
+      for (const id of all) this.s.boardAdd.run(boardId, now, id);
     })(list(ids));
   }
 

@@ -21,8 +21,8 @@ import {
   makeThumbnail, preparePng, thumbRelPath, writeFileAtomic, writeImageContentAddressed,
 } from './project-files';
 import {
-  GENERATION_COLUMNS, SQL, THUMBNAIL_COLUMNS, buildHistoryQuery, nextCursorOf, rowToRecord, rowToThumbnail,
-  type GenerationRow, type ThumbnailDbRow,
+  GENERATION_COLUMNS, SMALL_SET, SQL, THUMBNAIL_COLUMNS, buildHistoryQuery, nextCursorOf, rowToRecord, rowToThumbnail,
+  type GenerationRow, type MembershipSizes, type ThumbnailDbRow,
 } from './queries';
 import { reconcileProject } from './reconcile';
 import {
@@ -281,7 +281,10 @@ export class ProjectLibrary {
 
   private page<T>(query: HistoryQuery, columns: string, map: (r: unknown) => T): Page<T> {
     if (query.text !== undefined && !/[\p{L}\p{N}_]/u.test(query.text)) return { items: [], nextCursor: null };
-    const built = buildHistoryQuery(query, columns);
+    const sizes: MembershipSizes = {};
+    if (query.boardId !== undefined) sizes.board = (this.stmts.boardSize.get(query.boardId, SMALL_SET + 1) as { n: number }).n;
+    if (query.tag !== undefined) sizes.tag = (this.stmts.tagSize.get(query.tag, SMALL_SET + 1) as { n: number }).n;
+    const built = buildHistoryQuery(query, columns, sizes);
     const rows = this.cachedStatement(built.sql).all(built.params) as Array<{ seq: number; id: string; created_at: number }>;
     const more = rows.length > built.limit;
     if (more) rows.length = built.limit;
@@ -439,6 +442,8 @@ export class ProjectLibrary {
 function prepareStatements(db: Database.Database) {
   return {
     exists: db.prepare('SELECT 1 FROM generations WHERE id = ?'),
+    boardSize: db.prepare('SELECT COUNT(*) AS n FROM (SELECT 1 FROM board_items WHERE board_id = ? LIMIT ?)'),
+    tagSize: db.prepare('SELECT COUNT(*) AS n FROM (SELECT 1 FROM generation_tags WHERE tag_id = (SELECT id FROM tags WHERE name = ?) LIMIT ?)'),
     byId: db.prepare(SQL.byId),
     children: db.prepare(SQL.childrenOf),
     ancestors: db.prepare(SQL.ancestorsOf),

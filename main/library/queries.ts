@@ -147,17 +147,52 @@ export interface BuiltQuery {
 }
 
 /** Builds the history / search query for one page (fetches limit + 1 to detect a next page). */
-export function buildHistoryQuery(q: HistoryQuery, columns: string): BuiltQuery {
+/** Member counts of the requested board / tag, capped at SMALL_SET + 1 (see chooseDriver). */
+export interface MembershipSizes {
+  board?: number;
+  tag?: number;
+}
+
+/** Membership counts are only needed to compare the two; counting stops here. */
+export const SMALL_SET = 5000;
+
+type Driver = 'board' | 'tag' | null;
+
+/**
+ * Which rows the query walks. Board / tag pages walk their membership table in time order
+ * (its generation_created_at copy, migration 5), so a 50,000-image board pages as fast as a
+ * 50-image one; with both, the smaller membership drives and the other is probed. A search
+ * always walks the FTS index in rowid order and probes memberships (measured: driving a
+ * search from a small board re-reads the term's doclist per member — far slower).
+ */
+function chooseDriver(q: HistoryQuery, hasText: boolean, sizes: MembershipSizes): Driver {
+  if (hasText) return null;
+  const candidates: Array<[Exclude<Driver, null>, number]> = [];
+  if (q.boardId !== undefined) candidates.push(['board', sizes.board ?? Number.MAX_SAFE_INTEGER - 1]);
+  if (q.tag !== undefined) candidates.push(['tag', sizes.tag ?? Number.MAX_SAFE_INTEGER]);
+  candidates.sort((a, b) => a[1] - b[1]);
+  return candidates[0]?.[0] ?? null;
+}
+
+/** Builds the history / search query for one page (fetches limit + 1 to detect a next page). */
+export function buildHistoryQuery(q: HistoryQuery, columns: string, sizes: MembershipSizes = {}): BuiltQuery {
   const limit = Math.min(Math.max(Math.floor(q.limit ?? DEFAULT_PAGE), 1), MAX_PAGE);
   const where: string[] = [q.trashed ? 'g.deleted_at IS NOT NULL' : 'g.deleted_at IS NULL'];
   const params: Record<string, unknown> = { limit: limit + 1 };
 
+  const match = q.text !== undefined ? toFtsQuery(q.text) : null;
+  const cursor = q.cursor ? decodeCursor(q.cursor) : null;
+  const driver = chooseDriver(q, match !== null, sizes);
   if (q.boardId !== undefined) {
-    where.push('g.id IN (SELECT generation_id FROM board_items WHERE board_id = @boardId)');
+    if (driver === 'board') where.push('bi.board_id = @boardId');
+    // Correlated EXISTS (a primary-key probe per candidate row): an IN-list here lets the
+    // planner, once it has statistics, drive from the membership set and sort it all.
+    else where.push('EXISTS (SELECT 1 FROM board_items bi2 WHERE bi2.board_id = @boardId AND bi2.generation_id = g.id)');
     params.boardId = q.boardId;
   }
   if (q.tag !== undefined) {
-    where.push('g.id IN (SELECT gt.generation_id FROM tags t JOIN generation_tags gt ON gt.tag_id = t.id WHERE t.name = @tag)');
+    if (driver === 'tag') where.push('gt.tag_id = (SELECT id FROM tags WHERE name = @tag)');
+    else where.push('EXISTS (SELECT 1 FROM generation_tags gt2 WHERE gt2.tag_id = (SELECT id FROM tags WHERE name = @tag) AND gt2.generation_id = g.id)');
     params.tag = q.tag;
   }
   if (q.minRating !== undefined && q.minRating > 0) {
@@ -201,9 +236,6 @@ export function buildHistoryQuery(q: HistoryQuery, columns: string): BuiltQuery 
     params.parentId = q.parentId;
   }
 
-  const match = q.text !== undefined ? toFtsQuery(q.text) : null;
-  const cursor = q.cursor ? decodeCursor(q.cursor) : null;
-
   if (match !== null) {
     params.match = match;
     if (cursor) {
@@ -217,14 +249,19 @@ export function buildHistoryQuery(q: HistoryQuery, columns: string): BuiltQuery 
     return { sql, params, order: 'seq', limit };
   }
 
+  // Time order; for membership drivers the same (created_at, id) lives in the membership row.
+  const [from, at, id] =
+    driver === 'board' ? ['board_items bi CROSS JOIN generations g ON g.id = bi.generation_id', 'bi.generation_created_at', 'bi.generation_id']
+    : driver === 'tag' ? ['generation_tags gt CROSS JOIN generations g ON g.id = gt.generation_id', 'gt.generation_created_at', 'gt.generation_id']
+    : ['generations g', 'g.created_at', 'g.id'];
   if (cursor) {
     if (cursor.kind !== 'time') throw new Error('cursor belongs to a search page, not a history page');
-    where.push('(g.created_at, g.id) < (@cursorAt, @cursorId)');
+    where.push(`(${at}, ${id}) < (@cursorAt, @cursorId)`);
     params.cursorAt = cursor.createdAt;
     params.cursorId = cursor.id;
   }
-  const sql = `SELECT ${columns} FROM generations g WHERE ${where.join(' AND ')}
-    ORDER BY g.created_at DESC, g.id DESC LIMIT @limit`;
+  const sql = `SELECT ${columns} FROM ${from} WHERE ${where.join(' AND ')}
+    ORDER BY ${at} DESC, ${id} DESC LIMIT @limit`;
   return { sql, params, order: 'time', limit };
 }
 

@@ -17,6 +17,7 @@ const SHIPPED: Array<[number, string, string]> = [
   [2, 'organisation', '335c05576c85a9fa5d0acc4cebebc9c1ad1ee2d2161b892731770dab348468ff'],
   [3, 'full_text_search', 'c97cbc2e62b0c80a30c148c388990df460f6609aca7e603af6a5aaeec428c8ff'],
   [4, 'import_origin', '63248e1a58b3c50193704648de205999cdf249e056c9b393e40f7c5cc24f616a'],
+  [5, 'membership_timeline', '49699bda35e71cbe69af5a734494d2cb9b8f769bf2fd8dbc2559659d17ac5163'],
 ];
 
 let dir: string;
@@ -129,9 +130,33 @@ describe('migration 4: import origin', () => {
   });
 });
 
+describe('migration 5: membership timeline', () => {
+  it('copies created_at into existing board and tag memberships and keeps them in step', () => {
+    migrate(db, { to: 4 });
+    insertV1('A', { created_at: 111 });
+    insertV1('B', { created_at: 222 });
+    db.prepare("INSERT INTO boards (id, name, created_at) VALUES ('b1', 'Board', 0)").run();
+    db.prepare("INSERT INTO board_items (board_id, generation_id, added_at) VALUES ('b1', 'A', 0), ('b1', 'B', 0)").run();
+    db.prepare("INSERT INTO tags (id, name) VALUES (1, 'sky')").run();
+    db.prepare("INSERT INTO generation_tags (tag_id, generation_id) VALUES (1, 'B')").run();
+    expect(migrate(db, { to: 5 })).toEqual([5]);
+    expect(db.prepare('SELECT generation_id, generation_created_at FROM board_items ORDER BY generation_id').all()).toEqual([
+      { generation_id: 'A', generation_created_at: 111 },
+      { generation_id: 'B', generation_created_at: 222 },
+    ]);
+    expect(db.prepare('SELECT generation_created_at FROM generation_tags').get()).toEqual({ generation_created_at: 222 });
+    db.prepare("UPDATE generations SET created_at = 333 WHERE id = 'B'").run();
+    expect(db.prepare("SELECT generation_created_at AS t FROM board_items WHERE generation_id = 'B'").get()).toEqual({ t: 333 });
+    expect(db.prepare('SELECT generation_created_at AS t FROM generation_tags').get()).toEqual({ t: 333 });
+    const plan = (db.prepare("EXPLAIN QUERY PLAN SELECT generation_id FROM board_items WHERE board_id = 'b1' ORDER BY generation_created_at DESC LIMIT 10").all() as Array<{ detail: string }>).map((r) => r.detail).join('\n');
+    expect(plan).toMatch(/board_items_timeline/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
+  });
+});
+
 describe('guard rails', () => {
   it('is idempotent and records a hash per applied migration', () => {
-    expect(migrate(db)).toEqual([1, 2, 3, 4]);
+    expect(migrate(db)).toEqual([1, 2, 3, 4, 5]);
     expect(migrate(db)).toEqual([]);
     const recorded = db.prepare('SELECT version, name, sha256 FROM schema_migrations ORDER BY version').all();
     expect(recorded).toEqual(SHIPPED.map(([version, name, sha256]) => ({ version, name, sha256 })));

@@ -24,7 +24,7 @@ describe('project folder', () => {
     for (const f of ['library.sqlite', 'images', 'thumbs']) expect(fs.existsSync(path.join(lib.dir, f))).toBe(true);
     expect(lib.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(lib.database.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(lib.info()).toMatchObject({ name: 'Client A', schemaVersion: 4 });
+    expect(lib.info()).toMatchObject({ name: 'Client A', schemaVersion: 5 });
   });
 
   it('refuses to create over an existing folder and to open a non-project', async () => {
@@ -185,6 +185,21 @@ describe('history, search and lineage', () => {
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
 
+    // board and tag pages walk their membership tables: same order and cursors
+    const board = lib.createBoard('all');
+    lib.addToBoard(board.id, ids);
+    lib.addTags(ids, ['every']);
+    for (const filter of [{ boardId: board.id }, { tag: 'every' }]) {
+      const got: string[] = [];
+      let c: string | null = null;
+      do {
+        const page = lib.thumbnails({ ...filter, limit: 2, cursor: c });
+        got.push(...page.items.map((x) => x.id));
+        c = page.nextCursor;
+      } while (c);
+      expect(got).toEqual([...ids].reverse());
+    }
+    lib.removeTags(ids, ['every']);
     lib.setRating(ids[1], 3);
     lib.setRating(ids[2], 5);
     lib.setFlag(ids[3], 'reject');
@@ -216,6 +231,15 @@ describe('history, search and lineage', () => {
     expect(lib.search('warm', { limit: 1, cursor: p1.nextCursor }).items.map((x) => x.id)).toEqual([a.id]);
     lib.setRating(a.id, 4);
     expect(lib.search('warm', { minRating: 1 }).items.map((x) => x.id)).toEqual([a.id]);
+    // search inside a (small) board and a tag: membership-driven, same results and paging
+    const board = lib.createBoard('both');
+    lib.addToBoard(board.id, [a.id, b.id]);
+    lib.addTags([a.id, b.id], ['t']);
+    expect(lib.search('warm', { boardId: board.id }).items.map((x) => x.id)).toEqual([b.id, a.id]);
+    const first = lib.search('warm', { boardId: board.id, tag: 't', limit: 1 });
+    expect(first.items.map((x) => x.id)).toEqual([b.id]);
+    expect(lib.search('warm', { boardId: board.id, tag: 't', limit: 1, cursor: first.nextCursor }).items.map((x) => x.id)).toEqual([a.id]);
+    expect(lib.search('cold', { tag: 't' }).items.map((x) => x.id)).toEqual([b.id]);
     lib.trash(a.id);
     expect(lib.search('warm').items.map((x) => x.id)).toEqual([b.id]);
   });

@@ -54,6 +54,8 @@ const HISTORY_CASES: Record<string, HistoryQuery> = {
   search: { text: 'warm li' },
   searchNextPage: { text: 'warm', cursor: 's.500' },
   searchFiltered: { text: 'warm', boardId: 'b', minRating: 3, modelId: 'm2' },
+  boardAndTag: { boardId: 'b', tag: 'sky' },
+  searchBoardAndTag: { text: 'warm', boardId: 'b', tag: 'sky' },
 };
 
 describe.each([
@@ -66,9 +68,12 @@ describe.each([
 
   for (const [name, q] of Object.entries(HISTORY_CASES)) {
     it(`history: ${name}`, () => {
-      for (const cols of [GENERATION_COLUMNS, THUMBNAIL_COLUMNS]) {
-        const built = buildHistoryQuery(q, cols);
-        expectIndexed(plan(built.sql, built.params));
+      // large memberships (FTS / time index drives) and small ones (board / tag drives)
+      for (const sizes of [{}, { board: 10, tag: 10 }, { board: 10, tag: 100_000 }, { board: 100_000, tag: 10 }]) {
+        for (const cols of [GENERATION_COLUMNS, THUMBNAIL_COLUMNS]) {
+          const built = buildHistoryQuery(q, cols, sizes);
+          expectIndexed(plan(built.sql, built.params));
+        }
       }
     });
   }
@@ -80,9 +85,11 @@ describe.each([
     expect(details.join('\n')).not.toMatch(/TEMP B-TREE/);
   });
 
-  it('newest-first history needs no sort', () => {
-    const built = buildHistoryQuery({}, THUMBNAIL_COLUMNS);
-    expect(plan(built.sql, built.params).join('\n')).not.toMatch(/TEMP B-TREE/);
+  it('newest-first history, board and tag pages need no sort', () => {
+    for (const q of [{}, { boardId: 'b' }, { tag: 'sky' }, { boardId: 'b', cursor: 't.5.G000005' }, { tag: 'sky', minRating: 2 }] as HistoryQuery[]) {
+      const built = buildHistoryQuery(q, THUMBNAIL_COLUMNS);
+      expect(plan(built.sql, built.params).join('\n'), JSON.stringify(q)).not.toMatch(/TEMP B-TREE/);
+    }
   });
 
   it('by id, same seed, children of, ancestors of', () => {
