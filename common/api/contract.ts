@@ -37,6 +37,34 @@ export interface LoadedModelInfo {
   loadMs: number;
 }
 
+export interface CatalogModel {
+  id: string;
+  name: string;
+  kind: 'pipeline' | 'vae-decoder' | 'upscaler';
+  repo?: string;
+  family: string;
+  precision: string;
+  providers: string[];
+  license: string;
+  description: string;
+  downloadBytes: number;
+  sizeApprox: boolean;
+  estimates?: { diskBytes?: number; memoryBytes?: number; vramBytes?: number; [k: string]: unknown };
+  bundled: boolean;
+  installed: boolean;
+  resumable: boolean;
+  downloading?: string;
+}
+
+export interface DownloadSummary {
+  modelId: string;
+  state: string;
+  bytesDone: number;
+  bytesTotal: number;
+  rateBps: number;
+  etaMs: number;
+}
+
 export interface ProjectSummary {
   id: string;
   name: string;
@@ -120,7 +148,10 @@ export type AtelierEvent =
   | { type: 'job:failed'; jobId: string; error: ApiErrorShape }
   | { type: 'job:cancelled'; jobId: string }
   | { type: 'model:loaded'; model: LoadedModelInfo }
-  | { type: 'model:download-progress'; modelId: string; bytesDone: number; bytesTotal: number; rateBps: number; etaMs: number }
+  | { type: 'model:download-progress'; modelId: string; state: string; bytesDone: number; bytesTotal: number; rateBps: number; etaMs: number }
+  | { type: 'model:download-finished'; modelId: string }
+  | { type: 'model:download-failed'; modelId: string; error: ApiErrorShape; resumable: boolean }
+  | { type: 'models:changed' }
   | { type: 'project:changed'; project: ProjectSummary };
 
 type In<K extends keyof typeof S> = (typeof S)[K] extends z.ZodType ? z.input<(typeof S)[K]> : never;
@@ -131,6 +162,14 @@ export interface AtelierApi {
   listModels(): Promise<ModelSummary[]>;
   loadModel(req: In<'LoadModelRequest'>): Promise<LoadedModelInfo>;
   unloadModel(): Promise<{ unloaded: boolean }>;
+  listCatalog(): Promise<CatalogModel[]>;
+  pullModel(req: In<'PullModelRequest'>): Promise<{ modelId: string; bytesTotal: number }>;
+  pauseDownload(req: In<'ModelIdRequest'>): Promise<{ ok: boolean }>;
+  resumeDownload(req: In<'ModelIdRequest'>): Promise<{ ok: boolean }>;
+  cancelDownload(req: In<'ModelIdRequest'>): Promise<{ ok: boolean }>;
+  listDownloads(): Promise<DownloadSummary[]>;
+  importModel(req: In<'ImportModelRequest'>): Promise<ModelSummary>;
+  removeModel(req: In<'ModelIdRequest'>): Promise<{ removed: boolean }>;
   generate(req: In<'GenerateRequest'>): Promise<{ jobId: string; seed: number }>;
   cancel(req: In<'JobIdRequest'>): Promise<{ cancelled: boolean }>;
   listJobs(): Promise<JobSummary[]>;
@@ -155,6 +194,14 @@ export const apiMethods = Object.freeze({
   listModels: S.EmptyRequest,
   loadModel: S.LoadModelRequest,
   unloadModel: S.EmptyRequest,
+  listCatalog: S.EmptyRequest,
+  pullModel: S.PullModelRequest,
+  pauseDownload: S.ModelIdRequest,
+  resumeDownload: S.ModelIdRequest,
+  cancelDownload: S.ModelIdRequest,
+  listDownloads: S.EmptyRequest,
+  importModel: S.ImportModelRequest,
+  removeModel: S.ModelIdRequest,
   generate: S.GenerateRequest,
   cancel: S.JobIdRequest,
   listJobs: S.EmptyRequest,

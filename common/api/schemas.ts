@@ -119,4 +119,23 @@ export const Settings = z
 export type Settings = z.infer<typeof Settings>;
 export const UpdateSettingsRequest = Settings.partial().strict();
 
+export const ModelIdRequest = z.object({ modelId: id }).strict();
+export const PullModelRequest = z
+  .object({
+    /** A catalog id, a Hugging Face repo id (owner/name) or a hub URL. */
+    source: z.string().trim().min(1).max(500),
+    revision: z.string().max(200).optional(),
+    id: z.string().max(100).optional(),
+    token: z.string().max(500).optional(),
+  })
+  .strict();
+export const ImportModelRequest = z
+  .object({
+    folder: z.string().min(1).max(4096),
+    mode: z.enum(['reference', 'copy']).default('reference'),
+    id: z.string().max(100).optional(),
+    name: z.string().max(200).optional(),
+  })
+  .strict();
+
 export const EmptyRequest = z.union([z.undefined(), z.object({}).strict()]);

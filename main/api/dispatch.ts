@@ -44,9 +44,24 @@ function zodToApiError(method: string, error: ZodError): AtelierApiError {
 export function toApiError(err: unknown, log: (err: unknown) => void = () => {}): AtelierApiError {
   if (err instanceof AtelierApiError) return err;
   if (err instanceof ZodError) return zodToApiError('call', err);
-  const e = err as { name?: string; message?: string };
-  if (e?.name === 'CancelledError') return new AtelierApiError('cancelled', e.message ?? 'Cancelled');
-  if (e?.name === 'ModelLoadError') return new AtelierApiError('model_error', e.message ?? 'Model could not be loaded');
+  const e = err as { name?: string; message?: string; code?: string };
+  const message = e?.message ? String(e.message) : 'Error';
+  switch (e?.name) {
+    case 'CancelledError':
+      return new AtelierApiError('cancelled', message);
+    case 'PipelineInputError':
+    case 'PromptSyntaxError':
+      return new AtelierApiError('invalid_request', message);
+    case 'ModelLoadError':
+    case 'SessionCreateError':
+    case 'CatalogError':
+    case 'PlanError':
+    case 'HubError':
+    case 'DownloadError':
+    case 'ModelStoreError':
+      // Model-manager errors carry their own codes; "not-found" is the one clients branch on.
+      return new AtelierApiError(e.code === 'not-found' ? 'not_found' : 'model_error', message);
+  }
   log(err);
   return new AtelierApiError('internal', e?.message ? String(e.message) : 'Internal error');
 }

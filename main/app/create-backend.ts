@@ -5,7 +5,8 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { listExecutionProviders } from '../engine';
+import { inspectModel, listExecutionProviders } from '../engine';
+import { ModelManager } from '../models/manager';
 import {
   AtelierApiError,
   type AtelierApi,
@@ -31,6 +32,8 @@ export interface BackendOptions {
   imageUrlBase: string;
   transport?: 'ipc' | 'websocket' | 'in-process';
   demoModelDir?: string;
+  /** Hugging Face compatible endpoint (mirrors, tests); default $HF_ENDPOINT or huggingface.co. */
+  hubEndpoint?: string;
   /** Electron-ABI better-sqlite3 binary (packaged desktop app); Node uses node_modules' build. */
   sqliteNativeBinding?: string;
 }
@@ -50,12 +53,28 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     }
   };
   const settings = new SettingsStore(join(opts.userDataDir, 'settings.json'), opts.userDataDir);
-  const models = new ModelRegistry(opts.demoModelDir ?? bundledDemoModelDir(appRoot()), () => settings.get().modelsDir);
+  const modelManager = new ModelManager({
+    modelsDir: () => settings.get().modelsDir,
+    demoModelDir: opts.demoModelDir ?? bundledDemoModelDir(appRoot()),
+    endpoint: opts.hubEndpoint ?? process.env.HF_ENDPOINT,
+    token: process.env.HF_TOKEN,
+    // A model is installed only once the engine's own loader accepts the folder.
+    validate: async (folder) => {
+      inspectModel(folder);
+    },
+  });
+  modelManager.on('download-progress', (p) => emit({ type: 'model:download-progress', ...p }));
+  modelManager.on('download-finished', ({ modelId }) => emit({ type: 'model:download-finished', modelId }));
+  modelManager.on('download-failed', ({ modelId, code, message, resumable }) =>
+    emit({ type: 'model:download-failed', modelId, resumable, error: toApiError(Object.assign(new Error(message), { name: 'DownloadError', code })).toShape() }),
+  );
+  modelManager.on('changed', () => emit({ type: 'models:changed' }));
+  const models = new ModelRegistry(modelManager);
   const projects = await ProjectSession.open(opts.userDataDir, opts.imageUrlBase);
   const engine = new EngineHost();
 
   async function ensureModel(modelId: string) {
-    const entry = models.resolve(modelId);
+    const entry = await models.resolve(modelId);
     const loaded = engine.loadedModel;
     if (!loaded || loaded.folder !== entry.folder) {
       const info = await engine.load(entry.folder, settings.get().provider, settings.get().lowMemory);
@@ -136,10 +155,10 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       };
     },
     async listModels() {
-      return models.list().map(({ folder: _f, ...summary }) => summary);
+      return (await models.list()).map(({ folder: _f, ...summary }) => summary);
     },
     async loadModel(req) {
-      const entry = models.resolve(req.modelId);
+      const entry = await models.resolve(req.modelId);
       const info = await engine.load(entry.folder, req.provider ?? settings.get().provider, settings.get().lowMemory);
       const model = { modelId: entry.id, ...info };
       emit({ type: 'model:loaded', model });
@@ -150,9 +169,49 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       await engine.unload();
       return { unloaded: had };
     },
+    async listCatalog() {
+      return modelManager.listCatalog();
+    },
+    async pullModel(req) {
+      const { modelId, plan } = await modelManager.pull(req.source, { revision: req.revision, id: req.id, token: req.token });
+      const bytesTotal = plan.request.files.reduce((sum, f) => sum + (f.size ?? f.sizeHint ?? 0), 0);
+      return { modelId, bytesTotal };
+    },
+    async pauseDownload(req) {
+      modelManager.pause(req.modelId);
+      return { ok: true };
+    },
+    async resumeDownload(req) {
+      modelManager.resume(req.modelId);
+      return { ok: true };
+    },
+    async cancelDownload(req) {
+      modelManager.cancel(req.modelId);
+      return { ok: true };
+    },
+    async listDownloads() {
+      return modelManager.downloads().map((p) => ({
+        modelId: p.id,
+        state: p.state,
+        bytesDone: p.bytesDone,
+        bytesTotal: p.bytesTotal,
+        rateBps: Math.round(p.rate),
+        etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000),
+      }));
+    },
+    async importModel(req) {
+      const installed = await modelManager.importFolder(req.folder, { mode: req.mode, id: req.id, name: req.name });
+      const { folder: _f, ...summary } = await models.resolve(installed.id);
+      return summary;
+    },
+    async removeModel(req) {
+      if (engine.loadedModel && engine.loadedModel.folder === (await models.resolve(req.modelId)).folder) await engine.unload();
+      await modelManager.remove(req.modelId);
+      return { removed: true };
+    },
     async generate(req) {
       const params = req as GenerateParams;
-      models.resolve(params.modelId ?? settings.get().defaultModelId); // fail fast on an unknown model
+      await models.resolve(params.modelId ?? settings.get().defaultModelId); // fail fast on an unknown model
       const seed = params.seed === -1 ? randomInt(0, 2 ** 32 - 1) : params.seed;
       const jobId = queue.enqueue({ ...params, seed });
       return { jobId, seed };
@@ -211,7 +270,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       return settings.get();
     },
     async updateSettings(req) {
-      if (req.defaultModelId) models.resolve(req.defaultModelId);
+      if (req.defaultModelId) await models.resolve(req.defaultModelId);
       return settings.update(req);
     },
   };
@@ -226,6 +285,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       return projects.resolveImageFile(id, kind);
     },
     async close() {
+      await modelManager.close();
       await queue.cancelAll();
       await engine.close();
       projects.close();

@@ -1,111 +1,67 @@
 /**
- * Which models the app can use: the bundled demo model plus every model folder in the user's
- * models folder (shared by all projects). Also a cheap, stable fingerprint of a model's files for
- * provenance ("which exact weights made this image").
+ * The backend's view of models: the model manager's installed list (bundled demo + the user's
+ * models folder) resolved to loadable folders, plus a cheap, stable fingerprint of a model's
+ * files for provenance ("which exact weights made this image").
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { ModelSummary } from '../../common/api/contract';
-import { AtelierApiError } from '../../common/api/contract';
-import { DEMO_MODEL_ID } from './settings-store';
+import { AtelierApiError, type ModelSummary } from '../../common/api/contract';
+import type { ModelManager } from '../models/manager';
+import type { InstalledModel } from '../models/model-store';
 
 export interface ModelEntry extends ModelSummary {
   folder: string;
 }
 
-function folderSize(dir: string): number {
-  let total = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    total += s.isDirectory() ? folderSize(p) : s.size;
-  }
-  return total;
-}
+const DEMO_DEFAULTS = { steps: 20, guidanceScale: 5, width: 64, height: 64 };
 
-function readJson(file: string): Record<string, unknown> | null {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-}
-
-function familyHint(folder: string): string {
-  const index = readJson(join(folder, 'model_index.json'));
-  const cls = String(index?._class_name ?? '');
-  if (/XL/i.test(cls) || existsSync(join(folder, 'text_encoder_2'))) return 'sdxl';
-  if (/LatentConsistency/i.test(cls)) return 'lcm';
-  return 'sd';
+function toEntry(m: InstalledModel): ModelEntry {
+  return {
+    id: m.id,
+    name: m.name,
+    family: m.family ?? 'unknown',
+    source: m.bundled ? 'bundled' : m.source === 'import-reference' || m.source === 'import-copy' ? 'imported' : 'installed',
+    folder: m.path,
+    sizeBytes: m.sizeBytes,
+    ...(m.description ? { description: m.description } : {}),
+    ...(m.defaults || m.bundled ? { defaults: m.defaults ?? DEMO_DEFAULTS } : {}),
+  };
 }
 
 export class ModelRegistry {
   private readonly hashCache = new Map<string, string>();
 
-  constructor(
-    private readonly demoFolder: string,
-    private readonly modelsDir: () => string,
-  ) {}
+  constructor(private readonly manager: ModelManager) {}
 
-  list(): ModelEntry[] {
-    const out: ModelEntry[] = [];
-    if (existsSync(join(this.demoFolder, 'model_index.json'))) {
-      const meta = readJson(join(this.demoFolder, 'atelier-model.json')) ?? {};
-      out.push({
-        id: DEMO_MODEL_ID,
-        name: 'Atelier demo (shapes & light)',
-        family: String(meta.family ?? 'sd1'),
-        source: 'bundled',
-        folder: this.demoFolder,
-        sizeBytes: folderSize(this.demoFolder),
-        description: 'A tiny 64×64 text-to-image model trained by the Atelier project; ships with the app.',
-        defaults: (meta.defaults as ModelSummary['defaults']) ?? { steps: 20, guidanceScale: 5, width: 64, height: 64 },
-      });
-    }
-    const dir = this.modelsDir();
-    if (existsSync(dir)) {
-      for (const name of readdirSync(dir).sort()) {
-        if (name.startsWith('.')) continue;
-        const folder = join(dir, name);
-        if (!existsSync(join(folder, 'model_index.json'))) continue;
-        const manifest = readJson(join(folder, 'atelier-model.json')) ?? {};
-        out.push({
-          id: String(manifest.id ?? name),
-          name: String(manifest.name ?? name),
-          family: String(manifest.family ?? familyHint(folder)),
-          source: manifest.importedFrom ? 'imported' : 'installed',
-          folder: typeof manifest.path === 'string' ? manifest.path : folder,
-          sizeBytes: folderSize(folder),
-          ...(manifest.defaults ? { defaults: manifest.defaults as ModelSummary['defaults'] } : {}),
-        });
-      }
-    }
-    return out;
+  /** Usable text-to-image pipelines (auxiliary models such as TAESD are not listed here). */
+  async list(): Promise<ModelEntry[]> {
+    const installed = await this.manager.listInstalled();
+    return installed.filter((m) => m.kind === 'pipeline' && m.status === 'ok').map(toEntry);
   }
 
   /**
    * Resolves a model id to its entry. Folder paths are accepted only when allowed (the CLI):
    * API clients name models by id and never reach arbitrary paths.
    */
-  resolve(idOrFolder: string, opts: { allowFolder?: boolean } = {}): ModelEntry {
-    const byId = this.list().find((m) => m.id === idOrFolder);
+  async resolve(idOrFolder: string, opts: { allowFolder?: boolean } = {}): Promise<ModelEntry> {
+    const models = await this.list();
+    const byId = models.find((m) => m.id === idOrFolder);
     if (byId) return byId;
-    if (!opts.allowFolder) {
-      const known = this.list().map((m) => m.id).join(', ') || '(none)';
-      throw new AtelierApiError('not_found', `Unknown model "${idOrFolder}". Installed models: ${known}`);
+    if (opts.allowFolder) {
+      const folder = resolve(idOrFolder);
+      if (existsSync(join(folder, 'model_index.json'))) {
+        return { id: folder, name: folder, family: 'unknown', source: 'imported', folder, sizeBytes: 0 };
+      }
     }
-    const folder = resolve(idOrFolder);
-    if (existsSync(join(folder, 'model_index.json'))) {
-      return { id: folder, name: folder, family: familyHint(folder), source: 'imported', folder, sizeBytes: folderSize(folder) };
-    }
-    const known = this.list().map((m) => m.id).join(', ') || '(none)';
-    throw new AtelierApiError('not_found', `Unknown model "${idOrFolder}": not an installed model id (${known}) nor a folder with model_index.json`);
+    const known = models.map((m) => m.id).join(', ') || '(none)';
+    const what = opts.allowFolder ? 'not an installed model id nor a folder with model_index.json' : 'not an installed model';
+    throw new AtelierApiError('not_found', `Unknown model "${idOrFolder}": ${what}. Installed models: ${known}`);
   }
 
   /**
    * Fingerprint of a model's files: sha256 over each file's relative path, size and its first and
-   * last MiB. Reading multi-GB weights in full on every launch would cost minutes; this still
+   * last MiB. Reading multi-GB weights in full for every image would cost minutes; this still
    * changes whenever a file is replaced by different weights.
    */
   fingerprint(folder: string): string {

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { GenerateRequest } from '../../common/api/schemas';
 import { APP_VERSION } from '../app/create-backend';
 import { ModelRegistry } from '../app/model-registry';
+import { ModelManager } from '../models/manager';
 import { appRoot, bundledDemoModelDir, defaultUserDataDir } from '../app/paths';
 import { SettingsStore } from '../app/settings-store';
 import { EngineHost } from '../engine-host/engine-host';
@@ -70,8 +71,8 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
 
   const userDataDir = values.home ?? defaultUserDataDir();
   const settings = new SettingsStore(`${userDataDir}/settings.json`, userDataDir).get();
-  const registry = new ModelRegistry(bundledDemoModelDir(appRoot()), () => settings.modelsDir);
-  const model = registry.resolve(values.model ?? settings.defaultModelId, { allowFolder: true });
+  const registry = new ModelRegistry(new ModelManager({ modelsDir: settings.modelsDir, demoModelDir: bundledDemoModelDir(appRoot()) }));
+  const model = await registry.resolve(values.model ?? settings.defaultModelId, { allowFolder: true });
   const defaults = model.defaults ?? {};
 
   const parsed = GenerateRequest.safeParse({
