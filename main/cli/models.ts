@@ -1,6 +1,6 @@
 /** `atelier models …`: delegates to the model manager's CLI with the app's folders and validator. */
 import { join } from 'node:path';
-import { appRoot, defaultUserDataDir } from '../app/paths';
+import { appRoot, bundledDemoModelDir, defaultUserDataDir } from '../app/paths';
 import { SettingsStore } from '../app/settings-store';
 import { inspectModel } from '../engine';
 import { runModelsCommand } from '../models/cli';
@@ -11,6 +11,7 @@ export async function runModels(args: string[], io: CliIo): Promise<number> {
   const settings = new SettingsStore(join(userDataDir, 'settings.json'), userDataDir).get();
   return runModelsCommand(args, { stdout: io.stdout, stderr: io.stderr, isTTY: Boolean(io.stderr.isTTY) }, {
     modelsDir: settings.modelsDir,
+    demoModelDir: bundledDemoModelDir(appRoot()),
     catalogPath: join(appRoot(), 'models', 'catalog.json'),
     endpoint: process.env.HF_ENDPOINT,
     token: process.env.HF_TOKEN,
