@@ -73,3 +73,20 @@ test('workspace: Ctrl+Up raises the weight of the selected prompt words', async 
   await box.press('Control+ArrowDown');
   await expect(box).toHaveValue('a red cat');
 });
+
+test('workspace: cancel a job mid-run', async ({ page, atelier }) => {
+  await page.goto(atelier.url);
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await page.getByTestId('prompt').fill('a very long render to cancel');
+  await page.getByTestId('steps').fill('400');
+  await page.getByTestId('generate').click();
+  const job = page.getByTestId('queue-item').filter({ hasText: 'a very long render to cancel' });
+  await expect(job).toHaveAttribute('data-state', 'running');
+  await expect(page.getByTestId('job-progress')).toBeVisible();
+  await job.getByTestId('job-cancel').click();
+  await expect(job).toHaveAttribute('data-state', 'cancelled');
+  await expect(page.getByTestId('job-progress')).toHaveCount(0);
+  expect(Number(await job.getAttribute('data-step'))).toBeLessThan(400);
+  // A cancelled job can be retried from the queue.
+  await expect(job.getByTestId('job-retry')).toBeVisible();
+});
