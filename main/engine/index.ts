@@ -17,3 +17,4 @@ export { listExecutionProviders, parseProviderChoice, PROVIDER_PREFERENCE } from
 export type { ProviderChoice, ProviderName, ExecutionProviderInfo, ProviderFallback, EngineSession, EngineTensor } from './ort-backend';
 export { latentsToPreviewRgb } from './preview';
 export type { PreviewImage } from './preview';
+export { parsePromptAttention, getPromptSchedules } from './prompt';
