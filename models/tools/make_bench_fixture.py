@@ -15,7 +15,7 @@ graphs whose per-call compute has the structure of the real networks:
   GroupNorm(32)/SiLU, timestep MLP 320->1280->1280 projected into every ResBlock,
   Transformer = GN, 1x1 proj_in, LN + self-attn (8 heads), LN + cross-attn over the 77
   text tokens (768-d), LN + GEGLU FF (x4), 1x1 proj_out.  About 1/4 of SD1.5's FLOPs
-  per call (~44 GFLOP per sample at a 32x32 latent vs ~190 for SD1.5).
+  per call (~44 GFLOP per sample at a 32x32 latent vs ~180 for SD1.5 counted the same way).
 * text_encoder: token + position embeddings, 2 pre-LN CLIP layers (768, 12 heads,
   MLP 3072, quick-GELU, causal mask), final LN (SD1.5: 12 such layers).
 * vae_decoder: conv 4->128, ResBlock, 3 nearest x2 upsamples + convs down to 32
