@@ -6,6 +6,7 @@ import { CompareView } from './CompareView';
 import { HistoryStrip } from './HistoryStrip';
 import { isTyping } from './hooks';
 import { LeftPanel } from './LeftPanel';
+import { ModelsView } from './ModelsView';
 import { ImportDrop } from './ImportDrop';
 import { ProjectSwitcher } from './ProjectSwitcher';
 import { Toasts } from './Toasts';
@@ -13,7 +14,7 @@ import { VariantExplorer } from './VariantExplorer';
 import { Viewer } from './Viewer';
 
 function TopBar() {
-  const { info, compareMode, selectionCount, toggleCompare, openExplorer, canExplore } = useAtelier(
+  const { info, compareMode, selectionCount, toggleCompare, openExplorer, canExplore, openModels, downloading } = useAtelier(
     useShallow((s) => ({
       info: s.systemInfo,
       compareMode: s.compareMode,
@@ -21,6 +22,8 @@ function TopBar() {
       toggleCompare: s.toggleCompare,
       openExplorer: s.setVariantExplorerOpen,
       canExplore: !!(s.viewingId || s.selection[0]),
+      openModels: s.setModelsViewOpen,
+      downloading: Object.values(s.downloads).filter((d) => d.state !== 'failed' && d.state !== 'paused').length,
     })),
   );
   return (
@@ -37,6 +40,9 @@ function TopBar() {
       </div>
       <button type="button" data-testid="open-variants" disabled={!canExplore} title="Explore lighting, reflections, seeds, CFG… of the current image (V)" onClick={() => openExplorer(true)}>
         Variants…
+      </button>
+      <button type="button" data-testid="open-models" title="Installed models, catalog downloads, folder import" onClick={() => openModels(true)}>
+        Models{downloading > 0 ? ` (${downloading}↓)` : ''}
       </button>
       <span className="spacer" />
       <div className="eps" data-testid="execution-providers" title="Execution providers available on this machine">
@@ -72,8 +78,11 @@ function useShortcuts() {
         return;
       }
       if (s.appState !== 'ready' || isTyping(e) || e.altKey || e.ctrlKey || e.metaKey) return;
-      if (s.variantExplorerOpen) {
-        if (e.key === 'Escape') s.setVariantExplorerOpen(false);
+      if (s.variantExplorerOpen || s.modelsViewOpen) {
+        if (e.key === 'Escape') {
+          s.setVariantExplorerOpen(false);
+          s.setModelsViewOpen(false);
+        }
         return;
       }
       const key = e.key.toLowerCase();
@@ -148,8 +157,14 @@ function useShortcuts() {
 }
 
 export function App() {
-  const { appState, error, compareMode, explorerOpen } = useAtelier(
-    useShallow((s) => ({ appState: s.appState, error: s.startupError, compareMode: s.compareMode, explorerOpen: s.variantExplorerOpen })),
+  const { appState, error, compareMode, explorerOpen, modelsOpen } = useAtelier(
+    useShallow((s) => ({
+      appState: s.appState,
+      error: s.startupError,
+      compareMode: s.compareMode,
+      explorerOpen: s.variantExplorerOpen,
+      modelsOpen: s.modelsViewOpen,
+    })),
   );
   useShortcuts();
   return (
@@ -181,6 +196,7 @@ export function App() {
         </main>
       )}
       {explorerOpen && <VariantExplorer />}
+      {modelsOpen && <ModelsView />}
       {appState === 'ready' && <ImportDrop />}
       <Toasts />
     </div>

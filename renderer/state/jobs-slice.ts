@@ -142,6 +142,7 @@ export const createJobsSlice =
             if (!get().projects.find((p) => p.id === event.project.id)?.isCurrent) get().onProjectChanged(event.project);
             break;
           default:
+            get().handleModelEvent(event);
             break;
         }
       },

@@ -11,6 +11,7 @@ import { createImportSlice } from './import-slice';
 import { createProjectsSlice } from './projects-slice';
 import { createJobsSlice } from './jobs-slice';
 import { createLineageSlice } from './lineage-slice';
+import { createModelManagerSlice } from './model-manager-slice';
 import { createSystemSlice } from './system-slice';
 import type { AtelierState } from './types';
 import { createUiSlice } from './ui-slice';
@@ -31,6 +32,7 @@ export function createAtelierStore(client: AtelierClient): AtelierStore {
     ...createProjectsSlice(client)(...a),
     ...createImportSlice(client)(...a),
     ...createLineageSlice(client)(...a),
+    ...createModelManagerSlice(client)(...a),
   }));
 }
 

@@ -2,6 +2,7 @@
 import type {
   ApiErrorShape,
   AtelierEvent,
+  CatalogModel,
   GenerationRecord,
   ImageMetadataInfo,
   JobState,
@@ -205,6 +206,33 @@ export interface ImportSlice {
   dismissImport(): void;
 }
 
+export interface DownloadView {
+  modelId: string;
+  state: string;
+  bytesDone: number;
+  bytesTotal: number;
+  rateBps: number;
+  etaMs: number;
+  error: string | null;
+  resumable: boolean;
+}
+
+export interface ModelManagerSlice {
+  modelsViewOpen: boolean;
+  catalog: CatalogModel[];
+  downloads: Record<string, DownloadView>;
+  importResult: { ok: boolean; message: string } | null;
+  setModelsViewOpen(open: boolean): void;
+  refreshModels(): Promise<void>;
+  pullModel(source: string): Promise<void>;
+  pauseDownload(modelId: string): Promise<void>;
+  resumeDownload(modelId: string): Promise<void>;
+  cancelDownload(modelId: string): Promise<void>;
+  removeModel(modelId: string): Promise<void>;
+  importModel(folder: string, mode: 'reference' | 'copy'): Promise<void>;
+  handleModelEvent(event: AtelierEvent): void;
+}
+
 export interface Lineage {
   id: string;
   /** Oldest first, ending with the image's parent. */
@@ -219,4 +247,4 @@ export interface LineageSlice {
   loadLineage(id: string): Promise<void>;
 }
 
-export type AtelierState = LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+export type AtelierState = ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

@@ -1,0 +1,190 @@
+import { useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import type { CatalogModel } from '../../common/api/contract';
+import { useAtelier } from '../state/store';
+import type { DownloadView } from '../state/types';
+import { formatBytes, formatMs } from './hooks';
+
+function DownloadRow({ d }: { d: DownloadView }) {
+  const { pause, resume, cancel } = useAtelier(useShallow((s) => ({ pause: s.pauseDownload, resume: s.resumeDownload, cancel: s.cancelDownload })));
+  const pct = d.bytesTotal > 0 ? Math.min(100, (d.bytesDone / d.bytesTotal) * 100) : 0;
+  const paused = d.state === 'paused';
+  const failed = d.state === 'failed';
+  return (
+    <div className="download" data-testid="download" data-model-id={d.modelId} data-state={d.state}>
+      <div className="bar">
+        <div style={{ width: `${pct}%` }} />
+      </div>
+      <div className="download-meta">
+        <span>
+          {formatBytes(d.bytesDone)} / {d.bytesTotal ? formatBytes(d.bytesTotal) : '?'}
+          {!paused && !failed && d.rateBps > 0 && ` · ${formatBytes(d.rateBps)}/s · ${d.etaMs >= 0 ? formatMs(d.etaMs) : '—'} left`}
+          {paused && ' · paused'}
+        </span>
+        <span className="download-actions">
+          {!failed && (
+            <button type="button" className="icon" data-testid={paused ? 'download-resume' : 'download-pause'} onClick={() => void (paused ? resume(d.modelId) : pause(d.modelId))}>
+              {paused ? 'Resume' : 'Pause'}
+            </button>
+          )}
+          {failed && d.resumable && (
+            <button type="button" className="icon" data-testid="download-resume" onClick={() => void resume(d.modelId)}>
+              Retry
+            </button>
+          )}
+          <button type="button" className="icon" data-testid="download-cancel" onClick={() => void cancel(d.modelId)}>
+            Cancel
+          </button>
+        </span>
+      </div>
+      {d.error && <div className="error-text small">{d.error}</div>}
+    </div>
+  );
+}
+
+function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView }) {
+  const pull = useAtelier((s) => s.pullModel);
+  return (
+    <li className="model-row" data-testid="catalog-item" data-model-id={m.id} data-installed={m.installed}>
+      <div className="model-row-main">
+        <div>
+          <strong>{m.name}</strong> <span className="chip">{m.family}</span> <span className="chip">{m.precision}</span>
+          {m.kind !== 'pipeline' && <span className="chip">{m.kind}</span>}
+        </div>
+        <div className="muted small">{m.description}</div>
+        <div className="muted small">
+          {m.sizeApprox ? '≈' : ''}
+          {formatBytes(m.downloadBytes)} download · runs on {m.providers.join(', ')} · {m.license}
+          {m.estimates?.vramBytes ? ` · needs ~${formatBytes(m.estimates.vramBytes)} VRAM` : ''}
+        </div>
+        {download && <DownloadRow d={download} />}
+      </div>
+      <div>
+        {m.installed ? (
+          <span className="chip ep">installed</span>
+        ) : (
+          !download && (
+            <button type="button" data-testid="catalog-download" onClick={() => void pull(m.id)}>
+              Download
+            </button>
+          )
+        )}
+      </div>
+    </li>
+  );
+}
+
+export function ModelsView() {
+  const s = useAtelier(
+    useShallow((st) => ({
+      models: st.models,
+      catalog: st.catalog,
+      downloads: st.downloads,
+      importResult: st.importResult,
+      close: st.setModelsViewOpen,
+      remove: st.removeModel,
+      importModel: st.importModel,
+      pull: st.pullModel,
+      loaded: st.loadedModel,
+    })),
+  );
+  const [folder, setFolder] = useState('');
+  const [mode, setMode] = useState<'reference' | 'copy'>('reference');
+  const [source, setSource] = useState('');
+  const catalogIds = new Set(s.catalog.map((m) => m.id));
+  const orphanDownloads = Object.values(s.downloads).filter((d) => !catalogIds.has(d.modelId));
+
+  return (
+    <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && s.close(false)}>
+      <div className="modal models-view" role="dialog" aria-label="Models" data-testid="models-view">
+        <div className="section-head">
+          <span className="modal-title">Models</span>
+          <button type="button" className="icon" data-testid="models-close" title="Close (Esc)" onClick={() => s.close(false)}>
+            ✕
+          </button>
+        </div>
+
+        <section>
+          <div className="section-head">Installed</div>
+          <ul className="model-list" data-testid="installed-models">
+            {s.models.length === 0 && <li className="empty small">No models installed. Download one from the catalog below or import a folder.</li>}
+            {s.models.map((m) => (
+              <li key={m.id} className="model-row" data-testid="installed-model" data-model-id={m.id}>
+                <div className="model-row-main">
+                  <div>
+                    <strong>{m.name}</strong> <span className="chip">{m.family}</span> <span className="chip">{m.source}</span>
+                    {s.loaded?.modelId === m.id && <span className="chip ep">loaded on {s.loaded.provider}</span>}
+                  </div>
+                  <div className="muted small">
+                    {formatBytes(m.sizeBytes)} on disk{m.description ? ` · ${m.description}` : ''}
+                  </div>
+                </div>
+                {m.source !== 'bundled' && (
+                  <button type="button" className="danger" data-testid="model-remove" onClick={() => void s.remove(m.id)}>
+                    Remove
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+
+        <section>
+          <div className="section-head">Catalog</div>
+          <ul className="model-list" data-testid="catalog">
+            {s.catalog.length === 0 && <li className="empty small">The catalog is empty or could not be loaded.</li>}
+            {s.catalog.map((m) => (
+              <CatalogRow key={m.id} m={m} download={s.downloads[m.id]} />
+            ))}
+          </ul>
+          {orphanDownloads.map((d) => (
+            <div key={d.modelId} className="model-row">
+              <div className="model-row-main">
+                <strong>{d.modelId}</strong>
+                <DownloadRow d={d} />
+              </div>
+            </div>
+          ))}
+          <form
+            className="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (source.trim()) void s.pull(source.trim());
+              setSource('');
+            }}
+          >
+            <input className="grow" data-testid="pull-source" placeholder="Hugging Face repo (owner/name) or URL" value={source} onChange={(e) => setSource(e.target.value)} />
+            <button type="submit" data-testid="pull-submit" disabled={!source.trim()}>
+              Download
+            </button>
+          </form>
+        </section>
+
+        <section>
+          <div className="section-head">Import a local folder</div>
+          <form
+            className="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (folder.trim()) void s.importModel(folder.trim(), mode);
+            }}
+          >
+            <input className="grow" data-testid="import-folder" placeholder="/path/to/diffusers-onnx-model" value={folder} onChange={(e) => setFolder(e.target.value)} />
+            <select data-testid="import-mode" value={mode} onChange={(e) => setMode(e.target.value as 'reference' | 'copy')} title="Reference keeps the files where they are; copy moves a copy into Atelier's models folder">
+              <option value="reference">Reference</option>
+              <option value="copy">Copy</option>
+            </select>
+            <button type="submit" data-testid="import-submit" disabled={!folder.trim()}>
+              Validate &amp; import
+            </button>
+          </form>
+          {s.importResult && (
+            <div className={s.importResult.ok ? 'hint ok' : 'hint warn'} data-testid="import-result" data-ok={s.importResult.ok}>
+              {s.importResult.message}
+            </div>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
