@@ -77,14 +77,15 @@ function useShortcuts() {
         void s.generate();
         return;
       }
-      if (s.appState !== 'ready' || isTyping(e) || e.altKey || e.ctrlKey || e.metaKey) return;
       if (s.variantExplorerOpen || s.modelsViewOpen) {
+        // Dialogs: Escape closes them even from a text field; nothing else is global.
         if (e.key === 'Escape') {
           s.setVariantExplorerOpen(false);
           s.setModelsViewOpen(false);
         }
         return;
       }
+      if (s.appState !== 'ready' || isTyping(e) || e.altKey || e.ctrlKey || e.metaKey) return;
       const key = e.key.toLowerCase();
       if (key === 'c') {
         s.toggleCompare();

@@ -53,8 +53,7 @@ function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView 
         </div>
         <div className="muted small">{m.description}</div>
         <div className="muted small">
-          {m.sizeApprox ? '≈' : ''}
-          {formatBytes(m.downloadBytes)} download · runs on {m.providers.join(', ')} · {m.license}
+          {m.bundled ? 'ships with Atelier' : `${m.sizeApprox ? '≈' : ''}${formatBytes(m.downloadBytes)} download`} · runs on {m.providers.join(', ')} · {m.license}
           {m.estimates?.vramBytes ? ` · needs ~${formatBytes(m.estimates.vramBytes)} VRAM` : ''}
         </div>
         {download && <DownloadRow d={download} />}
