@@ -25,6 +25,8 @@ export interface ImageMetadata {
 const MAX_INPUT_BYTES = 512 * 1024 * 1024;
 /** Raw values longer than this are kept but not JSON-parsed. */
 const MAX_JSON_CHARS = 4 * 1024 * 1024;
+/** Infotext longer than this is kept raw but not parsed (prompts are a few KB). */
+const MAX_INFOTEXT_CHARS = 1024 * 1024;
 /** XMP larger than this is not regex-scanned. */
 const MAX_XMP_CHARS = 1024 * 1024;
 
@@ -132,7 +134,9 @@ function recognise(raw: Record<string, string>, warnings: string[]): ImageMetada
     const generation = fromAtelier(raw['atelier'], warnings);
     if (generation) return { source: 'atelier', generation, raw, warnings };
   }
-  if (raw['parameters'] !== undefined) {
+  if (raw['parameters'] !== undefined && raw['parameters'].length > MAX_INFOTEXT_CHARS) {
+    warnings.push(`A1111 parameters text is ${raw['parameters'].length} chars; too long to parse`);
+  } else if (raw['parameters'] !== undefined) {
     const generation = infotextToParams(parseInfotext(raw['parameters']));
     return { source: 'a1111', generation, raw, warnings };
   }

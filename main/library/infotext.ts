@@ -17,8 +17,10 @@ export interface ParsedInfotext {
   params: Record<string, string>;
 }
 
-// Same grammar as A1111's re_param_code, with Python's Unicode \w.
-const PARAM_RE = /\s*([\p{L}\p{N}_][\p{L}\p{N}_ \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/gu;
+// A1111's re_param_code with Python's Unicode \w — but with bounded repetition: unbounded,
+// a long line without ':' backtracks quadratically (60 KB took 1.6 s), and infotext comes from
+// untrusted files. Real keys are short and quoted values a few KB.
+const PARAM_RE = /\s*([\p{L}\p{N}_][\p{L}\p{N}_ \-/]{1,63}):\s*("(?:\\.|[^\\"]){1,16384}"|[^,]*)(?:,|$)/gu;
 const IMAGE_SIZE_RE = /^(\d+)x(\d+)$/;
 const NEGATIVE_PREFIX = 'Negative prompt:';
 

@@ -122,6 +122,10 @@ export function decodeTextChunk(chunk: PngChunk, warnings: string[]): PngTextEnt
     return null;
   }
   const keyword = Buffer.from(data.subarray(0, nul)).toString('latin1');
+  if (data.length > MAX_TEXT_BYTES) {
+    warnings.push(`${type} chunk "${keyword}" is ${data.length} bytes; larger than ${MAX_TEXT_BYTES} and skipped`);
+    return null;
+  }
   try {
     if (type === 'tEXt') {
       return { keyword, text: Buffer.from(data.subarray(nul + 1)).toString('latin1'), chunkType: type };

@@ -44,6 +44,14 @@ describe('parseInfotext (A1111 parse_generation_parameters)', () => {
     expect(parseInfotext('only a prompt').negativePrompt).toBe('');
   });
 
+  it('stays linear on hostile lines (no catastrophic backtracking)', () => {
+    const t0 = performance.now();
+    parseInfotext(`p\n${'ab '.repeat(100_000)}`);
+    parseInfotext(`p\n${'key: "a\\'.repeat(50_000)}`);
+    parseInfotext(`p\n${'key'.repeat(100_000)}: v, a: 1, b: 2`);
+    expect(performance.now() - t0).toBeLessThan(2000); // was quadratic: 60 KB took 1.6 s
+  });
+
   it('maps parsed params to ours', () => {
     const p = infotextToParams(parseInfotext('x\nNegative prompt: y\nSteps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 77, Size: 640x480, Model hash: abc, Model: m, RNG: CPU, Denoising strength: 0.4'));
     expect(p).toMatchObject({
