@@ -75,8 +75,8 @@ function readContainerText(found: { exif?: Uint8Array; xmp?: string }, raw: Reco
   }
   if (found.xmp !== undefined) {
     raw['XMP'] = found.xmp;
-    const doc = /<atelier:document>([\s\S]*?)<\/atelier:document>/.exec(found.xmp);
-    if (doc) raw['atelier'] = decodeXmlEntities(doc[1]);
+    const doc = between(found.xmp, '<atelier:document>', '</atelier:document>');
+    if (doc) raw['atelier'] = decodeXmlEntities(doc.value);
   }
   // Map container fields onto the PNG keys the recognisers understand.
   for (const candidate of [raw['UserComment'], raw['ImageDescription'], xmpDescription(found.xmp)]) {
@@ -94,11 +94,29 @@ function readContainerText(found: { exif?: Uint8Array; xmp?: string }, raw: Reco
   }
 }
 
+/** Text between the first `open` and the next `close` (indexOf: linear on hostile input, unlike lazy regexes). */
+function between(text: string, open: string, close: string, from = 0): { value: string; end: number } | undefined {
+  const start = text.indexOf(open, from);
+  if (start < 0) return undefined;
+  const end = text.indexOf(close, start + open.length);
+  if (end < 0) return undefined;
+  return { value: text.slice(start + open.length, end), end };
+}
+
+/** First rdf:li inside the given XMP property (exif:UserComment, else dc:description). */
 function xmpDescription(xmp: string | undefined): string | undefined {
   if (!xmp) return undefined;
-  const m = /<exif:UserComment>[\s\S]*?<rdf:li[^>]*>([\s\S]*?)<\/rdf:li>/.exec(xmp) ?? /<dc:description>[\s\S]*?<rdf:li[^>]*>([\s\S]*?)<\/rdf:li>/.exec(xmp);
-  // (bounded: rdf:li content is lazy-matched within one packet)
-  return m ? decodeXmlEntities(m[1]) : undefined;
+  for (const prop of ['exif:UserComment', 'dc:description']) {
+    const block = between(xmp, `<${prop}>`, `</${prop}>`);
+    if (!block) continue;
+    const li = block.value.indexOf('<rdf:li');
+    if (li < 0) continue;
+    const open = block.value.indexOf('>', li);
+    const close = block.value.indexOf('</rdf:li>', open);
+    if (open < 0 || close < 0) continue;
+    return decodeXmlEntities(block.value.slice(open + 1, close));
+  }
+  return undefined;
 }
 
 function decodeXmlEntities(s: string): string {

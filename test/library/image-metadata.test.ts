@@ -178,3 +178,15 @@ describe('readImageMetadata: hostile input never throws', () => {
     expect(calls).toBeGreaterThan(1000);
   });
 });
+
+describe('readImageMetadata: hostile XMP stays linear', () => {
+  it('handles many unterminated tags quickly', async () => {
+    const xmp = '<exif:UserComment><rdf:li>'.repeat(15_000) + '<atelier:document>'.repeat(10_000) + '<dc:description>'.repeat(10_000);
+    const webp = await sharp({ create: { width: 4, height: 4, channels: 3, background: 'blue' } }).withXmp(xmp).webp().toBuffer();
+    const t0 = performance.now();
+    const meta = readImageMetadata(webp);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(meta.source).toBe('unknown');
+    expect(meta.raw.XMP.length).toBeGreaterThan(500_000); // really scanned (under the 1 MB cap)
+  });
+});
