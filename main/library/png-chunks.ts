@@ -9,6 +9,9 @@ import { crc32, inflateSync, deflateSync } from 'node:zlib';
 
 export const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
+/** Real PNGs have tens to thousands of chunks; a hostile one can have tens of millions. */
+const MAX_CHUNKS = 200_000;
+
 /** Largest decompressed text we accept from one zTXt/iTXt chunk. */
 export const MAX_TEXT_BYTES = 8 * 1024 * 1024;
 
@@ -50,6 +53,10 @@ export function readPngChunks(bytes: Uint8Array, warnings: string[] = []): PngCh
   }
   let at = PNG_SIGNATURE.length;
   while (at < bytes.length) {
+    if (chunks.length >= MAX_CHUNKS) {
+      warnings.push(`PNG has more than ${MAX_CHUNKS} chunks; the rest was not read`);
+      break;
+    }
     if (at + 12 > bytes.length) {
       warnings.push(`PNG truncated: incomplete chunk header at byte ${at}`);
       break;
