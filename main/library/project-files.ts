@@ -166,7 +166,7 @@ function thumbPipeline(img: ReturnType<typeof sharp>): Promise<Buffer> {
   return img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80, effort: 0 }).toBuffer();
 }
 
-/** Encodes raw RGB to PNG and the thumbnail in parallel (sharp runs both off-thread). */
+/** Encodes raw RGB to PNG; the thumbnail encode is returned as a thunk for after the save. */
 export async function encodeRgb(image: RawRgbImage): Promise<EncodedImage> {
   const { width, height, rgb } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
