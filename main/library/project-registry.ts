@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LibraryError } from './errors';
-import { ProjectLibrary, type OpenOptions } from './project-library';
+import { ProjectLibrary, projectFolderName, type OpenOptions } from './project-library';
 
 export interface RegisteredProject {
   /** The project's own id (project_meta.project_id), stable across moves. */
@@ -83,7 +83,11 @@ export class ProjectRegistry {
   /** Creates a new project folder (in projectsDir unless parentDir is given) and lists it. */
   async create(name: string, parentDir: string = this.projectsDir): Promise<RegisteredProject> {
     fs.mkdirSync(parentDir, { recursive: true });
-    const lib = await ProjectLibrary.create(parentDir, name);
+    // Two projects may share a display name; their folders get " (2)", " (3)" … suffixes.
+    let folderName = name;
+    for (let n = 2; fs.existsSync(path.join(parentDir, projectFolderName(folderName))); n++) folderName = `${name} (${n})`;
+    const lib = await ProjectLibrary.create(parentDir, folderName);
+    if (folderName !== name) lib.rename(name);
     try {
       return this.remember(lib);
     } finally {

@@ -48,6 +48,15 @@ describe('ProjectRegistry', () => {
     expect(fs.existsSync(p.path)).toBe(true);
   });
 
+  it('gives same-named projects distinct folders', async () => {
+    const a = await reg.create('Client');
+    const b = await reg.create('Client');
+    expect(path.basename(a.path)).toBe('Client.atelier');
+    expect(path.basename(b.path)).toBe('Client (2).atelier');
+    expect(b.name).toBe('Client');
+    expect(a.id).not.toBe(b.id);
+  });
+
   it('adds an existing folder (copied from elsewhere) and keeps its id', async () => {
     const elsewhere = tempDir();
     try {
