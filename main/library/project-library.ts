@@ -41,9 +41,9 @@ export interface OpenOptions {
   durableWrites?: boolean;
 }
 
-/** Folder name for a project name: keeps letters/digits/space/-_. and adds `.atelier`. */
+/** Folder name for a project name: keeps letters/digits/space/()-_. and adds `.atelier`. */
 export function projectFolderName(name: string): string {
-  const base = name.normalize('NFC').replace(/[^\p{L}\p{N} ._-]+/gu, '_').replace(/^[ .]+|[ .]+$/g, '').slice(0, 80);
+  const base = name.normalize('NFC').replace(/[^\p{L}\p{N} ._()-]+/gu, '_').replace(/^[ .]+|[ .]+$/g, '').slice(0, 80);
   return `${base || 'project'}${PROJECT_EXTENSION}`;
 }
 
