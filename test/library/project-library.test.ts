@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LibraryError, ProjectLibrary, ProjectLockedError, readImageMetadata, parseInfotext } from '../../main/library';
+import { LibraryError, ProjectLibrary, ProjectLockedError, projectFolderName, readImageMetadata, parseInfotext } from '../../main/library';
 import { params, removeDir, tempDir, testImage } from './helpers';
 
 let root: string;
@@ -25,6 +25,13 @@ describe('project folder', () => {
     expect(lib.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(lib.database.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(lib.info()).toMatchObject({ name: 'Client A', schemaVersion: 5 });
+  });
+
+  it('derives safe folder names from project names', () => {
+    expect(projectFolderName('../../etc/passwd')).toBe('_.._etc_passwd.atelier');
+    expect(projectFolderName('a:b*c?"d<e>f|g\\h')).toBe('a_b_c_d_e_f_g_h.atelier');
+    expect(projectFolderName('  ...  ')).toBe('project.atelier');
+    expect(projectFolderName('Café (final)')).toBe('Café (final).atelier');
   });
 
   it('refuses to create over an existing folder and to open a non-project', async () => {
