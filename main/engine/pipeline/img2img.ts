@@ -1,0 +1,93 @@
+/**
+ * img2img, like diffusers' StableDiffusionImg2ImgPipeline.__call__:
+ * 1. check inputs, 2. encode prompt, 3. timesteps cut by strength (`get_timesteps`),
+ * 4. preprocess + VAE-encode the init image, add noise at the first timestep,
+ * 5. extra conditioning, 6. denoising loop, 7. decode.
+ */
+import { repeatBatch } from '../cfg';
+import { fitPixels } from '../image-ops';
+import type { LoadedModel } from '../loader';
+import { createGenerator } from '../random';
+import { createScheduler } from '../schedulers';
+import type { Scheduler } from '../schedulers/types';
+import { bad, checkFit, checkImage, checkInputs, checkStrength, strengthSteps } from './check';
+import { denoise } from './denoise';
+import { encodePrompt } from './encode-prompt';
+import { rgbToNchw } from './tensors';
+import { CancelledError, type Img2ImgParams, type PipelineHooks, type Txt2ImgResult } from './types';
+import { decodeLatents, encodeImage, neutralInpaintConditioning } from './vae';
+
+/**
+ * diffusers `get_timesteps` + `set_begin_index`: the timesteps from `tStart·order` on.
+ * Returns the timesteps to run.
+ */
+export function strengthTimesteps(scheduler: Scheduler, steps: number, tStart: number): number[] {
+  scheduler.setTimesteps(steps);
+  const begin = tStart * scheduler.order;
+  scheduler.setBeginIndex?.(begin);
+  return scheduler.timesteps.slice(begin);
+}
+
+export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: PipelineHooks = {}): Promise<Txt2ImgResult> {
+  const started = performance.now();
+  const runMsAtStart = model.sessionRunMs();
+  const sig = model.signature;
+
+  // 1. Check inputs
+  const { batch, schedulerConfig } = checkInputs(model, params);
+  const initImage = checkImage(params.initImage, 'initImage');
+  const strength = checkStrength(params.strength);
+  const fit = checkFit(params.fit);
+  if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot do img2img (vae_encoder/model.onnx is missing).');
+  const { init: stepsToRun, tStart } = strengthSteps(params.steps, strength);
+  const { width, height } = params;
+  const h = height / 8;
+  const w = width / 8;
+  const doCfg = params.guidanceScale > 1 && sig.timeCondProjDim === null;
+
+  if (hooks.isCancelled?.()) throw new CancelledError(0);
+
+  // 2. Encode prompt; prompt-editing schedules span the steps that actually run
+  const cond = await encodePrompt(model, { prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: stepsToRun, batch, doCfg });
+  const encodeMs = performance.now() - started;
+
+  // 3. Timesteps, cut by strength
+  const scheduler = createScheduler(schedulerConfig);
+  const timesteps = strengthTimesteps(scheduler, params.steps, tStart);
+
+  // 4. Preprocess the image (fit to width × height, [-1, 1]), encode, noise it to the first timestep
+  const generator = createGenerator(params.seed, params.rng);
+  const pixels = fitPixels(initImage.rgb, initImage.width, initImage.height, 3, width, height, fit);
+  const imageLatents = await encodeImage(model, rgbToNchw(pixels, width, height), width, height, generator);
+  await model.finished('vae_encoder');
+  const noise = generator.randn([batch, 4, h, w]);
+  const latents = scheduler.addNoise(repeatBatch(imageLatents, batch), noise, timesteps[0]);
+
+  // 5. 9-channel UNets: mask everything over a neutral image (A1111's img2img with inpainting models)
+  const inpaint = sig.unetInChannels === 9 ? await neutralInpaintConditioning(model, batch, h, w) : null;
+
+  // 6. Denoising loop
+  const denoiseStarted = performance.now();
+  const final = await denoise({
+    model, hooks, started, doCfg, scheduler, timesteps, latents, batch, h, w, cond, generator, inpaint,
+    guidanceScale: params.guidanceScale,
+    guidanceRescale: params.guidanceRescale ?? 0,
+    scheduleSteps: stepsToRun,
+  });
+  const denoiseMs = performance.now() - denoiseStarted;
+
+  // 7. Decode
+  const decodeStarted = performance.now();
+  const images = await decodeLatents(model, final, batch, params, params.seed);
+  const decodeMs = performance.now() - decodeStarted;
+
+  const totalMs = performance.now() - started;
+  const sessionRunMs = model.sessionRunMs() - runMsAtStart;
+  return {
+    images,
+    provider: model.provider,
+    scheduler: scheduler.className,
+    timings: { totalMs, sessionRunMs, overheadMs: Math.max(0, totalMs - sessionRunMs), encodeMs, denoiseMs, decodeMs },
+    truncatedPrompt: cond.truncated,
+  };
+}

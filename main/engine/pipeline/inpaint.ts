@@ -1,0 +1,178 @@
+/**
+ * Inpainting, like diffusers' StableDiffusionInpaintPipeline.__call__ (and A1111's
+ * "inpaint masked" / "only masked" modes):
+ *  - 9-channel inpainting UNets: per step `[scale_model_input(x) | mask | masked-image latents]`;
+ *  - 4-channel UNets: the legacy latent blending, after each step
+ *    `x = (1−m)·add_noise(z0, noise, t_next) + m·x` (z0 itself after the last step);
+ *  - the decoded result is composited onto the input outside the (feathered) mask in pixel
+ *    space, so pixels the mask does not touch keep their exact bytes.
+ */
+import { repeatBatch } from '../cfg';
+import { blurMask, compositeMasked, cropPixels, fitPixels, maskBoundingBox, maskCropRegion, pastePixels, resizeBilinear, resizeNearest, type Rect } from '../image-ops';
+import type { LoadedModel } from '../loader';
+import { createGenerator } from '../random';
+import { createScheduler } from '../schedulers';
+import { bad, checkFit, checkImage, checkInputs, checkMask, checkStrength, strengthSteps } from './check';
+import { denoise } from './denoise';
+import { encodePrompt } from './encode-prompt';
+import { strengthTimesteps } from './img2img';
+import { rgbToNchw } from './tensors';
+import { CancelledError, type GeneratedImage, type InpaintParams, type PipelineHooks, type Txt2ImgResult } from './types';
+import { decodeLatents, encodeImage } from './vae';
+
+const MAX_MASK_BLUR = 64;
+
+/** The region the model works on and how its output goes back. */
+interface InpaintGeometry {
+  /** width × height RGB the model sees. */
+  pixels: Uint8Array;
+  /** width × height feathered mask (0..255) for the model's view. */
+  mask: Uint8Array;
+  /** Generated width × height RGB → final image. */
+  finish(generated: Uint8Array): { width: number; height: number; rgb: Uint8Array };
+}
+
+function prepareGeometry(p: InpaintParams, blurred: Uint8Array): InpaintGeometry {
+  const { width, height } = p;
+  const img = p.initImage;
+  if (p.onlyMasked) {
+    // A1111 "inpaint only masked": crop around the (blurred) mask + padding, grown to the model's aspect ratio.
+    const box = maskBoundingBox(blurred, img.width, img.height, 1)!;
+    const region: Rect = maskCropRegion(box, p.onlyMasked.padding, img.width, img.height, width, height);
+    const pixels = resizeBilinear(cropPixels(img.rgb, img.width, img.height, 3, region), region.width, region.height, 3, width, height);
+    const mask = resizeBilinear(cropPixels(blurred, img.width, img.height, 1, region), region.width, region.height, 1, width, height);
+    return {
+      pixels,
+      mask,
+      finish(generated) {
+        const back = resizeBilinear(generated, width, height, 3, region.width, region.height);
+        const pasted = pastePixels(img.rgb, img.width, img.height, 3, back, region);
+        return { width: img.width, height: img.height, rgb: compositeMasked(img.rgb, pasted, blurred) };
+      },
+    };
+  }
+  const fit = checkFit(p.fit);
+  const pixels = fitPixels(img.rgb, img.width, img.height, 3, width, height, fit);
+  // 'pad': the new border has no source pixels, so it is repainted (outpainting).
+  const mask = fitPixels(blurred, img.width, img.height, 1, width, height, fit, fit === 'pad' ? 255 : undefined);
+  return { pixels, mask, finish: (generated) => ({ width, height, rgb: compositeMasked(pixels, generated, mask) }) };
+}
+
+export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: PipelineHooks = {}): Promise<Txt2ImgResult> {
+  const started = performance.now();
+  const runMsAtStart = model.sessionRunMs();
+  const sig = model.signature;
+
+  // 1. Check inputs
+  const { batch, schedulerConfig } = checkInputs(model, params);
+  const initImage = checkImage(params.initImage, 'initImage');
+  const maskImage = checkMask(params.mask, initImage);
+  const strength = checkStrength(params.strength ?? 1);
+  checkFit(params.fit);
+  const maskBlur = params.maskBlur ?? 0;
+  if (typeof maskBlur !== 'number' || !(maskBlur >= 0 && maskBlur <= MAX_MASK_BLUR)) bad(`maskBlur must be a number of pixels from 0 to ${MAX_MASK_BLUR} (got ${String(maskBlur)}).`);
+  if (params.onlyMasked !== undefined) {
+    const pad = params.onlyMasked?.padding;
+    if (!Number.isInteger(pad) || pad < 0) bad(`onlyMasked.padding must be an integer number of pixels ≥ 0 (got ${String(pad)}).`);
+  }
+  if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot inpaint (vae_encoder/model.onnx is missing).');
+  if (!maskBoundingBox(maskImage.data, maskImage.width, maskImage.height, 1)) bad('mask is empty (all black): nothing to repaint. White (255) marks the area to regenerate.');
+  const { init: stepsToRun, tStart } = strengthSteps(params.steps, strength);
+  const { width, height } = params;
+  const h = height / 8;
+  const w = width / 8;
+  const plane = h * w;
+  const doCfg = params.guidanceScale > 1 && sig.timeCondProjDim === null;
+  const nineChannel = sig.unetInChannels === 9;
+
+  if (hooks.isCancelled?.()) throw new CancelledError(0);
+
+  // 2. Encode prompt
+  const cond = await encodePrompt(model, { prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: stepsToRun, batch, doCfg });
+  const encodeMs = performance.now() - started;
+
+  // 3. Timesteps (cut by strength; strength 1 runs them all)
+  const scheduler = createScheduler(schedulerConfig);
+  const timesteps = strengthTimesteps(scheduler, params.steps, tStart);
+
+  // 4. Preprocess image and mask: feather, fit (or crop around the mask), binarize at 0.5
+  const blurred = blurMask(maskImage.data, maskImage.width, maskImage.height, maskBlur);
+  const geo = prepareGeometry(params, blurred);
+  const binary = new Uint8Array(width * height);
+  for (let i = 0; i < binary.length; i++) binary[i] = geo.mask[i] / 255 >= 0.5 ? 1 : 0;
+  const image = rgbToNchw(geo.pixels, width, height);
+  // latent mask: nearest-resized to h × w (torch interpolate, mode "nearest")
+  const latentMaskBytes = resizeNearest(binary, width, height, 1, w, h);
+  const latentMask = repeatBatch(Float32Array.from(latentMaskBytes), batch);
+
+  // latents: pure noise at strength 1, else the image latents noised to the first timestep
+  const generator = createGenerator(params.seed, params.rng);
+  const needImageLatents = !nineChannel || strength < 1;
+  const imageLatents = needImageLatents ? repeatBatch(await encodeImage(model, image, width, height, generator), batch) : null;
+  const noise = generator.randn([batch, 4, h, w]);
+  let latents: Float32Array;
+  if (strength >= 1) {
+    latents = noise.slice();
+    if (scheduler.initNoiseSigma !== 1) for (let i = 0; i < latents.length; i++) latents[i] *= scheduler.initNoiseSigma;
+  } else {
+    latents = scheduler.addNoise(imageLatents!, noise, timesteps[0]);
+  }
+
+  // 5. 9-channel: mask + latents of the masked image (image · (mask < 0.5); 0 = grey in [-1, 1])
+  let extra: { mask: Float32Array; maskedLatents: Float32Array } | null = null;
+  if (nineChannel) {
+    const masked = image.slice();
+    const px = width * height;
+    for (let c = 0; c < 3; c++) for (let p = 0; p < px; p++) if (binary[p]) masked[c * px + p] = 0;
+    const maskedLatents = await encodeImage(model, masked, width, height, generator);
+    extra = { mask: latentMask, maskedLatents: repeatBatch(maskedLatents, batch) };
+  }
+  await model.finished('vae_encoder');
+
+  // 4-channel: legacy blending of the known region after every step
+  const afterStep = nineChannel
+    ? undefined
+    : (x: Float32Array, i: number): Float32Array => {
+        const last = i === timesteps.length - 1;
+        const known = last ? imageLatents! : scheduler.addNoise(imageLatents!, noise, timesteps[i + 1]);
+        const out = new Float32Array(x.length);
+        for (let b = 0; b < batch; b++) {
+          for (let c = 0; c < 4; c++) {
+            const o = (b * 4 + c) * plane;
+            for (let p = 0; p < plane; p++) {
+              const m = latentMask[b * plane + p];
+              out[o + p] = (1 - m) * known[o + p] + m * x[o + p];
+            }
+          }
+        }
+        return out;
+      };
+
+  // 6. Denoising loop
+  const denoiseStarted = performance.now();
+  const final = await denoise({
+    model, hooks, started, doCfg, scheduler, timesteps, latents, batch, h, w, cond, generator,
+    inpaint: extra,
+    afterStep,
+    guidanceScale: params.guidanceScale,
+    guidanceRescale: params.guidanceRescale ?? 0,
+    scheduleSteps: stepsToRun,
+  });
+  const denoiseMs = performance.now() - denoiseStarted;
+
+  // 7. Decode, then composite onto the input outside the feathered mask
+  const decodeStarted = performance.now();
+  const decoded = await decodeLatents(model, final, batch, params, params.seed);
+  const images: GeneratedImage[] = decoded.map((img) => ({ ...geo.finish(img.rgb), seed: img.seed }));
+  const decodeMs = performance.now() - decodeStarted;
+
+  const totalMs = performance.now() - started;
+  const sessionRunMs = model.sessionRunMs() - runMsAtStart;
+  return {
+    images,
+    provider: model.provider,
+    scheduler: scheduler.className,
+    timings: { totalMs, sessionRunMs, overheadMs: Math.max(0, totalMs - sessionRunMs), encodeMs, denoiseMs, decodeMs },
+    truncatedPrompt: cond.truncated,
+  };
+}

@@ -1,0 +1,109 @@
+/** Public parameter/result types and errors shared by txt2img, img2img and inpaint. */
+
+export interface Txt2ImgParams {
+  prompt: string;
+  negativePrompt?: string;
+  width: number;
+  height: number;
+  steps: number;
+  guidanceScale: number;
+  guidanceRescale?: number;
+  /** diffusers scheduler class name; default = the model's scheduler_config.json. */
+  scheduler?: string;
+  /** scheduler_config.json overrides on top of the (possibly swapped) config, e.g. { use_karras_sigmas: true } for DPM++ 2M Karras. */
+  schedulerOptions?: SchedulerOptions;
+  seed: number;
+  rng: 'cpu' | 'cuda';
+  batchSize?: number;
+}
+
+export interface PipelineHooks {
+  onStep?(p: { step: number; total: number; elapsedMs: number; previewLatents?: Float32Array; latentShape: number[] }): void;
+  isCancelled?(): boolean;
+  /** Attach `previewLatents` every N steps (and on the last step); unset = no previews. */
+  previewEvery?: number;
+}
+
+export interface GeneratedImage {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+  seed: number;
+}
+
+export interface Txt2ImgResult {
+  images: GeneratedImage[];
+  provider: string;
+  scheduler: string;
+  timings: { totalMs: number; sessionRunMs: number; overheadMs: number; encodeMs: number; denoiseMs: number; decodeMs: number };
+  truncatedPrompt: boolean;
+}
+
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+  constructor(readonly step: number) {
+    super(`Generation cancelled before step ${step + 1}.`);
+  }
+}
+
+/** Invalid pipeline parameters (raised before any session runs). */
+export class PipelineInputError extends Error {
+  override name = 'PipelineInputError';
+}
+
+/** The scheduler settings a user may change per generation (the rest stays the model's). */
+export interface SchedulerOptions {
+  use_karras_sigmas?: boolean;
+  use_lu_lambdas?: boolean;
+  timestep_spacing?: 'leading' | 'trailing' | 'linspace';
+  solver_order?: number;
+  final_sigmas_type?: 'zero' | 'sigma_min';
+}
+export const SCHEDULER_OPTION_KEYS: readonly (keyof SchedulerOptions)[] = Object.freeze([
+  'use_karras_sigmas',
+  'use_lu_lambdas',
+  'timestep_spacing',
+  'solver_order',
+  'final_sigmas_type',
+]);
+
+/** An interleaved 8-bit RGB image. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** width·height·3 bytes, row-major, R G B. */
+  rgb: Uint8Array;
+}
+
+/** A single-channel 8-bit mask: 255 (white) = repaint, 0 = keep. */
+export interface MaskImage {
+  width: number;
+  height: number;
+  /** width·height bytes. */
+  data: Uint8Array;
+}
+
+/** How an input image is brought to the requested size. */
+export type ImageFit = 'crop' | 'resize' | 'pad';
+
+export type Img2ImgParams = Txt2ImgParams & {
+  initImage: RgbImage;
+  /** 0..1: how much of the schedule runs (diffusers `strength`); 1 = start from pure noise. */
+  strength: number;
+  /** Default 'crop': scale to cover, centre-crop. 'resize' stretches, 'pad' letterboxes (edge pixels repeated). */
+  fit?: ImageFit;
+};
+
+export type InpaintParams = Txt2ImgParams & {
+  initImage: RgbImage;
+  /** Same size as initImage; white (≥ 128 after blur) = repaint. */
+  mask: MaskImage;
+  /** Default 1 (start from noise inside the mask). */
+  strength?: number;
+  /** Default 'crop'. With 'pad', the padded border is masked (repainted) too. Ignored with onlyMasked. */
+  fit?: ImageFit;
+  /** Gaussian feather of the mask in pixels (σ, as A1111's "mask blur"); default 0. */
+  maskBlur?: number;
+  /** A1111 "inpaint only masked": generate only a crop around the mask (plus padding px) at the model size, paste back. */
+  onlyMasked?: { padding: number };
+};
