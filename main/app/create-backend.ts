@@ -3,7 +3,7 @@
  * in-process contract tests call exactly this object.
  */
 import { randomInt } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectModel, listExecutionProviders } from '../engine';
 import { ModelManager } from '../models/manager';
@@ -25,6 +25,8 @@ import { appRoot, bundledDemoModelDir } from './paths';
 import { previewDataUrl } from './preview-image';
 import { ProjectSession } from './project-session';
 import { SettingsStore } from './settings-store';
+import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
+import { setSqliteNativeBinding } from '../library';
 
 export interface BackendOptions {
   userDataDir: string;
@@ -42,6 +44,7 @@ export const APP_VERSION = '0.1.0';
 
 export async function createBackend(opts: BackendOptions): Promise<AtelierBackend> {
   mkdirSync(opts.userDataDir, { recursive: true });
+  if (opts.sqliteNativeBinding && existsSync(opts.sqliteNativeBinding)) setSqliteNativeBinding(opts.sqliteNativeBinding);
   const listeners = new Set<(e: AtelierEvent) => void>();
   const emit = (event: AtelierEvent) => {
     for (const l of listeners) {
@@ -88,6 +91,8 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     async run(ctx) {
       const req = ctx.request;
       const { entry, info } = await ensureModel(req.modelId ?? settings.get().defaultModelId);
+      const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
+      const schedulerOptions = { ...chosen?.options, ...req.schedulerOptions };
       const outcome = await engine.generate(
         {
           prompt: req.prompt,
@@ -97,8 +102,8 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
           steps: req.steps,
           guidanceScale: req.guidanceScale,
           guidanceRescale: req.guidanceRescale,
-          scheduler: req.scheduler,
-          schedulerOptions: req.schedulerOptions,
+          scheduler: chosen?.className,
+          schedulerOptions,
           seed: req.seed,
           rng: req.rng,
           batchSize: req.batchSize,
@@ -126,7 +131,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
             negativePrompt: req.negativePrompt,
             seed: img.seed,
             rng: req.rng,
-            scheduler: outcome.scheduler,
+            scheduler: formatSchedulerName(outcome.scheduler, schedulerOptions),
             steps: req.steps,
             cfg: req.guidanceScale,
             width: img.width,

@@ -15,9 +15,10 @@ import { SettingsStore } from '../app/settings-store';
 import { EngineHost } from '../engine-host/engine-host';
 import { encodeGenerationPng } from '../app/png-output';
 import { ProgressReporter } from './progress-bar';
+import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
-                 [--steps N] [--cfg X] [--scheduler <ClassName>] [--width W] [--height H] [--batch N]
+                 [--steps N] [--cfg X] [--scheduler <ClassName>[+karras]] [--width W] [--height H] [--batch N]
                  [--provider auto|cuda|dml|coreml|webgpu|cpu] [--out file.png] [--json]`;
 
 export interface CliIo {
@@ -99,7 +100,9 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
   const progress = values.json ? null : new ProgressReporter(io.stderr, 'generating');
   try {
     const loaded = await engine.load(model.folder, values.provider ?? settings.provider, settings.lowMemory);
-    const outcome = await engine.generate({ ...req, seed }, 0, {
+    const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
+    const schedulerOptions = { ...chosen?.options, ...req.schedulerOptions };
+    const outcome = await engine.generate({ ...req, scheduler: chosen?.className, schedulerOptions, seed }, 0, {
       onProgress: (p) => progress?.update(p.step, p.total, p.step > 0 ? (p.elapsedMs / p.step) * (p.total - p.step) : NaN),
     });
     progress?.finish();
@@ -115,7 +118,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
         negativePrompt: req.negativePrompt,
         seed: img.seed,
         rng: req.rng,
-        scheduler: outcome.scheduler,
+        scheduler: formatSchedulerName(outcome.scheduler, schedulerOptions),
         steps: req.steps,
         cfg: req.guidanceScale,
         width: img.width,
@@ -137,7 +140,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
           modelFamily: loaded.family,
           provider: outcome.provider,
           providerFallbacks: loaded.fallbacks,
-          scheduler: outcome.scheduler,
+          scheduler: formatSchedulerName(outcome.scheduler, schedulerOptions),
           steps: req.steps,
           guidanceScale: req.guidanceScale,
           width: req.width,

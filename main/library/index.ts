@@ -1,5 +1,5 @@
 /** Project libraries: storage, organisation, search and metadata of generated images. */
-export { ProjectLibrary, PROJECT_EXTENSION, projectFolderName, type OpenOptions } from './project-library';
+export { ProjectLibrary, PROJECT_EXTENSION, projectFolderName, setSqliteNativeBinding, type OpenOptions } from './project-library';
 export { ProjectRegistry, type RegisteredProject, REGISTRY_FILE, DEFAULT_PROJECT_NAME } from './project-registry';
 export { parseInfotext, formatInfotext, infotextToParams, schedulerToA1111, a1111ToScheduler, type ParsedInfotext } from './infotext';
 export { readImageMetadata, type ImageMetadata, type MetadataSource } from './image-metadata';

@@ -47,8 +47,18 @@ export function projectFolderName(name: string): string {
   return `${base || 'project'}${PROJECT_EXTENSION}`;
 }
 
+let sqliteNativeBinding: string | undefined;
+
+/**
+ * The packaged Electron app loads an Electron-ABI build of better-sqlite3 from outside the asar
+ * (scripts/build-electron-native.mjs); Node keeps using node_modules' own build.
+ */
+export function setSqliteNativeBinding(path: string | undefined): void {
+  sqliteNativeBinding = path;
+}
+
 function openDatabase(file: string): Database.Database {
-  const db = new Database(file);
+  const db = new Database(file, sqliteNativeBinding ? { nativeBinding: sqliteNativeBinding } : {});
   db.pragma('journal_mode = WAL');
   // NORMAL is crash-safe in WAL mode (a power cut can lose the last commits, never corrupt).
   db.pragma('synchronous = NORMAL');
