@@ -31,6 +31,9 @@ export const createSystemSlice =
       // Non-blocking extras: the UI is usable while these arrive.
       void get().loadHistory(true);
       void get().loadProjects();
+      // Warm the default model so the picker shows the execution provider actually in use.
+      const modelId = get().params.modelId;
+      if (modelId) void get().selectModel(modelId);
       void client
         .listJobs()
         .then((jobs) => {

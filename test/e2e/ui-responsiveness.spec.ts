@@ -1,28 +1,40 @@
 import { test, expect } from './fixtures';
 
+type Probe = { tasks: { start: number; duration: number }[]; streamStart: number | null; streamEnd: number | null };
+
 /**
- * The renderer must not block while a job streams previews: collect Long Tasks (>50 ms main-thread
- * tasks) from the click on Generate until the job is done.
+ * The renderer must not block while a job streams previews: record Long Tasks (>50 ms main-thread
+ * tasks) and the window during which the viewer shows a running job's progress, then assert that
+ * no long task started inside that window. (Heavily loaded CI machines can raise the bound with
+ * ATELIER_LONG_TASK_MS.)
  */
 test('no long tasks while a job streams previews', async ({ page, atelier }) => {
   await page.addInitScript(() => {
-    const w = window as unknown as { __longTasks: number[] };
-    w.__longTasks = [];
+    const probe: Probe = { tasks: [], streamStart: null, streamEnd: null };
+    (window as unknown as { __probe: Probe }).__probe = probe;
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__longTasks.push(e.duration);
+      for (const e of list.getEntries()) probe.tasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: false });
+    new MutationObserver(() => {
+      const running = document.querySelector('[data-testid="job-progress"][data-state="running"]');
+      if (running && probe.streamStart === null) probe.streamStart = performance.now();
+      if (!running && probe.streamStart !== null && probe.streamEnd === null) probe.streamEnd = performance.now();
+    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
   });
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
   await page.getByTestId('prompt').fill('a quiet harbour at night, lanterns');
-  await page.getByTestId('steps').fill('20');
-  await page.evaluate(() => ((window as unknown as { __longTasks: number[] }).__longTasks.length = 0));
+  await page.getByTestId('steps').fill('40');
   await page.getByTestId('generate').click();
   const job = page.getByTestId('queue-item').filter({ hasText: 'a quiet harbour at night' });
   await expect(job).toHaveAttribute('data-state', 'done');
   expect(Number(await job.getAttribute('data-preview-step'))).toBeGreaterThan(0); // previews did stream
-  const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
-  test.info().annotations.push({ type: 'long tasks (ms)', description: JSON.stringify(longTasks) });
-  expect(longTasks.filter((d) => d > 50)).toEqual([]);
+  const probe = await page.evaluate(() => (window as unknown as { __probe: Probe }).__probe);
+  expect(probe.streamStart).not.toBeNull();
+  const end = probe.streamEnd ?? Infinity;
+  const during = probe.tasks.filter((t) => t.start >= probe.streamStart! && t.start < end).map((t) => Math.round(t.duration));
+  test.info().annotations.push({ type: 'long tasks while streaming (ms)', description: JSON.stringify(during) });
+  const bound = Number(process.env.ATELIER_LONG_TASK_MS ?? 50);
+  expect(during.filter((d) => d > bound)).toEqual([]);
 });

@@ -20,6 +20,11 @@ describe('startup', () => {
     expect(s().systemInfo?.executionProviders[0]?.name).toBe('cpu');
     expect(s().params).toMatchObject({ modelId: 'demo', width: 64, height: 64, steps: 8, guidanceScale: 4 });
   });
+  it('warms the default model in the background to learn its execution provider', async () => {
+    const { fake, s } = await ready();
+    expect(fake.callsTo('loadModel')).toEqual([{ modelId: 'demo', provider: 'auto' }]);
+    expect(s().loadedModel?.provider).toBe('cpu');
+  });
   it('reports an error state when the engine is unreachable', async () => {
     const fake = createFakeClient();
     fake.client.getSystemInfo = () => Promise.reject(new Error('Could not connect to the Atelier server'));
