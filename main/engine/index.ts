@@ -18,3 +18,7 @@ export type { ProviderChoice, ProviderName, ExecutionProviderInfo, ProviderFallb
 export { latentsToPreviewRgb } from './preview';
 export type { PreviewImage } from './preview';
 export { parsePromptAttention, getPromptSchedules } from './prompt';
+export { img2img, inpaint, encodePrompt, SCHEDULER_OPTION_KEYS } from './pipeline';
+export type { Img2ImgParams, InpaintParams, RgbImage, MaskImage, ImageFit, SchedulerOptions, PromptConditioning } from './pipeline';
+export { resizeBilinear, resizeNearest, fitPixels, fitGeometry, blurMask, maskBoundingBox, maskCropRegion, compositeMasked, cropPixels, pastePixels } from './image-ops';
+export type { FitMode, Rect, FitGeometry } from './image-ops';
