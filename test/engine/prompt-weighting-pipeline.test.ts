@@ -69,6 +69,23 @@ describe('prompt encoding with A1111 weighting', () => {
     });
   }
 
+  it('txt2img with a plain prompt feeds the UNet exactly [plain(negative), plain(positive)] (same image as before weighting)', async () => {
+    for (const v of ['sd15-optimum-old', 'sd2-v']) {
+      const model = models.get(v)!;
+      const s = spy(model, 'unet');
+      try {
+        await txt2img(model, { ...base, steps: 2 });
+        const expected = new Float32Array([...(await plainEncode(model, base.negativePrompt!)), ...(await plainEncode(model, base.prompt))]);
+        for (const f of s.feeds) {
+          expect(f.encoder_hidden_states.dims).toEqual([2, 77, model.signature.hiddenSize]);
+          expect(same(f.encoder_hidden_states.data as Float32Array, expected)).toBe(true);
+        }
+      } finally {
+        s.restore();
+      }
+    }
+  });
+
   it('CFG batch is [negative, positive] and repeats per image', async () => {
     const model = models.get('sd15-diffusers')!;
     const cond = await encodePrompt(model, { prompt: 'a cat', negativePrompt: 'a dog', steps: 3, batch: 2, doCfg: true });
