@@ -267,3 +267,58 @@ export function compositeMasked(base: Uint8Array, over: Uint8Array, mask: Uint8A
   }
   return out;
 }
+
+/** Pixels to add on each side of a canvas (outpainting). */
+export interface CanvasExtension {
+  left?: number;
+  right?: number;
+  top?: number;
+  bottom?: number;
+}
+
+/**
+ * Outpainting building block: grow an RGB image by `ext` pixels per side and return the grown
+ * image plus an inpainting mask (255 over the new area, and `overlap` px into the old picture
+ * so the seam gets repainted too). The new area repeats the edge pixels (a neutral start for
+ * the diffusion), or is a solid `fill` colour.
+ */
+export function extendCanvas(
+  img: { width: number; height: number; rgb: Uint8Array },
+  ext: CanvasExtension,
+  opts: { fill?: 'edge' | [number, number, number]; overlap?: number } = {},
+): { image: { width: number; height: number; rgb: Uint8Array }; mask: { width: number; height: number; data: Uint8Array } } {
+  const [l, r, t, b] = [ext.left ?? 0, ext.right ?? 0, ext.top ?? 0, ext.bottom ?? 0];
+  for (const v of [l, r, t, b]) if (!Number.isInteger(v) || v < 0) throw new RangeError(`canvas extension must be whole pixels ≥ 0, got ${v}`);
+  const overlap = opts.overlap ?? 0;
+  if (!Number.isInteger(overlap) || overlap < 0) throw new RangeError(`overlap must be whole pixels ≥ 0, got ${overlap}`);
+  const width = img.width + l + r;
+  const height = img.height + t + b;
+  const rgb = new Uint8Array(width * height * 3);
+  const data = new Uint8Array(width * height);
+  const fill = opts.fill ?? 'edge';
+  for (let y = 0; y < height; y++) {
+    const sy = y - t;
+    const cy = Math.min(img.height - 1, Math.max(0, sy));
+    for (let x = 0; x < width; x++) {
+      const sx = x - l;
+      const inside = sy >= 0 && sy < img.height && sx >= 0 && sx < img.width;
+      const o = (y * width + x) * 3;
+      if (inside || fill === 'edge') {
+        const cx = Math.min(img.width - 1, Math.max(0, sx));
+        const i = (cy * img.width + cx) * 3;
+        rgb[o] = img.rgb[i];
+        rgb[o + 1] = img.rgb[i + 1];
+        rgb[o + 2] = img.rgb[i + 2];
+      } else {
+        rgb[o] = fill[0];
+        rgb[o + 1] = fill[1];
+        rgb[o + 2] = fill[2];
+      }
+      // inside the old picture, only the sides that grew get the overlap band
+      const nearNew =
+        (l > 0 && sx < overlap) || (r > 0 && sx >= img.width - overlap) || (t > 0 && sy < overlap) || (b > 0 && sy >= img.height - overlap);
+      data[y * width + x] = !inside || nearNew ? 255 : 0;
+    }
+  }
+  return { image: { width, height, rgb }, mask: { width, height, data } };
+}

@@ -22,3 +22,5 @@ export { img2img, inpaint, encodePrompt, SCHEDULER_OPTION_KEYS } from './pipelin
 export type { Img2ImgParams, InpaintParams, RgbImage, MaskImage, ImageFit, SchedulerOptions, PromptConditioning } from './pipeline';
 export { resizeBilinear, resizeNearest, fitPixels, fitGeometry, blurMask, maskBoundingBox, maskCropRegion, compositeMasked, cropPixels, pastePixels } from './image-ops';
 export type { FitMode, Rect, FitGeometry } from './image-ops';
+export { extendCanvas } from './image-ops';
+export type { CanvasExtension } from './image-ops';

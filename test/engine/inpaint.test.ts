@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blurMask, cropPixels, fitPixels, maskCropRegion, resizeBilinear, resizeNearest } from '../../main/engine/image-ops';
+import { blurMask, cropPixels, extendCanvas, fitPixels, maskCropRegion, resizeBilinear, resizeNearest } from '../../main/engine/image-ops';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
 import { inpaint, PipelineInputError, type InpaintParams } from '../../main/engine/pipeline';
@@ -238,6 +238,25 @@ describe('inpaint behaviour', () => {
     expect(expectPreserved(out, fitted, fittedMask)).toBeGreaterThan(100);
   });
 
+  it('extendCanvas + inpaint = outpainting: the old picture is kept, the new strip is generated', async () => {
+    const small = { width: 48, height: 64, rgb: new Uint8Array(48 * 64 * 3).map((_, i) => (i * 31) % 256) };
+    const { image: grown, mask: grownMask } = extendCanvas(small, { right: 16 }, { overlap: 4 });
+    expect([grown.width, grown.height, grownMask.width]).toEqual([64, 64, 64]);
+    expect(grownMask.data[0]).toBe(0);
+    expect(grownMask.data[43]).toBe(0);
+    expect(grownMask.data[44]).toBe(255); // overlap band
+    expect(grownMask.data[63]).toBe(255);
+    expect(Array.from(grown.rgb.subarray(48 * 3, 49 * 3))).toEqual(Array.from(small.rgb.subarray(47 * 3, 48 * 3))); // edge repeated
+    const solid = extendCanvas(small, { top: 2 }, { fill: [1, 2, 3] });
+    expect(Array.from(solid.image.rgb.subarray(0, 3))).toEqual([1, 2, 3]);
+    expect(solid.mask.data[2 * 48]).toBe(0); // no overlap by default
+    expect(() => extendCanvas(small, { left: -1 })).toThrow(RangeError);
+
+    const res = await inpaint(models.get('sd15-optimum-new')!, { ...base, initImage: grown, mask: grownMask });
+    const out = res.images[0].rgb;
+    expect(expectPreserved(out, grown.rgb, grownMask.data)).toBeGreaterThan(100);
+  });
+
   it('batches: every image keeps the unmasked pixels', async () => {
     const model = models.get('sd2-v')!;
     const res = await inpaint(model, { ...base, batchSize: 2 });
@@ -246,6 +265,17 @@ describe('inpaint behaviour', () => {
     const fittedMask = fitPixels(mask.data, W, H, 1, 64, 64, 'crop');
     for (const img of res.images) expectPreserved(img.rgb, fitted, fittedMask);
     expect(hash(res.images[0].rgb)).not.toBe(hash(res.images[1].rgb));
+  });
+
+  it('low-memory mode gives the same inpainting', async () => {
+    const low = await loadModel(`${FIX}/sd15-optimum-new`, { provider: 'cpu', lowMemory: true, threads: 1 });
+    try {
+      const a = await inpaint(low, { ...base, strength: 0.75 });
+      const b = await inpaint(models.get('sd15-optimum-new')!, { ...base, strength: 0.75 });
+      expect(hash(a.images[0].rgb)).toBe(hash(b.images[0].rgb));
+    } finally {
+      await low.release();
+    }
   });
 
   it('rejects bad parameters with clear messages', async () => {
