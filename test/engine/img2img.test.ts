@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blurMask,
@@ -13,7 +14,7 @@ import {
 } from '../../main/engine/image-ops';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
-import { CancelledError, img2img, PipelineInputError, type Img2ImgParams } from '../../main/engine/pipeline';
+import { CancelledError, img2img, PipelineInputError, txt2img, type Img2ImgParams } from '../../main/engine/pipeline';
 import { encodeImage } from '../../main/engine/pipeline/vae';
 import { rgbToNchw } from '../../main/engine/pipeline/tensors';
 import { createGenerator } from '../../main/engine/random';
@@ -244,6 +245,31 @@ describe('img2img behaviour', () => {
     const noEncoder: LoadedModel = Object.create(model);
     (noEncoder as { hasComponent: LoadedModel['hasComponent'] }).hasComponent = (n) => n !== 'vae_encoder' && model.hasComponent(n);
     await expect(img2img(noEncoder, base)).rejects.toThrow(/no vae_encoder/);
+  });
+});
+
+const DEMO = 'models/demo';
+describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('img2img with the demo model', () => {
+  it('low strength keeps the picture (object colour, background); strength 1 departs from it', async () => {
+    const model = await loadModel(DEMO, { provider: 'cpu', threads: 1 });
+    try {
+      const p = { prompt: 'a large red circle in the middle on a blue background', width: 64, height: 64, steps: 20, guidanceScale: 5, seed: 3, rng: 'cpu' as const };
+      const init = (await txt2img(model, p)).images[0];
+      const diff = (rgb: Uint8Array) => rgb.reduce((s, v, i) => s + Math.abs(v - init.rgb[i]), 0) / rgb.length;
+      const low = (await img2img(model, { ...p, prompt: `${p.prompt}, lit from the right`, seed: 9, strength: 0.3, initImage: init })).images[0];
+      const full = (await img2img(model, { ...p, prompt: `${p.prompt}, lit from the right`, seed: 9, strength: 1, initImage: init })).images[0];
+      expect(diff(low.rgb)).toBeLessThan(diff(full.rgb));
+      expect(diff(low.rgb)).toBeLessThan(20);
+      // the centre stays the dominant colour it was
+      const centre = (rgb: Uint8Array) => {
+        const s = [0, 0, 0];
+        for (let y = 26; y < 38; y++) for (let x = 26; x < 38; x++) for (let c = 0; c < 3; c++) s[c] += rgb[(y * 64 + x) * 3 + c];
+        return s.indexOf(Math.max(...s));
+      };
+      expect(centre(low.rgb)).toBe(centre(init.rgb));
+    } finally {
+      await model.release();
+    }
   });
 });
 

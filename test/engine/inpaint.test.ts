@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blurMask, cropPixels, extendCanvas, fitPixels, maskCropRegion, resizeBilinear, resizeNearest } from '../../main/engine/image-ops';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
-import { inpaint, PipelineInputError, type InpaintParams } from '../../main/engine/pipeline';
+import { inpaint, PipelineInputError, txt2img, type InpaintParams } from '../../main/engine/pipeline';
 import { rgbToNchw } from '../../main/engine/pipeline/tensors';
 
 const FIX = 'test/fixtures/models';
@@ -296,6 +297,29 @@ describe('inpaint behaviour', () => {
       const err = await inpaint(model, { ...base, ...patch } as InpaintParams).catch((e) => e);
       expect(err, String(msg)).toBeInstanceOf(PipelineInputError);
       expect(err.message).toMatch(msg);
+    }
+  });
+});
+
+const DEMO = 'models/demo';
+describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('inpaint with the demo model', () => {
+  it('a masked square changes only the masked region', async () => {
+    const model = await loadModel(DEMO, { provider: 'cpu', threads: 1 });
+    try {
+      const p = { prompt: 'a large red circle in the middle on a blue background', width: 64, height: 64, steps: 20, guidanceScale: 5, seed: 3, rng: 'cpu' as const };
+      const init = (await txt2img(model, p)).images[0];
+      const m = new Uint8Array(64 * 64);
+      for (let y = 16; y < 48; y++) for (let x = 16; x < 48; x++) m[y * 64 + x] = 255;
+      const res = await inpaint(model, { ...p, prompt: 'a large yellow square in the middle on a blue background', seed: 5, initImage: init, mask: { width: 64, height: 64, data: m } });
+      let changed = 0;
+      for (let i = 0; i < 64 * 64; i++) {
+        const d = Math.abs(res.images[0].rgb[i * 3] - init.rgb[i * 3]) + Math.abs(res.images[0].rgb[i * 3 + 1] - init.rgb[i * 3 + 1]) + Math.abs(res.images[0].rgb[i * 3 + 2] - init.rgb[i * 3 + 2]);
+        if (m[i] === 0) expect(d).toBe(0);
+        else if (d > 30) changed++;
+      }
+      expect(changed).toBeGreaterThan(50);
+    } finally {
+      await model.release();
     }
   });
 });
