@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
-import { encodePrompt, img2img, txt2img, type Txt2ImgParams } from '../../main/engine/pipeline';
+import { encodePrompt, img2img, PipelineInputError, txt2img, type Txt2ImgParams } from '../../main/engine/pipeline';
 
 const FIX = 'test/fixtures/models';
 
@@ -211,6 +211,22 @@ describe('prompt encoding with A1111 weighting', () => {
       // a short prompt is not flagged
       const short = await txt2img(model, { ...base, steps: 1 });
       expect(short.truncatedPrompt).toBe(false);
+    } finally {
+      s.restore();
+    }
+  });
+
+  it('prompt syntax A1111 rejects is a PipelineInputError naming the prompt, raised before any encoder run', async () => {
+    const model = models.get('sd15-diffusers')!;
+    const s = spy(model, 'text_encoder');
+    try {
+      const err = await txt2img(model, { ...base, prompt: 'a (cat:1.2.3)' }).catch((e) => e);
+      expect(err).toBeInstanceOf(PipelineInputError);
+      expect(err.message).toMatch(/^prompt has invalid syntax: could not convert string to float: '1.2.3'/);
+      const neg = await txt2img(model, { ...base, negativePrompt: '(x:1..5)' }).catch((e) => e);
+      expect(neg).toBeInstanceOf(PipelineInputError);
+      expect(neg.message).toMatch(/^negativePrompt has invalid syntax/);
+      expect(s.feeds).toHaveLength(0);
     } finally {
       s.restore();
     }

@@ -17,9 +17,21 @@
  */
 import { concatBatch, repeatBatch } from '../cfg';
 import type { LoadedModel } from '../loader';
-import type { EngineTensor } from '../ort-backend';
-import { applyEmphasis, commaTokenId, concatChunkStates, emptyChunk, getPromptSchedules, tokenizeWeightedPrompt, type ChunkOptions, type PromptChunk } from '../prompt';
+import type { EngineSession, EngineTensor } from '../ort-backend';
+import {
+  applyEmphasis,
+  commaTokenId,
+  concatChunkStates,
+  emptyChunk,
+  getPromptSchedules,
+  PromptSyntaxError,
+  tokenizeWeightedPrompt,
+  type ChunkOptions,
+  type PromptChunk,
+  type WeightedPrompt,
+} from '../prompt';
 import { toFloat32 } from './tensors';
+import { PipelineInputError } from './types';
 
 export interface PromptConditioning {
   /** Tokens per chunk as fed to the text encoder (77). */
@@ -69,7 +81,7 @@ export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): 
   const chunkTokens = model.signature.sequenceLength;
   const chunkOpts: ChunkOptions = { bosId: tok.bosId, eosId: tok.eosId, padId: tok.padId, chunkLength: chunkTokens - 2 };
   const commaId = commaTokenId(tok);
-  const session = await model.session('text_encoder');
+  let session: EngineSession | null = null; // opened on first use, after both prompts parsed
   let hidden = 0;
 
   // One chunk → last_hidden_state [77, D] (batch 1, exactly like the plain encoder call).
@@ -82,6 +94,7 @@ export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): 
       model.signature.inputIdsType === 'int64'
         ? { type: 'int64', data: BigInt64Array.from(ids, (i) => BigInt(i)), dims: [1, ids.length] }
         : { type: 'int32', data: Int32Array.from(ids), dims: [1, ids.length] };
+    session ??= await model.session('text_encoder');
     const out = await session.run({ input_ids: input });
     const lhs = out.last_hidden_state;
     hidden = lhs.dims[2];
@@ -90,11 +103,29 @@ export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): 
     return states;
   };
 
-  const encodeSchedule = async (prompt: string): Promise<EncodedSchedule> => {
-    const schedule = getPromptSchedules(prompt, args.steps);
-    const texts = schedule.map(([, t]) => t);
-    const unique = [...new Set(texts)];
-    const tokenized = unique.map((t) => tokenizeWeightedPrompt(t, tok, { commaId, chunkLength: chunkOpts.chunkLength }));
+  // Parse and tokenize both prompts before any session runs, so syntax errors surface as input errors.
+  interface Plan {
+    ends: number[];
+    texts: string[];
+    unique: string[];
+    tokenized: WeightedPrompt[];
+  }
+  const plan = (prompt: string, which: string): Plan => {
+    try {
+      const schedule = getPromptSchedules(prompt, args.steps);
+      const texts = schedule.map(([, t]) => t);
+      const unique = [...new Set(texts)];
+      const tokenized = unique.map((t) => tokenizeWeightedPrompt(t, tok, { commaId, chunkLength: chunkOpts.chunkLength }));
+      return { ends: schedule.map(([end]) => end), texts, unique, tokenized };
+    } catch (err) {
+      if (err instanceof PromptSyntaxError) throw new PipelineInputError(`${which} has invalid syntax: ${err.message}`);
+      throw err;
+    }
+  };
+  const posPlan = plan(args.prompt, 'prompt');
+  const negPlan = args.doCfg ? plan(args.negativePrompt, 'negativePrompt') : null;
+
+  const encodeSchedule = async ({ ends, texts, unique, tokenized }: Plan): Promise<EncodedSchedule> => {
     const chunks = Math.max(1, ...tokenized.map((w) => w.chunks.length));
     const perText: Float32Array[][] = unique.map(() => []);
     for (let ci = 0; ci < chunks; ci++) {
@@ -111,11 +142,11 @@ export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): 
       states.forEach((s, i) => perText[i].push(s));
     }
     const byText = new Map(unique.map((t, i) => [t, perText[i]] as const));
-    return { ends: schedule.map(([end]) => end), states: texts.map((t) => concatChunkStates(byText.get(t)!)), texts: unique, chunks };
+    return { ends, states: texts.map((t) => concatChunkStates(byText.get(t)!)), texts: unique, chunks };
   };
 
-  const pos = await encodeSchedule(args.prompt);
-  const neg = args.doCfg ? await encodeSchedule(args.negativePrompt) : null;
+  const pos = await encodeSchedule(posPlan);
+  const neg = negPlan ? await encodeSchedule(negPlan) : null;
   const chunks = Math.max(pos.chunks, neg?.chunks ?? 0);
   if (chunks > pos.chunks || (neg && chunks > neg.chunks)) {
     // A1111 pad_cond_uncond: append empty-prompt embeddings to the shorter one.
