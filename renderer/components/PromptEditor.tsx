@@ -1,5 +1,5 @@
-import { useRef, type KeyboardEvent } from 'react';
-import { adjustWeight, highlightPrompt, WEIGHT_STEP } from '../lib/prompt-weight';
+import { useLayoutEffect, useRef, type KeyboardEvent } from 'react';
+import { adjustWeight, highlightPrompt, WEIGHT_STEP, type TextEdit } from '../lib/prompt-weight';
 import { chunkInfo } from '../lib/tokens';
 
 interface Props {
@@ -20,18 +20,26 @@ export function PromptEditor({ id, label, value, placeholder, onChange, testId, 
   const ta = useRef<HTMLTextAreaElement>(null);
   const mirror = useRef<HTMLDivElement>(null);
   const info = chunkInfo(value);
+  // Selection to restore once React has committed the new text (before the next key is handled,
+  // so fast repeated presses keep acting on the same span).
+  const pending = useRef<TextEdit | null>(null);
+  useLayoutEffect(() => {
+    const edit = pending.current;
+    if (!edit) return;
+    if (ta.current && value === edit.text) ta.current.setSelectionRange(edit.selectionStart, edit.selectionEnd);
+    pending.current = null;
+  }, [value]);
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (!(e.ctrlKey || e.metaKey) || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown')) return;
     e.preventDefault();
     const el = e.currentTarget;
-    const next = adjustWeight(
-      { text: el.value, selectionStart: el.selectionStart, selectionEnd: el.selectionEnd },
-      e.key === 'ArrowUp' ? WEIGHT_STEP : -WEIGHT_STEP,
-    );
-    if (next.text === el.value) return;
+    // If the previous step has not been committed yet, keep stepping from it.
+    const base = pending.current ?? { text: el.value, selectionStart: el.selectionStart, selectionEnd: el.selectionEnd };
+    const next = adjustWeight(base, e.key === 'ArrowUp' ? WEIGHT_STEP : -WEIGHT_STEP);
+    if (next.text === base.text) return;
+    pending.current = next;
     onChange(next.text);
-    requestAnimationFrame(() => ta.current?.setSelectionRange(next.selectionStart, next.selectionEnd));
   };
 
   return (
@@ -65,7 +73,10 @@ export function PromptEditor({ id, label, value, placeholder, onChange, testId, 
           spellCheck={false}
           placeholder={placeholder}
           title="Ctrl/Cmd+↑/↓ raises/lowers the weight of the selection · Ctrl/Cmd+Enter generates"
-          onChange={(e) => onChange(e.target.value)}
+          onChange={(e) => {
+            pending.current = null;
+            onChange(e.target.value);
+          }}
           onKeyDown={onKeyDown}
           onScroll={(e) => {
             if (mirror.current) mirror.current.scrollTop = e.currentTarget.scrollTop;

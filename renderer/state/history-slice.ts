@@ -14,7 +14,7 @@ export const createHistorySlice =
       records: {},
       historyOrder: [],
       nextCursor: null,
-      historyLoading: false,
+      historyLoading: true, // until the first page arrives
       historySearch: '',
       historyFilter: {},
 

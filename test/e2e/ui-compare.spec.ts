@@ -15,6 +15,7 @@ test('compare: three seeds side by side, labels show only the seed, keyboard rat
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   await page.getByTestId('prompt').fill('a glass of water on a wooden table, window light');
   await page.getByTestId('steps').fill('4');
   const seeds = [101, 202, 303];

@@ -30,6 +30,7 @@ function a1111Png(parameters: string): Buffer {
 test('import: dropping an image with A1111 metadata offers its settings and loads them', async ({ page, atelier }) => {
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   const png = a1111Png(
     'a misty forest at dawn, volumetric light\nNegative prompt: blurry\nSteps: 7, Sampler: Euler a, CFG scale: 6.5, Seed: 4242, Size: 64x64, Model: whatever',
   );

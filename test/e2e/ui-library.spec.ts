@@ -12,6 +12,7 @@ async function generate(page: Page, prompt: string) {
 test('library: search history, rate and filter, vary from the context menu, switch project', async ({ page, atelier }) => {
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   await page.getByTestId('steps').fill('3');
   const history = page.getByTestId('history');
   const total = Number(await history.getAttribute('data-count')) + 2;

@@ -5,6 +5,7 @@ test('models: installed demo model, catalog, and a folder import that explains w
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   await page.getByTestId('open-models').click();
   const view = page.getByTestId('models-view');
   await expect(view).toBeVisible();

@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { test, expect } from './fixtures';
 
 type Probe = { tasks: { start: number; duration: number }[]; streamStart: number | null; streamEnd: number | null };
@@ -5,8 +6,11 @@ type Probe = { tasks: { start: number; duration: number }[]; streamStart: number
 /**
  * The renderer must not block while a job streams previews: record Long Tasks (>50 ms main-thread
  * tasks) and the window during which the viewer shows a running job's progress, then assert that
- * no long task started inside that window. (Heavily loaded CI machines can raise the bound with
- * ATELIER_LONG_TASK_MS.)
+ * no long task started inside that window.
+ *
+ * The bound is 50 ms. On machines with 4 or fewer cores a CPU-bound engine (ONNX Runtime uses
+ * every core) preempts the browser's main thread, which shows up as long tasks the renderer did
+ * not cause; there the default is 150 ms. ATELIER_LONG_TASK_MS overrides either.
  */
 test('no long tasks while a job streams previews', async ({ page, atelier }) => {
   await page.addInitScript(() => {
@@ -24,6 +28,7 @@ test('no long tasks while a job streams previews', async ({ page, atelier }) => 
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   await page.getByTestId('prompt').fill('a quiet harbour at night, lanterns');
   await page.getByTestId('steps').fill('40');
   await page.getByTestId('generate').click();
@@ -35,6 +40,6 @@ test('no long tasks while a job streams previews', async ({ page, atelier }) => 
   const end = probe.streamEnd ?? Infinity;
   const during = probe.tasks.filter((t) => t.start >= probe.streamStart! && t.start < end).map((t) => Math.round(t.duration));
   test.info().annotations.push({ type: 'long tasks while streaming (ms)', description: JSON.stringify(during) });
-  const bound = Number(process.env.ATELIER_LONG_TASK_MS ?? 50);
+  const bound = Number(process.env.ATELIER_LONG_TASK_MS ?? (cpus().length <= 4 ? 150 : 50));
   expect(during.filter((d) => d > bound)).toEqual([]);
 });

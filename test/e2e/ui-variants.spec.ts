@@ -5,6 +5,7 @@ test('variant explorer: a lighting axis streams a grid that opens in Compare wit
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   await page.getByTestId('prompt').fill('a chrome teapot on a table');
   await page.getByTestId('steps').fill('4');
   const history = page.getByTestId('history');

@@ -7,6 +7,7 @@ test('workspace: type a prompt, generate, watch progress, find it in history, re
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   await expect(page.getByTestId('execution-providers')).toContainText('cpu');
   await expect(page.getByTestId('viewer-empty')).toBeVisible();
 
@@ -62,6 +63,7 @@ test('workspace: type a prompt, generate, watch progress, find it in history, re
 test('workspace: Ctrl+Up raises the weight of the selected prompt words', async ({ page, atelier }) => {
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   const box = page.getByTestId('prompt');
   await box.fill('a red cat');
   await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(2, 5));
@@ -77,6 +79,7 @@ test('workspace: Ctrl+Up raises the weight of the selected prompt words', async 
 test('workspace: cancel a job mid-run', async ({ page, atelier }) => {
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
   await page.getByTestId('prompt').fill('a very long render to cancel');
   await page.getByTestId('steps').fill('400');
   await page.getByTestId('generate').click();
