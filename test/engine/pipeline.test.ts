@@ -205,10 +205,10 @@ describe('txt2img behaviour', () => {
     }
   });
 
-  it('flags prompts longer than 75 tokens as truncated', async () => {
+  it('encodes prompts longer than 75 tokens in chunks instead of truncating them', async () => {
     const long = Array.from({ length: 90 }, () => 'cat').join(' ');
     const res = await txt2img(models.get('sd15-diffusers')!, { ...base, prompt: long, steps: 1 });
-    expect(res.truncatedPrompt).toBe(true);
+    expect(res.truncatedPrompt).toBe(false);
   });
 
   it('low-memory mode produces the same image', async () => {
