@@ -255,7 +255,7 @@ async function benchWorker(params: Txt2ImgParams): Promise<WorkerBench> {
     const t0 = performance.now();
     await host.load(FIXTURE, PROVIDER);
     const loadMs = performance.now() - t0;
-    await host.generate({ ...params, steps: 2 }, 0); // warm-up
+    await host.generate({ mode: 'txt2img', params: { ...params, steps: 2 } }, 0); // warm-up
     let progressEvents = 0;
     let previews = 0;
     let last = performance.now();
@@ -263,7 +263,7 @@ async function benchWorker(params: Txt2ImgParams): Promise<WorkerBench> {
     const h = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
     h.enable();
     const g0 = performance.now();
-    const outcome = await host.generate(params, 5, {
+    const outcome = await host.generate({ mode: 'txt2img', params }, 5, {
       onProgress: () => {
         progressEvents++;
         const now = performance.now();

@@ -17,6 +17,11 @@ const multipleOf8 = (max: number) =>
     .max(max)
     .refine((v) => v % 8 === 0, { message: 'must be a multiple of 8' });
 
+export const ImageSource = z.union([
+  z.object({ generationId: id }).strict(),
+  z.object({ base64: z.string().min(1).max(90_000_000) }).strict(),
+]);
+
 export const GenerateRequest = z
   .object({
     modelId: id.optional(),
@@ -44,8 +49,20 @@ export const GenerateRequest = z
     rng: RngKind.default('cpu'),
     batchSize: z.number().int().min(1).max(16).default(1),
     parentId: id.optional(),
+    /** img2img / inpainting source: a generation of the current project, or an image file's bytes. */
+    initImage: ImageSource.optional(),
+    /** How much of the init image to repaint (diffusers strength: 0 keeps it, 1 ignores it). */
+    strength: z.number().min(0).max(1).optional(),
+    /** How the init image is brought to width×height. */
+    fit: z.enum(['crop', 'resize', 'pad']).optional(),
+    /** Inpainting mask (white = repaint), any image format; requires initImage. */
+    mask: z.object({ base64: z.string().min(1).max(90_000_000) }).strict().optional(),
+    maskBlur: z.number().min(0).max(64).optional(),
+    /** Inpaint only the masked area at full resolution, with this much context around it. */
+    inpaintOnlyMasked: z.object({ padding: z.number().int().min(0).max(1024) }).strict().optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => !r.mask || r.initImage, { message: 'mask requires initImage', path: ['mask'] });
 export type GenerateRequest = z.input<typeof GenerateRequest>;
 export type GenerateParams = z.output<typeof GenerateRequest>;
 

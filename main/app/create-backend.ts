@@ -2,10 +2,12 @@
  * The one Node-side implementation of AtelierApi. Both transports (Electron IPC, WebSocket) and the
  * in-process contract tests call exactly this object.
  */
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectModel, listExecutionProviders } from '../engine';
+import { inspectModel, listExecutionProviders, type MaskImage, type RgbImage } from '../engine';
+import type { PipelineRequest } from '../engine-host/protocol';
+import { decodeMask, decodeRgb } from './image-inputs';
 import { ModelManager } from '../models/manager';
 import {
   AtelierApiError,
@@ -93,21 +95,28 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       const { entry, info } = await ensureModel(req.modelId ?? settings.get().defaultModelId);
       const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
       const schedulerOptions = { ...chosen?.options, ...req.schedulerOptions };
+      const base = {
+        prompt: req.prompt,
+        negativePrompt: req.negativePrompt,
+        width: req.width,
+        height: req.height,
+        steps: req.steps,
+        guidanceScale: req.guidanceScale,
+        guidanceRescale: req.guidanceRescale,
+        scheduler: chosen?.className,
+        schedulerOptions,
+        seed: req.seed,
+        rng: req.rng,
+        batchSize: req.batchSize,
+      };
+      const inputs = await resolveImageInputs(req);
+      const pipeline: PipelineRequest = !inputs.initImage
+        ? { mode: 'txt2img', params: base }
+        : inputs.mask
+          ? { mode: 'inpaint', params: { ...base, initImage: inputs.initImage, mask: inputs.mask, strength: req.strength ?? 1, fit: req.fit, maskBlur: req.maskBlur, onlyMasked: req.inpaintOnlyMasked } }
+          : { mode: 'img2img', params: { ...base, initImage: inputs.initImage, strength: req.strength ?? 0.75, fit: req.fit } };
       const outcome = await engine.generate(
-        {
-          prompt: req.prompt,
-          negativePrompt: req.negativePrompt,
-          width: req.width,
-          height: req.height,
-          steps: req.steps,
-          guidanceScale: req.guidanceScale,
-          guidanceRescale: req.guidanceRescale,
-          scheduler: chosen?.className,
-          schedulerOptions,
-          seed: req.seed,
-          rng: req.rng,
-          batchSize: req.batchSize,
-        },
+        pipeline,
         settings.get().previewEvery,
         {
           onProgress: (p) => ctx.progress(p.step, p.total, p.elapsedMs),
@@ -137,7 +146,11 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
             width: img.width,
             height: img.height,
             batchIndex: i,
-            parentId: req.parentId ?? null,
+            strength: inputs.initImage ? (req.strength ?? (inputs.mask ? 1 : 0.75)) : null,
+            initImageRef: inputs.initRef,
+            maskRef: inputs.mask ? 'inline' : null,
+            // Variants made from a generation (img2img, inpaint) hang under it in the lineage tree.
+            parentId: req.parentId ?? inputs.initGenerationId ?? null,
             timings: outcome.timings,
             appVersion: APP_VERSION,
           }),
@@ -147,6 +160,24 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     },
   };
   const queue = new JobQueue(runner, emit, (err) => toApiError(err).toShape());
+
+  async function resolveImageInputs(req: GenerateParams) {
+    let initImage: RgbImage | null = null;
+    let initRef: string | null = null;
+    let initGenerationId: string | null = null;
+    if (req.initImage && 'generationId' in req.initImage) {
+      const file = await projects.resolveImageFile(req.initImage.generationId, 'image');
+      if (!file) throw new AtelierApiError('not_found', `initImage: no generation ${req.initImage.generationId} in this project`);
+      initImage = await decodeRgb(file);
+      initRef = initGenerationId = req.initImage.generationId;
+    } else if (req.initImage) {
+      const bytes = Buffer.from(req.initImage.base64, 'base64');
+      initImage = await decodeRgb(bytes);
+      initRef = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    }
+    const mask: MaskImage | null = req.mask ? await decodeMask(Buffer.from(req.mask.base64, 'base64')) : null;
+    return { initImage, initRef, initGenerationId, mask };
+  }
 
   const api: AtelierApi = {
     async getSystemInfo() {

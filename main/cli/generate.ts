@@ -3,7 +3,7 @@
  * GenerateRequest schema), same engine worker and same PNG metadata as the studio.
  */
 import { randomInt } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GenerateRequest } from '../../common/api/schemas';
@@ -15,10 +15,13 @@ import { SettingsStore } from '../app/settings-store';
 import { EngineHost } from '../engine-host/engine-host';
 import { encodeGenerationPng } from '../app/png-output';
 import { ProgressReporter } from './progress-bar';
+import { decodeMask, decodeRgb } from '../app/image-inputs';
+import type { PipelineRequest } from '../engine-host/protocol';
 import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
                  [--steps N] [--cfg X] [--scheduler <ClassName>[+karras]] [--width W] [--height H] [--batch N]
+                 [--init image.png [--strength 0.75] [--fit crop|resize|pad]] [--mask mask.png [--mask-blur 4]]
                  [--provider auto|cuda|dml|coreml|webgpu|cpu] [--out file.png] [--json]`;
 
 export interface CliIo {
@@ -57,6 +60,11 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
       height: { type: 'string' },
       batch: { type: 'string', default: '1' },
       provider: { type: 'string' },
+      init: { type: 'string' },
+      strength: { type: 'string' },
+      fit: { type: 'string' },
+      mask: { type: 'string' },
+      'mask-blur': { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       home: { type: 'string' },
@@ -76,6 +84,8 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
   const model = await registry.resolve(values.model ?? settings.defaultModelId, { allowFolder: true });
   const defaults = model.defaults ?? {};
 
+  const initBytes = values.init ? readFileSync(resolve(values.init)) : null;
+  const maskBytes = values.mask ? readFileSync(resolve(values.mask)) : null;
   const parsed = GenerateRequest.safeParse({
     prompt: values.prompt,
     negativePrompt: values.negative,
@@ -87,6 +97,11 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     width: num(values.width, '--width') ?? defaults.width,
     height: num(values.height, '--height') ?? defaults.height,
     batchSize: num(values.batch, '--batch'),
+    ...(initBytes ? { initImage: { base64: initBytes.toString('base64') } } : {}),
+    ...(maskBytes ? { mask: { base64: maskBytes.toString('base64') } } : {}),
+    strength: num(values.strength, '--strength'),
+    fit: values.fit,
+    maskBlur: num(values['mask-blur'], '--mask-blur'),
   });
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -102,7 +117,16 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     const loaded = await engine.load(model.folder, values.provider ?? settings.provider, settings.lowMemory);
     const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
     const schedulerOptions = { ...chosen?.options, ...req.schedulerOptions };
-    const outcome = await engine.generate({ ...req, scheduler: chosen?.className, schedulerOptions, seed }, 0, {
+    const base = { ...req, scheduler: chosen?.className, schedulerOptions, seed };
+    const initImage = initBytes ? await decodeRgb(initBytes, '--init') : null;
+    const mask = maskBytes ? await decodeMask(maskBytes, '--mask') : null;
+    const strength = req.strength ?? (mask ? 1 : 0.75);
+    const pipeline: PipelineRequest = !initImage
+      ? { mode: 'txt2img', params: base }
+      : mask
+        ? { mode: 'inpaint', params: { ...base, initImage, mask, strength, fit: req.fit, maskBlur: req.maskBlur } }
+        : { mode: 'img2img', params: { ...base, initImage, strength, fit: req.fit } };
+    const outcome = await engine.generate(pipeline, 0, {
       onProgress: (p) => progress?.update(p.step, p.total, p.step > 0 ? (p.elapsedMs / p.step) * (p.total - p.step) : NaN),
     });
     progress?.finish();
@@ -124,6 +148,9 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
         width: img.width,
         height: img.height,
         batchIndex: i,
+        strength: initImage ? strength : null,
+        initImageRef: values.init ? resolve(values.init) : null,
+        maskRef: values.mask ? resolve(values.mask) : null,
         timings: outcome.timings,
         appVersion: APP_VERSION,
       });

@@ -7,12 +7,12 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, sep } from 'node:path';
-import type { Txt2ImgParams } from '../engine/pipeline';
 import {
   CANCEL_SLOT,
   type GenerateOutcome,
   type HostToWorker,
   type LoadedInfo,
+  type PipelineRequest,
   type WorkerError,
   type WorkerToHost,
 } from './protocol';
@@ -79,10 +79,10 @@ export class EngineHost {
     this.lastLoad = null;
   }
 
-  async generate(params: Txt2ImgParams, previewEvery: number, hooks: GenerateHooks = {}): Promise<GenerateOutcome> {
+  async generate(pipeline: PipelineRequest, previewEvery: number, hooks: GenerateHooks = {}): Promise<GenerateOutcome> {
     // A crashed worker lost its sessions: reload the last model transparently.
     if (!this.worker && this.lastLoad) await this.load(this.lastLoad.folder, this.lastLoad.provider, this.lastLoad.lowMemory);
-    return (await this.request({ type: 'generate', params, previewEvery }, hooks)) as GenerateOutcome;
+    return (await this.request({ type: 'generate', pipeline, previewEvery }, hooks)) as GenerateOutcome;
   }
 
   /** Asks the running generation to stop before its next UNet call. */

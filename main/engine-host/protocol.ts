@@ -1,5 +1,11 @@
 /** Messages between the engine host (API process) and the engine worker thread. */
-import type { Txt2ImgParams } from '../engine/pipeline';
+import type { Img2ImgParams, InpaintParams, Txt2ImgParams } from '../engine/pipeline';
+
+/** Which pipeline a generate request runs; images travel as raw pixels (transferred, not copied). */
+export type PipelineRequest =
+  | { mode: 'txt2img'; params: Txt2ImgParams }
+  | { mode: 'img2img'; params: Img2ImgParams }
+  | { mode: 'inpaint'; params: InpaintParams };
 
 export interface WorkerError {
   name: string;
@@ -35,7 +41,7 @@ export interface GenerateOutcome {
 export type HostToWorker =
   | { type: 'load'; requestId: number; folder: string; provider: string; lowMemory: boolean }
   | { type: 'unload'; requestId: number }
-  | { type: 'generate'; requestId: number; params: Txt2ImgParams; previewEvery: number };
+  | { type: 'generate'; requestId: number; pipeline: PipelineRequest; previewEvery: number };
 
 export type WorkerToHost =
   | { type: 'ready' }

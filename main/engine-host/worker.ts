@@ -4,7 +4,7 @@
  * Cancellation arrives through shared memory, which the pipeline polls before every UNet call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadModel, txt2img, latentsToPreviewRgb } from '../engine';
+import { img2img, inpaint, loadModel, txt2img, latentsToPreviewRgb, type PipelineHooks } from '../engine';
 import { CANCEL_SLOT, type HostToWorker, type WorkerError, type WorkerToHost } from './protocol';
 
 type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
@@ -62,7 +62,7 @@ async function handle(msg: HostToWorker): Promise<void> {
       if (!model) throw Object.assign(new Error('No model is loaded'), { name: 'ModelLoadError' });
       const current = model;
       Atomics.store(cancelFlags, CANCEL_SLOT, 0);
-      const result = await txt2img(current, msg.params, {
+      const hooks: PipelineHooks = {
         previewEvery: msg.previewEvery,
         isCancelled: () => Atomics.load(cancelFlags, CANCEL_SLOT) === 1,
         onStep: (p) => {
@@ -75,7 +75,14 @@ async function handle(msg: HostToWorker): Promise<void> {
             );
           }
         },
-      });
+      };
+      const { pipeline } = msg;
+      const result =
+        pipeline.mode === 'img2img'
+          ? await img2img(current, pipeline.params, hooks)
+          : pipeline.mode === 'inpaint'
+            ? await inpaint(current, pipeline.params, hooks)
+            : await txt2img(current, pipeline.params, hooks);
       post(
         {
           type: 'generated',

@@ -114,6 +114,36 @@ describe.each<TransportName>(['ipc', 'websocket'])('AtelierApi contract over %s'
     expect((await h.client.listJobs()).find((j) => j.jobId === jobId)).toMatchObject({ state: 'done', generationIds: [g.id] });
   });
 
+  it('runs img2img and inpainting from a stored generation, recording lineage', async () => {
+    const { items } = await h.client.queryHistory({ limit: 1 });
+    const source = items[0];
+    const run = async (req: Parameters<typeof h.client.generate>[0]) => {
+      const { jobId } = await h.client.generate(req);
+      return (await waitForEvent(h, 'job:done', jobId)).generations[0];
+    };
+    const varied = await run({ prompt: 'a large yellow circle on a blue background', initImage: { generationId: source.id }, strength: 0.5, steps: 8, seed: 4 });
+    expect(varied.parentId).toBe(source.id);
+    expect((await h.client.queryHistory({ parentId: source.id })).items.map((i) => i.id)).toContain(varied.id);
+
+    // Repaint the right half only: the left half must come back byte-identical.
+    const maskRaw = Buffer.alloc(64 * 64);
+    for (let y = 0; y < 64; y++) maskRaw.fill(255, y * 64 + 32, y * 64 + 64);
+    const maskPng = await sharp(maskRaw, { raw: { width: 64, height: 64, channels: 1 } }).png().toBuffer();
+    const painted = await run({ prompt: 'a small green star', initImage: { generationId: source.id }, mask: { base64: maskPng.toString('base64') }, maskBlur: 0, steps: 8, seed: 5 });
+    expect(painted.parentId).toBe(source.id);
+    const pixels = async (url: string) => (await sharp((await h.fetchImage(url)).bytes).removeAlpha().raw().toBuffer());
+    const [before, after] = [await pixels(source.imageUrl), await pixels(painted.imageUrl)];
+    const leftHalf = (b: Buffer) => Buffer.concat(Array.from({ length: 64 }, (_, y) => b.subarray(y * 64 * 3, y * 64 * 3 + 32 * 3)));
+    expect(leftHalf(after).equals(leftHalf(before))).toBe(true);
+    expect(after.equals(before)).toBe(false);
+
+    await expectApiError(h.client.generate({ prompt: 'x', initImage: { base64: Buffer.from('not an image').toString('base64') } }).then(async ({ jobId }) => {
+      const failed = await waitForEvent(h, 'job:failed', jobId);
+      throw new AtelierApiError(failed.error.code, failed.error.message);
+    }), 'invalid_request');
+    await expectApiError(h.client.generate({ prompt: 'x', mask: { base64: maskPng.toString('base64') } }), 'invalid_request');
+  });
+
   it('rates, flags, tags and trashes a generation', async () => {
     const { items } = await h.client.queryHistory({ limit: 1 });
     const id = items[0].id;
