@@ -21,6 +21,8 @@ export function emptyJob(jobId: string): JobView {
   };
 }
 
+const isFinished = (state: string | undefined) => state === 'done' || state === 'failed' || state === 'cancelled';
+
 export const createJobsSlice =
   (client: AtelierClient): StateCreator<AtelierState, [], [], JobsSlice> =>
   (set, get) => {
@@ -81,6 +83,7 @@ export const createJobsSlice =
             patchJob(event.jobId, { position: event.position });
             break;
           case 'job:progress':
+            if (isFinished(get().jobs[event.jobId]?.state)) break; // late events after cancel/failure
             patchJob(event.jobId, (j) => ({
               state: j.state === 'queued' ? 'running' : j.state,
               step: event.step,
@@ -91,6 +94,7 @@ export const createJobsSlice =
             }));
             break;
           case 'job:preview':
+            if (isFinished(get().jobs[event.jobId]?.state)) break;
             patchJob(event.jobId, (j) => ({
               state: j.state === 'queued' ? 'running' : j.state,
               previewUrl: event.dataUrl,

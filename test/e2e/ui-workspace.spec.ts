@@ -80,16 +80,20 @@ test('workspace: cancel a job mid-run', async ({ page, atelier }) => {
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
   await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
-  await page.getByTestId('prompt').fill('a very long render to cancel');
-  await page.getByTestId('steps').fill('400');
+  // Large and long so the job is still running when the cancel lands (the demo model is fast).
+  const prompt = `a very long render to cancel ${Date.now()}`;
+  await page.getByTestId('prompt').fill(prompt);
+  await page.getByTestId('width').fill('256');
+  await page.getByTestId('height').fill('256');
+  await page.getByTestId('steps').fill('500');
   await page.getByTestId('generate').click();
-  const job = page.getByTestId('queue-item').filter({ hasText: 'a very long render to cancel' });
+  const job = page.getByTestId('queue-item').filter({ hasText: prompt });
   await expect(job).toHaveAttribute('data-state', 'running');
   await expect(page.getByTestId('job-progress')).toBeVisible();
   await job.getByTestId('job-cancel').click();
   await expect(job).toHaveAttribute('data-state', 'cancelled');
   await expect(page.getByTestId('job-progress')).toHaveCount(0);
-  expect(Number(await job.getAttribute('data-step'))).toBeLessThan(400);
+  expect(Number(await job.getAttribute('data-step'))).toBeLessThan(500);
   // A cancelled job can be retried from the queue.
   await expect(job.getByTestId('job-retry')).toBeVisible();
 });
