@@ -16,6 +16,8 @@ export interface SystemInfo {
   executionProviders: { name: string; bundled: boolean }[];
   transport: 'ipc' | 'websocket' | 'in-process';
   userDataDir: string;
+  /** The model the engine holds now (with the provider actually used), or null. */
+  loadedModel: LoadedModelInfo | null;
 }
 
 export interface ModelSummary {

@@ -5,7 +5,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectModel, listExecutionProviders, type MaskImage, type RgbImage } from '../engine';
+import { CancelledError, inspectModel, listExecutionProviders, type MaskImage, type RgbImage } from '../engine';
 import type { PipelineRequest } from '../engine-host/protocol';
 import { decodeMask, decodeRgb } from './image-inputs';
 import { ModelManager } from '../models/manager';
@@ -14,6 +14,7 @@ import {
   type AtelierApi,
   type AtelierEvent,
   type GenerationRecord,
+  type LoadedModelInfo,
   type ProjectSummary,
 } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
@@ -22,7 +23,7 @@ import { EngineHost } from '../engine-host/engine-host';
 import { readImageMetadata } from '../library';
 import type { AtelierBackend } from './backend';
 import { JobQueue, type JobRunner } from './job-queue';
-import { ModelRegistry } from './model-registry';
+import { ModelRegistry, type ModelEntry } from './model-registry';
 import { appRoot, bundledDemoModelDir } from './paths';
 import { previewDataUrl } from './preview-image';
 import { ProjectSession } from './project-session';
@@ -78,13 +79,18 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
   const projects = await ProjectSession.open(opts.userDataDir, opts.imageUrlBase);
   const engine = new EngineHost();
 
+  let loadedModel: LoadedModelInfo | null = null;
+  async function loadEntry(entry: ModelEntry, provider: string): Promise<LoadedModelInfo> {
+    const info = await engine.load(entry.folder, provider, settings.get().lowMemory);
+    loadedModel = { modelId: entry.id, family: info.family, provider: info.provider, fallbacks: info.fallbacks, scheduler: info.scheduler, loadMs: info.loadMs };
+    emit({ type: 'model:loaded', model: loadedModel });
+    return loadedModel;
+  }
+
   async function ensureModel(modelId: string) {
     const entry = await models.resolve(modelId);
     const loaded = engine.loadedModel;
-    if (!loaded || loaded.folder !== entry.folder) {
-      const info = await engine.load(entry.folder, settings.get().provider, settings.get().lowMemory);
-      emit({ type: 'model:loaded', model: { modelId: entry.id, ...info } });
-    }
+    if (!loaded || loaded.folder !== entry.folder) await loadEntry(entry, settings.get().provider);
     return { entry, info: engine.loadedModel! };
   }
 
@@ -110,6 +116,8 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
         batchSize: req.batchSize,
       };
       const inputs = await resolveImageInputs(req);
+      // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
+      if (ctx.isCancelled()) throw new CancelledError(0);
       const pipeline: PipelineRequest = !inputs.initImage
         ? { mode: 'txt2img', params: base }
         : inputs.mask
@@ -188,17 +196,14 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
         executionProviders: listExecutionProviders(),
         transport: opts.transport ?? 'in-process',
         userDataDir: opts.userDataDir,
+        loadedModel: engine.loadedModel ? loadedModel : null,
       };
     },
     async listModels() {
       return (await models.list()).map(({ folder: _f, ...summary }) => summary);
     },
     async loadModel(req) {
-      const entry = await models.resolve(req.modelId);
-      const info = await engine.load(entry.folder, req.provider ?? settings.get().provider, settings.get().lowMemory);
-      const model = { modelId: entry.id, ...info };
-      emit({ type: 'model:loaded', model });
-      return model;
+      return loadEntry(await models.resolve(req.modelId), req.provider ?? settings.get().provider);
     },
     async unloadModel() {
       const had = engine.loadedModel !== null;

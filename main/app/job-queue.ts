@@ -9,6 +9,8 @@ import type { GenerateParams } from '../../common/api/schemas';
 export interface JobContext {
   jobId: string;
   request: GenerateParams;
+  /** True once the user cancelled this job; runners check it before starting engine work. */
+  isCancelled(): boolean;
   progress(step: number, total: number, elapsedMs: number): void;
   emit(event: AtelierEvent): void;
 }
@@ -26,6 +28,7 @@ export interface JobRunner {
 
 interface Job extends JobSummary {
   startedAt?: number;
+  cancelRequested?: boolean;
 }
 
 const KEEP_FINISHED = 200;
@@ -53,7 +56,7 @@ export class JobQueue {
   }
 
   list(): JobSummary[] {
-    return [...this.jobs.values()].map(({ startedAt: _s, ...summary }) => ({ ...summary }));
+    return [...this.jobs.values()].map(({ startedAt: _s, cancelRequested: _c, ...summary }) => ({ ...summary }));
   }
 
   get(jobId: string): JobSummary | undefined {
@@ -70,6 +73,7 @@ export class JobQueue {
       return true;
     }
     if (job.state === 'running') {
+      job.cancelRequested = true;
       this.runner.cancelRunning();
       return true;
     }
@@ -116,6 +120,7 @@ export class JobQueue {
       const result = await this.runner.run({
         jobId,
         request: job.request,
+        isCancelled: () => job.cancelRequested === true,
         emit: this.emit,
         progress: (step, total, elapsedMs) => {
           job.step = step;

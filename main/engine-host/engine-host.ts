@@ -82,6 +82,9 @@ export class EngineHost {
   async generate(pipeline: PipelineRequest, previewEvery: number, hooks: GenerateHooks = {}): Promise<GenerateOutcome> {
     // A crashed worker lost its sessions: reload the last model transparently.
     if (!this.worker && this.lastLoad) await this.load(this.lastLoad.folder, this.lastLoad.provider, this.lastLoad.lowMemory);
+    // Cleared here, synchronously with posting, so a cancel that arrives from now on is never lost
+    // (the worker only reads the flag).
+    Atomics.store(this.cancelFlags, CANCEL_SLOT, 0);
     return (await this.request({ type: 'generate', pipeline, previewEvery }, hooks)) as GenerateOutcome;
   }
 

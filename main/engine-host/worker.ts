@@ -9,6 +9,9 @@ import { CANCEL_SLOT, type HostToWorker, type WorkerError, type WorkerToHost } f
 
 type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
 
+const PROGRESS_INTERVAL_MS = 50;
+const PREVIEW_INTERVAL_MS = 150;
+
 const port = parentPort;
 if (!port) throw new Error('engine worker must run in a worker thread');
 const cancelFlags = new Int32Array(workerData.cancelBuffer as SharedArrayBuffer);
@@ -61,13 +64,23 @@ async function handle(msg: HostToWorker): Promise<void> {
     case 'generate': {
       if (!model) throw Object.assign(new Error('No model is loaded'), { name: 'ModelLoadError' });
       const current = model;
-      Atomics.store(cancelFlags, CANCEL_SLOT, 0);
+      // The host clears the cancel flag before posting this request (see EngineHost.generate).
+      // Fast models finish steps far quicker than the API thread can relay them: throttle what is
+      // posted so the event stream (and a cancel the user sends while watching it) stays current.
+      let lastProgressAt = -Infinity;
+      let lastPreviewAt = -Infinity;
       const hooks: PipelineHooks = {
         previewEvery: msg.previewEvery,
         isCancelled: () => Atomics.load(cancelFlags, CANCEL_SLOT) === 1,
         onStep: (p) => {
-          post({ type: 'progress', requestId: msg.requestId, step: p.step, total: p.total, elapsedMs: p.elapsedMs });
-          if (p.previewLatents) {
+          const now = performance.now();
+          const last = p.step === p.total;
+          if (last || now - lastProgressAt >= PROGRESS_INTERVAL_MS) {
+            lastProgressAt = now;
+            post({ type: 'progress', requestId: msg.requestId, step: p.step, total: p.total, elapsedMs: p.elapsedMs });
+          }
+          if (p.previewLatents && (last || now - lastPreviewAt >= PREVIEW_INTERVAL_MS)) {
+            lastPreviewAt = now;
             const preview = latentsToPreviewRgb(p.previewLatents, p.latentShape, current.signature.family);
             post(
               { type: 'preview', requestId: msg.requestId, step: p.step, width: preview.width, height: preview.height, rgb: preview.rgb },

@@ -180,9 +180,9 @@ function Params() {
       <div className="row">
         <div className="field compact">
           <label htmlFor="rng">RNG</label>
-          <select id="rng" data-testid="rng" value={params.rng} onChange={(e) => setParams({ rng: e.target.value as 'cpu' | 'cuda' })} title="Noise generator: cpu matches A1111 'CPU', cuda matches torch CUDA noise">
-            <option value="cpu">CPU (Philox)</option>
-            <option value="cuda">CUDA</option>
+          <select id="rng" data-testid="rng" value={params.rng} onChange={(e) => setParams({ rng: e.target.value as 'cpu' | 'cuda' })} title="Starting noise: CPU = torch.randn on CPU (Mersenne Twister, diffusers scripts, A1111 'CPU'); GPU = torch.randn on CUDA (Philox, A1111 'GPU'/'NV')">
+            <option value="cpu">CPU (torch)</option>
+            <option value="cuda">GPU (Philox)</option>
           </select>
         </div>
         <NumberField id="batch" label="Batch" value={params.batchSize} min={1} max={16} onChange={(batchSize) => setParams({ batchSize: Math.max(1, Math.min(16, Math.round(batchSize))) })} />

@@ -92,8 +92,10 @@ describe.each<TransportName>(['ipc', 'websocket'])('AtelierApi contract over %s'
     const done = await waitForEvent(h, 'job:done', jobId);
     off();
     const progress = events.filter((e): e is Extract<AtelierEvent, { type: 'job:progress' }> => e.type === 'job:progress' && e.jobId === jobId);
-    expect(progress.length).toBeGreaterThanOrEqual(6);
+    // Progress is throttled (fast models outrun the relay) but always ends on the last step, in order.
+    expect(progress.length).toBeGreaterThanOrEqual(1);
     expect(progress.at(-1)).toMatchObject({ step: progress.at(-1)!.total });
+    expect(progress.map((p) => p.step)).toEqual([...progress.map((p) => p.step)].sort((a, b) => a - b));
     expect(events.some((e) => e.type === 'job:preview' && e.jobId === jobId)).toBe(true);
     expect(done.generations).toHaveLength(1);
     const g = done.generations[0];

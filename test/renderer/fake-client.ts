@@ -48,7 +48,7 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
     },
     async getSystemInfo() {
       log('getSystemInfo');
-      return { appVersion: '0.1.0', platform: 'linux', arch: 'x64', executionProviders: [{ name: 'cpu', bundled: true }], transport: 'in-process', userDataDir: '/tmp/x' };
+      return { appVersion: '0.1.0', platform: 'linux', arch: 'x64', executionProviders: [{ name: 'cpu', bundled: true }], transport: 'in-process', userDataDir: '/tmp/x', loadedModel: null };
     },
     async listModels() {
       log('listModels');
