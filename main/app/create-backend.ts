@@ -6,7 +6,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError, inspectModel, listExecutionProviders, type MaskImage, type RgbImage } from '../engine';
-import type { PipelineRequest } from '../engine-host/protocol';
+import { generationRecord, planGeneration, type ImageInputs } from './generation-plan';
 import { decodeMask, decodeRgb } from './image-inputs';
 import { ModelManager } from '../models/manager';
 import {
@@ -28,7 +28,6 @@ import { appRoot, bundledDemoModelDir } from './paths';
 import { previewDataUrl } from './preview-image';
 import { ProjectSession } from './project-session';
 import { SettingsStore } from './settings-store';
-import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
 import { setSqliteNativeBinding } from '../library';
 
 export interface BackendOptions {
@@ -99,32 +98,12 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     async run(ctx) {
       const req = ctx.request;
       const { entry, info } = await ensureModel(req.modelId ?? settings.get().defaultModelId);
-      const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
-      const schedulerOptions = { ...chosen?.options, ...req.schedulerOptions };
-      const base = {
-        prompt: req.prompt,
-        negativePrompt: req.negativePrompt,
-        width: req.width,
-        height: req.height,
-        steps: req.steps,
-        guidanceScale: req.guidanceScale,
-        guidanceRescale: req.guidanceRescale,
-        scheduler: chosen?.className,
-        schedulerOptions,
-        seed: req.seed,
-        rng: req.rng,
-        batchSize: req.batchSize,
-      };
       const inputs = await resolveImageInputs(req);
       // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
       if (ctx.isCancelled()) throw new CancelledError(0);
-      const pipeline: PipelineRequest = !inputs.initImage
-        ? { mode: 'txt2img', params: base }
-        : inputs.mask
-          ? { mode: 'inpaint', params: { ...base, initImage: inputs.initImage, mask: inputs.mask, strength: req.strength ?? 1, fit: req.fit, maskBlur: req.maskBlur, onlyMasked: req.inpaintOnlyMasked } }
-          : { mode: 'img2img', params: { ...base, initImage: inputs.initImage, strength: req.strength ?? 0.75, fit: req.fit } };
+      const plan = planGeneration(req, req.seed, inputs);
       const outcome = await engine.generate(
-        pipeline,
+        plan.pipeline,
         settings.get().previewEvery,
         {
           onProgress: (p) => ctx.progress(p.step, p.total, p.elapsedMs),
@@ -135,41 +114,15 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
           },
         },
       );
-      const modelHash = models.fingerprint(entry.folder);
+      const record = { req, plan, inputs, outcome, model: { id: entry.id, hash: models.fingerprint(entry.folder), family: info.family }, appVersion: APP_VERSION };
       const generations: GenerationRecord[] = [];
-      for (const [i, img] of outcome.images.entries()) {
-        generations.push(
-          await projects.addGeneration(img, {
-            modelId: entry.id,
-            modelHash,
-            modelFamily: info.family,
-            provider: outcome.provider,
-            prompt: req.prompt,
-            negativePrompt: req.negativePrompt,
-            seed: img.seed,
-            rng: req.rng,
-            scheduler: formatSchedulerName(outcome.scheduler, schedulerOptions),
-            steps: req.steps,
-            cfg: req.guidanceScale,
-            width: img.width,
-            height: img.height,
-            batchIndex: i,
-            strength: inputs.initImage ? (req.strength ?? (inputs.mask ? 1 : 0.75)) : null,
-            initImageRef: inputs.initRef,
-            maskRef: inputs.mask ? 'inline' : null,
-            // Variants made from a generation (img2img, inpaint) hang under it in the lineage tree.
-            parentId: req.parentId ?? inputs.initGenerationId ?? null,
-            timings: outcome.timings,
-            appVersion: APP_VERSION,
-          }),
-        );
-      }
+      for (const [i, img] of outcome.images.entries()) generations.push(await projects.addGeneration(img, generationRecord(record, img, i)));
       return { generations, provider: outcome.provider, timings: outcome.timings };
     },
   };
   const queue = new JobQueue(runner, emit, (err) => toApiError(err).toShape());
 
-  async function resolveImageInputs(req: GenerateParams) {
+  async function resolveImageInputs(req: GenerateParams): Promise<ImageInputs> {
     let initImage: RgbImage | null = null;
     let initRef: string | null = null;
     let initGenerationId: string | null = null;
@@ -184,7 +137,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       initRef = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     }
     const mask: MaskImage | null = req.mask ? await decodeMask(Buffer.from(req.mask.base64, 'base64')) : null;
-    return { initImage, initRef, initGenerationId, mask };
+    return { initImage, initRef, initGenerationId, mask, maskRef: mask ? `sha256:${createHash('sha256').update(req.mask!.base64).digest('hex')}` : null };
   }
 
   const api: AtelierApi = {

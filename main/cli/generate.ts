@@ -16,8 +16,8 @@ import { EngineHost } from '../engine-host/engine-host';
 import { encodeGenerationPng } from '../app/png-output';
 import { ProgressReporter } from './progress-bar';
 import { decodeMask, decodeRgb } from '../app/image-inputs';
-import type { PipelineRequest } from '../engine-host/protocol';
-import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
+import { formatSchedulerName } from '../../common/api/scheduler-names';
+import { generationRecord, NO_IMAGE_INPUTS, planGeneration, type ImageInputs } from '../app/generation-plan';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
                  [--steps N] [--cfg X] [--scheduler <ClassName>[+karras]] [--width W] [--height H] [--batch N]
@@ -115,45 +115,22 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
   const progress = values.json ? null : new ProgressReporter(io.stderr, 'generating');
   try {
     const loaded = await engine.load(model.folder, values.provider ?? settings.provider, settings.lowMemory);
-    const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
-    const schedulerOptions = { ...chosen?.options, ...req.schedulerOptions };
-    const base = { ...req, scheduler: chosen?.className, schedulerOptions, seed };
-    const initImage = initBytes ? await decodeRgb(initBytes, '--init') : null;
-    const mask = maskBytes ? await decodeMask(maskBytes, '--mask') : null;
-    const strength = req.strength ?? (mask ? 1 : 0.75);
-    const pipeline: PipelineRequest = !initImage
-      ? { mode: 'txt2img', params: base }
-      : mask
-        ? { mode: 'inpaint', params: { ...base, initImage, mask, strength, fit: req.fit, maskBlur: req.maskBlur } }
-        : { mode: 'img2img', params: { ...base, initImage, strength, fit: req.fit } };
-    const outcome = await engine.generate(pipeline, 0, {
+    const inputs: ImageInputs = {
+      ...NO_IMAGE_INPUTS,
+      initImage: initBytes ? await decodeRgb(initBytes, '--init') : null,
+      mask: maskBytes ? await decodeMask(maskBytes, '--mask') : null,
+      initRef: values.init ? resolve(values.init) : null,
+      maskRef: values.mask ? resolve(values.mask) : null,
+    };
+    const plan = planGeneration(req, seed, inputs);
+    const outcome = await engine.generate(plan.pipeline, 0, {
       onProgress: (p) => progress?.update(p.step, p.total, p.step > 0 ? (p.elapsedMs / p.step) * (p.total - p.step) : NaN),
     });
     progress?.finish();
     const paths = outputPaths(out, outcome.images.length);
-    const modelHash = registry.fingerprint(model.folder);
+    const record = { req, plan, inputs, outcome, model: { id: model.id, hash: registry.fingerprint(model.folder), family: loaded.family }, appVersion: APP_VERSION };
     for (const [i, img] of outcome.images.entries()) {
-      const png = await encodeGenerationPng(img, {
-        modelId: model.id,
-        modelHash,
-        modelFamily: loaded.family,
-        provider: outcome.provider,
-        prompt: req.prompt,
-        negativePrompt: req.negativePrompt,
-        seed: img.seed,
-        rng: req.rng,
-        scheduler: formatSchedulerName(outcome.scheduler, schedulerOptions),
-        steps: req.steps,
-        cfg: req.guidanceScale,
-        width: img.width,
-        height: img.height,
-        batchIndex: i,
-        strength: initImage ? strength : null,
-        initImageRef: values.init ? resolve(values.init) : null,
-        maskRef: values.mask ? resolve(values.mask) : null,
-        timings: outcome.timings,
-        appVersion: APP_VERSION,
-      });
+      const png = await encodeGenerationPng(img, generationRecord(record, img, i));
       mkdirSync(dirname(paths[i]), { recursive: true });
       writeFileSync(paths[i], png);
     }
@@ -167,7 +144,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
           modelFamily: loaded.family,
           provider: outcome.provider,
           providerFallbacks: loaded.fallbacks,
-          scheduler: formatSchedulerName(outcome.scheduler, schedulerOptions),
+          scheduler: formatSchedulerName(outcome.scheduler, plan.schedulerOptions),
           steps: req.steps,
           guidanceScale: req.guidanceScale,
           width: req.width,

@@ -1,0 +1,93 @@
+/**
+ * One validated GenerateRequest → the engine's pipeline request, and each produced image → the
+ * record that makes it reproducible. Shared by the API backend and the CLI so both run and record
+ * generations identically.
+ */
+import type { GenerateParams } from '../../common/api/schemas';
+import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
+import type { GeneratedImage, MaskImage, RgbImage, SchedulerOptions } from '../engine';
+import type { GenerateOutcome, PipelineRequest } from '../engine-host/protocol';
+import type { GenerationParamsInput } from '../library';
+
+export interface ImageInputs {
+  initImage: RgbImage | null;
+  mask: MaskImage | null;
+  /** Provenance of the init image: a generation id, a file path or a content hash. */
+  initRef: string | null;
+  maskRef: string | null;
+  /** The generation the init image came from: the lineage parent. */
+  initGenerationId: string | null;
+}
+
+export const NO_IMAGE_INPUTS: ImageInputs = { initImage: null, mask: null, initRef: null, maskRef: null, initGenerationId: null };
+
+export interface GenerationPlan {
+  pipeline: PipelineRequest;
+  schedulerOptions: SchedulerOptions;
+  /** Denoising strength actually used (null for txt2img). */
+  strength: number | null;
+}
+
+export function planGeneration(req: GenerateParams, seed: number, inputs: ImageInputs): GenerationPlan {
+  // "DPMSolverMultistepScheduler+karras" (imported metadata, UI presets) → class + options.
+  const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
+  const schedulerOptions: SchedulerOptions = { ...chosen?.options, ...req.schedulerOptions };
+  const base = {
+    prompt: req.prompt,
+    negativePrompt: req.negativePrompt,
+    width: req.width,
+    height: req.height,
+    steps: req.steps,
+    guidanceScale: req.guidanceScale,
+    guidanceRescale: req.guidanceRescale,
+    scheduler: chosen?.className,
+    schedulerOptions,
+    seed,
+    rng: req.rng,
+    batchSize: req.batchSize,
+  };
+  const { initImage, mask } = inputs;
+  if (!initImage) return { pipeline: { mode: 'txt2img', params: base }, schedulerOptions, strength: null };
+  // Inpainting repaints the masked area fully by default; img2img keeps a quarter of the input.
+  const strength = req.strength ?? (mask ? 1 : 0.75);
+  const pipeline: PipelineRequest = mask
+    ? { mode: 'inpaint', params: { ...base, initImage, mask, strength, fit: req.fit, maskBlur: req.maskBlur, onlyMasked: req.inpaintOnlyMasked } }
+    : { mode: 'img2img', params: { ...base, initImage, strength, fit: req.fit } };
+  return { pipeline, schedulerOptions, strength };
+}
+
+export interface RecordContext {
+  req: GenerateParams;
+  plan: GenerationPlan;
+  inputs: ImageInputs;
+  outcome: GenerateOutcome;
+  model: { id: string; hash: string; family: string };
+  appVersion: string;
+}
+
+export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchIndex: number): GenerationParamsInput {
+  const { req, plan, inputs, outcome, model } = ctx;
+  return {
+    modelId: model.id,
+    modelHash: model.hash,
+    modelFamily: model.family,
+    provider: outcome.provider,
+    prompt: req.prompt,
+    negativePrompt: req.negativePrompt,
+    seed: img.seed,
+    rng: req.rng,
+    scheduler: formatSchedulerName(outcome.scheduler, plan.schedulerOptions),
+    steps: req.steps,
+    cfg: req.guidanceScale,
+    width: img.width,
+    height: img.height,
+    batchIndex,
+    strength: plan.strength,
+    initImageRef: inputs.initRef,
+    maskRef: inputs.maskRef,
+    // Variants made from a generation (img2img, inpaint) hang under it in the lineage tree.
+    parentId: req.parentId ?? inputs.initGenerationId ?? null,
+    timings: outcome.timings,
+    appVersion: ctx.appVersion,
+  };
+}
