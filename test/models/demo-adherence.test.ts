@@ -4,10 +4,14 @@
  * colour–shape–background combinations never appeared in training.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { loadModel, txt2img, type LoadedModel } from '../../main/engine';
-import { analyze, score, type HeldoutLabels } from './pixel-scoring';
+import { analyze, positionOk, score, type HeldoutLabels } from './pixel-scoring';
 
 const DEMO = join(process.cwd(), 'models', 'demo');
 interface Heldout {
@@ -85,5 +89,22 @@ describe('demo model adherence', () => {
       const m = analyze(r.images[0].rgb, r.images[0].width, r.images[0].height);
       expect({ color: m.color, bg: m.bg }).toEqual({ color: p.color, bg: p.bg });
     }
+  });
+
+  it('the CLI turns "a small yellow circle at the top on a purple background" into exactly that', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'atelier-cli-adherence-'));
+    const out = join(home, 'yellow.png');
+    const prompt = 'a small yellow circle at the top on a purple background';
+    const hits = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      await promisify(execFile)(process.execPath, ['bin/atelier.mjs', 'generate', '--prompt', prompt, '--seed', String(seed), '--out', out], {
+        env: { ...process.env, ATELIER_HOME: home },
+      });
+      const { data, info } = await sharp(readFileSync(out)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const m = analyze(new Uint8Array(data), info.width, info.height);
+      hits.push(m.color === 'yellow' && m.bg === 'purple' && positionOk('top', m, false));
+    }
+    // Every seed, not a lucky one.
+    expect(hits).toEqual([true, true, true, true, true]);
   });
 });
