@@ -99,6 +99,19 @@ export interface GenerationRecord {
   timings: Record<string, number>;
 }
 
+export interface BoardSummary {
+  id: string;
+  name: string;
+  itemCount: number;
+}
+
+export interface Lineage {
+  /** Nearest first. */
+  ancestors: GenerationRecord[];
+  children: GenerationRecord[];
+  sameSeed: GenerationRecord[];
+}
+
 export interface HistoryPage {
   items: GenerationRecord[];
   nextCursor: string | null;
@@ -183,6 +196,16 @@ export interface AtelierApi {
   getGeneration(req: In<'GenerationIdRequest'>): Promise<GenerationRecord>;
   updateGeneration(req: In<'UpdateGenerationRequest'>): Promise<GenerationRecord>;
   deleteGeneration(req: In<'GenerationIdRequest'>): Promise<{ deleted: boolean }>;
+  restoreGeneration(req: In<'GenerationIdRequest'>): Promise<GenerationRecord>;
+  emptyTrash(): Promise<{ purged: number }>;
+  getLineage(req: In<'GenerationIdRequest'>): Promise<Lineage>;
+  listBoards(): Promise<BoardSummary[]>;
+  createBoard(req: In<'CreateBoardRequest'>): Promise<BoardSummary>;
+  renameBoard(req: In<'RenameBoardRequest'>): Promise<BoardSummary>;
+  deleteBoard(req: In<'BoardIdRequest'>): Promise<{ deleted: boolean }>;
+  setBoardMembership(req: In<'BoardMembershipRequest'>): Promise<BoardSummary>;
+  exportGenerations(req: In<'ExportRequest'>): Promise<{ path: string; count: number }>;
+  importImages(req: In<'ImportImagesRequest'>): Promise<{ imported: GenerationRecord[]; skipped: { path: string; reason: string }[] }>;
   readImageMetadata(req: In<'ReadMetadataRequest'>): Promise<ImageMetadataInfo>;
   getSettings(): Promise<S.Settings>;
   updateSettings(req: In<'UpdateSettingsRequest'>): Promise<S.Settings>;
@@ -215,6 +238,16 @@ export const apiMethods = Object.freeze({
   getGeneration: S.GenerationIdRequest,
   updateGeneration: S.UpdateGenerationRequest,
   deleteGeneration: S.GenerationIdRequest,
+  restoreGeneration: S.GenerationIdRequest,
+  emptyTrash: S.EmptyRequest,
+  getLineage: S.GenerationIdRequest,
+  listBoards: S.EmptyRequest,
+  createBoard: S.CreateBoardRequest,
+  renameBoard: S.RenameBoardRequest,
+  deleteBoard: S.BoardIdRequest,
+  setBoardMembership: S.BoardMembershipRequest,
+  exportGenerations: S.ExportRequest,
+  importImages: S.ImportImagesRequest,
   readImageMetadata: S.ReadMetadataRequest,
   getSettings: S.EmptyRequest,
   updateSettings: S.UpdateSettingsRequest,

@@ -155,4 +155,23 @@ export const ImportModelRequest = z
   })
   .strict();
 
+export const BoardIdRequest = z.object({ boardId: id }).strict();
+export const CreateBoardRequest = z.object({ name: z.string().trim().min(1).max(120) }).strict();
+export const RenameBoardRequest = z.object({ boardId: id, name: z.string().trim().min(1).max(120) }).strict();
+export const BoardMembershipRequest = z
+  .object({ boardId: id, ids: z.array(id).min(1).max(10_000), member: z.boolean() })
+  .strict();
+export const ExportRequest = z
+  .object({
+    ids: z.array(id).min(1).max(100_000).optional(),
+    boardId: id.optional(),
+    /** Destination on the machine running Atelier: a new/empty folder, or a path ending in .zip. */
+    to: z.string().min(1).max(4096),
+    format: z.enum(['png', 'jpeg', 'webp']).default('png'),
+    quality: z.number().int().min(1).max(100).optional(),
+  })
+  .strict()
+  .refine((r) => Boolean(r.ids) !== Boolean(r.boardId), { message: 'give either ids or boardId', path: ['ids'] });
+export const ImportImagesRequest = z.object({ paths: z.array(z.string().min(1).max(4096)).min(1).max(10_000) }).strict();
+
 export const EmptyRequest = z.union([z.undefined(), z.object({}).strict()]);

@@ -244,6 +244,46 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     async deleteGeneration(req) {
       return { deleted: projects.trash(req.id) };
     },
+    async restoreGeneration(req) {
+      return projects.restore(req.id);
+    },
+    async emptyTrash() {
+      return projects.current().emptyTrash();
+    },
+    async getLineage(req) {
+      return projects.lineage(req.id);
+    },
+    async listBoards() {
+      return projects.boards();
+    },
+    async createBoard(req) {
+      const b = projects.current().createBoard(req.name);
+      return { id: b.id, name: b.name, itemCount: b.itemCount };
+    },
+    async renameBoard(req) {
+      projects.board(req.boardId);
+      projects.current().renameBoard(req.boardId, req.name);
+      return projects.board(req.boardId);
+    },
+    async deleteBoard(req) {
+      projects.board(req.boardId);
+      projects.current().deleteBoard(req.boardId);
+      return { deleted: true };
+    },
+    async setBoardMembership(req) {
+      projects.board(req.boardId);
+      for (const id of req.ids) projects.getGeneration(id); // unknown ids → not_found before any change
+      if (req.member) projects.current().addToBoard(req.boardId, req.ids);
+      else projects.current().removeFromBoard(req.boardId, req.ids);
+      return projects.board(req.boardId);
+    },
+    async exportGenerations(req) {
+      const r = await projects.current().exportGenerations({ ids: req.ids, boardId: req.boardId, to: req.to, format: req.format, quality: req.quality });
+      return { path: r.path, count: r.count };
+    },
+    async importImages(req) {
+      return projects.importImages(req.paths);
+    },
     async readImageMetadata(req) {
       const buf = Buffer.from(req.base64, 'base64');
       const meta = await readImageMetadata(buf);

@@ -2,7 +2,7 @@
  * The currently open project, seen through the API: maps library records to the contract's
  * GenerationRecord (image URLs by id, never paths) and API queries to library queries.
  */
-import { AtelierApiError, type GenerationRecord, type HistoryPage, type ProjectSummary } from '../../common/api/contract';
+import { AtelierApiError, type BoardSummary, type GenerationRecord, type HistoryPage, type Lineage, type ProjectSummary } from '../../common/api/contract';
 import type { HistoryQuery, schemas } from '../../common/api';
 import type { z } from 'zod';
 import { ProjectRegistry, type ProjectLibrary } from '../library';
@@ -161,6 +161,33 @@ export class ProjectSession {
     this.require(id);
     this.current().trash(id);
     return true;
+  }
+
+  restore(id: string): GenerationRecord {
+    this.current().restore(id);
+    return this.getGeneration(id);
+  }
+
+  lineage(id: string): Lineage {
+    const lib = this.current();
+    this.require(id);
+    const map = (rs: LibraryRecord[]) => rs.map((r) => this.toRecord(r));
+    return { ancestors: map(lib.ancestorsOf(id)), children: map(lib.childrenOf(id)), sameSeed: map(lib.sameSeed(id).filter((r) => r.id !== id)) };
+  }
+
+  boards(): BoardSummary[] {
+    return this.current().listBoards().map(({ id, name, itemCount }) => ({ id, name, itemCount }));
+  }
+
+  board(boardId: string): BoardSummary {
+    const b = this.boards().find((x) => x.id === boardId);
+    if (!b) throw new AtelierApiError('not_found', `No board with id ${boardId} in this project`);
+    return b;
+  }
+
+  async importImages(paths: string[]): Promise<{ imported: GenerationRecord[]; skipped: { path: string; reason: string }[] }> {
+    const report = await this.current().importFiles(paths);
+    return { imported: report.imported.map((i) => this.toRecord(i.record)), skipped: report.skipped };
   }
 
   async resolveImageFile(id: string, kind: 'image' | 'thumb'): Promise<string | null> {

@@ -146,6 +146,39 @@ describe.each<TransportName>(['ipc', 'websocket'])('AtelierApi contract over %s'
     await expectApiError(h.client.generate({ prompt: 'x', mask: { base64: maskPng.toString('base64') } }), 'invalid_request');
   });
 
+  it('organises boards, lineage, trash, export and import', async () => {
+    const { items } = await h.client.queryHistory({ limit: 50 });
+    const child = items.find((i) => i.parentId);
+    expect(child).toBeDefined();
+    const lineage = await h.client.getLineage({ id: child!.id });
+    expect(lineage.ancestors.map((a) => a.id)).toEqual([child!.parentId]);
+    expect((await h.client.getLineage({ id: child!.parentId! })).children.map((c) => c.id)).toContain(child!.id);
+
+    const board = await h.client.createBoard({ name: 'Warm light' });
+    const filled = await h.client.setBoardMembership({ boardId: board.id, ids: items.map((i) => i.id), member: true });
+    expect(filled.itemCount).toBe(items.length);
+    expect((await h.client.queryHistory({ boardId: board.id })).items).toHaveLength(items.length);
+    expect((await h.client.renameBoard({ boardId: board.id, name: 'Golden hour' })).name).toBe('Golden hour');
+    await expectApiError(h.client.setBoardMembership({ boardId: board.id, ids: ['missing'], member: true }), 'not_found');
+
+    const exported = await h.client.exportGenerations({ boardId: board.id, to: `${h.home}/export-${kind}.zip` });
+    expect(exported.count).toBe(items.length);
+    const folder = await h.client.exportGenerations({ ids: [child!.id], to: `${h.home}/export-${kind}` });
+    const { readdirSync } = await import('node:fs');
+    const png = readdirSync(folder.path).find((f) => f.endsWith('.png'))!;
+    const imported = await h.client.importImages({ paths: [`${folder.path}/${png}`, `${h.home}/nope.png`] });
+    expect(imported.imported[0]).toMatchObject({ prompt: child!.prompt, seed: child!.seed });
+    expect(imported.skipped.map((s) => s.path)).toEqual([`${h.home}/nope.png`]);
+    await expectApiError(h.client.exportGenerations({ to: `${h.home}/x` } as never), 'invalid_request');
+
+    await h.client.deleteGeneration({ id: child!.id });
+    expect((await h.client.queryHistory({ includeTrashed: true })).items.map((i) => i.id)).toContain(child!.id);
+    expect((await h.client.restoreGeneration({ id: child!.id })).id).toBe(child!.id);
+    expect((await h.client.queryHistory({})).items.map((i) => i.id)).toContain(child!.id);
+    expect(await h.client.deleteBoard({ boardId: board.id })).toEqual({ deleted: true });
+    expect(await h.client.listBoards()).toEqual([]);
+  });
+
   it('rates, flags, tags and trashes a generation', async () => {
     const { items } = await h.client.queryHistory({ limit: 1 });
     const id = items[0].id;
