@@ -102,7 +102,8 @@ export const HistoryQuery = z
       .optional(),
     seed: z.number().int().optional(),
     parentId: id.optional(),
-    includeTrashed: z.boolean().optional(),
+    /** Show the trash instead of live generations. */
+    trashed: z.boolean().optional(),
   })
   .strict();
 export type HistoryQuery = z.input<typeof HistoryQuery>;

@@ -127,7 +127,7 @@ export class ProjectSession {
       boardId: q.boardId,
       modelId: q.model,
       scheduler: q.scheduler,
-      trashed: q.includeTrashed ?? false,
+      trashed: q.trashed ?? false,
     };
     let items: LibraryRecord[];
     let nextCursor: string | null = null;
