@@ -59,7 +59,7 @@ interface Menu {
 }
 
 function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
-  const { record, vary, remove, pushToast, explore, view } = useAtelier(
+  const { record, vary, remove, pushToast, explore, view, setInitImage } = useAtelier(
     useShallow((s) => ({
       record: s.records[menu.id],
       vary: s.vary,
@@ -67,6 +67,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       pushToast: s.pushToast,
       explore: s.setVariantExplorerOpen,
       view: s.view,
+      setInitImage: s.setInitImage,
     })),
   );
   const ref = useRef<HTMLDivElement>(null);
@@ -89,7 +90,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     close();
   };
   return (
-    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: Math.min(menu.y, window.innerHeight - 160) }}>
+    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: Math.min(menu.y, window.innerHeight - 190) }}>
       <button type="button" role="menuitem" data-testid="menu-vary" onClick={act(() => void vary(record.id))}>
         Vary <span className="muted">same params, new seed</span>
       </button>
@@ -103,6 +104,9 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
         })}
       >
         Explore variants…
+      </button>
+      <button type="button" role="menuitem" data-testid="use-as-init" onClick={act(() => setInitImage(record))}>
+        Use as init image <span className="muted">img2img / inpaint</span>
       </button>
       <button
         type="button"

@@ -19,13 +19,15 @@ interface Props {
   loupe?: { u: number; v: number } | null;
   onHover?: (p: { u: number; v: number } | null) => void;
   className?: string;
+  /** Drawn over the image in its on-screen rectangle (e.g. the inpainting mask canvas). */
+  imageLayer?: (place: { left: number; top: number; width: number; height: number; scale: number }) => ReactNode;
 }
 
 const LOUPE_PX = 168;
 const LOUPE_ZOOM = 4;
 
 /** A pan/zoom surface for one image (or two for the swipe compare), sharing a `View`. */
-export function ImageStage({ src, width, height, view, onView, testId, alt = '', overlay, children, hud, loupe, onHover, className }: Props) {
+export function ImageStage({ src, width, height, view, onView, testId, alt = '', overlay, children, hud, loupe, onHover, className, imageLayer }: Props) {
   const [ref, size] = useElementSize<HTMLDivElement>();
   const getFit = useCallback(() => fitScale(width, height, size.width, size.height), [width, height, size.width, size.height]);
   usePanZoom(ref, view, onView, getFit);
@@ -67,6 +69,7 @@ export function ImageStage({ src, width, height, view, onView, testId, alt = '',
           />
         </>
       )}
+      {imageLayer && src && size.width > 0 && imageLayer(place)}
       {loupe && src && size.width > 0 && (
         <div
           className="loupe"

@@ -191,6 +191,40 @@ function Params() {
   );
 }
 
+function InitImageChip() {
+  const { init, updateInit, clearInit, view } = useAtelier(
+    useShallow((s) => ({ init: s.initImage, updateInit: s.updateInit, clearInit: s.clearInit, view: s.view })),
+  );
+  if (!init) return null;
+  return (
+    <div className="field init-chip" data-testid="init-chip" data-generation-id={init.generationId} data-masked={init.maskBase64 ? 'true' : 'false'}>
+      <div className="field-head">
+        <label>Init image</label>
+        <span className="muted">
+          {init.width}×{init.height}
+          {init.maskBase64 ? ' · masked' : ''}
+        </span>
+      </div>
+      <div className="init-row">
+        <img src={init.thumbUrl} alt="init image" title="Show the init image" onClick={() => view(init.generationId)} />
+        <div className="init-sliders">
+          <label title="How much to repaint: 0 keeps the init image, 1 ignores it">
+            Strength <span className="muted">{init.strength.toFixed(2)}</span>
+            <input type="range" data-testid="init-strength" min={0} max={1} step={0.01} value={init.strength} onChange={(e) => updateInit({ strength: e.target.valueAsNumber })} />
+          </label>
+          <label title="Feather the inpainting mask edge (pixels); 0 keeps unmasked pixels exactly">
+            Mask blur <span className="muted">{init.maskBlur}</span>
+            <input type="range" data-testid="mask-blur" min={0} max={64} step={1} value={init.maskBlur} onChange={(e) => updateInit({ maskBlur: e.target.valueAsNumber })} />
+          </label>
+        </div>
+        <button type="button" className="icon" data-testid="init-clear" title="Back to text-to-image" onClick={clearInit}>
+          ✕
+        </button>
+      </div>
+    </div>
+  );
+}
+
 export function LeftPanel() {
   const { prompt, negativePrompt, setParams, generate } = useAtelier(
     useShallow((s) => ({
@@ -221,6 +255,7 @@ export function LeftPanel() {
           placeholder="blurry, low quality"
           onChange={(v) => setParams({ negativePrompt: v })}
         />
+        <InitImageChip />
         <ModelPicker />
         <Params />
       </div>

@@ -6,6 +6,7 @@ import { formatMs } from './hooks';
 import { ImageStage } from './ImageStage';
 import { LineageStrip } from './LineageStrip';
 import { MOD } from './LeftPanel';
+import { MaskCanvas } from './MaskCanvas';
 
 /** The job the viewer reports on: the running one, else the oldest queued one. */
 function useActiveJob(): JobView | null {
@@ -37,24 +38,35 @@ function ProgressOverlay({ job }: { job: JobView }) {
 
 export function Viewer() {
   const job = useActiveJob();
-  const { record, followJobs, view, setView, viewingId, showLineage, toggleLineage } = useAtelier(
+  const { record, followJobs, viewerView: view, setView, viewingId, showLineage, toggleLineage, init, maskEditing, maskBrush, maskErase, setInitImage, setMaskEditing, setMaskTool, updateInit, view: viewImage } = useAtelier(
     useShallow((s) => ({
       record: s.viewingId ? (s.records[s.viewingId] ?? null) : null,
       viewingId: s.viewingId,
       followJobs: s.followJobs,
-      view: s.viewerView,
+      viewerView: s.viewerView,
       setView: s.setViewerView,
       showLineage: s.showLineage,
       toggleLineage: s.toggleLineage,
+      init: s.initImage,
+      maskEditing: s.maskEditing,
+      maskBrush: s.maskBrush,
+      maskErase: s.maskErase,
+      setInitImage: s.setInitImage,
+      setMaskEditing: s.setMaskEditing,
+      setMaskTool: s.setMaskTool,
+      updateInit: s.updateInit,
+      view: s.view,
     })),
   );
   const showPreview = !!job && followJobs && !!job.previewUrl;
   const width = showPreview ? (job.request?.width ?? record?.width ?? 64) : (record?.width ?? 64);
   const height = showPreview ? (job.request?.height ?? record?.height ?? 64) : (record?.height ?? 64);
   const src = showPreview ? job.previewUrl : (record?.imageUrl ?? null);
+  const masking = maskEditing && !!init && !showPreview && !!record && record.id === init.generationId;
   return (
     <section className="viewer" data-testid="viewer" data-viewing-id={viewingId ?? ''} data-showing={showPreview ? 'preview' : record ? 'image' : 'empty'}>
       <ImageStage testId="viewer-stage" src={src} width={width} height={height} view={view} onView={setView} alt={record?.prompt ?? 'preview'}
+        imageLayer={masking ? (place) => <MaskCanvas place={place} /> : undefined}
         hud={({ scale, fit }) => src && (
           <div className="viewer-toolbar" data-no-pan>
             <button type="button" data-testid="zoom-fit" title="Fit (F)" onClick={() => setView(FIT_VIEW)}>
@@ -70,6 +82,41 @@ export function Viewer() {
               <button type="button" data-testid="toggle-lineage" aria-pressed={showLineage} className={showLineage ? 'active' : ''} title="Lineage: parents and variants of this image (G)" onClick={() => toggleLineage()}>
                 Lineage
               </button>
+            )}
+            {record && !showPreview && (
+              <button type="button" data-testid="use-as-init" title="Use this image as the init image (img2img / inpainting)" className={init?.generationId === record.id ? 'active' : ''} onClick={() => setInitImage(record)}>
+                Use as init
+              </button>
+            )}
+            {init && (
+              <button
+                type="button"
+                data-testid="mask-toggle"
+                aria-pressed={maskEditing}
+                className={maskEditing ? 'active' : ''}
+                title="Paint an inpainting mask over the init image (white = repaint)"
+                onClick={() => {
+                  if (!maskEditing) viewImage(init.generationId);
+                  setMaskEditing(!maskEditing);
+                }}
+              >
+                Mask
+              </button>
+            )}
+            {init && maskEditing && (
+              <span className="mask-tools" data-testid="mask-tools">
+                <label title="Brush diameter in image pixels">
+                  Brush
+                  <input type="range" data-testid="mask-brush-size" min={1} max={Math.max(8, Math.round(Math.max(init.width, init.height) / 2))} step={1} value={maskBrush} onChange={(e) => setMaskTool({ maskBrush: e.target.valueAsNumber })} />
+                  <span className="muted">{maskBrush}px</span>
+                </label>
+                <button type="button" data-testid="mask-eraser" aria-pressed={maskErase} className={maskErase ? 'active' : ''} title="Eraser" onClick={() => setMaskTool({ maskErase: !maskErase })}>
+                  Eraser
+                </button>
+                <button type="button" data-testid="mask-clear" title="Clear the mask" onClick={() => updateInit({ maskBase64: null, maskCoverage: null })}>
+                  Clear
+                </button>
+              </span>
             )}
             <span className="spacer" />
             {record && !showPreview && (

@@ -13,6 +13,7 @@ import type {
 } from '../../common/api/contract';
 import type { GenerateRequest, Settings } from '../../common/api/schemas';
 import type { AbState } from '../lib/ab';
+import type { InitImageState } from '../lib/init-image';
 import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 
@@ -57,6 +58,18 @@ export interface WorkspaceSlice {
   rollSeed(): void;
   /** Builds the request from the form and enqueues it. */
   generate(): Promise<string | null>;
+  /** img2img source (with strength and optional inpainting mask); null = text-to-image. */
+  initImage: InitImageState | null;
+  /** Mask painting mode in the viewer (only meaningful with an init image). */
+  maskEditing: boolean;
+  maskBrush: number;
+  maskErase: boolean;
+  /** "Use as init image": also views it and sizes the form to it. */
+  setInitImage(record: GenerationRecord): void;
+  updateInit(patch: Partial<InitImageState>): void;
+  clearInit(): void;
+  setMaskEditing(on: boolean): void;
+  setMaskTool(patch: { maskBrush?: number; maskErase?: boolean }): void;
 }
 
 export type JobOrigin = 'workspace' | 'vary' | 'variant' | 'retry' | 'external';

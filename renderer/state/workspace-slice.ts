@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { AtelierState, WorkspaceParams, WorkspaceSlice } from './types';
 import { randomSeed } from '../lib/presets';
+import { DEFAULT_MASK_BLUR, DEFAULT_STRENGTH, initRequestFields, type InitImageState } from '../lib/init-image';
 import type { GenerateRequest } from '../../common/api/schemas';
 
 export const DEFAULT_PARAMS: WorkspaceParams = {
@@ -18,8 +19,9 @@ export const DEFAULT_PARAMS: WorkspaceParams = {
   batchSize: 1,
 };
 
-export function requestFromParams(p: WorkspaceParams): GenerateRequest {
+export function requestFromParams(p: WorkspaceParams, init: InitImageState | null = null): GenerateRequest {
   return {
+    ...initRequestFields(init),
     ...(p.modelId ? { modelId: p.modelId } : {}),
     prompt: p.prompt,
     negativePrompt: p.negativePrompt,
@@ -80,8 +82,46 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
     set((s) => ({ params: { ...s.params, seed: randomSeed(), seedLocked: true } }));
   },
 
+  initImage: null,
+  maskEditing: false,
+  maskBrush: 6,
+  maskErase: false,
+
+  setInitImage(record) {
+    set((s) => ({
+      initImage: {
+        generationId: record.id,
+        width: record.width,
+        height: record.height,
+        thumbUrl: record.thumbUrl,
+        strength: s.initImage?.strength ?? DEFAULT_STRENGTH,
+        maskBase64: null,
+        maskCoverage: null,
+        maskBlur: s.initImage?.maskBlur ?? DEFAULT_MASK_BLUR,
+      },
+      maskEditing: false,
+      params: { ...s.params, width: record.width, height: record.height },
+    }));
+  },
+
+  updateInit(patch) {
+    set((s) => (s.initImage ? { initImage: { ...s.initImage, ...patch } } : {}));
+  },
+
+  clearInit() {
+    set({ initImage: null, maskEditing: false });
+  },
+
+  setMaskEditing(on) {
+    set((s) => ({ maskEditing: on && !!s.initImage }));
+  },
+
+  setMaskTool(patch) {
+    set(patch);
+  },
+
   async generate() {
-    const jobId = await get().enqueue(requestFromParams(get().params), 'workspace');
+    const jobId = await get().enqueue(requestFromParams(get().params, get().initImage), 'workspace');
     if (jobId) set({ followJobs: true });
     return jobId;
   },
