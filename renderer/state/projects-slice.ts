@@ -46,6 +46,9 @@ export const createProjectsSlice =
         viewingId: null,
         compareMode: false,
         variantGroups: [],
+        // The init image is a generation of the old project.
+        initImage: null,
+        maskEditing: false,
       }));
       void get().loadHistory(true);
       void get().loadProjects();
