@@ -108,4 +108,15 @@ describe('workspace init image', () => {
     await s().generate();
     expect(fake.callsTo('generate')[2]).not.toHaveProperty('initImage');
   });
+
+  it('switching project drops the init image (it belongs to the old project)', async () => {
+    const fake = createFakeClient();
+    const store = createAtelierStore(fake.client);
+    await store.getState().init();
+    store.getState().setInitImage(record({ id: 'src' }));
+    store.getState().setMaskEditing(true);
+    await store.getState().createProject('Other');
+    expect(store.getState().initImage).toBeNull();
+    expect(store.getState().maskEditing).toBe(false);
+  });
 });
