@@ -266,7 +266,7 @@ REFL_PHRASES = ["with a reflection on a glossy floor", "with a reflection on a g
                 "with a reflection", "reflected on a glossy floor", "on a glossy floor with a reflection"]
 
 
-def caption(a: Attrs, rng: random.Random, full=False) -> str:
+def caption(a: Attrs, rng: random.Random, full=False, mentions: dict | None = None) -> str:
     """Natural caption; attributes are optional. full=True gives the canonical form the held-out
     prompts use: every attribute, first phrase of each list, fixed order."""
     def keep(p):
@@ -279,11 +279,15 @@ def caption(a: Attrs, rng: random.Random, full=False) -> str:
                 return seq[0]
         rng = _First()
 
+    m = mentions if mentions is not None else {}
     words = []
     if keep(0.6):
         words.append(rng.choice(SIZE_WORDS[a.size]))
+        m["size"] = a.size
     if keep(0.92):
         words.append(a.color)
+        m["color"] = a.color
+    m["shape"] = a.shape
     words.append(a.shape)
     art = "an" if words[0][0] in "aeiou" else "a"
     obj = f"{art} {' '.join(words)}"
@@ -291,6 +295,7 @@ def caption(a: Attrs, rng: random.Random, full=False) -> str:
     mods = []
     ab = "an" if a.bg[0] in "aeiou" else "a"
     if keep(0.85):
+        m["bg"] = a.bg
         if a.bg2 is None:
             mods.append(rng.choice([f"on {ab} {a.bg} background", f"on {ab} {a.bg} background", f"against {ab} {a.bg} background",
                                     f"on {a.bg}", f"over a plain {a.bg} background"]))
@@ -299,12 +304,16 @@ def caption(a: Attrs, rng: random.Random, full=False) -> str:
                                     f"against {ab} {a.bg} and {a.bg2} gradient"]))
     if keep(0.7):
         mods.append(rng.choice(POS_PHRASES[a.position]))
+        m["position"] = a.position
     if a.light != "none" and keep(0.7):
         mods.append(rng.choice(LIGHT_PHRASES[a.light]))
+        m["light"] = a.light
     if a.tint != "none" and keep(0.7):
         mods.append(rng.choice(TINT_PHRASES[a.tint]))
+        m["tint"] = a.tint
     if a.reflection and keep(0.85):
         mods.append(rng.choice(REFL_PHRASES))
+        m["reflection"] = True
     if not full:
         rng.shuffle(mods)
     # varied word order: object first (most of the time) or one modifier before the object
@@ -618,7 +627,8 @@ def build_nets():
             self.pool = Attn(ctx_dim, 4)
             self.pool_ln = nn.LayerNorm(ctx_dim)
             self.p1 = nn.Linear(ctx_dim, temb)
-            self.inp = nn.Conv2d(LATENT_CH, ch[0], 3, padding=1)
+            # +2 input channels: x/y coordinates in [-1, 1] (absolute position for "left"/"top"...)
+            self.inp = nn.Conv2d(LATENT_CH + 2, ch[0], 3, padding=1)
             # down: level0 (8x8) ch0, level1 (4x4) ch1, level2 (2x2) ch2
             self.d0 = ResBlock(ch[0], ch[0], temb)
             self.a0 = SpatialTransformer(ch[0], ctx_dim)
@@ -649,7 +659,12 @@ def build_nets():
             q = self.pool_q.expand(B, 1, self.pool_q.shape[2])
             pooled = self.pool(q, ctx)[:, 0]
             emb = F.silu(te + self.p1(self.pool_ln(pooled)))
-            h0 = self.inp(sample)
+            Bs, _, H, W = sample.shape
+            ys = (torch.arange(H, dtype=torch.float32) + 0.5) * (2.0 / H) - 1.0
+            xs = (torch.arange(W, dtype=torch.float32) + 0.5) * (2.0 / W) - 1.0
+            cy = ys.view(1, 1, H, 1).expand(Bs, 1, H, W)
+            cx = xs.view(1, 1, 1, W).expand(Bs, 1, H, W)
+            h0 = self.inp(torch.cat([sample, cx, cy], 1))
             h = self.a0(self.d0(h0, emb), ctx)
             s0 = h
             h = self.ds0(h)

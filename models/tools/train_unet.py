@@ -23,8 +23,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import (CTX_LEN, TEXT_CFG, UNET_CFG, WORK, Attrs, alphas_cumprod, build_nets, caption,
-                    load_tokenizer)
+from common import (COLORS, CTX_LEN, LIGHTS, POSITIONS, SHAPES, SIZES, TEXT_CFG, TINTS, UNET_CFG, WORK, Attrs,
+                    alphas_cumprod, build_nets, caption, load_tokenizer)
+
+# Auxiliary text-encoder heads (training only, not exported): predict each attribute the caption
+# mentions (or "not mentioned") from the pooled output. Without them the jointly trained text
+# encoder collapsed position/lighting words (the UNet learned colour first and never asked for them).
+AUX = {"color": COLORS, "bg": COLORS, "shape": SHAPES, "position": POSITIONS, "size": SIZES,
+       "light": LIGHTS[1:], "tint": TINTS[1:], "reflection": [True]}
+
+
+def aux_targets(mentions):
+    return [(vals.index(mentions[k]) + 1) if k in mentions else 0 for k, vals in AUX.items()]
 
 CKPT = os.path.join(WORK, "unet_ckpt.pt")
 
@@ -52,13 +62,14 @@ def ema_update(ema, model, decay):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=90.0, help="total training time (including earlier runs when resuming)")
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=8e-4)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--ckpt-every", type=float, default=4.0, help="minutes")
-    ap.add_argument("--eval-every", type=float, default=12.0, help="minutes (0 = never)")
+    ap.add_argument("--eval-every", type=float, default=8.0, help="minutes (0 = never)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--aux-weight", type=float, default=0.1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -73,15 +84,29 @@ def main():
     nets, te, un = make_models(len(tok.encoder))
     log(f"data {N} latents, scaling_factor {sf:.5f}; text encoder {sum(p.numel() for p in te.parameters())/1e6:.3f}M params, "
         f"UNet {sum(p.numel() for p in un.parameters())/1e6:.3f}M params")
-    params = list(te.parameters()) + list(un.parameters())
+    aux = torch.nn.ModuleDict({k: torch.nn.Linear(TEXT_CFG["dim"], len(v) + 1) for k, v in AUX.items()})
+    params = list(te.parameters()) + list(un.parameters()) + list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     ema_te, ema_un = copy.deepcopy(te), copy.deepcopy(un)
     step, seen, elapsed = 0, 0, 0.0
     if args.resume and os.path.exists(CKPT):
         ck = torch.load(CKPT)
+        # checkpoints from before the coordinate input channels: zero-pad inp.weight (same function)
+        for k in ("unet", "ema_unet"):
+            w = ck[k]["inp.weight"]
+            if w.shape[1] == 4:
+                ck[k]["inp.weight"] = torch.cat([w, torch.zeros(w.shape[0], 2, *w.shape[2:])], 1)
+                ck.pop("opt", None)
+        if "aux" in ck:
+            aux.load_state_dict(ck["aux"])
+        else:
+            ck.pop("opt", None)
         te.load_state_dict(ck["te"]); un.load_state_dict(ck["unet"])
         ema_te.load_state_dict(ck["ema_te"]); ema_un.load_state_dict(ck["ema_unet"])
-        opt.load_state_dict(ck["opt"])
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+        else:
+            log("optimizer state reset (architecture changed)")
         step, seen, elapsed = ck["step"], ck["seen"], ck["elapsed"]
         log(f"resumed at step {step} ({seen} images, {elapsed/60:.1f} min)")
     for g in opt.param_groups:
@@ -102,7 +127,7 @@ def main():
     def save():
         tmp = CKPT + ".tmp"
         torch.save({"te": te.state_dict(), "unet": un.state_dict(), "ema_te": ema_te.state_dict(),
-                    "ema_unet": ema_un.state_dict(), "opt": opt.state_dict(), "step": step, "seen": seen,
+                    "ema_unet": ema_un.state_dict(), "aux": aux.state_dict(), "opt": opt.state_dict(), "step": step, "seen": seen,
                     "elapsed": elapsed, "vocab_size": len(tok.encoder), "scaling_factor": sf,
                     "text_cfg": TEXT_CFG, "unet_cfg": UNET_CFG}, tmp)
         os.replace(tmp, CKPT)
@@ -115,7 +140,15 @@ def main():
     loss_acc, n_acc = 0.0, 0
     while elapsed < args.minutes * 60:
         idx = gen.integers(0, N, args.batch)
-        caps = [caption(attrs[i], rng) if rng.random() >= 0.1 else "" for i in idx]
+        caps, tg = [], []
+        for i in idx:
+            men = {}
+            c = caption(attrs[i], rng, mentions=men)
+            if rng.random() < 0.1:
+                c, men = "", {}
+            caps.append(c)
+            tg.append(aux_targets(men))
+        tg = torch.tensor(tg)
         ids = torch.tensor([tok(c) for c in caps], dtype=torch.int32)
         z0 = lat[idx]
         B = z0.shape[0]
@@ -126,10 +159,11 @@ def main():
         warm = min(1.0, (step + 1) / 200)
         for g in opt.param_groups:
             g["lr"] = args.lr * warm
-        ctx, _ = te(ids, length=CTX_LEN)
+        ctx, pooled = te(ids, length=CTX_LEN)
+        aux_loss = sum(F.cross_entropy(head(pooled), tg[:, j]) for j, head in enumerate(aux.values())) / len(AUX)
         pred = un(xt, t.float(), ctx)
         w = torch.clamp(snr[t], max=5.0) / snr[t]
-        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean() + args.aux_weight * aux_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -140,11 +174,12 @@ def main():
         decay = min(0.999, (1 + step) / (10 + step))
         ema_update(ema_te, te, decay)
         ema_update(ema_un, un, decay)
-        loss_acc += loss.item(); n_acc += 1
+        loss_acc += loss.item() - args.aux_weight * aux_loss.item(); n_acc += 1
+        aux_acc = aux_loss.item() if n_acc == 1 else aux_acc + aux_loss.item()  # noqa: F821
         now = time.time()
         elapsed = base_elapsed + (now - t_start)
         if now - last_log > 60:
-            log(f"step {step} seen {seen} loss {loss_acc/n_acc:.4f} {run_seen/(now-t_start):.0f} img/s elapsed {elapsed/60:.1f} min")
+            log(f"step {step} seen {seen} loss {loss_acc/n_acc:.4f} aux {aux_acc/n_acc:.3f} {run_seen/(now-t_start):.0f} img/s elapsed {elapsed/60:.1f} min")
             loss_acc, n_acc = 0.0, 0
             last_log = now
         if now - last_ck > args.ckpt_every * 60:
