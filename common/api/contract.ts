@@ -28,6 +28,8 @@ export interface ModelSummary {
   sizeBytes: number;
   description?: string;
   defaults?: { steps?: number; guidanceScale?: number; scheduler?: string; width?: number; height?: number };
+  /** Width and height must be multiples of this (when the model's UNet needs more than 8). */
+  sizeMultiple?: number;
 }
 
 export interface LoadedModelInfo {

@@ -23,7 +23,7 @@ import { EngineHost } from '../engine-host/engine-host';
 import { readImageMetadata } from '../library';
 import type { AtelierBackend } from './backend';
 import { JobQueue, type JobRunner } from './job-queue';
-import { ModelRegistry, type ModelEntry } from './model-registry';
+import { assertSizeFits, ModelRegistry, type ModelEntry } from './model-registry';
 import { appRoot, bundledDemoModelDir } from './paths';
 import { previewDataUrl } from './preview-image';
 import { ProjectSession } from './project-session';
@@ -205,7 +205,8 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     },
     async generate(req) {
       const params = req as GenerateParams;
-      await models.resolve(params.modelId ?? settings.get().defaultModelId); // fail fast on an unknown model
+      // Fail fast on an unknown model or a size its UNet cannot take.
+      assertSizeFits(await models.resolve(params.modelId ?? settings.get().defaultModelId), params.width, params.height);
       const seed = params.seed === -1 ? randomInt(0, 2 ** 32 - 1) : params.seed;
       const jobId = queue.enqueue({ ...params, seed });
       return { jobId, seed };

@@ -15,6 +15,8 @@ export interface ModelEntry extends ModelSummary {
 }
 
 const DEMO_DEFAULTS = { steps: 20, guidanceScale: 5, width: 64, height: 64 };
+/** The demo UNet halves an 8×8 latent twice with plain 2× resampling: sizes must divide by 32. */
+const DEMO_SIZE_MULTIPLE = 32;
 
 function toEntry(m: InstalledModel): ModelEntry {
   return {
@@ -26,7 +28,18 @@ function toEntry(m: InstalledModel): ModelEntry {
     sizeBytes: m.sizeBytes,
     ...(m.description ? { description: m.description } : {}),
     ...(m.defaults || m.bundled ? { defaults: m.defaults ?? DEMO_DEFAULTS } : {}),
+    ...(m.bundled ? { sizeMultiple: DEMO_SIZE_MULTIPLE } : {}),
   };
+}
+
+/** Refuses, before any work, a size the model's UNet cannot take. */
+export function assertSizeFits(entry: ModelSummary, width: number, height: number): void {
+  const m = entry.sizeMultiple;
+  if (m && (width % m || height % m)) {
+    throw new AtelierApiError('invalid_request', `${entry.name} needs width and height in multiples of ${m} (got ${width}×${height})`, [
+      { path: width % m ? 'width' : 'height', message: `must be a multiple of ${m} for this model` },
+    ]);
+  }
 }
 
 export class ModelRegistry {

@@ -8,7 +8,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GenerateRequest } from '../../common/api/schemas';
 import { APP_VERSION } from '../app/create-backend';
-import { ModelRegistry } from '../app/model-registry';
+import { assertSizeFits, ModelRegistry } from '../app/model-registry';
 import { ModelManager } from '../models/manager';
 import { appRoot, bundledDemoModelDir, defaultUserDataDir } from '../app/paths';
 import { SettingsStore } from '../app/settings-store';
@@ -108,6 +108,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     throw new Error(`Invalid parameters: ${msg}`);
   }
   const req = parsed.data;
+  assertSizeFits(model, req.width, req.height);
   const seed = req.seed === -1 ? randomInt(0, 2 ** 32 - 1) : req.seed;
   const out = values.out ?? `atelier-${seed}.png`;
 

@@ -100,7 +100,7 @@ function Params() {
   );
   const model = models.find((m) => m.id === params.modelId);
   const base = model?.defaults?.width ?? 512;
-  const presets = sizePresets(base);
+  const presets = sizePresets(base, model?.sizeMultiple ?? 8);
   return (
     <>
       <div className="field">

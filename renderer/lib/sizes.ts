@@ -9,16 +9,17 @@ export const ASPECT_RATIOS = [
   { label: '9:16', w: 9, h: 16 },
 ] as const;
 
-const snap8 = (v: number) => Math.max(8, Math.round(v / 8) * 8);
+/** Snaps to the model's size multiple (8 unless the model's UNet needs more, e.g. 32 for the demo). */
+const snap = (v: number, multiple: number) => Math.max(multiple, Math.round(v / multiple) * multiple);
 
 /** Keeps the pixel area of base×base and the requested aspect ratio. */
-export function sizeForAspect(base: number, ratioW: number, ratioH: number): { width: number; height: number } {
+export function sizeForAspect(base: number, ratioW: number, ratioH: number, multiple = 8): { width: number; height: number } {
   const r = ratioW / ratioH;
-  return { width: snap8(base * Math.sqrt(r)), height: snap8(base / Math.sqrt(r)) };
+  return { width: snap(base * Math.sqrt(r), multiple), height: snap(base / Math.sqrt(r), multiple) };
 }
 
-export function sizePresets(base: number) {
-  return ASPECT_RATIOS.map((a) => ({ label: a.label, ...sizeForAspect(base, a.w, a.h) }));
+export function sizePresets(base: number, multiple = 8) {
+  return ASPECT_RATIOS.map((a) => ({ label: a.label, ...sizeForAspect(base, a.w, a.h, multiple) }));
 }
 
 export function aspectLabel(width: number, height: number): string {

@@ -71,6 +71,9 @@ describe.each<TransportName>(['ipc', 'websocket'])('AtelierApi contract over %s'
     await expectApiError(h.client.generate(null as never), 'invalid_request');
     await expectApiError(h.client.cancel({} as never), 'invalid_request');
     await expectApiError(h.client.updateSettings({ previewEvery: -3 }), 'invalid_request');
+    // The demo UNet halves its latent twice: 72 px is a multiple of 8 but not of 32.
+    const sized = await expectApiError(h.client.generate({ prompt: 'x', width: 72 }), 'invalid_request');
+    expect(sized.message).toMatch(/multiples of 32/);
   });
 
   it('refuses unknown methods at the transport level', async () => {
