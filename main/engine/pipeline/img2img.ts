@@ -4,6 +4,7 @@
  * 4. preprocess + VAE-encode the init image, add noise at the first timestep,
  * 5. extra conditioning, 6. denoising loop, 7. decode.
  */
+import { pipelineResult } from './result';
 import { repeatBatch } from '../cfg';
 import { fitPixels } from '../image-ops';
 import type { LoadedModel } from '../loader';
@@ -81,13 +82,5 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   const images = await decodeLatents(model, final, batch, params, params.seed);
   const decodeMs = performance.now() - decodeStarted;
 
-  const totalMs = performance.now() - started;
-  const sessionRunMs = model.sessionRunMs() - runMsAtStart;
-  return {
-    images,
-    provider: model.provider,
-    scheduler: scheduler.className,
-    timings: { totalMs, sessionRunMs, overheadMs: Math.max(0, totalMs - sessionRunMs), encodeMs, denoiseMs, decodeMs },
-    truncatedPrompt: cond.truncated,
-  };
+  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs }, cond.truncated);
 }

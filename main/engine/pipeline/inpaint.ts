@@ -7,6 +7,7 @@
  *  - the decoded result is composited onto the input outside the (feathered) mask in pixel
  *    space, so pixels the mask does not touch keep their exact bytes.
  */
+import { pipelineResult } from './result';
 import { repeatBatch } from '../cfg';
 import { blurMask, compositeMasked, cropPixels, fitPixels, maskBoundingBox, maskCropRegion, pastePixels, resizeBilinear, resizeNearest, type Rect } from '../image-ops';
 import type { LoadedModel } from '../loader';
@@ -166,13 +167,5 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
   const images: GeneratedImage[] = decoded.map((img) => ({ ...geo.finish(img.rgb), seed: img.seed }));
   const decodeMs = performance.now() - decodeStarted;
 
-  const totalMs = performance.now() - started;
-  const sessionRunMs = model.sessionRunMs() - runMsAtStart;
-  return {
-    images,
-    provider: model.provider,
-    scheduler: scheduler.className,
-    timings: { totalMs, sessionRunMs, overheadMs: Math.max(0, totalMs - sessionRunMs), encodeMs, denoiseMs, decodeMs },
-    truncatedPrompt: cond.truncated,
-  };
+  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs }, cond.truncated);
 }

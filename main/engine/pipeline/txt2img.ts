@@ -5,6 +5,7 @@
  * All tensors are flat float32 NCHW here; fp16 graphs are converted at the
  * session boundary (exact bit conversion, see float16.ts).
  */
+import { pipelineResult } from './result';
 import type { LoadedModel } from '../loader';
 import { createGenerator } from '../random';
 import { createScheduler } from '../schedulers';
@@ -63,13 +64,5 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
   const images = await decodeLatents(model, final, batch, params, params.seed);
   const decodeMs = performance.now() - decodeStarted;
 
-  const totalMs = performance.now() - started;
-  const sessionRunMs = model.sessionRunMs() - runMsAtStart;
-  return {
-    images,
-    provider: model.provider,
-    scheduler: scheduler.className,
-    timings: { totalMs, sessionRunMs, overheadMs: Math.max(0, totalMs - sessionRunMs), encodeMs, denoiseMs, decodeMs },
-    truncatedPrompt: cond.truncated,
-  };
+  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs }, cond.truncated);
 }
