@@ -5,17 +5,12 @@
 import {
   f32,
   assertPositiveInt,
-  interpArange,
-  karrasSigmas,
   makeNoiseTables,
-  sigmaSchedulerTimesteps,
-  sigmaToT,
   sigmasFromAlphasCumprod,
   spacingOf,
-  torchLinspaceF32,
   type Spacing,
 } from './common';
-import { SigmaSchedulerBase } from './sigma-base';
+import { SigmaSchedulerBase, sigmaSchedule } from './sigma-base';
 import type { Scheduler, SchedulerConfig, SchedulerStepOptions, SchedulerStepResult } from './types';
 
 export class EulerDiscreteScheduler extends SigmaSchedulerBase implements Scheduler {
@@ -50,26 +45,10 @@ export class EulerDiscreteScheduler extends SigmaSchedulerBase implements Schedu
   setTimesteps(numInferenceSteps: number): void {
     assertPositiveInt(numInferenceSteps, 'numInferenceSteps');
     const cfg = this.config;
-    const T = this.alphasCumprod.length;
     const N = numInferenceSteps;
     this.numInferenceSteps = N;
-    let timesteps = sigmaSchedulerTimesteps(this.spacing, T, N, cfg.steps_offset ?? 0);
     const table = this.trainSigmas;
-    const logSigmas = Array.from(table, (s) => f32(Math.log(s)));
-    let sigmas: number[];
-    const interpolation = cfg.interpolation_type ?? 'linear';
-    if (interpolation === 'linear') sigmas = timesteps.map((t) => interpArange(t, table));
-    else if (interpolation === 'log_linear') {
-      const ls = torchLinspaceF32(Math.log(table[T - 1]), Math.log(table[0]), N + 1);
-      sigmas = Array.from(ls, (v) => f32(Math.exp(v)));
-    } else throw new Error(`${this.className}: interpolation_type '${interpolation}' is not supported`);
-
-    if (cfg.use_karras_sigmas) {
-      const sMin = cfg.sigma_min ?? sigmas[sigmas.length - 1];
-      const sMax = cfg.sigma_max ?? sigmas[0];
-      sigmas = karrasSigmas(sMin, sMax, N);
-      timesteps = sigmas.map((s) => sigmaToT(s, logSigmas));
-    }
+    const { timesteps, sigmas } = sigmaSchedule(cfg, this.spacing, table, N, this.className);
     const sigmaLast = (cfg.final_sigmas_type ?? 'zero') === 'sigma_min' ? table[0] : 0;
     this.sigmas = [...sigmas, sigmaLast].map(f32);
     if ((cfg.timestep_type ?? 'discrete') === 'continuous' && (cfg.prediction_type ?? 'epsilon') === 'v_prediction') {

@@ -6,16 +6,12 @@ import {
   assertPositiveInt,
   clampInPlace,
   f32,
-  interpArange,
-  karrasSigmas,
   makeNoiseTables,
-  sigmaSchedulerTimesteps,
-  sigmaToT,
   sigmasFromAlphasCumprod,
   spacingOf,
   type Spacing,
 } from './common';
-import { SigmaSchedulerBase } from './sigma-base';
+import { SigmaSchedulerBase, sigmaSchedule } from './sigma-base';
 import type { Scheduler, SchedulerConfig, SchedulerStepOptions, SchedulerStepResult } from './types';
 
 export class HeunDiscreteScheduler extends SigmaSchedulerBase implements Scheduler {
@@ -44,16 +40,9 @@ export class HeunDiscreteScheduler extends SigmaSchedulerBase implements Schedul
   setTimesteps(numInferenceSteps: number): void {
     assertPositiveInt(numInferenceSteps, 'numInferenceSteps');
     const cfg = this.config;
-    const T = this.trainSigmas.length;
     const N = numInferenceSteps;
     this.numInferenceSteps = N;
-    let timesteps = sigmaSchedulerTimesteps(this.spacing, T, N, cfg.steps_offset ?? 0);
-    const logSigmas = Array.from(this.trainSigmas, (s) => f32(Math.log(s)));
-    let sigmas = timesteps.map((t) => interpArange(t, this.trainSigmas));
-    if (cfg.use_karras_sigmas) {
-      sigmas = karrasSigmas(cfg.sigma_min ?? sigmas[sigmas.length - 1], cfg.sigma_max ?? sigmas[0], N);
-      timesteps = sigmas.map((s) => sigmaToT(s, logSigmas));
-    }
+    const { timesteps, sigmas } = sigmaSchedule(cfg, this.spacing, this.trainSigmas, N, this.className);
     const s32 = [...sigmas, 0].map(f32);
     // [σ0, σ1, σ1, …, σ_{N−1}, σ_{N−1}, 0]
     this.sigmas = [s32[0]];

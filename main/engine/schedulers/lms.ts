@@ -6,16 +6,12 @@
 import {
   assertPositiveInt,
   f32,
-  interpArange,
-  karrasSigmas,
   makeNoiseTables,
-  sigmaSchedulerTimesteps,
-  sigmaToT,
   sigmasFromAlphasCumprod,
   spacingOf,
   type Spacing,
 } from './common';
-import { SigmaSchedulerBase } from './sigma-base';
+import { SigmaSchedulerBase, sigmaSchedule } from './sigma-base';
 import type { Scheduler, SchedulerConfig, SchedulerStepOptions, SchedulerStepResult } from './types';
 
 const GL_X = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 0.8611363115940526];
@@ -48,16 +44,9 @@ export class LMSDiscreteScheduler extends SigmaSchedulerBase implements Schedule
   setTimesteps(numInferenceSteps: number): void {
     assertPositiveInt(numInferenceSteps, 'numInferenceSteps');
     const cfg = this.config;
-    const T = this.trainSigmas.length;
     const N = numInferenceSteps;
     this.numInferenceSteps = N;
-    let timesteps = sigmaSchedulerTimesteps(this.spacing, T, N, cfg.steps_offset ?? 0);
-    const logSigmas = Array.from(this.trainSigmas, (s) => f32(Math.log(s)));
-    let sigmas = timesteps.map((t) => interpArange(t, this.trainSigmas));
-    if (cfg.use_karras_sigmas) {
-      sigmas = karrasSigmas(cfg.sigma_min ?? sigmas[sigmas.length - 1], cfg.sigma_max ?? sigmas[0], N);
-      timesteps = sigmas.map((s) => sigmaToT(s, logSigmas));
-    }
+    const { timesteps, sigmas } = sigmaSchedule(cfg, this.spacing, this.trainSigmas, N, this.className);
     this.sigmas = [...sigmas, 0].map(f32);
     this.timesteps = timesteps.map(f32);
     this.derivatives = [];

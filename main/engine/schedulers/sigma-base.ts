@@ -4,7 +4,19 @@
  * add_noise for these classes.
  */
 import { createGenerator } from '../random';
-import { checkSameLength, f32, indexForTimestep, initNoiseSigmaFor, scaleBySigma, type Spacing } from './common';
+import {
+  checkSameLength,
+  f32,
+  indexForTimestep,
+  initNoiseSigmaFor,
+  interpArange,
+  karrasSigmas,
+  scaleBySigma,
+  sigmaSchedulerTimesteps,
+  sigmaToT,
+  torchLinspaceF32,
+  type Spacing,
+} from './common';
 import type { Generator, SchedulerConfig, SchedulerStepOptions } from './types';
 
 export abstract class SigmaSchedulerBase {
@@ -79,4 +91,34 @@ export function noiseSource(opts: SchedulerStepOptions | undefined): Generator {
   if (opts?.generator) return opts.generator;
   fallbackSeed = (fallbackSeed + 0x9e3779b9 + Math.floor(Math.random() * 2 ** 31)) >>> 0;
   return createGenerator(fallbackSeed, 'cpu');
+}
+
+/**
+ * The σ schedule of N inference steps shared by Euler, Euler ancestral, Heun and LMS (diffusers'
+ * set_timesteps): spaced timesteps, σ interpolated from the training table (linear, or log-linear
+ * where the class supports interpolation_type), optionally replaced by Karras σs with their
+ * fractional timesteps. The final σ is left to the caller (0 or σ_min, duplicated for Heun).
+ */
+export function sigmaSchedule(
+  cfg: SchedulerConfig,
+  spacing: Spacing,
+  trainSigmas: ArrayLike<number>,
+  N: number,
+  className: string,
+): { timesteps: number[]; sigmas: number[] } {
+  const T = trainSigmas.length;
+  let timesteps = sigmaSchedulerTimesteps(spacing, T, N, cfg.steps_offset ?? 0);
+  let sigmas: number[];
+  const interpolation = cfg.interpolation_type ?? 'linear';
+  if (interpolation === 'linear') sigmas = timesteps.map((t) => interpArange(t, trainSigmas));
+  else if (interpolation === 'log_linear') {
+    const ls = torchLinspaceF32(Math.log(trainSigmas[T - 1]), Math.log(trainSigmas[0]), N + 1);
+    sigmas = Array.from(ls, (v) => f32(Math.exp(v)));
+  } else throw new Error(`${className}: interpolation_type '${interpolation}' is not supported`);
+  if (cfg.use_karras_sigmas) {
+    const logSigmas = Array.from(trainSigmas, (s) => f32(Math.log(s)));
+    sigmas = karrasSigmas(cfg.sigma_min ?? sigmas[sigmas.length - 1], cfg.sigma_max ?? sigmas[0], N);
+    timesteps = sigmas.map((s) => sigmaToT(s, logSigmas));
+  }
+  return { timesteps, sigmas };
 }
