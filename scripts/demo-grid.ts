@@ -1,6 +1,6 @@
 // Renders docs/demo-samples.png: a labelled grid of the bundled demo model's outputs (README).
 // Run: npx tsx scripts/demo-grid.ts
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 import { join } from 'node:path';
 import { loadModel, txt2img } from '../main/engine';
 
@@ -19,7 +19,7 @@ const CELL = 192;
 const LABEL = 200;
 
 const model = await loadModel(join(process.cwd(), 'models', 'demo'), { provider: 'cpu' });
-const tiles: sharp.OverlayOptions[] = [];
+const tiles: OverlayOptions[] = [];
 for (const [row, prompt] of PROMPTS.entries()) {
   const esc = prompt.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const words = esc.split(' ');
