@@ -285,3 +285,29 @@ export function scaleBySigma(sample: Float32Array, sigma: number): Float32Array 
 export function assertPositiveInt(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got ${n}`);
 }
+
+/**
+ * ᾱ tables of the DDPM-family schedulers (DDIM, LCM, PNDM): ᾱ_t, the ᾱ used past the last step
+ * (`set_alpha_to_one`, whose default differs per class) and the training timesteps T−1 … 0.
+ */
+export function alphaSchedule(
+  cfg: SchedulerConfig,
+  defaults: { beta_start: number; beta_end: number; beta_schedule: string },
+  className: string,
+  setAlphaToOneDefault: boolean,
+): { alphasCumprod: Float32Array; finalAlphaCumprod: number; T: number; trainTimesteps: number[] } {
+  const { alphasCumprod } = makeNoiseTables(cfg, defaults, className);
+  const T = alphasCumprod.length;
+  return {
+    alphasCumprod,
+    finalAlphaCumprod: (cfg.set_alpha_to_one ?? setAlphaToOneDefault) ? 1 : alphasCumprod[0],
+    T,
+    trainTimesteps: Array.from({ length: T }, (_, i) => T - 1 - i),
+  };
+}
+
+/** Refuses a prediction_type the class does not implement, naming the ones it does. */
+export function checkPredictionType(cfg: SchedulerConfig, className: string, allowed: readonly string[]): void {
+  const pt = cfg.prediction_type ?? 'epsilon';
+  if (!allowed.includes(pt)) throw new Error(`${className}: prediction_type '${pt}' is not supported (${allowed.join(', ')})`);
+}

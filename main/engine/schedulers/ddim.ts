@@ -7,11 +7,12 @@ import {
   checkSameLength,
   discreteTimesteps,
   f32,
-  makeNoiseTables,
   spacingOf,
   thresholdSample,
   clampInPlace,
   type Spacing,
+  alphaSchedule,
+  checkPredictionType,
 } from './common';
 import { noiseSource } from './sigma-base';
 import type { Scheduler, SchedulerConfig, SchedulerStepOptions, SchedulerStepResult } from './types';
@@ -41,18 +42,12 @@ export class DDIMScheduler implements Scheduler {
 
   constructor(private readonly config: SchedulerConfig) {
     this.spacing = spacingOf(config, 'leading', this.className);
-    const { alphasCumprod } = makeNoiseTables(
-      config,
-      { beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' },
-      this.className,
-    );
-    this.alphasCumprod = alphasCumprod;
-    this.finalAlphaCumprod = (config.set_alpha_to_one ?? true) ? 1 : alphasCumprod[0];
-    this.T = alphasCumprod.length;
-    this.timesteps = Array.from({ length: this.T }, (_, i) => this.T - 1 - i);
-    const pt = config.prediction_type ?? 'epsilon';
-    if (pt !== 'epsilon' && pt !== 'v_prediction' && pt !== 'sample')
-      throw new Error(`${this.className}: prediction_type '${pt}' is not supported (epsilon, v_prediction, sample)`);
+    const tables = alphaSchedule(config, { beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' }, this.className, true);
+    this.alphasCumprod = tables.alphasCumprod;
+    this.finalAlphaCumprod = tables.finalAlphaCumprod;
+    this.T = tables.T;
+    this.timesteps = tables.trainTimesteps;
+    checkPredictionType(config, this.className, ['epsilon', 'v_prediction', 'sample']);
   }
 
   setTimesteps(numInferenceSteps: number): void {

@@ -3,7 +3,16 @@
  * `denoised` (the image to decode) alongside prevSample; noise is re-injected on every step except
  * the last, from the step's generator.
  */
-import { assertPositiveInt, checkSameLength, clampInPlace, f32, makeNoiseTables, npLinspace, thresholdSample } from './common';
+import {
+  assertPositiveInt,
+  checkSameLength,
+  clampInPlace,
+  f32,
+  npLinspace,
+  thresholdSample,
+  alphaSchedule,
+  checkPredictionType,
+} from './common';
 import { addNoiseAlphaBar } from './ddim';
 import { noiseSource } from './sigma-base';
 import type { Scheduler, SchedulerConfig, SchedulerStepOptions, SchedulerStepResult } from './types';
@@ -21,18 +30,12 @@ export class LCMScheduler implements Scheduler {
   private readonly T: number;
 
   constructor(private readonly config: SchedulerConfig) {
-    const { alphasCumprod } = makeNoiseTables(
-      config,
-      { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' },
-      this.className,
-    );
-    this.alphasCumprod = alphasCumprod;
-    this.finalAlphaCumprod = (config.set_alpha_to_one ?? true) ? 1 : alphasCumprod[0];
-    this.T = alphasCumprod.length;
-    this.timesteps = Array.from({ length: this.T }, (_, i) => this.T - 1 - i);
-    const pt = config.prediction_type ?? 'epsilon';
-    if (pt !== 'epsilon' && pt !== 'v_prediction' && pt !== 'sample')
-      throw new Error(`${this.className}: prediction_type '${pt}' is not supported (epsilon, v_prediction, sample)`);
+    const tables = alphaSchedule(config, { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' }, this.className, true);
+    this.alphasCumprod = tables.alphasCumprod;
+    this.finalAlphaCumprod = tables.finalAlphaCumprod;
+    this.T = tables.T;
+    this.timesteps = tables.trainTimesteps;
+    checkPredictionType(config, this.className, ['epsilon', 'v_prediction', 'sample']);
   }
 
   setBeginIndex(i: number): void {

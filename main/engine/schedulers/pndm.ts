@@ -3,7 +3,18 @@
  * (skip_prk_steps false) followed by the 4th-order linear multistep (PLMS); with skip_prk_steps the
  * PLMS warm-up of crowsonkb/latent-diffusion#51 (the Stable Diffusion 1.x default).
  */
-import { assertPositiveInt, checkSameLength, f32, makeNoiseTables, npArange, npLinspace, roundHalfEven, spacingOf, type Spacing } from './common';
+import {
+  assertPositiveInt,
+  checkSameLength,
+  f32,
+  npArange,
+  npLinspace,
+  roundHalfEven,
+  spacingOf,
+  type Spacing,
+  alphaSchedule,
+  checkPredictionType,
+} from './common';
 import { addNoiseAlphaBar } from './ddim';
 import type { Scheduler, SchedulerConfig, SchedulerStepOptions, SchedulerStepResult } from './types';
 
@@ -31,18 +42,12 @@ export class PNDMScheduler implements Scheduler {
 
   constructor(private readonly config: SchedulerConfig) {
     this.spacing = spacingOf(config, 'leading', this.className);
-    const { alphasCumprod } = makeNoiseTables(
-      config,
-      { beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' },
-      this.className,
-    );
-    this.alphasCumprod = alphasCumprod;
-    this.finalAlphaCumprod = (config.set_alpha_to_one ?? false) ? 1 : alphasCumprod[0];
-    this.T = alphasCumprod.length;
+    const tables = alphaSchedule(config, { beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' }, this.className, false);
+    this.alphasCumprod = tables.alphasCumprod;
+    this.finalAlphaCumprod = tables.finalAlphaCumprod;
+    this.T = tables.T;
     this.skipPrk = config.skip_prk_steps ?? false;
-    const pt = config.prediction_type ?? 'epsilon';
-    if (pt !== 'epsilon' && pt !== 'v_prediction')
-      throw new Error(`${this.className}: prediction_type '${pt}' is not supported (epsilon, v_prediction)`);
+    checkPredictionType(config, this.className, ['epsilon', 'v_prediction']);
   }
 
   setTimesteps(numInferenceSteps: number): void {
