@@ -17,6 +17,16 @@ const multipleOf8 = (max: number) =>
     .max(max)
     .refine((v) => v % 8 === 0, { message: 'must be a multiple of 8' });
 
+export const SchedulerOptions = z
+  .object({
+    use_karras_sigmas: z.boolean().optional(),
+    use_lu_lambdas: z.boolean().optional(),
+    timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).optional(),
+    solver_order: z.number().int().min(1).max(3).optional(),
+    final_sigmas_type: z.enum(['zero', 'sigma_min']).optional(),
+  })
+  .strict();
+
 export const ImageSource = z.union([
   z.object({ generationId: id }).strict(),
   z.object({ base64: z.string().min(1).max(90_000_000) }).strict(),
@@ -34,16 +44,7 @@ export const GenerateRequest = z
     guidanceRescale: z.number().min(0).max(1).default(0),
     scheduler: z.string().max(100).optional(),
     /** scheduler_config.json overrides, e.g. { use_karras_sigmas: true } for "DPM++ 2M Karras". */
-    schedulerOptions: z
-      .object({
-        use_karras_sigmas: z.boolean().optional(),
-        use_lu_lambdas: z.boolean().optional(),
-        timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).optional(),
-        solver_order: z.number().int().min(1).max(3).optional(),
-        final_sigmas_type: z.enum(['zero', 'sigma_min']).optional(),
-      })
-      .strict()
-      .optional(),
+    schedulerOptions: SchedulerOptions.optional(),
     /** -1 (or absent) picks a random seed; the chosen seed is reported with the result. */
     seed: z.number().int().min(-1).max(2 ** 32 - 1).default(-1),
     rng: RngKind.default('cpu'),
@@ -89,17 +90,6 @@ export const HistoryQuery = z
     boardId: id.optional(),
     model: z.string().max(200).optional(),
     scheduler: z.string().max(100).optional(),
-    /** scheduler_config.json overrides, e.g. { use_karras_sigmas: true } for "DPM++ 2M Karras". */
-    schedulerOptions: z
-      .object({
-        use_karras_sigmas: z.boolean().optional(),
-        use_lu_lambdas: z.boolean().optional(),
-        timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).optional(),
-        solver_order: z.number().int().min(1).max(3).optional(),
-        final_sigmas_type: z.enum(['zero', 'sigma_min']).optional(),
-      })
-      .strict()
-      .optional(),
     seed: z.number().int().optional(),
     parentId: id.optional(),
     /** Show the trash instead of live generations. */
