@@ -189,6 +189,8 @@ export interface AtelierApi {
   removeModel(req: In<'ModelIdRequest'>): Promise<{ removed: boolean }>;
   generate(req: In<'GenerateRequest'>): Promise<{ jobId: string; seed: number }>;
   cancel(req: In<'JobIdRequest'>): Promise<{ cancelled: boolean }>;
+  /** false when the job is not waiting (running, finished or unknown). */
+  moveJob(req: In<'MoveJobRequest'>): Promise<{ moved: boolean }>;
   listJobs(): Promise<JobSummary[]>;
   listProjects(): Promise<ProjectSummary[]>;
   createProject(req: In<'CreateProjectRequest'>): Promise<ProjectSummary>;
@@ -231,6 +233,7 @@ export const apiMethods = Object.freeze({
   removeModel: S.ModelIdRequest,
   generate: S.GenerateRequest,
   cancel: S.JobIdRequest,
+  moveJob: S.MoveJobRequest,
   listJobs: S.EmptyRequest,
   listProjects: S.EmptyRequest,
   createProject: S.CreateProjectRequest,

@@ -68,6 +68,8 @@ export type GenerateRequest = z.input<typeof GenerateRequest>;
 export type GenerateParams = z.output<typeof GenerateRequest>;
 
 export const JobIdRequest = z.object({ jobId: id }).strict();
+/** Reorders the queue: `position` counts waiting jobs only (0 = runs next); larger values mean last. */
+export const MoveJobRequest = z.object({ jobId: id, position: z.number().int().min(0).max(100_000) }).strict();
 export const GenerationIdRequest = z.object({ id }).strict();
 export const LoadModelRequest = z
   .object({ modelId: id, provider: ExecutionProviderChoice.default('auto') })

@@ -214,6 +214,9 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     async cancel(req) {
       return { cancelled: queue.cancel(req.jobId) };
     },
+    async moveJob(req) {
+      return { moved: queue.move(req.jobId, req.position) };
+    },
     async listJobs() {
       return queue.list();
     },

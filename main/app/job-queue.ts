@@ -1,7 +1,8 @@
 /**
  * The generation queue: one job runs at a time (the engine owns one model and the cores), the rest
  * wait in order. Cancelling a queued job removes it; cancelling the running one asks the engine to
- * stop before its next UNet call. Every transition is published as an AtelierEvent.
+ * stop before its next UNet call. Waiting jobs can be reordered (moveJob). Every transition is
+ * published as an AtelierEvent.
  */
 import type { ApiErrorShape, AtelierEvent, GenerationRecord, JobState, JobSummary } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
@@ -78,6 +79,27 @@ export class JobQueue {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Moves a waiting job to `position` among the waiting jobs (0 = runs next; clamped to the end).
+   * Only queued jobs move: the running one already holds the engine, finished ones are history.
+   * Every waiting job's new place is re-announced as `job:queued`, so all clients re-sort alike.
+   */
+  move(jobId: string, position: number): boolean {
+    const from = this.waiting.indexOf(jobId);
+    if (from < 0) return false;
+    const to = Math.max(0, Math.min(this.waiting.length - 1, Math.trunc(position)));
+    this.waiting.splice(from, 1);
+    this.waiting.splice(to, 0, jobId);
+    const ahead = this.running ? 1 : 0;
+    this.waiting.forEach((id, i) => this.emit({ type: 'job:queued', jobId: id, position: i + ahead }));
+    return true;
+  }
+
+  /** Waiting job ids in the order they will run. */
+  waitingOrder(): string[] {
+    return [...this.waiting];
   }
 
   /** Cancels everything (shutdown). Resolves when nothing runs any more. */

@@ -23,6 +23,17 @@ export function emptyJob(jobId: string): JobView {
 
 const isFinished = (state: string | undefined) => state === 'done' || state === 'failed' || state === 'cancelled';
 
+/**
+ * Waiting jobs in the order they will run: by the position the server last announced, ties (no
+ * announcement yet) in submission order. Positions can be stale by the same offset for all waiting
+ * jobs (they are not re-sent when the head starts), which leaves their relative order intact.
+ */
+export function waitingJobIds(s: Pick<AtelierState, 'jobs' | 'jobOrder'>): string[] {
+  const waiting = s.jobOrder.filter((id) => s.jobs[id]?.state === 'queued');
+  const rank = (id: string) => s.jobs[id]?.position ?? Number.MAX_SAFE_INTEGER;
+  return waiting.map((id, i) => ({ id, i })).sort((a, b) => rank(a.id) - rank(b.id) || a.i - b.i).map((x) => x.id);
+}
+
 export const createJobsSlice =
   (client: AtelierClient): StateCreator<AtelierState, [], [], JobsSlice> =>
   (set, get) => {
@@ -65,6 +76,25 @@ export const createJobsSlice =
         const job = get().jobs[jobId];
         if (!job?.request) return null;
         return get().enqueue(job.request, 'retry');
+      },
+
+      async moveJob(jobId, index) {
+        const order = waitingJobIds(get());
+        const from = order.indexOf(jobId);
+        if (from < 0) return;
+        const to = Math.max(0, Math.min(order.length - 1, index));
+        if (to === from) return;
+        order.splice(from, 1);
+        order.splice(to, 0, jobId);
+        const ahead = get().jobOrder.some((id) => get().jobs[id]?.state === 'running') ? 1 : 0;
+        set((s) => ({ jobs: { ...s.jobs, ...Object.fromEntries(order.map((id, i) => [id, { ...s.jobs[id]!, position: i + ahead }])) } }));
+        try {
+          const { moved } = await client.moveJob({ jobId, position: to });
+          // The job started (or ended) meanwhile: its own events put it where it belongs.
+          if (!moved) get().pushToast({ kind: 'info', title: 'Not moved', message: 'That job is no longer waiting.' });
+        } catch (err) {
+          get().reportError('Could not reorder the queue', err);
+        }
       },
 
       clearFinishedJobs() {

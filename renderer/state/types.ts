@@ -97,6 +97,8 @@ export interface JobsSlice {
   enqueue(request: GenerateRequest, origin: JobOrigin): Promise<string | null>;
   cancelJob(jobId: string): Promise<void>;
   retryJob(jobId: string): Promise<string | null>;
+  /** Moves a waiting job to `index` among the waiting jobs (0 = runs next); optimistic. */
+  moveJob(jobId: string, index: number): Promise<void>;
   clearFinishedJobs(): void;
   /** Applies a pushed event (jobs, model loads). */
   handleEvent(event: AtelierEvent): void;

@@ -221,6 +221,35 @@ describe.each<TransportName>(['ipc', 'websocket'])('AtelierApi contract over %s'
     expect(await h.client.cancel({ jobId })).toEqual({ cancelled: false });
   });
 
+  it('reorders waiting jobs: a moved job runs first, the running one cannot move', async () => {
+    const { jobId: running } = await h.client.generate({ prompt: 'a long job', steps: 500, seed: 1 });
+    const { jobId: first } = await h.client.generate({ prompt: 'queued first', steps: 2, seed: 2 });
+    const { jobId: second } = await h.client.generate({ prompt: 'queued second', steps: 2, seed: 3 });
+    const finished: string[] = [];
+    const off = h.client.onEvent((e) => {
+      if (e.type === 'job:done') finished.push(e.jobId);
+    });
+    const announced = new Promise<number>((resolve) => {
+      const stop = h.client.onEvent((e) => {
+        if (e.type === 'job:queued' && e.jobId === second) {
+          stop();
+          resolve(e.position);
+        }
+      });
+    });
+    expect(await h.client.moveJob({ jobId: second, position: 0 })).toEqual({ moved: true });
+    expect(await announced).toBe(1); // right behind the running job
+    await waitForEvent(h, 'job:progress', running);
+    expect(await h.client.moveJob({ jobId: running, position: 1 })).toEqual({ moved: false });
+    expect(await h.client.moveJob({ jobId: 'job-missing', position: 0 })).toEqual({ moved: false });
+    await expectApiError(h.client.moveJob({ jobId: second, position: -1 }), 'invalid_request');
+    await h.client.cancel({ jobId: running });
+    await waitForEvent(h, 'job:done', first);
+    off();
+    expect(finished.filter((id) => id === first || id === second)).toEqual([second, first]);
+    expect(await h.client.moveJob({ jobId: first, position: 0 })).toEqual({ moved: false });
+  });
+
   it('manages projects', async () => {
     const initial = await h.client.listProjects();
     expect(initial.filter((p) => p.isCurrent)).toHaveLength(1);
