@@ -4,6 +4,7 @@ import type { LoadedModel } from '../loader';
 import type { Generator } from '../schedulers/types';
 import { PipelineInputError, type GeneratedImage } from './types';
 import { floatTensor, inputInfo, toFloat32, toRgb } from './tensors';
+import { decodeLatentSample, vaeTilingFor } from './vae-tiling';
 
 /**
  * `scaling_factor · vae_encoder(image)` for one NCHW image in [-1, 1] → [4, H/8, W/8].
@@ -87,13 +88,9 @@ export async function decodeLatents(
   for (let b = 0; b < batch; b++) {
     const one = latents.slice(b * 4 * plane, (b + 1) * 4 * plane);
     for (let i = 0; i < one.length; i++) one[i] /= model.scalingFactor;
-    const out = await vae.run({ latent_sample: floatTensor(latentInfo, one, [1, 4, h, w]) });
-    const sample = out.sample;
-    const [, , oh, ow] = sample.dims;
-    if (oh !== size.height || ow !== size.width) {
-      throw new Error(`vae_decoder returned ${ow}×${oh} for a ${size.width}×${size.height} request (expected an 8× upsampling VAE).`);
-    }
-    images.push({ width: ow, height: oh, rgb: toRgb(toFloat32(sample), ow, oh), seed });
+    // Large images decode in overlapping tiles (vae-tiling.ts) so 2048² fits in memory.
+    const sample = await decodeLatentSample(vae, latentInfo, one, h, w, vaeTilingFor(model, h, w));
+    images.push({ width: size.width, height: size.height, rgb: toRgb(sample, size.width, size.height), seed });
   }
   await model.finished('vae_decoder');
   return images;
