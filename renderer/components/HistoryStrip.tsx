@@ -4,7 +4,10 @@ import type { GenerationRecord } from '../../common/api/contract';
 import { toInfotext } from '../lib/infotext';
 import { visibleRange } from '../lib/virtual-list';
 import { useAtelier } from '../state/store';
+import { BoardsPanel } from './BoardsPanel';
+import { ExportDialog } from './ExportDialog';
 import { useElementSize } from './hooks';
+import { TagEditor } from './TagEditor';
 
 const COLS = 2;
 const ROW_H = 118;
@@ -59,9 +62,12 @@ interface Menu {
 }
 
 function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
-  const { record, vary, remove, pushToast, explore, view, setInitImage } = useAtelier(
+  const { record, vary, remove, pushToast, explore, view, setInitImage, board, setMembership, selection } = useAtelier(
     useShallow((s) => ({
       record: s.records[menu.id],
+      board: s.historyFilter.boardId ? s.boards.find((b) => b.id === s.historyFilter.boardId) : undefined,
+      setMembership: s.setBoardMembership,
+      selection: s.selection,
       vary: s.vary,
       remove: s.deleteGeneration,
       pushToast: s.pushToast,
@@ -90,7 +96,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     close();
   };
   return (
-    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: Math.min(menu.y, window.innerHeight - 190) }}>
+    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: Math.max(4, Math.min(menu.y, window.innerHeight - (ref.current?.offsetHeight ?? 260) - 4)) }}>
       <button type="button" role="menuitem" data-testid="menu-vary" onClick={act(() => void vary(record.id))}>
         Vary <span className="muted">same params, new seed</span>
       </button>
@@ -121,6 +127,16 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       >
         Copy parameters
       </button>
+      {board && (
+        <button
+          type="button"
+          role="menuitem"
+          data-testid="menu-remove-from-board"
+          onClick={act(() => void setMembership(board.id, selection.includes(record.id) ? selection : [record.id], false))}
+        >
+          Remove from “{board.name}”
+        </button>
+      )}
       <button type="button" role="menuitem" className="danger" data-testid="menu-delete" onClick={act(() => void remove(record.id))}>
         Delete
       </button>
@@ -129,8 +145,9 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
 }
 
 export function HistoryStrip() {
-  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter } = useAtelier(
+  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter, selection } = useAtelier(
     useShallow((s) => ({
+      selection: s.selection,
       order: s.historyOrder,
       records: s.records,
       loading: s.historyLoading,
@@ -145,6 +162,8 @@ export function HistoryStrip() {
   const [ref, size] = useElementSize<HTMLDivElement>();
   const [scrollTop, setScrollTop] = useState(0);
   const [menu, setMenu] = useState<Menu | null>(null);
+  const [exporting, setExporting] = useState<string[] | null>(null);
+  const closeExport = useCallback(() => setExporting(null), []);
   const closeMenu = useCallback(() => setMenu(null), []);
   const [query, setQuery] = useState(search);
   const rows = Math.ceil(order.length / COLS);
@@ -184,10 +203,22 @@ export function HistoryStrip() {
   }
 
   return (
-    <aside className="panel right" data-testid="history" data-count={order.length} data-loading={loading}>
+    <aside className="panel right" data-testid="history" data-count={order.length} data-loading={loading} data-board={filter.boardId ?? ''} data-tag={filter.tag ?? ''}>
+      <BoardsPanel />
       <div className="section-head">
         <span>History</span>
         <span className="muted">{order.length}{hasMore ? '+' : ''}</span>
+        <span className="spacer" />
+        <button
+          type="button"
+          className="link"
+          data-testid="export-selected"
+          disabled={selection.length === 0}
+          title={selection.length ? `Export the ${selection.length} selected image${selection.length === 1 ? '' : 's'} to a folder or .zip` : 'Select images to export (Ctrl/Shift-click)'}
+          onClick={() => setExporting([...selection])}
+        >
+          Export{selection.length > 1 ? ` ${selection.length}` : ''}…
+        </button>
       </div>
       <input
         className="search"
@@ -224,10 +255,22 @@ export function HistoryStrip() {
           <option value="none">Unflagged</option>
         </select>
       </div>
+      {filter.tag && (
+        <div className="filters">
+          <span className="chip tag active" data-testid="filter-tag" data-tag={filter.tag}>
+            tag: {filter.tag}
+            <button type="button" className="tag-remove" data-testid="filter-tag-clear" aria-label="Stop filtering by tag" title="Show all tags" onClick={() => void setFilter({ ...filter, tag: undefined })}>
+              ✕
+            </button>
+          </span>
+        </div>
+      )}
       <div ref={ref} className="history-scroll" data-testid="history-list" onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
         {order.length === 0 && !loading ? (
           <div className="empty small" data-testid="history-empty">
-            {search || filter.minRating || filter.flag
+            {filter.boardId && !search && !filter.minRating && !filter.flag && !filter.tag
+              ? 'No images on this board yet. Select images and press + on the board to add them.'
+              : search || filter.minRating || filter.flag || filter.tag || filter.boardId
               ? 'No images match this search or filter.'
               : 'Your generations land here. Generate something to start, or drop an image with A1111 metadata to reuse its settings.'}
           </div>
@@ -238,7 +281,9 @@ export function HistoryStrip() {
         )}
       </div>
       <div className="hint muted">Ctrl/Shift-click to select · C compare · 1–5 rate · P/X pick/reject</div>
+      <TagEditor />
       {menu && <ContextMenu menu={menu} close={closeMenu} />}
+      {exporting && <ExportDialog ids={exporting} close={closeExport} />}
     </aside>
   );
 }

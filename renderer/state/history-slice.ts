@@ -64,6 +64,9 @@ export const createHistorySlice =
           (r) =>
             (f.minRating === undefined || r.rating >= f.minRating) &&
             (f.flag === undefined || r.flag === f.flag) &&
+            // A fresh generation is on no board yet.
+            f.boardId === undefined &&
+            (f.tag === undefined || r.tags.some((t) => t.toLowerCase() === f.tag!.toLowerCase())) &&
             (!q.trim() || r.prompt.toLowerCase().includes(q.trim().toLowerCase())),
         );
         set((st) => {

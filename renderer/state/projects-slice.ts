@@ -40,6 +40,9 @@ export const createProjectsSlice =
           : [...s.projects.map((p) => ({ ...p, isCurrent: false })), project],
         records: {},
         historyOrder: [],
+        // Boards and tags belong to the old project's library.
+        historyFilter: { minRating: s.historyFilter.minRating, flag: s.historyFilter.flag },
+        boards: [],
         nextCursor: null,
         selection: [],
         selectionAnchor: null,
@@ -51,6 +54,7 @@ export const createProjectsSlice =
         maskEditing: false,
       }));
       void get().loadHistory(true);
+      void get().loadBoards();
       void get().loadProjects();
     },
   });

@@ -5,6 +5,7 @@
 import { createContext, useContext } from 'react';
 import { createStore, useStore, type StoreApi } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
+import { createBoardsSlice } from './boards-slice';
 import { createCompareSlice } from './compare-slice';
 import { createHistorySlice } from './history-slice';
 import { createImportSlice } from './import-slice';
@@ -33,6 +34,7 @@ export function createAtelierStore(client: AtelierClient): AtelierStore {
     ...createImportSlice(client)(...a),
     ...createLineageSlice(client)(...a),
     ...createModelManagerSlice(client)(...a),
+    ...createBoardsSlice(client)(...a),
   }));
 }
 

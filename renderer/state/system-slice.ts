@@ -30,6 +30,7 @@ export const createSystemSlice =
       }
       // Non-blocking extras: the UI is usable while these arrive.
       void get().loadHistory(true);
+      void get().loadBoards();
       void get().loadProjects();
       // Warm the default model so the picker shows the execution provider actually in use.
       const modelId = get().params.modelId;

@@ -2,6 +2,7 @@
 import type {
   ApiErrorShape,
   AtelierEvent,
+  BoardSummary,
   CatalogModel,
   GenerationRecord,
   ImageMetadataInfo,
@@ -107,6 +108,8 @@ export interface JobsSlice {
 export interface HistoryFilter {
   minRating?: number;
   flag?: 'pick' | 'reject' | 'none';
+  boardId?: string;
+  tag?: string;
 }
 
 export interface HistorySlice {
@@ -120,7 +123,7 @@ export interface HistorySlice {
   loadHistory(reset?: boolean): Promise<void>;
   setHistorySearch(search: string): Promise<void>;
   addGenerations(records: GenerationRecord[]): void;
-  updateGeneration(id: string, patch: { rating?: number; flag?: 'pick' | 'reject' | 'none' }): Promise<void>;
+  updateGeneration(id: string, patch: { rating?: number; flag?: 'pick' | 'reject' | 'none'; tags?: string[] }): Promise<void>;
   deleteGeneration(id: string): Promise<void>;
   /** Same parameters, new seed, parentId = this image. */
   vary(id: string): Promise<string | null>;
@@ -262,4 +265,18 @@ export interface LineageSlice {
   loadLineage(id: string): Promise<void>;
 }
 
-export type AtelierState = ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+export interface BoardsSlice {
+  boards: BoardSummary[];
+  boardsLoaded: boolean;
+  loadBoards(): Promise<void>;
+  /** Creates a board (optionally with images in it); resolves to its id. */
+  createBoard(name: string, addIds?: string[]): Promise<string | null>;
+  renameBoard(boardId: string, name: string): Promise<void>;
+  deleteBoard(boardId: string): Promise<void>;
+  setBoardMembership(boardId: string, ids: string[], member: boolean): Promise<void>;
+  setTags(id: string, tags: string[]): Promise<void>;
+  /** Writes the images to a folder or .zip on the machine running Atelier; toasts path and count. */
+  exportGenerations(ids: string[], to: string, format: 'png' | 'jpeg' | 'webp'): Promise<{ path: string; count: number } | null>;
+}
+
+export type AtelierState = BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
