@@ -13,13 +13,15 @@ import {
   type HostToWorker,
   type LoadedInfo,
   type PipelineRequest,
+  type PreviewDecoderInfo,
+  type PreviewDecoderSpec,
   type WorkerError,
   type WorkerToHost,
 } from './protocol';
 
 export interface GenerateHooks {
   onProgress?(p: { step: number; total: number; elapsedMs: number }): void;
-  onPreview?(p: { step: number; width: number; height: number; rgb: Uint8Array }): void;
+  onPreview?(p: { step: number; width: number; height: number; rgb: Uint8Array; source: 'taesd' | 'approx'; decodeMs: number }): void;
 }
 
 export class EngineWorkerError extends Error {
@@ -60,6 +62,10 @@ export class EngineHost {
   private nextRequestId = 1;
   private loaded: LoadedInfo | null = null;
   private lastLoad: { folder: string; provider: string; lowMemory: boolean } | null = null;
+  /** The preview decoder the app asked for, and whether the current worker has it. */
+  private previewSpec: PreviewDecoderSpec = { kind: 'approx' };
+  private previewSpecSent = true;
+  private previewInfo: PreviewDecoderInfo = { kind: 'approx' };
 
   get loadedModel(): LoadedInfo | null {
     return this.loaded;
@@ -79,9 +85,29 @@ export class EngineHost {
     this.lastLoad = null;
   }
 
+  get previewDecoder(): PreviewDecoderInfo {
+    return this.previewInfo;
+  }
+
+  /**
+   * Chooses how previews are decoded from now on (TAESD graph or the linear approximation). A no-op
+   * when unchanged; a TAESD graph that fails to load rejects and leaves the approximation in place.
+   */
+  async setPreviewDecoder(spec: PreviewDecoderSpec): Promise<PreviewDecoderInfo> {
+    if (this.previewSpecSent && sameSpec(spec, this.previewSpec)) return this.previewInfo;
+    this.previewSpec = { kind: 'approx' };
+    this.previewInfo = { kind: 'approx' };
+    this.previewSpecSent = true;
+    const info = (await this.request({ type: 'preview-decoder', spec })) as PreviewDecoderInfo;
+    this.previewSpec = spec;
+    this.previewInfo = info;
+    return info;
+  }
+
   async generate(pipeline: PipelineRequest, previewEvery: number, hooks: GenerateHooks = {}): Promise<GenerateOutcome> {
     // A crashed worker lost its sessions: reload the last model transparently.
     if (!this.worker && this.lastLoad) await this.load(this.lastLoad.folder, this.lastLoad.provider, this.lastLoad.lowMemory);
+    if (!this.previewSpecSent) await this.setPreviewDecoder(this.previewSpec).catch(() => undefined);
     // Cleared here, synchronously with posting, so a cancel that arrives from now on is never lost
     // (the worker only reads the flag).
     Atomics.store(this.cancelFlags, CANCEL_SLOT, 0);
@@ -118,6 +144,8 @@ export class EngineHost {
     });
     worker.unref();
     this.worker = worker;
+    // A fresh worker starts with the approximation; generate() re-sends a chosen TAESD.
+    this.previewSpecSent = this.previewSpec.kind === 'approx';
     return worker;
   }
 
@@ -155,6 +183,9 @@ export class EngineHost {
       case 'unloaded':
         this.settle(msg.requestId)?.resolve(undefined);
         return;
+      case 'preview-decoder-set':
+        this.settle(msg.requestId)?.resolve(msg.info);
+        return;
       case 'generated':
         this.settle(msg.requestId)?.resolve(msg.outcome);
         return;
@@ -170,6 +201,11 @@ export class EngineHost {
       p.reject(err);
     }
   }
+}
+
+function sameSpec(a: PreviewDecoderSpec, b: PreviewDecoderSpec): boolean {
+  if (a.kind === 'approx' || b.kind === 'approx') return a.kind === b.kind;
+  return a.path === b.path && a.provider === b.provider && a.budget === b.budget;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -38,9 +38,26 @@ export interface GenerateOutcome {
   truncatedPrompt: boolean;
 }
 
+/**
+ * How previews are decoded. `taesd`: decode the predicted x0 with this TAESD graph; with budget
+ * 'auto' its decodes are spaced so they take at most ~1/4 of the worker's time (CPU: a 512² TAESD
+ * decode costs about as much as a fast UNet step), with 'always' every throttled preview uses it.
+ */
+export type PreviewDecoderSpec = { kind: 'approx' } | { kind: 'taesd'; path: string; provider: string; budget: 'auto' | 'always' };
+
+export interface PreviewDecoderInfo {
+  kind: 'approx' | 'taesd';
+  path?: string;
+  /** 'unit' ([0,1], raw TAESD) or 'signed' ([-1,1], diffusers AutoencoderTiny), from the graph. */
+  outputRange?: string;
+  provider?: string;
+  loadMs?: number;
+}
+
 export type HostToWorker =
   | { type: 'load'; requestId: number; folder: string; provider: string; lowMemory: boolean }
   | { type: 'unload'; requestId: number }
+  | { type: 'preview-decoder'; requestId: number; spec: PreviewDecoderSpec }
   | { type: 'generate'; requestId: number; pipeline: PipelineRequest; previewEvery: number };
 
 export type WorkerToHost =
@@ -48,7 +65,18 @@ export type WorkerToHost =
   | { type: 'loaded'; requestId: number; info: LoadedInfo }
   | { type: 'unloaded'; requestId: number }
   | { type: 'progress'; requestId: number; step: number; total: number; elapsedMs: number }
-  | { type: 'preview'; requestId: number; step: number; width: number; height: number; rgb: Uint8Array }
+  | { type: 'preview-decoder-set'; requestId: number; info: PreviewDecoderInfo }
+  | {
+      type: 'preview';
+      requestId: number;
+      step: number;
+      width: number;
+      height: number;
+      rgb: Uint8Array;
+      /** Which decoder made it, and the milliseconds it took in the worker. */
+      source: 'taesd' | 'approx';
+      decodeMs: number;
+    }
   | { type: 'generated'; requestId: number; outcome: GenerateOutcome }
   | { type: 'error'; requestId: number; error: WorkerError };
 

@@ -4,13 +4,14 @@
  * Cancellation arrives through shared memory, which the pipeline polls before every UNet call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { img2img, inpaint, loadModel, txt2img, latentsToPreviewRgb, type PipelineHooks } from '../engine';
-import { CANCEL_SLOT, type HostToWorker, type WorkerError, type WorkerToHost } from './protocol';
+import { img2img, inpaint, loadModel, txt2img, type PipelineHooks } from '../engine';
+import { loadTaesdDecoder, type TaesdDecoder } from '../engine/taesd';
+import { createPreviewer } from './previewer';
+import { CANCEL_SLOT, type HostToWorker, type PreviewDecoderSpec, type WorkerError, type WorkerToHost } from './protocol';
 
 type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
 
 const PROGRESS_INTERVAL_MS = 50;
-const PREVIEW_INTERVAL_MS = 150;
 
 const port = parentPort;
 if (!port) throw new Error('engine worker must run in a worker thread');
@@ -18,6 +19,7 @@ const cancelFlags = new Int32Array(workerData.cancelBuffer as SharedArrayBuffer)
 
 let model: LoadedModel | null = null;
 let loadedFolder = '';
+let taesd: { decoder: TaesdDecoder; spec: Extract<PreviewDecoderSpec, { kind: 'taesd' }> } | null = null;
 
 function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []) {
   port!.postMessage(msg, transfer);
@@ -61,6 +63,21 @@ async function handle(msg: HostToWorker): Promise<void> {
       post({ type: 'unloaded', requestId: msg.requestId });
       return;
     }
+    case 'preview-decoder': {
+      const { spec } = msg;
+      if (taesd) await taesd.decoder.release();
+      taesd = null;
+      if (spec.kind === 'approx') {
+        post({ type: 'preview-decoder-set', requestId: msg.requestId, info: { kind: 'approx' } });
+        return;
+      }
+      const started = performance.now();
+      const decoder = await loadTaesdDecoder(spec.path, { provider: spec.provider as never });
+      taesd = { decoder, spec };
+      const info = { kind: 'taesd' as const, path: decoder.modelPath, outputRange: decoder.outputRange, provider: decoder.provider, loadMs: performance.now() - started };
+      post({ type: 'preview-decoder-set', requestId: msg.requestId, info });
+      return;
+    }
     case 'generate': {
       if (!model) throw Object.assign(new Error('No model is loaded'), { name: 'ModelLoadError' });
       const current = model;
@@ -68,7 +85,17 @@ async function handle(msg: HostToWorker): Promise<void> {
       // Fast models finish steps far quicker than the API thread can relay them: throttle what is
       // posted so the event stream (and a cancel the user sends while watching it) stays current.
       let lastProgressAt = -Infinity;
-      let lastPreviewAt = -Infinity;
+      const previewer = createPreviewer({
+        family: current.signature.family,
+        taesd: taesd?.decoder ?? null,
+        budget: taesd?.spec.budget ?? 'auto',
+        post: ({ step, image, source, decodeMs }) =>
+          post(
+            { type: 'preview', requestId: msg.requestId, step, width: image.width, height: image.height, rgb: image.rgb, source, decodeMs },
+            [image.rgb.buffer as ArrayBuffer],
+          ),
+        onTaesdError: (err) => console.error(`TAESD preview failed, using the approximation: ${err instanceof Error ? err.message : String(err)}`),
+      });
       const hooks: PipelineHooks = {
         previewEvery: msg.previewEvery,
         isCancelled: () => Atomics.load(cancelFlags, CANCEL_SLOT) === 1,
@@ -79,23 +106,22 @@ async function handle(msg: HostToWorker): Promise<void> {
             lastProgressAt = now;
             post({ type: 'progress', requestId: msg.requestId, step: p.step, total: p.total, elapsedMs: p.elapsedMs });
           }
-          if (p.previewLatents && (last || now - lastPreviewAt >= PREVIEW_INTERVAL_MS)) {
-            lastPreviewAt = now;
-            const preview = latentsToPreviewRgb(p.previewLatents, p.latentShape, current.signature.family);
-            post(
-              { type: 'preview', requestId: msg.requestId, step: p.step, width: preview.width, height: preview.height, rgb: preview.rgb },
-              [preview.rgb.buffer as ArrayBuffer],
-            );
-          }
+          previewer.onStep(p);
         },
       };
       const { pipeline } = msg;
-      const result =
-        pipeline.mode === 'img2img'
-          ? await img2img(current, pipeline.params, hooks)
-          : pipeline.mode === 'inpaint'
-            ? await inpaint(current, pipeline.params, hooks)
-            : await txt2img(current, pipeline.params, hooks);
+      let result;
+      try {
+        result =
+          pipeline.mode === 'img2img'
+            ? await img2img(current, pipeline.params, hooks)
+            : pipeline.mode === 'inpaint'
+              ? await inpaint(current, pipeline.params, hooks)
+              : await txt2img(current, pipeline.params, hooks);
+      } finally {
+        // A preview posted after the result would reach a request the host has already settled.
+        await previewer.flush();
+      }
       post(
         {
           type: 'generated',
