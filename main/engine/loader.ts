@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { ModelLoadError } from './model-errors';
-import { inspectModel, type ComponentName, type ModelInfo } from './model-info';
+import { classifyFamily, inspectModel, recommendedDefaults, type ComponentName, type ModelFamily, type ModelInfo, type RecommendedDefaults } from './model-info';
 import {
   createSession,
   SessionCreateError,
@@ -17,13 +17,15 @@ import {
 import type { SchedulerConfig } from './schedulers/types';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer';
 
-export type ModelFamily = 'sd1' | 'sd2' | 'sd2-v' | 'sd-turbo' | 'sdxl' | 'lcm';
+export type { ModelFamily, RecommendedDefaults };
 export type FloatType = 'float32' | 'float16';
 
 export interface ModelSignature {
   family: ModelFamily;
-  /** Families txt2img can run today. */
+  /** Families the pipelines can run (all detected families since SDXL and LCM support). */
   supported: boolean;
+  /** Guidance-distilled SD-Turbo / SDXL-Turbo: 1–4 steps, guidance 0, trailing spacing. */
+  turbo: boolean;
   predictionType: 'epsilon' | 'v_prediction' | 'sample';
   /** UNet `timestep` input: element type, rank (0 = scalar []), and the static length when rank 1 has one. */
   timestep: { type: 'int64' | 'float32' | 'float16'; rank: 0 | 1; length: number };
@@ -54,6 +56,32 @@ export interface ModelSignature {
   timeCondProjDim: number | null;
   /** Extra UNet conditioning inputs (SDXL `text_embeds`, `time_ids`). */
   sdxlConditioning: boolean;
+  /** SDXL's second text encoder (CLIPTextModelWithProjection); null for single-encoder models. */
+  textEncoder2: TextEncoder2Signature | null;
+  /** SDXL micro-conditioning as the UNet graph takes it; null without `text_embeds`/`time_ids`. */
+  sdxl: SdxlSignature | null;
+  /** vae_decoder/config.json `force_upcast` (SDXL's VAE overflows in fp16). */
+  vaeForceUpcast: boolean;
+}
+
+export interface TextEncoder2Signature {
+  inputIdsType: 'int32' | 'int64';
+  /** Width of its `hidden_states.N` outputs (1280 for bigG); null when no graph or config states it. */
+  hiddenSize: number | null;
+  /** Width of `text_embeds` (the pooled, projected output). */
+  pooledSize: number | null;
+  hiddenStatesOutputs: number;
+}
+
+export interface SdxlSignature {
+  /** Columns of `time_ids`: 6 = (orig h, w, crop top, left, target h, w); 5 = aesthetic-score variant (refiner). */
+  timeIdsLength: 5 | 6;
+  /** Width of the UNet's `text_embeds` input. */
+  pooledSize: number | null;
+  /** Width of `encoder_hidden_states` = text_encoder + text_encoder_2 hidden sizes (2048 for SDXL). */
+  crossAttentionDim: number | null;
+  /** An empty negative prompt becomes zeros instead of an encoder pass (model_index.json). */
+  forceZerosForEmptyPrompt: boolean;
 }
 
 export interface LoadModelOptions {
@@ -61,7 +89,7 @@ export interface LoadModelOptions {
   /** Create sessions only while a stage runs (text encoder → UNet → VAE), releasing each afterwards. */
   lowMemory?: boolean;
   threads?: number;
-  /** Return SDXL/LCM models instead of throwing "not yet supported" (detection, tests). */
+  /** Kept for callers written before SDXL/LCM support; every detected family loads now. */
   allowUnsupported?: boolean;
 }
 
@@ -74,6 +102,10 @@ export interface LoadedModel {
   readonly info: ModelInfo;
   readonly signature: ModelSignature;
   readonly tokenizer: ClipTokenizer;
+  /** SDXL tokenizer_2 (its own pad token, `!` = id 0); null for single-encoder models. */
+  readonly tokenizer2: ClipTokenizer | null;
+  /** Recommended steps / guidance / scheduler / size for this model (from the detected family). */
+  readonly defaults: RecommendedDefaults;
   readonly schedulerConfig: SchedulerConfig;
   readonly scalingFactor: number;
   /** Provider the UNet runs on (the one that matters for speed). */
@@ -299,6 +331,7 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
   const teHidden = dimOf(lhs, 2) ?? numberOr(info.components.text_encoder.config?.hidden_size);
   const unetCross = dimOf(ehs, 2) ?? numberOr(unetConfig.cross_attention_dim);
   const sdxlConditioning = un.inputs.some((i) => i.name === 'text_embeds' || i.name === 'time_ids');
+  const { textEncoder2, sdxl } = detectSdxl(info, meta, uc, teHidden, hiddenStatesOutputs, sdxlConditioning, dimOf(ehs, 2));
   if (!sdxlConditioning && !info.components.text_encoder_2 && teHidden !== null && unetCross !== null && teHidden !== unetCross) {
     throw new ModelLoadError({
       file: unFile, code: 'mismatch',
@@ -312,14 +345,13 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
   const sched = info.schedulerConfig;
   const predictionType = (sched.prediction_type ?? 'epsilon') as ModelSignature['predictionType'];
 
-  let family: ModelFamily;
-  const sd2Text = teHidden === 1024 || info.padToken === '!';
-  if (sdxlConditioning || info.components.text_encoder_2) family = 'sdxl';
-  else if (timeCond || timeCondProjDim !== null || sched._class_name === 'LCMScheduler') family = 'lcm';
-  else if (predictionType === 'v_prediction') family = 'sd2-v';
-  else if (sched.timestep_spacing === 'trailing' && sd2Text) family = 'sd-turbo';
-  else if (sd2Text) family = 'sd2';
-  else family = 'sd1';
+  const { family, turbo } = classifyFamily({
+    sdxl: sdxlConditioning || Boolean(info.components.text_encoder_2),
+    lcm: Boolean(timeCond) || timeCondProjDim !== null || sched._class_name === 'LCMScheduler',
+    predictionType,
+    timestepSpacing: sched.timestep_spacing,
+    sd2Text: teHidden === 1024 || info.padToken === '!',
+  });
 
   const io: ModelSignature['io'] = {
     textEncoderOutput: lhs.type as FloatType,
@@ -334,7 +366,8 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
 
   return {
     family,
-    supported: family !== 'sdxl' && family !== 'lcm',
+    supported: true,
+    turbo,
     predictionType,
     timestep: {
       type: timestep.type as ModelSignature['timestep']['type'],
@@ -351,6 +384,100 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
     hiddenStatesOutputs,
     timeCondProjDim,
     sdxlConditioning,
+    textEncoder2,
+    sdxl,
+    vaeForceUpcast: info.vaeForceUpcast,
+  };
+}
+
+type GraphMeta = Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>;
+
+/**
+ * SDXL: text_encoder_2 (pooled `text_embeds` + `hidden_states.N`), the UNet's `text_embeds` /
+ * `time_ids` inputs, and the penultimate-layer outputs of both encoders that the conditioning
+ * concatenates. Everything is read from the graphs; config files only fill in static gaps.
+ */
+function detectSdxl(
+  info: ModelInfo,
+  meta: GraphMeta,
+  uc: GraphChecker,
+  teHidden: number | null,
+  teHiddenStates: number,
+  sdxlConditioning: boolean,
+  crossAttentionDim: number | null,
+): { textEncoder2: TextEncoder2Signature | null; sdxl: SdxlSignature | null } {
+  const te2Files = info.components.text_encoder_2;
+  if (!sdxlConditioning && !te2Files) return { textEncoder2: null, sdxl: null };
+  const unFile = info.components.unet.model;
+  if (!te2Files || !meta.text_encoder_2) {
+    throw new ModelLoadError({
+      file: join(info.folder, 'text_encoder_2'), code: 'missing-file',
+      problem: 'the UNet takes SDXL conditioning (text_embeds, time_ids) but there is no text_encoder_2',
+      expected: 'text_encoder_2/model.onnx (CLIPTextModelWithProjection) and tokenizer_2/, as in SDXL diffusers-ONNX exports',
+    });
+  }
+  if (!sdxlConditioning) {
+    throw new ModelLoadError({
+      file: unFile, code: 'wrong-io-names',
+      problem: 'the model has a text_encoder_2 but the UNet takes no "text_embeds" / "time_ids" inputs',
+      expected: 'an SDXL UNet export with inputs sample, timestep, encoder_hidden_states, text_embeds, time_ids',
+    });
+  }
+  const te2 = meta.text_encoder_2;
+  const c2 = new GraphChecker(te2Files.model, te2.inputs, te2.outputs, 'text_encoder_2');
+  const ids2 = c2.input('input_ids', 'token ids [batch, 77]', [2], ['int32', 'int64']);
+  const pooledOut = c2.output('text_embeds', 'pooled, projected text embedding [batch, 1280]', [2], FLOATS);
+  const hiddenStates2 = te2.outputs.filter((o) => /^hidden_states\.\d+$/.test(o.name));
+  const noHiddenStates = (file: string, component: string) =>
+    new ModelLoadError({
+      file, code: 'wrong-io-names',
+      problem: `${component} has no hidden_states.N outputs; SDXL conditions on the penultimate layer`,
+      expected: `${component} exported with output_hidden_states (optimum and Olive SDXL exports have hidden_states.0…N)`,
+    });
+  if (hiddenStates2.length < 2) throw noHiddenStates(te2Files.model, 'text_encoder_2');
+  if (teHiddenStates < 2) throw noHiddenStates(info.components.text_encoder.model, 'text_encoder');
+  const te2Hidden = dimOf(hiddenStates2[0], 2) ?? numberOr(te2Files.config?.hidden_size);
+  const pooledSize2 = dimOf(pooledOut, 1) ?? numberOr(te2Files.config?.projection_dim);
+
+  const textEmbeds = uc.input('text_embeds', 'pooled prompt embedding [batch, 1280]', [2], FLOATS);
+  const timeIds = uc.input('time_ids', 'micro-conditioning [batch, 6] (or [batch, 5] with an aesthetic score)', [2], FLOATS);
+  const unetPooled = dimOf(textEmbeds, 1);
+  if (unetPooled !== null && pooledSize2 !== null && unetPooled !== pooledSize2) {
+    throw new ModelLoadError({
+      file: unFile, code: 'mismatch',
+      problem: `unet "text_embeds" takes ${unetPooled} values but text_encoder_2 "text_embeds" has ${pooledSize2}`,
+      expected: 'text_encoder_2 and unet from the same SDXL model (1280 for SDXL)',
+    });
+  }
+  if (crossAttentionDim !== null && teHidden !== null && te2Hidden !== null && crossAttentionDim !== teHidden + te2Hidden) {
+    throw new ModelLoadError({
+      file: unFile, code: 'mismatch',
+      problem: `unet "encoder_hidden_states" takes hidden size ${crossAttentionDim} but text_encoder (${teHidden}) + text_encoder_2 (${te2Hidden}) give ${teHidden + te2Hidden}`,
+      expected: 'both text encoders and the unet from the same SDXL model (768 + 1280 = 2048)',
+    });
+  }
+  const graphColumns = dimOf(timeIds, 1);
+  const timeIdsLength = graphColumns ?? (info.requiresAestheticsScore ? 5 : 6);
+  if (timeIdsLength !== 5 && timeIdsLength !== 6) {
+    throw new ModelLoadError({
+      file: unFile, code: 'wrong-rank',
+      problem: `unet "time_ids" has ${timeIdsLength} columns (shape [${timeIds.shape.join(', ')}])`,
+      expected: '6 columns (original size, crop top-left, target size) or 5 (original size, crop, aesthetic score)',
+    });
+  }
+  return {
+    textEncoder2: {
+      inputIdsType: ids2.type as 'int32' | 'int64',
+      hiddenSize: te2Hidden,
+      pooledSize: pooledSize2,
+      hiddenStatesOutputs: hiddenStates2.length,
+    },
+    sdxl: {
+      timeIdsLength,
+      pooledSize: unetPooled ?? pooledSize2,
+      crossAttentionDim,
+      forceZerosForEmptyPrompt: info.forceZerosForEmptyPrompt,
+    },
   };
 }
 
@@ -372,8 +499,21 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
     });
   }
 
+  let tokenizer2: ClipTokenizer | null = null;
+  if (info.tokenizer2Dir) {
+    try {
+      tokenizer2 = loadTokenizer(info.tokenizer2Dir);
+    } catch (err) {
+      throw new ModelLoadError({
+        file: info.tokenizer2Dir, code: 'tokenizer', cause: err,
+        problem: `tokenizer_2 could not be loaded (${(err as Error).message})`,
+        expected: 'a CLIP BPE tokenizer: vocab.json (token → id, with <|startoftext|> and <|endoftext|>) and merges.txt',
+      });
+    }
+  }
+
   // 2. Sessions. Each component falls back independently; reasons are recorded per component.
-  const order: ComponentName[] = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+  const order: ComponentName[] = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
   const present = order.filter((c) => info.components[c]);
   const sessions = new Map<ComponentName, EngineSession>();
   const providers: Partial<Record<ComponentName, string>> = {};
@@ -408,13 +548,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
     }
     // 3. Signature from graph metadata + config.json files.
     const signature = detectSignature(info, meta);
-    if (!signature.supported && !opts.allowUnsupported) {
-      throw new ModelLoadError({
-        file: info.components.unet.model, code: 'unsupported',
-        problem: `detected a ${signature.family === 'sdxl' ? 'SDXL' : 'LCM'} model, which is not yet supported`,
-        expected: 'an SD1.x, SD2.x (epsilon or v-prediction) or SD-Turbo model for now',
-      });
-    }
+    const defaults = recommendedDefaults(signature, info.schedulerConfig, info.components.unet.config);
 
     let released = false;
     const model: LoadedModel = {
@@ -422,6 +556,8 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
       info,
       signature,
       tokenizer,
+      tokenizer2,
+      defaults,
       schedulerConfig: info.schedulerConfig,
       scalingFactor: info.scalingFactor,
       provider: providers.unet ?? 'cpu',

@@ -42,6 +42,78 @@ export interface ModelInfo {
   schedulerConfig: SchedulerConfig;
   /** VAE latent scaling factor (vae_decoder/config.json, else 0.18215, or 0.13025 when text_encoder_2 exists). */
   scalingFactor: number;
+  /** Pad token of tokenizer_2 (SDXL: `!`, id 0, where tokenizer/ pads with `<|endoftext|>`). */
+  padToken2?: string;
+  /** SDXL: an empty negative prompt becomes zero embeddings (model_index.json; diffusers' default is true). */
+  forceZerosForEmptyPrompt: boolean;
+  /** SDXL refiner-style micro-conditioning with an aesthetic score (model_index.json `requires_aesthetics_score`). */
+  requiresAestheticsScore: boolean;
+  /** `vae_decoder/config.json` `force_upcast` (the SDXL VAE overflows in fp16). */
+  vaeForceUpcast: boolean;
+  /** Family guessed from the config files alone (the loader confirms it from the graphs). */
+  family: ModelFamily;
+  /** Guidance-distilled SD-Turbo / SDXL-Turbo (trailing timestep spacing, no CFG). */
+  turbo: boolean;
+  /** Settings the model is meant to be run with. */
+  defaults: RecommendedDefaults;
+}
+
+export type ModelFamily = 'sd1' | 'sd2' | 'sd2-v' | 'sd-turbo' | 'sdxl' | 'lcm';
+
+/** Recommended generation settings for a model (same keys as the API's ModelSummary.defaults, plus scheduler options). */
+export interface RecommendedDefaults {
+  steps: number;
+  guidanceScale: number;
+  /** diffusers scheduler class name. */
+  scheduler: string;
+  schedulerOptions?: { timestep_spacing?: 'leading' | 'trailing' | 'linspace' };
+  width: number;
+  height: number;
+}
+
+export interface FamilyEvidence {
+  /** UNet takes SDXL `text_embeds` / `time_ids`, or a text_encoder_2 exists. */
+  sdxl: boolean;
+  /** UNet takes `timestep_cond` / has `time_cond_proj_dim`, or the scheduler is LCMScheduler. */
+  lcm: boolean;
+  predictionType: string;
+  timestepSpacing: string | undefined;
+  /** Text encoder is OpenCLIP-H (hidden 1024) or pads with `!` (SD2.x / SD-Turbo). */
+  sd2Text: boolean;
+}
+
+/** One place that turns evidence (graphs or config files) into a family; `turbo` = distilled for 1–4 steps without CFG. */
+export function classifyFamily(e: FamilyEvidence): { family: ModelFamily; turbo: boolean } {
+  const trailing = e.timestepSpacing === 'trailing';
+  if (e.sdxl) return { family: 'sdxl', turbo: trailing && e.predictionType !== 'v_prediction' };
+  if (e.lcm) return { family: 'lcm', turbo: false };
+  if (e.predictionType === 'v_prediction') return { family: 'sd2-v', turbo: false };
+  if (trailing && e.sd2Text) return { family: 'sd-turbo', turbo: true };
+  return { family: e.sd2Text ? 'sd2' : 'sd1', turbo: false };
+}
+
+/**
+ * What a model is meant to run with. Turbo: guidance 0 (no CFG batch) with trailing spacing and
+ * 4 steps rather than the 1 that txt2img needs, so img2img at the usual strength 0.75 still runs
+ * int(4·0.75) = 3 steps; LCM: 4 steps at guidance 8.5 (diffusers' default, fed as the w-embedding);
+ * base models: diffusers' guidance defaults (7.5 SD, 5 SDXL) at 30 steps. Size = UNet sample_size·8.
+ */
+export function recommendedDefaults(
+  kind: { family: ModelFamily; turbo: boolean },
+  schedulerConfig: SchedulerConfig,
+  unetConfig: Record<string, unknown> | undefined,
+): RecommendedDefaults {
+  const sampleSize = typeof unetConfig?.sample_size === 'number' && unetConfig.sample_size > 0 ? unetConfig.sample_size * 8 : null;
+  const scheduler = String(schedulerConfig._class_name ?? 'EulerDiscreteScheduler');
+  const nativeSize = kind.family === 'sdxl' ? 1024 : kind.family === 'sd2-v' ? 768 : 512;
+  if (kind.turbo) {
+    // SDXL-Turbo keeps SDXL's sample_size (1024) in its config but is trained at 512².
+    const side = Math.min(sampleSize ?? 512, 512);
+    return { steps: 4, guidanceScale: 0, scheduler, schedulerOptions: { timestep_spacing: 'trailing' }, width: side, height: side };
+  }
+  const side = sampleSize ?? nativeSize;
+  if (kind.family === 'lcm') return { steps: 4, guidanceScale: 8.5, scheduler: 'LCMScheduler', width: side, height: side };
+  return { steps: 30, guidanceScale: kind.family === 'sdxl' ? 5 : 7.5, scheduler, width: side, height: side };
 }
 
 function fail(file: string, code: ModelLoadErrorCode, problem: string, expected: string, hint?: string, cause?: unknown): never {
@@ -202,6 +274,7 @@ export function sniffNonModelFile(file: string): { problem: string; hint: string
 }
 
 function inspectTokenizer(dir: string): string {
+  // Pad tokens differ between tokenizer/ and tokenizer_2/ of one SDXL model: always read each folder's own files.
   if (!existsSync(dir)) fail(dir, 'tokenizer', 'tokenizer folder is missing', 'a "tokenizer/" folder with vocab.json and merges.txt');
   const vocab = join(dir, 'vocab.json');
   const merges = join(dir, 'merges.txt');
@@ -254,9 +327,10 @@ export function inspectModel(folder: string): ModelInfo {
   const tokenizerDir = join(root, 'tokenizer');
   const padToken = inspectTokenizer(tokenizerDir);
   let tokenizer2Dir: string | undefined;
+  let padToken2: string | undefined;
   if (components.text_encoder_2) {
     tokenizer2Dir = join(root, 'tokenizer_2');
-    inspectTokenizer(tokenizer2Dir);
+    padToken2 = inspectTokenizer(tokenizer2Dir);
   }
 
   const schedulerConfig = inspectScheduler(root);
@@ -271,6 +345,18 @@ export function inspectModel(folder: string): ModelInfo {
     scalingFactor = sf;
   }
 
+  const unetConfig = components.unet!.config;
+  const hasTimeCond = typeof unetConfig?.time_cond_proj_dim === 'number';
+  const teHidden = components.text_encoder!.config?.hidden_size;
+  const kind = classifyFamily({
+    sdxl: Boolean(components.text_encoder_2),
+    lcm: hasTimeCond || schedulerConfig._class_name === 'LCMScheduler',
+    predictionType: String(schedulerConfig.prediction_type ?? 'epsilon'),
+    timestepSpacing: schedulerConfig.timestep_spacing,
+    sd2Text: teHidden === 1024 || padToken === '!',
+  });
+  const boolOr = (v: unknown, fallback: boolean) => (typeof v === 'boolean' ? v : fallback);
+
   return {
     folder: root,
     pipelineClass,
@@ -281,5 +367,13 @@ export function inspectModel(folder: string): ModelInfo {
     padToken,
     schedulerConfig,
     scalingFactor,
+    ...(padToken2 !== undefined ? { padToken2 } : {}),
+    // diffusers StableDiffusionXLPipeline registers force_zeros_for_empty_prompt=True unless the index says otherwise.
+    forceZerosForEmptyPrompt: components.text_encoder_2 ? boolOr(modelIndex.force_zeros_for_empty_prompt, true) : false,
+    requiresAestheticsScore: boolOr(modelIndex.requires_aesthetics_score, false),
+    vaeForceUpcast: boolOr(vaeConfig?.force_upcast, false),
+    family: kind.family,
+    turbo: kind.turbo,
+    defaults: recommendedDefaults(kind, schedulerConfig, unetConfig),
   };
 }

@@ -3,6 +3,8 @@ import type { LoadedModel } from '../loader';
 import { SUPPORTED_SCHEDULERS } from '../model-info';
 import { swapSchedulerClass } from '../schedulers';
 import type { SchedulerConfig } from '../schedulers/types';
+import { resolveMicroConditioning } from './conditioning';
+import { checkClipSkip } from './text-encoders';
 import { PipelineInputError, SCHEDULER_OPTION_KEYS, type ImageFit, type MaskImage, type RgbImage, type SchedulerOptions, type Txt2ImgParams } from './types';
 
 export const MAX_BATCH = 16;
@@ -12,9 +14,7 @@ export function bad(msg: string): never {
 }
 
 export function checkInputs(model: LoadedModel, p: Txt2ImgParams): { batch: number; schedulerConfig: SchedulerConfig } {
-  if (!model.signature.supported) {
-    bad(`${model.signature.family.toUpperCase()} models are detected but not yet supported by txt2img.`);
-  }
+  if (!model.signature.supported) bad(`${model.signature.family.toUpperCase()} models are detected but not supported.`);
   if (typeof p.prompt !== 'string') bad('prompt must be a string.');
   if (p.negativePrompt !== undefined && typeof p.negativePrompt !== 'string') bad('negativePrompt must be a string.');
   for (const [k, v] of [['width', p.width], ['height', p.height]] as const) {
@@ -44,7 +44,17 @@ export function checkInputs(model: LoadedModel, p: Txt2ImgParams): { batch: numb
     }
     schedulerConfig = { ...schedulerConfig, ...p.schedulerOptions };
   }
+  checkClipSkip(p.clipSkip);
+  if (model.signature.sdxl) resolveMicroConditioning(p.sdxl, p.width, p.height);
+  if (schedulerConfig._class_name === 'LCMScheduler') {
+    const original = lcmOriginalSteps(schedulerConfig);
+    if (p.steps > original) bad(`LCMScheduler runs at most original_inference_steps = ${original} steps (got ${p.steps}); LCM models are meant for 2–8.`);
+  }
   return { batch, schedulerConfig };
+}
+
+export function lcmOriginalSteps(config: SchedulerConfig): number {
+  return typeof config.original_inference_steps === 'number' ? config.original_inference_steps : 50;
 }
 
 const MAX_INPUT_SIDE = 16384;

@@ -3,9 +3,10 @@ import { cfgCombine, concatBatch, condHalf, rescaleNoiseCfg } from '../cfg';
 import type { LoadedModel } from '../loader';
 import type { EngineTensor } from '../ort-backend';
 import type { Generator, Scheduler } from '../schedulers/types';
+import { extraUnetInputs } from './conditioning';
 import type { PromptConditioning } from './encode-prompt';
 import { concatChannels, floatTensor, inputInfo, timestepTensor, toFloat32 } from './tensors';
-import { CancelledError, type PipelineHooks } from './types';
+import { CancelledError, type PipelineHooks, type SdxlMicroConditioning } from './types';
 
 export interface DenoiseArgs {
   model: LoadedModel;
@@ -31,6 +32,8 @@ export interface DenoiseArgs {
   inpaint?: { mask: Float32Array; maskedLatents: Float32Array } | null;
   /** Called after each scheduler step with the loop index; returns the latents to continue with (legacy inpaint blending). */
   afterStep?: (latents: Float32Array, i: number) => Float32Array;
+  /** SDXL `time_ids` inputs (diffusers defaults when absent). */
+  micro?: SdxlMicroConditioning;
 }
 
 /** 0-based prompt-schedule step for loop index `i` (Heun/PNDM run more UNet calls than steps). */
@@ -57,6 +60,8 @@ export async function denoise(a: DenoiseArgs): Promise<Float32Array> {
         masked: doCfg ? concatBatch(a.inpaint.maskedLatents, a.inpaint.maskedLatents) : a.inpaint.maskedLatents,
       }
     : null;
+  // SDXL text_embeds/time_ids, LCM timestep_cond (w-embedding; LCM never doubles the batch for CFG)
+  const extra = extraUnetInputs({ model, unet, cond, batch, doCfg, width: w * 8, height: h * 8, guidanceScale: a.guidanceScale, micro: a.micro });
   let latents = a.latents;
 
   for (let i = 0; i < timesteps.length; i++) {
@@ -83,6 +88,7 @@ export async function denoise(a: DenoiseArgs): Promise<Float32Array> {
       sample: floatTensor(sampleInfo, modelInput, [unetBatch, channels, h, w]),
       timestep: timestepTensor(model, t),
       encoder_hidden_states: ehs,
+      ...extra.feedsAt(step),
     });
     let noisePred = toFloat32(out.out_sample);
 
@@ -94,12 +100,13 @@ export async function denoise(a: DenoiseArgs): Promise<Float32Array> {
 
     // compute the previous noisy sample x_t → x_t-1
     const res = scheduler.step(noisePred, t, latents, { generator: a.generator });
-    latents = res.prevSample;
+    const last = i === timesteps.length - 1;
+    // LCM: the image is the last step's `denoised` (diffusers decodes `denoised`, not `latents`).
+    latents = last && res.denoised ? res.denoised : res.prevSample;
     if (a.afterStep) latents = a.afterStep(latents, i);
 
     if (hooks.onStep) {
       const every = hooks.previewEvery ?? 0;
-      const last = i === timesteps.length - 1;
       const wantPreview = every > 0 && ((i + 1) % every === 0 || last);
       hooks.onStep({
         step: i + 1,

@@ -9,11 +9,11 @@ import { repeatBatch } from '../cfg';
 import { fitPixels } from '../image-ops';
 import type { LoadedModel } from '../loader';
 import { createGenerator } from '../random';
-import { createScheduler } from '../schedulers';
+import { createScheduler, LCMScheduler } from '../schedulers';
 import type { Scheduler } from '../schedulers/types';
-import { bad, checkFit, checkImage, checkInputs, checkStrength, strengthSteps } from './check';
+import { bad, checkFit, checkImage, checkInputs, checkStrength, lcmOriginalSteps, strengthSteps } from './check';
 import { denoise } from './denoise';
-import { encodePrompt } from './encode-prompt';
+import { encodePrompt, zeroNegativeFor } from './encode-prompt';
 import { rgbToNchw } from './tensors';
 import { CancelledError, type Img2ImgParams, type PipelineHooks, type Txt2ImgResult } from './types';
 import { decodeLatents, encodeImage, neutralInpaintConditioning } from './vae';
@@ -29,6 +29,29 @@ export function strengthTimesteps(scheduler: Scheduler, steps: number, tStart: n
   return scheduler.timesteps.slice(begin);
 }
 
+/**
+ * The timesteps a strength < 1 run uses, and the steps the prompt schedule spans.
+ *  - LCMScheduler (diffusers LatentConsistencyModelImg2ImgPipeline): all N steps run, drawn from the
+ *    first int(original_inference_steps·strength) training timesteps (`set_timesteps(N, strength=…)`);
+ *  - every other scheduler: diffusers `get_timesteps`, i.e. the last int(N·strength) of N.
+ */
+export function strengthSchedule(scheduler: Scheduler, steps: number, strength: number): { timesteps: number[]; stepsToRun: number } {
+  if (scheduler instanceof LCMScheduler) {
+    const original = lcmOriginalSteps(scheduler.config);
+    const available = Math.floor(original * strength);
+    if (available < steps) {
+      bad(
+        `LCM with strength ${strength} draws its ${steps} steps from int(${original}·${strength}) = ${available} timesteps; ` +
+          `raise strength to at least ${Math.min(1, steps / original).toFixed(2)} or lower steps.`,
+      );
+    }
+    scheduler.setTimesteps(steps, strength);
+    return { timesteps: scheduler.timesteps.slice(), stepsToRun: steps };
+  }
+  const { init, tStart } = strengthSteps(steps, strength);
+  return { timesteps: strengthTimesteps(scheduler, steps, tStart), stepsToRun: init };
+}
+
 export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: PipelineHooks = {}): Promise<Txt2ImgResult> {
   const started = performance.now();
   const runMsAtStart = model.sessionRunMs();
@@ -40,7 +63,8 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   const strength = checkStrength(params.strength);
   const fit = checkFit(params.fit);
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot do img2img (vae_encoder/model.onnx is missing).');
-  const { init: stepsToRun, tStart } = strengthSteps(params.steps, strength);
+  const scheduler = createScheduler(schedulerConfig);
+  const { timesteps, stepsToRun } = strengthSchedule(scheduler, params.steps, strength);
   const { width, height } = params;
   const h = height / 8;
   const w = width / 8;
@@ -49,12 +73,13 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   if (hooks.isCancelled?.()) throw new CancelledError(0);
 
   // 2. Encode prompt; prompt-editing schedules span the steps that actually run
-  const cond = await encodePrompt(model, { prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: stepsToRun, batch, doCfg });
+  const cond = await encodePrompt(model, {
+    prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: stepsToRun, batch, doCfg,
+    clipSkip: params.clipSkip, zeroNegative: zeroNegativeFor(model, params.negativePrompt),
+  });
   const encodeMs = performance.now() - started;
 
-  // 3. Timesteps, cut by strength
-  const scheduler = createScheduler(schedulerConfig);
-  const timesteps = strengthTimesteps(scheduler, params.steps, tStart);
+  // 3. Timesteps, cut by strength: prepared with the input checks (strengthSchedule)
 
   // 4. Preprocess the image (fit to width × height, [-1, 1]), encode, noise it to the first timestep
   const generator = createGenerator(params.seed, params.rng);
@@ -74,6 +99,7 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
     guidanceScale: params.guidanceScale,
     guidanceRescale: params.guidanceRescale ?? 0,
     scheduleSteps: stepsToRun,
+    micro: params.sdxl,
   });
   const denoiseMs = performance.now() - denoiseStarted;
 

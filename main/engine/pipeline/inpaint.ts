@@ -13,10 +13,10 @@ import { blurMask, compositeMasked, cropPixels, fitPixels, maskBoundingBox, mask
 import type { LoadedModel } from '../loader';
 import { createGenerator } from '../random';
 import { createScheduler } from '../schedulers';
-import { bad, checkFit, checkImage, checkInputs, checkMask, checkStrength, strengthSteps } from './check';
+import { bad, checkFit, checkImage, checkInputs, checkMask, checkStrength } from './check';
 import { denoise } from './denoise';
-import { encodePrompt } from './encode-prompt';
-import { strengthTimesteps } from './img2img';
+import { encodePrompt, zeroNegativeFor } from './encode-prompt';
+import { strengthSchedule } from './img2img';
 import { rgbToNchw } from './tensors';
 import { CancelledError, type GeneratedImage, type InpaintParams, type PipelineHooks, type Txt2ImgResult } from './types';
 import { decodeLatents, encodeImage } from './vae';
@@ -78,7 +78,8 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
   }
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot inpaint (vae_encoder/model.onnx is missing).');
   if (!maskBoundingBox(maskImage.data, maskImage.width, maskImage.height, 1)) bad('mask is empty (all black): nothing to repaint. White (255) marks the area to regenerate.');
-  const { init: stepsToRun, tStart } = strengthSteps(params.steps, strength);
+  const scheduler = createScheduler(schedulerConfig);
+  const { timesteps, stepsToRun } = strengthSchedule(scheduler, params.steps, strength);
   const { width, height } = params;
   const h = height / 8;
   const w = width / 8;
@@ -89,12 +90,13 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
   if (hooks.isCancelled?.()) throw new CancelledError(0);
 
   // 2. Encode prompt
-  const cond = await encodePrompt(model, { prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: stepsToRun, batch, doCfg });
+  const cond = await encodePrompt(model, {
+    prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: stepsToRun, batch, doCfg,
+    clipSkip: params.clipSkip, zeroNegative: zeroNegativeFor(model, params.negativePrompt),
+  });
   const encodeMs = performance.now() - started;
 
-  // 3. Timesteps (cut by strength; strength 1 runs them all)
-  const scheduler = createScheduler(schedulerConfig);
-  const timesteps = strengthTimesteps(scheduler, params.steps, tStart);
+  // 3. Timesteps (cut by strength; strength 1 runs them all): prepared with the input checks (strengthSchedule)
 
   // 4. Preprocess image and mask: feather, fit (or crop around the mask), binarize at 0.5
   const blurred = blurMask(maskImage.data, maskImage.width, maskImage.height, maskBlur);
@@ -158,6 +160,7 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
     guidanceScale: params.guidanceScale,
     guidanceRescale: params.guidanceRescale ?? 0,
     scheduleSteps: stepsToRun,
+    micro: params.sdxl,
   });
   const denoiseMs = performance.now() - denoiseStarted;
 

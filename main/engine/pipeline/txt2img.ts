@@ -11,7 +11,7 @@ import { createGenerator } from '../random';
 import { createScheduler } from '../schedulers';
 import { checkInputs } from './check';
 import { denoise } from './denoise';
-import { encodePrompt } from './encode-prompt';
+import { encodePrompt, zeroNegativeFor } from './encode-prompt';
 import { CancelledError, type PipelineHooks, type Txt2ImgParams, type Txt2ImgResult } from './types';
 import { decodeLatents, neutralInpaintConditioning } from './vae';
 
@@ -30,7 +30,10 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
   if (hooks.isCancelled?.()) throw new CancelledError(0); // cancelled while queued
 
   // 2. Encode prompt (+ negative, "" when none) → prompt_embeds [B or 2B, S, D] per step
-  const cond = await encodePrompt(model, { prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: params.steps, batch, doCfg });
+  const cond = await encodePrompt(model, {
+    prompt: params.prompt, negativePrompt: params.negativePrompt ?? '', steps: params.steps, batch, doCfg,
+    clipSkip: params.clipSkip, zeroNegative: zeroNegativeFor(model, params.negativePrompt),
+  });
   const encodeMs = performance.now() - started;
 
   // 3. Prepare timesteps
@@ -56,6 +59,7 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
     guidanceScale: params.guidanceScale,
     guidanceRescale: params.guidanceRescale ?? 0,
     scheduleSteps: params.steps,
+    micro: params.sdxl,
   });
   const denoiseMs = performance.now() - denoiseStarted;
 

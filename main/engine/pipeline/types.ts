@@ -15,6 +15,24 @@ export interface Txt2ImgParams {
   seed: number;
   rng: 'cpu' | 'cuda';
   batchSize?: number;
+  /** A1111 "Clip skip": 1 = last CLIP layer (default), 2 = penultimate, … (SDXL counts from its penultimate default). */
+  clipSkip?: number;
+  /** SDXL micro-conditioning (`time_ids`); defaults as diffusers. Ignored by other families. */
+  sdxl?: SdxlMicroConditioning;
+}
+
+/** SDXL `add_time_ids` inputs; sizes are [height, width] in pixels. */
+export interface SdxlMicroConditioning {
+  /** Default [height, width]. */
+  originalSize?: [number, number];
+  /** Default [0, 0]. */
+  cropTopLeft?: [number, number];
+  /** Default [height, width]. */
+  targetSize?: [number, number];
+  /** 5-column (aesthetic-score) UNets only; default 6. */
+  aestheticScore?: number;
+  /** 5-column UNets only, for the negative branch; default 2.5. */
+  negativeAestheticScore?: number;
 }
 
 export interface PipelineHooks {

@@ -3,6 +3,7 @@ import { repeatBatch } from '../cfg';
 import type { LoadedModel } from '../loader';
 import type { Generator } from '../schedulers/types';
 import { PipelineInputError, type GeneratedImage } from './types';
+import { assertFiniteDecode } from './vae-precision';
 import { floatTensor, inputInfo, toFloat32, toRgb } from './tensors';
 import { decodeLatentSample, vaeTilingFor } from './vae-tiling';
 
@@ -90,6 +91,7 @@ export async function decodeLatents(
     for (let i = 0; i < one.length; i++) one[i] /= model.scalingFactor;
     // Large images decode in overlapping tiles (vae-tiling.ts) so 2048² fits in memory.
     const sample = await decodeLatentSample(vae, latentInfo, one, h, w, vaeTilingFor(model, h, w));
+    assertFiniteDecode(model, one, sample);
     images.push({ width: size.width, height: size.height, rgb: toRgb(sample, size.width, size.height), seed });
   }
   await model.finished('vae_decoder');

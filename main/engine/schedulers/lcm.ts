@@ -29,7 +29,7 @@ export class LCMScheduler implements Scheduler {
   private beginIndex: number | null = null;
   private readonly T: number;
 
-  constructor(private readonly config: SchedulerConfig) {
+  constructor(readonly config: SchedulerConfig) {
     const tables = alphaSchedule(config, { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' }, this.className, true);
     this.alphasCumprod = tables.alphasCumprod;
     this.finalAlphaCumprod = tables.finalAlphaCumprod;
