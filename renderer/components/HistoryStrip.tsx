@@ -62,8 +62,10 @@ interface Menu {
 }
 
 function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
-  const { record, vary, remove, pushToast, explore, view, setInitImage, board, setMembership, selection } = useAtelier(
+  const { record, vary, remove, pushToast, explore, view, setInitImage, board, setMembership, selection, upscale, reveal } = useAtelier(
     useShallow((s) => ({
+      upscale: s.upscaleImage,
+      reveal: s.reveal,
       record: s.records[menu.id],
       board: s.historyFilter.boardId ? s.boards.find((b) => b.id === s.historyFilter.boardId) : undefined,
       setMembership: s.setBoardMembership,
@@ -111,6 +113,12 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       >
         Explore variants…
       </button>
+      <button type="button" role="menuitem" data-testid="menu-upscale" onClick={act(() => void upscale(record.id, 2))}>
+        Upscale 2× <span className="muted">{record.width * 2}×{record.height * 2}</span>
+      </button>
+      <button type="button" role="menuitem" data-testid="menu-reveal" onClick={act(() => void reveal(record.id))}>
+        Reveal <span className="muted">select and show it</span>
+      </button>
       <button type="button" role="menuitem" data-testid="use-as-init" onClick={act(() => setInitImage(record))}>
         Use as init image <span className="muted">img2img / inpaint</span>
       </button>
@@ -145,8 +153,10 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
 }
 
 export function HistoryStrip() {
-  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter, selection } = useAtelier(
+  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter, selection, revealNonce, viewingId } = useAtelier(
     useShallow((s) => ({
+      revealNonce: s.revealNonce,
+      viewingId: s.viewingId,
       selection: s.selection,
       order: s.historyOrder,
       records: s.records,
@@ -169,10 +179,27 @@ export function HistoryStrip() {
   const rows = Math.ceil(order.length / COLS);
   const { first, last } = visibleRange(scrollTop, size.height, ROW_H, rows);
 
+  // reveal(): bring the image's row into view and put keyboard focus on its tile.
+  useEffect(() => {
+    const el = ref.current;
+    const at = viewingId ? order.indexOf(viewingId) : -1;
+    if (!revealNonce || !el || at < 0) return;
+    const top = Math.floor(at / COLS) * ROW_H;
+    if (top < el.scrollTop || top + ROW_H > el.scrollTop + el.clientHeight) el.scrollTop = Math.max(0, top - (el.clientHeight - ROW_H) / 2);
+    setScrollTop(el.scrollTop);
+    const frame = requestAnimationFrame(() => el.querySelector<HTMLElement>(`[data-id="${CSS.escape(viewingId!)}"]`)?.focus());
+    return () => cancelAnimationFrame(frame);
+    // Only a new reveal scrolls; later history changes must not yank the strip around.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [revealNonce]);
+
   useEffect(() => {
     if (hasMore && !loading && (last + 1) * ROW_H >= rows * ROW_H - size.height) void loadMore(false);
   }, [hasMore, loading, last, rows, size.height, loadMore]);
 
+  // The store's search can change from elsewhere (reveal clears it): follow it. Typing never races
+  // this, because the store only changes 200 ms after the last keystroke, to what was typed.
+  useEffect(() => setQuery(search), [search]);
   useEffect(() => {
     if (query === search) return;
     const t = setTimeout(() => void setSearch(query), 200);
@@ -203,7 +230,7 @@ export function HistoryStrip() {
   }
 
   return (
-    <aside className="panel right" data-testid="history" data-count={order.length} data-loading={loading} data-board={filter.boardId ?? ''} data-tag={filter.tag ?? ''}>
+    <aside className="panel right" data-testid="history" data-reveal={revealNonce} data-count={order.length} data-loading={loading} data-board={filter.boardId ?? ''} data-tag={filter.tag ?? ''}>
       <BoardsPanel />
       <div className="section-head">
         <span>History</span>

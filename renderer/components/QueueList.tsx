@@ -14,7 +14,7 @@ interface Placement {
 }
 
 function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place: Placement; dropTarget: boolean; onDragTarget(id: string | null): void }) {
-  const { cancel, retry, view, move } = useAtelier(useShallow((s) => ({ cancel: s.cancelJob, retry: s.retryJob, view: s.view, move: s.moveJob })));
+  const { cancel, retry, reveal, move } = useAtelier(useShallow((s) => ({ cancel: s.cancelJob, retry: s.retryJob, reveal: s.reveal, move: s.moveJob })));
   const pct = job.total > 0 ? Math.round((job.step / job.total) * 100) : 0;
   const prompt = job.request?.prompt || '(no prompt)';
   const waiting = place.index >= 0;
@@ -104,7 +104,7 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
           </button>
         )}
         {job.state === 'done' && job.generationIds[0] && (
-          <button type="button" className="icon" data-testid="job-view" title="Show result" aria-label="Show result" onClick={() => view(job.generationIds[0]!)}>
+          <button type="button" className="icon" data-testid="job-view" title="Show the result in the viewer and the history" aria-label="Show result" onClick={() => void reveal(job.generationIds[0]!)}>
             ◉
           </button>
         )}

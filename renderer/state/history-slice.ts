@@ -109,6 +109,25 @@ export const createHistorySlice =
         }
       },
 
+      async reveal(id) {
+        const s = get();
+        if (!s.historyOrder.includes(id)) {
+          // Hidden by a search or filter: show everything again so the image has a place in the strip.
+          set({ historySearch: '', historyFilter: {} });
+          await get().loadHistory(true);
+          if (!get().records[id]) {
+            try {
+              get().addGenerations([await client.getGeneration({ id })]);
+            } catch (err) {
+              get().reportError('Could not reveal the image', err);
+              return;
+            }
+          }
+          if (!get().historyOrder.includes(id)) set((st) => ({ historyOrder: [id, ...st.historyOrder] }));
+        }
+        set((st) => ({ compareMode: false, selection: [id], selectionAnchor: id, viewingId: id, followJobs: false, revealNonce: st.revealNonce + 1 }));
+      },
+
       async vary(id) {
         const r = get().records[id];
         if (!r) return null;

@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { AtelierClient, AtelierEvent } from '../../common/api/contract';
+import { baseRequest } from '../lib/variants';
 import type { AtelierState, JobView, JobsSlice } from './types';
 
 export function emptyJob(jobId: string): JobView {
@@ -78,6 +79,21 @@ export const createJobsSlice =
         return get().enqueue(job.request, 'retry');
       },
 
+      async upscaleImage(id, factor) {
+        const r = get().records[id];
+        try {
+          const { jobId } = await client.upscaleImage({ generationId: id, factor });
+          // Shown in the queue like any job: the source's parameters at the new size.
+          const request = r ? { ...baseRequest(r), width: r.width * factor, height: r.height * factor, prompt: `Upscale ${factor}× · ${r.prompt}` } : null;
+          patchJob(jobId, { request, origin: 'upscale', seed: r?.seed ?? null });
+          set({ followJobs: true });
+          return jobId;
+        } catch (err) {
+          get().reportError('Could not upscale', err);
+          return null;
+        }
+      },
+
       async moveJob(jobId, index) {
         const order = waitingJobIds(get());
         const from = order.indexOf(jobId);
@@ -143,7 +159,7 @@ export const createJobsSlice =
               position: null,
             }));
             const job = get().jobs[event.jobId];
-            if (get().followJobs && ids[0] && (job?.origin === 'workspace' || job?.origin === 'retry' || job?.origin === 'vary')) {
+            if (get().followJobs && ids[0] && (job?.origin === 'workspace' || job?.origin === 'retry' || job?.origin === 'vary' || job?.origin === 'upscale')) {
               set({ viewingId: ids[0] });
             }
             if (event.provider && get().loadedModel?.provider !== event.provider) {

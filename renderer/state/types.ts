@@ -73,7 +73,7 @@ export interface WorkspaceSlice {
   setMaskTool(patch: { maskBrush?: number; maskErase?: boolean }): void;
 }
 
-export type JobOrigin = 'workspace' | 'vary' | 'variant' | 'retry' | 'external';
+export type JobOrigin = 'workspace' | 'vary' | 'variant' | 'retry' | 'upscale' | 'external';
 
 export interface JobView {
   jobId: string;
@@ -98,6 +98,8 @@ export interface JobsSlice {
   enqueue(request: GenerateRequest, origin: JobOrigin): Promise<string | null>;
   cancelJob(jobId: string): Promise<void>;
   retryJob(jobId: string): Promise<string | null>;
+  /** Queues an upscale of a generation; the result becomes a child image and is shown when done. */
+  upscaleImage(id: string, factor: 2 | 4): Promise<string | null>;
   /** Moves a waiting job to `index` among the waiting jobs (0 = runs next); optimistic. */
   moveJob(jobId: string, index: number): Promise<void>;
   clearFinishedJobs(): void;
@@ -125,6 +127,8 @@ export interface HistorySlice {
   addGenerations(records: GenerationRecord[]): void;
   updateGeneration(id: string, patch: { rating?: number; flag?: 'pick' | 'reject' | 'none'; tags?: string[] }): Promise<void>;
   deleteGeneration(id: string): Promise<void>;
+  /** Shows an image in the viewer and selects it in the history strip (clearing filters that hide it). */
+  reveal(id: string): Promise<void>;
   /** Same parameters, new seed, parentId = this image. */
   vary(id: string): Promise<string | null>;
 }
@@ -179,7 +183,10 @@ export interface UiSlice {
   viewerView: View;
   toasts: Toast[];
   variantExplorerOpen: boolean;
+  /** Bumped by reveal(): the history strip scrolls to and focuses `viewingId`. */
+  revealNonce: number;
   view(id: string | null): void;
+
   setViewerView(view: View): void;
   pushToast(t: Omit<Toast, 'id'>): void;
   dismissToast(id: number): void;

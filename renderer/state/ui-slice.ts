@@ -20,6 +20,7 @@ export const createUiSlice: StateCreator<AtelierState, [], [], UiSlice> = (set, 
   viewerView: FIT_VIEW,
   toasts: [],
   variantExplorerOpen: false,
+  revealNonce: 0,
 
   view(id) {
     set({ viewingId: id, followJobs: false });

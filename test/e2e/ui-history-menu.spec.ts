@@ -1,0 +1,51 @@
+import { test, expect } from './fixtures';
+import type { Page } from '@playwright/test';
+
+async function ready(page: Page, url: string) {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(url);
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+}
+
+async function generate(page: Page, prompt: string) {
+  const history = page.getByTestId('history');
+  const before = Number(await history.getAttribute('data-count'));
+  await page.getByTestId('prompt').fill(prompt);
+  await page.getByTestId('generate').click();
+  await expect(history).toHaveAttribute('data-count', String(before + 1));
+}
+
+test('reveal: from the queue and the context menu, an image hidden by a search is selected, shown and focused', async ({ page, atelier }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await ready(page, atelier.url);
+  await page.getByTestId('steps').fill('2');
+  await generate(page, 'a copper kettle on a stove');
+  await generate(page, 'a paper boat on a pond');
+  const history = page.getByTestId('history');
+  const kettle = page.locator('[data-testid="history-item"][title*="copper kettle"]');
+  const kettleId = (await kettle.getAttribute('data-id'))!;
+
+  // A search hides the kettle; the queue's "show result" brings it back, selected and in view.
+  await page.getByTestId('history-search').fill('boat');
+  await expect(history).toHaveAttribute('data-count', '1');
+  await page.getByTestId('queue-item').filter({ hasText: 'copper kettle' }).getByTestId('job-view').click();
+  await expect(page.getByTestId('history-search')).toHaveValue('');
+  await expect(kettle).toHaveAttribute('data-selected', 'true');
+  await expect(kettle).toBeFocused();
+  await expect(page.getByTestId('viewer')).toHaveAttribute('data-viewing-id', kettleId);
+
+  // From compare mode, the context menu's Reveal goes back to the workspace with it shown.
+  const boat = page.locator('[data-testid="history-item"][title*="paper boat"]');
+  await boat.click({ modifiers: ['Control'] });
+  await page.keyboard.press('c');
+  await expect(page.getByTestId('app')).toHaveAttribute('data-mode', 'compare');
+  await boat.click({ button: 'right' });
+  await page.getByTestId('menu-reveal').click();
+  await expect(page.getByTestId('app')).toHaveAttribute('data-mode', 'workspace');
+  await expect(page.getByTestId('viewer')).toHaveAttribute('data-viewing-id', (await boat.getAttribute('data-id'))!);
+  await expect(boat).toHaveAttribute('data-selected', 'true');
+  await expect(kettle).toHaveAttribute('data-selected', 'false');
+  expect(errors).toEqual([]);
+});
