@@ -124,6 +124,8 @@ export const Settings = z
     defaultModelId: z.string().max(200),
     previewEvery: z.number().int().min(0).max(100),
     lowMemory: z.boolean(),
+    /** Live-preview decoder: TAESD when one matching the model is installed ('auto': within a time budget), or the linear approximation. Absent = 'auto'. */
+    previewDecoder: z.enum(['auto', 'taesd', 'approx']).optional(),
   })
   .strict();
 export type Settings = z.infer<typeof Settings>;

@@ -25,7 +25,7 @@ import type { AtelierBackend } from './backend';
 import { JobQueue, type JobRunner } from './job-queue';
 import { assertSizeFits, ModelRegistry, type ModelEntry } from './model-registry';
 import { appRoot, bundledDemoModelDir } from './paths';
-import { previewDataUrl } from './preview-image';
+import { choosePreviewDecoder, previewDataUrl } from './preview-image';
 import { ProjectSession } from './project-session';
 import { SettingsStore } from './settings-store';
 import { setSqliteNativeBinding } from '../library';
@@ -93,6 +93,19 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     return { entry, info: engine.loadedModel! };
   }
 
+  /** TAESD for this model's latent space when installed (settings.previewDecoder), else the approximation. */
+  async function applyPreviewDecoder(entry: ModelEntry, family: string): Promise<void> {
+    const s = settings.get();
+    const spec = choosePreviewDecoder(s.previewDecoder ?? 'auto', { family, registryFamily: entry.family }, await modelManager.listInstalled(), s.provider);
+    try {
+      await engine.setPreviewDecoder(spec);
+    } catch (err) {
+      // A broken TAESD download must not fail the generation: previews fall back to the approximation.
+      console.error(`TAESD preview decoder unavailable (${err instanceof Error ? err.message : String(err)}); using the approximation.`);
+      await engine.setPreviewDecoder({ kind: 'approx' }).catch(() => undefined);
+    }
+  }
+
   const runner: JobRunner = {
     cancelRunning: () => engine.cancelCurrent(),
     async run(ctx) {
@@ -102,6 +115,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
       if (ctx.isCancelled()) throw new CancelledError(0);
       const plan = planGeneration(req, req.seed, inputs);
+      await applyPreviewDecoder(entry, info.family);
       const outcome = await engine.generate(
         plan.pipeline,
         settings.get().previewEvery,

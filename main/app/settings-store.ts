@@ -12,6 +12,7 @@ export function defaultSettings(userDataDir: string): Settings {
     defaultModelId: DEMO_MODEL_ID,
     previewEvery: 1,
     lowMemory: false,
+    previewDecoder: 'auto',
   };
 }
 
