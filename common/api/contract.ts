@@ -125,6 +125,8 @@ export interface JobSummary {
   jobId: string;
   state: JobState;
   request: S.GenerateParams;
+  /** Set for upscaleImage jobs: `request` then describes the source generation at its new size. */
+  upscale?: S.UpscaleImageParams;
   step: number;
   total: number;
   error?: ApiErrorShape;
@@ -188,6 +190,8 @@ export interface AtelierApi {
   importModel(req: In<'ImportModelRequest'>): Promise<ModelSummary>;
   removeModel(req: In<'ModelIdRequest'>): Promise<{ removed: boolean }>;
   generate(req: In<'GenerateRequest'>): Promise<{ jobId: string; seed: number }>;
+  /** Queue a 2×/4× upscale of a generation; the result is a new generation whose parent is the source. */
+  upscaleImage(req: In<'UpscaleImageRequest'>): Promise<{ jobId: string }>;
   cancel(req: In<'JobIdRequest'>): Promise<{ cancelled: boolean }>;
   /** false when the job is not waiting (running, finished or unknown). */
   moveJob(req: In<'MoveJobRequest'>): Promise<{ moved: boolean }>;
@@ -232,6 +236,7 @@ export const apiMethods = Object.freeze({
   importModel: S.ImportModelRequest,
   removeModel: S.ModelIdRequest,
   generate: S.GenerateRequest,
+  upscaleImage: S.UpscaleImageRequest,
   cancel: S.JobIdRequest,
   moveJob: S.MoveJobRequest,
   listJobs: S.EmptyRequest,

@@ -32,6 +32,21 @@ export const ImageSource = z.union([
   z.object({ base64: z.string().min(1).max(90_000_000) }).strict(),
 ]);
 
+export const UpscaleFactor = z.union([z.literal(2), z.literal(4)]);
+
+const outpaintSide = z.number().int().min(0).max(2048);
+export const OutpaintRequest = z
+  .object({
+    left: outpaintSide,
+    right: outpaintSide,
+    top: outpaintSide,
+    bottom: outpaintSide,
+    /** How the new area starts before diffusion: repeated edge pixels (default), noise, or a blur of the edge. */
+    fill: z.enum(['edge', 'noise', 'blur']).optional(),
+  })
+  .strict()
+  .refine((o) => o.left + o.right + o.top + o.bottom > 0, { message: 'add pixels on at least one side' });
+
 export const GenerateRequest = z
   .object({
     modelId: id.optional(),
@@ -61,13 +76,32 @@ export const GenerateRequest = z
     maskBlur: z.number().min(0).max(64).optional(),
     /** Inpaint only the masked area at full resolution, with this much context around it. */
     inpaintOnlyMasked: z.object({ padding: z.number().int().min(0).max(1024) }).strict().optional(),
+    /** Upscale each result 2× or 4× after generating (an installed upscaler model, else Lanczos). */
+    upscale: UpscaleFactor.optional(),
+    /** Which upscaler: an installed upscaler model id, or 'lanczos'; default: the best installed one. */
+    upscaler: z.string().min(1).max(200).optional(),
+    /** Outpainting: pixels to add on each side of initImage; the result is the grown canvas. */
+    outpaint: OutpaintRequest.optional(),
   })
   .strict()
-  .refine((r) => !r.mask || r.initImage, { message: 'mask requires initImage', path: ['mask'] });
+  .refine((r) => !r.mask || r.initImage, { message: 'mask requires initImage', path: ['mask'] })
+  .refine((r) => !r.outpaint || r.initImage, { message: 'outpaint requires initImage (the picture to extend)', path: ['outpaint'] })
+  .refine((r) => !r.outpaint || !r.mask, { message: 'outpaint builds its own mask; leave mask out', path: ['mask'] })
+  .refine((r) => !r.upscaler || r.upscale, { message: 'upscaler requires upscale (2 or 4)', path: ['upscaler'] });
 export type GenerateRequest = z.input<typeof GenerateRequest>;
 export type GenerateParams = z.output<typeof GenerateRequest>;
 
 export const JobIdRequest = z.object({ jobId: id }).strict();
+export const UpscaleImageRequest = z
+  .object({
+    generationId: id,
+    factor: UpscaleFactor,
+    /** An installed upscaler model id, or 'lanczos'; default: the best installed one. */
+    upscaler: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type UpscaleImageParams = z.output<typeof UpscaleImageRequest>;
+
 /** Reorders the queue: `position` counts waiting jobs only (0 = runs next); larger values mean last. */
 export const MoveJobRequest = z.object({ jobId: id, position: z.number().int().min(0).max(100_000) }).strict();
 export const GenerationIdRequest = z.object({ id }).strict();

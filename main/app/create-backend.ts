@@ -6,8 +6,10 @@ import { createHash, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError, inspectModel, listExecutionProviders, type MaskImage, type RgbImage } from '../engine';
-import { generationRecord, planGeneration, type ImageInputs } from './generation-plan';
+import { applyOutpaint, generationRecord, planGeneration, type ImageInputs } from './generation-plan';
 import { decodeMask, decodeRgb } from './image-inputs';
+import { chooseUpscaler, installedUpscalers, LANCZOS, upscaleAll, upscaledRecord, upscaleJobRequest, upscaleNote } from './upscale-job';
+import { MAX_UPSCALED_PIXELS, type UpscaleFactor } from '../engine/upscale';
 import { ModelManager } from '../models/manager';
 import {
   AtelierApiError,
@@ -22,7 +24,7 @@ import { toApiError } from '../api/dispatch';
 import { EngineHost } from '../engine-host/engine-host';
 import { readImageMetadata } from '../library';
 import type { AtelierBackend } from './backend';
-import { JobQueue, type JobRunner } from './job-queue';
+import { JobQueue, type JobContext, type JobRunResult, type JobRunner } from './job-queue';
 import { assertSizeFits, ModelRegistry, type ModelEntry } from './model-registry';
 import { appRoot, bundledDemoModelDir } from './paths';
 import { choosePreviewDecoder, previewDataUrl } from './preview-image';
@@ -106,12 +108,40 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     }
   }
 
+  /** upscaleImage jobs: a generation → a new, larger generation under it (no diffusion model needed). */
+  async function runUpscale(ctx: JobContext): Promise<JobRunResult> {
+    const job = ctx.upscale!;
+    const source = projects.current().get(job.generationId);
+    const file = source ? await projects.resolveImageFile(job.generationId, 'image') : null;
+    if (!source || !file) throw new AtelierApiError('not_found', `upscaleImage: no generation ${job.generationId} in this project`);
+    const image = await decodeRgb(file, 'generationId');
+    if (ctx.isCancelled()) throw new CancelledError(0);
+    const chosen = await chooseUpscaler(await installedUpscalers(modelManager), job.factor, job.upscaler, { provider: settings.get().provider });
+    const provider = chosen.upscaler?.provider ?? 'cpu';
+    const started = performance.now();
+    const { images, ms } = await upscaleAll([image], job.factor, chosen, { isCancelled: ctx.isCancelled, onTile: (d, t) => ctx.progress(d, t, performance.now() - started) });
+    const added = await projects.addGeneration(images[0], upscaledRecord(source, images[0], job.factor, provider, ms, APP_VERSION));
+    const generation = projects.updateGeneration({ id: added.id, notes: upscaleNote(job.factor, chosen.label, source.id) });
+    return { generations: [generation], provider, timings: { upscaleMs: Math.round(ms) } };
+  }
+
+  /** `upscale: 2 | 4` on a generate request: every result is upscaled before it is saved. */
+  async function upscaleResults<T extends RgbImage>(ctx: JobContext, factor: UpscaleFactor, images: T[], timings: Record<string, number>): Promise<T[]> {
+    const chosen = await chooseUpscaler(await installedUpscalers(modelManager), factor, ctx.request.upscaler, { provider: settings.get().provider });
+    const started = performance.now();
+    const out = await upscaleAll(images, factor, chosen, { isCancelled: ctx.isCancelled, onTile: (d, t) => ctx.progress(d, t, performance.now() - started) });
+    timings.upscaleMs = Math.round(out.ms);
+    timings.upscaleFactor = factor;
+    return out.images;
+  }
+
   const runner: JobRunner = {
     cancelRunning: () => engine.cancelCurrent(),
     async run(ctx) {
+      if (ctx.upscale) return runUpscale(ctx);
       const req = ctx.request;
       const { entry, info } = await ensureModel(req.modelId ?? settings.get().defaultModelId);
-      const inputs = await resolveImageInputs(req);
+      const inputs = applyOutpaint(req, await resolveImageInputs(req), req.seed, entry.sizeMultiple);
       // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
       if (ctx.isCancelled()) throw new CancelledError(0);
       const plan = planGeneration(req, req.seed, inputs);
@@ -130,7 +160,8 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       );
       const record = { req, plan, inputs, outcome, model: { id: entry.id, hash: models.fingerprint(entry.folder), family: info.family }, appVersion: APP_VERSION };
       const generations: GenerationRecord[] = [];
-      for (const [i, img] of outcome.images.entries()) generations.push(await projects.addGeneration(img, generationRecord(record, img, i)));
+      const images = req.upscale ? await upscaleResults(ctx, req.upscale, outcome.images, outcome.timings) : outcome.images;
+      for (const [i, img] of images.entries()) generations.push(await projects.addGeneration(img, generationRecord(record, img, i)));
       return { generations, provider: outcome.provider, timings: outcome.timings };
     },
   };
@@ -224,6 +255,19 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       const seed = params.seed === -1 ? randomInt(0, 2 ** 32 - 1) : params.seed;
       const jobId = queue.enqueue({ ...params, seed });
       return { jobId, seed };
+    },
+    async upscaleImage(req) {
+      const source = projects.current().get(req.generationId);
+      if (!source || source.deletedAt !== null) throw new AtelierApiError('not_found', `upscaleImage: no generation ${req.generationId} in this project`);
+      if (source.width * req.factor * source.height * req.factor > MAX_UPSCALED_PIXELS) {
+        throw new AtelierApiError('invalid_request', `upscaleImage: ${source.width}×${source.height} at ${req.factor}× is more than ${MAX_UPSCALED_PIXELS / 1e6 | 0} MP; use factor 2 or a smaller image`);
+      }
+      if (req.upscaler && req.upscaler !== LANCZOS && !(await installedUpscalers(modelManager)).some((u) => u.id === req.upscaler)) {
+        const known = [...(await installedUpscalers(modelManager)).map((u) => u.id), LANCZOS].join(', ');
+        throw new AtelierApiError('not_found', `No installed upscaler "${req.upscaler}". Choose one of: ${known}`, [{ path: 'upscaler', message: 'not installed' }]);
+      }
+      const jobId = queue.enqueue(upscaleJobRequest(source, req.factor, req.upscaler), { generationId: req.generationId, factor: req.factor, ...(req.upscaler ? { upscaler: req.upscaler } : {}) });
+      return { jobId };
     },
     async cancel(req) {
       return { cancelled: queue.cancel(req.jobId) };

@@ -3,11 +3,13 @@
  * record that makes it reproducible. Shared by the API backend and the CLI so both run and record
  * generations identically.
  */
+import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
 import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
 import type { GeneratedImage, MaskImage, RgbImage, SchedulerOptions } from '../engine';
 import type { GenerateOutcome, PipelineRequest } from '../engine-host/protocol';
 import type { GenerationParamsInput } from '../library';
+import { outpaintCanvasSize, prepareOutpaint } from '../engine/outpaint';
 
 export interface ImageInputs {
   initImage: RgbImage | null;
@@ -28,6 +30,35 @@ export interface GenerationPlan {
   strength: number | null;
 }
 
+/** Largest canvas a request may ask for (GenerateRequest's width/height bound). */
+const MAX_SIDE = 4096;
+
+/**
+ * Outpainting: the init image grown by `req.outpaint` on each side, and the mask that repaints the
+ * new area plus a feathered seam into the old picture. Run before planGeneration, which then
+ * inpaints at the grown canvas size (width/height of the request do not apply).
+ */
+export function applyOutpaint(req: GenerateParams, inputs: ImageInputs, seed: number, sizeMultiple = 8): ImageInputs {
+  const o = req.outpaint;
+  if (!o) return inputs;
+  if (!inputs.initImage) throw new AtelierApiError('invalid_request', 'outpaint requires initImage (the picture to extend)', [{ path: 'outpaint', message: 'requires initImage' }]);
+  if (inputs.mask) throw new AtelierApiError('invalid_request', 'outpaint builds its own mask; leave mask out', [{ path: 'mask', message: 'not allowed with outpaint' }]);
+  const { width, height } = outpaintCanvasSize(inputs.initImage, o);
+  const m = Math.max(8, sizeMultiple);
+  if (width % m || height % m) {
+    const more = (n: number) => (m - (n % m)) % m;
+    throw new AtelierApiError(
+      'invalid_request',
+      `outpaint: the grown canvas would be ${width}×${height}, but this model needs multiples of ${m}: add ${more(width)} px more to left+right and ${more(height)} px more to top+bottom`,
+      [{ path: 'outpaint', message: `canvas must be a multiple of ${m}` }],
+    );
+  }
+  if (width > MAX_SIDE || height > MAX_SIDE) throw new AtelierApiError('invalid_request', `outpaint: the grown canvas would be ${width}×${height}; at most ${MAX_SIDE} px per side`, [{ path: 'outpaint', message: 'canvas too large' }]);
+  const fill = o.fill ?? 'edge';
+  const grown = prepareOutpaint(inputs.initImage, o, { fill, seed });
+  return { ...inputs, initImage: grown.image, mask: grown.mask, maskRef: `outpaint:${o.left},${o.right},${o.top},${o.bottom}:${fill}` };
+}
+
 export function planGeneration(req: GenerateParams, seed: number, inputs: ImageInputs): GenerationPlan {
   // "DPMSolverMultistepScheduler+karras" (imported metadata, UI presets) → class + options.
   const chosen = req.scheduler ? parseSchedulerName(req.scheduler) : null;
@@ -35,11 +66,13 @@ export function planGeneration(req: GenerateParams, seed: number, inputs: ImageI
   const base = {
     prompt: req.prompt,
     negativePrompt: req.negativePrompt,
-    width: req.width,
-    height: req.height,
+    // Outpainting generates the whole grown canvas (applyOutpaint made it the init image).
+    width: req.outpaint && inputs.initImage ? inputs.initImage.width : req.width,
+    height: req.outpaint && inputs.initImage ? inputs.initImage.height : req.height,
     steps: req.steps,
     guidanceScale: req.guidanceScale,
     guidanceRescale: req.guidanceRescale,
+    clipSkip: req.clipSkip,
     scheduler: chosen?.className,
     schedulerOptions,
     seed,

@@ -5,11 +5,13 @@
  * published as an AtelierEvent.
  */
 import type { ApiErrorShape, AtelierEvent, GenerationRecord, JobState, JobSummary } from '../../common/api/contract';
-import type { GenerateParams } from '../../common/api/schemas';
+import type { GenerateParams, UpscaleImageParams } from '../../common/api/schemas';
 
 export interface JobContext {
   jobId: string;
   request: GenerateParams;
+  /** Set for upscaleImage jobs (the runner upscales instead of generating). */
+  upscale?: UpscaleImageParams;
   /** True once the user cancelled this job; runners check it before starting engine work. */
   isCancelled(): boolean;
   progress(step: number, total: number, elapsedMs: number): void;
@@ -47,9 +49,10 @@ export class JobQueue {
     private readonly toError: (err: unknown) => ApiErrorShape,
   ) {}
 
-  enqueue(request: GenerateParams): string {
+  enqueue(request: GenerateParams, upscale?: UpscaleImageParams): string {
     const jobId = `job-${Date.now().toString(36)}-${(++this.counter).toString(36)}`;
-    this.jobs.set(jobId, { jobId, state: 'queued', request, step: 0, total: request.steps, generationIds: [] });
+    // An upscale job's progress counts tiles; its total is known once it runs.
+    this.jobs.set(jobId, { jobId, state: 'queued', request, ...(upscale ? { upscale } : {}), step: 0, total: upscale ? 1 : request.steps, generationIds: [] });
     this.waiting.push(jobId);
     this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + (this.running ? 1 : 0) });
     queueMicrotask(() => this.pump());
@@ -142,6 +145,7 @@ export class JobQueue {
       const result = await this.runner.run({
         jobId,
         request: job.request,
+        ...(job.upscale ? { upscale: job.upscale } : {}),
         isCancelled: () => job.cancelRequested === true,
         emit: this.emit,
         progress: (step, total, elapsedMs) => {
