@@ -57,6 +57,8 @@ export const GenerateRequest = z
     steps: z.number().int().min(1).max(500).default(20),
     guidanceScale: z.number().min(0).max(50).default(5),
     guidanceRescale: z.number().min(0).max(1).default(0),
+    /** A1111 "Clip skip": 1 = last CLIP layer (the default when absent), 2 = penultimate, … */
+    clipSkip: z.number().int().min(1).max(12).optional(),
     scheduler: z.string().max(100).optional(),
     /** scheduler_config.json overrides, e.g. { use_karras_sigmas: true } for "DPM++ 2M Karras". */
     schedulerOptions: SchedulerOptions.optional(),

@@ -20,7 +20,7 @@ import { formatSchedulerName } from '../../common/api/scheduler-names';
 import { generationRecord, NO_IMAGE_INPUTS, planGeneration, type ImageInputs } from '../app/generation-plan';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
-                 [--steps N] [--cfg X] [--scheduler <ClassName>[+karras]] [--width W] [--height H] [--batch N]
+                 [--steps N] [--cfg X] [--clip-skip N] [--scheduler <ClassName>[+karras]] [--width W] [--height H] [--batch N]
                  [--init image.png [--strength 0.75] [--fit crop|resize|pad]] [--mask mask.png [--mask-blur 4]]
                  [--provider auto|cuda|dml|coreml|webgpu|cpu] [--out file.png] [--json]`;
 
@@ -55,6 +55,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
       rng: { type: 'string', default: 'cpu' },
       steps: { type: 'string' },
       cfg: { type: 'string' },
+      'clip-skip': { type: 'string' },
       scheduler: { type: 'string' },
       width: { type: 'string' },
       height: { type: 'string' },
@@ -93,6 +94,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     rng: values.rng,
     steps: num(values.steps, '--steps') ?? defaults.steps,
     guidanceScale: num(values.cfg, '--cfg') ?? defaults.guidanceScale,
+    clipSkip: num(values['clip-skip'], '--clip-skip'),
     scheduler: values.scheduler ?? defaults.scheduler,
     width: num(values.width, '--width') ?? defaults.width,
     height: num(values.height, '--height') ?? defaults.height,
