@@ -17,11 +17,15 @@ import { encodeGenerationPng } from '../app/png-output';
 import { ProgressReporter } from './progress-bar';
 import { decodeMask, decodeRgb } from '../app/image-inputs';
 import { formatSchedulerName } from '../../common/api/scheduler-names';
-import { generationRecord, NO_IMAGE_INPUTS, planGeneration, type ImageInputs } from '../app/generation-plan';
+import { applyOutpaint, generationRecord, NO_IMAGE_INPUTS, planGeneration, type ImageInputs } from '../app/generation-plan';
+import { chooseUpscaler, installedUpscalers, upscaleAll } from '../app/upscale-job';
+import { parseProviderChoice } from '../engine/ort-backend';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
                  [--steps N] [--cfg X] [--clip-skip N] [--scheduler <ClassName>[+karras]] [--width W] [--height H] [--batch N]
                  [--init image.png [--strength 0.75] [--fit crop|resize|pad]] [--mask mask.png [--mask-blur 4]]
+                 [--outpaint left,right,top,bottom [--outpaint-fill edge|noise|blur]] (with --init)
+                 [--upscale 2|4 [--upscaler <installed upscaler id>|lanczos]]
                  [--provider auto|cuda|dml|coreml|webgpu|cpu] [--out file.png] [--json]`;
 
 export interface CliIo {
@@ -34,6 +38,16 @@ function num(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new Error(`${flag} must be a number, got "${value}"`);
   return n;
+}
+
+/** "0,32,0,0" → pixels to add on the left, right, top and bottom. */
+export function parseOutpaint(value: string, fill: string | undefined): { left: number; right: number; top: number; bottom: number; fill?: string } {
+  const parts = value.split(',').map((p) => Number(p.trim()));
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new Error(`--outpaint takes four whole pixel counts "left,right,top,bottom" (e.g. 0,32,0,0), got "${value}"`);
+  }
+  const [left, right, top, bottom] = parts;
+  return { left, right, top, bottom, ...(fill ? { fill } : {}) };
 }
 
 /** out.png for one image; out-1.png, out-2.png … for a batch. */
@@ -66,6 +80,10 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
       fit: { type: 'string' },
       mask: { type: 'string' },
       'mask-blur': { type: 'string' },
+      outpaint: { type: 'string' },
+      'outpaint-fill': { type: 'string' },
+      upscale: { type: 'string' },
+      upscaler: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       home: { type: 'string' },
@@ -104,6 +122,9 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     strength: num(values.strength, '--strength'),
     fit: values.fit,
     maskBlur: num(values['mask-blur'], '--mask-blur'),
+    upscale: num(values.upscale, '--upscale'),
+    upscaler: values.upscaler,
+    ...(values.outpaint ? { outpaint: parseOutpaint(values.outpaint, values['outpaint-fill']) } : {}),
   });
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -118,21 +139,33 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
   const progress = values.json ? null : new ProgressReporter(io.stderr, 'generating');
   try {
     const loaded = await engine.load(model.folder, values.provider ?? settings.provider, settings.lowMemory);
-    const inputs: ImageInputs = {
+    const given: ImageInputs = {
       ...NO_IMAGE_INPUTS,
       initImage: initBytes ? await decodeRgb(initBytes, '--init') : null,
       mask: maskBytes ? await decodeMask(maskBytes, '--mask') : null,
       initRef: values.init ? resolve(values.init) : null,
       maskRef: values.mask ? resolve(values.mask) : null,
     };
+    const inputs = applyOutpaint(req, given, seed, model.sizeMultiple);
     const plan = planGeneration(req, seed, inputs);
     const outcome = await engine.generate(plan.pipeline, 0, {
       onProgress: (p) => progress?.update(p.step, p.total, p.step > 0 ? (p.elapsedMs / p.step) * (p.total - p.step) : NaN),
     });
     progress?.finish();
-    const paths = outputPaths(out, outcome.images.length);
+    let images = outcome.images;
+    if (req.upscale) {
+      const upscaling = values.json ? null : new ProgressReporter(io.stderr, 'upscaling');
+      const chosen = await chooseUpscaler(await installedUpscalers(new ModelManager({ modelsDir: settings.modelsDir })), req.upscale, req.upscaler, { provider: parseProviderChoice(values.provider ?? settings.provider) });
+      const started = performance.now();
+      const up = await upscaleAll(images, req.upscale, chosen, { onTile: (d, t) => upscaling?.update(d, t, ((performance.now() - started) / d) * (t - d), chosen.label) });
+      upscaling?.finish();
+      images = up.images;
+      outcome.timings.upscaleMs = Math.round(up.ms);
+      outcome.timings.upscaleFactor = req.upscale;
+    }
+    const paths = outputPaths(out, images.length);
     const record = { req, plan, inputs, outcome, model: { id: model.id, hash: registry.fingerprint(model.folder), family: loaded.family }, appVersion: APP_VERSION };
-    for (const [i, img] of outcome.images.entries()) {
+    for (const [i, img] of images.entries()) {
       const png = await encodeGenerationPng(img, generationRecord(record, img, i));
       mkdirSync(dirname(paths[i]), { recursive: true });
       writeFileSync(paths[i], png);
@@ -150,8 +183,8 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
           scheduler: formatSchedulerName(outcome.scheduler, plan.schedulerOptions),
           steps: req.steps,
           guidanceScale: req.guidanceScale,
-          width: req.width,
-          height: req.height,
+          width: images[0].width,
+          height: images[0].height,
           rng: req.rng,
           truncatedPrompt: outcome.truncatedPrompt,
           timings: outcome.timings,
