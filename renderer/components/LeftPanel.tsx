@@ -6,6 +6,9 @@ import { formatBytes } from './hooks';
 import { DiceIcon, LockIcon } from './icons';
 import { PromptEditor } from './PromptEditor';
 import { QueueList } from './QueueList';
+import { DEFAULT_ONLY_MASKED_PADDING } from '../lib/init-image';
+import { frameLimits, setMargin, type Edge } from '../lib/outpaint';
+import { useSizeStep } from './OutpaintFrame';
 
 const isMac = typeof navigator !== 'undefined' && /Mac/.test(navigator.platform);
 export const MOD = isMac ? '⌘' : 'Ctrl';
@@ -191,18 +194,74 @@ function Params() {
   );
 }
 
+const MARGIN_LABELS: [Edge, string][] = [
+  ['left', 'Left'],
+  ['right', 'Right'],
+  ['top', 'Top'],
+  ['bottom', 'Bottom'],
+];
+
+/** Fit and only-masked for img2img/inpainting, or the outpaint margins as numbers. */
+function InitOptions() {
+  const { init, updateInit, setOutpaint, width, height } = useAtelier(
+    useShallow((s) => ({ init: s.initImage, updateInit: s.updateInit, setOutpaint: s.setOutpaint, width: s.params.width, height: s.params.height })),
+  );
+  const step = useSizeStep();
+  if (!init) return null;
+  if (init.outpaint) {
+    const lim = frameLimits(init.width, init.height, step);
+    const m = init.outpaint;
+    return (
+      <div className="outpaint-margins" data-testid="outpaint-margins" title={`Pixels added per side, in steps of ${step}; the result is ${width}×${height}`}>
+        {MARGIN_LABELS.map(([edge, label]) => (
+          <label key={edge}>
+            {label}
+            <input type="number" data-testid={`outpaint-${edge}`} min={0} max={edge === 'left' || edge === 'right' ? lim.maxX : lim.maxY} step={step} value={m[edge]} onChange={(e) => setOutpaint(setMargin(m, edge, e.target.valueAsNumber, lim))} />
+          </label>
+        ))}
+      </div>
+    );
+  }
+  return (
+    <div className="init-options">
+      <label title="How the init image is brought to the form's size when they differ">
+        Fit
+        <select data-testid="init-fit" value={init.fit ?? 'crop'} onChange={(e) => updateInit({ fit: e.target.value as 'crop' | 'resize' | 'pad' })}>
+          <option value="crop">Crop</option>
+          <option value="resize">Resize</option>
+          <option value="pad">Pad</option>
+        </select>
+      </label>
+      {init.maskBase64 && (
+        <>
+          <label title="Repaint only the masked area, at full resolution, with this much surrounding context">
+            <input type="checkbox" data-testid="only-masked" checked={!!init.onlyMasked} onChange={(e) => updateInit({ onlyMasked: e.target.checked })} />
+            Only masked area
+          </label>
+          {init.onlyMasked && (
+            <label title="Context around the masked area, in pixels">
+              Padding
+              <input type="number" data-testid="only-masked-padding" min={0} max={1024} step={8} value={init.onlyMaskedPadding ?? DEFAULT_ONLY_MASKED_PADDING} onChange={(e) => Number.isFinite(e.target.valueAsNumber) && updateInit({ onlyMaskedPadding: Math.max(0, Math.min(1024, Math.round(e.target.valueAsNumber))) })} />
+            </label>
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
 function InitImageChip() {
   const { init, updateInit, clearInit, view } = useAtelier(
     useShallow((s) => ({ init: s.initImage, updateInit: s.updateInit, clearInit: s.clearInit, view: s.view })),
   );
   if (!init) return null;
   return (
-    <div className="field init-chip" data-testid="init-chip" data-generation-id={init.generationId} data-masked={init.maskBase64 ? 'true' : 'false'}>
+    <div className="field init-chip" data-testid="init-chip" data-generation-id={init.generationId} data-masked={init.maskBase64 ? 'true' : 'false'} data-outpaint={init.outpaint ? 'true' : 'false'}>
       <div className="field-head">
         <label>Init image</label>
         <span className="muted">
           {init.width}×{init.height}
-          {init.maskBase64 ? ' · masked' : ''}
+          {init.outpaint ? ` → ${init.width + init.outpaint.left + init.outpaint.right}×${init.height + init.outpaint.top + init.outpaint.bottom} outpaint` : init.maskBase64 ? ' · masked' : ''}
         </span>
       </div>
       <div className="init-row">
@@ -212,15 +271,18 @@ function InitImageChip() {
             Strength <span className="muted">{init.strength.toFixed(2)}</span>
             <input type="range" data-testid="init-strength" min={0} max={1} step={0.01} value={init.strength} onChange={(e) => updateInit({ strength: e.target.valueAsNumber })} />
           </label>
-          <label title="Feather the inpainting mask edge (pixels); 0 keeps unmasked pixels exactly">
-            Mask blur <span className="muted">{init.maskBlur}</span>
-            <input type="range" data-testid="mask-blur" min={0} max={64} step={1} value={init.maskBlur} onChange={(e) => updateInit({ maskBlur: e.target.valueAsNumber })} />
-          </label>
+          {!init.outpaint && (
+            <label title="Feather the inpainting mask edge (pixels); 0 keeps unmasked pixels exactly">
+              Mask blur <span className="muted">{init.maskBlur}</span>
+              <input type="range" data-testid="mask-blur" min={0} max={64} step={1} value={init.maskBlur} onChange={(e) => updateInit({ maskBlur: e.target.valueAsNumber })} />
+            </label>
+          )}
         </div>
         <button type="button" className="icon" data-testid="init-clear" title="Back to text-to-image" onClick={clearInit}>
           ✕
         </button>
       </div>
+      <InitOptions />
     </div>
   );
 }

@@ -7,6 +7,8 @@ import { ImageStage } from './ImageStage';
 import { LineageStrip } from './LineageStrip';
 import { MOD } from './LeftPanel';
 import { MaskCanvas } from './MaskCanvas';
+import { defaultMargins, frameLimits } from '../lib/outpaint';
+import { OutpaintFrame, useSizeStep } from './OutpaintFrame';
 
 /** The job the viewer reports on: the running one, else the oldest queued one. */
 function useActiveJob(): JobView | null {
@@ -38,7 +40,7 @@ function ProgressOverlay({ job }: { job: JobView }) {
 
 export function Viewer() {
   const job = useActiveJob();
-  const { record, followJobs, viewerView: view, setView, viewingId, showLineage, toggleLineage, init, maskEditing, maskBrush, maskErase, setInitImage, setMaskEditing, setMaskTool, updateInit, view: viewImage } = useAtelier(
+  const { record, followJobs, viewerView: view, setView, viewingId, showLineage, toggleLineage, init, maskEditing, maskBrush, maskErase, setInitImage, setMaskEditing, setMaskTool, updateInit, view: viewImage, setOutpaint } = useAtelier(
     useShallow((s) => ({
       record: s.viewingId ? (s.records[s.viewingId] ?? null) : null,
       viewingId: s.viewingId,
@@ -56,17 +58,21 @@ export function Viewer() {
       setMaskTool: s.setMaskTool,
       updateInit: s.updateInit,
       view: s.view,
+      setOutpaint: s.setOutpaint,
     })),
   );
+  const step = useSizeStep();
   const showPreview = !!job && followJobs && !!job.previewUrl;
   const width = showPreview ? (job.request?.width ?? record?.width ?? 64) : (record?.width ?? 64);
   const height = showPreview ? (job.request?.height ?? record?.height ?? 64) : (record?.height ?? 64);
   const src = showPreview ? job.previewUrl : (record?.imageUrl ?? null);
-  const masking = maskEditing && !!init && !showPreview && !!record && record.id === init.generationId;
+  const showsInit = !!init && !showPreview && !!record && record.id === init.generationId;
+  const masking = maskEditing && showsInit;
+  const outpainting = !!init?.outpaint && showsInit;
   return (
     <section className="viewer" data-testid="viewer" data-viewing-id={viewingId ?? ''} data-showing={showPreview ? 'preview' : record ? 'image' : 'empty'}>
       <ImageStage testId="viewer-stage" src={src} width={width} height={height} view={view} onView={setView} alt={record?.prompt ?? 'preview'}
-        imageLayer={masking ? (place) => <MaskCanvas place={place} /> : undefined}
+        imageLayer={masking ? (place) => <MaskCanvas place={place} /> : outpainting ? (place) => <OutpaintFrame place={place} /> : undefined}
         hud={({ scale, fit }) => src && (
           <div className="viewer-toolbar" data-no-pan>
             <button type="button" data-testid="zoom-fit" title="Fit (F)" onClick={() => setView(FIT_VIEW)}>
@@ -101,6 +107,29 @@ export function Viewer() {
                 }}
               >
                 Mask
+              </button>
+            )}
+            {init && (
+              <button
+                type="button"
+                data-testid="outpaint-toggle"
+                aria-pressed={!!init.outpaint}
+                className={init.outpaint ? 'active' : ''}
+                title="Outpaint: grow the init image — move and resize the frame over the canvas around it"
+                onClick={() => {
+                  if (init.outpaint) {
+                    setOutpaint(null);
+                    setView(FIT_VIEW);
+                    return;
+                  }
+                  viewImage(init.generationId);
+                  setMaskEditing(false);
+                  setOutpaint(defaultMargins(frameLimits(init.width, init.height, step)));
+                  // Zoom out so the largest frame (3× the picture each way) fits on screen.
+                  setView({ zoom: 1 / 3.2, panX: 0, panY: 0 });
+                }}
+              >
+                Outpaint
               </button>
             )}
             {init && maskEditing && (

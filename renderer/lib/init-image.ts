@@ -1,5 +1,6 @@
 /** img2img / inpainting: the pure parts (request fields, mask encoding, brush stroke geometry). */
 import type { GenerateRequest } from '../../common/api/schemas';
+import { grownSize, hasMargins, type Margins } from './outpaint';
 
 export interface InitImageState {
   generationId: string;
@@ -14,7 +15,16 @@ export interface InitImageState {
   /** The painted coverage (1 byte per image pixel) the mask was encoded from, for further painting. */
   maskCoverage: Uint8Array | null;
   maskBlur: number;
+  /** How the init image is brought to the form's size (absent: the engine's default, crop). */
+  fit?: 'crop' | 'resize' | 'pad';
+  /** Inpaint only the masked area at full resolution, with `onlyMaskedPadding` px of context. */
+  onlyMasked?: boolean;
+  onlyMaskedPadding?: number;
+  /** Outpainting: pixels to add per side; replaces any painted mask (the engine builds its own). */
+  outpaint?: Margins | null;
 }
+
+export const DEFAULT_ONLY_MASKED_PADDING = 32;
 
 export const DEFAULT_STRENGTH = 0.6;
 export const DEFAULT_MASK_BLUR = 4;
@@ -30,10 +40,21 @@ export function stripDataUrl(dataUrl: string): string {
 export function initRequestFields(init: InitImageState | null): Partial<GenerateRequest> {
   if (!init) return {};
   const strength = Math.min(1, Math.max(0, init.strength));
+  const base = { initImage: { generationId: init.generationId }, strength };
+  if (hasMargins(init.outpaint)) {
+    const { left, right, top, bottom } = init.outpaint;
+    return { ...base, outpaint: { left, right, top, bottom }, ...grownSize(init.width, init.height, init.outpaint) };
+  }
   return {
-    initImage: { generationId: init.generationId },
-    strength,
-    ...(init.maskBase64 ? { mask: { base64: init.maskBase64 }, maskBlur: Math.min(64, Math.max(0, init.maskBlur)) } : {}),
+    ...base,
+    ...(init.fit ? { fit: init.fit } : {}),
+    ...(init.maskBase64
+      ? {
+          mask: { base64: init.maskBase64 },
+          maskBlur: Math.min(64, Math.max(0, init.maskBlur)),
+          ...(init.onlyMasked ? { inpaintOnlyMasked: { padding: Math.round(Math.min(1024, Math.max(0, init.onlyMaskedPadding ?? DEFAULT_ONLY_MASKED_PADDING))) } } : {}),
+        }
+      : {}),
   };
 }
 

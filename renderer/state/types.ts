@@ -15,6 +15,7 @@ import type {
 import type { GenerateRequest, Settings } from '../../common/api/schemas';
 import type { AbState } from '../lib/ab';
 import type { InitImageState } from '../lib/init-image';
+import type { Margins } from '../lib/outpaint';
 import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 
@@ -70,6 +71,8 @@ export interface WorkspaceSlice {
   updateInit(patch: Partial<InitImageState>): void;
   clearInit(): void;
   setMaskEditing(on: boolean): void;
+  /** Outpainting margins (null = off); the form's size follows the grown canvas. */
+  setOutpaint(margins: Margins | null): void;
   setMaskTool(patch: { maskBrush?: number; maskErase?: boolean }): void;
 }
 

@@ -3,6 +3,7 @@ import type { AtelierState, WorkspaceParams, WorkspaceSlice } from './types';
 import { randomSeed } from '../lib/presets';
 import { DEFAULT_MASK_BLUR, DEFAULT_STRENGTH, initRequestFields, type InitImageState } from '../lib/init-image';
 import type { GenerateRequest } from '../../common/api/schemas';
+import { grownSize } from '../lib/outpaint';
 
 export const DEFAULT_PARAMS: WorkspaceParams = {
   modelId: '',
@@ -21,7 +22,6 @@ export const DEFAULT_PARAMS: WorkspaceParams = {
 
 export function requestFromParams(p: WorkspaceParams, init: InitImageState | null = null): GenerateRequest {
   return {
-    ...initRequestFields(init),
     ...(p.modelId ? { modelId: p.modelId } : {}),
     prompt: p.prompt,
     negativePrompt: p.negativePrompt,
@@ -33,6 +33,8 @@ export function requestFromParams(p: WorkspaceParams, init: InitImageState | nul
     seed: p.seedLocked && p.seed >= 0 ? p.seed : -1,
     rng: p.rng,
     batchSize: p.batchSize,
+    // Last: an outpaint request's size is the grown canvas, whatever the form says.
+    ...initRequestFields(init),
   };
 }
 
@@ -98,6 +100,11 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
         maskBase64: null,
         maskCoverage: null,
         maskBlur: s.initImage?.maskBlur ?? DEFAULT_MASK_BLUR,
+        // Per-session preferences carry over to the next init image; the frame does not.
+        fit: s.initImage?.fit,
+        onlyMasked: s.initImage?.onlyMasked,
+        onlyMaskedPadding: s.initImage?.onlyMaskedPadding,
+        outpaint: null,
       },
       maskEditing: false,
       params: { ...s.params, width: record.width, height: record.height },
@@ -113,7 +120,17 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
   },
 
   setMaskEditing(on) {
+    // Painting a mask and outpainting exclude each other (outpaint builds its own mask).
+    if (on && get().initImage?.outpaint) get().setOutpaint(null);
     set((s) => ({ maskEditing: on && !!s.initImage }));
+  },
+
+  setOutpaint(margins) {
+    set((s) => {
+      if (!s.initImage) return {};
+      const size = margins ? grownSize(s.initImage.width, s.initImage.height, margins) : { width: s.initImage.width, height: s.initImage.height };
+      return { initImage: { ...s.initImage, outpaint: margins }, maskEditing: margins ? false : s.maskEditing, params: { ...s.params, ...size } };
+    });
   },
 
   setMaskTool(patch) {
