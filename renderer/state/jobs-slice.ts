@@ -86,7 +86,9 @@ export const createJobsSlice =
           // Shown in the queue like any job: the source's parameters at the new size.
           const request = r ? { ...baseRequest(r), width: r.width * factor, height: r.height * factor, prompt: `Upscale ${factor}× · ${r.prompt}` } : null;
           patchJob(jobId, { request, origin: 'upscale', seed: r?.seed ?? null });
-          set({ followJobs: true });
+          // A small image upscales faster than this reply travels: its job:done may be in already.
+          const done = get().jobs[jobId];
+          set(done?.state === 'done' && done.generationIds[0] ? { followJobs: true, viewingId: done.generationIds[0] } : { followJobs: true });
           return jobId;
         } catch (err) {
           get().reportError('Could not upscale', err);

@@ -49,3 +49,29 @@ test('reveal: from the queue and the context menu, an image hidden by a search i
   await expect(kettle).toHaveAttribute('data-selected', 'false');
   expect(errors).toEqual([]);
 });
+
+test('upscale 2× from the context menu: a queued job whose result is a twice-as-large child, shown when done', async ({ page, atelier }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await ready(page, atelier.url);
+  await page.getByTestId('steps').fill('2');
+  await generate(page, 'a lantern in fog');
+  const source = page.locator('[data-testid="history-item"][title*="lantern in fog"]').first();
+  const sourceId = (await source.getAttribute('data-id'))!;
+  const history = page.getByTestId('history');
+  const before = Number(await history.getAttribute('data-count'));
+
+  await source.click({ button: 'right' });
+  await expect(page.getByTestId('menu-upscale')).toContainText('128×128');
+  await page.getByTestId('menu-upscale').click();
+  await expect(page.getByTestId('queue-item').filter({ hasText: 'Upscale 2×' }).first()).toHaveAttribute('data-state', 'done');
+  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  const childId = (await page.getByTestId('history-item').first().getAttribute('data-id'))!;
+  expect(childId).not.toBe(sourceId);
+  await expect(page.getByTestId('viewer')).toHaveAttribute('data-viewing-id', childId);
+  await expect(page.getByTestId('viewer-meta')).toContainText('128×128');
+  if ((await page.getByTestId('toggle-lineage').getAttribute('aria-pressed')) !== 'true') await page.getByTestId('toggle-lineage').click();
+  await expect(page.getByTestId('lineage')).toHaveAttribute('data-ready', 'true');
+  await expect(page.getByTestId('lineage-node').first()).toHaveAttribute('data-id', sourceId);
+  expect(errors).toEqual([]);
+});
