@@ -9,7 +9,7 @@ import { CancelledError, inspectModel, listExecutionProviders, type MaskImage, t
 import { applyOutpaint, generationRecord, planGeneration, type ImageInputs } from './generation-plan';
 import { decodeMask, decodeRgb } from './image-inputs';
 import { chooseUpscaler, installedUpscalers, LANCZOS, upscaleAll, upscaledRecord, upscaleJobRequest, upscaleNote } from './upscale-job';
-import { MAX_UPSCALED_PIXELS, type UpscaleFactor } from '../engine/upscale';
+import { MAX_UPSCALED_PIXELS, type UpscaleFactor } from '../engine';
 import { ModelManager } from '../models/manager';
 import {
   AtelierApiError,

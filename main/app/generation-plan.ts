@@ -6,10 +6,9 @@
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
 import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
-import type { GeneratedImage, MaskImage, RgbImage, SchedulerOptions } from '../engine';
+import { outpaintCanvasSize, prepareOutpaint, type GeneratedImage, type MaskImage, type RgbImage, type SchedulerOptions } from '../engine';
 import type { GenerateOutcome, PipelineRequest } from '../engine-host/protocol';
 import type { GenerationParamsInput } from '../library';
-import { outpaintCanvasSize, prepareOutpaint } from '../engine/outpaint';
 
 export interface ImageInputs {
   initImage: RgbImage | null;

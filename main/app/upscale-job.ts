@@ -8,9 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
-import type { ProviderChoice } from '../engine/ort-backend';
-import type { RgbImage } from '../engine/pipeline';
-import { assertUpscalerFits, openUpscaler, upscaleImage, UpscaleError, type UpscaleFactor, type Upscaler } from '../engine/upscale';
+import { assertUpscalerFits, openUpscaler, upscaleImage, UpscaleError, type ProviderChoice, type RgbImage, type UpscaleFactor, type Upscaler } from '../engine';
 import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
 import type { ModelManager } from '../models/manager';
 

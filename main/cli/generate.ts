@@ -19,7 +19,7 @@ import { decodeMask, decodeRgb } from '../app/image-inputs';
 import { formatSchedulerName } from '../../common/api/scheduler-names';
 import { applyOutpaint, generationRecord, NO_IMAGE_INPUTS, planGeneration, type ImageInputs } from '../app/generation-plan';
 import { chooseUpscaler, installedUpscalers, upscaleAll } from '../app/upscale-job';
-import { parseProviderChoice } from '../engine/ort-backend';
+import { parseProviderChoice } from '../engine';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
                  [--steps N] [--cfg X] [--clip-skip N] [--scheduler <ClassName>[+karras]] [--width W] [--height H] [--batch N]

@@ -24,3 +24,7 @@ export { resizeBilinear, resizeNearest, fitPixels, fitGeometry, blurMask, maskBo
 export type { FitMode, Rect, FitGeometry } from './image-ops';
 export { extendCanvas } from './image-ops';
 export type { CanvasExtension } from './image-ops';
+export { openUpscaler, upscaleImage, upscaleTiled, resizeLanczos, assertUpscalerFits, UpscaleError, MAX_UPSCALED_PIXELS } from './upscale';
+export type { Upscaler, UpscaleFactor, UpscaleOptions } from './upscale';
+export { prepareOutpaint, outpaintCanvasSize } from './outpaint';
+export type { OutpaintFill, OutpaintMargins, OutpaintOptions } from './outpaint';
