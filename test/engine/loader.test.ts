@@ -88,20 +88,17 @@ describe('loadModel: every fixture variant', () => {
     expect(Object.values(model.signature.io).every((t) => t === 'float16')).toBe(true);
   });
 
-  it('detects SDXL and LCM, and reports them as not yet supported', async () => {
-    for (const [variant, family] of [['sdxl', 'SDXL'], ['lcm', 'LCM']] as const) {
-      const err = await loadModel(`${FIX}/${variant}`, { provider: 'cpu' }).catch((e) => e);
-      expect(err).toBeInstanceOf(ModelLoadError);
-      expect(err.code).toBe('unsupported');
-      expect(err.message).toContain(`${family} model, which is not yet supported`);
-    }
-    const xl = await loadModel(`${FIX}/sdxl`, { provider: 'cpu', allowUnsupported: true });
+  it('detects and loads SDXL (with text_encoder_2 and tokenizer_2) and LCM', async () => {
+    const xl = await loadModel(`${FIX}/sdxl`, { provider: 'cpu' });
     opened.push(xl);
-    expect(xl.signature).toMatchObject({ family: 'sdxl', supported: false, sdxlConditioning: true, hiddenStatesOutputs: 3 });
+    expect(xl.signature).toMatchObject({ family: 'sdxl', supported: true, sdxlConditioning: true, hiddenStatesOutputs: 3 });
+    expect(xl.signature.textEncoder2).toMatchObject({ hiddenStatesOutputs: 3, pooledSize: 32 });
+    expect(xl.providers.text_encoder_2).toBe('cpu');
+    expect(xl.tokenizer2?.padId).toBe(0);
     expect(xl.scalingFactor).toBe(0.13025);
-    const lcm = await loadModel(`${FIX}/lcm`, { provider: 'cpu', allowUnsupported: true });
+    const lcm = await loadModel(`${FIX}/lcm`, { provider: 'cpu' });
     opened.push(lcm);
-    expect(lcm.signature).toMatchObject({ family: 'lcm', timeCondProjDim: 32 });
+    expect(lcm.signature).toMatchObject({ family: 'lcm', supported: true, timeCondProjDim: 32, textEncoder2: null, sdxl: null });
   });
 
   it('auto provider falls back with a recorded reason per failed provider', async () => {
@@ -161,10 +158,18 @@ describe('detectSignature (synthetic metadata for real-size models)', () => {
   });
 
   it('SDXL conditioning inputs and LCM timestep_cond are detected from the UNet graph', () => {
-    const xl = detectSignature(withSched({}), meta(768, { unetExtra: [t('text_embeds', 'float32', ['batch', 1280]), t('time_ids', 'float32', ['batch', 6])] }));
-    expect(xl).toMatchObject({ family: 'sdxl', supported: false });
+    // SDXL UNet inputs without a text_encoder_2 cannot be conditioned: a clear load error
+    const err = (() => {
+      try {
+        return detectSignature(withSched({}), meta(768, { unetExtra: [t('text_embeds', 'float32', ['batch', 1280]), t('time_ids', 'float32', ['batch', 6])] }));
+      } catch (e) {
+        return e as ModelLoadError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect((err as ModelLoadError).message).toMatch(/UNet takes SDXL conditioning \(text_embeds, time_ids\) but there is no text_encoder_2/);
     const lcm = detectSignature(withSched({}), meta(768, { unetExtra: [t('timestep_cond', 'float32', ['batch', 256])] }));
-    expect(lcm).toMatchObject({ family: 'lcm', timeCondProjDim: 256, supported: false });
+    expect(lcm).toMatchObject({ family: 'lcm', timeCondProjDim: 256, supported: true });
   });
 
   it('reads a static timestep length and scalar timesteps', () => {
