@@ -342,6 +342,13 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
 
   const timeCond = un.inputs.find((i) => i.name === 'timestep_cond');
   const timeCondProjDim = dimOf(timeCond, 1) ?? numberOr(unetConfig.time_cond_proj_dim);
+  if (timeCond && timeCondProjDim === null) {
+    throw new ModelLoadError({
+      file: unFile, code: 'wrong-rank',
+      problem: `unet "timestep_cond" has no static width (shape [${timeCond.shape.join(', ')}]) and unet/config.json has no time_cond_proj_dim`,
+      expected: 'the LCM guidance-embedding width: a static timestep_cond [batch, 256] or time_cond_proj_dim in unet/config.json',
+    });
+  }
   const sched = info.schedulerConfig;
   const predictionType = (sched.prediction_type ?? 'epsilon') as ModelSignature['predictionType'];
 

@@ -6,6 +6,10 @@ export { txt2img } from './pipeline/txt2img';
 export { img2img } from './pipeline/img2img';
 export { inpaint } from './pipeline/inpaint';
 export { CancelledError, PipelineInputError, SCHEDULER_OPTION_KEYS } from './pipeline/types';
+export { buildTimeIds, guidanceScaleEmbedding } from './pipeline/conditioning';
+export { MAX_CLIP_SKIP } from './pipeline/text-encoders';
+export { NonFiniteOutputError } from './pipeline/vae-precision';
+export type { SdxlMicroConditioning } from './pipeline/types';
 export type {
   GeneratedImage,
   ImageFit,

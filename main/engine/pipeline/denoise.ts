@@ -113,7 +113,7 @@ export async function denoise(a: DenoiseArgs): Promise<Float32Array> {
         total: timesteps.length,
         elapsedMs: performance.now() - a.started,
         latentShape,
-        ...(wantPreview ? { previewLatents: (res.predOriginalSample ?? res.denoised ?? latents).slice() } : {}),
+        ...(wantPreview ? { previewLatents: (res.denoised ?? res.predOriginalSample ?? latents).slice() } : {}),
       });
     }
   }
