@@ -184,6 +184,24 @@ describe('SDXL pipelines', () => {
     expect(new Set(res.images[0].rgb).size).toBeGreaterThan(4);
   });
 
+  it('batches: text_embeds and time_ids are repeated per image, negatives first', async () => {
+    const spy = spySession(xl, 'unet');
+    let res;
+    try {
+      res = await txt2img(xl, { ...base, steps: 1, batchSize: 2, negativePrompt: 'blurry' });
+    } finally {
+      spy.restore();
+    }
+    const feed = spy.feeds[0];
+    expect(feed.text_embeds.dims).toEqual([4, 32]);
+    expect(feed.time_ids.dims).toEqual([4, 6]);
+    const pooled = f32(feed.text_embeds);
+    expect(maxAbsDiff(pooled.subarray(0, 32), pooled.subarray(32, 64))).toBe(0); // negative, repeated
+    expect(maxAbsDiff(pooled.subarray(64, 96), pooled.subarray(96, 128))).toBe(0); // positive, repeated
+    expect(maxAbsDiff(pooled.subarray(0, 32), pooled.subarray(64, 96))).toBeGreaterThan(0);
+    expect(res.images).toHaveLength(2);
+  });
+
   it('img2img and inpaint without a vae_encoder fail with a clear message', async () => {
     const init = testImage(64, 48);
     const err = await img2img(xl, { ...base, initImage: init, strength: 0.5 }).catch((e) => e);
