@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type MouseEvent } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type MouseEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { GenerationRecord } from '../../common/api/contract';
 import { toInfotext } from '../lib/infotext';
@@ -79,6 +79,11 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     })),
   );
   const ref = useRef<HTMLDivElement>(null);
+  // Keep the whole menu on screen: its height is only known once it is laid out.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el) el.style.top = `${Math.max(4, Math.min(menu.y, window.innerHeight - el.offsetHeight - 4))}px`;
+  }, [menu]);
   useEffect(() => {
     ref.current?.querySelector('button')?.focus();
     const onDown = (e: globalThis.MouseEvent) => {
@@ -98,7 +103,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     close();
   };
   return (
-    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: Math.max(4, Math.min(menu.y, window.innerHeight - (ref.current?.offsetHeight ?? 260) - 4)) }}>
+    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: menu.y }}>
       <button type="button" role="menuitem" data-testid="menu-vary" onClick={act(() => void vary(record.id))}>
         Vary <span className="muted">same params, new seed</span>
       </button>
@@ -282,16 +287,28 @@ export function HistoryStrip() {
           <option value="none">Unflagged</option>
         </select>
       </div>
-      {filter.tag && (
-        <div className="filters">
+      <div className="filters">
+        {filter.tag ? (
           <span className="chip tag active" data-testid="filter-tag" data-tag={filter.tag}>
             tag: {filter.tag}
             <button type="button" className="tag-remove" data-testid="filter-tag-clear" aria-label="Stop filtering by tag" title="Show all tags" onClick={() => void setFilter({ ...filter, tag: undefined })}>
               ✕
             </button>
           </span>
-        </div>
-      )}
+        ) : (
+          <input
+            className="tag-input"
+            data-testid="filter-tag-input"
+            aria-label="Filter by tag"
+            placeholder="Filter by tag (Enter)…"
+            maxLength={100}
+            onKeyDown={(e) => {
+              const tag = e.currentTarget.value.trim();
+              if (e.key === 'Enter' && tag) void setFilter({ ...filter, tag });
+            }}
+          />
+        )}
+      </div>
       <div ref={ref} className="history-scroll" data-testid="history-list" onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
         {order.length === 0 && !loading ? (
           <div className="empty small" data-testid="history-empty">

@@ -88,6 +88,13 @@ test('boards, tags and export: collect a selection on a board, filter by board a
   await expect(history).toHaveAttribute('data-count', '1');
   await page.getByTestId('filter-tag-clear').click();
   await expect(history).toHaveAttribute('data-count', String(total));
+  // Or typed, without viewing a tagged image first.
+  await page.getByTestId('filter-tag-input').fill('keeper');
+  await page.getByTestId('filter-tag-input').press('Enter');
+  await expect(page.getByTestId('filter-tag')).toHaveAttribute('data-tag', 'keeper');
+  await expect(history).toHaveAttribute('data-count', '1');
+  await page.getByTestId('filter-tag-clear').click();
+  await expect(history).toHaveAttribute('data-count', String(total));
 
   // Export the selection: a toast names the path and the count, and the files are there.
   await item('beach').click();
