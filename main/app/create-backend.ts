@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { CancelledError, inspectModel, listExecutionProviders, type MaskImage, type RgbImage } from '../engine';
 import { applyOutpaint, generationRecord, planGeneration, type ImageInputs } from './generation-plan';
 import { decodeMask, decodeRgb } from './image-inputs';
-import { chooseUpscaler, installedUpscalers, LANCZOS, upscaleAll, upscaledRecord, upscaleJobRequest, upscaleNote } from './upscale-job';
+import { installedUpscalers, LANCZOS, upscaledRecord, upscaleJobRequest, upscaleNote } from './upscale-job';
+import { upscaleInWorker } from './upscale-host';
 import { MAX_UPSCALED_PIXELS, type UpscaleFactor } from '../engine';
 import { ModelManager } from '../models/manager';
 import {
@@ -116,23 +117,26 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     if (!source || !file) throw new AtelierApiError('not_found', `upscaleImage: no generation ${job.generationId} in this project`);
     const image = await decodeRgb(file, 'generationId');
     if (ctx.isCancelled()) throw new CancelledError(0);
-    const chosen = await chooseUpscaler(await installedUpscalers(modelManager), job.factor, job.upscaler, { provider: settings.get().provider });
-    const provider = chosen.upscaler?.provider ?? 'cpu';
     const started = performance.now();
-    const { images, ms } = await upscaleAll([image], job.factor, chosen, { isCancelled: ctx.isCancelled, onTile: (d, t) => ctx.progress(d, t, performance.now() - started) });
+    const { images, ms, label, provider } = await upscaleInWorker(
+      { images: [image], factor: job.factor, candidates: await installedUpscalers(modelManager), choice: job.upscaler, provider: settings.get().provider },
+      { isCancelled: ctx.isCancelled, onTile: (d, t) => ctx.progress(d, t, performance.now() - started) },
+    );
     const added = await projects.addGeneration(images[0], upscaledRecord(source, images[0], job.factor, provider, ms, APP_VERSION));
-    const generation = projects.updateGeneration({ id: added.id, notes: upscaleNote(job.factor, chosen.label, source.id) });
+    const generation = projects.updateGeneration({ id: added.id, notes: upscaleNote(job.factor, label, source.id) });
     return { generations: [generation], provider, timings: { upscaleMs: Math.round(ms) } };
   }
 
   /** `upscale: 2 | 4` on a generate request: every result is upscaled before it is saved. */
   async function upscaleResults<T extends RgbImage>(ctx: JobContext, factor: UpscaleFactor, images: T[], timings: Record<string, number>): Promise<T[]> {
-    const chosen = await chooseUpscaler(await installedUpscalers(modelManager), factor, ctx.request.upscaler, { provider: settings.get().provider });
     const started = performance.now();
-    const out = await upscaleAll(images, factor, chosen, { isCancelled: ctx.isCancelled, onTile: (d, t) => ctx.progress(d, t, performance.now() - started) });
+    const out = await upscaleInWorker(
+      { images, factor, candidates: await installedUpscalers(modelManager), choice: ctx.request.upscaler, provider: settings.get().provider },
+      { isCancelled: ctx.isCancelled, onTile: (d, t) => ctx.progress(d, t, performance.now() - started) },
+    );
     timings.upscaleMs = Math.round(out.ms);
     timings.upscaleFactor = factor;
-    return out.images;
+    return images.map((img, i) => ({ ...img, width: out.images[i].width, height: out.images[i].height, rgb: out.images[i].rgb }));
   }
 
   const runner: JobRunner = {

@@ -18,7 +18,8 @@ import { ProgressReporter } from './progress-bar';
 import { decodeMask, decodeRgb } from '../app/image-inputs';
 import { formatSchedulerName } from '../../common/api/scheduler-names';
 import { applyOutpaint, generationRecord, NO_IMAGE_INPUTS, planGeneration, type ImageInputs } from '../app/generation-plan';
-import { chooseUpscaler, installedUpscalers, upscaleAll } from '../app/upscale-job';
+import { installedUpscalers } from '../app/upscale-job';
+import { upscaleInWorker } from '../app/upscale-host';
 import { parseProviderChoice } from '../engine';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
@@ -155,11 +156,14 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     let images = outcome.images;
     if (req.upscale) {
       const upscaling = values.json ? null : new ProgressReporter(io.stderr, 'upscaling');
-      const chosen = await chooseUpscaler(await installedUpscalers(new ModelManager({ modelsDir: settings.modelsDir })), req.upscale, req.upscaler, { provider: parseProviderChoice(values.provider ?? settings.provider) });
+      const candidates = await installedUpscalers(new ModelManager({ modelsDir: settings.modelsDir }));
       const started = performance.now();
-      const up = await upscaleAll(images, req.upscale, chosen, { onTile: (d, t) => upscaling?.update(d, t, ((performance.now() - started) / d) * (t - d), chosen.label) });
+      const up = await upscaleInWorker(
+        { images, factor: req.upscale, candidates, choice: req.upscaler, provider: parseProviderChoice(values.provider ?? settings.provider) },
+        { onTile: (d, t) => upscaling?.update(d, t, ((performance.now() - started) / d) * (t - d)) },
+      );
       upscaling?.finish();
-      images = up.images;
+      images = images.map((img, i) => ({ ...img, width: up.images[i].width, height: up.images[i].height, rgb: up.images[i].rgb }));
       outcome.timings.upscaleMs = Math.round(up.ms);
       outcome.timings.upscaleFactor = req.upscale;
     }

@@ -95,6 +95,33 @@ describe.each<TransportName>(['ipc', 'websocket'])('upscale and outpaint over %s
     }
   });
 
+  it('cancels a running upscale between tiles (the upscaler runs in its own worker thread)', async () => {
+    // A 1024² picture at 2× with the installed tiny model: dozens of tiles, time to cancel mid-way.
+    const file = join(h.home, 'big.png');
+    const raw = Buffer.alloc(1024 * 1024 * 3);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 31) % 256;
+    await sharp(raw, { raw: { width: 1024, height: 1024, channels: 3 } }).png().toFile(file);
+    const big = (await h.client.importImages({ paths: [file] })).imported[0];
+    const { jobId } = await h.client.upscaleImage({ generationId: big.id, factor: 2, upscaler: 'tiny-x2' });
+    const finished = waitForJob(h, jobId);
+    let lagMax = 0;
+    await new Promise<void>((resolve) => {
+      const off = h.client.onEvent((e) => {
+        if (e.type === 'job:progress' && e.jobId === jobId) {
+          off();
+          resolve();
+        }
+      });
+    });
+    // The API answers while tiles run.
+    const t0 = performance.now();
+    await h.client.listJobs();
+    lagMax = performance.now() - t0;
+    expect(await h.client.cancel({ jobId })).toEqual({ cancelled: true });
+    expect((await finished).type).toBe('job:cancelled');
+    expect(lagMax).toBeLessThan(1000);
+  });
+
   it('generate with upscale: 2 saves the upscaled result', async () => {
     const { jobId } = await h.client.generate({ prompt: 'a small yellow square', seed: 3, steps: 3, upscale: 2, upscaler: 'lanczos' });
     const g = await done(h, jobId);
