@@ -43,22 +43,25 @@ class TinyEsrgan(nn.Module):
         return out.half() if self.fp16_io else out
 
 
-def save(module, name, input_name='image', output_name='upscaled', fp16_io=False):
+def save(module, name, input_name='image', output_name='upscaled', fp16_io=False, static_size=None):
     os.makedirs(ROOT, exist_ok=True)
     module.eval()
-    example = torch.rand(1, 3, 16, 16)
+    example = torch.rand(1, 3, static_size or 16, static_size or 16)
     if fp16_io:
         example = example.half()
+    # Some exports fix H/W (tile-sized graphs): no dynamic axes, the engine pads tiles to that size.
+    axes = None if static_size else {input_name: {0: 'batch', 2: 'height', 3: 'width'}, output_name: {0: 'batch', 2: 'out_height', 3: 'out_width'}}
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(module, (example,), buf, opset_version=OPSET, input_names=[input_name], output_names=[output_name],
-                          dynamic_axes={input_name: {0: 'batch', 2: 'height', 3: 'width'}, output_name: {0: 'batch', 2: 'out_height', 3: 'out_width'}},
-                          do_constant_folding=True)
+                          dynamic_axes=axes, do_constant_folding=True)
     with open(os.path.join(ROOT, name), 'wb') as f:
         f.write(buf.getvalue())
 
 
-save(TinyEsrgan(2), 'tiny-esrgan-x2.onnx')
+x2 = TinyEsrgan(2)
+save(x2, 'tiny-esrgan-x2.onnx')
 save(TinyEsrgan(4), 'tiny-esrgan-x4.onnx', input_name='input', output_name='output')
 save(TinyEsrgan(2, fp16_io=True), 'tiny-esrgan-x2-fp16.onnx', fp16_io=True)
+save(x2, 'tiny-esrgan-x2-static32.onnx', static_size=32)  # same weights as tiny-esrgan-x2, fixed 32x32 input
 print('wrote', sorted(os.listdir(ROOT)))

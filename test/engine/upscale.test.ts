@@ -94,6 +94,22 @@ describe('ONNX upscaler (tiny Real-ESRGAN-like fixtures)', () => {
     await expect(upscaleImage(img, 4, ups.get('tiny-esrgan-x2')!)).rejects.toThrow(/lanczos/);
   });
 
+  it('graphs with a fixed input size: tiles of that size (padded when the image is smaller), same result', async () => {
+    const fixed = await openUpscaler(join(DIR, 'tiny-esrgan-x2-static32.onnx'), { provider: 'cpu', threads: 1 });
+    try {
+      expect(fixed.fixedTile).toEqual({ width: 32, height: 32 });
+      expect(fixed.scale).toBe(2); // from the static output shape, no probe needed
+      const img = testImage(50, 40);
+      const whole = await upscaleTiled(ups.get('tiny-esrgan-x2')!, img, { tile: 128, overlap: 0 });
+      const tiled = await upscaleTiled(fixed, img, { overlap: 16 });
+      expect(maxDiff(tiled.rgb, whole.rgb)).toBeLessThanOrEqual(1);
+      const small = await upscaleTiled(fixed, testImage(20, 12));
+      expect([small.width, small.height]).toEqual([40, 24]);
+    } finally {
+      await fixed.release();
+    }
+  });
+
   it('stops between tiles when cancelled', async () => {
     const img = testImage(100, 70);
     let calls = 0;
