@@ -75,6 +75,7 @@ export const createJobsSlice =
 
       async retryJob(jobId) {
         const job = get().jobs[jobId];
+        if (job?.upscale) return get().upscaleImage(job.upscale.generationId, job.upscale.factor);
         if (!job?.request) return null;
         return get().enqueue(job.request, 'retry');
       },
@@ -85,7 +86,7 @@ export const createJobsSlice =
           const { jobId } = await client.upscaleImage({ generationId: id, factor });
           // Shown in the queue like any job: the source's parameters at the new size.
           const request = r ? { ...baseRequest(r), width: r.width * factor, height: r.height * factor, prompt: `Upscale ${factor}× · ${r.prompt}` } : null;
-          patchJob(jobId, { request, origin: 'upscale', seed: r?.seed ?? null });
+          patchJob(jobId, { request, origin: 'upscale', seed: r?.seed ?? null, upscale: { generationId: id, factor } });
           // A small image upscales faster than this reply travels: its job:done may be in already.
           const done = get().jobs[jobId];
           set(done?.state === 'done' && done.generationIds[0] ? { followJobs: true, viewingId: done.generationIds[0] } : { followJobs: true });

@@ -93,6 +93,8 @@ export interface JobView {
   generationIds: string[];
   seed: number | null;
   position: number | null;
+  /** Set for upscale jobs (their `request` only describes them for display). */
+  upscale?: { generationId: string; factor: 2 | 4 };
 }
 
 export interface JobsSlice {

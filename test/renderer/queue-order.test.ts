@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createAtelierStore } from '../../renderer/state/store';
 import { waitingJobIds } from '../../renderer/state/jobs-slice';
-import { createFakeClient } from './fake-client';
+import { createFakeClient, record } from './fake-client';
 
 async function withQueue() {
   const fake = createFakeClient();
@@ -49,5 +49,25 @@ describe('queue order', () => {
     // The server's word wins.
     ['job2', 'job4', 'job3'].forEach((jobId, i) => fake.emit({ type: 'job:queued', jobId, position: i + 1 }));
     expect(waitingJobIds(s())).toEqual(['job2', 'job4', 'job3']);
+  });
+});
+
+describe('upscale jobs', () => {
+  it('queues an upscale of the source, shown with its size, and retry as an upscale, not a generation', async () => {
+    const fake = createFakeClient();
+    const upscales: unknown[] = [];
+    let n = 0;
+    fake.client.upscaleImage = async (req) => (upscales.push(req), { jobId: `up${++n}` });
+    const store = createAtelierStore(fake.client);
+    await store.getState().init();
+    const s = () => store.getState();
+    s().addGenerations([record({ id: 'src', width: 64, height: 32, prompt: 'a kettle' })]);
+    expect(await s().upscaleImage('src', 2)).toBe('up1');
+    expect(s().jobs.up1).toMatchObject({ origin: 'upscale', request: { width: 128, height: 64, prompt: 'Upscale 2× · a kettle' } });
+    fake.emit({ type: 'job:failed', jobId: 'up1', error: { code: 'internal', message: 'boom' } });
+    const generates = fake.callsTo('generate').length;
+    expect(await s().retryJob('up1')).toBe('up2');
+    expect(upscales).toEqual([{ generationId: 'src', factor: 2 }, { generationId: 'src', factor: 2 }]);
+    expect(fake.callsTo('generate')).toHaveLength(generates);
   });
 });
