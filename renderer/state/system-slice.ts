@@ -63,6 +63,7 @@ export const createSystemSlice =
                     generationIds: j.generationIds,
                     seed: j.request.seed >= 0 ? j.request.seed : null,
                     position: null,
+                    ...(j.upscale ? { upscale: { generationId: j.upscale.generationId, factor: j.upscale.factor } } : {}),
                   },
                 ]),
               ),
