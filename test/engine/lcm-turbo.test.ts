@@ -4,6 +4,7 @@
  *    timesteps, `denoised` decoded; img2img draws its steps from the strength-limited schedule;
  *  - SD-Turbo / SDXL-Turbo: guidance 0 runs one UNet pass per step, trailing spacing, 1–4 steps.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import { inspectModel } from '../../main/engine/model-info';
@@ -71,6 +72,20 @@ describe('LCM', () => {
     expect(guidanceScaleEmbedding(0.5, 33)[32]).toBe(0);
     // w = 0: sin(0) = 0 and cos(0) = 1 in every frequency
     expect(Array.from(guidanceScaleEmbedding(0, 8))).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+  });
+
+  it('guidanceScaleEmbedding matches torch running the diffusers code (fixtures/make_lcm_embedding.py)', () => {
+    const ref = JSON.parse(readFileSync('test/engine/fixtures/lcm-embedding.json', 'utf8')) as { cases: Array<{ guidanceScale: number; dim: number; embedding: number[] }> };
+    expect(ref.cases.length).toBeGreaterThan(0);
+    for (const c of ref.cases) {
+      const got = guidanceScaleEmbedding(c.guidanceScale - 1, c.dim);
+      // torch's vectorised float32 exp is not always correctly rounded: a frequency 1 ulp off moves
+      // an argument of up to w·1000 = 7500 rad by one float32 ulp (4.9e-4), hence that bound; most
+      // elements agree to 1e-6.
+      expect(maxAbsDiff(got, c.embedding)).toBeLessThan(4.9e-4);
+      const close = Array.from(got).filter((v, i) => Math.abs(v - c.embedding[i]) < 1e-6).length;
+      expect(close / c.dim).toBeGreaterThan(0.9);
+    }
   });
 
   it('runs without a CFG batch, feeds the w-embedding as timestep_cond, and uses LCM timesteps', async () => {
