@@ -59,8 +59,11 @@ export class JobQueue {
     return jobId;
   }
 
+  /** Oldest first; the waiting jobs last, in the order they will run (a reload shows moves). */
   list(): JobSummary[] {
-    return [...this.jobs.values()].map(({ startedAt: _s, cancelRequested: _c, ...summary }) => ({ ...summary }));
+    const waiting = new Set(this.waiting);
+    const ordered = [...[...this.jobs.values()].filter((j) => !waiting.has(j.jobId)), ...this.waiting.map((id) => this.jobs.get(id)!)];
+    return ordered.map(({ startedAt: _s, cancelRequested: _c, ...summary }) => ({ ...summary }));
   }
 
   get(jobId: string): JobSummary | undefined {

@@ -49,6 +49,7 @@ describe('JobQueue.move', () => {
     expect(queue.waitingOrder()).toEqual([c, a, b]);
     expect(queue.move(a, 99)).toBe(true); // past the end = last
     expect(queue.waitingOrder()).toEqual([c, b, a]);
+    expect(queue.list().map((j) => j.jobId)).toEqual([running, c, b, a]); // what a reloading client sees
 
     for (const p of ['running', 'c', 'b', 'a']) await release(p);
     await queue.idle();
