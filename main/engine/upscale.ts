@@ -257,6 +257,9 @@ export async function upscaleImage(image: RgbImage, factor: UpscaleFactor, upsca
     return out;
   }
   assertUpscalerFits(upscaler.scale, factor, upscaler.modelPath);
+  if (upscaler.scale > factor && image.width * image.height * upscaler.scale ** 2 > MAX_UPSCALED_PIXELS) {
+    throw new UpscaleError(`${upscaler.modelPath} upscales ${upscaler.scale}× before the step down to ${factor}×, which would be ${image.width * upscaler.scale}×${image.height * upscaler.scale} for this ${image.width}×${image.height} image: use a ${factor}× upscaler or "lanczos".`);
+  }
   const upscaled = await upscaleTiled(upscaler, image, opts);
   return upscaler.scale === factor ? upscaled : resizeLanczos(upscaled, width, height);
 }

@@ -92,6 +92,9 @@ describe('ONNX upscaler (tiny Real-ESRGAN-like fixtures)', () => {
     expect([two.width, two.height]).toEqual([60, 40]);
     await expect(upscaleImage(img, 4, ups.get('tiny-esrgan-x2')!)).rejects.toThrow(UpscaleError);
     await expect(upscaleImage(img, 4, ups.get('tiny-esrgan-x2')!)).rejects.toThrow(/lanczos/);
+    // 3000² at 2× is allowed (6000²), but not through a 4× model's 12000² intermediate.
+    const huge = { width: 3000, height: 3000, rgb: new Uint8Array(0) };
+    await expect(upscaleImage(huge, 2, ups.get('tiny-esrgan-x4')!)).rejects.toThrow(/before the step down to 2×.*use a 2× upscaler or "lanczos"/);
   });
 
   it('graphs with a fixed input size: tiles of that size (padded when the image is smaller), same result', async () => {
