@@ -29,12 +29,13 @@ beforeAll(async () => {
   // The LCM fixture has no vae_encoder; this copy borrows the sd-turbo fixture's for img2img/inpaint.
   lcmWithEncoder = await loadModel(assembleModel('lcm', { vae_encoder: 'sd-turbo' }), opts);
   turbo = await loadModel(`${FIX}/sd-turbo`, opts);
-  // SDXL-Turbo = the SDXL layout with stabilityai/sdxl-turbo's scheduler config (EulerAncestral, trailing).
+  // SDXL-Turbo = the SDXL layout with stabilityai/sdxl-turbo's scheduler config (EulerAncestral, trailing),
+  // plus the sd-turbo fixture's vae_encoder for img2img/inpaint.
   const sdxlTurboScheduler = {
     _class_name: 'EulerAncestralDiscreteScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
     num_train_timesteps: 1000, prediction_type: 'epsilon', steps_offset: 1, timestep_spacing: 'trailing',
   };
-  xlTurbo = await loadModel(assembleModel('sdxl', {}, { 'scheduler/scheduler_config.json': sdxlTurboScheduler }), opts);
+  xlTurbo = await loadModel(assembleModel('sdxl', { vae_encoder: 'sd-turbo' }, { 'scheduler/scheduler_config.json': sdxlTurboScheduler }), opts);
 });
 afterAll(async () => {
   for (const m of [lcm, lcmWithEncoder, turbo, xlTurbo]) await m?.release();
@@ -234,5 +235,22 @@ describe('SDXL-Turbo', () => {
     expect(Array.from(f32(feed.time_ids))).toEqual([48, 64, 0, 0, 48, 64]);
     expect(timestepValues(spy.feeds)).toEqual([999]);
     expect([res.images[0].width, res.images[0].height]).toEqual([64, 48]);
+  });
+
+  it('img2img (2 steps × strength 0.5 = 1 UNet pass) and inpaint run at guidance 0', async () => {
+    const spy = spySession(xlTurbo, 'unet');
+    try {
+      const res = await img2img(xlTurbo, { ...base, steps: 2, strength: 0.5, guidanceScale: 0, initImage: testImage(64, 48) });
+      expect([res.images[0].width, res.images[0].height]).toEqual([64, 48]);
+    } finally {
+      spy.restore();
+    }
+    expect(spy.feeds.map((f) => f.sample.dims[0])).toEqual([1]);
+    const init = testImage(64, 48);
+    const data = new Uint8Array(64 * 48);
+    for (let i = 0; i < data.length / 2; i++) data[i] = 255;
+    const res = await inpaint(xlTurbo, { ...base, steps: 2, guidanceScale: 0, initImage: init, mask: { width: 64, height: 48, data } });
+    const out = res.images[0].rgb;
+    expect(Buffer.from(out.subarray(out.length / 2)).equals(Buffer.from(init.rgb.subarray(init.rgb.length / 2)))).toBe(true);
   });
 });
