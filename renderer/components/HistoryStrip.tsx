@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type MouseEvent } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type MouseEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { GenerationRecord } from '../../common/api/contract';
 import { toInfotext } from '../lib/infotext';
@@ -98,12 +98,22 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     };
   }, [close]);
   if (!record) return null;
+  // Menu keys: ↑/↓ wrap through the items, Home/End jump; kept from the global history shortcuts.
+  const menuKeys = (e: ReactKeyboardEvent<HTMLDivElement>) => {
+    const items = [...e.currentTarget.querySelectorAll<HTMLButtonElement>('button[role="menuitem"]')];
+    const at = items.indexOf(document.activeElement as HTMLButtonElement);
+    const next = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[e.key];
+    if (next === undefined || items.length === 0) return;
+    e.preventDefault();
+    e.stopPropagation();
+    items[(next + items.length) % items.length]?.focus();
+  };
   const act = (fn: () => void) => () => {
     fn();
     close();
   };
   return (
-    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: menu.y }}>
+    <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: menu.y }} onKeyDown={menuKeys}>
       <button type="button" role="menuitem" data-testid="menu-vary" onClick={act(() => void vary(record.id))}>
         Vary <span className="muted">same params, new seed</span>
       </button>

@@ -42,7 +42,12 @@ test('reveal: from the queue and the context menu, an image hidden by a search i
   await page.keyboard.press('c');
   await expect(page.getByTestId('app')).toHaveAttribute('data-mode', 'compare');
   await boat.click({ button: 'right' });
-  await page.getByTestId('menu-reveal').click();
+  // The menu is keyboard-driven too: ↓ walks the items (not the history), Enter picks one.
+  await expect(page.getByTestId('menu-vary')).toBeFocused();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+  await expect(page.getByTestId('menu-reveal')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('context-menu')).toHaveCount(0);
   await expect(page.getByTestId('app')).toHaveAttribute('data-mode', 'workspace');
   await expect(page.getByTestId('viewer')).toHaveAttribute('data-viewing-id', (await boat.getAttribute('data-id'))!);
   await expect(boat).toHaveAttribute('data-selected', 'true');

@@ -4,7 +4,7 @@ import { test, expect } from './fixtures';
 test('queue: reorder waiting jobs with buttons, keyboard and drag; they run in the new order', async ({ page, atelier }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.setViewportSize({ width: 1440, height: 1080 }); // tall enough to show the queue in the screenshot
   await page.goto(atelier.url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
   await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
