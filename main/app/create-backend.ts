@@ -256,6 +256,9 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       const params = req as GenerateParams;
       // Fail fast on an unknown model or a size its UNet cannot take.
       assertSizeFits(await models.resolve(params.modelId ?? settings.get().defaultModelId), params.width, params.height);
+      if (params.upscale && params.width * params.height * params.upscale ** 2 > MAX_UPSCALED_PIXELS) {
+        throw new AtelierApiError('invalid_request', `upscale: ${params.width}×${params.height} at ${params.upscale}× is more than ${MAX_UPSCALED_PIXELS / 1e6 | 0} MP; use a smaller size or factor`, [{ path: 'upscale', message: 'result too large' }]);
+      }
       const seed = params.seed === -1 ? randomInt(0, 2 ** 32 - 1) : params.seed;
       const jobId = queue.enqueue({ ...params, seed });
       return { jobId, seed };

@@ -136,6 +136,7 @@ describe.each<TransportName>(['ipc', 'websocket'])('upscale and outpaint over %s
     expect(unknown.code).toBe('not_found');
     expect(unknown.message).toMatch(/lanczos/);
     expect((await apiError(h.client.generate({ prompt: 'x', upscaler: 'lanczos' }))).code).toBe('invalid_request');
+    expect((await apiError(h.client.generate({ prompt: 'x', width: 4096, height: 4096, upscale: 4 }))).message).toMatch(/more than 67 MP/);
   });
 
   it('cancels a queued upscale job', async () => {
