@@ -202,6 +202,17 @@ describe('SDXL pipelines', () => {
     expect(res.images).toHaveLength(2);
   });
 
+  it('low-memory mode (each of the five sessions created per stage) gives the same image', async () => {
+    const low = await loadModel(`${FIX}/sdxl`, { provider: 'cpu', threads: 1, lowMemory: true });
+    try {
+      const a = await txt2img(xl, { ...base, negativePrompt: 'blurry' });
+      const b = await txt2img(low, { ...base, negativePrompt: 'blurry' });
+      expect(Buffer.from(a.images[0].rgb).equals(Buffer.from(b.images[0].rgb))).toBe(true);
+    } finally {
+      await low.release();
+    }
+  });
+
   it('img2img and inpaint without a vae_encoder fail with a clear message', async () => {
     const init = testImage(64, 48);
     const err = await img2img(xl, { ...base, initImage: init, strength: 0.5 }).catch((e) => e);
