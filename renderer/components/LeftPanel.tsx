@@ -219,6 +219,14 @@ function InitOptions() {
             <input type="number" data-testid={`outpaint-${edge}`} min={0} max={edge === 'left' || edge === 'right' ? lim.maxX : lim.maxY} step={step} value={m[edge]} onChange={(e) => setOutpaint(setMargin(m, edge, e.target.valueAsNumber, lim))} />
           </label>
         ))}
+        <label className="outpaint-fill" title="How the new area starts before it is painted: repeated edge pixels, noise, or a blur of the edge">
+          Fill
+          <select data-testid="outpaint-fill" value={init.outpaintFill ?? 'edge'} onChange={(e) => updateInit({ outpaintFill: e.target.value as 'edge' | 'noise' | 'blur' })}>
+            <option value="edge">Edge</option>
+            <option value="noise">Noise</option>
+            <option value="blur">Blur</option>
+          </select>
+        </label>
       </div>
     );
   }

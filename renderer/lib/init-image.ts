@@ -22,6 +22,8 @@ export interface InitImageState {
   onlyMaskedPadding?: number;
   /** Outpainting: pixels to add per side; replaces any painted mask (the engine builds its own). */
   outpaint?: Margins | null;
+  /** How the new area starts before diffusion (absent: the engine's default, edge). */
+  outpaintFill?: 'edge' | 'noise' | 'blur';
 }
 
 export const DEFAULT_ONLY_MASKED_PADDING = 32;
@@ -43,7 +45,8 @@ export function initRequestFields(init: InitImageState | null): Partial<Generate
   const base = { initImage: { generationId: init.generationId }, strength };
   if (hasMargins(init.outpaint)) {
     const { left, right, top, bottom } = init.outpaint;
-    return { ...base, outpaint: { left, right, top, bottom }, ...grownSize(init.width, init.height, init.outpaint) };
+    const fill = init.outpaintFill ? { fill: init.outpaintFill } : {};
+    return { ...base, outpaint: { left, right, top, bottom, ...fill }, ...grownSize(init.width, init.height, init.outpaint) };
   }
   return {
     ...base,

@@ -85,6 +85,7 @@ test('outpainting: move and resize the frame with mouse and keyboard, generate a
   await expect(frame).toHaveAttribute('data-height', '96');
   await expect(page.getByTestId('width')).toHaveValue('160');
   await expect(page.getByTestId('height')).toHaveValue('96');
+  await page.getByTestId('outpaint-fill').selectOption('blur');
   mkdirSync('docs/screenshots', { recursive: true });
   await page.screenshot({ path: 'docs/screenshots/outpaint.png' });
 

@@ -37,6 +37,7 @@ describe('outpaint frame geometry', () => {
       fit: 'pad', onlyMasked: true, onlyMaskedPadding: 16, outpaint: { left: 32, right: 0, top: 0, bottom: 32 },
     };
     expect(initRequestFields(init)).toEqual({ initImage: { generationId: 'g1' }, strength: 0.6, outpaint: { left: 32, right: 0, top: 0, bottom: 32 }, width: 96, height: 96 });
+    expect(initRequestFields({ ...init, outpaintFill: 'noise' }).outpaint).toEqual({ left: 32, right: 0, top: 0, bottom: 32, fill: 'noise' });
     expect(initRequestFields({ ...init, outpaint: null })).toEqual({
       initImage: { generationId: 'g1' }, strength: 0.6, fit: 'pad', mask: { base64: 'AAAA' }, maskBlur: 4, inpaintOnlyMasked: { padding: 16 },
     });
