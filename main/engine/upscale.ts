@@ -180,7 +180,7 @@ export async function upscaleTiled(upscaler: Upscaler, image: RgbImage, opts: Up
     const oRow = scaleSpan(row, s);
     const rowWeights = featherWeights(oRow, outH, rowOverlap);
     for (const [ci, col] of cols.entries()) {
-      if (opts.isCancelled?.()) throw new CancelledError(done);
+      if (opts.isCancelled?.()) throw Object.assign(new CancelledError(done), { message: `Upscale cancelled after ${done} of ${total} tiles.` });
       const tile = await upscaler.runTile(tileToChw(image, col.start, row.start, col.size, row.size), col.size, row.size);
       accumulate(acc, weightSum, outW, bandTop, tile, scaleSpan(col, s), oRow, colWeights[ci], rowWeights);
       opts.onTile?.(++done, total);
