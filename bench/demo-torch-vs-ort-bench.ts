@@ -47,7 +47,7 @@ const median = (xs: number[]) => {
 function torchEnv(): NodeJS.ProcessEnv {
   // Debian's torch uses a slow reference BLAS; OpenBLAS (see models/tools/retrain.sh) is what training used.
   const openblas = '/tmp/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread';
-  const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   if (fs.existsSync(openblas)) env.LD_LIBRARY_PATH = [openblas, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return env;
 }

@@ -91,7 +91,23 @@ export function assertSafeModelId(id: string): void {
   }
 }
 
-/** Catalog defaults (cfg) → manifest/API defaults (guidanceScale). */
+/**
+ * The catalog spells schedulers the short way people say them; requests and the engine take the
+ * diffusers class name (with "+karras" for Karras sigmas, see common/api/scheduler-names.ts).
+ */
+export const CATALOG_SCHEDULER_CLASS: Readonly<Record<RecommendedDefaults['scheduler'], string>> = Object.freeze({
+  euler: 'EulerDiscreteScheduler',
+  'euler-a': 'EulerAncestralDiscreteScheduler',
+  ddim: 'DDIMScheduler',
+  'dpmpp-2m': 'DPMSolverMultistepScheduler',
+  'dpmpp-2m-karras': 'DPMSolverMultistepScheduler+karras',
+  lcm: 'LCMScheduler',
+  pndm: 'PNDMScheduler',
+});
+
+/** Catalog defaults (cfg, short scheduler names) → manifest/API defaults (guidanceScale, class names). */
 export function manifestDefaults(d: RecommendedDefaults | undefined): ModelManifest['defaults'] {
-  return d ? { steps: d.steps, guidanceScale: d.cfg, scheduler: d.scheduler, width: d.width, height: d.height } : undefined;
+  return d
+    ? { steps: d.steps, guidanceScale: d.cfg, scheduler: CATALOG_SCHEDULER_CLASS[d.scheduler], width: d.width, height: d.height }
+    : undefined;
 }

@@ -477,12 +477,13 @@ def build_nets():
     class Decoder(nn.Module):
         """[B,4,h,w] (unscaled) -> [B,3,8h,8w] in about [-1,1]."""
 
-        def __init__(self, ch=(96, 64, 32, 16)):
+        def __init__(self, ch=(96, 64, 32, 16), blocks=1):
             super().__init__()
+            seq = lambda c: AEResBlock(c) if blocks == 1 else nn.Sequential(*[AEResBlock(c) for _ in range(blocks)])
             self.inp = nn.Conv2d(LATENT_CH, ch[0], 3, padding=1)
-            self.res0 = AEResBlock(ch[0])
+            self.res0 = seq(ch[0])
             self.ups = nn.ModuleList([nn.Conv2d(ch[i], ch[i + 1], 3, padding=1) for i in range(3)])
-            self.res = nn.ModuleList([AEResBlock(ch[i + 1]) for i in range(3)])
+            self.res = nn.ModuleList([seq(ch[i + 1]) for i in range(3)])
             self.out = nn.Conv2d(ch[-1], 3, 3, padding=1)
 
         def forward(self, z):

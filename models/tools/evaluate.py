@@ -19,7 +19,7 @@ from common import CTX_LEN, TEXT_CFG, UNET_CFG, WORK, build_nets, ddim_sample, h
 class Evaluator:
     def __init__(self, tok, ae, sf, steps=20, cfg=5.0):
         nets = build_nets()
-        self.dec = nets["Decoder"]()
+        self.dec = nets["Decoder"](**ae.get("decoder_cfg", {}))
         self.dec.load_state_dict(ae["decoder"])
         self.dec.eval()
         self.tok, self.sf, self.steps, self.cfg = tok, sf, steps, cfg

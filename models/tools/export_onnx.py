@@ -68,7 +68,7 @@ def main():
     ck = torch.load(args.ckpt)
     sf = float(ck["scaling_factor"])
     nets = build_nets()
-    enc, dec = nets["Encoder"](), nets["Decoder"]()
+    enc, dec = nets["Encoder"](), nets["Decoder"](**ae.get("decoder_cfg", {}))
     enc.load_state_dict(ae["encoder"]); dec.load_state_dict(ae["decoder"])
     text_cfg = ck.get("text_cfg", TEXT_CFG)
     unet_cfg = ck.get("unet_cfg", UNET_CFG)

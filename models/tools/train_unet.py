@@ -70,6 +70,10 @@ def main():
     ap.add_argument("--eval-every", type=float, default=8.0, help="minutes (0 = never)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--aux-weight", type=float, default=0.1)
+    ap.add_argument("--refl-oversample", type=float, default=0.0,
+                    help="fraction of each batch drawn from images with a reflection (0 = uniform, the data's 30%%)")
+    ap.add_argument("--lr-final", type=float, default=1.0,
+                    help="cosine-decay the learning rate to lr*lr_final over this run (1 = constant)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -81,6 +85,7 @@ def main():
     with open(os.path.join(WORK, "attrs.json")) as f:
         attrs = [Attrs(**a) for a in json.load(f)]
     N = len(attrs)
+    refl_idx = np.array([i for i, a in enumerate(attrs) if a.reflection])
     nets, te, un = make_models(len(tok.encoder))
     log(f"data {N} latents, scaling_factor {sf:.5f}; text encoder {sum(p.numel() for p in te.parameters())/1e6:.3f}M params, "
         f"UNet {sum(p.numel() for p in un.parameters())/1e6:.3f}M params")
@@ -139,7 +144,11 @@ def main():
     run_seen = 0
     loss_acc, n_acc = 0.0, 0
     while elapsed < args.minutes * 60:
-        idx = gen.integers(0, N, args.batch)
+        if args.refl_oversample > 0:
+            n_r = int(round(args.batch * args.refl_oversample))
+            idx = np.concatenate([gen.choice(refl_idx, n_r), gen.integers(0, N, args.batch - n_r)])
+        else:
+            idx = gen.integers(0, N, args.batch)
         caps, tg = [], []
         for i in idx:
             men = {}
@@ -157,8 +166,10 @@ def main():
         a = ac[t].view(B, 1, 1, 1)
         xt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         warm = min(1.0, (step + 1) / 200)
+        progress = min(1.0, (elapsed - base_elapsed) / max(1.0, args.minutes * 60 - base_elapsed))
+        decay_lr = args.lr_final + (1 - args.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
         for g in opt.param_groups:
-            g["lr"] = args.lr * warm
+            g["lr"] = args.lr * warm * decay_lr
         ctx, pooled = te(ids, length=CTX_LEN)
         aux_loss = sum(F.cross_entropy(head(pooled), tg[:, j]) for j, head in enumerate(aux.values())) / len(AUX)
         pred = un(xt, t.float(), ctx)

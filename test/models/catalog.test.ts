@@ -3,6 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CatalogError, catalogJsonSchema, defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, parseCatalog } from '../../main/models/catalog';
 import { checkPipelineFiles } from '../../main/models/layout';
+import { CATALOG_SCHEDULER_CLASS, manifestDefaults } from '../../main/models/manifest';
+import { SUPPORTED_SCHEDULERS } from '../../main/engine/schedulers';
+import { parseSchedulerName } from '../../common/api/scheduler-names';
 
 describe('shipped models/catalog.json', () => {
   it('validates against the zod schema', async () => {
@@ -103,5 +106,25 @@ describe('parseCatalog', () => {
 
   it('reports an unreadable or malformed file clearly', async () => {
     await expect(loadCatalog('/nonexistent/catalog.json')).rejects.toThrow(/cannot read model catalog/);
+  });
+});
+
+describe('catalog scheduler names', () => {
+  it('map every short name to a scheduler class the engine runs', () => {
+    for (const [short, full] of Object.entries(CATALOG_SCHEDULER_CLASS)) {
+      const { className } = parseSchedulerName(full);
+      expect(SUPPORTED_SCHEDULERS, `${short} → ${full}`).toContain(className);
+    }
+    expect(parseSchedulerName(CATALOG_SCHEDULER_CLASS['dpmpp-2m-karras']).options).toEqual({ use_karras_sigmas: true });
+  });
+
+  it('reach installed manifests as class names', async () => {
+    const c = await loadCatalog();
+    const lcm = manifestDefaults(findCatalogEntry(c, 'lcm-dreamshaper-v7')!.defaults);
+    expect(lcm?.scheduler).toBe('LCMScheduler');
+    for (const m of c.models) {
+      const d = manifestDefaults(m.defaults);
+      if (d) expect(SUPPORTED_SCHEDULERS).toContain(parseSchedulerName(d.scheduler ?? '').className);
+    }
   });
 });

@@ -102,7 +102,7 @@ describe('atelier models pull', () => {
     expect(r.stderr).not.toContain('\r');
     expect(r.stdout).toContain('Installed Tiny SD as "tiny"');
     const manifest = JSON.parse(await readFile(path.join(ctx.modelsDir, 'tiny/atelier-model.json'), 'utf8'));
-    expect(manifest).toMatchObject({ catalogId: 'tiny', family: 'sd1', defaults: { steps: 4, guidanceScale: 7.5, scheduler: 'lcm' } });
+    expect(manifest).toMatchObject({ catalogId: 'tiny', family: 'sd1', defaults: { steps: 4, guidanceScale: 7.5, scheduler: 'LCMScheduler' } });
     // Exact sizes and LFS sha256 came from the hub listing.
     expect(manifest.files.find((f: { path: string }) => f.path === 'unet/model.onnx')).toEqual({ path: 'unet/model.onnx', size: files['unet/model.onnx'].length, sha256: sha256(files['unet/model.onnx']) });
 
