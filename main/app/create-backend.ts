@@ -99,7 +99,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
   /** TAESD for this model's latent space when installed (settings.previewDecoder), else the approximation. */
   async function applyPreviewDecoder(entry: ModelEntry, family: string): Promise<void> {
     const s = settings.get();
-    const spec = choosePreviewDecoder(s.previewDecoder ?? 'auto', { family, registryFamily: entry.family }, await modelManager.listInstalled(), s.provider);
+    const spec = choosePreviewDecoder(s.previewDecoder ?? 'auto', { family, registryFamily: entry.family }, await modelManager.listInstalled(), s.provider, { lowMemory: s.lowMemory });
     try {
       await engine.setPreviewDecoder(spec);
     } catch (err) {

@@ -62,6 +62,9 @@ describe('choosePreviewDecoder', () => {
     expect(choosePreviewDecoder('auto', { family: 'sd1', registryFamily: 'sd1' }, installed, 'cpu')).toEqual({ kind: 'taesd', path: sd, provider: 'cpu', budget: 'auto' });
     expect(choosePreviewDecoder('taesd', { family: 'sd-turbo' }, installed, 'cuda')).toEqual({ kind: 'taesd', path: sd, provider: 'cuda', budget: 'always' });
     expect(choosePreviewDecoder('approx', { family: 'sd1' }, installed, 'cpu')).toEqual({ kind: 'approx' });
+    // Low-memory mode: 'auto' does not add a TAESD session's working memory; an explicit 'taesd' still does.
+    expect(choosePreviewDecoder('auto', { family: 'sd1' }, installed, 'cpu', { lowMemory: true })).toEqual({ kind: 'approx' });
+    expect(choosePreviewDecoder('taesd', { family: 'sd1' }, installed, 'cpu', { lowMemory: true })).toMatchObject({ kind: 'taesd', path: sd });
     // SDXL latents need taesdxl, which is not installed yet; the demo model has its own latent space.
     expect(choosePreviewDecoder('auto', { family: 'sdxl' }, installed, 'cpu')).toEqual({ kind: 'approx' });
     expect(choosePreviewDecoder('taesd', { family: 'sd1', registryFamily: 'demo' }, installed, 'cpu')).toEqual({ kind: 'approx' });
