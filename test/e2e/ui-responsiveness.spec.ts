@@ -1,4 +1,3 @@
-import { cpus } from 'node:os';
 import { test, expect } from './fixtures';
 
 type Probe = { tasks: { start: number; duration: number }[]; streamStart: number | null; streamEnd: number | null };
@@ -8,9 +7,9 @@ type Probe = { tasks: { start: number; duration: number }[]; streamStart: number
  * tasks) and the window during which the viewer shows a running job's progress, then assert that
  * no long task started inside that window.
  *
- * The bound is 50 ms. On machines with 4 or fewer cores a CPU-bound engine (ONNX Runtime uses
- * every core) preempts the browser's main thread, which shows up as long tasks the renderer did
- * not cause; there the default is 150 ms. ATELIER_LONG_TASK_MS overrides either.
+ * The bound is the issue's 50 ms, on every machine (on this 2-core VM the run records no long task
+ * at all, even with a training job in the background). ATELIER_LONG_TASK_MS overrides it for a
+ * machine where a CPU-bound engine preempts the browser's main thread.
  */
 test('no long tasks while a job streams previews', async ({ page, atelier }) => {
   await page.addInitScript(() => {
@@ -40,6 +39,6 @@ test('no long tasks while a job streams previews', async ({ page, atelier }) => 
   const end = probe.streamEnd ?? Infinity;
   const during = probe.tasks.filter((t) => t.start >= probe.streamStart! && t.start < end).map((t) => Math.round(t.duration));
   test.info().annotations.push({ type: 'long tasks while streaming (ms)', description: JSON.stringify(during) });
-  const bound = Number(process.env.ATELIER_LONG_TASK_MS ?? (cpus().length <= 4 ? 150 : 50));
+  const bound = Number(process.env.ATELIER_LONG_TASK_MS ?? 50);
   expect(during.filter((d) => d > bound)).toEqual([]);
 });
