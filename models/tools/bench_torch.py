@@ -13,7 +13,8 @@ import time
 
 import torch
 
-from common import TEXT_CFG, UNET_CFG, WORK, build_nets, ddim_sample, load_tokenizer
+from common import WORK, ddim_sample, load_tokenizer
+from nets import TEXT_CFG, UNET_CFG, build_nets
 
 
 def main():

@@ -2,7 +2,7 @@
 
 Samples every held-out prompt (models/demo/heldout.json) at 64x64 with DDIM 20 steps, CFG 5 and
 a fixed seed per prompt, decodes with the autoencoder and scores object colour, background colour,
-position, lighting side and reflection from the pixels (common.analyze / common.SCORING_DOC).
+position, lighting side and reflection from the pixels (scoring.analyze / scoring.SCORING_DOC).
 
     LD_LIBRARY_PATH=/tmp/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread \
       /usr/bin/python3 models/tools/evaluate.py [--ckpt models/.work/unet_ckpt.pt] [--steps 20] [--cfg 5]
@@ -13,7 +13,9 @@ import os
 import numpy as np
 import torch
 
-from common import CTX_LEN, TEXT_CFG, UNET_CFG, WORK, build_nets, ddim_sample, heldout_items, load_tokenizer, score
+from common import CTX_LEN, WORK, ddim_sample, load_tokenizer
+from nets import TEXT_CFG, UNET_CFG, build_nets
+from scoring import heldout_items, score
 
 
 class Evaluator:

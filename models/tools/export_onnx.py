@@ -19,8 +19,9 @@ import shutil
 import numpy as np
 import torch
 
-from common import (CTX_LEN, DEMO, SCORING_DOC, TEXT_CFG, UNET_CFG, WORK, build_nets, heldout_items,
-                    load_tokenizer)
+from common import CTX_LEN, DEMO, WORK, load_tokenizer
+from nets import TEXT_CFG, UNET_CFG, build_nets
+from scoring import SCORING_DOC, heldout_items
 
 DIFFUSERS_VERSION = "0.30.0"
 

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import WORK, build_nets
+from common import WORK
+from nets import build_nets
 
 
 def log(msg):

@@ -23,7 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import WORK, Attrs, build_nets, heldout_items, render, score
+from common import WORK, Attrs, render
+from nets import build_nets
+from scoring import heldout_items, score
 
 DECODER_CFG = dict(ch=(128, 96, 64, 32), blocks=2)
 CKPT = os.path.join(WORK, "decoder_ckpt.pt")

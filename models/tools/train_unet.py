@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import (COLORS, CTX_LEN, LIGHTS, POSITIONS, SHAPES, SIZES, TEXT_CFG, TINTS, UNET_CFG, WORK, Attrs,
-                    alphas_cumprod, build_nets, caption, load_tokenizer)
+from common import COLORS, CTX_LEN, LIGHTS, POSITIONS, SHAPES, SIZES, TINTS, WORK, Attrs, alphas_cumprod, caption, load_tokenizer
+from nets import TEXT_CFG, UNET_CFG, build_nets
 
 # Auxiliary text-encoder heads (training only, not exported): predict each attribute the caption
 # mentions (or "not mentioned") from the pooled output. Without them the jointly trained text

@@ -1,7 +1,7 @@
 /**
  * Measures a generated 64×64 image's attributes from its pixels — object colour, background colour,
  * position, lit side, reflection — exactly as models/demo/heldout.json's `scoring` section (and the
- * Python evaluation in models/tools/common.py) describes, so TypeScript and training agree.
+ * Python evaluation in models/tools/scoring.py) describes, so TypeScript and training agree.
  */
 export const PALETTE: Record<string, [number, number, number]> = {
   red: [220, 35, 35],
