@@ -31,19 +31,7 @@ import {
   type FileProgress,
   type StagingState,
 } from './download-support';
-
-const LOCK_FILE = '.lock';
-/** Staging locks held by jobs in this process. */
-const heldLocks = new Set<string>();
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { StagingLock } from './staging-lock';
 
 /** Reasons an in-flight run is interrupted. */
 const PAUSE = Symbol('pause');
@@ -72,7 +60,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
   #lastEmit = 0;
   #stateWrite: Promise<void> = Promise.resolve();
   #verified = new Set<string>();
-  #lockHeld = false;
+  #lock: StagingLock | undefined;
 
   constructor(dl: ModelDownloader, request: DownloadRequest, signal?: AbortSignal) {
     super();
@@ -206,7 +194,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     } catch (err) {
       const e = toDownloadError(err);
       await this.#stateWrite.catch(() => {});
-      if (!e.stagingKept && this.#lockHeld) await rm(this.#staging, { recursive: true, force: true }).catch(() => {});
+      if (!e.stagingKept && this.#lock?.held) await rm(this.#staging, { recursive: true, force: true }).catch(() => {});
       this.#setState(e.code === 'cancelled' ? 'cancelled' : 'failed');
       throw e;
     } finally {
@@ -214,33 +202,10 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     }
   }
 
-  /**
-   * One download per staging folder, across processes (the app and the CLI may both try):
-   * `.lock` holds the owner's pid; a lock whose process is gone is taken over.
-   */
+  /** One download per staging folder, across processes (see StagingLock). */
   async #acquireLock(): Promise<void> {
-    const file = path.join(this.#staging, LOCK_FILE);
-    if (this.#lockHeld) return;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (heldLocks.has(file)) throw this.#busyError(process.pid);
-      try {
-        await writeFile(file, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }), { flag: 'wx' });
-        heldLocks.add(file);
-        this.#lockHeld = true;
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      let holder: number | undefined;
-      try {
-        holder = Number((JSON.parse(await readFile(file, 'utf8')) as { pid?: unknown }).pid);
-      } catch {
-        holder = undefined;
-      }
-      if (holder && holder !== process.pid && processAlive(holder)) throw this.#busyError(holder);
-      await rm(file, { force: true }); // stale: its process is gone
-    }
-    throw this.#busyError(undefined);
+    this.#lock ??= new StagingLock(this.#staging, (pid) => this.#busyError(pid));
+    await this.#lock.acquire();
   }
 
   #busyError(pid: number | undefined): DownloadError {
@@ -248,11 +213,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
   }
 
   async #releaseLock(): Promise<void> {
-    if (!this.#lockHeld) return;
-    const file = path.join(this.#staging, LOCK_FILE);
-    heldLocks.delete(file);
-    this.#lockHeld = false;
-    await rm(file, { force: true }).catch(() => {});
+    await this.#lock?.release();
   }
 
   #stopError(): DownloadError {
@@ -410,7 +371,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     if (!same) {
       // Start over, keeping only our lock.
       for (const name of await readdir(this.#staging)) {
-        if (name !== LOCK_FILE) await rm(path.join(this.#staging, name), { recursive: true, force: true });
+        if (path.join(this.#staging, name) !== this.#lock?.file) await rm(path.join(this.#staging, name), { recursive: true, force: true });
       }
       this.#verified = new Set();
     } else {
