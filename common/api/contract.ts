@@ -88,6 +88,8 @@ export interface GenerationRecord {
   rng: string;
   steps: number;
   guidanceScale: number;
+  /** A1111 "Clip skip" the image was made with (1 = last CLIP layer). */
+  clipSkip: number;
   scheduler: string;
   modelId: string;
   modelFamily: string;

@@ -111,6 +111,7 @@ export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchI
     scheduler: formatSchedulerName(outcome.scheduler, plan.schedulerOptions),
     steps: req.steps,
     cfg: req.guidanceScale,
+    clipSkip: req.clipSkip ?? 1,
     width: img.width,
     height: img.height,
     batchIndex,

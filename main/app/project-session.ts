@@ -87,6 +87,7 @@ export class ProjectSession {
       rng: r.rng,
       steps: r.steps,
       guidanceScale: r.cfg,
+      clipSkip: r.clipSkip,
       scheduler: r.scheduler,
       modelId: r.modelId,
       modelFamily: r.modelFamily,

@@ -151,6 +151,7 @@ export function upscaledRecord(source: LibraryRecord, image: RgbImage, factor: U
     scheduler: source.scheduler,
     steps: source.steps,
     cfg: source.cfg,
+    clipSkip: source.clipSkip,
     width: image.width,
     height: image.height,
     batchIndex: source.batchIndex,

@@ -232,6 +232,8 @@ export function formatInfotext(params: Partial<GenerationParams>, extra: Record<
   add('Denoising strength', params.strength ?? undefined);
   if (params.rng) add('RNG', rngToA1111(params.rng));
   if (params.batchIndex) add('Batch pos', params.batchIndex);
+  // A1111 writes Clip skip only above 1 (its default), and reads its absence as 1.
+  if (params.clipSkip !== undefined && params.clipSkip > 1) add('Clip skip', params.clipSkip);
   for (const [k, v] of Object.entries(extra)) add(k, v);
   add('Version', params.appVersion ? `Atelier ${params.appVersion}` : undefined);
 
@@ -274,5 +276,7 @@ export function infotextToParams(parsed: ParsedInfotext): Partial<GenerationPara
   if (strength !== undefined) out.strength = strength;
   const rng = a1111ToRng(p['RNG']);
   if (rng) out.rng = rng;
+  const clipSkip = int(p['Clip skip']);
+  if (clipSkip !== undefined && clipSkip >= 1 && clipSkip <= 12) out.clipSkip = clipSkip;
   return out;
 }

@@ -150,12 +150,18 @@ CREATE TRIGGER generations_created_at_copies AFTER UPDATE OF created_at ON gener
 END;
 `;
 
+const m006 = `
+-- A1111 "Clip skip" (1 = last CLIP layer). Every row before this migration was generated at 1.
+ALTER TABLE generations ADD COLUMN clip_skip INTEGER NOT NULL DEFAULT 1 CHECK (clip_skip BETWEEN 1 AND 12);
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'generations', sql: m001 },
   { version: 2, name: 'organisation', sql: m002 },
   { version: 3, name: 'full_text_search', sql: m003 },
   { version: 4, name: 'import_origin', sql: m004 },
   { version: 5, name: 'membership_timeline', sql: m005 },
+  { version: 6, name: 'clip_skip', sql: m006 },
 ]);
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -261,7 +261,7 @@ export class ProjectLibrary {
       origin: origin.origin ?? 'generated', import_source: origin.importSource ?? null,
       id, created_at: p.createdAt, image_hash: hash, width: p.width, height: p.height, model_id: p.modelId,
       model_hash: p.modelHash, model_family: p.modelFamily, provider: p.provider, prompt: p.prompt,
-      negative_prompt: p.negativePrompt, seed: p.seed, rng: p.rng, scheduler: p.scheduler, steps: p.steps, cfg: p.cfg,
+      negative_prompt: p.negativePrompt, seed: p.seed, rng: p.rng, scheduler: p.scheduler, steps: p.steps, cfg: p.cfg, clip_skip: p.clipSkip,
       batch_index: p.batchIndex, strength: p.strength, mask_ref: p.maskRef, init_image_ref: p.initImageRef,
       parent_id: p.parentId, timings_json: p.timings ? JSON.stringify(p.timings) : null, app_version: p.appVersion,
     });
@@ -460,10 +460,10 @@ function prepareStatements(db: Database.Database) {
     insert: db.prepare(`INSERT INTO generations (
         id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt, negative_prompt,
         seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version,
-        origin, import_source)
+        origin, import_source, clip_skip)
       VALUES (@id, @created_at, @image_hash, @width, @height, @model_id, @model_hash, @model_family, @provider, @prompt,
         @negative_prompt, @seed, @rng, @scheduler, @steps, @cfg, @batch_index, @strength, @mask_ref, @init_image_ref,
-        @parent_id, @timings_json, @app_version, @origin, @import_source)`),
+        @parent_id, @timings_json, @app_version, @origin, @import_source, @clip_skip)`),
   };
 }
 

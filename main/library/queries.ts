@@ -12,7 +12,7 @@ import { imageRelPath, thumbRelPath } from './project-files';
 
 export const GENERATION_COLUMNS = `g.seq, g.id, g.created_at, g.image_hash, g.width, g.height, g.model_id, g.model_hash, g.model_family,
   g.provider, g.prompt, g.negative_prompt, g.seed, g.rng, g.scheduler, g.steps, g.cfg, g.batch_index, g.strength,
-  g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file, g.origin, g.import_source`;
+  g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file, g.origin, g.import_source, g.clip_skip`;
 
 export const THUMBNAIL_COLUMNS = 'g.seq, g.id, g.image_hash, g.width, g.height, g.rating, g.flag, g.created_at';
 
@@ -34,6 +34,7 @@ export interface GenerationRow {
   scheduler: string;
   steps: number;
   cfg: number;
+  clip_skip: number;
   batch_index: number;
   strength: number | null;
   mask_ref: string | null;
@@ -78,6 +79,7 @@ export function rowToRecord(dir: string, r: GenerationRow): GenerationRecord {
     scheduler: r.scheduler,
     steps: r.steps,
     cfg: r.cfg,
+    clipSkip: r.clip_skip,
     width: r.width,
     height: r.height,
     batchIndex: r.batch_index,

@@ -80,7 +80,7 @@ function paramsOf(r: GenerationRecord): GenerationParams {
   return {
     modelId: r.modelId, modelHash: r.modelHash, modelFamily: r.modelFamily, provider: r.provider, prompt: r.prompt,
     negativePrompt: r.negativePrompt, seed: r.seed, rng: r.rng, scheduler: r.scheduler, steps: r.steps, cfg: r.cfg,
-    width: r.width, height: r.height, batchIndex: r.batchIndex, strength: r.strength, maskRef: r.maskRef,
+    clipSkip: r.clipSkip, width: r.width, height: r.height, batchIndex: r.batchIndex, strength: r.strength, maskRef: r.maskRef,
     initImageRef: r.initImageRef, parentId: r.parentId, timings: r.timings, createdAt: r.createdAt, appVersion: r.appVersion,
   };
 }
@@ -190,7 +190,7 @@ const MAX_IMPORT_BYTES = 256 * 1024 * 1024;
 function importParams(found: Partial<GenerationParams> | undefined, width: number, height: number, createdAt: number): GenerationParams {
   const base: GenerationParams = {
     modelId: '', modelHash: '', modelFamily: '', provider: '', prompt: '', negativePrompt: '', seed: 0, rng: 'cpu', scheduler: '',
-    steps: 0, cfg: 0, width, height, batchIndex: 0, strength: null, maskRef: null, initImageRef: null, parentId: null, timings: null,
+    steps: 0, cfg: 0, clipSkip: 1, width, height, batchIndex: 0, strength: null, maskRef: null, initImageRef: null, parentId: null, timings: null,
     createdAt, appVersion: '',
   };
   const shape = generationParamsSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }>;

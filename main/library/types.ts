@@ -24,6 +24,8 @@ export interface GenerationParams {
   scheduler: string;
   steps: number;
   cfg: number;
+  /** A1111 "Clip skip": 1 = last CLIP layer (what every model uses unless asked), 2 = penultimate, … */
+  clipSkip: number;
   width: number;
   height: number;
   batchIndex: number;
@@ -54,6 +56,8 @@ export const generationParamsSchema = z.object({
   scheduler: z.string(),
   steps: z.number().int().min(0),
   cfg: z.number().finite(),
+  // Defaulted: records written before clip skip was recorded were all made at 1.
+  clipSkip: z.number().int().min(1).max(12).default(1),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
   batchIndex: z.number().int().min(0).default(0),

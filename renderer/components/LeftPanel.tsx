@@ -75,10 +75,11 @@ function NumberField(props: {
   min: number;
   max: number;
   step?: number;
+  title?: string;
   onChange(v: number): void;
 }) {
   return (
-    <div className="field compact">
+    <div className="field compact" title={props.title}>
       <label htmlFor={props.id}>{props.label}</label>
       <input
         id={props.id}
@@ -135,6 +136,15 @@ function Params() {
       <div className="row">
         <NumberField id="steps" label="Steps" value={params.steps} min={1} max={500} onChange={(steps) => setParams({ steps })} />
         <NumberField id="cfg" label="CFG" value={params.guidanceScale} min={0} max={50} step={0.5} onChange={(guidanceScale) => setParams({ guidanceScale })} />
+        <NumberField
+          id="clip-skip"
+          label="Clip skip"
+          value={params.clipSkip}
+          min={1}
+          max={12}
+          title="Which CLIP text-encoder layer conditions the image, counted from the end: 1 = the last (default), 2 = the penultimate (what many anime/SDXL checkpoints were trained with). Needs a text encoder that exposes its hidden states."
+          onChange={(clipSkip) => setParams({ clipSkip: Math.max(1, Math.min(12, Math.round(clipSkip))) })}
+        />
       </div>
       <div className="field">
         <label htmlFor="scheduler">Scheduler</label>

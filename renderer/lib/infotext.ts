@@ -13,6 +13,8 @@ export function toInfotext(r: GenerationRecord): string {
       `Size: ${r.width}x${r.height}`,
       `Model: ${r.modelId}`,
       `RNG: ${r.rng}`,
+      // A1111 omits its default (1).
+      ...(r.clipSkip > 1 ? [`Clip skip: ${r.clipSkip}`] : []),
     ].join(', '),
   );
   return lines.join('\n');

@@ -17,6 +17,7 @@ export function baseRequest(source: GenerationRecord): GenerateRequest {
     height: source.height,
     steps: source.steps,
     guidanceScale: source.guidanceScale,
+    ...(source.clipSkip > 1 ? { clipSkip: source.clipSkip } : {}),
     scheduler: source.scheduler,
     seed: source.seed,
     rng: source.rng === 'cuda' ? 'cuda' : 'cpu',

@@ -33,6 +33,8 @@ export function paramsFromMetadata(meta: { prompt?: string; negativePrompt?: str
   if (steps !== undefined) out.steps = steps;
   const cfg = num('cfgscale', 'guidancescale', 'cfg');
   if (cfg !== undefined) out.guidanceScale = cfg;
+  const clipSkip = num('clipskip');
+  if (clipSkip !== undefined && Number.isInteger(clipSkip) && clipSkip >= 1 && clipSkip <= 12) out.clipSkip = clipSkip;
   const seed = num('seed');
   if (seed !== undefined && seed >= 0) Object.assign(out, { seed, seedLocked: true });
   const size = String(p.size ?? '');

@@ -42,6 +42,8 @@ export interface WorkspaceParams {
   height: number;
   steps: number;
   guidanceScale: number;
+  /** A1111 "Clip skip", 1–12 (1 = last CLIP layer; sent only above 1). */
+  clipSkip: number;
   scheduler: string;
   /** -1 until a seed is known (typed, rolled, or reported by the engine). */
   seed: number;

@@ -76,6 +76,18 @@ describe('formatInfotext', () => {
     expect(back.params.Sampler).toBe('Euler a');
   });
 
+  it('writes Clip skip above 1 only (A1111 leaves its default out) and reads it back', () => {
+    const base = { prompt: 'p', steps: 20, seed: 2, cfg: 7, width: 1024, height: 1024, rng: 'cpu' as const };
+    const two = formatInfotext({ ...base, clipSkip: 2 });
+    expect(two).toBe('p\nSteps: 20, CFG scale: 7, Seed: 2, Size: 1024x1024, RNG: CPU, Clip skip: 2');
+    expect(infotextToParams(parseInfotext(two)).clipSkip).toBe(2);
+    expect(formatInfotext({ ...base, clipSkip: 1 })).not.toContain('Clip skip');
+    expect(infotextToParams(parseInfotext(formatInfotext({ ...base, clipSkip: 1 }))).clipSkip).toBeUndefined();
+    // A1111's own line (Clip skip after Model); out-of-range values are not taken.
+    expect(infotextToParams(parseInfotext('x\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Model: m, Clip skip: 2, Version: v1.10.1')).clipSkip).toBe(2);
+    expect(infotextToParams(parseInfotext('x\nSteps: 20, CFG scale: 7, Seed: 1, Clip skip: 40')).clipSkip).toBeUndefined();
+  });
+
   it('quotes values that contain separators', () => {
     const text = formatInfotext({ prompt: 'p', steps: 1, seed: 2, cfg: 3, modelId: 'my, model: v2' });
     expect(text).toContain('Model: "my, model: v2"');

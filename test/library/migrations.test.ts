@@ -18,6 +18,7 @@ const SHIPPED: Array<[number, string, string]> = [
   [3, 'full_text_search', 'c97cbc2e62b0c80a30c148c388990df460f6609aca7e603af6a5aaeec428c8ff'],
   [4, 'import_origin', '63248e1a58b3c50193704648de205999cdf249e056c9b393e40f7c5cc24f616a'],
   [5, 'membership_timeline', '49699bda35e71cbe69af5a734494d2cb9b8f769bf2fd8dbc2559659d17ac5163'],
+  [6, 'clip_skip', 'a1550eb6dcf31a728b2da4f44a2a0fbc2a0d7cd98c7dd4db71dbe7c391966ccd'],
 ];
 
 let dir: string;
@@ -154,9 +155,23 @@ describe('migration 5: membership timeline', () => {
   });
 });
 
+describe('migration 6: clip skip', () => {
+  it('records clip skip 1 for existing rows (all made before it was recordable) and bounds it to 1–12', () => {
+    migrate(db, { to: 5 });
+    insertV1('A');
+    expect(migrate(db, { to: 6 })).toEqual([6]);
+    expect(db.prepare("SELECT clip_skip FROM generations WHERE id = 'A'").get()).toEqual({ clip_skip: 1 });
+    insertV1('B');
+    db.prepare("UPDATE generations SET clip_skip = 2 WHERE id = 'B'").run();
+    expect(db.prepare("SELECT clip_skip FROM generations WHERE id = 'B'").get()).toEqual({ clip_skip: 2 });
+    expect(() => db.prepare("UPDATE generations SET clip_skip = 0 WHERE id = 'A'").run()).toThrow(/CHECK/);
+    expect(() => db.prepare("UPDATE generations SET clip_skip = 13 WHERE id = 'A'").run()).toThrow(/CHECK/);
+  });
+});
+
 describe('guard rails', () => {
   it('is idempotent and records a hash per applied migration', () => {
-    expect(migrate(db)).toEqual([1, 2, 3, 4, 5]);
+    expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(migrate(db)).toEqual([]);
     const recorded = db.prepare('SELECT version, name, sha256 FROM schema_migrations ORDER BY version').all();
     expect(recorded).toEqual(SHIPPED.map(([version, name, sha256]) => ({ version, name, sha256 })));

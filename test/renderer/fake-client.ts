@@ -15,6 +15,7 @@ export function record(over: Partial<GenerationRecord> = {}): GenerationRecord {
     rng: 'cpu',
     steps: 8,
     guidanceScale: 5,
+    clipSkip: 1,
     scheduler: 'EulerDiscreteScheduler',
     modelId: 'demo',
     modelFamily: 'sd15',
