@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { AtelierApiError, type ModelSummary } from '../../common/api/contract';
+import { inspectModel } from '../engine';
 import type { ModelManager } from '../models/manager';
 import type { InstalledModel } from '../models/model-store';
 
@@ -18,7 +19,40 @@ const DEMO_DEFAULTS = { steps: 20, guidanceScale: 5, width: 64, height: 64 };
 /** The demo UNet halves an 8×8 latent twice with plain 2× resampling: sizes must divide by 32. */
 const DEMO_SIZE_MULTIPLE = 32;
 
+type Defaults = NonNullable<ModelSummary['defaults']>;
+
+/**
+ * What the engine recommends for a folder (SDXL 30 steps/CFG 5, Turbo 4 steps/CFG 0, LCM 4/8.5
+ * with LCMScheduler, size from the UNet's sample_size), for models whose manifest brings none:
+ * imports, hand-dropped folders, hub pulls outside the catalog and `generate --model <folder>`.
+ * The scheduler is the folder's own scheduler_config class, which the loader has already accepted;
+ * Turbo's trailing spacing lives in that config too. Undefined when the folder does not inspect.
+ */
+export function folderDefaults(folder: string): Defaults | undefined {
+  try {
+    const d = inspectModel(folder).defaults;
+    return { steps: d.steps, guidanceScale: d.guidanceScale, scheduler: d.scheduler, width: d.width, height: d.height };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keyed by folder and model_index.json's mtime: listModels runs often, a re-import changes the mtime. */
+const defaultsCache = new Map<string, Defaults | undefined>();
+
+function cachedFolderDefaults(folder: string): Defaults | undefined {
+  let key = folder;
+  try {
+    key += `\0${statSync(join(folder, 'model_index.json')).mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+  if (!defaultsCache.has(key)) defaultsCache.set(key, folderDefaults(folder));
+  return defaultsCache.get(key);
+}
+
 function toEntry(m: InstalledModel): ModelEntry {
+  const defaults = m.defaults ?? (m.bundled ? DEMO_DEFAULTS : cachedFolderDefaults(m.path));
   return {
     id: m.id,
     name: m.name,
@@ -27,7 +61,7 @@ function toEntry(m: InstalledModel): ModelEntry {
     folder: m.path,
     sizeBytes: m.sizeBytes,
     ...(m.description ? { description: m.description } : {}),
-    ...(m.defaults || m.bundled ? { defaults: m.defaults ?? DEMO_DEFAULTS } : {}),
+    ...(defaults ? { defaults } : {}),
     ...(m.bundled ? { sizeMultiple: DEMO_SIZE_MULTIPLE } : {}),
   };
 }
@@ -64,7 +98,8 @@ export class ModelRegistry {
     if (opts.allowFolder) {
       const folder = resolve(idOrFolder);
       if (existsSync(join(folder, 'model_index.json'))) {
-        return { id: folder, name: folder, family: 'unknown', source: 'imported', folder, sizeBytes: 0 };
+        const defaults = cachedFolderDefaults(folder);
+        return { id: folder, name: folder, family: 'unknown', source: 'imported', folder, sizeBytes: 0, ...(defaults ? { defaults } : {}) };
       }
     }
     const known = models.map((m) => m.id).join(', ') || '(none)';
