@@ -4,6 +4,7 @@ import type { CatalogModel } from '../../common/api/contract';
 import { useAtelier } from '../state/store';
 import type { DownloadView } from '../state/types';
 import { formatBytes, formatMs } from './hooks';
+import { SettingsSection } from './SettingsSection';
 
 function DownloadRow({ d }: { d: DownloadView }) {
   const { pause, resume, cancel } = useAtelier(useShallow((s) => ({ pause: s.pauseDownload, resume: s.resumeDownload, cancel: s.cancelDownload })));
@@ -183,6 +184,8 @@ export function ModelsView() {
             </div>
           )}
         </section>
+
+        <SettingsSection />
       </div>
     </div>
   );

@@ -75,6 +75,18 @@ export const createSystemSlice =
         .catch(() => undefined);
     },
 
+    async updateSettings(patch) {
+      // Optimistic, so controls follow the click at once; the server's reply (or the old value) wins.
+      const before = get().settings;
+      if (before) set({ settings: { ...before, ...patch } });
+      try {
+        set({ settings: await client.updateSettings(patch) });
+      } catch (err) {
+        set({ settings: before });
+        get().reportError('Could not save settings', err);
+      }
+    },
+
     async selectModel(modelId) {
       const model = get().models.find((m) => m.id === modelId);
       if (model) get().applyModelDefaults(model);

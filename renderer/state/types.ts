@@ -32,6 +32,8 @@ export interface SystemSlice {
   /** Fetches system info, models, settings, history and jobs; subscribes to events. */
   init(): Promise<void>;
   selectModel(modelId: string): Promise<void>;
+  /** Saves machine-wide settings (preview decoder, low-memory mode…); the reply replaces `settings`. */
+  updateSettings(patch: Partial<Settings>): Promise<void>;
 }
 
 export interface WorkspaceParams {
