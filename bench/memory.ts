@@ -186,7 +186,7 @@ async function parent(): Promise<void> {
       `- **${d.model} ${d.size}×${d.size}**: low-memory peak ${f0(pl)} MB vs ${f0(pd)} MB (${pl - pd >= 0 ? '+' : ''}${f0(pl - pd)} MB). ` +
         `While loading, low-memory opens one session at a time; that peak reaches ${(aloneShare * 100).toFixed(0)}% of the default mode's ` +
         `all-sessions load peak (above the baseline), i.e. the largest single session is that much of the model's footprint. ` +
-        `Generating adds ${f0(m(d, (x) => x.generatePeakMB - x.loadPeakMB))} MB (default) / ${f0(m(l, (x) => x.generatePeakMB - x.loadPeakMB))} MB (low-memory) over the load peak: the UNet's working memory while denoising, which neither mode avoids. ` +
+        `Generating adds ${f0(m(d, (x) => x.generatePeakMB - x.loadPeakMB))} MB (default) / ${f0(m(l, (x) => x.generatePeakMB - x.loadPeakMB))} MB (low-memory) over the load peak: the UNet's working memory while denoising (low-memory runs without ORT's CPU arena and memory-pattern plan, so it holds only what each run needs). ` +
         `RSS after the generation: ${f0(m(d, (x) => x.afterMB))} → ${f0(m(l, (x) => x.afterMB))} MB (low-memory has released every session). ` +
         `Generation time ${f0(m(d, (x) => x.totalMs))} → ${f0(m(l, (x) => x.totalMs))} ms (low-memory re-creates each session inside the generation; times are noisy on this shared machine).`,
     );
@@ -201,7 +201,7 @@ One txt2img generation (${args.steps} steps, CFG 7, each model's default schedul
 ${runs} run(s) per cell (median shown). **Peak RSS** is the kernel's high-water mark of the whole process (VmHWM${phaseReset ? ', reset after loading so the load and generate phases are measured separately' : '; the phases could not be separated here'}),
 so native ONNX Runtime allocations and peaks inside a blocking \`session.run\` count. "Baseline" is the RSS of Node + tsx + the
 engine's imports (onnxruntime-node's native library) before any model is loaded. *Default* keeps the text encoder, UNet and VAE
-sessions open from load to release; *low-memory* (\`lowMemory\` setting) opens each session for its stage only (and, at load,
+sessions open from load to release; *low-memory* (\`lowMemory\` setting) opens each session for its stage only, without ORT's CPU memory arena and memory-pattern pre-allocation (and, at load,
 opens each one alone to read its metadata).
 
 | Model | size | mode | peak RSS MB | load peak MB | generate peak MB | RSS after MB | baseline MB | load ms | generate ms | low-memory vs default |

@@ -143,7 +143,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
 
   const open = async (name: ComponentName): Promise<EngineSession> => {
     try {
-      return await createSession(info.components[name]!.model, { provider: opts.provider ?? 'auto', threads: opts.threads });
+      return await createSession(info.components[name]!.model, { provider: opts.provider ?? 'auto', threads: opts.threads, lowMemory });
     } catch (err) {
       throw sessionError(info, name, err);
     }

@@ -65,6 +65,11 @@ export interface CreateSessionOptions {
   threads?: number;
   /** CUDA/DML device index. */
   deviceId?: number;
+  /**
+   * Trade speed for peak memory: no CPU arena (it grows to the largest run's working set and never
+   * shrinks) and no memory-pattern pre-planning (it allocates the whole plan up front).
+   */
+  lowMemory?: boolean;
 }
 
 export interface ExecutionProviderInfo {
@@ -167,6 +172,7 @@ export async function createSession(modelPath: string, opts: CreateSessionOption
         // ORT prints its own copy of provider-load failures; we record them instead.
         logSeverityLevel: provider === 'cpu' ? 3 : 4,
         ...(provider === 'dml' ? { enableMemPattern: false, executionMode: 'sequential' as const } : {}),
+        ...(opts.lowMemory ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
         // Spinning intra-op threads burn the cores the API thread and the UI need between UNet
         // calls; measured on the demo UNet: p50 31 ms with spinning, 20 ms without (2 cores).
         extra: { session: { intra_op: { allow_spinning: '0' } } },
