@@ -131,6 +131,9 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       <button type="button" role="menuitem" data-testid="menu-upscale" onClick={act(() => void upscale(record.id, 2))}>
         Upscale 2× <span className="muted">{record.width * 2}×{record.height * 2}</span>
       </button>
+      <button type="button" role="menuitem" data-testid="menu-upscale-4" onClick={act(() => void upscale(record.id, 4))}>
+        Upscale 4× <span className="muted">{record.width * 4}×{record.height * 4}</span>
+      </button>
       <button type="button" role="menuitem" data-testid="menu-reveal" onClick={act(() => void reveal(record.id))}>
         Reveal <span className="muted">select and show it</span>
       </button>

@@ -44,7 +44,7 @@ test('reveal: from the queue and the context menu, an image hidden by a search i
   await boat.click({ button: 'right' });
   // The menu is keyboard-driven too: ↓ walks the items (not the history), Enter picks one.
   await expect(page.getByTestId('menu-vary')).toBeFocused();
-  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+  for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowDown');
   await expect(page.getByTestId('menu-reveal')).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('context-menu')).toHaveCount(0);
@@ -78,5 +78,17 @@ test('upscale 2× from the context menu: a queued job whose result is a twice-as
   if ((await page.getByTestId('toggle-lineage').getAttribute('aria-pressed')) !== 'true') await page.getByTestId('toggle-lineage').click();
   await expect(page.getByTestId('lineage')).toHaveAttribute('data-ready', 'true');
   await expect(page.getByTestId('lineage-node').first()).toHaveAttribute('data-id', sourceId);
+
+  // Upscale 4× sits next to it and is reached from the keyboard: ↓ from Vary, Enter. (The 2× child
+  // now comes first with the same prompt: address the source by id.)
+  await page.locator(`[data-testid="history-item"][data-id="${sourceId}"]`).click({ button: 'right' });
+  await expect(page.getByTestId('menu-vary')).toBeFocused();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+  await expect(page.getByTestId('menu-upscale-4')).toBeFocused();
+  await expect(page.getByTestId('menu-upscale-4')).toContainText('256×256');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('queue-item').filter({ hasText: 'Upscale 4×' }).first()).toHaveAttribute('data-state', 'done');
+  await expect(history).toHaveAttribute('data-count', String(before + 2));
+  await expect(page.getByTestId('viewer-meta')).toContainText('256×256');
   expect(errors).toEqual([]);
 });
