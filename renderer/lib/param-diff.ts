@@ -10,6 +10,7 @@ export type DiffField =
   | 'seed'
   | 'guidanceScale'
   | 'steps'
+  | 'clipSkip'
   | 'scheduler'
   | 'size'
   | 'modelId'
@@ -30,12 +31,15 @@ export interface DiffLabel {
 type Comparable = Pick<
   GenerationRecord,
   'prompt' | 'negativePrompt' | 'seed' | 'guidanceScale' | 'steps' | 'scheduler' | 'width' | 'height' | 'modelId' | 'rng' | 'provider'
->;
+> &
+  // Optional: records from before clip skip was recorded were all made at 1.
+  Partial<Pick<GenerationRecord, 'clipSkip'>>;
 
 const SCALARS: { field: DiffField; label: string; get: (r: Comparable) => string }[] = [
   { field: 'seed', label: 'Seed', get: (r) => String(r.seed) },
   { field: 'guidanceScale', label: 'CFG', get: (r) => String(r.guidanceScale) },
   { field: 'steps', label: 'Steps', get: (r) => String(r.steps) },
+  { field: 'clipSkip', label: 'Clip skip', get: (r) => String(r.clipSkip ?? 1) },
   { field: 'scheduler', label: 'Sampler', get: (r) => r.scheduler.replace(/Scheduler$/, '') },
   { field: 'size', label: 'Size', get: (r) => `${r.width}×${r.height}` },
   { field: 'modelId', label: 'Model', get: (r) => r.modelId },

@@ -1,6 +1,7 @@
 /** Clip skip in the studio: the form sends it (only above its default), and every reuse path keeps it. */
 import { describe, expect, it } from 'vitest';
 import { toInfotext } from '../../renderer/lib/infotext';
+import { diffParams, edgeLabel } from '../../renderer/lib/param-diff';
 import { baseRequest } from '../../renderer/lib/variants';
 import { paramsFromMetadata } from '../../renderer/state/import-slice';
 import { createAtelierStore } from '../../renderer/state/store';
@@ -32,6 +33,13 @@ describe('clip skip in the workspace', () => {
     await s().vary('p');
     expect(fake.callsTo('generate')[0]).toMatchObject({ clipSkip: 2, parentId: 'p' });
     expect(baseRequest(record({ clipSkip: 1 }))).not.toHaveProperty('clipSkip');
+  });
+
+  it('compare labels and lineage edges show a clip skip difference', () => {
+    const labels = diffParams([record({ clipSkip: 1 }), record({ clipSkip: 2 })]);
+    expect(labels[1]).toEqual([{ field: 'clipSkip', label: 'Clip skip', value: '2' }]);
+    expect(edgeLabel(record({ clipSkip: 1 }), record({ clipSkip: 2 }))).toBe('Clip skip 2');
+    expect(diffParams([record(), record({ id: 'other' })])).toEqual([[], []]);
   });
 
   it('dropped metadata and copied parameters carry it in A1111 terms', () => {
