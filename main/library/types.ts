@@ -56,7 +56,7 @@ export const generationParamsSchema = z.object({
   scheduler: z.string(),
   steps: z.number().int().min(0),
   cfg: z.number().finite(),
-  // Defaulted: records written before clip skip was recorded were all made at 1.
+  // Defaulted: records written before clip skip was recorded say nothing, and 1 is what A1111 reads then.
   clipSkip: z.number().int().min(1).max(12).default(1),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
