@@ -10,6 +10,7 @@ import { ModelsView } from './ModelsView';
 import { ImportDrop } from './ImportDrop';
 import { ProjectSwitcher } from './ProjectSwitcher';
 import { Toasts } from './Toasts';
+import { isModalOpen } from './useModal';
 import { VariantExplorer } from './VariantExplorer';
 import { Viewer } from './Viewer';
 
@@ -72,17 +73,11 @@ function useShortcuts() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const s = store.getState();
+      // A modal dialog owns the keyboard (its own Tab/Escape handling runs first).
+      if (isModalOpen()) return;
       if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
         e.preventDefault();
         void s.generate();
-        return;
-      }
-      if (s.variantExplorerOpen || s.modelsViewOpen) {
-        // Dialogs: Escape closes them even from a text field; nothing else is global.
-        if (e.key === 'Escape') {
-          s.setVariantExplorerOpen(false);
-          s.setModelsViewOpen(false);
-        }
         return;
       }
       if (s.appState !== 'ready' || isTyping(e) || e.altKey || e.ctrlKey || e.metaKey) return;

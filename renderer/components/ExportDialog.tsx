@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'react';
+import { useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useAtelier } from '../state/store';
+import { useModal } from './useModal';
 
 function stamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -13,16 +14,16 @@ export function ExportDialog({ ids, close }: { ids: string[]; close(): void }) {
   const [to, setTo] = useState(() => `${home.replace(/[\\/]$/, '')}/exports/atelier-${stamp()}`);
   const [format, setFormat] = useState<'png' | 'jpeg' | 'webp'>('png');
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && close();
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [close]);
+  const ref = useRef<HTMLFormElement>(null);
+  useModal(ref, close);
   return (
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && close()}>
       <form
+        ref={ref}
+        tabIndex={-1}
         className="modal export-dialog"
         role="dialog"
+        aria-modal="true"
         aria-label="Export images"
         data-testid="export-dialog"
         data-busy={busy}

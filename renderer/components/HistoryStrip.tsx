@@ -8,6 +8,7 @@ import { BoardsPanel } from './BoardsPanel';
 import { ExportDialog } from './ExportDialog';
 import { useElementSize } from './hooks';
 import { TagEditor } from './TagEditor';
+import { TrashBar, TrashToggle } from './TrashBar';
 
 const COLS = 2;
 const ROW_H = 118;
@@ -62,7 +63,7 @@ interface Menu {
 }
 
 function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
-  const { record, vary, remove, pushToast, explore, view, setInitImage, board, setMembership, selection, upscale, reveal } = useAtelier(
+  const { record, vary, remove, pushToast, explore, view, setInitImage, board, setMembership, selection, upscale, reveal, trashed, restore } = useAtelier(
     useShallow((s) => ({
       upscale: s.upscaleImage,
       reveal: s.reveal,
@@ -76,6 +77,8 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       explore: s.setVariantExplorerOpen,
       view: s.view,
       setInitImage: s.setInitImage,
+      trashed: !!s.historyFilter.trashed,
+      restore: s.restoreGenerations,
     })),
   );
   const ref = useRef<HTMLDivElement>(null);
@@ -163,9 +166,15 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
           Remove from “{board.name}”
         </button>
       )}
-      <button type="button" role="menuitem" className="danger" data-testid="menu-delete" onClick={act(() => void remove(record.id))}>
-        Delete
-      </button>
+      {trashed ? (
+        <button type="button" role="menuitem" data-testid="menu-restore" onClick={act(() => void restore(selection.includes(record.id) ? selection : [record.id]))}>
+          Restore <span className="muted">back to the history</span>
+        </button>
+      ) : (
+        <button type="button" role="menuitem" className="danger" data-testid="menu-delete" title="Move to the trash (restorable until you empty it)" onClick={act(() => void remove(record.id))}>
+          Delete <span className="muted">to trash</span>
+        </button>
+      )}
     </div>
   );
 }
@@ -248,12 +257,13 @@ export function HistoryStrip() {
   }
 
   return (
-    <aside className="panel right" data-testid="history" data-reveal={revealNonce} data-count={order.length} data-loading={loading} data-board={filter.boardId ?? ''} data-tag={filter.tag ?? ''}>
+    <aside className="panel right" data-testid="history" data-reveal={revealNonce} data-count={order.length} data-loading={loading} data-board={filter.boardId ?? ''} data-tag={filter.tag ?? ''} data-trashed={!!filter.trashed}>
       <BoardsPanel />
       <div className="section-head">
-        <span>History</span>
+        <span>{filter.trashed ? 'Trash' : 'History'}</span>
         <span className="muted">{order.length}{hasMore ? '+' : ''}</span>
         <span className="spacer" />
+        <TrashToggle />
         <button
           type="button"
           className="link"
@@ -265,6 +275,7 @@ export function HistoryStrip() {
           Export{selection.length > 1 ? ` ${selection.length}` : ''}…
         </button>
       </div>
+      <TrashBar />
       <input
         className="search"
         type="search"
@@ -329,6 +340,8 @@ export function HistoryStrip() {
               ? 'No images on this board yet. Select images and press + on the board to add them.'
               : search || filter.minRating || filter.flag || filter.tag || filter.boardId
               ? 'No images match this search or filter.'
+              : filter.trashed
+              ? 'The trash is empty. Deleted images wait here until you empty it.'
               : 'Your generations land here. Generate something to start, or drop an image with A1111 metadata to reuse its settings.'}
           </div>
         ) : (

@@ -1,13 +1,24 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { paramsFromMetadata } from '../state/import-slice';
 import { useAtelier, useAtelierStore } from '../state/store';
+import { useModal } from './useModal';
 
 function toBase64(buf: ArrayBuffer): string {
   const bytes = new Uint8Array(buf);
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
+}
+
+function OfferDialog({ close, children }: { close(): void; children: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useModal(ref, close);
+  return (
+    <div ref={ref} tabIndex={-1} className="modal import-offer" role="dialog" aria-modal="true" aria-label="Import parameters" data-testid="import-offer">
+      {children}
+    </div>
+  );
 }
 
 /** Window-wide drop target for images: reads their generation metadata and offers to reuse it. */
@@ -53,7 +64,7 @@ export function ImportDrop() {
       {over && <div className="drop-overlay" data-testid="drop-overlay">Drop an image to read its generation parameters</div>}
       {offer && (
         <div className="modal-backdrop">
-          <div className="modal import-offer" role="dialog" aria-label="Import parameters" data-testid="import-offer">
+          <OfferDialog close={dismiss}>
             <div className="modal-title">Parameters found in {offer.fileName}</div>
             <div className="muted">Source: {offer.source}</div>
             {offer.prompt && <div className="import-prompt">{offer.prompt}</div>}
@@ -72,11 +83,11 @@ export function ImportDrop() {
               <button type="button" data-testid="import-dismiss" onClick={dismiss}>
                 Ignore
               </button>
-              <button type="button" className="primary" data-testid="import-apply" onClick={apply}>
+              <button type="button" className="primary" data-testid="import-apply" autoFocus onClick={apply}>
                 Use these settings
               </button>
             </div>
-          </div>
+          </OfferDialog>
         </div>
       )}
     </>

@@ -1,10 +1,12 @@
-import { useState } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { CatalogModel } from '../../common/api/contract';
 import { useAtelier } from '../state/store';
 import type { DownloadView } from '../state/types';
 import { formatBytes, formatMs } from './hooks';
 import { SettingsSection } from './SettingsSection';
+import { useModal } from './useModal';
+import { ImportValidation, ProviderCompat } from './ModelDetails';
 
 function DownloadRow({ d }: { d: DownloadView }) {
   const { pause, resume, cancel } = useAtelier(useShallow((s) => ({ pause: s.pauseDownload, resume: s.resumeDownload, cancel: s.cancelDownload })));
@@ -88,6 +90,8 @@ export function ModelsView() {
       loaded: st.loadedModel,
     })),
   );
+  const dialog = useRef<HTMLDivElement>(null);
+  useModal(dialog, useCallback(() => s.close(false), [s.close]));
   const [folder, setFolder] = useState('');
   const [mode, setMode] = useState<'reference' | 'copy'>('reference');
   const [source, setSource] = useState('');
@@ -96,7 +100,7 @@ export function ModelsView() {
 
   return (
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && s.close(false)}>
-      <div className="modal models-view" role="dialog" aria-label="Models" data-testid="models-view">
+      <div ref={dialog} tabIndex={-1} className="modal models-view" role="dialog" aria-modal="true" aria-label="Models" data-testid="models-view">
         <div className="section-head">
           <span className="modal-title">Models</span>
           <button type="button" className="icon" data-testid="models-close" title="Close (Esc)" onClick={() => s.close(false)}>
@@ -116,7 +120,8 @@ export function ModelsView() {
                     {s.loaded?.modelId === m.id && <span className="chip ep">loaded on {s.loaded.provider}</span>}
                   </div>
                   <div className="muted small">
-                    {formatBytes(m.sizeBytes)} on disk{m.description ? ` · ${m.description}` : ''}
+                    {formatBytes(m.sizeBytes)} on disk · <ProviderCompat modelId={m.id} />
+                    {m.description ? ` · ${m.description}` : ''}
                   </div>
                 </div>
                 {m.source !== 'bundled' && (
@@ -179,9 +184,7 @@ export function ModelsView() {
             </button>
           </form>
           {s.importResult && (
-            <div className={s.importResult.ok ? 'hint ok' : 'hint warn'} data-testid="import-result" data-ok={s.importResult.ok}>
-              {s.importResult.message}
-            </div>
+            <ImportValidation ok={s.importResult.ok} message={s.importResult.message} />
           )}
         </section>
 

@@ -3,10 +3,18 @@ import { useShallow } from 'zustand/react/shallow';
 import { useAtelier } from '../state/store';
 
 export function ProjectSwitcher() {
-  const { projects, open, create } = useAtelier(useShallow((s) => ({ projects: s.projects, open: s.openProject, create: s.createProject })));
+  const { projects, recentIds, open, create } = useAtelier(
+    useShallow((s) => ({ projects: s.projects, recentIds: s.recentProjectIds, open: s.openProject, create: s.createProject })),
+  );
   const [naming, setNaming] = useState(false);
   const [name, setName] = useState('');
   const current = projects.find((p) => p.isCurrent);
+  // Recently opened projects other than this one, most recent first: one step to go back.
+  const recent = recentIds
+    .filter((id) => id !== current?.id)
+    .map((id) => projects.find((p) => p.id === id))
+    .filter((p): p is NonNullable<typeof p> => !!p)
+    .slice(0, 4);
   if (naming) {
     return (
       <form
@@ -30,16 +38,36 @@ export function ProjectSwitcher() {
       <select
         data-testid="project-select"
         aria-label="Project"
-        title={current?.path}
+        title={current ? `${current.name} — ${current.path}\nSwitch, reopen a recent project, or create one` : 'Switch or create a project'}
         value={current?.id ?? ''}
         onChange={(e) => (e.target.value === '__new' ? setNaming(true) : void open(e.target.value))}
       >
         {!current && <option value="">No project</option>}
-        {projects.map((p) => (
-          <option key={p.id} value={p.id}>
-            {p.name}
+        {current && (
+          <option key={current.id} value={current.id}>
+            {current.name}
           </option>
-        ))}
+        )}
+        {recent.length > 0 && (
+          <optgroup label="Recent" data-testid="project-recent">
+            {recent.map((p) => (
+              <option key={`recent-${p.id}`} value={p.id} data-recent="true">
+                {p.name}
+              </option>
+            ))}
+          </optgroup>
+        )}
+        {projects.length > (current ? 1 : 0) && (
+          <optgroup label="All projects">
+            {projects
+              .filter((p) => p.id !== current?.id)
+              .map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name}
+                </option>
+              ))}
+          </optgroup>
+        )}
         <option value="__new">+ New project…</option>
       </select>
     </div>

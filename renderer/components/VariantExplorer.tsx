@@ -1,8 +1,9 @@
-import { useState } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { AXIS_LABELS, LIGHTING_PRESETS, REFLECTION_PRESETS, SCHEDULERS, type VariantAxis } from '../lib/presets';
 import { useAtelier } from '../state/store';
 import type { VariantGroup } from '../state/types';
+import { useModal } from './useModal';
 
 const TEXT_DEFAULTS: Partial<Record<VariantAxis, string>> = {
   seed: '',
@@ -84,6 +85,8 @@ export function VariantExplorer() {
       groups: s.variantGroups,
     })),
   );
+  const ref = useRef<HTMLDivElement>(null);
+  useModal(ref, useCallback(() => close(false), [close]));
   const [axis, setAxis] = useState<VariantAxis>('lighting');
   const [picked, setPicked] = useState<Record<string, boolean>>({ 'golden hour': true, 'blue hour': true, 'lit from the left': true });
   const [text, setText] = useState(TEXT_DEFAULTS);
@@ -95,7 +98,7 @@ export function VariantExplorer() {
 
   return (
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && close(false)}>
-      <div className="modal variant-explorer" role="dialog" aria-label="Variant explorer" data-testid="variant-explorer">
+      <div ref={ref} tabIndex={-1} className="modal variant-explorer" role="dialog" aria-modal="true" aria-label="Variant explorer" data-testid="variant-explorer">
         <div className="section-head">
           <span className="modal-title">Variant explorer</span>
           <button type="button" className="icon" data-testid="variant-close" title="Close (Esc)" onClick={() => close(false)}>

@@ -100,7 +100,7 @@ export function Viewer() {
                 data-testid="mask-toggle"
                 aria-pressed={maskEditing}
                 className={maskEditing ? 'active' : ''}
-                title="Paint an inpainting mask over the init image (white = repaint)"
+                title="Paint an inpainting mask over the init image (white = repaint) · hold Space to pan"
                 onClick={() => {
                   if (!maskEditing) viewImage(init.generationId);
                   setMaskEditing(!maskEditing);
@@ -132,6 +132,7 @@ export function Viewer() {
                 Outpaint
               </button>
             )}
+            {init && maskEditing && <span className="toolbar-break" />}
             {init && maskEditing && (
               <span className="mask-tools" data-testid="mask-tools">
                 <label title="Brush diameter in image pixels">
@@ -139,7 +140,12 @@ export function Viewer() {
                   <input type="range" data-testid="mask-brush-size" min={1} max={Math.max(8, Math.round(Math.max(init.width, init.height) / 2))} step={1} value={maskBrush} onChange={(e) => setMaskTool({ maskBrush: e.target.valueAsNumber })} />
                   <span className="muted">{maskBrush}px</span>
                 </label>
-                <button type="button" data-testid="mask-eraser" aria-pressed={maskErase} className={maskErase ? 'active' : ''} title="Eraser" onClick={() => setMaskTool({ maskErase: !maskErase })}>
+                <label title="Feather: soften the mask edge (the same blur as the init panel's Mask blur); 0 keeps unmasked pixels exactly">
+                  Feather
+                  <input type="range" data-testid="mask-feather" min={0} max={64} step={1} value={init.maskBlur} onChange={(e) => updateInit({ maskBlur: e.target.valueAsNumber })} />
+                  <span className="muted">{init.maskBlur}px</span>
+                </label>
+                <button type="button" data-testid="mask-eraser" aria-pressed={maskErase} className={maskErase ? 'active' : ''} title="Eraser: paint to remove mask" onClick={() => setMaskTool({ maskErase: !maskErase })}>
                   Eraser
                 </button>
                 <button type="button" data-testid="mask-clear" title="Clear the mask" onClick={() => updateInit({ maskBase64: null, maskCoverage: null })}>

@@ -20,8 +20,9 @@ export function useElementSize<T extends HTMLElement>(): [RefObject<T | null>, {
 }
 
 /**
- * Wheel zoom (around the cursor) and drag panning on an element. Space+drag works too (the same
- * as a plain drag here, but also with the middle button). `getFit` clamps the absolute zoom.
+ * Wheel zoom (around the cursor) and drag panning on an element (left or middle button). Holding
+ * Space over the element turns every drag into a pan, even over layers that take the pointer for
+ * themselves (`data-no-pan`: the inpainting mask, the outpaint frame). `getFit` clamps the zoom.
  * Views are read through a ref so a burst of wheel events never uses a stale view.
  */
 export function usePanZoom(
@@ -45,9 +46,28 @@ export function usePanZoom(
       set(next);
     };
     let drag: { id: number; x: number; y: number } | null = null;
+    let hovering = false;
+    let space = false;
+    const setSpace = (on: boolean) => {
+      space = on;
+      if (on) el.dataset.space = 'true';
+      else delete el.dataset.space;
+    };
+    const onKeyDown = (e: KeyboardEvent) => {
+      if (e.key !== ' ' || !hovering || isTyping(e)) return;
+      e.preventDefault(); // no page scroll, no click on a focused button
+      if (!space) setSpace(true);
+    };
+    const onKeyUp = (e: KeyboardEvent) => {
+      if (e.key === ' ' && space) setSpace(false);
+    };
+    const onEnter = () => (hovering = true);
+    const onLeave = () => (hovering = false);
+    const onBlur = () => setSpace(false);
     const onDown = (e: PointerEvent) => {
       if (e.button !== 0 && e.button !== 1) return;
-      if ((e.target as HTMLElement).closest('[data-no-pan]')) return;
+      if (space) e.stopPropagation(); // the layer underneath (mask brush…) must not see this drag
+      else if ((e.target as HTMLElement).closest('[data-no-pan]')) return;
       drag = { id: e.pointerId, x: e.clientX, y: e.clientY };
       el.setPointerCapture(e.pointerId);
       el.dataset.panning = 'true';
@@ -66,13 +86,23 @@ export function usePanZoom(
       }
     };
     el.addEventListener('wheel', onWheel, { passive: false });
-    el.addEventListener('pointerdown', onDown);
+    el.addEventListener('pointerdown', onDown, true);
+    el.addEventListener('pointerenter', onEnter);
+    el.addEventListener('pointerleave', onLeave);
+    window.addEventListener('keydown', onKeyDown);
+    window.addEventListener('keyup', onKeyUp);
+    window.addEventListener('blur', onBlur);
     el.addEventListener('pointermove', onMove);
     el.addEventListener('pointerup', onUp);
     el.addEventListener('pointercancel', onUp);
     return () => {
       el.removeEventListener('wheel', onWheel);
-      el.removeEventListener('pointerdown', onDown);
+      el.removeEventListener('pointerdown', onDown, true);
+      el.removeEventListener('pointerenter', onEnter);
+      el.removeEventListener('pointerleave', onLeave);
+      window.removeEventListener('keydown', onKeyDown);
+      window.removeEventListener('keyup', onKeyUp);
+      window.removeEventListener('blur', onBlur);
       el.removeEventListener('pointermove', onMove);
       el.removeEventListener('pointerup', onUp);
       el.removeEventListener('pointercancel', onUp);

@@ -9,6 +9,19 @@ export const createHistorySlice =
   (client: AtelierClient): StateCreator<AtelierState, [], [], HistorySlice> =>
   (set, get) => {
     let generation = 0; // discards pages of a superseded query
+    /** Removes images from the strip, the selection and the viewer. */
+    const dropFromStrip = (ids: string[]) =>
+      set((st) => {
+        const gone = new Set(ids);
+        const records = { ...st.records };
+        for (const id of ids) delete records[id];
+        return {
+          records,
+          historyOrder: st.historyOrder.filter((x) => !gone.has(x)),
+          selection: st.selection.filter((x) => !gone.has(x)),
+          viewingId: st.viewingId && gone.has(st.viewingId) ? null : st.viewingId,
+        };
+      });
 
     return {
       records: {},
@@ -66,6 +79,7 @@ export const createHistorySlice =
             (f.flag === undefined || r.flag === f.flag) &&
             // A fresh generation is on no board yet.
             f.boardId === undefined &&
+            !f.trashed &&
             (f.tag === undefined || r.tags.some((t) => t.toLowerCase() === f.tag!.toLowerCase())) &&
             (!q.trim() || r.prompt.toLowerCase().includes(q.trim().toLowerCase())),
         );
@@ -94,18 +108,36 @@ export const createHistorySlice =
       async deleteGeneration(id) {
         try {
           await client.deleteGeneration({ id });
-          set((st) => {
-            const records = { ...st.records };
-            delete records[id];
-            return {
-              records,
-              historyOrder: st.historyOrder.filter((x) => x !== id),
-              selection: st.selection.filter((x) => x !== id),
-              viewingId: st.viewingId === id ? null : st.viewingId,
-            };
-          });
+          dropFromStrip([id]);
+          get().pushToast({ kind: 'info', title: 'Moved to trash', message: 'Open Trash above the history to restore it.' });
         } catch (err) {
           get().reportError('Could not delete the image', err);
+        }
+      },
+
+      async restoreGenerations(ids) {
+        const restored: string[] = [];
+        try {
+          for (const id of ids) {
+            await client.restoreGeneration({ id });
+            restored.push(id);
+          }
+        } catch (err) {
+          get().reportError('Could not restore the image', err);
+        }
+        if (restored.length === 0) return;
+        // Restored images leave the trash view; the live history gets them back on its next load.
+        if (get().historyFilter.trashed) dropFromStrip(restored);
+        get().pushToast({ kind: 'info', title: 'Restored', message: `${restored.length} image${restored.length === 1 ? '' : 's'} back in the history.` });
+      },
+
+      async emptyTrash() {
+        try {
+          const { purged } = await client.emptyTrash();
+          if (get().historyFilter.trashed) await get().loadHistory(true);
+          get().pushToast({ kind: 'info', title: 'Trash emptied', message: `${purged} image${purged === 1 ? '' : 's'} deleted for good.` });
+        } catch (err) {
+          get().reportError('Could not empty the trash', err);
         }
       },
 

@@ -121,6 +121,8 @@ export interface HistoryFilter {
   flag?: 'pick' | 'reject' | 'none';
   boardId?: string;
   tag?: string;
+  /** Show the project's trash (deleted images) instead of its live history. */
+  trashed?: boolean;
 }
 
 export interface HistorySlice {
@@ -135,7 +137,12 @@ export interface HistorySlice {
   setHistorySearch(search: string): Promise<void>;
   addGenerations(records: GenerationRecord[]): void;
   updateGeneration(id: string, patch: { rating?: number; flag?: 'pick' | 'reject' | 'none'; tags?: string[] }): Promise<void>;
+  /** Moves an image to the project's trash (restorable until the trash is emptied). */
   deleteGeneration(id: string): Promise<void>;
+  /** Brings images back from the trash into the live history. */
+  restoreGenerations(ids: string[]): Promise<void>;
+  /** Permanently deletes everything in the trash. */
+  emptyTrash(): Promise<void>;
   /** Shows an image in the viewer and selects it in the history strip (clearing filters that hide it). */
   reveal(id: string): Promise<void>;
   /** Same parameters, new seed, parentId = this image. */
@@ -225,6 +232,8 @@ export interface VariantsSlice {
 
 export interface ProjectsSlice {
   projects: ProjectSummary[];
+  /** Project ids, most recently opened first (kept in this browser's localStorage). */
+  recentProjectIds: string[];
   loadProjects(): Promise<void>;
   createProject(name: string): Promise<void>;
   openProject(projectId: string): Promise<void>;

@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, expect } from './fixtures';
 
 test('models: installed demo model, catalog, and a folder import that explains what is wrong', async ({ page, atelier }) => {
@@ -18,6 +20,20 @@ test('models: installed demo model, catalog, and a folder import that explains w
   const result = page.getByTestId('import-result');
   await expect(result).toHaveAttribute('data-ok', 'false');
   await expect(result).not.toBeEmpty();
+
+  // A folder that exists but is not a model: each problem the validator found on its own line.
+  const notAModel = mkdtempSync(join(tmpdir(), 'atelier-not-a-model-'));
+  writeFileSync(join(notAModel, 'model_index.json'), '{}');
+  await page.getByTestId('import-folder').fill(notAModel);
+  await page.getByTestId('import-submit').click();
+  await expect(result).toHaveAttribute('data-ok', 'false');
+  await expect(result).toContainText(notAModel);
+  expect(await page.getByTestId('import-problems').locator('li').count()).toBeGreaterThan(0);
+
+  // Installed models say which execution providers they run on, and which this machine has.
+  const demo = page.locator('[data-testid="installed-model"][data-model-id="atelier-demo"]');
+  await expect(demo.getByTestId('model-providers')).toHaveAttribute('data-providers', /cpu/);
+  await expect(demo.locator('[data-provider="cpu"]')).toHaveAttribute('data-available', 'true');
   mkdirSync('docs/screenshots', { recursive: true });
   await page.screenshot({ path: 'docs/screenshots/models.png' });
 

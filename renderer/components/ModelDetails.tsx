@@ -1,0 +1,63 @@
+import { useShallow } from 'zustand/react/shallow';
+import { useAtelier } from '../state/store';
+
+/**
+ * Which execution providers an installed model runs on: the catalog's list for catalog models,
+ * each marked as available (or not) on this machine, and the provider it is loaded on now.
+ */
+export function ProviderCompat({ modelId }: { modelId: string }) {
+  const { entry, eps, loaded } = useAtelier(
+    useShallow((s) => ({
+      entry: s.catalog.find((m) => m.id === modelId),
+      eps: s.systemInfo?.executionProviders,
+      loaded: s.loadedModel?.modelId === modelId ? s.loadedModel : null,
+    })),
+  );
+  const available = eps?.map((ep) => ep.name) ?? [];
+  const providers = entry?.providers ?? null;
+  return (
+    <span className="provider-compat" data-testid="model-providers" data-providers={providers?.join(',') ?? ''}>
+      {providers ? (
+        <>
+          runs on{' '}
+          {providers.map((p) => {
+            const here = available.includes(p);
+            return (
+              <span key={p} className={here ? 'chip ep' : 'chip muted'} data-provider={p} data-available={here} title={here ? `${p}: available on this machine` : `${p}: not available on this machine`}>
+                {p}
+              </span>
+            );
+          })}
+        </>
+      ) : (
+        <span title="Not a catalog model: the providers it supports are found when it is first loaded">providers checked on first load</span>
+      )}
+      {loaded && loaded.fallbacks.length > 0 && (
+        <span className="muted" title={loaded.fallbacks.map((f) => `${f.provider}: ${f.reason}`).join('\n')}>
+          {' '}· {loaded.fallbacks.length} provider{loaded.fallbacks.length === 1 ? '' : 's'} fell back
+        </span>
+      )}
+    </span>
+  );
+}
+
+/**
+ * The outcome of "Validate & import": the headline, then each problem the validator found on its
+ * own line (the backend lists them as "\n  - problem"), so users can fix the folder point by point.
+ */
+export function ImportValidation({ ok, message }: { ok: boolean; message: string }) {
+  const [headline = '', ...rest] = message.split('\n');
+  const problems = rest.map((l) => l.replace(/^\s*-\s*/, '').trim()).filter(Boolean);
+  return (
+    <div className={ok ? 'hint ok' : 'hint warn'} data-testid="import-result" data-ok={ok} data-problems={problems.length}>
+      <div>{ok ? `✓ ${headline}` : headline.replace(/:$/, '')}</div>
+      {problems.length > 0 && (
+        <ul className="validation-problems" data-testid="import-problems">
+          {problems.map((p, i) => (
+            <li key={i}>{p}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,87 @@
+/** The history's trash (delete → restore, empty) and recent projects, in the store. */
+import { describe, expect, it } from 'vitest';
+import { pushRecent } from '../../renderer/state/projects-slice';
+import { createAtelierStore } from '../../renderer/state/store';
+import { createFakeClient, record } from './fake-client';
+
+async function ready(history = [record({ id: 'a' }), record({ id: 'b' })]) {
+  const fake = createFakeClient({ history });
+  const trash = new Set<string>();
+  Object.assign(fake.client, {
+    deleteGeneration: async (req: { id: string }) => {
+      trash.add(req.id);
+      return { deleted: true };
+    },
+    restoreGeneration: async (req: { id: string }) => {
+      trash.delete(req.id);
+      return history.find((r) => r.id === req.id)!;
+    },
+    emptyTrash: async () => {
+      const purged = trash.size;
+      trash.clear();
+      return { purged };
+    },
+  });
+  const store = createAtelierStore(fake.client);
+  await store.getState().init();
+  await new Promise((r) => setTimeout(r, 0));
+  return { fake, trash, s: () => store.getState() };
+}
+
+describe('trash', () => {
+  it('delete moves to the trash and says so; the trash view asks for trashed rows and keeps new images out', async () => {
+    const { fake, trash, s } = await ready();
+    s().setSelection(['a']);
+    await s().deleteGeneration('a');
+    expect(trash.has('a')).toBe(true);
+    expect(s().historyOrder).toEqual(['b']);
+    expect(s().selection).toEqual([]);
+    expect(s().toasts.at(-1)).toMatchObject({ title: 'Moved to trash' });
+
+    await s().setHistoryFilter({ trashed: true });
+    expect(fake.callsTo('queryHistory').at(-1)).toMatchObject({ trashed: true });
+    s().addGenerations([record({ id: 'fresh' })]);
+    expect(s().historyOrder).not.toContain('fresh');
+  });
+
+  it('restores the chosen images out of the trash view, and empties the trash', async () => {
+    const { trash, s } = await ready();
+    await s().deleteGeneration('a');
+    await s().deleteGeneration('b');
+    await s().setHistoryFilter({ trashed: true });
+    s().setSelection([]);
+    await s().restoreGenerations(['a']);
+    expect(trash.has('a')).toBe(false);
+    expect(s().historyOrder).not.toContain('a');
+    expect(s().toasts.at(-1)).toMatchObject({ title: 'Restored', message: '1 image back in the history.' });
+
+    await s().emptyTrash();
+    expect(trash.size).toBe(0);
+    expect(s().toasts.at(-1)).toMatchObject({ title: 'Trash emptied', message: '1 image deleted for good.' });
+  });
+
+  it('reports a failed restore as a readable toast', async () => {
+    const { fake, s } = await ready();
+    fake.client.restoreGeneration = () => Promise.reject(new Error('No generation x in this project'));
+    await s().restoreGenerations(['x']);
+    expect(s().toasts.at(-1)).toMatchObject({ kind: 'error', title: 'Could not restore the image', message: 'No generation x in this project' });
+  });
+});
+
+describe('recent projects', () => {
+  it('keeps the most recent first, without duplicates, bounded', () => {
+    let r: string[] = [];
+    for (const id of ['a', 'b', 'c', 'a']) r = pushRecent(r, id);
+    expect(r).toEqual(['a', 'c', 'b']);
+    for (let i = 0; i < 20; i++) r = pushRecent(r, `p${i}`);
+    expect(r).toHaveLength(8);
+    expect(r[0]).toBe('p19');
+  });
+
+  it('records the startup project and each switch', async () => {
+    const { s } = await ready();
+    expect(s().recentProjectIds[0]).toBe('p1');
+    await s().createProject('Shoot 2');
+    expect(s().recentProjectIds.slice(0, 2)).toEqual(['p2', 'p1']);
+  });
+});
