@@ -1,5 +1,6 @@
 import { useCallback, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import { DEFAULT_LOCK_STRENGTH } from '../lib/variants';
 import { AXIS_LABELS, LIGHTING_PRESETS, REFLECTION_PRESETS, SCHEDULERS, type VariantAxis } from '../lib/presets';
 import { useAtelier } from '../state/store';
 import type { VariantGroup } from '../state/types';
@@ -34,10 +35,11 @@ function VariantGrid({ group }: { group: VariantGroup }) {
   const source = records[group.sourceId];
   const done = group.cells.filter((c) => c.jobId && jobs[c.jobId]?.state === 'done').length;
   return (
-    <div className="variant-group" data-testid="variant-group" data-done={done} data-total={group.cells.length}>
+    <div className="variant-group" data-testid="variant-group" data-done={done} data-total={group.cells.length} data-locked={group.lockStrength !== null}>
       <div className="section-head">
         <span>
-          {AXIS_LABELS[group.axis]} · {done}/{group.cells.length} done
+          {AXIS_LABELS[group.axis]}
+          {group.lockStrength !== null ? ` · composition locked (strength ${group.lockStrength.toFixed(2)})` : ''} · {done}/{group.cells.length} done
         </span>
         <button
           type="button"
@@ -65,7 +67,7 @@ function VariantGrid({ group }: { group: VariantGroup }) {
           const gen = job?.generationIds[0] ? records[job.generationIds[0]] : undefined;
           const src = gen?.thumbUrl ?? job?.previewUrl ?? null;
           return (
-            <figure key={i} className="variant-cell" data-testid="variant-cell" data-state={c.error ? 'failed' : (job?.state ?? 'pending')} onDoubleClick={() => gen && view(gen.id)}>
+            <figure key={i} className="variant-cell" data-testid="variant-cell" data-state={c.error ? 'failed' : (job?.state ?? 'pending')} data-generation-id={gen?.id ?? ''} onDoubleClick={() => gen && view(gen.id)}>
               {src ? <img src={src} alt={c.label} /> : <div className="variant-placeholder">{job?.state === 'running' ? `${job.step}/${job.total}` : '…'}</div>}
               <figcaption title={c.label}>{c.label}</figcaption>
             </figure>
@@ -91,6 +93,8 @@ export function VariantExplorer() {
   const [picked, setPicked] = useState<Record<string, boolean>>({ 'golden hour': true, 'blue hour': true, 'lit from the left': true });
   const [text, setText] = useState(TEXT_DEFAULTS);
   const [count, setCount] = useState(4);
+  const [lock, setLock] = useState(false);
+  const [lockStrength, setLockStrength] = useState(DEFAULT_LOCK_STRENGTH);
   const choices = choicesFor(axis);
   const latest = groups.find((g) => g.sourceId === source?.id) ?? groups[0];
 
@@ -147,11 +151,21 @@ export function VariantExplorer() {
                 <textarea id="variant-values" data-testid="variant-values" rows={3} value={text[axis] ?? ''} onChange={(e) => setText({ ...text, [axis]: e.target.value })} />
               </div>
             )}
+            <div className="row lock-composition">
+              <label title="Run every variant as img2img from this image, so the framing stays and only the light (or the chosen axis) changes">
+                <input type="checkbox" data-testid="variant-lock" checked={lock} onChange={(e) => setLock(e.target.checked)} />
+                Lock composition
+              </label>
+              <label className={lock ? '' : 'muted'} title="How much of the source to repaint: lower keeps the shot closer, higher lets the light change more">
+                Strength <span className="muted">{lockStrength.toFixed(2)}</span>
+                <input type="range" data-testid="variant-lock-strength" min={0.05} max={1} step={0.05} value={lockStrength} disabled={!lock} onChange={(e) => setLockStrength(e.target.valueAsNumber)} />
+              </label>
+            </div>
             <div className="row end">
               <span className="muted">
                 {axis === 'seed' && values.every((v) => !v.trim()) ? count : values.filter((v) => v.trim()).length} variants · parent link kept
               </span>
-              <button type="button" className="primary" data-testid="variant-run" onClick={() => void run(source.id, axis, values, count)}>
+              <button type="button" className="primary" data-testid="variant-run" onClick={() => void run(source.id, axis, values, count, lock ? { lockStrength } : {})}>
                 Generate grid
               </button>
             </div>

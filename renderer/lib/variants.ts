@@ -26,14 +26,25 @@ export function baseRequest(source: GenerationRecord): GenerateRequest {
   };
 }
 
+export interface VariantOptions {
+  /** "Lock composition": run every variant as img2img from the source at this strength (0–1). */
+  lockStrength?: number;
+}
+
+/** Default img2img strength for locked-composition variants: enough to relight, not to re-frame. */
+export const DEFAULT_LOCK_STRENGTH = 0.5;
+
 /**
  * `values` are the axis entries as the user entered/picked them: numbers as text for seed/cfg/steps
  * (a seed entry of "random" or an empty list draws `count` random seeds), names for schedulers,
  * phrases for lighting/reflection/prompt text. Every variant keeps the source seed unless the axis
  * is the seed itself, so only one thing changes.
  */
-export function buildVariants(source: GenerationRecord, axis: VariantAxis, values: string[], count = 4): VariantSpec[] {
-  const base = baseRequest(source);
+export function buildVariants(source: GenerationRecord, axis: VariantAxis, values: string[], count = 4, options: VariantOptions = {}): VariantSpec[] {
+  const base: GenerateRequest = options.lockStrength === undefined
+    ? baseRequest(source)
+    : // Lock composition: img2img from the source, so the shot stays and only the axis changes.
+      { ...baseRequest(source), initImage: { generationId: source.id }, strength: Math.min(1, Math.max(0.05, options.lockStrength)) };
   const clean = values.map((v) => v.trim()).filter(Boolean);
   switch (axis) {
     case 'seed': {

@@ -220,12 +220,15 @@ export interface VariantGroup {
   id: string;
   sourceId: string;
   axis: VariantAxis;
+  /** Set when the grid locks the composition (img2img from the source at this strength). */
+  lockStrength: number | null;
   cells: VariantCell[];
 }
 
 export interface VariantsSlice {
   variantGroups: VariantGroup[];
-  runVariants(sourceId: string, axis: VariantAxis, values: string[], count?: number): Promise<string | null>;
+  /** `lockStrength`: lock composition (img2img from the source at that strength). */
+  runVariants(sourceId: string, axis: VariantAxis, values: string[], count?: number, options?: { lockStrength?: number }): Promise<string | null>;
   /** Generation ids produced so far by a group, in grid order. */
   variantGenerationIds(groupId: string): string[];
 }

@@ -7,10 +7,10 @@ let nextGroup = 1;
 export const createVariantsSlice: StateCreator<AtelierState, [], [], VariantsSlice> = (set, get) => ({
   variantGroups: [],
 
-  async runVariants(sourceId, axis, values, count = 4) {
+  async runVariants(sourceId, axis, values, count = 4, options = {}) {
     const source = get().records[sourceId];
     if (!source) return null;
-    const specs = buildVariants(source, axis, values, count).slice(0, 16);
+    const specs = buildVariants(source, axis, values, count, options).slice(0, 16);
     if (specs.length === 0) {
       get().pushToast({ kind: 'error', title: 'Nothing to explore', message: 'Pick or type at least one value for the axis.' });
       return null;
@@ -18,7 +18,7 @@ export const createVariantsSlice: StateCreator<AtelierState, [], [], VariantsSli
     const id = `v${nextGroup++}`;
     set((s) => ({
       variantGroups: [
-        { id, sourceId, axis, cells: specs.map((v) => ({ label: v.label, jobId: null, error: null })) },
+        { id, sourceId, axis, lockStrength: options.lockStrength ?? null, cells: specs.map((v) => ({ label: v.label, jobId: null, error: null })) },
         ...s.variantGroups,
       ],
     }));

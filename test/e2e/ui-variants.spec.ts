@@ -54,3 +54,56 @@ test('variant explorer: a lighting axis streams a grid that opens in Compare wit
   await expect(lineage.getByTestId('lineage-edge')).toContainText(['golden hour', 'blue hour'].map(() => /\+(golden|blue) hour/));
   await page.screenshot({ path: 'docs/screenshots/lineage.png' });
 });
+
+/** The PNG's embedded A1111 parameters text (tEXt chunks are stored uncompressed). */
+async function pngText(page: import('@playwright/test').Page, id: string): Promise<string> {
+  return page.evaluate(async (id) => new TextDecoder('latin1').decode(await (await fetch(new URL(`/image/${id}`, location.href))).arrayBuffer()), id);
+}
+
+test('variant explorer: lock composition runs the lighting grid as img2img from the source at the chosen strength', async ({ page, atelier }) => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(atelier.url);
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  await page.getByTestId('prompt').fill('a red ball on a blue floor');
+  await page.getByTestId('steps').fill('6');
+  const history = page.getByTestId('history');
+  const before = Number(await history.getAttribute('data-count'));
+  await page.getByTestId('generate').click();
+  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  const sourceId = (await page.getByTestId('history-item').first().getAttribute('data-id'))!;
+
+  await page.getByTestId('open-variants').click();
+  await page.getByTestId('variant-axis').selectOption('lighting');
+  for (const box of await page.getByTestId('variant-choice').all()) await box.setChecked((await box.getAttribute('data-value')) === 'neon light');
+  const group = page.getByTestId('variant-group');
+  const cell = page.locator('[data-testid="variant-cell"][data-state="done"]');
+
+  // Free: a new text-to-image run with the lighting words added.
+  await expect(page.getByTestId('variant-lock-strength')).toBeDisabled();
+  await page.getByTestId('variant-run').click();
+  await expect(group).toHaveAttribute('data-done', '1');
+  await expect(group).toHaveAttribute('data-locked', 'false');
+  const freeId = (await cell.getAttribute('data-generation-id'))!;
+
+  // Locked at a low strength: the same shot, relit.
+  await page.getByTestId('variant-lock').check();
+  await page.getByTestId('variant-lock-strength').fill('0.3');
+  await page.getByTestId('variant-run').click();
+  await expect(group).toHaveAttribute('data-locked', 'true');
+  await expect(group).toContainText('composition locked (strength 0.30)');
+  await expect(group).toHaveAttribute('data-done', '1');
+  const lockedId = (await cell.getAttribute('data-generation-id'))!;
+  expect(lockedId).not.toBe(freeId);
+
+  // The locked variant was made as img2img at that strength (its PNG parameters say so); the free one was not.
+  expect(await pngText(page, lockedId)).toContain('Denoising strength: 0.3');
+  expect(await pngText(page, freeId)).not.toContain('Denoising strength');
+
+  // Still a child of the source in the lineage.
+  await page.keyboard.press('Escape');
+  await page.locator(`[data-testid="history-item"][data-id="${lockedId}"]`).click();
+  if ((await page.getByTestId('toggle-lineage').getAttribute('aria-pressed')) !== 'true') await page.getByTestId('toggle-lineage').click();
+  await expect(page.getByTestId('lineage')).toHaveAttribute('data-ready', 'true');
+  await expect(page.getByTestId('lineage-node').first()).toHaveAttribute('data-id', sourceId);
+});
