@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { FIT_VIEW } from '../lib/view-transform';
+import { FIT_VIEW, zoomAround, type View } from '../lib/view-transform';
 import { useAtelier, useAtelierStore } from '../state/store';
 import { CompareView } from './CompareView';
 import { HistoryStrip } from './HistoryStrip';
@@ -32,7 +32,7 @@ function TopBar() {
       <span className="brand">Atelier</span>
       <ProjectSwitcher />
       <div className="segmented" role="group" aria-label="Mode">
-        <button type="button" data-testid="mode-workspace" className={compareMode ? '' : 'active'} onClick={() => toggleCompare(false)}>
+        <button type="button" data-testid="mode-workspace" className={compareMode ? '' : 'active'} title="Workspace: prompt, canvas, history (C toggles Compare)" onClick={() => toggleCompare(false)}>
           Workspace
         </button>
         <button type="button" data-testid="compare-toggle" className={compareMode ? 'active' : ''} aria-pressed={compareMode} title="Compare selected images (C)" onClick={() => toggleCompare()}>
@@ -65,6 +65,18 @@ function TopBar() {
       )}
     </header>
   );
+}
+
+/**
+ * +/− zoom around the centre of a stage, as a keyboard alternative to the wheel. The stage's
+ * absolute scale (data-zoom) over the fit-relative zoom gives the fit the clamp needs.
+ */
+function keyboardZoom(key: string, view: View, stageTestId: string): View | null {
+  const factor = key === '+' || key === '=' ? 1.25 : key === '-' || key === '_' ? 0.8 : 0;
+  if (!factor) return null;
+  const stage = document.querySelector<HTMLElement>(`[data-testid="${stageTestId}"] .stage, .stage[data-testid="${stageTestId}"]`);
+  const fit = stage ? Number(stage.dataset.zoom) / view.zoom : 1;
+  return zoomAround(view, factor, 0, 0, Number.isFinite(fit) && fit > 0 ? fit : 1);
 }
 
 /** Global shortcuts. Compare culling keys only act in compare mode and never while typing. */
@@ -102,7 +114,9 @@ function useShortcuts() {
           if (next) s.selectInHistory(next, 'single');
           return;
         }
-        if (key === 'f') s.setViewerView(FIT_VIEW);
+        const zoomed = keyboardZoom(e.key, s.viewerView, 'viewer-stage');
+        if (zoomed) s.setViewerView(zoomed);
+        else if (key === 'f') s.setViewerView(FIT_VIEW);
         else if (key === 'g') s.toggleLineage();
         else if (id && /^[0-5]$/.test(e.key)) void s.updateGeneration(id, { rating: Number(e.key) });
         else if (id && (key === 'p' || key === 'x')) {
@@ -145,6 +159,9 @@ function useShortcuts() {
         s.toggleCompare(false);
       } else if (key === 'f') {
         s.setCompareView(FIT_VIEW);
+      } else {
+        const zoomed = keyboardZoom(e.key, s.compareView, 'compare-tile');
+        if (zoomed) s.setCompareView(zoomed);
       }
     };
     window.addEventListener('keydown', onKey);

@@ -81,7 +81,7 @@ export function CompareView() {
           <div className="empty-title">Compare</div>
           <div>Select two or more images in the history (Ctrl-click, Shift-click for a range) to compare them side by side.</div>
           <div className="muted">Up to 16 images · arrows move · 1–5 rate · P/X pick/reject · Tab toggles labels · C leaves</div>
-          <button type="button" data-testid="compare-exit" onClick={() => s.exit(false)}>
+          <button type="button" data-testid="compare-exit" title="Back to the workspace (C or Esc)" onClick={() => s.exit(false)}>
             Back to workspace
           </button>
         </div>
@@ -98,13 +98,13 @@ export function CompareView() {
     <section className="compare" data-testid="compare" data-count={items.length} data-layout={layout} data-labels={s.showLabels}>
       <div className="compare-toolbar">
         <div className="segmented" role="group" aria-label="Compare layout">
-          <button type="button" data-testid="layout-side" className={layout === 'side' ? 'active' : ''} disabled={items.length > 2} onClick={() => s.setLayout('side')}>
+          <button type="button" data-testid="layout-side" className={layout === 'side' ? 'active' : ''} disabled={items.length > 2} title="Two images side by side, zoom and pan synchronised (wheel or +/−, drag)" onClick={() => s.setLayout('side')}>
             2-up
           </button>
-          <button type="button" data-testid="layout-swipe" className={layout === 'swipe' ? 'active' : ''} disabled={items.length !== 2} onClick={() => s.setLayout('swipe')}>
+          <button type="button" data-testid="layout-swipe" className={layout === 'swipe' ? 'active' : ''} disabled={items.length !== 2} title="Two images on top of each other with a swipe slider" onClick={() => s.setLayout('swipe')}>
             Swipe
           </button>
-          <button type="button" data-testid="layout-grid" className={layout === 'grid' ? 'active' : ''} onClick={() => s.setLayout('grid')}>
+          <button type="button" data-testid="layout-grid" className={layout === 'grid' ? 'active' : ''} title="All selected images (up to 16) in a synchronised grid · arrows move the focus · L loupe" onClick={() => s.setLayout('grid')}>
             Grid
           </button>
           <button
@@ -120,7 +120,7 @@ export function CompareView() {
         <button type="button" data-testid="toggle-loupe" aria-pressed={s.loupe} className={s.loupe ? 'active' : ''} onClick={s.toggleLoupe} title="Synchronised loupe (L)">
           Loupe
         </button>
-        <button type="button" data-testid="compare-fit" onClick={() => s.setView(FIT_VIEW)} title="Reset zoom on all tiles">
+        <button type="button" data-testid="compare-fit" onClick={() => s.setView(FIT_VIEW)} title="Reset zoom on all tiles (F)">
           Fit all
         </button>
         <button type="button" data-testid="toggle-labels" aria-pressed={s.showLabels} onClick={s.toggleLabels} title="Toggle labels (Tab)">
@@ -140,7 +140,7 @@ export function CompareView() {
             {s.ab!.done ? (
               <>
                 Winner: seed {abPair.champion.seed} (flagged as a pick){' '}
-                <button type="button" data-testid="ab-restart" onClick={s.startAb}>
+                <button type="button" data-testid="ab-restart" title="Start the winner-stays rounds again" onClick={s.startAb}>
                   Run again
                 </button>
               </>
@@ -156,7 +156,7 @@ export function CompareView() {
                 <ImageStage src={r.imageUrl} width={r.width} height={r.height} view={s.view} onView={s.setView} alt={r.prompt} {...loupeProps} />
                 {s.showLabels && <Label labels={abLabels[i] ?? []} />}
                 {!s.ab!.done && (
-                  <button type="button" className="ab-choose" data-testid={i === 0 ? 'ab-keep-left' : 'ab-right-wins'} onClick={() => void s.chooseAb(i === 0 ? 'left' : 'right')}>
+                  <button type="button" className="ab-choose" data-testid={i === 0 ? 'ab-keep-left' : 'ab-right-wins'} title={i === 0 ? 'Keep the left image (←)' : 'The right image wins (→)'} onClick={() => void s.chooseAb(i === 0 ? 'left' : 'right')}>
                     {i === 0 ? '← Keep' : 'Wins →'}
                   </button>
                 )}

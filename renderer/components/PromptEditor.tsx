@@ -1,6 +1,6 @@
 import { useLayoutEffect, useRef, type KeyboardEvent } from 'react';
 import { adjustWeight, highlightPrompt, WEIGHT_STEP, type TextEdit } from '../lib/prompt-weight';
-import { chunkInfo } from '../lib/tokens';
+import { CHUNK_TOKENS, chunkCounts } from '../lib/tokens';
 
 interface Props {
   id: string;
@@ -19,7 +19,8 @@ interface Props {
 export function PromptEditor({ id, label, value, placeholder, onChange, testId, rows = 4 }: Props) {
   const ta = useRef<HTMLTextAreaElement>(null);
   const mirror = useRef<HTMLDivElement>(null);
-  const info = chunkInfo(value);
+  const counts = chunkCounts(value);
+  const tokens = counts.reduce((a, b) => a + b, 0);
   // Selection to restore once React has committed the new text (before the next key is handled,
   // so fast repeated presses keep acting on the same span).
   const pending = useRef<TextEdit | null>(null);
@@ -47,12 +48,13 @@ export function PromptEditor({ id, label, value, placeholder, onChange, testId, 
       <div className="field-head">
         <label htmlFor={id}>{label}</label>
         <span
-          className={info.chunks > 1 ? 'token-count multi' : 'token-count'}
+          className={counts.length > 1 ? 'token-count multi' : 'token-count'}
           data-testid={`${testId}-tokens`}
-          title="Approximate CLIP tokens; prompts are encoded in chunks of 75"
+          data-chunks={counts.join(',')}
+          title={`Approximate CLIP tokens; prompts are encoded in chunks of ${CHUNK_TOKENS} (BREAK starts a new chunk)${counts.length > 1 ? `\nPer chunk: ${counts.map((c, i) => `#${i + 1} ${c}/${CHUNK_TOKENS}`).join(', ')}` : ''}`}
         >
-          {info.tokens}/{info.capacity}
-          {info.chunks > 1 ? ` · ${info.chunks} chunks` : ''}
+          {tokens}/{counts.length * CHUNK_TOKENS}
+          {counts.length > 1 ? ` · ${counts.join(' + ')}` : ''}
         </span>
       </div>
       <div className="prompt-box">

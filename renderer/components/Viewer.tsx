@@ -81,7 +81,7 @@ export function Viewer() {
             <button type="button" data-testid="zoom-100" title="Actual size: one image pixel per screen pixel" onClick={() => setView(actualSizeView(fit))}>
               100%
             </button>
-            <span className="muted" data-testid="zoom-readout">
+            <span className="muted" data-testid="zoom-readout" title="Wheel or +/− zooms · drag (or Space+drag) pans · F fits">
               {Math.round(scale * 100)}%
             </span>
             {record && (
@@ -169,7 +169,7 @@ export function Viewer() {
             <div>
               Type a prompt and press <kbd>{MOD}+Enter</kbd>, or pick an image from the history on the right.
             </div>
-            <div className="muted">Wheel zooms, drag pans, Fit/100% reset the view.</div>
+            <div className="muted">Wheel or +/− zooms, drag or Space+drag pans, F or Fit/100% reset the view.</div>
           </div>
         )}
         {showPreview && <div className="preview-badge">live preview · step {job.previewStep}</div>}

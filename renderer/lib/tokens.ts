@@ -28,3 +28,19 @@ export function chunkInfo(prompt: string): ChunkInfo {
   const chunks = Math.max(1, Math.ceil(tokens / CHUNK_TOKENS));
   return { tokens, chunks, capacity: chunks * CHUNK_TOKENS, inLastChunk: tokens - (chunks - 1) * CHUNK_TOKENS };
 }
+
+/**
+ * Approximate tokens in each 75-token chunk, in order. `BREAK` (A1111) closes the current chunk
+ * early and starts a new one, so "a BREAK b" is two chunks of one token each.
+ */
+export function chunkCounts(prompt: string): number[] {
+  const counts: number[] = [];
+  for (const segment of prompt.split(/\bBREAK\b/)) {
+    let left = approximateTokenCount(segment);
+    do {
+      counts.push(Math.min(CHUNK_TOKENS, left));
+      left -= CHUNK_TOKENS;
+    } while (left > 0);
+  }
+  return counts;
+}

@@ -208,3 +208,75 @@ test('project switcher lists recent projects first', async ({ page, atelier }) =
   await expect(page.getByTestId('project-recent').locator('option')).toHaveText(['Recent test B', 'Recent test A']);
   expect(errors).toEqual([]);
 });
+
+test('workspace controls: model family/size/provider, size presets, seed dice and lock, RNG, batch, per-chunk tokens, keyboard zoom, step counter and ETA', async ({ page, atelier }) => {
+  const errors = await open(page, atelier.url);
+
+  // Model picker: family, size on disk and the provider in use (known once the model has run).
+  const info = page.getByTestId('model-info');
+  await expect(info).toContainText('demo');
+  await expect(info).toContainText(/\d+(\.\d)? MB/);
+
+  // Size presets by aspect ratio: 16:9 is wider than tall, 1:1 square.
+  await page.getByTestId('size-16x9').click();
+  await expect(page.getByTestId('size-readout')).toContainText(/^\d+×\d+/);
+  const w = Number(await page.getByTestId('width').inputValue());
+  const h = Number(await page.getByTestId('height').inputValue());
+  expect(w).toBeGreaterThan(h);
+  await expect(page.getByTestId('size-16x9')).toHaveClass(/active/);
+  await page.getByTestId('size-1x1').click();
+  await expect(page.getByTestId('width')).toHaveValue(await page.getByTestId('height').inputValue());
+
+  // Dice draws a seed and locks it; the lock toggles.
+  await page.getByTestId('seed-dice').click();
+  await expect(page.getByTestId('seed')).toHaveValue(/^\d+$/);
+  await expect(page.getByTestId('seed-lock')).toHaveAttribute('aria-pressed', 'true');
+  const seed = await page.getByTestId('seed').inputValue();
+
+  // RNG kind and batch: two images with the GPU (Philox) noise, consecutive seeds.
+  await page.getByTestId('rng').selectOption('cuda');
+  await page.getByTestId('batch').fill('2');
+  const history = page.getByTestId('history');
+  const before = Number(await history.getAttribute('data-count'));
+  await page.getByTestId('prompt').fill('a small red cube, batch of two');
+  await page.getByTestId('generate').click();
+  await expect(history).toHaveAttribute('data-count', String(before + 2));
+  await expect(page.locator(`[data-testid="history-item"][data-seed="${seed}"]`).first()).toBeVisible();
+  await expect(page.getByTestId('model-provider')).toHaveText(/^EP \w+/);
+  await page.getByTestId('seed-lock').click();
+  await expect(page.getByTestId('seed-lock')).toHaveAttribute('aria-pressed', 'false');
+  await page.getByTestId('batch').fill('1');
+
+  // Token count per 75-token chunk; BREAK starts a new chunk.
+  const long = Array.from({ length: 80 }, () => 'word').join(' ');
+  await page.getByTestId('prompt').fill(long);
+  await expect(page.getByTestId('prompt-tokens')).toHaveText('80/150 · 75 + 5');
+  await page.getByTestId('prompt').fill('a cat BREAK a dog');
+  await expect(page.getByTestId('prompt-tokens')).toHaveAttribute('data-chunks', '2,2');
+
+  // Keyboard zoom: + and − around the centre, F fits again.
+  await page.getByTestId('history-item').first().click();
+  const readout = page.getByTestId('zoom-readout');
+  const fitText = (await readout.textContent())!;
+  await page.keyboard.press('+');
+  await expect(readout).not.toHaveText(fitText);
+  const zoomedIn = parseInt((await readout.textContent())!, 10);
+  expect(zoomedIn).toBeGreaterThan(parseInt(fitText, 10));
+  await page.keyboard.press('-');
+  await expect(readout).toHaveText(fitText);
+  await page.keyboard.press('+');
+  await page.keyboard.press('f');
+  await expect(readout).toHaveText(fitText);
+
+  // Live progress: a step counter and an ETA while a long job runs (then cancelled).
+  await page.getByTestId('prompt').fill(`a long render for the step counter ${Date.now()}`);
+  await page.getByTestId('width').fill('256');
+  await page.getByTestId('height').fill('256');
+  await page.getByTestId('steps').fill('500');
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('step-counter')).toHaveText(/^Step [1-9]\d*\/500$/);
+  await expect(page.getByTestId('eta')).toHaveText(/^ETA \d/);
+  await page.getByTestId('queue-item').first().getByTestId('job-cancel').click();
+  await expect(page.getByTestId('job-progress')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
