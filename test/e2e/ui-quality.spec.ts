@@ -3,6 +3,7 @@
  * trap focus, close on Escape and give focus back; the history's trash (delete → restore, empty);
  * Space+drag panning over the mask brush and the brush's feather; recent projects.
  */
+import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 
@@ -51,6 +52,8 @@ test('dialogs are modal: focus moves in, Tab/Shift+Tab wrap inside, Escape close
   await expect(exportDialog).toHaveAttribute('aria-modal', 'true');
   await expect(page.getByTestId('export-path')).toBeFocused();
   await tabAround(page, exportDialog, 8);
+  // Keyboard focus is visible: the focus ring (box-shadow) is drawn on the focused control.
+  expect(await page.evaluate(() => getComputedStyle(document.activeElement!).boxShadow)).not.toBe('none');
   await tabAround(page, exportDialog, 8, 'Shift+Tab');
   // Global single-key shortcuts stay off while a dialog is open (C would toggle Compare).
   await page.getByTestId('export-format').focus();
@@ -184,6 +187,8 @@ test('mask brush: feather next to the brush size, Space+drag pans over the mask 
   await page.mouse.move(after.x + after.width * 0.7, after.y + after.height * 0.5, { steps: 4 });
   await page.mouse.up();
   await expect(canvas).toHaveAttribute('data-painted', 'true');
+  mkdirSync('docs/screenshots', { recursive: true });
+  await page.screenshot({ path: 'docs/screenshots/inpaint.png' });
   expect(errors).toEqual([]);
 });
 
@@ -278,5 +283,18 @@ test('workspace controls: model family/size/provider, size presets, seed dice an
   await expect(page.getByTestId('eta')).toHaveText(/^ETA \d/);
   await page.getByTestId('queue-item').first().getByTestId('job-cancel').click();
   await expect(page.getByTestId('job-progress')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test('copy parameters from the history menu puts A1111 text on the clipboard', async ({ page, context, atelier }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const errors = await open(page, atelier.url);
+  await generate(page, 'a copper kettle, copy test');
+  await page.getByTestId('history-item').first().click({ button: 'right' });
+  await page.getByTestId('menu-copy').click();
+  await expect(page.getByTestId('toast').filter({ hasText: 'Copied' })).toBeVisible();
+  const text = await page.evaluate(() => navigator.clipboard.readText());
+  expect(text).toContain('a copper kettle, copy test');
+  expect(text).toMatch(/Steps: 2, .*Seed: \d+/);
   expect(errors).toEqual([]);
 });
