@@ -74,7 +74,13 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
   modelManager.on('download-progress', (p) => emit({ type: 'model:download-progress', ...p }));
   modelManager.on('download-finished', ({ modelId }) => emit({ type: 'model:download-finished', modelId }));
   modelManager.on('download-failed', ({ modelId, code, message, resumable }) =>
-    emit({ type: 'model:download-failed', modelId, resumable, error: toApiError(Object.assign(new Error(message), { name: 'DownloadError', code })).toShape() }),
+    emit({
+      type: 'model:download-failed',
+      modelId,
+      resumable,
+      // A user's cancel keeps its own code, so clients can drop the row instead of showing a failure.
+      error: code === 'cancelled' ? { code: 'cancelled', message } : toApiError(Object.assign(new Error(message), { name: 'DownloadError', code })).toShape(),
+    }),
   );
   modelManager.on('changed', () => emit({ type: 'models:changed' }));
   const models = new ModelRegistry(modelManager);

@@ -113,6 +113,15 @@ export const createModelManagerSlice =
             void get().refreshModels();
             break;
           case 'model:download-failed':
+            if (event.error.code === 'cancelled') {
+              // A cancel (from here or another window) is not a failure: the row just goes away.
+              set((s) => {
+                const downloads = { ...s.downloads };
+                delete downloads[event.modelId];
+                return { downloads };
+              });
+              break;
+            }
             patchDownload(event.modelId, { state: 'failed', error: event.error.message, resumable: event.resumable });
             get().pushToast({ kind: 'error', title: `Download of ${event.modelId} failed`, message: event.error.message });
             break;

@@ -40,3 +40,31 @@ test('models: installed demo model, catalog, and a folder import that explains w
   await page.keyboard.press('Escape');
   await expect(view).toBeHidden();
 });
+
+test('models: a catalog download shows its progress row and can be paused, resumed and cancelled', async ({ page, atelier }) => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(atelier.url);
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await page.getByTestId('open-models').click();
+  const item = page.locator('[data-testid="catalog-item"][data-model-id="taesd"]');
+  await item.getByTestId('catalog-download').click();
+  // Whether or not this machine can reach the hub, the row appears with its bar and controls.
+  const row = item.getByTestId('download');
+  await expect(row).toBeVisible();
+  await expect(row).toContainText('9.4 MB');
+  await expect(page.getByTestId('open-models')).toContainText('↓');
+  const state = await row.getAttribute('data-state');
+  if (state !== 'failed') {
+    await row.getByTestId('download-pause').click();
+    await expect(row).toHaveAttribute('data-state', 'paused');
+    await expect(row).toContainText('paused');
+    await row.getByTestId('download-resume').click();
+    await expect(row).not.toHaveAttribute('data-state', 'paused');
+  } else {
+    // Offline machines fail in plain words, not with a stack trace.
+    await expect(row.locator('.error-text')).not.toContainText('at ');
+  }
+  await row.getByTestId('download-cancel').click();
+  await expect(row).toHaveCount(0);
+  await expect(item.getByTestId('catalog-download')).toBeVisible();
+});
