@@ -117,6 +117,8 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
   };
   return (
     <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: menu.y }} onKeyDown={menuKeys}>
+      {/* A trashed image can be copied or restored; generating from it needs it back first. */}
+      {!trashed && (<>
       <button type="button" role="menuitem" data-testid="menu-vary" onClick={act(() => void vary(record.id))}>
         Vary <span className="muted">same params, new seed</span>
       </button>
@@ -143,6 +145,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       <button type="button" role="menuitem" data-testid="use-as-init" onClick={act(() => setInitImage(record))}>
         Use as init image <span className="muted">img2img / inpaint</span>
       </button>
+      </>)}
       <button
         type="button"
         role="menuitem"

@@ -33,6 +33,9 @@ function VariantGrid({ group }: { group: VariantGroup }) {
     })),
   );
   const source = records[group.sourceId];
+  // Variants chosen for Compare (click or Enter on a cell); none chosen → all of them.
+  const [chosen, setChosen] = useState<string[]>([]);
+  const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c, id]));
   const done = group.cells.filter((c) => c.jobId && jobs[c.jobId]?.state === 'done').length;
   return (
     <div className="variant-group" data-testid="variant-group" data-done={done} data-total={group.cells.length} data-locked={group.lockStrength !== null}>
@@ -46,13 +49,15 @@ function VariantGrid({ group }: { group: VariantGroup }) {
           className="primary"
           data-testid="variant-open-compare"
           disabled={done < 1}
+          title={chosen.length > 0 ? `Compare the source with the ${chosen.length} chosen variant${chosen.length === 1 ? '' : 's'}` : 'Compare the source with every variant (click cells to choose some)'}
           onClick={() => {
-            setSelection([group.sourceId, ...idsOf(group.id)]);
+            const ids = idsOf(group.id);
+            setSelection([group.sourceId, ...(chosen.length > 0 ? ids.filter((id) => chosen.includes(id)) : ids)]);
             toggleCompare(true);
             close(false);
           }}
         >
-          Open in Compare
+          Open in Compare{chosen.length > 0 ? ` (${chosen.length + 1})` : ''}
         </button>
       </div>
       <div className="variant-grid">
@@ -67,7 +72,26 @@ function VariantGrid({ group }: { group: VariantGroup }) {
           const gen = job?.generationIds[0] ? records[job.generationIds[0]] : undefined;
           const src = gen?.thumbUrl ?? job?.previewUrl ?? null;
           return (
-            <figure key={i} className="variant-cell" data-testid="variant-cell" data-state={c.error ? 'failed' : (job?.state ?? 'pending')} data-generation-id={gen?.id ?? ''} onDoubleClick={() => gen && view(gen.id)}>
+            <figure
+              key={i}
+              className="variant-cell"
+              data-testid="variant-cell"
+              data-state={c.error ? 'failed' : (job?.state ?? 'pending')}
+              data-generation-id={gen?.id ?? ''}
+              role="button"
+              tabIndex={gen ? 0 : -1}
+              aria-pressed={!!gen && chosen.includes(gen.id)}
+              aria-disabled={!gen}
+              title={gen ? `${c.label}\nClick or Enter: choose for Compare · Double-click: show in the viewer` : c.label}
+              onClick={() => gen && toggle(gen.id)}
+              onKeyDown={(e) => {
+                if (gen && (e.key === 'Enter' || e.key === ' ')) {
+                  e.preventDefault();
+                  toggle(gen.id);
+                }
+              }}
+              onDoubleClick={() => gen && view(gen.id)}
+            >
               {src ? <img src={src} alt={c.label} /> : <div className="variant-placeholder">{job?.state === 'running' ? `${job.step}/${job.total}` : '…'}</div>}
               <figcaption title={c.label}>{c.label}</figcaption>
             </figure>

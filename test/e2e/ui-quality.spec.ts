@@ -118,6 +118,8 @@ test('trash: delete moves an image to the trash, the trash view restores it, Emp
   await expect(history).toHaveAttribute('data-count', String(t0 + 1));
   await item('green pear').click({ button: 'right' });
   await expect(page.getByTestId('menu-delete')).toHaveCount(0);
+  await expect(page.getByTestId('menu-vary')).toHaveCount(0); // generating from a trashed image needs it restored first
+  await expect(page.getByTestId('menu-copy')).toBeVisible();
   await page.getByTestId('menu-restore').click();
   await expect(history).toHaveAttribute('data-count', String(t0));
   if (t0 === 0) await expect(page.getByTestId('history-empty')).toContainText('trash is empty');

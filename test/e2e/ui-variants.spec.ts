@@ -53,6 +53,21 @@ test('variant explorer: a lighting axis streams a grid that opens in Compare wit
   await expect(lineage).toHaveAttribute('data-children', '2');
   await expect(lineage.getByTestId('lineage-edge')).toContainText(['golden hour', 'blue hour'].map(() => /\+(golden|blue) hour/));
   await page.screenshot({ path: 'docs/screenshots/lineage.png' });
+
+  // Back in the explorer, choose one variant from the keyboard: Compare gets the source and that one.
+  await page.getByTestId('open-variants').click();
+  const cells = page.getByTestId('variant-cell');
+  await expect(cells).toHaveCount(2);
+  await cells.nth(1).focus();
+  await page.keyboard.press('Enter');
+  await expect(cells.nth(1)).toHaveAttribute('aria-pressed', 'true');
+  await expect(cells.nth(0)).toHaveAttribute('aria-pressed', 'false');
+  await expect(page.getByTestId('variant-open-compare')).toHaveText('Open in Compare (2)');
+  const chosenId = (await cells.nth(1).getAttribute('data-generation-id'))!;
+  await page.getByTestId('variant-open-compare').click();
+  await expect(compare).toHaveAttribute('data-count', '2');
+  await expect(page.getByTestId('compare-tile').nth(0)).toHaveAttribute('data-id', sourceId!);
+  await expect(page.getByTestId('compare-tile').nth(1)).toHaveAttribute('data-id', chosenId);
 });
 
 /** The PNG's embedded A1111 parameters text (tEXt chunks are stored uncompressed). */
