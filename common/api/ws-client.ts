@@ -46,6 +46,8 @@ export function createWebSocketTransport(socket: WebSocketLike): ApiTransport & 
   return {
     async call(method: ApiMethodName, payload: unknown) {
       await ready;
+      // Once the socket is gone a request would wait forever: fail it now, in words.
+      if (socket.readyState !== OPEN) return { ok: false, error: { code: 'internal', message: 'Connection to the Atelier server closed' } };
       const id = nextId++;
       return new Promise<ApiResult>((resolve) => {
         pending.set(id, resolve);

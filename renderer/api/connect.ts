@@ -46,6 +46,9 @@ export function webSocketUrl(loc: Pick<Location, 'protocol' | 'host' | 'search'>
   return (loc.protocol === 'https:' ? 'wss://' : 'ws://') + loc.host + '/api/ws' + tokenQuery;
 }
 
+/** Dispatched on `window` when the server-mode WebSocket closes (the server stopped or restarted). */
+export const DISCONNECTED_EVENT = 'atelier:disconnected';
+
 export function connect(): AtelierClient {
   const bridge = window.atelier;
   // In Electron always use the bridge: a method it lacks fails loudly rather than silently
@@ -54,5 +57,7 @@ export function connect(): AtelierClient {
     return createApiClient(createBridgeTransport(bridge));
   }
   const socket = new WebSocket(webSocketUrl(window.location));
+  // The UI shows a "connection lost" banner (App) instead of silently waiting for replies.
+  socket.addEventListener('close', () => window.dispatchEvent(new Event(DISCONNECTED_EVENT)));
   return createApiClient(createWebSocketTransport(socket));
 }

@@ -1,4 +1,5 @@
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
+import { DISCONNECTED_EVENT } from '../api/connect';
 import { useShallow } from 'zustand/react/shallow';
 import { FIT_VIEW, zoomAround, type View } from '../lib/view-transform';
 import { useAtelier, useAtelierStore } from '../state/store';
@@ -169,6 +170,29 @@ function useShortcuts() {
   }, [store]);
 }
 
+/** Server mode: the engine went away (server stopped or restarted). Say so, and how to recover. */
+function ConnectionLost({ ready }: { ready: boolean }) {
+  const [lost, setLost] = useState(false);
+  useEffect(() => {
+    const onLost = () => setLost(true);
+    window.addEventListener(DISCONNECTED_EVENT, onLost);
+    return () => window.removeEventListener(DISCONNECTED_EVENT, onLost);
+  }, []);
+  // Before startup finished, the startup error screen already explains a failed connection.
+  if (!lost || !ready) return null;
+  return (
+    <div className="connection-lost" role="alert" data-testid="connection-lost">
+      <span>
+        <strong>Lost the connection to the Atelier engine.</strong> If <code>atelier serve</code> stopped, start it again, then reload this page
+        (keep the <code>?token=</code> from the printed URL). Your images are safe in the project folder.
+      </span>
+      <button type="button" className="primary" data-testid="connection-reload" onClick={() => location.reload()}>
+        Reload
+      </button>
+    </div>
+  );
+}
+
 export function App() {
   const { appState, error, compareMode, explorerOpen, modelsOpen } = useAtelier(
     useShallow((s) => ({
@@ -183,6 +207,7 @@ export function App() {
   return (
     <div className="app" data-app-state={appState} data-mode={compareMode ? 'compare' : 'workspace'} data-testid="app">
       <TopBar />
+      <ConnectionLost ready={appState === 'ready'} />
       {appState === 'loading' && (
         <div className="splash" data-testid="splash">
           <div className="spinner" />

@@ -4,7 +4,7 @@
  * Space+drag panning over the mask brush and the brush's feather; recent projects.
  */
 import { mkdirSync } from 'node:fs';
-import { test, expect } from './fixtures';
+import { startAtelierServer, stopAtelierServer, test, expect } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 
 async function open(page: Page, url: string) {
@@ -299,4 +299,22 @@ test('copy parameters from the history menu puts A1111 text on the clipboard', a
   expect(text).toContain('a copper kettle, copy test');
   expect(text).toMatch(/Steps: 2, .*Seed: \d+/);
   expect(errors).toEqual([]);
+});
+
+test('server stops: a banner says how to recover and actions fail with a toast instead of hanging', async ({ page }) => {
+  const server = await startAtelierServer();
+  try {
+    const errors = await open(page, server.url);
+    await expect(page.getByTestId('connection-lost')).toHaveCount(0);
+    await stopAtelierServer(server);
+    const banner = page.getByTestId('connection-lost');
+    await expect(banner).toBeVisible();
+    await expect(banner).toContainText('atelier serve');
+    await page.getByTestId('prompt').fill('after the server stopped');
+    await page.getByTestId('generate').click();
+    await expect(page.getByTestId('toast').filter({ hasText: 'Connection to the Atelier server closed' }).first()).toBeVisible();
+    expect(errors).toEqual([]);
+  } finally {
+    await stopAtelierServer(server);
+  }
 });
