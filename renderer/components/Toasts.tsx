@@ -11,6 +11,18 @@ export function Toasts() {
             <strong>{t.title}</strong>
             <div>{t.message}</div>
           </div>
+          {t.action && (
+            <button
+              type="button"
+              data-testid="toast-action"
+              onClick={() => {
+                t.action!.run();
+                dismiss(t.id);
+              }}
+            >
+              {t.action.label}
+            </button>
+          )}
           <button type="button" className="icon" data-testid="toast-dismiss" title="Dismiss" onClick={() => dismiss(t.id)}>
             ✕
           </button>

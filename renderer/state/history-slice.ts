@@ -109,7 +109,12 @@ export const createHistorySlice =
         try {
           await client.deleteGeneration({ id });
           dropFromStrip([id]);
-          get().pushToast({ kind: 'info', title: 'Moved to trash', message: 'Open Trash above the history to restore it.' });
+          get().pushToast({
+            kind: 'info',
+            title: 'Moved to trash',
+            message: 'Undo, or restore it later from Trash above the history.',
+            action: { label: 'Undo', run: () => void get().restoreGenerations([id]).then(() => get().loadHistory(true)) },
+          });
         } catch (err) {
           get().reportError('Could not delete the image', err);
         }

@@ -190,6 +190,8 @@ export interface Toast {
   kind: 'error' | 'info';
   title: string;
   message: string;
+  /** One button on the toast (e.g. Undo); running it also dismisses the toast. */
+  action?: { label: string; run(): void };
 }
 
 export interface UiSlice {

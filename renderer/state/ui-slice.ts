@@ -31,7 +31,8 @@ export const createUiSlice: StateCreator<AtelierState, [], [], UiSlice> = (set, 
   pushToast(t) {
     const id = nextToastId++;
     set((s) => ({ toasts: [...s.toasts.slice(-4), { ...t, id }] }));
-    if (t.kind === 'info') setTimeout(() => get().dismissToast(id), 4000);
+    // Info toasts go by themselves; one with an action (Undo) stays long enough to use it.
+    if (t.kind === 'info') setTimeout(() => get().dismissToast(id), t.action ? 8000 : 4000);
   },
   dismissToast(id) {
     set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) }));

@@ -152,6 +152,15 @@ test('trash: delete moves an image to the trash, the trash view restores it, Emp
   await page.getByTestId('trash-toggle').click();
   await expect(history).toHaveAttribute('data-count', String(total - 1));
   await expect(item('yellow lemon')).toHaveCount(0);
+
+  // The "Moved to trash" toast offers Undo.
+  while ((await page.getByTestId('toast-dismiss').count()) > 0) await page.getByTestId('toast-dismiss').first().click();
+  await item('green pear').click({ button: 'right' });
+  await page.getByTestId('menu-delete').click();
+  await expect(history).toHaveAttribute('data-count', String(total - 2));
+  await page.getByTestId('toast').filter({ hasText: 'Moved to trash' }).getByTestId('toast-action').click();
+  await expect(history).toHaveAttribute('data-count', String(total - 1));
+  await expect(item('green pear')).toHaveCount(1);
   expect(errors).toEqual([]);
 });
 

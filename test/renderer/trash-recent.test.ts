@@ -60,6 +60,18 @@ describe('trash', () => {
     expect(s().toasts.at(-1)).toMatchObject({ title: 'Trash emptied', message: '1 image deleted for good.' });
   });
 
+  it('the "Moved to trash" toast undoes the delete', async () => {
+    const { fake, trash, s } = await ready();
+    await s().deleteGeneration('a');
+    const toast = s().toasts.at(-1)!;
+    expect(toast.action?.label).toBe('Undo');
+    const queries = fake.callsTo('queryHistory').length;
+    toast.action!.run();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(trash.has('a')).toBe(false);
+    expect(fake.callsTo('queryHistory').length).toBeGreaterThan(queries);
+  });
+
   it('reports a failed restore as a readable toast', async () => {
     const { fake, s } = await ready();
     fake.client.restoreGeneration = () => Promise.reject(new Error('No generation x in this project'));
