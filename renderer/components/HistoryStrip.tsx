@@ -88,6 +88,8 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     if (el) el.style.top = `${Math.max(4, Math.min(menu.y, window.innerHeight - el.offsetHeight - 4))}px`;
   }, [menu]);
   useEffect(() => {
+    // Give focus back to the tile (or whatever opened the menu) when it closes without moving it.
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     ref.current?.querySelector('button')?.focus();
     const onDown = (e: globalThis.MouseEvent) => {
       if (!ref.current?.contains(e.target as Node)) close();
@@ -98,6 +100,8 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     return () => {
       window.removeEventListener('mousedown', onDown);
       window.removeEventListener('keydown', onKey);
+      const now = document.activeElement;
+      if (opener?.isConnected && (!now || now === document.body)) opener.focus();
     };
   }, [close]);
   if (!record) return null;

@@ -301,6 +301,14 @@ test('copy parameters from the history menu puts A1111 text on the clipboard', a
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const errors = await open(page, atelier.url);
   await generate(page, 'a copper kettle, copy test');
+  // From the keyboard: the menu opens on the focused tile and Escape gives the focus back to it.
+  const tile = page.getByTestId('history-item').first();
+  await tile.focus();
+  await page.keyboard.press('Shift+F10');
+  await expect(page.getByTestId('menu-vary')).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('context-menu')).toHaveCount(0);
+  await expect(tile).toBeFocused();
   await page.getByTestId('history-item').first().click({ button: 'right' });
   await page.getByTestId('menu-copy').click();
   await expect(page.getByTestId('toast').filter({ hasText: 'Copied' })).toBeVisible();
