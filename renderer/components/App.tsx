@@ -136,6 +136,12 @@ function useShortcuts() {
       if (key === 'l') {
         s.toggleLoupe();
       } else if (e.key === 'Tab') {
+        // Tab toggles the labels while culling (focus on nothing or on the history tiles the set was
+        // picked from); Shift+Tab, or Tab from any other control, moves the focus as usual, so the
+        // compare toolbar stays reachable by keyboard.
+        const at = document.activeElement;
+        const culling = !at || at === document.body || at.matches('[data-testid="history-item"]');
+        if (e.shiftKey || !culling) return;
         e.preventDefault();
         s.toggleLabels();
       } else if (e.key === 'ArrowRight') {

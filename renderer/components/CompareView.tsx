@@ -123,7 +123,7 @@ export function CompareView() {
         <button type="button" data-testid="compare-fit" onClick={() => s.setView(FIT_VIEW)} title="Reset zoom on all tiles (F)">
           Fit all
         </button>
-        <button type="button" data-testid="toggle-labels" aria-pressed={s.showLabels} onClick={s.toggleLabels} title="Toggle labels (Tab)">
+        <button type="button" data-testid="toggle-labels" aria-pressed={s.showLabels} onClick={s.toggleLabels} title="Toggle labels (Tab while no control has focus; Shift+Tab moves into the toolbar)">
           Labels
         </button>
         <span className="spacer" />

@@ -335,3 +335,31 @@ test('server stops: a banner says how to recover and actions fail with a toast i
     await stopAtelierServer(server);
   }
 });
+
+test('compare: Tab toggles labels while culling, Shift+Tab reaches the toolbar and Tab then moves focus', async ({ page, atelier }) => {
+  const errors = await open(page, atelier.url);
+  await generate(page, 'a teal bowl, compare keys A');
+  await generate(page, 'a teal bowl, compare keys B');
+  const items = page.getByTestId('history-item');
+  await items.nth(0).click();
+  await items.nth(1).click({ modifiers: ['Control'] });
+  await page.getByTestId('compare-toggle').click();
+  const compare = page.getByTestId('compare');
+  await expect(compare).toHaveAttribute('data-count', '2');
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  const labels = (await compare.getAttribute('data-labels'))!;
+  await page.keyboard.press('Tab');
+  await expect(compare).not.toHaveAttribute('data-labels', labels);
+  await page.keyboard.press('Tab');
+  await expect(compare).toHaveAttribute('data-labels', labels);
+  // Into the controls: focus lands on a control, and Tab keeps moving it without toggling labels.
+  await page.keyboard.press('Shift+Tab');
+  expect(await page.evaluate(() => document.activeElement !== document.body)).toBe(true);
+  const first = await page.evaluate(() => document.activeElement!.outerHTML);
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate(() => document.activeElement!.outerHTML)).not.toBe(first);
+  await expect(compare).toHaveAttribute('data-labels', labels);
+  expect(errors).toEqual([]);
+});
