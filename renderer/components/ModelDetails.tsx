@@ -15,6 +15,8 @@ export function ProviderCompat({ modelId }: { modelId: string }) {
   );
   const available = eps?.map((ep) => ep.name) ?? [];
   const providers = entry?.providers ?? null;
+  // One line per provider (a load reports each of its sessions' fallbacks).
+  const fellBack = new Map((loaded?.fallbacks ?? []).map((f) => [f.provider, f.reason]));
   return (
     <span className="provider-compat" data-testid="model-providers" data-providers={providers?.join(',') ?? ''}>
       {providers ? (
@@ -32,9 +34,9 @@ export function ProviderCompat({ modelId }: { modelId: string }) {
       ) : (
         <span title="Not a catalog model: the providers it supports are found when it is first loaded">providers checked on first load</span>
       )}
-      {loaded && loaded.fallbacks.length > 0 && (
-        <span className="muted" title={loaded.fallbacks.map((f) => `${f.provider}: ${f.reason}`).join('\n')}>
-          {' '}· {loaded.fallbacks.length} provider{loaded.fallbacks.length === 1 ? '' : 's'} fell back
+      {fellBack.size > 0 && (
+        <span className="muted" title={[...fellBack].map(([p, reason]) => `${p}: ${reason}`).join('\n')}>
+          {' '}· {fellBack.size} faster provider{fellBack.size === 1 ? '' : 's'} not used
         </span>
       )}
     </span>

@@ -95,6 +95,8 @@ export function ModelsView() {
   const [folder, setFolder] = useState('');
   const [mode, setMode] = useState<'reference' | 'copy'>('reference');
   const [source, setSource] = useState('');
+  // Removing is destructive: the first click asks, the second removes.
+  const [removing, setRemoving] = useState<string | null>(null);
   const catalogIds = new Set(s.catalog.map((m) => m.id));
   const orphanDownloads = Object.values(s.downloads).filter((d) => !catalogIds.has(d.modelId));
 
@@ -125,8 +127,20 @@ export function ModelsView() {
                   </div>
                 </div>
                 {m.source !== 'bundled' && (
-                  <button type="button" className="danger" data-testid="model-remove" onClick={() => void s.remove(m.id)}>
-                    Remove
+                  <button
+                    type="button"
+                    className="danger"
+                    data-testid="model-remove"
+                    data-confirm={removing === m.id}
+                    title={m.source === 'imported' ? 'Remove this imported model from Atelier (your original folder is not touched); click twice' : "Delete this model's files from the models folder; click twice"}
+                    onClick={() => {
+                      if (removing !== m.id) return setRemoving(m.id);
+                      setRemoving(null);
+                      void s.remove(m.id);
+                    }}
+                    onBlur={() => setRemoving(null)}
+                  >
+                    {removing === m.id ? 'Remove? Click again' : 'Remove'}
                   </button>
                 )}
               </li>

@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test, expect } from './fixtures';
 
 test('models: installed demo model, catalog, and a folder import that explains what is wrong', async ({ page, atelier }) => {
@@ -67,4 +67,32 @@ test('models: a catalog download shows its progress row and can be paused, resum
   await row.getByTestId('download-cancel').click();
   await expect(row).toHaveCount(0);
   await expect(item.getByTestId('catalog-download')).toBeVisible();
+});
+
+test('models: import a valid folder by reference, see it installed, remove it with a confirming second click', async ({ page, atelier }) => {
+  // A copy of the bundled demo model stands in for a user's model folder.
+  const folder = join(mkdtempSync(join(tmpdir(), 'atelier-import-')), 'my-model');
+  cpSync('models/demo', folder, { recursive: true });
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(atelier.url);
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await page.getByTestId('open-models').click();
+  await page.getByTestId('import-folder').fill(folder);
+  await page.getByTestId('import-submit').click();
+  const result = page.getByTestId('import-result');
+  await expect(result).toHaveAttribute('data-ok', 'true');
+  await expect(result).toContainText('Imported');
+  const row = page.locator('[data-testid="installed-model"][data-model-id="my-model"]');
+  await expect(row).toContainText('imported');
+  await expect(row).toContainText(/on disk/);
+
+  const remove = row.getByTestId('model-remove');
+  await remove.click();
+  await expect(remove).toHaveAttribute('data-confirm', 'true');
+  await expect(row).toHaveCount(1);
+  await remove.click();
+  await expect(row).toHaveCount(0);
+  // By reference: the user's folder is untouched.
+  expect(existsSync(join(folder, 'model_index.json'))).toBe(true);
+  rmSync(dirname(folder), { recursive: true, force: true });
 });
