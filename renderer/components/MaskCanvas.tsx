@@ -1,4 +1,4 @@
-import { useEffect, useRef, type PointerEvent } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { clientToImage, coverageToRgba, rasterStamps, strokeStamps, stripDataUrl, type Point } from '../lib/init-image';
 import { useAtelier } from '../state/store';
@@ -34,6 +34,9 @@ export function MaskCanvas({ place }: { place: Place }) {
   const last = useRef<Point | null>(null);
   const w = init?.width ?? 0;
   const h = init?.height ?? 0;
+  // Keyboard painting: a brush cursor moved with the arrows; Enter puts the pen down / lifts it.
+  const [cursor, setCursor] = useState<Point | null>(null);
+  const [penDown, setPenDown] = useState(false);
 
   const redraw = () => {
     const ctx = ref.current?.getContext('2d');
@@ -68,10 +71,43 @@ export function MaskCanvas({ place }: { place: Place }) {
     cov.current = snapshot;
     updateInit({ maskCoverage: snapshot, maskBase64: encodeMask(snapshot, w, h) });
   };
+  const onKeyDown = (e: KeyboardEvent<HTMLCanvasElement>) => {
+    const at = cursor ?? { x: w / 2, y: h / 2 };
+    const step = Math.max(1, brush / 2) * (e.shiftKey ? 4 : 1);
+    const move = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[e.key];
+    if (move) {
+      const next = { x: Math.max(0, Math.min(w - 1, at.x + move[0]!)), y: Math.max(0, Math.min(h - 1, at.y + move[1]!)) };
+      if (penDown) paint(at, next);
+      setCursor(next);
+    } else if (e.key === 'Enter') {
+      if (penDown) commit();
+      else paint(at, at);
+      setCursor(at);
+      setPenDown(!penDown);
+    } else if (e.key === 'Escape' && penDown) {
+      commit();
+      setPenDown(false);
+    } else return;
+    // Brush keys are the canvas's own: the history's arrows and the dialogs' Escape must not see them.
+    e.preventDefault();
+    e.stopPropagation();
+  };
+  const scale = place.width / Math.max(1, w);
   return (
+    <>
     <canvas
       ref={ref}
       className="mask-canvas"
+      tabIndex={0}
+      aria-label="Inpainting mask: arrows move the brush, Enter puts the pen down or lifts it (Shift+arrows: bigger steps)"
+      title="Paint with the mouse, or focus and use arrows + Enter · hold Space to pan"
+      data-pen={penDown ? 'down' : 'up'}
+      onKeyDown={onKeyDown}
+      onBlur={() => {
+        if (penDown) commit();
+        setPenDown(false);
+        setCursor(null);
+      }}
       data-testid="mask-canvas"
       data-no-pan
       data-painted={init.maskBase64 ? 'true' : 'false'}
@@ -102,5 +138,18 @@ export function MaskCanvas({ place }: { place: Place }) {
         commit();
       }}
     />
+    {cursor && (
+      <div
+        className={`mask-cursor${penDown ? ' down' : ''}`}
+        data-testid="mask-cursor"
+        style={{
+          left: place.left + (cursor.x - brush / 2) * scale,
+          top: place.top + (cursor.y - brush / 2) * scale,
+          width: brush * scale,
+          height: brush * scale,
+        }}
+      />
+    )}
+    </>
   );
 }

@@ -192,6 +192,21 @@ test('mask brush: feather next to the brush size, Space+drag pans over the mask 
   expect(Math.round(after.y - before.y)).toBe(30);
   await expect(canvas).toHaveAttribute('data-painted', 'false');
 
+  // From the keyboard: focus the mask, Enter puts the pen down, arrows paint, Enter lifts it.
+  const viewing = await page.getByTestId('viewer').getAttribute('data-viewing-id');
+  await canvas.focus();
+  await page.keyboard.press('ArrowLeft');
+  await expect(page.getByTestId('mask-cursor')).toBeVisible();
+  await page.keyboard.press('Enter');
+  await expect(canvas).toHaveAttribute('data-pen', 'down');
+  for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await expect(canvas).toHaveAttribute('data-pen', 'up');
+  await expect(canvas).toHaveAttribute('data-painted', 'true');
+  await expect(page.getByTestId('viewer')).toHaveAttribute('data-viewing-id', viewing!); // arrows stayed in the canvas
+  await page.getByTestId('mask-clear').click();
+  await expect(canvas).toHaveAttribute('data-painted', 'false');
+
   // Without Space the same drag paints.
   await page.mouse.move(after.x + after.width * 0.3, after.y + after.height * 0.5);
   await page.mouse.down();
