@@ -28,7 +28,12 @@ except ImportError:  # pragma: no cover - close approximation with the stdlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.dirname(HERE)
 DEMO = os.path.join(MODELS, "demo")
-WORK = os.path.join(MODELS, ".work")
+# Training intermediates (ignored by git). A second recipe can train beside the shipped one's files.
+WORK = os.environ.get("ATELIER_DEMO_WORK") or os.path.join(MODELS, ".work")
+# Data recipe: 1 = the shipped model's; 2 = reflections at full strength near the horizon (the shipped
+# model's reflections blur into the object after the 8x autoencoder; see models/demo/README.md).
+DATA_VERSION = int(os.environ.get("ATELIER_DEMO_DATA", "1"))
+REFLECTION_ALPHA = (0.62, 0.45) if DATA_VERSION == 1 else (0.55, 0.2)  # alpha at the horizon, fade over 2r
 
 RES = 64            # image size
 LAT = RES // 8      # latent size
@@ -227,7 +232,7 @@ def render(a: Attrs) -> np.ndarray:
             ms = s
         mobj = np.clip(c_obj * (1 + 0.28 * ms) + 45.0 * np.maximum(ms, 0), 0, 255)
         depth = np.clip((_GY - horizon) / (2 * r), 0, 1)
-        alpha = (0.62 - 0.45 * depth) * mmask * (_GY >= horizon)
+        alpha = (REFLECTION_ALPHA[0] - REFLECTION_ALPHA[1] * depth) * mmask * (_GY >= horizon)
         alpha = alpha[..., None]
         img = img * (1 - alpha) + mobj * alpha
     m = mask[..., None]

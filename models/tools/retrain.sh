@@ -29,12 +29,26 @@ AE_MINUTES=${AE_MINUTES:-7}
 UNET_MINUTES=${UNET_MINUTES:-90}
 N_IMAGES=${N_IMAGES:-120000}
 
-mkdir -p models/.work
-rm -f models/.work/unet_ckpt.pt
-$PY models/tools/build_tokenizer.py
+# ATELIER_DEMO_WORK: where intermediates go (default models/.work); ATELIER_DEMO_DATA=2: the stronger-
+# reflection recipe with the larger decoder (see models/demo/README.md); EXPORT=0: stop before
+# overwriting models/demo/ (evaluate first, export by hand with export_onnx.py).
+WORKDIR=${ATELIER_DEMO_WORK:-models/.work}
+export ATELIER_DEMO_WORK="$(cd "$(dirname "$WORKDIR")" 2>/dev/null && pwd)/$(basename "$WORKDIR")"
+mkdir -p "$ATELIER_DEMO_WORK"
+rm -f "$ATELIER_DEMO_WORK/unet_ckpt.pt"
+# The tokenizer is part of the shipped model (the text encoder was trained on its ids): rebuild it only
+# on request. Its merge order among equal counts depends on Python's hash seed, hence PYTHONHASHSEED.
+if [ "${REBUILD_TOKENIZER:-0}" = "1" ] || [ ! -f models/demo/tokenizer/vocab.json ]; then
+  PYTHONHASHSEED=0 $PY models/tools/build_tokenizer.py
+fi
 $NICE $PY models/tools/render_dataset.py --n "$N_IMAGES"
 $NICE $PY models/tools/train_autoencoder.py --minutes "$AE_MINUTES"
 $NICE $PY models/tools/train_unet.py --minutes "$UNET_MINUTES"
+if [ "${EXPORT:-1}" = "0" ]; then
+  $PY models/tools/evaluate.py
+  echo "done (not exported): checkpoints in $ATELIER_DEMO_WORK; export with models/tools/export_onnx.py"
+  exit 0
+fi
 $PY models/tools/export_onnx.py
 $PY models/tools/evaluate.py
 echo "done: models/demo/ updated; run 'npx vitest run test/models/demo-parity.test.ts' to check ORT parity"

@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from common import WORK, Attrs, render
-from nets import build_nets
+from nets import DECODER_CFG_V2 as DECODER_CFG, build_nets
 from scoring import heldout_items, score
 
-DECODER_CFG = dict(ch=(128, 96, 64, 32), blocks=2)
 CKPT = os.path.join(WORK, "decoder_ckpt.pt")
 
 
