@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadModel, txt2img } from '../main/engine';
 import type { LoadedModel, Txt2ImgParams } from '../main/engine';
+import { writeBenchmarkSection } from './benchmarks-doc';
 
 const { values: args } = parseArgs({
   options: {
@@ -135,16 +136,6 @@ ${rows.join('\n')}
 console.log('\n' + section);
 
 if (!args['no-write']) {
-  const file = path.join(ROOT, 'docs', 'BENCHMARKS.md');
-  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = doc.indexOf(SECTION);
-  if (start >= 0) {
-    const rest = doc.slice(start + SECTION.length);
-    const next = rest.search(/^## /m);
-    doc = doc.slice(0, start) + section + (next >= 0 ? '\n' + rest.slice(next) : '');
-  } else {
-    doc = doc.replace(/\s*$/, '\n\n') + section;
-  }
-  fs.writeFileSync(file, doc);
+  writeBenchmarkSection(SECTION, section);
   console.log(`wrote docs/BENCHMARKS.md (${SECTION})`);
 }

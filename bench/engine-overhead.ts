@@ -21,6 +21,7 @@ import type { ClipTokenizer, EngineSession, LoadedModel, ProviderChoice, Schedul
 import { cfgCombine, concatBatch } from '../main/engine/cfg';
 import { fromFloat16Array, toFloat16Array } from '../main/engine/float16';
 import { EngineHost } from '../main/engine-host/engine-host';
+import { writeBenchmarkSection } from './benchmarks-doc';
 
 const { values: args } = parseArgs({
   options: {
@@ -443,17 +444,7 @@ ${toyLines.join('\n')}
 log('\n' + section);
 
 if (!args['no-write']) {
-  const file = path.join(ROOT, 'docs', 'BENCHMARKS.md');
-  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const startIdx = doc.search(/^## Engine\s*$/m);
-  if (startIdx >= 0) {
-    const rest = doc.slice(startIdx + 1);
-    const next = rest.search(/^## /m);
-    doc = doc.slice(0, startIdx) + section + (next >= 0 ? '\n' + rest.slice(next) : '');
-  } else {
-    doc = doc.replace(/\s*$/, '\n\n') + section;
-  }
-  fs.writeFileSync(file, doc);
+  const file = writeBenchmarkSection('## Engine', section);
   log(`wrote ${path.relative(ROOT, file)} (## Engine)`);
 }
 

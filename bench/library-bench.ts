@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { ProjectLibrary, ulid } from '../main/library';
 import { GENERATION_COLUMNS, SQL, THUMBNAIL_COLUMNS, buildHistoryQuery } from '../main/library/queries';
 import type { HistoryQuery } from '../main/library';
+import { writeBenchmarkSection } from './benchmarks-doc';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, 'no-write': { type: 'boolean', default: false } } });
 const ROWS = Number(values.rows);
@@ -300,17 +301,5 @@ the durable save and the no-fsync save are measured alternately in the same loop
 `;
 
 if (!values['no-write']) {
-  const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'docs', 'BENCHMARKS.md');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const startIdx = doc.search(/^## Library\s*$/m);
-  if (startIdx >= 0) {
-    const rest = doc.slice(startIdx + 1);
-    const next = rest.search(/^## /m);
-    doc = doc.slice(0, startIdx) + section + (next >= 0 ? '\n' + rest.slice(next) : '');
-  } else {
-    doc = doc.replace(/\s*$/, '\n\n') + section;
-  }
-  fs.writeFileSync(file, doc);
-  console.log(`wrote ${file}`);
+  console.log(`wrote ${writeBenchmarkSection('## Library', section)}`);
 }

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeBenchmarkSection } from './benchmarks-doc';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -216,17 +217,7 @@ UNet than SD1.5's (≈ 0.5 GB and 0.2 GB next to a 3.4 GB UNet in fp32): the sha
 `;
   console.log('\n' + section);
   if (!args['no-write']) {
-    const file = path.join(ROOT, 'docs', 'BENCHMARKS.md');
-    let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-    const startIdx = doc.search(/^## Memory modes\s*$/m);
-    if (startIdx >= 0) {
-      const rest = doc.slice(startIdx + 1);
-      const next = rest.search(/^## /m);
-      doc = doc.slice(0, startIdx) + section + (next >= 0 ? '\n' + rest.slice(next) : '');
-    } else {
-      doc = doc.replace(/\s*$/, '\n\n') + section;
-    }
-    fs.writeFileSync(file, doc);
+    const file = writeBenchmarkSection('## Memory modes', section);
     console.log(`wrote ${path.relative(ROOT, file)} (## Memory modes)`);
   }
 }

@@ -1,14 +1,6 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
-import type { Page } from '@playwright/test';
-
-async function generate(page: Page, prompt: string) {
-  const history = page.getByTestId('history');
-  const before = Number(await history.getAttribute('data-count'));
-  await page.getByTestId('prompt').fill(prompt);
-  await page.getByTestId('generate').click();
-  await expect(history).toHaveAttribute('data-count', String(before + 1));
-}
+import { generate } from './studio-actions';
 
 test('boards, tags and export: collect a selection on a board, filter by board and tag, export selected', async ({ page, atelier }) => {
   const errors: string[] = [];

@@ -1,4 +1,5 @@
 import { test, expect } from './fixtures';
+import { generate } from './studio-actions';
 import type { Page } from '@playwright/test';
 
 async function ready(page: Page, url: string) {
@@ -6,14 +7,6 @@ async function ready(page: Page, url: string) {
   await page.goto(url);
   await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
   await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
-}
-
-async function generate(page: Page, prompt: string) {
-  const history = page.getByTestId('history');
-  const before = Number(await history.getAttribute('data-count'));
-  await page.getByTestId('prompt').fill(prompt);
-  await page.getByTestId('generate').click();
-  await expect(history).toHaveAttribute('data-count', String(before + 1));
 }
 
 test('reveal: from the queue and the context menu, an image hidden by a search is selected, shown and focused', async ({ page, atelier }) => {

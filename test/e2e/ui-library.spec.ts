@@ -1,13 +1,5 @@
 import { test, expect } from './fixtures';
-import type { Page } from '@playwright/test';
-
-async function generate(page: Page, prompt: string) {
-  const history = page.getByTestId('history');
-  const before = Number(await history.getAttribute('data-count'));
-  await page.getByTestId('prompt').fill(prompt);
-  await page.getByTestId('generate').click();
-  await expect(history).toHaveAttribute('data-count', String(before + 1));
-}
+import { generate } from './studio-actions';
 
 test('library: search history, rate and filter, vary from the context menu, switch project', async ({ page, atelier }) => {
   await page.goto(atelier.url);

@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { startAtelierServer, stopAtelierServer, test, expect } from './fixtures';
+import { generate } from './studio-actions';
 import type { Locator, Page } from '@playwright/test';
 
 async function open(page: Page, url: string) {
@@ -16,14 +17,6 @@ async function open(page: Page, url: string) {
   await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
   await page.getByTestId('steps').fill('2');
   return errors;
-}
-
-async function generate(page: Page, prompt: string) {
-  const history = page.getByTestId('history');
-  const before = Number(await history.getAttribute('data-count'));
-  await page.getByTestId('prompt').fill(prompt);
-  await page.getByTestId('generate').click();
-  await expect(history).toHaveAttribute('data-count', String(before + 1));
 }
 
 /** True when the focused element is inside `dialog`. */
