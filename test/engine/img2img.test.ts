@@ -1,3 +1,4 @@
+import { analyze } from '../models/pixel-scoring';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -267,6 +268,30 @@ describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('img2img with the demo m
         return s.indexOf(Math.max(...s));
       };
       expect(centre(low.rgb)).toBe(centre(init.rgb));
+    } finally {
+      await model.release();
+    }
+  });
+});
+
+describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('img2img relighting with the demo model', () => {
+  it('strength 0.4 keeps the object (colour, position) while "lit from the right" moves the light; the same prompt keeps it', async () => {
+    const model = await loadModel(DEMO, { provider: 'cpu', threads: 1 });
+    try {
+      const subject = 'a large red circle in the middle on a blue background';
+      for (const seed of [1, 2, 3, 4]) {
+        const p = { prompt: `${subject}, lit from the left`, width: 64, height: 64, steps: 20, guidanceScale: 5, seed, rng: 'cpu' as const };
+        const init = (await txt2img(model, p)).images[0];
+        const before = analyze(init.rgb, 64, 64);
+        expect(before).toMatchObject({ color: 'red', bg: 'blue', light: 'left' });
+        const relit = (await img2img(model, { ...p, prompt: `${subject}, lit from the right`, seed: seed + 100, strength: 0.4, initImage: init })).images[0];
+        const after = analyze(relit.rgb, 64, 64);
+        expect(after, `seed ${seed}`).toMatchObject({ color: 'red', bg: 'blue', light: 'right' });
+        expect(Math.hypot(after.cx! - before.cx!, after.cy! - before.cy!), `seed ${seed}: object moved`).toBeLessThan(3);
+        // control: the unchanged prompt at the same strength keeps the light where it was
+        const same = (await img2img(model, { ...p, seed: seed + 100, strength: 0.4, initImage: init })).images[0];
+        expect(analyze(same.rgb, 64, 64).light, `seed ${seed}: control`).toBe('left');
+      }
     } finally {
       await model.release();
     }
