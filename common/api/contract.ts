@@ -74,6 +74,9 @@ export interface ProjectSummary {
   name: string;
   path: string;
   isCurrent: boolean;
+  /** When this project was last opened (ISO 8601), kept in the server's project registry so every
+   *  window and browser sees the same "recent" list; null if it was listed but never opened. */
+  lastOpenedAt: string | null;
 }
 
 export interface GenerationRecord {

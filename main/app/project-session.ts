@@ -42,7 +42,13 @@ export class ProjectSession {
   }
 
   private summary(p: RegisteredProject): ProjectSummary {
-    return { id: p.id, name: p.name, path: p.path, isCurrent: p.id === this.currentId };
+    return {
+      id: p.id,
+      name: p.name,
+      path: p.path,
+      isCurrent: p.id === this.currentId,
+      lastOpenedAt: p.lastOpenedAt == null ? null : new Date(p.lastOpenedAt).toISOString(),
+    };
   }
 
   list(): ProjectSummary[] {

@@ -124,7 +124,9 @@ export class ProjectRegistry {
     const entry = this.require(id);
     const lib = await ProjectLibrary.open(entry.path, opts);
     this.open.set(id, lib);
-    entry.lastOpenedAt = Date.now();
+    // Strictly increasing, so two opens within one millisecond still sort in the order they happened.
+    const latest = Math.max(0, ...this.data.projects.map((p) => p.lastOpenedAt ?? 0));
+    entry.lastOpenedAt = Math.max(Date.now(), latest + 1);
     entry.name = lib.info().name;
     this.save();
     return lib;

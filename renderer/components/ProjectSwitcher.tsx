@@ -1,20 +1,17 @@
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useAtelier } from '../state/store';
+import { recentProjects } from '../lib/recent-projects';
 
 export function ProjectSwitcher() {
-  const { projects, recentIds, open, create } = useAtelier(
-    useShallow((s) => ({ projects: s.projects, recentIds: s.recentProjectIds, open: s.openProject, create: s.createProject })),
+  const { projects, open, create } = useAtelier(
+    useShallow((s) => ({ projects: s.projects, open: s.openProject, create: s.createProject })),
   );
   const [naming, setNaming] = useState(false);
   const [name, setName] = useState('');
   const current = projects.find((p) => p.isCurrent);
   // Recently opened projects other than this one, most recent first: one step to go back.
-  const recent = recentIds
-    .filter((id) => id !== current?.id)
-    .map((id) => projects.find((p) => p.id === id))
-    .filter((p): p is NonNullable<typeof p> => !!p)
-    .slice(0, 4);
+  const recent = recentProjects(projects);
   if (naming) {
     return (
       <form

@@ -2,43 +2,14 @@ import type { StateCreator } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
 import type { AtelierState, ProjectsSlice } from './types';
 
-const RECENT_KEY = 'atelier.recentProjects';
-const RECENT_MAX = 8;
-
-/** localStorage when there is one (the browser or Electron renderer); tests run without it. */
-function storage(): Storage | null {
-  try {
-    return typeof localStorage === 'undefined' ? null : localStorage;
-  } catch {
-    return null;
-  }
-}
-
-function readRecent(): string[] {
-  try {
-    const v: unknown = JSON.parse(storage()?.getItem(RECENT_KEY) ?? '[]');
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, RECENT_MAX) : [];
-  } catch {
-    return [];
-  }
-}
-
-export function pushRecent(recent: string[], id: string): string[] {
-  return [id, ...recent.filter((x) => x !== id)].slice(0, RECENT_MAX);
-}
-
 export const createProjectsSlice =
   (client: AtelierClient): StateCreator<AtelierState, [], [], ProjectsSlice> =>
   (set, get) => ({
     projects: [],
-    recentProjectIds: readRecent(),
 
     async loadProjects() {
       try {
-        const projects = await client.listProjects();
-        const current = projects.find((p) => p.isCurrent);
-        // The project open at startup counts as the most recent one.
-        set((st) => ({ projects, recentProjectIds: current && st.recentProjectIds[0] !== current.id ? pushRecent(st.recentProjectIds, current.id) : st.recentProjectIds }));
+        set({ projects: await client.listProjects() });
       } catch (err) {
         get().reportError('Could not list projects', err);
       }
@@ -63,17 +34,12 @@ export const createProjectsSlice =
     },
 
     onProjectChanged(project) {
-      const recentProjectIds = pushRecent(get().recentProjectIds, project.id);
-      try {
-        storage()?.setItem(RECENT_KEY, JSON.stringify(recentProjectIds));
-      } catch {
-        // Storage full or disabled: the list still works for this session.
-      }
+      // The reply carries the new lastOpenedAt: take it whole so "Recent" is right before loadProjects returns.
+      const opened = { ...project, isCurrent: true };
       set((s) => ({
-        recentProjectIds,
         projects: s.projects.some((p) => p.id === project.id)
-          ? s.projects.map((p) => ({ ...p, isCurrent: p.id === project.id }))
-          : [...s.projects.map((p) => ({ ...p, isCurrent: false })), project],
+          ? s.projects.map((p) => (p.id === project.id ? opened : { ...p, isCurrent: false }))
+          : [...s.projects.map((p) => ({ ...p, isCurrent: false })), opened],
         records: {},
         historyOrder: [],
         // Boards and tags belong to the old project's library.

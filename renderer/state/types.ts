@@ -236,9 +236,8 @@ export interface VariantsSlice {
 }
 
 export interface ProjectsSlice {
+  /** Each with the server's `lastOpenedAt`, from which the switcher's "Recent" group is derived. */
   projects: ProjectSummary[];
-  /** Project ids, most recently opened first (kept in this browser's localStorage). */
-  recentProjectIds: string[];
   loadProjects(): Promise<void>;
   createProject(name: string): Promise<void>;
   openProject(projectId: string): Promise<void>;

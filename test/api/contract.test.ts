@@ -260,6 +260,12 @@ describe.each<TransportName>(['ipc', 'websocket'])('AtelierApi contract over %s'
     expect(renamed.name).toBe('Client A — final');
     const back = await h.client.openProject({ projectId: initial[0].id });
     expect(back.isCurrent).toBe(true);
+    // The registry stamps every open, so the switcher's "Recent" comes from the server, not the browser.
+    expect(new Date(created.lastOpenedAt!).toISOString()).toBe(created.lastOpenedAt);
+    expect(back.lastOpenedAt! > created.lastOpenedAt!).toBe(true);
+    const listed = await h.client.listProjects();
+    expect(listed.find((p) => p.id === back.id)?.lastOpenedAt).toBe(back.lastOpenedAt);
+    expect(listed.find((p) => p.id === created.id)?.lastOpenedAt).toBe(created.lastOpenedAt);
     await expectApiError(h.client.openProject({ projectId: 'missing' }), 'not_found');
   });
 });

@@ -48,6 +48,21 @@ describe('ProjectRegistry', () => {
     expect(fs.existsSync(p.path)).toBe(true);
   });
 
+  it('stamps lastOpenedAt strictly later on every open, kept in projects.json', async () => {
+    const a = await reg.create('A');
+    const b = await reg.create('B');
+    expect(reg.get(a.id)?.lastOpenedAt).toBeNull();
+    // Back-to-back opens often share a millisecond; "Recent" still needs their order.
+    await reg.openProject(a.id);
+    await reg.openProject(b.id);
+    reg.closeProject(a.id);
+    await reg.openProject(a.id);
+    const stamp = (id: string) => reg.get(id)!.lastOpenedAt!;
+    expect(stamp(b.id)).toBeGreaterThan(0);
+    expect(stamp(a.id)).toBeGreaterThan(stamp(b.id));
+    expect(new ProjectRegistry(userData).get(a.id)?.lastOpenedAt).toBe(stamp(a.id));
+  });
+
   it('gives same-named projects distinct folders', async () => {
     const a = await reg.create('Client');
     const b = await reg.create('Client');

@@ -37,7 +37,10 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
   const calls: Calls = [];
   const listeners = new Set<(e: AtelierEvent) => void>();
   let history = [...(opts.history ?? [])];
-  const projects = [{ id: 'p1', name: 'Default', path: '/projects/default', isCurrent: true }];
+  // Like the server's registry: every open stamps a strictly later lastOpenedAt.
+  let clock = 0;
+  const opened = () => new Date(Date.UTC(2026, 0, 1) + ++clock * 1000).toISOString();
+  const projects = [{ id: 'p1', name: 'Default', path: '/projects/default', isCurrent: true, lastOpenedAt: opened() as string | null }];
   let nextJob = 1;
   let nextSeed = 1000;
   const log = (method: string, payload?: unknown) => calls.push({ method, payload });
@@ -83,7 +86,7 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
     },
     async createProject(req) {
       log('createProject', req);
-      const p = { id: `p${projects.length + 1}`, name: req.name, path: `/projects/${req.name}`, isCurrent: false };
+      const p = { id: `p${projects.length + 1}`, name: req.name, path: `/projects/${req.name}`, isCurrent: false, lastOpenedAt: null };
       projects.push(p);
       return { ...p };
     },
@@ -92,6 +95,7 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
       const target = projects.find((p) => p.id === req.projectId);
       if (!target) throw new AtelierApiError('not_found', `No project ${req.projectId}`);
       for (const p of projects) p.isCurrent = p === target;
+      target.lastOpenedAt = opened();
       history = [];
       return { ...target };
     },

@@ -1,6 +1,7 @@
 /** The history's trash (delete → restore, empty) and recent projects, in the store. */
 import { describe, expect, it } from 'vitest';
-import { pushRecent } from '../../renderer/state/projects-slice';
+import { recentProjects } from '../../renderer/lib/recent-projects';
+import type { ProjectSummary } from '../../common/api/contract';
 import { createAtelierStore } from '../../renderer/state/store';
 import { createFakeClient, record } from './fake-client';
 
@@ -81,19 +82,30 @@ describe('trash', () => {
 });
 
 describe('recent projects', () => {
-  it('keeps the most recent first, without duplicates, bounded', () => {
-    let r: string[] = [];
-    for (const id of ['a', 'b', 'c', 'a']) r = pushRecent(r, id);
-    expect(r).toEqual(['a', 'c', 'b']);
-    for (let i = 0; i < 20; i++) r = pushRecent(r, `p${i}`);
-    expect(r).toHaveLength(8);
-    expect(r[0]).toBe('p19');
+  const project = (id: string, lastOpenedAt: string | null, isCurrent = false): ProjectSummary => ({ id, name: id, path: `/p/${id}`, isCurrent, lastOpenedAt });
+
+  it('orders by the server\'s lastOpenedAt, leaves out the current and never-opened projects, bounded', () => {
+    const projects = [
+      project('old', '2026-01-01T10:00:00.000Z'),
+      project('current', '2026-01-03T10:00:00.000Z', true),
+      project('never', null),
+      project('newer', '2026-01-02T10:00:00.000Z'),
+      project('newest', '2026-01-02T10:00:00.001Z'),
+    ];
+    expect(recentProjects(projects).map((p) => p.id)).toEqual(['newest', 'newer', 'old']);
+    expect(recentProjects(projects, 2).map((p) => p.id)).toEqual(['newest', 'newer']);
   });
 
-  it('records the startup project and each switch', async () => {
+  it('follows the startup project and each switch through the stamps the API returns', async () => {
     const { s } = await ready();
-    expect(s().recentProjectIds[0]).toBe('p1');
+    expect(recentProjects(s().projects)).toEqual([]);
     await s().createProject('Shoot 2');
-    expect(s().recentProjectIds.slice(0, 2)).toEqual(['p2', 'p1']);
+    expect(s().projects.find((p) => p.isCurrent)?.id).toBe('p2');
+    expect(recentProjects(s().projects).map((p) => p.id)).toEqual(['p1']);
+    await s().createProject('Shoot 3');
+    expect(recentProjects(s().projects).map((p) => p.id)).toEqual(['p2', 'p1']);
+    // Straight from openProject's reply, before the follow-up listProjects answers.
+    await s().openProject('p1');
+    expect(recentProjects(s().projects).map((p) => p.id)).toEqual(['p3', 'p2']);
   });
 });
