@@ -1,4 +1,5 @@
 import { useShallow } from 'zustand/react/shallow';
+import { viewerMetaLine } from '../lib/infotext';
 import { actualSizeView, FIT_VIEW } from '../lib/view-transform';
 import { useAtelier } from '../state/store';
 import type { JobView } from '../state/types';
@@ -156,8 +157,7 @@ export function Viewer() {
             <span className="spacer" />
             {record && !showPreview && (
               <span className="muted viewer-meta" data-testid="viewer-meta">
-                {record.width}×{record.height} · seed {record.seed} · {record.steps} steps · CFG {record.guidanceScale} ·{' '}
-                {record.scheduler.replace(/Scheduler$/, '')} · {record.provider}
+                {viewerMetaLine(record)}
               </span>
             )}
           </div>

@@ -19,3 +19,19 @@ export function toInfotext(r: GenerationRecord): string {
   );
   return lines.join('\n');
 }
+
+/**
+ * The viewer's one-line summary of an image. Clip skip appears only above 1, as in the infotext:
+ * 1 is everyone's default, while 2+ changes the look and must be visible to reproduce the image.
+ */
+export function viewerMetaLine(r: GenerationRecord): string {
+  return [
+    `${r.width}×${r.height}`,
+    `seed ${r.seed}`,
+    `${r.steps} steps`,
+    `CFG ${r.guidanceScale}`,
+    r.scheduler.replace(/Scheduler$/, ''),
+    ...(r.clipSkip > 1 ? [`clip skip ${r.clipSkip}`] : []),
+    r.provider,
+  ].join(' · ');
+}

@@ -1,6 +1,6 @@
 /** Clip skip in the studio: the form sends it (only above its default), and every reuse path keeps it. */
 import { describe, expect, it } from 'vitest';
-import { toInfotext } from '../../renderer/lib/infotext';
+import { toInfotext, viewerMetaLine } from '../../renderer/lib/infotext';
 import { diffParams, edgeLabel } from '../../renderer/lib/param-diff';
 import { baseRequest } from '../../renderer/lib/variants';
 import { paramsFromMetadata } from '../../renderer/state/import-slice';
@@ -48,5 +48,11 @@ describe('clip skip in the workspace', () => {
     expect(paramsFromMetadata({ params: { 'Clip skip': 0 } })).toEqual({});
     expect(toInfotext(record({ clipSkip: 2 }))).toMatch(/, Clip skip: 2$/);
     expect(toInfotext(record({ clipSkip: 1 }))).not.toMatch(/Clip skip/);
+  });
+
+  it('the viewer\'s info line shows it only above 1', () => {
+    const r = record({ width: 64, height: 48, seed: 7, steps: 8, guidanceScale: 4, scheduler: 'EulerDiscreteScheduler', provider: 'cpu' });
+    expect(viewerMetaLine({ ...r, clipSkip: 1 })).toBe('64×48 · seed 7 · 8 steps · CFG 4 · EulerDiscrete · cpu');
+    expect(viewerMetaLine({ ...r, clipSkip: 2 })).toBe('64×48 · seed 7 · 8 steps · CFG 4 · EulerDiscrete · clip skip 2 · cpu');
   });
 });
