@@ -11,59 +11,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../common/api/client';
-import type { AtelierClient, GenerationRecord } from '../../common/api/contract';
-import { createDispatcher } from '../../main/api/dispatch';
-import type { AtelierBackend } from '../../main/app/backend';
-import { createBackend } from '../../main/app/create-backend';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { infotextToParams, parseInfotext, readImageMetadata } from '../../main/library';
 import { encodeTextChunk, insertChunksAfterIhdr } from '../../main/library/png-chunks';
+import { generateOne, useInProcessApi } from '../helpers/in-process-api';
 
 const FIX = join(process.cwd(), 'test', 'fixtures', 'models');
 const home = mkdtempSync(join(tmpdir(), 'atelier-clipskip-'));
 
-let backend: AtelierBackend;
-let client: AtelierClient;
-
-function generate(req: Parameters<AtelierClient['generate']>[0]): Promise<GenerationRecord> {
-  return new Promise((resolve, reject) => {
-    const off = client.onEvent((e) => {
-      if (e.type === 'job:done' && e.jobId === jobId) {
-        off();
-        resolve(e.generations[0]);
-      } else if (e.type === 'job:failed' && e.jobId === jobId) {
-        off();
-        reject(new Error(e.error.message));
-      }
-    });
-    let jobId = '';
-    client.generate(req).then((r) => (jobId = r.jobId), reject);
-  });
-}
+const api = useInProcessApi(join(home, 'api'));
 
 async function storedPng(id: string): Promise<Buffer> {
-  const file = await backend.resolveImage(id, 'image');
+  const file = await api.backend.resolveImage(id, 'image');
   if (!file) throw new Error(`no image file for ${id}`);
   return readFileSync(file);
 }
 
+// After useInProcessApi's own beforeAll (hooks run in the order they are registered).
 beforeAll(async () => {
-  backend = await createBackend({ userDataDir: join(home, 'api'), imageUrlBase: '/' });
-  const dispatch = createDispatcher(backend.api);
-  client = createApiClient({ call: (m, p) => dispatch(m, p), onEvent: (l) => backend.onEvent(l) });
-  await client.importModel({ folder: join(FIX, 'sdxl'), mode: 'reference', id: 'xl' });
-});
-afterAll(async () => {
-  await backend?.close();
+  await api.client.importModel({ folder: join(FIX, 'sdxl'), mode: 'reference', id: 'xl' });
 });
 
 describe('clip skip provenance', () => {
   it('generate → history record → PNG metadata (ours and A1111 text) → import', async () => {
-    const gen = await generate({ modelId: 'xl', prompt: 'a red cube', steps: 2, width: 64, height: 48, seed: 5, clipSkip: 2 });
+    const gen = await generateOne(api.client, { modelId: 'xl', prompt: 'a red cube', steps: 2, width: 64, height: 48, seed: 5, clipSkip: 2 });
     expect(gen.clipSkip).toBe(2);
-    expect((await client.getGeneration({ id: gen.id })).clipSkip).toBe(2);
-    expect((await client.queryHistory({})).items.find((r) => r.id === gen.id)?.clipSkip).toBe(2);
+    expect((await api.client.getGeneration({ id: gen.id })).clipSkip).toBe(2);
+    expect((await api.client.queryHistory({})).items.find((r) => r.id === gen.id)?.clipSkip).toBe(2);
 
     const png = await storedPng(gen.id);
     const meta = readImageMetadata(png);
@@ -72,7 +46,7 @@ describe('clip skip provenance', () => {
     expect(meta.raw['parameters']).toMatch(/(^|, )Clip skip: 2(,|$)/m);
     // What A1111, Civitai or another Atelier without our chunk would read:
     expect(infotextToParams(parseInfotext(meta.raw['parameters'])).clipSkip).toBe(2);
-    expect((await client.readImageMetadata({ base64: png.toString('base64') })).params['clipSkip']).toBe(2);
+    expect((await api.client.readImageMetadata({ base64: png.toString('base64') })).params['clipSkip']).toBe(2);
 
     // Re-import, once with our chunk and once as an A1111 PNG carrying only the text.
     const ours = join(home, 'ours.png');
@@ -80,14 +54,14 @@ describe('clip skip provenance', () => {
     const plain = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toBuffer();
     const a1111 = join(home, 'a1111.png');
     writeFileSync(a1111, insertChunksAfterIhdr(plain, [encodeTextChunk('parameters', meta.raw['parameters'])]));
-    const report = await client.importImages({ paths: [ours, a1111] });
+    const report = await api.client.importImages({ paths: [ours, a1111] });
     expect(report.skipped).toEqual([]);
     expect(report.imported.map((r) => r.clipSkip)).toEqual([2, 2]);
-    expect((await client.getGeneration({ id: report.imported[1].id })).clipSkip).toBe(2);
+    expect((await api.client.getGeneration({ id: report.imported[1].id })).clipSkip).toBe(2);
   });
 
   it('clip skip 1 (the default) is recorded but, like A1111, left out of the text', async () => {
-    const gen = await generate({ modelId: 'xl', prompt: 'a red cube', steps: 2, width: 64, height: 48, seed: 6 });
+    const gen = await generateOne(api.client, { modelId: 'xl', prompt: 'a red cube', steps: 2, width: 64, height: 48, seed: 6 });
     expect(gen.clipSkip).toBe(1);
     const meta = readImageMetadata(await storedPng(gen.id));
     expect(meta.generation?.clipSkip).toBe(1);

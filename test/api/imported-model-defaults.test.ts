@@ -9,13 +9,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../common/api/client';
-import type { AtelierClient } from '../../common/api/contract';
-import { createDispatcher } from '../../main/api/dispatch';
-import type { AtelierBackend } from '../../main/app/backend';
-import { createBackend } from '../../main/app/create-backend';
+import { describe, expect, it } from 'vitest';
 import { folderDefaults } from '../../main/app/model-registry';
+import { useInProcessApi } from '../helpers/in-process-api';
 
 const FIX = join(process.cwd(), 'test', 'fixtures', 'models');
 const home = mkdtempSync(join(tmpdir(), 'atelier-import-defaults-'));
@@ -26,22 +22,13 @@ const EXPECTED = {
   sdxl: { steps: 30, guidanceScale: 5, scheduler: 'EulerDiscreteScheduler', width: 64, height: 64 },
 } as const;
 
-let backend: AtelierBackend;
-let client: AtelierClient;
-beforeAll(async () => {
-  backend = await createBackend({ userDataDir: join(home, 'api'), imageUrlBase: '/' });
-  const dispatch = createDispatcher(backend.api);
-  client = createApiClient({ call: (m, p) => dispatch(m, p), onEvent: (l) => backend.onEvent(l) });
-});
-afterAll(async () => {
-  await backend?.close();
-});
+const api = useInProcessApi(join(home, 'api'));
 
 describe('recommended defaults for models without catalog settings', () => {
   it.each(Object.keys(EXPECTED) as Array<keyof typeof EXPECTED>)('imported %s: importModel and listModels carry them', async (variant) => {
-    const summary = await client.importModel({ folder: join(FIX, variant), mode: 'reference', id: `imp-${variant}` });
+    const summary = await api.client.importModel({ folder: join(FIX, variant), mode: 'reference', id: `imp-${variant}` });
     expect(summary.defaults).toEqual(EXPECTED[variant]);
-    expect((await client.listModels()).find((m) => m.id === `imp-${variant}`)?.defaults).toEqual(EXPECTED[variant]);
+    expect((await api.client.listModels()).find((m) => m.id === `imp-${variant}`)?.defaults).toEqual(EXPECTED[variant]);
   });
 
   it('a folder that does not inspect gets no defaults rather than a guess', () => {

@@ -1,26 +1,12 @@
 /** The `atelier` command, run as a real child process. */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { readImageMetadata } from '../../main/library';
+import { cliWithHome } from '../helpers/atelier-cli';
 
-const run = promisify(execFile);
-const home = mkdtempSync(join(tmpdir(), 'atelier-cli-'));
-const env = { ...process.env, ATELIER_HOME: home };
-
-async function atelier(args: string[]) {
-  try {
-    const r = await run(process.execPath, ['bin/atelier.mjs', ...args], { env, maxBuffer: 10 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const { home, atelier } = cliWithHome('atelier-cli-');
 
 describe('atelier generate', () => {
   it('generates with the default demo model and reports it as JSON (--json)', async () => {

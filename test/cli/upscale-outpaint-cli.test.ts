@@ -1,26 +1,12 @@
 /** `atelier generate --upscale / --outpaint`, run as a real child process (build:node first). */
-import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { writeManifest } from '../../main/models/manifest';
+import { cliWithHome } from '../helpers/atelier-cli';
 
-const run = promisify(execFile);
-const home = mkdtempSync(join(tmpdir(), 'atelier-cli-upscale-'));
-const env = { ...process.env, ATELIER_HOME: home };
-
-async function atelier(args: string[]) {
-  try {
-    const r = await run(process.execPath, ['bin/atelier.mjs', ...args], { env, maxBuffer: 10 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const { home, atelier } = cliWithHome('atelier-cli-upscale-');
 
 describe('atelier generate --upscale / --outpaint', () => {
   it('--upscale 2 writes a 2× PNG (Lanczos without an installed upscaler, the model once installed)', async () => {

@@ -13,7 +13,8 @@ import { PipelineInputError, txt2img, type Txt2ImgParams } from '../../main/engi
 import { encodePrompt } from '../../main/engine/pipeline/encode-prompt';
 import { finalLayerNorm, recoverFinalLayerNorm } from '../../main/engine/pipeline/text-encoders';
 import { createGenerator } from '../../main/engine/random';
-import { assembleModel, concatPerToken, f32, FIX, maxAbsDiff, removeAssembled, runEncoder, spySession } from './engine-breadth-helpers';
+import { FIX, spySession } from '../helpers/engine-fixtures';
+import { assembleModel, concatPerToken, f32, maxAbsDiff, removeAssembled, runEncoder } from './engine-breadth-helpers';
 
 const base: Txt2ImgParams = { prompt: 'a green cone', negativePrompt: 'dark', width: 64, height: 48, steps: 2, guidanceScale: 5, seed: 3, rng: 'cpu' };
 

@@ -1,32 +1,14 @@
 /**
- * Helpers for the SDXL / LCM / Turbo / clip-skip tests: watch what the pipeline feeds a real
- * session, and assemble model folders from the fixture exports (same graphs, other combinations).
+ * Helpers for the SDXL / LCM / Turbo / clip-skip tests: assemble model folders from the fixture
+ * exports (same graphs, other combinations) and compare encoder outputs. The session spy and FIX
+ * live in test/helpers/engine-fixtures.ts, shared with the SD 1.x/2.x pipeline tests.
  */
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadedModel } from '../../main/engine/loader';
-import type { ComponentName } from '../../main/engine/model-info';
-import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
-
-export const FIX = 'test/fixtures/models';
-
-/** Record every feed the pipeline sends to `component` (the real session still runs). */
-export function spySession(model: LoadedModel, component: ComponentName): { feeds: Record<string, EngineTensor>[]; restore(): void } {
-  const feeds: Record<string, EngineTensor>[] = [];
-  const original = model.session.bind(model);
-  (model as { session: LoadedModel['session'] }).session = async (name) => {
-    const s = await original(name);
-    if (name !== component) return s;
-    const proxy: EngineSession = Object.create(s);
-    proxy.run = (f) => {
-      feeds.push(f);
-      return s.run(f);
-    };
-    return proxy;
-  };
-  return { feeds, restore: () => ((model as { session: LoadedModel['session'] }).session = original) };
-}
+import type { EngineTensor } from '../../main/engine/ort-backend';
+import { FIX } from '../helpers/engine-fixtures';
 
 const made: string[] = [];
 

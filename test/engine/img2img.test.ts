@@ -1,6 +1,6 @@
 import { analyze } from '../models/pixel-scoring';
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   blurMask,
   compositeMasked,
@@ -14,15 +14,12 @@ import {
   resizeNearest,
 } from '../../main/engine/image-ops';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
-import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
 import { CancelledError, img2img, PipelineInputError, txt2img, type Img2ImgParams } from '../../main/engine/pipeline';
 import { encodeImage } from '../../main/engine/pipeline/vae';
 import { rgbToNchw } from '../../main/engine/pipeline/tensors';
 import { createGenerator } from '../../main/engine/random';
 import { createScheduler } from '../../main/engine/schedulers';
-
-const FIX = 'test/fixtures/models';
-const VARIANTS = ['sd15-diffusers', 'sd15-optimum-old', 'sd15-optimum-new', 'sd15-fp16', 'sd2-v', 'sd15-inpaint', 'sd-turbo'];
+import { BASE_PARAMS, SD_VARIANTS as VARIANTS, spySession as spy, useFixtureModels } from '../helpers/engine-fixtures';
 
 /** A 100×60 test picture: gradients plus a bright square. */
 function picture(w = 100, h = 60): { width: number; height: number; rgb: Uint8Array } {
@@ -39,42 +36,9 @@ function picture(w = 100, h = 60): { width: number; height: number; rgb: Uint8Ar
   return { width: w, height: h, rgb };
 }
 
-const base: Img2ImgParams = {
-  prompt: 'a photo of a cat, highly detailed',
-  negativePrompt: 'blurry, low quality',
-  width: 64,
-  height: 64,
-  steps: 10,
-  guidanceScale: 7.5,
-  seed: 42,
-  rng: 'cpu',
-  initImage: picture(),
-  strength: 0.5,
-};
+const base: Img2ImgParams = { ...BASE_PARAMS, steps: 10, initImage: picture(), strength: 0.5 };
 
-const models = new Map<string, LoadedModel>();
-beforeAll(async () => {
-  for (const v of VARIANTS) models.set(v, await loadModel(`${FIX}/${v}`, { provider: 'cpu', threads: 1 }));
-});
-afterAll(async () => {
-  for (const m of models.values()) await m.release();
-});
-
-function spy(model: LoadedModel, name: string) {
-  const feeds: Record<string, EngineTensor>[] = [];
-  const original = model.session.bind(model);
-  (model as { session: LoadedModel['session'] }).session = async (n) => {
-    const s = await original(n);
-    if (n !== name) return s;
-    const proxy: EngineSession = Object.create(s);
-    proxy.run = (f) => {
-      feeds.push(f);
-      return s.run(f);
-    };
-    return proxy;
-  };
-  return { feeds, restore: () => ((model as { session: LoadedModel['session'] }).session = original) };
-}
+const models = useFixtureModels(VARIANTS);
 
 const hash = (b: Uint8Array) => Buffer.from(b).toString('base64');
 

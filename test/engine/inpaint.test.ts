@@ -1,13 +1,11 @@
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blurMask, cropPixels, extendCanvas, fitPixels, maskCropRegion, resizeBilinear, resizeNearest } from '../../main/engine/image-ops';
-import { loadModel, type LoadedModel } from '../../main/engine/loader';
-import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
+import { loadModel } from '../../main/engine/loader';
 import { inpaint, PipelineInputError, txt2img, type InpaintParams } from '../../main/engine/pipeline';
 import { rgbToNchw } from '../../main/engine/pipeline/tensors';
+import { BASE_PARAMS, FIX, SD_VARIANTS as VARIANTS, spySession as spy, useFixtureModels } from '../helpers/engine-fixtures';
 
-const FIX = 'test/fixtures/models';
-const VARIANTS = ['sd15-diffusers', 'sd15-optimum-old', 'sd15-optimum-new', 'sd15-fp16', 'sd2-v', 'sd15-inpaint', 'sd-turbo'];
 const W = 100;
 const H = 60;
 
@@ -33,45 +31,9 @@ function rectMask(x0: number, y0: number, x1: number, y1: number): Uint8Array {
 const image = { width: W, height: H, rgb: picture() };
 const mask = { width: W, height: H, data: rectMask(40, 20, 60, 40) };
 
-const base: InpaintParams = {
-  prompt: 'a photo of a cat, highly detailed',
-  negativePrompt: 'blurry, low quality',
-  width: 64,
-  height: 64,
-  steps: 4,
-  guidanceScale: 7.5,
-  seed: 42,
-  rng: 'cpu',
-  initImage: image,
-  mask,
-};
+const base: InpaintParams = { ...BASE_PARAMS, steps: 4, initImage: image, mask };
 
-const models = new Map<string, LoadedModel>();
-beforeAll(async () => {
-  for (const v of VARIANTS) models.set(v, await loadModel(`${FIX}/${v}`, { provider: 'cpu', threads: 1 }));
-});
-afterAll(async () => {
-  for (const m of models.values()) await m.release();
-});
-
-function spy(model: LoadedModel, name: string) {
-  const feeds: Record<string, EngineTensor>[] = [];
-  const outputs: Record<string, EngineTensor>[] = [];
-  const original = model.session.bind(model);
-  (model as { session: LoadedModel['session'] }).session = async (n) => {
-    const s = await original(n);
-    if (n !== name) return s;
-    const proxy: EngineSession = Object.create(s);
-    proxy.run = async (f) => {
-      feeds.push(f);
-      const out = await s.run(f);
-      outputs.push(out);
-      return out;
-    };
-    return proxy;
-  };
-  return { feeds, outputs, restore: () => ((model as { session: LoadedModel['session'] }).session = original) };
-}
+const models = useFixtureModels(VARIANTS);
 
 /** Pixels (index p) whose mask value is 0 must keep the input bytes exactly; returns how many masked pixels changed. */
 function expectPreserved(out: Uint8Array, input: Uint8Array, m: Uint8Array): number {

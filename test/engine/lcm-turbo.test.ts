@@ -15,7 +15,8 @@ import { floatTensor, inputInfo, timestepTensor, toFloat32 } from '../../main/en
 import { decodeLatents } from '../../main/engine/pipeline/vae';
 import { createGenerator } from '../../main/engine/random';
 import { createScheduler } from '../../main/engine/schedulers';
-import { assembleModel, f32, FIX, maxAbsDiff, removeAssembled, spySession, testImage } from './engine-breadth-helpers';
+import { FIX, spySession } from '../helpers/engine-fixtures';
+import { assembleModel, f32, maxAbsDiff, removeAssembled, testImage } from './engine-breadth-helpers';
 
 const base: Txt2ImgParams = { prompt: 'a blue sphere', negativePrompt: 'blurry', width: 64, height: 48, steps: 4, guidanceScale: 8.5, seed: 11, rng: 'cpu' };
 

@@ -1,48 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import { CancelledError, PipelineInputError, txt2img, type Txt2ImgParams } from '../../main/engine/pipeline';
 import { latentsToPreviewRgb } from '../../main/engine/preview';
-import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
 import { SUPPORTED_SCHEDULERS } from '../../main/engine/model-info';
+import { BASE_PARAMS as base, FIX, SD_VARIANTS as VARIANTS, spySession, useFixtureModels } from '../helpers/engine-fixtures';
 
-const FIX = 'test/fixtures/models';
-const VARIANTS = ['sd15-diffusers', 'sd15-optimum-old', 'sd15-optimum-new', 'sd15-fp16', 'sd2-v', 'sd15-inpaint', 'sd-turbo'];
+const models = useFixtureModels(VARIANTS);
 
-const base: Txt2ImgParams = {
-  prompt: 'a photo of a cat, highly detailed',
-  negativePrompt: 'blurry, low quality',
-  width: 64,
-  height: 64,
-  steps: 3,
-  guidanceScale: 7.5,
-  seed: 42,
-  rng: 'cpu',
-};
-
-const models = new Map<string, LoadedModel>();
-beforeAll(async () => {
-  for (const v of VARIANTS) models.set(v, await loadModel(`${FIX}/${v}`, { provider: 'cpu', threads: 1 }));
-});
-afterAll(async () => {
-  for (const m of models.values()) await m.release();
-});
-
-/** Wrap model.session('unet') so the test sees every feed the pipeline sends. */
-function spyUnet(model: LoadedModel): { feeds: Record<string, EngineTensor>[]; restore(): void } {
-  const feeds: Record<string, EngineTensor>[] = [];
-  const original = model.session.bind(model);
-  (model as { session: LoadedModel['session'] }).session = async (name) => {
-    const s = await original(name);
-    if (name !== 'unet') return s;
-    const proxy: EngineSession = Object.create(s);
-    proxy.run = (f) => {
-      feeds.push(f);
-      return s.run(f);
-    };
-    return proxy;
-  };
-  return { feeds, restore: () => ((model as { session: LoadedModel['session'] }).session = original) };
-}
+/** Every feed the pipeline sends to the UNet. */
+const spyUnet = (model: LoadedModel) => spySession(model, 'unet');
 
 function hash(bytes: Uint8Array): number {
   let h = 2166136261;

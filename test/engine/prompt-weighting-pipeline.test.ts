@@ -1,46 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type LoadedModel } from '../../main/engine/loader';
-import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
-import { encodePrompt, img2img, PipelineInputError, txt2img, type Txt2ImgParams } from '../../main/engine/pipeline';
+import { describe, expect, it } from 'vitest';
+import type { LoadedModel } from '../../main/engine/loader';
+import type { EngineTensor } from '../../main/engine/ort-backend';
+import { encodePrompt, img2img, PipelineInputError, txt2img } from '../../main/engine/pipeline';
+import { BASE_PARAMS as base, spySession as spy, useFixtureModels } from '../helpers/engine-fixtures';
 
-const FIX = 'test/fixtures/models';
-
-const base: Txt2ImgParams = {
-  prompt: 'a photo of a cat, highly detailed',
-  negativePrompt: 'blurry, low quality',
-  width: 64,
-  height: 64,
-  steps: 3,
-  guidanceScale: 7.5,
-  seed: 42,
-  rng: 'cpu',
-};
-
-const models = new Map<string, LoadedModel>();
-beforeAll(async () => {
-  for (const v of ['sd15-diffusers', 'sd15-optimum-old', 'sd2-v']) models.set(v, await loadModel(`${FIX}/${v}`, { provider: 'cpu', threads: 1 }));
-});
-afterAll(async () => {
-  for (const m of models.values()) await m.release();
-});
-
-/** Wrap model.session(name) so the test sees every feed; `patchInputs` may rewrite the graph metadata the pipeline sees. */
-function spy(model: LoadedModel, name: 'unet' | 'text_encoder', patchInputs?: (s: EngineSession) => EngineSession['inputs']) {
-  const feeds: Record<string, EngineTensor>[] = [];
-  const original = model.session.bind(model);
-  (model as { session: LoadedModel['session'] }).session = async (n) => {
-    const s = await original(n);
-    if (n !== name) return s;
-    const proxy: EngineSession = Object.create(s);
-    proxy.run = (f) => {
-      feeds.push(f);
-      return s.run(f);
-    };
-    if (patchInputs) Object.defineProperty(proxy, 'inputs', { value: patchInputs(s) });
-    return proxy;
-  };
-  return { feeds, restore: () => ((model as { session: LoadedModel['session'] }).session = original) };
-}
+const models = useFixtureModels(['sd15-diffusers', 'sd15-optimum-old', 'sd2-v']);
 
 /** The encoding before prompt weighting: diffusers' truncating `encodePadded` + one text-encoder call. */
 async function plainEncode(model: LoadedModel, text: string): Promise<Float32Array> {

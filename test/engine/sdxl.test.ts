@@ -11,7 +11,8 @@ import { img2img, inpaint, PipelineInputError, txt2img, type Txt2ImgParams } fro
 import { buildTimeIds } from '../../main/engine/pipeline/conditioning';
 import { encodePrompt } from '../../main/engine/pipeline/encode-prompt';
 import { assertFiniteDecode, NonFiniteOutputError } from '../../main/engine/pipeline/vae-precision';
-import { assembleModel, concatPerToken, f32, FIX, maxAbsDiff, removeAssembled, runEncoder, spySession, testImage } from './engine-breadth-helpers';
+import { FIX, spySession } from '../helpers/engine-fixtures';
+import { assembleModel, concatPerToken, f32, maxAbsDiff, removeAssembled, runEncoder, testImage } from './engine-breadth-helpers';
 
 const base: Txt2ImgParams = { prompt: 'a red cube on a table', negativePrompt: '', width: 64, height: 48, steps: 3, guidanceScale: 5, seed: 7, rng: 'cpu' };
 
