@@ -44,6 +44,10 @@ fi
 $NICE $PY models/tools/render_dataset.py --n "$N_IMAGES"
 $NICE $PY models/tools/train_autoencoder.py --minutes "$AE_MINUTES"
 $NICE $PY models/tools/train_unet.py --minutes "$UNET_MINUTES"
+if [ "${ATELIER_DEMO_DATA:-1}" = "2" ]; then
+  # recipe 2: the larger decoder on the frozen encoder (the UNet stays valid; 25 min)
+  $NICE $PY models/tools/train_decoder.py --minutes "${DECODER_MINUTES:-25}"
+fi
 if [ "${EXPORT:-1}" = "0" ]; then
   $PY models/tools/evaluate.py
   echo "done (not exported): checkpoints in $ATELIER_DEMO_WORK; export with models/tools/export_onnx.py"

@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from common import WORK
-from common import DATA_VERSION
-from nets import DECODER_CFG_V2, build_nets
+from nets import build_nets
 
 
 def log(msg):
@@ -44,9 +43,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     nets = build_nets()
-    # recipe 2: the larger decoder and an edge loss from step 0 (recipe 1 = the shipped model's)
-    dec_cfg = DECODER_CFG_V2 if DATA_VERSION >= 2 else {}
-    enc, dec = nets["Encoder"](), nets["Decoder"](**dec_cfg)
+    enc, dec = nets["Encoder"](), nets["Decoder"]()
     log(f"encoder {sum(p.numel() for p in enc.parameters())/1e3:.1f}k params, decoder {sum(p.numel() for p in dec.parameters())/1e3:.1f}k params")
     imgs = np.load(os.path.join(WORK, "images.npy"), mmap_mode="r")
     N = len(imgs)
@@ -79,9 +76,6 @@ def main():
             zn = z + 0.1 * z.detach().std() * torch.randn_like(z)  # robustness to imperfect latents
             y = dec(zn)
             rec = F.l1_loss(y, x) + F.mse_loss(y, x)
-            if DATA_VERSION >= 2:
-                rec = rec + 0.5 * (F.l1_loss(y[..., 1:] - y[..., :-1], x[..., 1:] - x[..., :-1])
-                                   + F.l1_loss(y[..., 1:, :] - y[..., :-1, :], x[..., 1:, :] - x[..., :-1, :]))
             loss = rec + 1e-4 * z.pow(2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -92,7 +86,7 @@ def main():
                 last = time.time()
                 log(f"step {step} loss {rec.item():.4f} lr {lr:.2e} {seen/(time.time()-t0):.0f} img/s")
         log(f"trained {step} steps, {seen} images in {(time.time()-t0)/60:.1f} min, final rec loss {rec.item():.4f}")
-        torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict(), "decoder_cfg": dec_cfg}, path)
+        torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict()}, path)
     ck = torch.load(path)
     enc.load_state_dict(ck["encoder"])
     dec.load_state_dict(ck["decoder"])
