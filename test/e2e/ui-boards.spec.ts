@@ -1,14 +1,9 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
-import { generate } from './studio-actions';
+import { generate, openStudio } from './studio-actions';
 
 test('boards, tags and export: collect a selection on a board, filter by board and tag, export selected', async ({ page, atelier }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  const errors = await openStudio(page, atelier.url);
   await expect(page.getByTestId('boards')).toHaveAttribute('data-loaded', 'true');
   await expect(page.getByTestId('boards-empty')).toBeVisible();
 

@@ -1,18 +1,8 @@
 import { test, expect } from './fixtures';
-import { generate } from './studio-actions';
-import type { Page } from '@playwright/test';
-
-async function ready(page: Page, url: string) {
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
-}
+import { generate, openStudio } from './studio-actions';
 
 test('reveal: from the queue and the context menu, an image hidden by a search is selected, shown and focused', async ({ page, atelier }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await ready(page, atelier.url);
+  const errors = await openStudio(page, atelier.url);
   await page.getByTestId('steps').fill('2');
   await generate(page, 'a copper kettle on a stove');
   await generate(page, 'a paper boat on a pond');
@@ -49,9 +39,7 @@ test('reveal: from the queue and the context menu, an image hidden by a search i
 });
 
 test('upscale 2× from the context menu: a queued job whose result is a twice-as-large child, shown when done', async ({ page, atelier }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await ready(page, atelier.url);
+  const errors = await openStudio(page, atelier.url);
   await page.getByTestId('steps').fill('2');
   await generate(page, 'a lantern in fog');
   const source = page.locator('[data-testid="history-item"][title*="lantern in fog"]').first();

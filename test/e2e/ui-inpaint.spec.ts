@@ -1,4 +1,5 @@
 import { test, expect } from './fixtures';
+import { openStudio } from './studio-actions';
 import type { Page } from '@playwright/test';
 
 /** Decodes /image/<id> in the page and returns its RGBA pixels. */
@@ -16,12 +17,7 @@ async function pixels(page: Page, id: string): Promise<{ w: number; h: number; d
 }
 
 test('inpainting: use as init image, paint a mask over the right half, generate a child that keeps the left half', async ({ page, atelier }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  const errors = await openStudio(page, atelier.url);
 
   // A source image.
   await page.getByTestId('prompt').fill('a red barn in a green field');

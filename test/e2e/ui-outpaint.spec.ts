@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
+import { openStudio } from './studio-actions';
 import type { Locator, Page } from '@playwright/test';
 
 /** Drags from the centre of `handle` by (dx, dy) image pixels of the frame. */
@@ -17,12 +18,7 @@ async function dragBy(page: Page, frame: Locator, handle: Locator, dx: number, d
 }
 
 test('outpainting: move and resize the frame with mouse and keyboard, generate a grown image; fit and only-masked options', async ({ page, atelier }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  const errors = await openStudio(page, atelier.url);
 
   await page.getByTestId('prompt').fill('a small red house on a hill');
   await page.getByTestId('steps').fill('4');

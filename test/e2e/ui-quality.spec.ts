@@ -5,16 +5,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { startAtelierServer, stopAtelierServer, test, expect } from './fixtures';
-import { generate } from './studio-actions';
+import { generate, openStudio } from './studio-actions';
 import type { Locator, Page } from '@playwright/test';
 
 async function open(page: Page, url: string) {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  const errors = await openStudio(page, url);
   await page.getByTestId('steps').fill('2');
   return errors;
 }

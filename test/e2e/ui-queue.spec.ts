@@ -1,13 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
+import { openStudio } from './studio-actions';
 
 test('queue: reorder waiting jobs with buttons, keyboard and drag; they run in the new order', async ({ page, atelier }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1440, height: 1080 }); // tall enough to show the queue in the screenshot
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  const errors = await openStudio(page, atelier.url, { width: 1440, height: 1080 }); // tall enough to show the queue in the screenshot
 
   // A long job holds the engine so the others wait (the demo model is fast otherwise).
   await page.getByTestId('prompt').fill('a long render holding the queue');

@@ -1,13 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
+import { openStudio } from './studio-actions';
 
 test('workspace: type a prompt, generate, watch progress, find it in history, reload its parameters', async ({ page, atelier }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
+  const errors = await openStudio(page, atelier.url);
   await expect(page.getByTestId('execution-providers')).toContainText('cpu');
   await expect(page.getByTestId('viewer-empty')).toBeVisible();
 
