@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import time
 from dataclasses import dataclass, asdict
 from functools import lru_cache
 
@@ -439,6 +440,30 @@ class CLIPTokenizer:
 
 def load_tokenizer():
     return CLIPTokenizer.load(os.path.join(DEMO, "tokenizer"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Training-script plumbing (torch imported lazily, like build_nets)
+# ----------------------------------------------------------------------------------------------
+def make_logger(tag: str):
+    """log(msg): print and append to WORK/train.log with a time stamp and `[tag]`."""
+    def log(msg):
+        line = time.strftime("%H:%M:%S ") + f"[{tag}] " + msg
+        print(line, flush=True)
+        with open(os.path.join(WORK, "train.log"), "a") as f:
+            f.write(line + "\n")
+    return log
+
+
+def images_to_tensor(x):
+    """uint8 [N,H,W,3] (numpy, memmaps included) -> float [N,3,H,W] in [-1,1]."""
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def tensor_to_images(x):
+    """float [N,3,H,W] in about [-1,1] -> list of uint8 [H,W,3] arrays."""
+    return list(((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
 
 
 # ----------------------------------------------------------------------------------------------

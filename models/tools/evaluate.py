@@ -13,7 +13,7 @@ import os
 import numpy as np
 import torch
 
-from common import CTX_LEN, WORK, ddim_sample, load_tokenizer
+from common import CTX_LEN, WORK, ddim_sample, load_tokenizer, tensor_to_images
 from nets import TEXT_CFG, UNET_CFG, build_nets
 from scoring import heldout_items, score
 
@@ -39,7 +39,7 @@ class Evaluator:
         for i in range(0, len(self.items), 40):
             z = ddim_sample(un, ctx[i:i + 40], unc[i:i + 40], self.noise[i:i + 40], steps=self.steps, cfg=self.cfg)
             x = self.dec(z / self.sf)
-            out.append(((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+            out.append(np.stack(tensor_to_images(x)))
         return list(np.concatenate(out))
 
     def run(self, te, un, tag="eval"):

@@ -16,19 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import WORK
+from common import WORK, images_to_tensor as to_t, make_logger
 from nets import build_nets
 
-
-def log(msg):
-    line = time.strftime("%H:%M:%S ") + "[ae] " + msg
-    print(line, flush=True)
-    with open(os.path.join(WORK, "train.log"), "a") as f:
-        f.write(line + "\n")
+log = make_logger("ae")
 
 
-def to_t(x):
-    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
 
 
 def main():

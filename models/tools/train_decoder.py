@@ -23,26 +23,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import WORK, Attrs, render
+from common import WORK, Attrs, images_to_tensor as to_t, make_logger, render, tensor_to_images as to_img
 from nets import DECODER_CFG_V2 as DECODER_CFG, build_nets
 from scoring import heldout_items, score
 
 CKPT = os.path.join(WORK, "decoder_ckpt.pt")
+log = make_logger("decoder")
 
 
-def log(msg):
-    line = time.strftime("%H:%M:%S ") + "[decoder] " + msg
-    print(line, flush=True)
-    with open(os.path.join(WORK, "train.log"), "a") as f:
-        f.write(line + "\n")
 
 
-def to_t(x):
-    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
-def to_img(x):
-    return list(((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
 
 
 def heldout_ground_truth():

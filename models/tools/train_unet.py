@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import COLORS, CTX_LEN, LIGHTS, POSITIONS, SHAPES, SIZES, TINTS, WORK, Attrs, alphas_cumprod, caption, load_tokenizer
+from common import COLORS, CTX_LEN, LIGHTS, POSITIONS, SHAPES, SIZES, TINTS, WORK, Attrs, alphas_cumprod, caption, load_tokenizer, make_logger
 from nets import TEXT_CFG, UNET_CFG, build_nets
 
 # Auxiliary text-encoder heads (training only, not exported): predict each attribute the caption
@@ -37,13 +37,9 @@ def aux_targets(mentions):
     return [(vals.index(mentions[k]) + 1) if k in mentions else 0 for k, vals in AUX.items()]
 
 CKPT = os.path.join(WORK, "unet_ckpt.pt")
+log = make_logger("unet")
 
 
-def log(msg):
-    line = time.strftime("%H:%M:%S ") + "[unet] " + msg
-    print(line, flush=True)
-    with open(os.path.join(WORK, "train.log"), "a") as f:
-        f.write(line + "\n")
 
 
 def make_models(vocab_size):
