@@ -85,28 +85,20 @@ export function usePanZoom(
         delete el.dataset.panning;
       }
     };
-    el.addEventListener('wheel', onWheel, { passive: false });
-    el.addEventListener('pointerdown', onDown, true);
-    el.addEventListener('pointerenter', onEnter);
-    el.addEventListener('pointerleave', onLeave);
-    window.addEventListener('keydown', onKeyDown);
-    window.addEventListener('keyup', onKeyUp);
-    window.addEventListener('blur', onBlur);
-    el.addEventListener('pointermove', onMove);
-    el.addEventListener('pointerup', onUp);
-    el.addEventListener('pointercancel', onUp);
-    return () => {
-      el.removeEventListener('wheel', onWheel);
-      el.removeEventListener('pointerdown', onDown, true);
-      el.removeEventListener('pointerenter', onEnter);
-      el.removeEventListener('pointerleave', onLeave);
-      window.removeEventListener('keydown', onKeyDown);
-      window.removeEventListener('keyup', onKeyUp);
-      window.removeEventListener('blur', onBlur);
-      el.removeEventListener('pointermove', onMove);
-      el.removeEventListener('pointerup', onUp);
-      el.removeEventListener('pointercancel', onUp);
-    };
+    // One signal removes every listener on cleanup, so additions and removals cannot drift apart.
+    const listeners = new AbortController();
+    const signal = listeners.signal;
+    el.addEventListener('wheel', onWheel, { passive: false, signal });
+    el.addEventListener('pointerdown', onDown, { capture: true, signal });
+    el.addEventListener('pointerenter', onEnter, { signal });
+    el.addEventListener('pointerleave', onLeave, { signal });
+    window.addEventListener('keydown', onKeyDown, { signal });
+    window.addEventListener('keyup', onKeyUp, { signal });
+    window.addEventListener('blur', onBlur, { signal });
+    el.addEventListener('pointermove', onMove, { signal });
+    el.addEventListener('pointerup', onUp, { signal });
+    el.addEventListener('pointercancel', onUp, { signal });
+    return () => listeners.abort();
   }, [ref]);
 }
 
