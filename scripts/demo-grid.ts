@@ -1,6 +1,7 @@
 // Renders docs/demo-samples.png: a labelled grid of the bundled demo model's outputs (README).
 // Run: npx tsx scripts/demo-grid.ts
 import sharp, { type OverlayOptions } from 'sharp';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, txt2img } from '../main/engine';
 
@@ -13,12 +14,17 @@ const PROMPTS = [
   'a large orange circle on the left on a green background, lit from the right',
   'a large purple square on a yellow background, golden hour',
   'a large black star on a white background, blue hour',
+  'a large red circle on the left on a white background, with a reflection on a glossy floor',
+  'a small yellow square on the right on a blue background, with a reflection on a glossy floor',
 ];
 const SEEDS = [1, 2, 3];
 const CELL = 192;
 const LABEL = 200;
 
-const model = await loadModel(join(process.cwd(), 'models', 'demo'), { provider: 'cpu' });
+const DEMO = join(process.cwd(), 'models', 'demo');
+// The settings the model was trained for and evaluated at (the app's demo defaults match them).
+const { recommended } = JSON.parse(readFileSync(join(DEMO, 'heldout.json'), 'utf8')) as { recommended: { steps: number; guidance_scale: number } };
+const model = await loadModel(DEMO, { provider: 'cpu' });
 const tiles: OverlayOptions[] = [];
 for (const [row, prompt] of PROMPTS.entries()) {
   const esc = prompt.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -30,7 +36,7 @@ for (const [row, prompt] of PROMPTS.entries()) {
     .join('')}</svg>`;
   tiles.push({ input: Buffer.from(svg), left: 0, top: row * CELL });
   for (const [col, seed] of SEEDS.entries()) {
-    const r = await txt2img(model, { prompt, width: 64, height: 64, steps: 20, guidanceScale: 5, seed, rng: 'cpu' });
+    const r = await txt2img(model, { prompt, width: 64, height: 64, steps: recommended.steps, guidanceScale: recommended.guidance_scale, seed, rng: 'cpu' });
     const img = r.images[0];
     const png = await sharp(Buffer.from(img.rgb), { raw: { width: 64, height: 64, channels: 3 } }).resize(CELL - 8, CELL - 8, { kernel: 'nearest' }).png().toBuffer();
     tiles.push({ input: png, left: LABEL + col * CELL + 4, top: row * CELL + 4 });

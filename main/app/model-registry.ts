@@ -15,7 +15,7 @@ export interface ModelEntry extends ModelSummary {
   folder: string;
 }
 
-const DEMO_DEFAULTS = { steps: 20, guidanceScale: 5, width: 64, height: 64 };
+const DEMO_DEFAULTS = { steps: 20, guidanceScale: 1.3, scheduler: 'DDIMScheduler', width: 64, height: 64 };
 /** The demo UNet halves an 8×8 latent twice with plain 2× resampling: sizes must divide by 32. */
 const DEMO_SIZE_MULTIPLE = 32;
 

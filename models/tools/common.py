@@ -31,16 +31,20 @@ MODELS = os.path.dirname(HERE)
 DEMO = os.path.join(MODELS, "demo")
 # Training intermediates (ignored by git). A second recipe can train beside the shipped one's files.
 WORK = os.environ.get("ATELIER_DEMO_WORK") or os.path.join(MODELS, ".work")
-# Data recipe: 1 = the shipped model's; 2 = reflections at full strength near the horizon (the shipped
-# model's reflections blur into the object after the 8x autoencoder; see models/demo/README.md).
+# Data recipe: 1 = the first export's; 2 = slower-fading reflections; 3 = fainter reflections (alpha 0.45
+# at the horizon), which classifier-free guidance amplifies to a visible copy instead of smearing them
+# into the object (see "Reflections and guidance" in models/demo/README.md).
 DATA_VERSION = int(os.environ.get("ATELIER_DEMO_DATA", "1"))
-REFLECTION_ALPHA = (0.62, 0.45) if DATA_VERSION == 1 else (0.55, 0.2)  # alpha at the horizon, fade over 2r
+REFLECTION_ALPHA = {1: (0.62, 0.45), 2: (0.55, 0.2), 3: (0.45, 0.2)}[DATA_VERSION]  # alpha at the horizon, fade over 2r
 
 RES = 64            # image size
 LAT = RES // 8      # latent size
 LATENT_CH = 4
 MAX_LEN = 77        # CLIP positions
 CTX_LEN = 40        # the UNet cross-attends to the first CTX_LEN text states (captions are < 40 tokens)
+# Sampling settings the model is evaluated and shipped with (heldout.json "recommended", the app's
+# demo defaults). Guidance stays low: see "Reflections and guidance" in models/demo/README.md.
+RECOMMENDED = {"steps": 20, "guidance_scale": 1.3}
 
 # ----------------------------------------------------------------------------------------------
 # Domain

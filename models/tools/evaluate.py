@@ -1,11 +1,12 @@
 """Held-out adherence evaluation in Python (mirrors the TypeScript adherence test).
 
-Samples every held-out prompt (models/demo/heldout.json) at 64x64 with DDIM 20 steps, CFG 5 and
-a fixed seed per prompt, decodes with the autoencoder and scores object colour, background colour,
-position, lighting side and reflection from the pixels (scoring.analyze / scoring.SCORING_DOC).
+Samples every held-out prompt (models/demo/heldout.json) at 64x64 with DDIM, the recommended steps
+and guidance (common.RECOMMENDED) and a fixed seed per prompt, decodes with the autoencoder and
+scores object colour, background colour, position, lighting side and reflection from the pixels
+(scoring.analyze / scoring.SCORING_DOC).
 
     LD_LIBRARY_PATH=/tmp/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread \
-      /usr/bin/python3 models/tools/evaluate.py [--ckpt models/.work/unet_ckpt.pt] [--steps 20] [--cfg 5]
+      /usr/bin/python3 models/tools/evaluate.py [--ckpt models/.work/unet_ckpt.pt] [--steps N] [--cfg W]
 """
 import argparse
 import os
@@ -13,20 +14,21 @@ import os
 import numpy as np
 import torch
 
-from common import CTX_LEN, WORK, ddim_sample, load_tokenizer, tensor_to_images
+from common import CTX_LEN, RECOMMENDED, WORK, ddim_sample, load_tokenizer, tensor_to_images
 from nets import TEXT_CFG, UNET_CFG, build_nets
 from scoring import heldout_items, score
 
 
 class Evaluator:
-    def __init__(self, tok, ae, sf, steps=20, cfg=5.0):
+    def __init__(self, tok, ae, sf, steps=RECOMMENDED["steps"], cfg=RECOMMENDED["guidance_scale"], seed_offset=0):
         nets = build_nets()
         self.dec = nets["Decoder"](**ae.get("decoder_cfg", {}))
         self.dec.load_state_dict(ae["decoder"])
         self.dec.eval()
         self.tok, self.sf, self.steps, self.cfg = tok, sf, steps, cfg
-        self.items = heldout_items()
-        g = torch.Generator().manual_seed(0)
+        # seed_offset > 0 draws other noise for the same prompts: a validation set for choosing
+        # sampling settings (guidance_sweep.py) without tuning on the held-out test seeds.
+        self.items = [dict(it, seed=it["seed"] + seed_offset) for it in heldout_items()]
         self.noise = torch.stack([torch.randn(4, 8, 8, generator=torch.Generator().manual_seed(it["seed"])) for it in self.items])
         self.ids = torch.tensor([tok(it["prompt"]) for it in self.items], dtype=torch.int32)
         self.empty = torch.tensor([tok("")] * len(self.items), dtype=torch.int32)
@@ -56,8 +58,8 @@ class Evaluator:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=os.path.join(WORK, "unet_ckpt.pt"))
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--cfg", type=float, default=5.0)
+    ap.add_argument("--steps", type=int, default=RECOMMENDED["steps"])
+    ap.add_argument("--cfg", type=float, default=RECOMMENDED["guidance_scale"])
     ap.add_argument("--raw", action="store_true", help="use the raw (non-EMA) weights")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()

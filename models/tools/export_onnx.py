@@ -19,7 +19,7 @@ import shutil
 import numpy as np
 import torch
 
-from common import CTX_LEN, DEMO, WORK, load_tokenizer
+from common import CTX_LEN, DEMO, RECOMMENDED, WORK, load_tokenizer
 from nets import TEXT_CFG, UNET_CFG, build_nets
 from scoring import SCORING_DOC, heldout_items
 
@@ -137,7 +137,7 @@ def main():
     write_json(os.path.join(out, "heldout.json"), {
         "description": "Held-out prompts: their colour-shape-background combinations never appear in training. "
                        "Generate each at 64x64 with its seed, default scheduler, CFG on, and score from pixels as described in 'scoring'.",
-        "width": 64, "height": 64, "recommended": {"steps": 20, "guidance_scale": 5.0},
+        "width": 64, "height": 64, "recommended": RECOMMENDED,
         "heldout_combos": [list(c) for c in sorted({(it["labels"]["color"], it["labels"]["shape"], it["labels"]["background"]) for it in items})],
         "scoring": SCORING_DOC,
         "prompts": items})

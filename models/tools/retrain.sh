@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Re-train the "shapes and light" demo model from scratch and export it to models/demo/.
 #
-#   models/tools/retrain.sh                 # full run (~2 h on 2 CPU cores)
-#   UNET_MINUTES=30 AE_MINUTES=4 models/tools/retrain.sh   # shorter run
+#   models/tools/retrain.sh                 # full run (~3 h on 2 CPU cores)
+#   UNET_MINUTES=30 FINETUNE_MINUTES=20 AE_MINUTES=4 models/tools/retrain.sh   # shorter run
 #
-# Steps: tokenizer -> render dataset -> autoencoder (+ latents, scaling_factor) -> text encoder + UNet
-# -> ONNX export (+ parity fixtures, heldout.json) -> held-out evaluation.
+# Steps: tokenizer -> render dataset (recipe 1) -> autoencoder (+ latents, scaling_factor) -> text
+# encoder + UNet -> re-render with recipe 3's fainter reflections, re-encode with the frozen autoencoder
+# (same scaling_factor) -> fine-tune text encoder + UNet -> ONNX export (+ parity fixtures, heldout.json)
+# -> held-out evaluation. Why two data recipes: models/demo/README.md, "Reflections and guidance".
 # Intermediate files go to models/.work/ (git-ignored). Resume an interrupted UNet run with
-#   nice -n 19 python3 models/tools/train_unet.py --resume --minutes <total>
+#   nice -n 19 python3 models/tools/train_unet.py --resume --minutes <total> [same flags as below]
 # and export with
 #   python3 models/tools/export_onnx.py
 #
@@ -26,12 +28,12 @@ else
 fi
 NICE="nice -n ${NICE_LEVEL:-19}"
 AE_MINUTES=${AE_MINUTES:-7}
-UNET_MINUTES=${UNET_MINUTES:-90}
+UNET_MINUTES=${UNET_MINUTES:-99}
+FINETUNE_MINUTES=${FINETUNE_MINUTES:-70}
 N_IMAGES=${N_IMAGES:-120000}
 
-# ATELIER_DEMO_WORK: where intermediates go (default models/.work); ATELIER_DEMO_DATA=2: the stronger-
-# reflection recipe with the larger decoder (see models/demo/README.md); EXPORT=0: stop before
-# overwriting models/demo/ (evaluate first, export by hand with export_onnx.py).
+# ATELIER_DEMO_WORK: where intermediates go (default models/.work); EXPORT=0: stop before overwriting
+# models/demo/ (evaluate first, export by hand with export_onnx.py).
 WORKDIR=${ATELIER_DEMO_WORK:-models/.work}
 export ATELIER_DEMO_WORK="$(cd "$(dirname "$WORKDIR")" 2>/dev/null && pwd)/$(basename "$WORKDIR")"
 mkdir -p "$ATELIER_DEMO_WORK"
@@ -41,13 +43,16 @@ rm -f "$ATELIER_DEMO_WORK/unet_ckpt.pt"
 if [ "${REBUILD_TOKENIZER:-0}" = "1" ] || [ ! -f models/demo/tokenizer/vocab.json ]; then
   PYTHONHASHSEED=0 $PY models/tools/build_tokenizer.py
 fi
+# phase 1: recipe 1 data, model from scratch
+ATELIER_DEMO_DATA=1 $NICE $PY models/tools/render_dataset.py --n "$N_IMAGES"
+ATELIER_DEMO_DATA=1 $NICE $PY models/tools/train_autoencoder.py --minutes "$AE_MINUTES"
+ATELIER_DEMO_DATA=1 $NICE $PY models/tools/train_unet.py --minutes "$UNET_MINUTES"
+# phase 2: recipe 3 reflections (fainter, so guidance does not fuse them to the object), same latent space
+export ATELIER_DEMO_DATA=3
 $NICE $PY models/tools/render_dataset.py --n "$N_IMAGES"
-$NICE $PY models/tools/train_autoencoder.py --minutes "$AE_MINUTES"
-$NICE $PY models/tools/train_unet.py --minutes "$UNET_MINUTES"
-if [ "${ATELIER_DEMO_DATA:-1}" = "2" ]; then
-  # recipe 2: the larger decoder on the frozen encoder (the UNet stays valid; 25 min)
-  $NICE $PY models/tools/train_decoder.py --minutes "${DECODER_MINUTES:-25}"
-fi
+$NICE $PY models/tools/train_autoencoder.py --encode-only --keep-scaling-factor
+$NICE $PY models/tools/train_unet.py --resume --minutes "$((UNET_MINUTES + FINETUNE_MINUTES))" \
+  --lr 5e-4 --lr-final 0.1 --refl-oversample 0.3 --eval-every 0
 if [ "${EXPORT:-1}" = "0" ]; then
   $PY models/tools/evaluate.py
   echo "done (not exported): checkpoints in $ATELIER_DEMO_WORK; export with models/tools/export_onnx.py"

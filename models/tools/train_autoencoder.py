@@ -34,6 +34,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--encode-only", action="store_true", help="skip training, re-encode with existing ae.pt")
+    ap.add_argument("--keep-scaling-factor", action="store_true",
+                    help="with --encode-only: keep ae.pt's scaling_factor (a UNet trained on it stays valid when the data changes)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -101,10 +103,13 @@ def main():
     del lat
     os.replace(os.path.join(WORK, "latents.npy.tmp"), os.path.join(WORK, "latents.npy"))
     sf = 1.0 / std
-    ck["scaling_factor"] = sf
-    ck["latent_mean"] = mean
+    if args.keep_scaling_factor and "scaling_factor" in ck:
+        log(f"keeping scaling_factor {ck['scaling_factor']:.5f} (this data alone would give {sf:.5f})")
+    else:
+        ck["scaling_factor"] = sf
+        ck["latent_mean"] = mean
     torch.save(ck, path)
-    log(f"encoded {N} images: latent mean {mean:.4f} std {std:.4f} -> scaling_factor {sf:.5f}; recon L1 (0..2 range) {np.mean(err):.4f}")
+    log(f"encoded {N} images: latent mean {mean:.4f} std {std:.4f}, scaling_factor {ck['scaling_factor']:.5f}; recon L1 (0..2 range) {np.mean(err):.4f}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { loadModel, txt2img, type LoadedModel } from '../../main/engine';
+import { useInProcessApi } from '../helpers/in-process-api';
 import { analyze, positionOk, score, type HeldoutLabels } from './pixel-scoring';
 
 const DEMO = join(process.cwd(), 'models', 'demo');
@@ -37,11 +38,6 @@ const base = () => ({
   guidanceScale: heldout.recommended.guidance_scale,
   rng: 'cpu' as const,
 });
-
-// The reflection bar (≥ 75%) is not met by the shipped model yet (29.6%; models/demo/README.md says
-// why). `npm test` asserts the four bars it meets, so CI guards them; `npm run test:adherence`
-// (ATELIER_ADHERENCE=1) adds the reflection bar, which fails until a retrained model ships.
-const withReflectionBar = Boolean(process.env.ATELIER_ADHERENCE);
 
 type Scores = ReturnType<typeof score>;
 let scored: Promise<Scores> | null = null;
@@ -74,13 +70,11 @@ describe('demo model adherence', () => {
     expect(s.lighting.rate).toBeGreaterThanOrEqual(0.75);
   });
 
-  if (withReflectionBar) {
-    it('puts a mirrored copy below when the prompt asks for a reflection (≥ 75%)', async () => {
-      const s = await heldoutScores();
-      expect(s.reflection.total).toBeGreaterThanOrEqual(20);
-      expect(s.reflection.rate).toBeGreaterThanOrEqual(0.75);
-    });
-  }
+  it('puts a mirrored copy below when the prompt asks for a reflection (≥ 75%)', async () => {
+    const s = await heldoutScores();
+    expect(s.reflection.total).toBeGreaterThanOrEqual(20);
+    expect(s.reflection.rate).toBeGreaterThanOrEqual(0.75);
+  });
 
   it('the CLI turns "a small yellow circle at the top on a purple background" into exactly that', async () => {
     const home = mkdtempSync(join(tmpdir(), 'atelier-cli-adherence-'));
@@ -97,5 +91,18 @@ describe('demo model adherence', () => {
     }
     // Not one lucky seed: at least 4 of 5 seeds (the same 80% bar as position on held-out prompts).
     expect(hits.filter(Boolean).length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('demo model defaults', () => {
+  const api = useInProcessApi(mkdtempSync(join(tmpdir(), 'atelier-demo-defaults-')));
+  it('the studio and the CLI offer the demo model at the steps, guidance and scheduler these bars are measured with', async () => {
+    const demo = (await api.client.listModels()).find((m) => m.id === 'atelier-demo');
+    const config = JSON.parse(readFileSync(join(DEMO, 'scheduler', 'scheduler_config.json'), 'utf8')) as { _class_name: string };
+    expect(demo?.defaults).toMatchObject({
+      steps: heldout.recommended.steps,
+      guidanceScale: heldout.recommended.guidance_scale,
+      scheduler: config._class_name,
+    });
   });
 });
