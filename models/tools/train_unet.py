@@ -5,7 +5,7 @@ eps-prediction, SD's scaled_linear schedule (beta 0.00085..0.012, 1000 steps), c
 Captions are generated on the fly from each image's attributes (varied wording and subsets).
 
 Checkpoints every few minutes into models/.work/unet_ckpt.pt (resumable with --resume); a quick
-held-out evaluation (DDIM 20 steps, CFG 5, fixed seeds, pixel scoring) runs every --eval-every
+held-out evaluation (DDIM 20 steps, common.RECOMMENDED guidance, fixed seeds, pixel scoring) runs every --eval-every
 minutes and writes its scores to models/.work/train.log.
 
     LD_LIBRARY_PATH=/tmp/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread \
