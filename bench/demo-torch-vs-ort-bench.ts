@@ -1,14 +1,14 @@
 /**
  * Demo model, eager PyTorch vs our ORT pipeline (issue 4): the same weights, the same full txt2img
- * (tokenize → text encoder for prompt + empty prompt → 20 DDIM steps with CFG 5 → VAE decode → 8-bit
+ * (tokenize → text encoder for prompt + empty prompt → 20 DDIM steps with the shipped guidance → VAE decode → 8-bit
  * RGB), the same thread count, batch 1 and 4. Rounds alternate torch / ORT so background load hits
  * both sides alike; the ratio is median(torch) / median(ORT) (goal ≥ 1.5).
  *
  *   npm run bench -- demo-torch-vs-ort [--rounds 3] [--runs 5] [--threads 2] [--no-write]
  *
  * The PyTorch side (models/tools/bench_torch.py) needs Debian's python3-torch and the training
- * checkpoint in models/.work/ (the weights models/demo/ was exported from); without them the
- * benchmark says so and exits without writing. Results go to docs/BENCHMARKS.md under
+ * checkpoint in models/.work/ or $ATELIER_DEMO_WORK (the weights models/demo/ was exported from; another
+ * step is refused); without them the benchmark says so and exits without writing. Results go to docs/BENCHMARKS.md under
  * "## Demo model: PyTorch vs ORT" (only that section is replaced).
  */
 import { spawnSync } from 'node:child_process';
@@ -35,7 +35,13 @@ const RUNS = Number(args.runs);
 const THREADS = Number(args.threads);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEMO = path.join(ROOT, 'models', 'demo');
-const WORK = path.join(ROOT, 'models', '.work');
+// The training work folder whose checkpoint was exported (models/tools/common.py reads the same variable).
+const WORK = process.env.ATELIER_DEMO_WORK ? path.resolve(process.env.ATELIER_DEMO_WORK) : path.join(ROOT, 'models', '.work');
+// Timed at the guidance the model ships with; the cost is the same for any scale > 1 (two UNet halves).
+const GUIDANCE = (JSON.parse(fs.readFileSync(path.join(DEMO, 'heldout.json'), 'utf8')) as { recommended: { guidance_scale: number } })
+  .recommended.guidance_scale;
+const EXPORTED_STEP = (JSON.parse(fs.readFileSync(path.join(DEMO, 'parity', 'manifest.json'), 'utf8')) as { checkpoint_step: number })
+  .checkpoint_step;
 const PROMPT = 'a small yellow circle at the top on a purple background';
 const STEPS = 20;
 const SECTION = '## Demo model: PyTorch vs ORT';
@@ -48,7 +54,7 @@ const median = (xs: number[]) => {
 function torchEnv(): NodeJS.ProcessEnv {
   // Debian's torch uses a slow reference BLAS; OpenBLAS (see models/tools/retrain.sh) is what training used.
   const openblas = '/tmp/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread';
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', ATELIER_DEMO_WORK: WORK };
   if (fs.existsSync(openblas)) env.LD_LIBRARY_PATH = [openblas, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return env;
 }
@@ -64,16 +70,20 @@ interface TorchRun {
 function runTorch(batch: number): TorchRun {
   const r = spawnSync(
     args.python!,
-    ['bench_torch.py', '--runs', String(RUNS), '--steps', String(STEPS), '--threads', String(THREADS), '--batch', String(batch), '--prompt', PROMPT],
+    ['bench_torch.py', '--runs', String(RUNS), '--steps', String(STEPS), '--threads', String(THREADS), '--batch', String(batch), '--cfg', String(GUIDANCE), '--prompt', PROMPT],
     { cwd: path.join(ROOT, 'models', 'tools'), env: torchEnv(), encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`bench_torch.py failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchRun;
+  const run = JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchRun;
+  // Comparing other weights would time the same graphs but describe the wrong model.
+  if (run.step !== EXPORTED_STEP)
+    throw new Error(`${path.relative(ROOT, WORK)}/unet_ckpt.pt is step ${run.step}, models/demo was exported from step ${EXPORTED_STEP}: set ATELIER_DEMO_WORK`);
+  return run;
 }
 
 async function runOrt(model: LoadedModel, batch: number): Promise<number[]> {
   const params: Txt2ImgParams = {
-    prompt: PROMPT, negativePrompt: '', width: 64, height: 64, steps: STEPS, guidanceScale: 5,
+    prompt: PROMPT, negativePrompt: '', width: 64, height: 64, steps: STEPS, guidanceScale: GUIDANCE,
     scheduler: 'DDIMScheduler', seed: 1, rng: 'cpu', batchSize: batch,
   };
   await txt2img(model, params); // warm-up, as on the torch side
@@ -124,7 +134,7 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const section = `${SECTION}
 
 Measured ${date} UTC on ${os.cpus().length}× ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, ${os.platform()} (\`npm run bench -- demo-torch-vs-ort\`).
-Full txt2img of "${PROMPT}" at 64×64: tokenize, text encoder (prompt + empty prompt), ${STEPS} DDIM steps with CFG 5
+Full txt2img of "${PROMPT}" at 64×64: tokenize, text encoder (prompt + empty prompt), ${STEPS} DDIM steps with CFG ${GUIDANCE}
 (${torchInfo?.unet_calls ?? STEPS} UNet calls on a doubled batch), VAE decode, 8-bit RGB. Same EMA weights (training step ${torchInfo?.step ?? '?'}),
 ${THREADS} threads on both sides (torch ${torchInfo?.torch ?? '?'} eager with OpenBLAS, \`torch.inference_mode\`; onnxruntime-node CPU EP through
 \`main/engine\`). ${ROUNDS} alternating rounds × ${RUNS} timed runs after one warm-up each; medians. Goal: ORT ≥ 1.5× faster.
