@@ -14,7 +14,7 @@ import time
 import torch
 
 from common import WORK, ddim_sample, load_tokenizer
-from nets import TEXT_CFG, UNET_CFG, build_nets
+from nets import build_nets, load_text_encoder_and_unet
 
 
 def main():
@@ -33,13 +33,10 @@ def main():
     tok = load_tokenizer()
     ae = torch.load(args.ae)
     ck = torch.load(args.ckpt)
-    nets = build_nets()
-    te = nets["TextEncoder"](ck["vocab_size"], **ck.get("text_cfg", TEXT_CFG))
-    un = nets["UNet"](**ck.get("unet_cfg", UNET_CFG))
-    dec = nets["Decoder"](**ae.get("decoder_cfg", {}))
-    te.load_state_dict(ck["ema_te"]); un.load_state_dict(ck["ema_unet"]); dec.load_state_dict(ae["decoder"])
-    for m in (te, un, dec):
-        m.eval()
+    te, un = load_text_encoder_and_unet(ck)
+    dec = build_nets()["Decoder"](**ae.get("decoder_cfg", {}))
+    dec.load_state_dict(ae["decoder"])
+    dec.eval()
     sf = float(ck["scaling_factor"])
     calls = [0]
     unet_forward = un.forward

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from common import CTX_LEN, RECOMMENDED, WORK, ddim_sample, load_tokenizer, tensor_to_images
-from nets import TEXT_CFG, UNET_CFG, build_nets
+from nets import build_nets, load_text_encoder_and_unet
 from scoring import heldout_items, score
 
 
@@ -67,12 +67,7 @@ def main():
     tok = load_tokenizer()
     ae = torch.load(os.path.join(WORK, "ae.pt"))
     ck = torch.load(args.ckpt)
-    nets = build_nets()
-    te = nets["TextEncoder"](ck["vocab_size"], **ck.get("text_cfg", TEXT_CFG))
-    un = nets["UNet"](**ck.get("unet_cfg", UNET_CFG))
-    te.load_state_dict(ck["te" if args.raw else "ema_te"])
-    un.load_state_dict(ck["unet" if args.raw else "ema_unet"])
-    te.eval(); un.eval()
+    te, un = load_text_encoder_and_unet(ck, raw=args.raw)
     ev = Evaluator(tok, ae, ck["scaling_factor"], steps=args.steps, cfg=args.cfg)
     sc = ev.run(te, un, tag=f"manual_s{args.steps}_c{args.cfg}")
     print(f"step {ck['step']} ({ck['elapsed']/60:.1f} min): " + " ".join(f"{k} {v:.3f}" for k, v in sc.items() if v is not None))

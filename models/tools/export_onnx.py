@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from common import CTX_LEN, DEMO, RECOMMENDED, WORK, load_tokenizer
-from nets import TEXT_CFG, UNET_CFG, build_nets
+from nets import TEXT_CFG, UNET_CFG, build_nets, load_text_encoder_and_unet
 from scoring import SCORING_DOC, heldout_items
 
 DIFFUSERS_VERSION = "0.30.0"
@@ -73,11 +73,8 @@ def main():
     enc.load_state_dict(ae["encoder"]); dec.load_state_dict(ae["decoder"])
     text_cfg = ck.get("text_cfg", TEXT_CFG)
     unet_cfg = ck.get("unet_cfg", UNET_CFG)
-    te = nets["TextEncoder"](ck["vocab_size"], **text_cfg)
-    un = nets["UNet"](**unet_cfg)
-    te.load_state_dict(ck["te" if args.raw else "ema_te"])
-    un.load_state_dict(ck["unet" if args.raw else "ema_unet"])
-    for m in (enc, dec, te, un):
+    te, un = load_text_encoder_and_unet(ck, raw=args.raw)
+    for m in (enc, dec):
         m.eval()
 
     D = text_cfg["dim"]

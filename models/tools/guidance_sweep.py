@@ -17,7 +17,7 @@ import torch
 
 from common import RECOMMENDED, WORK, load_tokenizer
 from evaluate import Evaluator
-from nets import TEXT_CFG, UNET_CFG, build_nets
+from nets import load_text_encoder_and_unet
 from scoring import score
 
 BARS = {"color": 0.85, "background": 0.85, "position": 0.80, "lighting": 0.75, "reflection": 0.75}
@@ -34,12 +34,7 @@ def main():
     tok = load_tokenizer()
     ae = torch.load(os.path.join(WORK, "ae.pt"))
     ck = torch.load(args.ckpt)
-    nets = build_nets()
-    te = nets["TextEncoder"](ck["vocab_size"], **ck.get("text_cfg", TEXT_CFG))
-    un = nets["UNet"](**ck.get("unet_cfg", UNET_CFG))
-    te.load_state_dict(ck["ema_te"])
-    un.load_state_dict(ck["ema_unet"])
-    te.eval(); un.eval()
+    te, un = load_text_encoder_and_unet(ck)
     evaluators = [Evaluator(tok, ae, ck["scaling_factor"], steps=args.steps, seed_offset=1000 * (k + 1))
                   for k in range(args.seed_sets)]
     print(f"step {ck['step']}: {args.seed_sets} validation seed sets x {len(evaluators[0].items)} prompts, "

@@ -260,3 +260,15 @@ UNET_CFG = dict(ctx_dim=128, ch=(48, 96, 96), temb=256)
 
 # The larger decoder (train_decoder.py, recipe 2's last step): round-trip reflection 63% -> 78% on the shipped encoder.
 DECODER_CFG_V2 = dict(ch=(128, 96, 64, 32), blocks=2)
+
+
+def load_text_encoder_and_unet(ck, raw=False):
+    """The text encoder and UNet of a train_unet.py checkpoint, in eval mode. EMA weights (what ships)
+    unless raw; the architecture comes from the checkpoint so older checkpoints keep loading."""
+    nets = build_nets()
+    te = nets["TextEncoder"](ck["vocab_size"], **ck.get("text_cfg", TEXT_CFG))
+    un = nets["UNet"](**ck.get("unet_cfg", UNET_CFG))
+    te.load_state_dict(ck["te" if raw else "ema_te"])
+    un.load_state_dict(ck["unet" if raw else "ema_unet"])
+    te.eval(); un.eval()
+    return te, un
