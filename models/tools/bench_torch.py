@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from common import WORK, ddim_sample, load_tokenizer
+from common import RECOMMENDED, WORK, ddim_sample, load_tokenizer
 from nets import build_nets, load_text_encoder_and_unet
 
 
@@ -23,8 +23,8 @@ def main():
     ap.add_argument("--ae", default=os.path.join(WORK, "ae.pt"))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--cfg", type=float, default=5.0)
+    ap.add_argument("--steps", type=int, default=RECOMMENDED["steps"])
+    ap.add_argument("--cfg", type=float, default=RECOMMENDED["guidance_scale"])
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prompt", default="a small yellow circle at the top on a purple background")
