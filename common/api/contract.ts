@@ -132,6 +132,9 @@ export interface JobSummary {
   request: S.GenerateParams;
   /** Set for upscaleImage jobs: `request` then describes the source generation at its new size. */
   upscale?: S.UpscaleImageParams;
+  /** The project the job was submitted from: its images are saved there, whichever project is open when it ends. */
+  projectId?: string;
+  projectName?: string;
   step: number;
   total: number;
   error?: ApiErrorShape;
@@ -165,10 +168,10 @@ export interface ApiErrorShape {
 
 /** Events pushed from the Node side. */
 export type AtelierEvent =
-  | { type: 'job:queued'; jobId: string; position: number }
+  | { type: 'job:queued'; jobId: string; position: number; projectId?: string; projectName?: string }
   | { type: 'job:progress'; jobId: string; step: number; total: number; elapsedMs: number; etaMs: number }
   | { type: 'job:preview'; jobId: string; step: number; width: number; height: number; /** PNG data URL */ dataUrl: string }
-  | { type: 'job:done'; jobId: string; generations: GenerationRecord[]; provider: string; timings: Record<string, number> }
+  | { type: 'job:done'; jobId: string; generations: GenerationRecord[]; provider: string; timings: Record<string, number>; /** Where the generations were saved. */ projectId?: string }
   | { type: 'job:failed'; jobId: string; error: ApiErrorShape }
   | { type: 'job:cancelled'; jobId: string }
   | { type: 'model:loaded'; model: LoadedModelInfo }

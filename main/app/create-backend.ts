@@ -23,7 +23,7 @@ import {
 import type { GenerateParams } from '../../common/api/schemas';
 import { toApiError } from '../api/dispatch';
 import { EngineHost } from '../engine-host/engine-host';
-import { readImageMetadata } from '../library';
+import { readImageMetadata, type ProjectLibrary } from '../library';
 import type { AtelierBackend } from './backend';
 import { JobQueue, type JobContext, type JobRunResult, type JobRunner } from './job-queue';
 import { assertSizeFits, ModelRegistry, type ModelEntry } from './model-registry';
@@ -118,8 +118,9 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
   /** upscaleImage jobs: a generation → a new, larger generation under it (no diffusion model needed). */
   async function runUpscale(ctx: JobContext): Promise<JobRunResult> {
     const job = ctx.upscale!;
-    const source = projects.current().get(job.generationId);
-    const file = source ? await projects.resolveImageFile(job.generationId, 'image') : null;
+    const library = projects.libraryFor(ctx.projectId);
+    const source = library.get(job.generationId);
+    const file = source ? await projects.resolveImageFile(job.generationId, 'image', library) : null;
     if (!source || !file) throw new AtelierApiError('not_found', `upscaleImage: no generation ${job.generationId} in this project`);
     const image = await decodeRgb(file, 'generationId');
     if (ctx.isCancelled()) throw new CancelledError(0);
@@ -128,8 +129,9 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       { images: [image], factor: job.factor, candidates: await installedUpscalers(modelManager), choice: job.upscaler, provider: settings.get().provider },
       { isCancelled: ctx.isCancelled, onTile: (d, t) => ctx.progress(d, t, performance.now() - started) },
     );
-    const added = await projects.addGeneration(images[0], upscaledRecord(source, images[0], job.factor, provider, ms, APP_VERSION));
-    const generation = projects.updateGeneration({ id: added.id, notes: upscaleNote(job.factor, label, source.id) });
+    const added = await library.addGeneration({ image: images[0], params: upscaledRecord(source, images[0], job.factor, provider, ms, APP_VERSION) });
+    library.setNotes(added.id, upscaleNote(job.factor, label, source.id));
+    const generation = projects.toRecord(library.get(added.id)!, library);
     return { generations: [generation], provider, timings: { upscaleMs: Math.round(ms) } };
   }
 
@@ -150,8 +152,10 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     async run(ctx) {
       if (ctx.upscale) return runUpscale(ctx);
       const req = ctx.request;
+      // The project the job came from, even if another one has been opened since.
+      const library = projects.libraryFor(ctx.projectId);
       const { entry, info } = await ensureModel(req.modelId ?? settings.get().defaultModelId);
-      const inputs = applyOutpaint(req, await resolveImageInputs(req), req.seed, entry.sizeMultiple);
+      const inputs = applyOutpaint(req, await resolveImageInputs(req, library), req.seed, entry.sizeMultiple);
       // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
       if (ctx.isCancelled()) throw new CancelledError(0);
       const plan = planGeneration(req, req.seed, inputs);
@@ -171,18 +175,18 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
       const record = { req, plan, inputs, outcome, model: { id: entry.id, hash: models.fingerprint(entry.folder), family: info.family }, appVersion: APP_VERSION };
       const generations: GenerationRecord[] = [];
       const images = req.upscale ? await upscaleResults(ctx, req.upscale, outcome.images, outcome.timings) : outcome.images;
-      for (const [i, img] of images.entries()) generations.push(await projects.addGeneration(img, generationRecord(record, img, i)));
+      for (const [i, img] of images.entries()) generations.push(await projects.addGeneration(img, generationRecord(record, img, i), library));
       return { generations, provider: outcome.provider, timings: outcome.timings };
     },
   };
   const queue = new JobQueue(runner, emit, (err) => toApiError(err).toShape());
 
-  async function resolveImageInputs(req: GenerateParams): Promise<ImageInputs> {
+  async function resolveImageInputs(req: GenerateParams, library: ProjectLibrary): Promise<ImageInputs> {
     let initImage: RgbImage | null = null;
     let initRef: string | null = null;
     let initGenerationId: string | null = null;
     if (req.initImage && 'generationId' in req.initImage) {
-      const file = await projects.resolveImageFile(req.initImage.generationId, 'image');
+      const file = await projects.resolveImageFile(req.initImage.generationId, 'image', library);
       if (!file) throw new AtelierApiError('not_found', `initImage: no generation ${req.initImage.generationId} in this project`);
       initImage = await decodeRgb(file);
       initRef = initGenerationId = req.initImage.generationId;
@@ -266,7 +270,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
         throw new AtelierApiError('invalid_request', `upscale: ${params.width}×${params.height} at ${params.upscale}× is more than ${MAX_UPSCALED_PIXELS / 1e6 | 0} MP; use a smaller size or factor`, [{ path: 'upscale', message: 'result too large' }]);
       }
       const seed = params.seed === -1 ? randomInt(0, 2 ** 32 - 1) : params.seed;
-      const jobId = queue.enqueue({ ...params, seed });
+      const jobId = queue.enqueue({ ...params, seed }, { project: projects.hold() });
       return { jobId, seed };
     },
     async upscaleImage(req) {
@@ -279,7 +283,8 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
         const known = [...(await installedUpscalers(modelManager)).map((u) => u.id), LANCZOS].join(', ');
         throw new AtelierApiError('not_found', `No installed upscaler "${req.upscaler}". Choose one of: ${known}`, [{ path: 'upscaler', message: 'not installed' }]);
       }
-      const jobId = queue.enqueue(upscaleJobRequest(source, req.factor, req.upscaler), { generationId: req.generationId, factor: req.factor, ...(req.upscaler ? { upscaler: req.upscaler } : {}) });
+      const upscale = { generationId: req.generationId, factor: req.factor, ...(req.upscaler ? { upscaler: req.upscaler } : {}) };
+      const jobId = queue.enqueue(upscaleJobRequest(source, req.factor, req.upscaler), { upscale, project: projects.hold() });
       return { jobId };
     },
     async cancel(req) {

@@ -7,8 +7,22 @@
 import type { ApiErrorShape, AtelierEvent, GenerationRecord, JobState, JobSummary } from '../../common/api/contract';
 import type { GenerateParams, UpscaleImageParams } from '../../common/api/schemas';
 
+/** The project a job saves into (the one it was submitted from); released when the job ends. */
+export interface JobProject {
+  id: string;
+  name: string;
+  release(): void;
+}
+
+export interface EnqueueOptions {
+  upscale?: UpscaleImageParams;
+  project?: JobProject;
+}
+
 export interface JobContext {
   jobId: string;
+  /** The project the job was submitted from (absent only for queues without projects, e.g. unit tests). */
+  projectId?: string;
   request: GenerateParams;
   /** Set for upscaleImage jobs (the runner upscales instead of generating). */
   upscale?: UpscaleImageParams;
@@ -32,6 +46,7 @@ export interface JobRunner {
 interface Job extends JobSummary {
   startedAt?: number;
   cancelRequested?: boolean;
+  release?: () => void;
 }
 
 const KEEP_FINISHED = 200;
@@ -49,12 +64,14 @@ export class JobQueue {
     private readonly toError: (err: unknown) => ApiErrorShape,
   ) {}
 
-  enqueue(request: GenerateParams, upscale?: UpscaleImageParams): string {
+  enqueue(request: GenerateParams, opts: EnqueueOptions = {}): string {
+    const { upscale, project } = opts;
     const jobId = `job-${Date.now().toString(36)}-${(++this.counter).toString(36)}`;
+    const where = project ? { projectId: project.id, projectName: project.name } : {};
     // An upscale job's progress counts tiles; its total is known once it runs.
-    this.jobs.set(jobId, { jobId, state: 'queued', request, ...(upscale ? { upscale } : {}), step: 0, total: upscale ? 1 : request.steps, generationIds: [] });
+    this.jobs.set(jobId, { jobId, state: 'queued', request, ...(upscale ? { upscale } : {}), ...where, step: 0, total: upscale ? 1 : request.steps, generationIds: [], release: project?.release });
     this.waiting.push(jobId);
-    this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + (this.running ? 1 : 0) });
+    this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + (this.running ? 1 : 0), ...where });
     queueMicrotask(() => this.pump());
     return jobId;
   }
@@ -63,7 +80,7 @@ export class JobQueue {
   list(): JobSummary[] {
     const waiting = new Set(this.waiting);
     const ordered = [...[...this.jobs.values()].filter((j) => !waiting.has(j.jobId)), ...this.waiting.map((id) => this.jobs.get(id)!)];
-    return ordered.map(({ startedAt: _s, cancelRequested: _c, ...summary }) => ({ ...summary }));
+    return ordered.map(({ startedAt: _s, cancelRequested: _c, release: _r, ...summary }) => ({ ...summary }));
   }
 
   get(jobId: string): JobSummary | undefined {
@@ -122,6 +139,8 @@ export class JobQueue {
 
   private finish(job: Job, state: JobState): void {
     job.state = state;
+    job.release?.();
+    delete job.release;
     // Bound memory: forget the oldest finished jobs.
     if (this.jobs.size > KEEP_FINISHED) {
       for (const [id, j] of this.jobs) {
@@ -147,6 +166,7 @@ export class JobQueue {
     try {
       const result = await this.runner.run({
         jobId,
+        ...(job.projectId ? { projectId: job.projectId } : {}),
         request: job.request,
         ...(job.upscale ? { upscale: job.upscale } : {}),
         isCancelled: () => job.cancelRequested === true,
@@ -160,7 +180,7 @@ export class JobQueue {
       });
       job.generationIds = result.generations.map((g) => g.id);
       this.finish(job, 'done');
-      this.emit({ type: 'job:done', jobId, generations: result.generations, provider: result.provider, timings: result.timings });
+      this.emit({ type: 'job:done', jobId, generations: result.generations, provider: result.provider, timings: result.timings, ...(job.projectId ? { projectId: job.projectId } : {}) });
     } catch (err) {
       const error = this.toError(err);
       if (error.code === 'cancelled') {

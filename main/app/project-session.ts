@@ -16,10 +16,23 @@ export interface GeneratedImageLike {
   rgb: Uint8Array;
 }
 
+/**
+ * A job's claim on the project it was submitted from: the library stays open for the job's save even
+ * when the user switches to another project meanwhile, and is closed once the last claim is released.
+ */
+export interface ProjectHold {
+  id: string;
+  name: string;
+  library: ProjectLibrary;
+  release(): void;
+}
+
 export class ProjectSession {
   private readonly registry: ProjectRegistry;
   private library: ProjectLibrary | null = null;
   private currentId: string | null = null;
+  /** Open libraries that queued or running jobs will save into, with how many jobs hold each. */
+  private readonly held = new Map<string, { library: ProjectLibrary; count: number }>();
 
   private constructor(
     userDataDir: string,
@@ -41,6 +54,43 @@ export class ProjectSession {
     return this.library;
   }
 
+  /** The open project's id and name. */
+  currentProject(): { id: string; name: string } {
+    const lib = this.current();
+    return { id: this.currentId!, name: lib.info().name };
+  }
+
+  /** The library a job saves into: its held project, else the open one. */
+  libraryFor(projectId: string | undefined): ProjectLibrary {
+    if (projectId === undefined || projectId === this.currentId) return this.current();
+    const held = this.held.get(projectId);
+    if (!held) throw new AtelierApiError('not_found', `The project ${projectId} is no longer open`);
+    return held.library;
+  }
+
+  /** Claims the current project for a job: its library stays open until release(), whatever is opened later. */
+  hold(): ProjectHold {
+    const library = this.current();
+    const { id, name } = this.currentProject();
+    const entry = this.held.get(id) ?? { library, count: 0 };
+    entry.count++;
+    this.held.set(id, entry);
+    let released = false;
+    return {
+      id,
+      name,
+      library,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.count--;
+        if (entry.count > 0) return;
+        this.held.delete(id);
+        if (id !== this.currentId) this.registry.closeProject(id);
+      },
+    };
+  }
+
   private summary(p: RegisteredProject): ProjectSummary {
     return {
       id: p.id,
@@ -58,7 +108,8 @@ export class ProjectSession {
   private async switchTo(id: string): Promise<ProjectSummary> {
     if (!this.registry.get(id)) throw new AtelierApiError('not_found', `No project with id ${id}`);
     const lib = await this.registry.openProject(id);
-    if (this.currentId && this.currentId !== id) this.registry.closeProject(this.currentId);
+    // A project that jobs still save into stays open; the last job's release closes it.
+    if (this.currentId && this.currentId !== id && !this.held.has(this.currentId)) this.registry.closeProject(this.currentId);
     this.library = lib;
     this.currentId = id;
     return this.summary(this.registry.get(id)!);
@@ -79,8 +130,7 @@ export class ProjectSession {
     return this.summary(this.registry.get(id)!);
   }
 
-  toRecord(r: LibraryRecord): GenerationRecord {
-    const lib = this.current();
+  toRecord(r: LibraryRecord, lib: ProjectLibrary = this.current()): GenerationRecord {
     return {
       id: r.id,
       imageUrl: `${this.imageUrlBase}image/${r.id}`,
@@ -108,9 +158,10 @@ export class ProjectSession {
     };
   }
 
-  async addGeneration(image: GeneratedImageLike, params: GenerationParamsInput): Promise<GenerationRecord> {
-    const record = await this.current().addGeneration({ image, params });
-    return this.toRecord(record);
+  /** Saves into `library` (a job's held project) or the open project. */
+  async addGeneration(image: GeneratedImageLike, params: GenerationParamsInput, library: ProjectLibrary = this.current()): Promise<GenerationRecord> {
+    const record = await library.addGeneration({ image, params });
+    return this.toRecord(record, library);
   }
 
   private require(id: string): LibraryRecord {
@@ -197,8 +248,7 @@ export class ProjectSession {
     return { imported: report.imported.map((i) => this.toRecord(i.record)), skipped: report.skipped };
   }
 
-  async resolveImageFile(id: string, kind: 'image' | 'thumb'): Promise<string | null> {
-    const lib = this.current();
+  async resolveImageFile(id: string, kind: 'image' | 'thumb', lib: ProjectLibrary = this.current()): Promise<string | null> {
     const r = lib.get(id);
     if (!r) return null;
     // The thumbnail is written just after the row (or rebuilt when missing): wait for it.
@@ -206,6 +256,7 @@ export class ProjectSession {
   }
 
   close(): void {
+    this.held.clear();
     this.registry.closeAll();
     this.library = null;
   }

@@ -35,6 +35,7 @@ export async function runServe(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
   const { token, generated } = resolveToken(values.host!, values.token);
   const userDataDir = values.home ?? defaultUserDataDir();
+  keepServingOnStrayErrors();
   const backend = await createBackend({ userDataDir, imageUrlBase: '/', transport: 'websocket' });
   const start = (p: number) =>
     startServer({ backend, host: values.host!, port: p, token, rendererDir: rendererDistDir(), log: (m) => console.error(m) });
@@ -73,6 +74,22 @@ export async function runServe(args: string[]): Promise<number> {
 }
 
 export const DEFAULT_PORT = 7865;
+
+/**
+ * Last line of defence: every request path ends in a typed error, but a stray rejection or throw
+ * somewhere async must not end the server with every client and the running job. Logged, not fatal.
+ */
+function keepServingOnStrayErrors(): void {
+  const describe = (err: unknown) => {
+    try {
+      return err instanceof Error ? (err.stack ?? err.message) : String(err);
+    } catch {
+      return typeof err;
+    }
+  };
+  process.on('unhandledRejection', (reason) => console.error(`Unhandled rejection (still serving): ${describe(reason)}`));
+  process.on('uncaughtException', (err) => console.error(`Uncaught exception (still serving): ${describe(err)}`));
+}
 
 async function startOnNextFreePort<T>(start: (port: number) => Promise<T>, from: number): Promise<T> {
   for (let p = from; p < from + 20; p++) {

@@ -34,13 +34,42 @@ function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
+/**
+ * Cookies by name, values as sent (never decoded here): browsers send other local apps' cookies to
+ * 127.0.0.1, and one of them holding `%zz` must not break our requests. See cookieValue().
+ */
 export function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const part of (header ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
   }
   return out;
+}
+
+/** One cookie's percent-decoded value; null when absent or not valid percent-encoding. */
+export function cookieValue(header: string | undefined, name: string): string | null {
+  const raw = parseCookies(header)[name];
+  if (raw === undefined) return null;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The request target as a URL, or null when it cannot be one (`//`, `//a:b@`, `http://[` …).
+ * Only the path and query matter to us, so an origin-form target is parsed against a fixed base
+ * and never as a protocol-relative URL.
+ */
+export function parseRequestUrl(target: string | undefined): URL | null {
+  const raw = target ?? '/';
+  try {
+    return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw);
+  } catch {
+    return null;
+  }
 }
 
 /** The token a request presents, from the Authorization header, ?token= or our cookie. */
@@ -49,7 +78,7 @@ export function presentedToken(req: IncomingMessage, url: URL): string | null {
   if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
   const q = url.searchParams.get('token');
   if (q) return q;
-  return parseCookies(req.headers.cookie)[TOKEN_COOKIE] ?? null;
+  return cookieValue(req.headers.cookie, TOKEN_COOKIE);
 }
 
 export type AccessDecision = { ok: true; setCookie: boolean } | { ok: false; status: 401 | 403; reason: string };
@@ -61,14 +90,23 @@ export function checkAccess(req: IncomingMessage, url: URL, token: string | null
     return { ok: false, status: 403, reason: `Host "${hostHeader}" is not allowed (loopback server)` };
   }
   const origin = req.headers.origin;
-  if (origin && origin !== 'null') {
-    let originHost = '';
+  if (origin !== undefined) {
+    // `Origin: null` comes from sandboxed iframes, file:// pages and redirects: never this studio.
+    let originHost: string | null = null;
     try {
-      originHost = new URL(origin).host;
+      const parsed = new URL(origin);
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') originHost = parsed.host;
     } catch {
-      /* unparsable origin: rejected below */
+      /* unparsable or opaque origin: refused below */
     }
-    if (originHost !== hostHeader) return { ok: false, status: 403, reason: `Cross-origin request from ${origin} refused` };
+    if (originHost === null || originHost !== hostHeader) return { ok: false, status: 403, reason: `Cross-origin request from ${String(origin).slice(0, 200)} refused` };
+  } else {
+    // A browser that leaves Origin out still says where the request comes from (Fetch Metadata):
+    // only the studio's own pages and typed-in addresses ('none') may use it.
+    const site = req.headers['sec-fetch-site'];
+    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
+      return { ok: false, status: 403, reason: `Cross-site request refused (Sec-Fetch-Site: ${site.slice(0, 50)})` };
+    }
   }
   if (!token) return { ok: true, setCookie: false };
   const presented = presentedToken(req, url);

@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { WsCall, WsServerMessage } from '../../common/api/ws-protocol';
 import { createDispatcher } from '../api/dispatch';
 import { IMAGE_ID_PATTERN, type AtelierBackend } from '../app/backend';
-import { checkAccess, TOKEN_COOKIE } from './auth';
+import { checkAccess, parseRequestUrl, TOKEN_COOKIE } from './auth';
 import { contentTypeFor, createReadStream, findStaticFile } from './static-files';
 
 export interface ServerOptions {
@@ -56,19 +56,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   wss.on('connection', (socket: WebSocket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.on('message', async (raw) => {
-      let call: WsCall;
-      try {
-        call = JSON.parse(raw.toString()) as WsCall;
-        if (typeof call !== 'object' || call === null || typeof call.id !== 'number') throw new Error('bad envelope');
-      } catch {
-        socket.send(JSON.stringify({ id: -1, result: { ok: false, error: { code: 'invalid_request', message: 'Malformed message: expected {id, method, payload} JSON' } } }));
-        return;
-      }
-      const result = await dispatch(call.method, call.payload);
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ id: call.id, result } satisfies WsServerMessage));
+    socket.on('message', (raw) => {
+      handleMessage(socket, raw.toString()).catch((err) => {
+        // dispatch() never throws; this is the last line of defence (e.g. a reply that cannot be serialised).
+        log(`WebSocket message error: ${(err as Error)?.stack ?? err}`);
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ id: -1, result: { ok: false, error: { code: 'internal', message: 'The reply could not be sent' } } }));
+      });
     });
   });
+
+  async function handleMessage(socket: WebSocket, text: string): Promise<void> {
+    let call: WsCall;
+    try {
+      call = JSON.parse(text) as WsCall;
+      // Ids are echoed back: only ids that survive JSON round-trip exactly (not 1e309 → null).
+      if (typeof call !== 'object' || call === null || !Number.isSafeInteger(call.id)) throw new Error('bad envelope');
+    } catch {
+      socket.send(JSON.stringify({ id: -1, result: { ok: false, error: { code: 'invalid_request', message: 'Malformed message: expected {id, method, payload} JSON with an integer id' } } }));
+      return;
+    }
+    const result = await dispatch(call.method, call.payload);
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ id: call.id, result } satisfies WsServerMessage));
+  }
 
   const server = createServer((req, res) => {
     handleHttp(req, res).catch((err) => {
@@ -79,7 +88,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseRequestUrl(req.url);
+    if (!url) return sendText(res, 400, 'Bad request target');
     const access = checkAccess(req, url, token, opts.host);
     if (!access.ok) return sendText(res, access.status, access.reason);
     if (access.setCookie && token) {
@@ -109,14 +119,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const access = checkAccess(req, url, token, opts.host);
-    if (url.pathname !== '/api/ws' || !access.ok) {
-      const status = !access.ok ? access.status : 404;
-      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\n\r\n`);
-      return;
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = parseRequestUrl(req.url);
+      if (!url) return refuseUpgrade(socket, 400);
+      const access = checkAccess(req, url, token, opts.host);
+      if (!access.ok) return refuseUpgrade(socket, access.status);
+      if (url.pathname !== '/api/ws') return refuseUpgrade(socket, 404);
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } catch (err) {
+      log(`WebSocket upgrade error: ${(err as Error)?.stack ?? err}`);
+      refuseUpgrade(socket, 400);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -138,6 +152,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
+
+function refuseUpgrade(socket: Duplex, status: 400 | 401 | 403 | 404): void {
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 function sendText(res: ServerResponse, status: number, text: string): void {

@@ -70,6 +70,11 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
           {prompt}
         </span>
         <span className="job-meta">
+          {job.projectName && (
+            <span className="job-project" data-testid="job-project" title={`Saves into the project “${job.projectName}”`}>
+              {job.projectName} ·{' '}
+            </span>
+          )}
           {job.state === 'running' && `${job.step}/${job.total} · ETA ${formatMs(job.etaMs)}`}
           {job.state === 'queued' && `next #${place.index + 1}`}
           {job.state === 'done' && (job.seed != null ? `seed ${job.seed}` : 'done')}

@@ -56,7 +56,8 @@ export const createJobsSlice =
       async enqueue(request, origin) {
         try {
           const { jobId, seed } = await client.generate(request);
-          patchJob(jobId, { request: { ...request, seed: request.seed ?? -1 }, origin, seed });
+          const project = get().projects.find((p) => p.isCurrent);
+          patchJob(jobId, (j) => ({ request: { ...request, seed: request.seed ?? -1 }, origin, seed, projectId: j.projectId ?? project?.id, projectName: j.projectName ?? project?.name }));
           if (origin === 'workspace' && !get().params.seedLocked) get().setParams({ seed });
           return jobId;
         } catch (err) {
@@ -86,7 +87,8 @@ export const createJobsSlice =
           const { jobId } = await client.upscaleImage({ generationId: id, factor });
           // Shown in the queue like any job: the source's parameters at the new size.
           const request = r ? { ...baseRequest(r), width: r.width * factor, height: r.height * factor, prompt: `Upscale ${factor}× · ${r.prompt}` } : null;
-          patchJob(jobId, { request, origin: 'upscale', seed: r?.seed ?? null, upscale: { generationId: id, factor } });
+          const project = get().projects.find((p) => p.isCurrent);
+          patchJob(jobId, (j) => ({ request, origin: 'upscale', seed: r?.seed ?? null, upscale: { generationId: id, factor }, projectId: j.projectId ?? project?.id, projectName: j.projectName ?? project?.name }));
           // A small image upscales faster than this reply travels: its job:done may be in already.
           const done = get().jobs[jobId];
           set(done?.state === 'done' && done.generationIds[0] ? { followJobs: true, viewingId: done.generationIds[0] } : { followJobs: true });
@@ -129,7 +131,7 @@ export const createJobsSlice =
       handleEvent(event: AtelierEvent) {
         switch (event.type) {
           case 'job:queued':
-            patchJob(event.jobId, { position: event.position });
+            patchJob(event.jobId, { position: event.position, ...(event.projectId ? { projectId: event.projectId, projectName: event.projectName } : {}) });
             break;
           case 'job:progress':
             if (isFinished(get().jobs[event.jobId]?.state)) break; // late events after cancel/failure
@@ -151,7 +153,10 @@ export const createJobsSlice =
             }));
             break;
           case 'job:done': {
-            get().addGenerations(event.generations);
+            // Saved into the project it was submitted from: only that project's history shows it.
+            const current = get().projects.find((p) => p.isCurrent);
+            const here = !event.projectId || !current || event.projectId === current.id;
+            if (here) get().addGenerations(event.generations);
             const ids = event.generations.map((g) => g.id);
             patchJob(event.jobId, (j) => ({
               state: 'done',
@@ -162,7 +167,7 @@ export const createJobsSlice =
               position: null,
             }));
             const job = get().jobs[event.jobId];
-            if (get().followJobs && ids[0] && (job?.origin === 'workspace' || job?.origin === 'retry' || job?.origin === 'vary' || job?.origin === 'upscale')) {
+            if (here && get().followJobs && ids[0] && (job?.origin === 'workspace' || job?.origin === 'retry' || job?.origin === 'vary' || job?.origin === 'upscale')) {
               set({ viewingId: ids[0] });
             }
             if (event.provider && get().loadedModel?.provider !== event.provider) {

@@ -2,6 +2,15 @@ import type { StateCreator } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
 import type { AtelierState, ProjectsSlice } from './types';
 
+/** Jobs keep saving into the project they came from: say so on a switch, so nobody looks for them here. */
+function warnAboutPendingJobs(s: AtelierState, openedId: string): void {
+  const pending = Object.values(s.jobs).filter((j) => (j.state === 'queued' || j.state === 'running') && j.projectId && j.projectId !== openedId);
+  if (pending.length === 0) return;
+  const names = [...new Set(pending.map((j) => `“${j.projectName ?? 'another project'}”`))].join(', ');
+  const count = pending.length === 1 ? '1 job is' : `${pending.length} jobs are`;
+  s.pushToast({ kind: 'info', title: 'Jobs still running', message: `${count} still running or queued; ${pending.length === 1 ? 'its images' : 'their images'} will be saved into ${names}.` });
+}
+
 export const createProjectsSlice =
   (client: AtelierClient): StateCreator<AtelierState, [], [], ProjectsSlice> =>
   (set, get) => ({
@@ -20,6 +29,7 @@ export const createProjectsSlice =
         const created = await client.createProject({ name });
         const opened = await client.openProject({ projectId: created.id });
         get().onProjectChanged(opened);
+        warnAboutPendingJobs(get(), opened.id);
       } catch (err) {
         get().reportError('Could not create the project', err);
       }
@@ -28,6 +38,7 @@ export const createProjectsSlice =
     async openProject(projectId) {
       try {
         get().onProjectChanged(await client.openProject({ projectId }));
+        warnAboutPendingJobs(get(), projectId);
       } catch (err) {
         get().reportError('Could not open the project', err);
       }

@@ -64,6 +64,7 @@ export const createSystemSlice =
                     seed: j.request.seed >= 0 ? j.request.seed : null,
                     position: null,
                     ...(j.upscale ? { upscale: { generationId: j.upscale.generationId, factor: j.upscale.factor } } : {}),
+                    ...(j.projectId ? { projectId: j.projectId, projectName: j.projectName } : {}),
                   },
                 ]),
               ),

@@ -99,6 +99,9 @@ export interface JobView {
   position: number | null;
   /** Set for upscale jobs (their `request` only describes them for display). */
   upscale?: { generationId: string; factor: 2 | 4 };
+  /** The project the job saves into (the one it was submitted from). */
+  projectId?: string;
+  projectName?: string;
 }
 
 export interface JobsSlice {

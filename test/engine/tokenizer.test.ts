@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { ClipTokenizer, cleanPrompt, loadTokenizer, tokenString } from '../../main/engine/tokenizer';
 import { decodeHtmlEntities } from '../../main/engine/html-entities';
 
-const VOCAB = '../shared/clip-vocab/vocab.json';
-const MERGES = '../shared/clip-vocab/merges.txt';
+const VOCAB = 'test/fixtures/clip-vocab/vocab.json';
+const MERGES = 'test/fixtures/clip-vocab/merges.txt';
 
 // Expected ids produced by an independent Python port of OpenAI simple_tokenizer.py
 // (real html.unescape, str.lower, unicodedata categories for \p{L}/\p{N}) on the real CLIP vocab.

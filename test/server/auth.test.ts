@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IncomingMessage } from 'node:http';
-import { checkAccess, isLoopbackHost, parseCookies, resolveToken } from '../../main/server/auth';
+import { checkAccess, cookieValue, isLoopbackHost, parseCookies, parseRequestUrl, resolveToken } from '../../main/server/auth';
 
 function req(headers: Record<string, string>): IncomingMessage {
   return { headers } as unknown as IncomingMessage;
@@ -39,8 +39,30 @@ describe('server access policy', () => {
     expect(checkAccess(req({ host: '127.0.0.1:7860', origin: 'http://127.0.0.1:7860' }), url, null, '127.0.0.1')).toEqual({ ok: true, setCookie: false });
   });
 
-  it('parses cookies', () => {
-    expect(parseCookies('a=1; b = two%20words')).toEqual({ a: '1', b: 'two words' });
-    expect(parseCookies(undefined)).toEqual({});
+  it('parses cookies without decoding anyone else\'s', () => {
+    expect({ ...parseCookies('a=1; b = two%20words; c=%zz') }).toEqual({ a: '1', b: 'two%20words', c: '%zz' });
+    expect({ ...parseCookies(undefined) }).toEqual({});
+    expect(cookieValue('b=two%20words', 'b')).toBe('two words');
+    expect(cookieValue('b=%zz', 'b')).toBeNull();
+    expect(cookieValue('a=1', 'b')).toBeNull();
+    expect(cookieValue('__proto__=1', 'toString')).toBeNull();
+  });
+
+  it('refuses opaque and foreign origins, accepts its own', () => {
+    const url = new URL('http://h/');
+    const host = { host: '127.0.0.1:7860' };
+    for (const origin of ['null', 'file://', 'chrome-extension://abcdef', 'http://127.0.0.1:7861', 'not a url', '']) {
+      expect(checkAccess(req({ ...host, origin }), url, null, '127.0.0.1'), origin).toMatchObject({ ok: false, status: 403 });
+    }
+    expect(checkAccess(req({ ...host, origin: 'http://127.0.0.1:7860' }), url, null, '127.0.0.1')).toEqual({ ok: true, setCookie: false });
+    expect(checkAccess(req({ ...host, 'sec-fetch-site': 'cross-site' }), url, null, '127.0.0.1')).toMatchObject({ ok: false, status: 403 });
+    expect(checkAccess(req({ ...host, 'sec-fetch-site': 'same-origin' }), url, null, '127.0.0.1')).toEqual({ ok: true, setCookie: false });
+  });
+
+  it('parses request targets without throwing', () => {
+    for (const t of ['//', '///', '//:', '//a:b@', 'http://[', '']) expect(() => parseRequestUrl(t)).not.toThrow();
+    expect(parseRequestUrl('//')?.pathname).toBe('//');
+    expect(parseRequestUrl('/api/ws?token=x')?.searchParams.get('token')).toBe('x');
+    expect(parseRequestUrl('http://[')).toBeNull();
   });
 });

@@ -14,8 +14,8 @@ import {
   type PromptFragment,
 } from '../../../main/engine/prompt';
 
-const VOCAB = '../shared/clip-vocab/vocab.json';
-const MERGES = '../shared/clip-vocab/merges.txt';
+const VOCAB = 'test/fixtures/clip-vocab/vocab.json';
+const MERGES = 'test/fixtures/clip-vocab/merges.txt';
 const tok = ClipTokenizer.fromFiles(VOCAB, MERGES);
 const vocab = JSON.parse(readFileSync(VOCAB, 'utf8')) as Record<string, number>;
 const BOS = 49406;
