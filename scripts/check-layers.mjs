@@ -3,6 +3,10 @@
 //   common/   (pure)     → common/, zod. No Node built-ins, no DOM globals.
 //   preload/  (bridge)   → preload/, common/, electron.
 //   main/     (Node)     → never renderer/ or preload/.
+// Floors inside main/ (MAIN_FLOORS): platform < engine < engine-host < app < api < server < {cli, electron};
+// library and models sit beside the engine, below app. A folder imports only the folders listed for it,
+// and main/engine and main/engine-host only through their index.ts (their public surface).
+// No import circles anywhere (type-only imports count: a circle of types is still a knot to untie).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative, resolve, dirname, sep } from 'node:path';
@@ -46,6 +50,45 @@ function packageName(spec) {
   return spec.split('/')[0];
 }
 
+/** For each folder of main/, the other main/ folders it may import. */
+export const MAIN_FLOORS = Object.freeze({
+  platform: [],
+  engine: ['platform'],
+  library: ['platform'],
+  models: ['platform'],
+  'engine-host': ['engine', 'platform'],
+  app: ['engine', 'engine-host', 'library', 'models', 'platform'],
+  api: ['app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+  server: ['api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+  cli: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+  electron: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+});
+
+/** Folders of main/ reachable from outside only through their index.ts. */
+const SEALED = ['engine', 'engine-host'];
+
+function mainFolderOf(root, file) {
+  const parts = relative(root, file).split(sep);
+  return parts[0] === 'main' && parts.length > 2 ? parts[1] : null;
+}
+
+/** Floors and sealed entry points inside main/ for one import of `file`. */
+function checkMainFloors(root, file, spec, bad) {
+  if (!spec.startsWith('.')) return;
+  const from = mainFolderOf(root, file);
+  const targetFile = resolve(dirname(file), spec);
+  const parts = relative(root, targetFile).split(sep);
+  const to = parts[0] === 'main' && parts.length >= 2 ? parts[1].replace(/\.(ts|js|mjs)$/, '') : null;
+  if (!from || !to || from === to) return;
+  const allowed = MAIN_FLOORS[from];
+  if (!allowed) return bad(`main/${from}/ is not in the floor table (scripts/check-layers.mjs MAIN_FLOORS)`);
+  if (!allowed.includes(to)) return bad(`main/${from}/ may not import main/${to}/ (floors: ${from} may use ${allowed.join(', ') || 'nothing else in main/'})`);
+  if (SEALED.includes(to)) {
+    const inside = relative(join(root, 'main', to), targetFile).replace(/\.(ts|js|mjs)$/, '');
+    if (inside !== '' && inside !== 'index') bad(`imports past main/${to}/index.ts — add what you need to its public surface`);
+  }
+}
+
 function layerOf(root, file) {
   return relative(root, file).split(sep)[0];
 }
@@ -74,20 +117,94 @@ export function checkFile(root, file, src) {
       else if (target && !['preload', 'common'].includes(target)) bad(`preload may import only preload/ and common/, not ${target}/`);
     } else if (layer === 'main') {
       if (target === 'renderer' || target === 'preload') bad(`main/ may not import ${target}/`);
+      else checkMainFloors(root, file, spec, bad);
     }
   }
   if (layer === 'common' && DOM_GLOBALS.test(stripComments(src))) problems.push(`${rel}: common/ is pure: uses a DOM global`);
   return problems;
 }
 
+const RESOLVE_SUFFIXES = ['', '.ts', '.tsx', '.mts', '.mjs', '.js', `${sep}index.ts`, `${sep}index.tsx`];
+
+/** The source file a relative import lands on, or null (a package, a missing or generated file). */
+function resolveImport(file, spec, known) {
+  if (!spec.startsWith('.')) return null;
+  const base = resolve(dirname(file), spec);
+  for (const suffix of RESOLVE_SUFFIXES) if (known.has(base + suffix)) return base + suffix;
+  // TypeScript's ESM style: './x.js' naming './x.ts'.
+  const noJs = base.replace(/\.js$/, '');
+  for (const suffix of ['.ts', '.tsx']) if (known.has(noJs + suffix)) return noJs + suffix;
+  return null;
+}
+
+/** Import circles among `sources` (Map file → text), each as the list of its files (Tarjan's SCC). */
+export function findImportCycles(root, sources) {
+  const known = new Set(sources.keys());
+  const edges = new Map();
+  for (const [file, src] of sources) edges.set(file, [...new Set(importsOf(src).map((s) => resolveImport(file, s, known)).filter(Boolean))]);
+  let index = 0;
+  const stack = [];
+  const onStack = new Set();
+  const idx = new Map();
+  const low = new Map();
+  const cycles = [];
+  const strongConnect = (v) => {
+    // Iterative DFS: deep import chains must not overflow the stack.
+    const work = [[v, 0]];
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    onStack.add(v);
+    while (work.length) {
+      const frame = work[work.length - 1];
+      const [node, i] = frame;
+      const next = edges.get(node) ?? [];
+      if (i < next.length) {
+        frame[1]++;
+        const w = next[i];
+        if (!idx.has(w)) {
+          idx.set(w, index);
+          low.set(w, index++);
+          stack.push(w);
+          onStack.add(w);
+          work.push([w, 0]);
+        } else if (onStack.has(w)) low.set(node, Math.min(low.get(node), idx.get(w)));
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const parent = work[work.length - 1][0];
+        low.set(parent, Math.min(low.get(parent), low.get(node)));
+      }
+      if (low.get(node) === idx.get(node)) {
+        const scc = [];
+        let w;
+        do {
+          w = stack.pop();
+          onStack.delete(w);
+          scc.push(w);
+        } while (w !== node);
+        const selfLoop = scc.length === 1 && (edges.get(node) ?? []).includes(node);
+        if (scc.length > 1 || selfLoop) cycles.push(scc.map((f) => relative(root, f)).sort());
+      }
+    }
+  };
+  for (const file of [...known].sort()) if (!idx.has(file)) strongConnect(file);
+  return cycles;
+}
+
 export function checkLayers(root) {
   const problems = [];
+  const sources = new Map();
   for (const layer of ['renderer', 'common', 'preload', 'main']) {
     for (const file of walk(join(root, layer))) {
       if (layer === 'renderer' && file.endsWith(`${sep}vite.config.ts`)) continue; // build config runs in Node
-      problems.push(...checkFile(root, file, readFileSync(file, 'utf8')));
+      const src = readFileSync(file, 'utf8');
+      sources.set(file, src);
+      problems.push(...checkFile(root, file, src));
     }
   }
+  for (const cycle of findImportCycles(root, sources)) problems.push(`import circle: ${cycle.join(' ↔ ')}`);
   return problems;
 }
 

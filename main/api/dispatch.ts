@@ -3,14 +3,10 @@
  * payload against the method's schema, runs the implementation, and turns every failure into a
  * typed ApiResult error instead of a crash.
  */
-import { ZodError } from 'zod';
-import {
-  apiMethods,
-  AtelierApiError,
-  type ApiMethodName,
-  type ApiResult,
-  type AtelierApi,
-} from '../../common/api/contract';
+import { apiMethods, type ApiMethodName, type ApiResult, type AtelierApi } from '../../common/api/contract';
+import { toApiError, zodToApiError } from '../app/api-errors';
+
+export { toApiError } from '../app/api-errors';
 
 export type Dispatcher = (method: unknown, payload: unknown) => Promise<ApiResult>;
 
@@ -46,35 +42,4 @@ export function createDispatcher(impl: AtelierApi, log: (err: unknown) => void =
       }
     }
   };
-}
-
-function zodToApiError(method: string, error: ZodError): AtelierApiError {
-  const issues = error.issues.map((i) => ({ path: i.path.join('.') || '(payload)', message: i.message }));
-  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-  return new AtelierApiError('invalid_request', `Invalid request for ${method}: ${summary}`, issues);
-}
-
-export function toApiError(err: unknown, log: (err: unknown) => void = () => {}): AtelierApiError {
-  if (err instanceof AtelierApiError) return err;
-  if (err instanceof ZodError) return zodToApiError('call', err);
-  const e = err as { name?: string; message?: string; code?: string };
-  const message = e?.message ? String(e.message) : 'Error';
-  switch (e?.name) {
-    case 'CancelledError':
-      return new AtelierApiError('cancelled', message);
-    case 'PipelineInputError':
-    case 'PromptSyntaxError':
-      return new AtelierApiError('invalid_request', message);
-    case 'ModelLoadError':
-    case 'SessionCreateError':
-    case 'CatalogError':
-    case 'PlanError':
-    case 'HubError':
-    case 'DownloadError':
-    case 'ModelStoreError':
-      // Model-manager errors carry their own codes; "not-found" is the one clients branch on.
-      return new AtelierApiError(e.code === 'not-found' ? 'not_found' : 'model_error', message);
-  }
-  log(err);
-  return new AtelierApiError('internal', e?.message ? String(e.message) : 'Internal error');
 }

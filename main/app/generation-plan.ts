@@ -7,7 +7,7 @@ import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
 import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
 import { outpaintCanvasSize, prepareOutpaint, type GeneratedImage, type MaskImage, type RgbImage, type SchedulerOptions } from '../engine';
-import type { GenerateOutcome, PipelineRequest } from '../engine-host/protocol';
+import type { GenerateOutcome, PipelineRequest } from '../engine-host';
 import type { GenerationParamsInput } from '../library';
 
 export interface ImageInputs {

@@ -3,7 +3,7 @@
  * the pipeline's latent space, or the linear approximation), and the PNG data URL the UI shows.
  */
 import sharp from 'sharp';
-import type { PreviewDecoderSpec } from '../engine-host/protocol';
+import type { PreviewDecoderSpec } from '../engine-host';
 import type { InstalledModel } from '../models/model-store';
 
 export type PreviewDecoderSetting = 'auto' | 'taesd' | 'approx';

@@ -8,9 +8,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
-import { assertUpscalerFits, openUpscaler, upscaleImage, UpscaleError, type ProviderChoice, type RgbImage, type UpscaleFactor, type Upscaler } from '../engine';
+import { assertUpscalerFits, openUpscaler, upscaleImage, type ProviderChoice, type RgbImage, type UpscaleFactor, type Upscaler } from '../engine';
 import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
 import type { ModelManager } from '../models/manager';
+import { toApiError } from './api-errors';
 
 export const LANCZOS = 'lanczos';
 
@@ -108,9 +109,6 @@ export async function chooseUpscaler(
   return fallback ?? { upscaler: null, label: LANCZOS };
 }
 
-export function toApiError(err: unknown): unknown {
-  return err instanceof UpscaleError ? new AtelierApiError('invalid_request', err.message) : err;
-}
 
 export interface UpscaleHooks {
   onTile?(done: number, total: number): void;

@@ -1,6 +1,6 @@
 /** `atelier info [--json]`: version, execution providers, data folders. */
 import { listExecutionProviders } from '../engine';
-import { APP_VERSION } from '../app/create-backend';
+import { APP_VERSION } from '../app/runtime';
 import { defaultUserDataDir } from '../app/paths';
 import type { CliIo } from './generate';
 

@@ -14,8 +14,8 @@
  * (¼ of SD1.5's compute) takes 750–940 ms at 256². Hence the 'auto' budget below; on a GPU the
  * decode is a few ms and every throttled step previews.
  */
-import { latentsToPreviewRgb, type PreviewImage } from '../engine/preview';
-import type { TaesdDecoder } from '../engine/taesd';
+import { latentsToPreviewRgb, type PreviewImage } from '../engine';
+import type { TaesdDecoder } from '../engine';
 
 /** Host-side event throttle: previews beyond ~7/s only queue up behind the UI. */
 export const PREVIEW_INTERVAL_MS = 150;

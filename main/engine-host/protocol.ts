@@ -1,5 +1,5 @@
 /** Messages between the engine host (API process) and the engine worker thread. */
-import type { Img2ImgParams, InpaintParams, Txt2ImgParams } from '../engine/pipeline';
+import type { Img2ImgParams, InpaintParams, Txt2ImgParams } from '../engine';
 
 /** Which pipeline a generate request runs; images travel as raw pixels (transferred, not copied). */
 export type PipelineRequest =

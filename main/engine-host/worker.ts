@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { img2img, inpaint, loadModel, txt2img, type PipelineHooks } from '../engine';
-import { loadTaesdDecoder, type TaesdDecoder } from '../engine/taesd';
+import { loadTaesdDecoder, type TaesdDecoder } from '../engine';
 import { createPreviewer } from './previewer';
 import { CANCEL_SLOT, type HostToWorker, type PreviewDecoderSpec, type WorkerError, type WorkerToHost } from './protocol';
 

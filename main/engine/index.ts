@@ -32,3 +32,5 @@ export { openUpscaler, upscaleImage, upscaleTiled, resizeLanczos, assertUpscaler
 export type { Upscaler, UpscaleFactor, UpscaleOptions } from './upscale';
 export { prepareOutpaint, outpaintCanvasSize } from './outpaint';
 export type { OutpaintFill, OutpaintMargins, OutpaintOptions } from './outpaint';
+export { loadTaesdDecoder } from './taesd';
+export type { TaesdDecoder } from './taesd';

@@ -13,7 +13,15 @@ import { decodeTextChunk, readPngChunks } from './png-chunks';
 import { fromAtelier } from './image-metadata';
 import { ATELIER_CHUNK, IMAGES_DIR, TEMP_PREFIX, THUMBS_DIR, fileExists, makeThumbnail, sha256Hex, writeFileAtomic } from './project-files';
 import { generationParamsSchema, type GenerationParams, type ReconcileReport } from './types';
-import type { ProjectLibrary } from './project-library';
+
+/** What reconciling needs from the library it repairs (ProjectLibrary satisfies it). */
+export interface ReconcileTarget {
+  readonly dir: string;
+  finishPurges(): Promise<number>;
+  imagePath(hash: string): string;
+  thumbPath(hash: string): string;
+  insertRow(id: string, hash: string, p: GenerationParams, origin?: { origin?: 'imported'; importSource?: string }): void;
+}
 
 async function listShardFiles(root: string): Promise<Array<{ dir: string; name: string }>> {
   const out: Array<{ dir: string; name: string }> = [];
@@ -72,7 +80,7 @@ function readEmbeddedDocument(png: Uint8Array): { id: string; params: Generation
   return null;
 }
 
-export async function reconcileProject(lib: ProjectLibrary, db: Database.Database): Promise<ReconcileReport> {
+export async function reconcileProject(lib: ReconcileTarget, db: Database.Database): Promise<ReconcileReport> {
   const report: ReconcileReport = { reindexed: [], unknownFiles: [], missingFiles: [], removedTempFiles: 0, promotedTempFiles: 0, finishedPurges: 0 };
   report.finishedPurges = await lib.finishPurges();
 

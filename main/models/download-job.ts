@@ -9,7 +9,17 @@ import { HubError } from './hub-client';
 import { checkPipelineFolder, detectFamily } from './layout';
 import { assertSafeModelId, writeManifest, type ModelManifest } from './manifest';
 import type { ModelKind } from './catalog';
-import type { ModelDownloader } from './downloader';
+import type { HubClient } from './hub-client';
+import type { ResolvedDownloaderOptions } from './download-support';
+
+/** What a job needs from the downloader that runs it (ModelDownloader satisfies it). */
+export interface DownloadHost {
+  readonly modelsDir: string;
+  readonly hub: HubClient;
+  readonly options: ResolvedDownloaderOptions;
+  stagingDir(id: string): string;
+  installDir(id: string): string;
+}
 import {
   DownloadError,
   PART_SUFFIX,
@@ -49,7 +59,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
   readonly id: string;
   readonly done: Promise<DownloadResult>;
   #state: DownloadState = 'preparing';
-  readonly #dl: ModelDownloader;
+  readonly #dl: DownloadHost;
   readonly #req: Required<Pick<DownloadRequest, 'id' | 'repo' | 'revision' | 'files'>> & DownloadRequest;
   readonly #files: FileProgress[];
   #run = new AbortController();
@@ -62,7 +72,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
   #verified = new Set<string>();
   #lock: StagingLock | undefined;
 
-  constructor(dl: ModelDownloader, request: DownloadRequest, signal?: AbortSignal) {
+  constructor(dl: DownloadHost, request: DownloadRequest, signal?: AbortSignal) {
     super();
     assertSafeModelId(request.id);
     this.#dl = dl;

@@ -232,3 +232,10 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** Resolved downloader settings a download job reads (ModelDownloader fills every default). */
+export type ResolvedDownloaderOptions = Required<Pick<DownloaderOptions, 'concurrency' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'freeDiskMarginBytes' | 'progressIntervalMs'>> &
+  Pick<DownloaderOptions, 'validate'> & {
+    freeBytes: (dir: string) => Promise<number>;
+    writeChunk: (fh: import('node:fs/promises').FileHandle, chunk: Uint8Array, position: number) => Promise<void>;
+  };

@@ -23,8 +23,8 @@ import {
   type DownloadRequest,
   type DownloadResult,
   type DownloaderOptions,
+  type ResolvedDownloaderOptions,
 } from './download-support';
-import type { FileHandle } from 'node:fs/promises';
 
 export {
   DownloadError,
@@ -48,11 +48,7 @@ export class ModelDownloader {
   readonly modelsDir: string;
   readonly hub: HubClient;
   readonly #active = new Map<string, DownloadJob>();
-  readonly options: Required<Pick<DownloaderOptions, 'concurrency' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'freeDiskMarginBytes' | 'progressIntervalMs'>> &
-    Pick<DownloaderOptions, 'validate'> & {
-      freeBytes: (dir: string) => Promise<number>;
-      writeChunk: (fh: FileHandle, chunk: Uint8Array, position: number) => Promise<void>;
-    };
+  readonly options: ResolvedDownloaderOptions;
 
   constructor(options: DownloaderOptions) {
     this.modelsDir = path.resolve(options.modelsDir);

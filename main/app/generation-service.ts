@@ -1,0 +1,200 @@
+/**
+ * The one place that turns a request into images: resolve the model, decode the image inputs,
+ * draw the seed, plan, run the engine host (or the upscaler), upscale when asked, and hand every
+ * image with its reproducible record to the caller's target (a project library, PNG files).
+ * The studio's job queue, `atelier generate` and every API adapter call `run()`; none of them
+ * talks to the engine host on its own.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import type { LoadedModelInfo } from '../../common/api/contract';
+import { AtelierApiError } from '../../common/api/contract';
+import type { GenerateParams, Settings } from '../../common/api/schemas';
+import { formatSchedulerName } from '../../common/api/scheduler-names';
+import { CancelledError, parseProviderChoice, type GeneratedImage, type MaskImage, type RgbImage, type UpscaleFactor } from '../engine';
+import type { EngineHost } from '../engine-host';
+import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
+import { applyOutpaint, generationRecord, planGeneration, type GenerationPlan, type ImageInputs } from './generation-plan';
+import { decodeMask, decodeRgb } from './image-inputs';
+import type { ModelEntry, ModelRegistry } from './model-registry';
+import { upscaleInWorker } from './upscale-host';
+import { upscaledRecord, upscaleNote, type InstalledUpscaler } from './upscale-job';
+
+/** What to make. Tagged so new kinds (reproduce, variants) join without fake generate requests. */
+export type JobRequest =
+  | {
+      kind: 'generate';
+      params: GenerateParams;
+      /** A model the caller already resolved (the CLI accepts folders); else params.modelId or the default. */
+      model?: ModelEntry;
+      /** Execution provider for this run; default: settings. */
+      provider?: string;
+      /** Provenance of file inputs (the CLI records the paths it read); default: content hashes. */
+      inputRefs?: { init?: string; mask?: string };
+    }
+  | { kind: 'upscale'; generationId: string; factor: UpscaleFactor; upscaler?: string };
+
+/** Where results go and where referenced generations come from. */
+export interface GenerationTarget<T> {
+  /** The stored image file of a generation (init image by id, upscale source), or null. */
+  imageFile(generationId: string): Promise<string | null>;
+  /** A generation's library row (the upscale source), or null. */
+  record(generationId: string): LibraryRecord | null;
+  save(image: RgbImage, params: GenerationParamsInput, notes?: string): Promise<T>;
+}
+
+export interface RunHooks {
+  isCancelled?(): boolean;
+  /** Denoising steps, then (with upscale) tiles. */
+  onProgress?(step: number, total: number, elapsedMs: number, phase: 'denoise' | 'upscale'): void;
+  onPreview?(p: { step: number; width: number; height: number; rgb: Uint8Array }): void;
+  /** Decode a preview every N steps (0 = none). */
+  previewEvery?: number;
+  /** Called before the diffusion starts (the studio picks the preview decoder here). */
+  beforeDiffusion?(entry: ModelEntry, family: string): Promise<void>;
+}
+
+export interface GenerationResult<T> {
+  saved: T[];
+  provider: string;
+  timings: Record<string, number>;
+  /** Per image, in order: its seed and size. */
+  images: { seed: number; width: number; height: number }[];
+  model: { id: string; family: string; fallbacks: LoadedModelInfo['fallbacks'] };
+  /** Scheduler as recorded ("DPMSolverMultistepScheduler+karras"). */
+  scheduler: string;
+  truncatedPrompt: boolean;
+}
+
+export interface GenerationServiceDeps {
+  engine: EngineHost;
+  models: ModelRegistry;
+  settings(): Settings;
+  upscalers(): Promise<InstalledUpscaler[]>;
+  appVersion: string;
+  /** Told about every model load (the studio publishes `model:loaded`). */
+  onModelLoaded?(model: LoadedModelInfo): void;
+}
+
+/** -1 (or absent) → a fresh random seed; anything else is kept, so a retried job is identical. */
+export function drawSeed(seed: number | undefined): number {
+  return seed === undefined || seed === -1 ? randomInt(0, 2 ** 32 - 1) : seed;
+}
+
+export class GenerationService {
+  private loaded: LoadedModelInfo | null = null;
+
+  constructor(private readonly deps: GenerationServiceDeps) {}
+
+  /** The model the engine holds, as last loaded through this service (null when none is). */
+  get loadedModel(): LoadedModelInfo | null {
+    return this.deps.engine.loadedModel ? this.loaded : null;
+  }
+
+  async loadModel(entry: ModelEntry, provider: string = this.deps.settings().provider): Promise<LoadedModelInfo> {
+    const info = await this.deps.engine.load(entry.folder, provider, this.deps.settings().lowMemory);
+    this.loaded = { modelId: entry.id, family: info.family, provider: info.provider, fallbacks: info.fallbacks, scheduler: info.scheduler, loadMs: info.loadMs };
+    this.deps.onModelLoaded?.(this.loaded);
+    return this.loaded;
+  }
+
+  run<T>(request: JobRequest, target: GenerationTarget<T>, hooks: RunHooks = {}): Promise<GenerationResult<T>> {
+    return request.kind === 'upscale' ? this.upscale(request, target, hooks) : this.generate(request, target, hooks);
+  }
+
+  /** Loads the entry unless the engine already holds that folder (the provider applies to a new load). */
+  private async ensureModel(entry: ModelEntry, provider: string | undefined) {
+    const held = this.deps.engine.loadedModel;
+    if (!held || held.folder !== entry.folder) await this.loadModel(entry, provider ?? this.deps.settings().provider);
+    return this.deps.engine.loadedModel!;
+  }
+
+  private async generate<T>(request: Extract<JobRequest, { kind: 'generate' }>, target: GenerationTarget<T>, hooks: RunHooks): Promise<GenerationResult<T>> {
+    // 1. Model and inputs.
+    const params = { ...request.params, seed: drawSeed(request.params.seed) };
+    const entry = request.model ?? (await this.deps.models.resolve(params.modelId ?? this.deps.settings().defaultModelId));
+    const loaded = await this.ensureModel(entry, request.provider);
+    const inputs = applyOutpaint(params, await this.resolveInputs(params, target, request.inputRefs), params.seed, entry.sizeMultiple);
+    // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
+    if (hooks.isCancelled?.()) throw new CancelledError(0);
+
+    // 2. Plan and denoise.
+    const plan: GenerationPlan = planGeneration(params, params.seed, inputs);
+    await hooks.beforeDiffusion?.(entry, loaded.family);
+    const outcome = await this.deps.engine.generate(plan.pipeline, hooks.previewEvery ?? 0, {
+      onProgress: (p) => hooks.onProgress?.(p.step, p.total, p.elapsedMs, 'denoise'),
+      onPreview: (p) => hooks.onPreview?.(p),
+    });
+
+    // 3. Optional upscale of every result, then save each with its record.
+    const images = params.upscale ? await this.upscaleResults(outcome.images, params.upscale, params.upscaler, outcome.timings, hooks, request.provider) : outcome.images;
+    const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: loaded.family }, appVersion: this.deps.appVersion };
+    const saved: T[] = [];
+    for (const [i, img] of images.entries()) saved.push(await target.save(img, generationRecord(record, img, i)));
+    return {
+      saved,
+      provider: outcome.provider,
+      timings: outcome.timings,
+      images: images.map((img) => ({ seed: img.seed, width: img.width, height: img.height })),
+      model: { id: entry.id, family: loaded.family, fallbacks: loaded.fallbacks },
+      scheduler: formatSchedulerName(outcome.scheduler, plan.schedulerOptions),
+      truncatedPrompt: outcome.truncatedPrompt,
+    };
+  }
+
+  /** upscale jobs: a stored generation → a new, larger generation under it (no diffusion model needed). */
+  private async upscale<T>(request: Extract<JobRequest, { kind: 'upscale' }>, target: GenerationTarget<T>, hooks: RunHooks): Promise<GenerationResult<T>> {
+    const source = target.record(request.generationId);
+    const file = source ? await target.imageFile(request.generationId) : null;
+    if (!source || !file) throw new AtelierApiError('not_found', `upscaleImage: no generation ${request.generationId} in this project`);
+    const image = await decodeRgb(file, 'generationId');
+    if (hooks.isCancelled?.()) throw new CancelledError(0);
+    const started = performance.now();
+    const { images, ms, label, provider } = await upscaleInWorker(
+      { images: [image], factor: request.factor, candidates: await this.deps.upscalers(), choice: request.upscaler, provider: this.deps.settings().provider },
+      { isCancelled: hooks.isCancelled, onTile: (d, t) => hooks.onProgress?.(d, t, performance.now() - started, 'upscale') },
+    );
+    const big = images[0];
+    const saved = await target.save(big, upscaledRecord(source, big, request.factor, provider, ms, this.deps.appVersion), upscaleNote(request.factor, label, source.id));
+    return {
+      saved: [saved],
+      provider,
+      timings: { upscaleMs: Math.round(ms) },
+      images: [{ seed: source.seed, width: big.width, height: big.height }],
+      model: { id: source.modelId, family: source.modelFamily, fallbacks: [] },
+      scheduler: source.scheduler,
+      truncatedPrompt: false,
+    };
+  }
+
+  /** `upscale: 2 | 4` on a generate request: every result is upscaled before it is saved. */
+  private async upscaleResults(images: GeneratedImage[], factor: UpscaleFactor, choice: string | undefined, timings: Record<string, number>, hooks: RunHooks, provider: string | undefined): Promise<GeneratedImage[]> {
+    const started = performance.now();
+    const out = await upscaleInWorker(
+      { images, factor, candidates: await this.deps.upscalers(), choice, provider: parseProviderChoice(provider ?? this.deps.settings().provider) },
+      { isCancelled: hooks.isCancelled, onTile: (d, t) => hooks.onProgress?.(d, t, performance.now() - started, 'upscale') },
+    );
+    timings.upscaleMs = Math.round(out.ms);
+    timings.upscaleFactor = factor;
+    return images.map((img, i) => ({ ...img, width: out.images[i].width, height: out.images[i].height, rgb: out.images[i].rgb }));
+  }
+
+  /** The request's init image (a stored generation or bytes) and mask, decoded, with their provenance. */
+  private async resolveInputs<T>(req: GenerateParams, target: GenerationTarget<T>, refs: { init?: string; mask?: string } = {}): Promise<ImageInputs> {
+    let initImage: RgbImage | null = null;
+    let initRef: string | null = null;
+    let initGenerationId: string | null = null;
+    if (req.initImage && 'generationId' in req.initImage) {
+      const file = await target.imageFile(req.initImage.generationId);
+      if (!file) throw new AtelierApiError('not_found', `initImage: no generation ${req.initImage.generationId} in this project`);
+      initImage = await decodeRgb(file);
+      initRef = initGenerationId = req.initImage.generationId;
+    } else if (req.initImage) {
+      const bytes = Buffer.from(req.initImage.base64, 'base64');
+      initImage = await decodeRgb(bytes, refs.init ? '--init' : 'initImage');
+      initRef = refs.init ?? `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    }
+    const mask: MaskImage | null = req.mask ? await decodeMask(Buffer.from(req.mask.base64, 'base64'), refs.mask ? '--mask' : 'mask') : null;
+    const maskRef = mask ? (refs.mask ?? `sha256:${createHash('sha256').update(req.mask!.base64).digest('hex')}`) : null;
+    return { initImage, initRef, initGenerationId, mask, maskRef };
+  }
+}

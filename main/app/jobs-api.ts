@@ -1,0 +1,122 @@
+/**
+ * The job slice of the API: generate / upscaleImage queue work, the queue runs each job through
+ * the generation service into the project it was submitted from, and reports progress as events.
+ */
+import type { AtelierApi } from '../../common/api/contract';
+import { AtelierApiError } from '../../common/api/contract';
+import type { GenerateParams } from '../../common/api/schemas';
+import { MAX_UPSCALED_PIXELS } from '../engine';
+import { toApiError } from './api-errors';
+import type { EventBus } from './event-bus';
+import { drawSeed, type GenerationTarget, type JobRequest } from './generation-service';
+import { JobQueue, type JobContext, type JobRunResult } from './job-queue';
+import { assertSizeFits } from './model-registry';
+import { choosePreviewDecoder, previewDataUrl } from './preview-image';
+import type { ProjectHold, ProjectSession } from './project-session';
+import type { Runtime } from './runtime';
+import { installedUpscalers, LANCZOS, upscaleJobRequest } from './upscale-job';
+import type { GenerationRecord } from '../../common/api/contract';
+import type { ModelEntry } from './model-registry';
+
+export type JobsApi = Pick<AtelierApi, 'generate' | 'upscaleImage' | 'cancel' | 'moveJob' | 'listJobs'>;
+
+export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: EventBus): { api: JobsApi; queue: JobQueue } {
+  const { settings, modelManager, models, engine, generation } = runtime;
+
+  /** TAESD for this model's latent space when installed (settings.previewDecoder), else the approximation. */
+  async function applyPreviewDecoder(entry: ModelEntry, family: string): Promise<void> {
+    const s = settings.get();
+    const spec = choosePreviewDecoder(s.previewDecoder ?? 'auto', { family, registryFamily: entry.family }, await modelManager.listInstalled(), s.provider, { lowMemory: s.lowMemory });
+    try {
+      await engine.setPreviewDecoder(spec);
+    } catch (err) {
+      // A broken TAESD download must not fail the generation: previews fall back to the approximation.
+      console.error(`TAESD preview decoder unavailable (${err instanceof Error ? err.message : String(err)}); using the approximation.`);
+      await engine.setPreviewDecoder({ kind: 'approx' }).catch(() => undefined);
+    }
+  }
+
+  /** The job's own project library: saves land there whichever project is open now. */
+  function targetFor(ctx: JobContext): GenerationTarget<GenerationRecord> {
+    const library = projects.libraryFor(ctx.projectId);
+    return {
+      imageFile: (id) => projects.resolveImageFile(id, 'image', library),
+      record: (id) => library.get(id),
+      async save(image, params, notes) {
+        const row = await library.addGeneration({ image, params });
+        if (notes) library.setNotes(row.id, notes);
+        return projects.toRecord(notes ? library.get(row.id)! : row, library);
+      },
+    };
+  }
+
+  async function run(ctx: JobContext): Promise<JobRunResult> {
+    const request: JobRequest = ctx.upscale
+      ? { kind: 'upscale', generationId: ctx.upscale.generationId, factor: ctx.upscale.factor, ...(ctx.upscale.upscaler ? { upscaler: ctx.upscale.upscaler } : {}) }
+      : { kind: 'generate', params: ctx.request };
+    const result = await generation.run(request, targetFor(ctx), {
+      isCancelled: ctx.isCancelled,
+      onProgress: ctx.progress,
+      previewEvery: settings.get().previewEvery,
+      beforeDiffusion: applyPreviewDecoder,
+      onPreview: (p) => {
+        previewDataUrl(p.rgb, p.width, p.height)
+          .then((dataUrl) => ctx.emit({ type: 'job:preview', jobId: ctx.jobId, step: p.step, width: p.width, height: p.height, dataUrl }))
+          .catch(() => undefined);
+      },
+    });
+    return { generations: result.saved, provider: result.provider, timings: result.timings };
+  }
+
+  const queue = new JobQueue({ run, cancelRunning: () => engine.cancelCurrent() }, bus.emit, (err) => toApiError(err).toShape());
+
+  /** Holds the open project for the job; a refused enqueue (e.g. a full queue) lets go of it again. */
+  function enqueueHeld(enqueue: (project: ProjectHold) => string): string {
+    const project = projects.hold();
+    try {
+      return enqueue(project);
+    } catch (err) {
+      project.release();
+      throw err;
+    }
+  }
+
+  const api: JobsApi = {
+    async generate(req) {
+      const params = req as GenerateParams;
+      // Fail fast on an unknown model or a size its UNet cannot take.
+      assertSizeFits(await models.resolve(params.modelId ?? settings.get().defaultModelId), params.width, params.height);
+      if (params.upscale && params.width * params.height * params.upscale ** 2 > MAX_UPSCALED_PIXELS) {
+        throw new AtelierApiError('invalid_request', `upscale: ${params.width}×${params.height} at ${params.upscale}× is more than ${MAX_UPSCALED_PIXELS / 1e6 | 0} MP; use a smaller size or factor`, [{ path: 'upscale', message: 'result too large' }]);
+      }
+      // Drawn now, so the caller knows it at once and a retry reuses it.
+      const seed = drawSeed(params.seed);
+      const jobId = enqueueHeld((project) => queue.enqueue({ ...params, seed }, { project }));
+      return { jobId, seed };
+    },
+    async upscaleImage(req) {
+      const source = projects.current().get(req.generationId);
+      if (!source || source.deletedAt !== null) throw new AtelierApiError('not_found', `upscaleImage: no generation ${req.generationId} in this project`);
+      if (source.width * req.factor * source.height * req.factor > MAX_UPSCALED_PIXELS) {
+        throw new AtelierApiError('invalid_request', `upscaleImage: ${source.width}×${source.height} at ${req.factor}× is more than ${MAX_UPSCALED_PIXELS / 1e6 | 0} MP; use factor 2 or a smaller image`);
+      }
+      if (req.upscaler && req.upscaler !== LANCZOS && !(await installedUpscalers(modelManager)).some((u) => u.id === req.upscaler)) {
+        const known = [...(await installedUpscalers(modelManager)).map((u) => u.id), LANCZOS].join(', ');
+        throw new AtelierApiError('not_found', `No installed upscaler "${req.upscaler}". Choose one of: ${known}`, [{ path: 'upscaler', message: 'not installed' }]);
+      }
+      const upscale = { generationId: req.generationId, factor: req.factor, ...(req.upscaler ? { upscaler: req.upscaler } : {}) };
+      const jobId = enqueueHeld((project) => queue.enqueue(upscaleJobRequest(source, req.factor, req.upscaler), { upscale, project }));
+      return { jobId };
+    },
+    async cancel(req) {
+      return { cancelled: queue.cancel(req.jobId) };
+    },
+    async moveJob(req) {
+      return { moved: queue.move(req.jobId, req.position) };
+    },
+    async listJobs() {
+      return queue.list();
+    },
+  };
+  return { api, queue };
+}

@@ -1,0 +1,117 @@
+/** The project slice of the API: projects, history, organisation (ratings, tags, boards), trash, import/export. */
+import type { AtelierApi, ProjectSummary } from '../../common/api/contract';
+import { readImageMetadata } from '../library';
+import type { EventBus } from './event-bus';
+import type { ProjectSession } from './project-session';
+
+export type ProjectsApi = Pick<
+  AtelierApi,
+  | 'listProjects'
+  | 'createProject'
+  | 'openProject'
+  | 'renameProject'
+  | 'queryHistory'
+  | 'getGeneration'
+  | 'updateGeneration'
+  | 'deleteGeneration'
+  | 'restoreGeneration'
+  | 'emptyTrash'
+  | 'getLineage'
+  | 'listBoards'
+  | 'createBoard'
+  | 'renameBoard'
+  | 'deleteBoard'
+  | 'setBoardMembership'
+  | 'exportGenerations'
+  | 'importImages'
+  | 'readImageMetadata'
+>;
+
+export function createProjectsApi(projects: ProjectSession, bus: EventBus): ProjectsApi {
+  return {
+    async listProjects() {
+      return projects.list();
+    },
+    async createProject(req) {
+      const p = await projects.create(req.name);
+      bus.emit({ type: 'project:changed', project: p });
+      return p;
+    },
+    async openProject(req) {
+      const p = await projects.open(req.projectId);
+      bus.emit({ type: 'project:changed', project: p });
+      return p;
+    },
+    async renameProject(req): Promise<ProjectSummary> {
+      return projects.rename(req.projectId, req.name);
+    },
+    async queryHistory(req) {
+      return projects.queryHistory(req);
+    },
+    async getGeneration(req) {
+      return projects.getGeneration(req.id);
+    },
+    async updateGeneration(req) {
+      return projects.updateGeneration(req);
+    },
+    async deleteGeneration(req) {
+      return { deleted: projects.trash(req.id) };
+    },
+    async restoreGeneration(req) {
+      return projects.restore(req.id);
+    },
+    async emptyTrash() {
+      return projects.current().emptyTrash();
+    },
+    async getLineage(req) {
+      return projects.lineage(req.id);
+    },
+    async listBoards() {
+      return projects.boards();
+    },
+    async createBoard(req) {
+      const b = projects.current().createBoard(req.name);
+      return { id: b.id, name: b.name, itemCount: b.itemCount };
+    },
+    async renameBoard(req) {
+      projects.board(req.boardId);
+      projects.current().renameBoard(req.boardId, req.name);
+      return projects.board(req.boardId);
+    },
+    async deleteBoard(req) {
+      projects.board(req.boardId);
+      projects.current().deleteBoard(req.boardId);
+      return { deleted: true };
+    },
+    async setBoardMembership(req) {
+      projects.board(req.boardId);
+      for (const id of req.ids) projects.getGeneration(id); // unknown ids → not_found before any change
+      if (req.member) projects.current().addToBoard(req.boardId, req.ids);
+      else projects.current().removeFromBoard(req.boardId, req.ids);
+      return projects.board(req.boardId);
+    },
+    async exportGenerations(req) {
+      const r = await projects.current().exportGenerations({ ids: req.ids, boardId: req.boardId, to: req.to, format: req.format, quality: req.quality });
+      return { path: r.path, count: r.count };
+    },
+    async importImages(req) {
+      return projects.importImages(req.paths);
+    },
+    async readImageMetadata(req) {
+      const buf = Buffer.from(req.base64, 'base64');
+      const meta = await readImageMetadata(buf);
+      const g = (meta.generation ?? {}) as Record<string, unknown>;
+      const params: Record<string, string | number> = {};
+      for (const [k, v] of Object.entries(g)) {
+        if ((typeof v === 'string' || typeof v === 'number') && k !== 'prompt' && k !== 'negativePrompt') params[k] = v;
+      }
+      return {
+        source: meta.source,
+        ...(typeof g.prompt === 'string' ? { prompt: g.prompt } : {}),
+        ...(typeof g.negativePrompt === 'string' ? { negativePrompt: g.negativePrompt } : {}),
+        params,
+        warnings: meta.warnings,
+      };
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The objects every entry point needs to generate: settings, the model manager and registry, the
+ * engine host and the generation service over them. The studio backend and `atelier generate`
+ * both start from here, so neither wires an engine or a model manager of its own.
+ */
+import { join } from 'node:path';
+import type { LoadedModelInfo } from '../../common/api/contract';
+import { EngineHost } from '../engine-host';
+import { ModelManager } from '../models/manager';
+import { GenerationService } from './generation-service';
+import { ModelRegistry } from './model-registry';
+import { appRoot, bundledDemoModelDir } from './paths';
+import { SettingsStore } from './settings-store';
+import { installedUpscalers } from './upscale-job';
+
+export const APP_VERSION = '0.1.0';
+
+export interface RuntimeOptions {
+  userDataDir: string;
+  demoModelDir?: string;
+  /** Hugging Face compatible endpoint (mirrors, tests); default $HF_ENDPOINT or huggingface.co. */
+  hubEndpoint?: string;
+  /** Runs before a downloaded or imported model is installed; throws to refuse it. */
+  validateModel?: (folder: string) => Promise<void>;
+  onModelLoaded?(model: LoadedModelInfo): void;
+}
+
+export interface Runtime {
+  settings: SettingsStore;
+  modelManager: ModelManager;
+  models: ModelRegistry;
+  engine: EngineHost;
+  generation: GenerationService;
+  /** Stops downloads and the engine worker. */
+  close(): Promise<void>;
+}
+
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  const settings = new SettingsStore(join(opts.userDataDir, 'settings.json'), opts.userDataDir);
+  const modelManager = new ModelManager({
+    modelsDir: () => settings.get().modelsDir,
+    demoModelDir: opts.demoModelDir ?? bundledDemoModelDir(appRoot()),
+    endpoint: opts.hubEndpoint ?? process.env.HF_ENDPOINT,
+    token: process.env.HF_TOKEN,
+    validate: opts.validateModel,
+  });
+  const models = new ModelRegistry(modelManager);
+  const engine = new EngineHost();
+  const generation = new GenerationService({
+    engine,
+    models,
+    settings: () => settings.get(),
+    upscalers: () => installedUpscalers(modelManager),
+    appVersion: APP_VERSION,
+    onModelLoaded: opts.onModelLoaded,
+  });
+  return {
+    settings,
+    modelManager,
+    models,
+    engine,
+    generation,
+    async close() {
+      await modelManager.close();
+      await engine.close();
+    },
+  };
+}
