@@ -3,10 +3,11 @@
  * event the Node side pushes. Implemented once on the Node side (main/app/atelier-service.ts),
  * reached through Electron IPC (preload) or WebSocket (server mode) — same interface either way.
  */
+import type { ExecutionProviderName } from '../providers';
 import type { z } from 'zod';
 import * as S from './schemas';
 
-export type ExecutionProvider = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
+export type ExecutionProvider = ExecutionProviderName;
 
 export interface SystemInfo {
   appVersion: string;

@@ -4,9 +4,10 @@
  * It must not import anything from Node or the DOM (enforced by scripts/check-layers.mjs).
  */
 import { z } from 'zod';
+import { PROVIDER_CHOICES } from '../providers';
 
 export const RngKind = z.enum(['cpu', 'cuda']);
-export const ExecutionProviderChoice = z.enum(['auto', 'cuda', 'dml', 'coreml', 'webgpu', 'cpu']);
+export const ExecutionProviderChoice = z.enum(PROVIDER_CHOICES);
 
 const id = z.string().min(1).max(200);
 const multipleOf8 = (max: number) =>

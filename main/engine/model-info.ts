@@ -5,6 +5,7 @@
  * are long enough), config.json files, the scheduler config and the tokenizer.
  * Every defect becomes a ModelLoadError naming the file.
  */
+import type { PipelineFamily } from '../../common/model-families';
 import { existsSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ModelLoadError, type ModelLoadErrorCode } from './model-errors';
@@ -58,7 +59,8 @@ export interface ModelInfo {
   defaults: RecommendedDefaults;
 }
 
-export type ModelFamily = 'sd1' | 'sd2' | 'sd2-v' | 'sd-turbo' | 'sdxl' | 'lcm';
+/** What the engine detects from the graphs (common/model-families.ts). */
+export type ModelFamily = PipelineFamily;
 
 /** Recommended generation settings for a model (same keys as the API's ModelSummary.defaults, plus scheduler options). */
 export interface RecommendedDefaults {

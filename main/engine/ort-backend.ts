@@ -4,6 +4,7 @@
  * runtime (or its version quirks: Float16Array vs Uint16Array, metadata shape)
  * is handled in one place.
  */
+import { PROVIDER_NAMES, type ExecutionProviderName } from '../../common/providers';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -14,11 +15,11 @@ import { float16Bits } from './float16';
 // the exception we catch and record; keep the console for real problems only.
 ort.env.logLevel = (process.env.ATELIER_ORT_LOG_LEVEL as typeof ort.env.logLevel) ?? 'fatal';
 
-export type ProviderName = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
+export type ProviderName = ExecutionProviderName;
 export type ProviderChoice = 'auto' | ProviderName;
 
 /** Order of preference for `provider: 'auto'`. */
-export const PROVIDER_PREFERENCE: readonly ProviderName[] = Object.freeze(['cuda', 'dml', 'coreml', 'webgpu', 'cpu']);
+export const PROVIDER_PREFERENCE: readonly ProviderName[] = PROVIDER_NAMES;
 const PROVIDER_CHOICES: readonly ProviderChoice[] = Object.freeze(['auto', ...PROVIDER_PREFERENCE]);
 
 export type EngineTensorType = 'float32' | 'float16' | 'int32' | 'int64';

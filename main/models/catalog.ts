@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { appRoot } from '../platform/paths';
+import { CATALOG_FAMILIES } from '../../common/model-families';
+import { PROVIDER_NAMES, type ExecutionProviderName } from '../../common/providers';
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
 
@@ -33,9 +35,9 @@ export const CatalogFileSchema = z
   .strict();
 
 export const ModelKindSchema = z.enum(['pipeline', 'vae-decoder', 'upscaler']);
-export const ModelFamilySchema = z.enum(['sd1', 'sd2', 'sdxl', 'taesd', 'esrgan', 'demo']);
+export const ModelFamilySchema = z.enum(CATALOG_FAMILIES);
 export const PrecisionSchema = z.enum(['fp32', 'fp16', 'mixed']);
-export const ProviderSchema = z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
+export const ProviderSchema = z.enum(PROVIDER_NAMES as readonly [ExecutionProviderName, ...ExecutionProviderName[]]);
 export const SchedulerNameSchema = z.enum(['euler', 'euler-a', 'ddim', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm', 'pndm']);
 
 export const RecommendedDefaultsSchema = z
@@ -110,8 +112,9 @@ export type CatalogFile = z.infer<typeof CatalogFileSchema>;
 export type CatalogEntry = z.infer<typeof CatalogEntrySchema>;
 export type Catalog = z.infer<typeof CatalogSchema>;
 export type ModelKind = z.infer<typeof ModelKindSchema>;
-export type ModelFamily = z.infer<typeof ModelFamilySchema>;
-export type ExecutionProviderName = z.infer<typeof ProviderSchema>;
+/** A catalog entry's family (latent space and kind) — not the engine's pipeline family. */
+export type CatalogFamily = z.infer<typeof ModelFamilySchema>;
+export type { ExecutionProviderName };
 export type RecommendedDefaults = z.infer<typeof RecommendedDefaultsSchema>;
 
 /** Path of the shipped catalog: `<app root>/models/catalog.json` (works from source, dist/ and Electron). */

@@ -14,11 +14,11 @@ export interface AtelierServer {
   process: ChildProcess;
 }
 
-export async function startAtelierServer(extraArgs: string[] = []): Promise<AtelierServer> {
+export async function startAtelierServer(extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<AtelierServer> {
   const home = mkdtempSync(join(tmpdir(), 'atelier-e2e-'));
   const child = spawn(process.execPath, ['bin/atelier.mjs', 'serve', '--port', '0', '--home', home, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ATELIER_HOME: home },
+    env: { ...process.env, ATELIER_HOME: home, ...extraEnv },
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
