@@ -31,6 +31,8 @@ export interface ModelSummary {
   defaults?: { steps?: number; guidanceScale?: number; scheduler?: string; width?: number; height?: number };
   /** Width and height must be multiples of this (when the model's UNet needs more than 8). */
   sizeMultiple?: number;
+  /** Largest A1111 "Clip skip" its text encoder can run (1: only the default); absent when unknown. */
+  clipSkipMax?: number;
 }
 
 export interface LoadedModelInfo {
@@ -105,6 +107,17 @@ export interface GenerationRecord {
   notes: string;
   createdAt: string;
   timings: Record<string, number>;
+  /** Hash of the model's files (A1111 "Model hash" is its first 10 characters). */
+  modelHash?: string;
+  /** img2img / inpaint denoising strength; null for text-to-image. */
+  strength?: number | null;
+  /** The init image: a generation id of this project, or `sha256:…` for an uploaded file; null for text-to-image. */
+  initImageRef?: string | null;
+  /** The inpainting mask (`sha256:…` of a painted mask, `outpaint:l,r,t,b:fill` for outpainting), or null. */
+  maskRef?: string | null;
+  /** Position in its batch (A1111 "Batch pos"). */
+  batchIndex?: number;
+  appVersion?: string;
 }
 
 export interface BoardSummary {
@@ -140,6 +153,12 @@ export interface JobSummary {
   total: number;
   error?: ApiErrorShape;
   generationIds: string[];
+  /**
+   * Inline (base64) init image / mask the job was submitted with: `request` lists the job without
+   * them (they can be tens of MB; the server keeps them only until the job ends). A retry needs the
+   * submitter's own copy. An initImage given by generationId stays in `request`.
+   */
+  omittedInputs?: { initImage?: { bytes: number }; mask?: { bytes: number } };
 }
 
 export interface ImageMetadataInfo {

@@ -5,18 +5,19 @@
  */
 import { z } from 'zod';
 import { PROVIDER_CHOICES } from '../providers';
+import { GENERATE_BOUNDS as B, multipleProblem, rangeProblem, WHOLE_NUMBER_PROBLEM, type NumberBounds } from '../params/bounds';
 
 export const RngKind = z.enum(['cpu', 'cuda']);
 export const ExecutionProviderChoice = z.enum(PROVIDER_CHOICES);
 
 const id = z.string().min(1).max(200);
-const multipleOf8 = (max: number) =>
-  z
-    .number()
-    .int()
-    .min(8)
-    .max(max)
-    .refine((v) => v % 8 === 0, { message: 'must be a multiple of 8' });
+/** A number within one row of the shared bounds table (common/params/bounds.ts), with its messages. */
+const bounded = (b: NumberBounds) => {
+  let n = z.number().min(b.min, rangeProblem(b)).max(b.max, rangeProblem(b));
+  if (b.integer) n = n.int(WHOLE_NUMBER_PROBLEM);
+  const m = b.multipleOf;
+  return m ? n.refine((v) => v % m === 0, { message: multipleProblem(m) }) : n;
+};
 
 export const SchedulerOptions = z
   .object({
@@ -53,20 +54,20 @@ export const GenerateRequest = z
     modelId: id.optional(),
     prompt: z.string().max(20_000),
     negativePrompt: z.string().max(20_000).default(''),
-    width: multipleOf8(4096).default(64),
-    height: multipleOf8(4096).default(64),
-    steps: z.number().int().min(1).max(500).default(20),
-    guidanceScale: z.number().min(0).max(50).default(5),
+    width: bounded(B.width).default(64),
+    height: bounded(B.height).default(64),
+    steps: bounded(B.steps).default(20),
+    guidanceScale: bounded(B.guidanceScale).default(5),
     guidanceRescale: z.number().min(0).max(1).default(0),
     /** A1111 "Clip skip": 1 = last CLIP layer (the default when absent), 2 = penultimate, … */
-    clipSkip: z.number().int().min(1).max(12).optional(),
+    clipSkip: bounded(B.clipSkip).optional(),
     scheduler: z.string().max(100).optional(),
     /** scheduler_config.json overrides, e.g. { use_karras_sigmas: true } for "DPM++ 2M Karras". */
     schedulerOptions: SchedulerOptions.optional(),
     /** -1 (or absent) picks a random seed; the chosen seed is reported with the result. */
-    seed: z.number().int().min(-1).max(2 ** 32 - 1).default(-1),
+    seed: bounded(B.seed).default(-1),
     rng: RngKind.default('cpu'),
-    batchSize: z.number().int().min(1).max(16).default(1),
+    batchSize: bounded(B.batchSize).default(1),
     parentId: id.optional(),
     /** img2img / inpainting source: a generation of the current project, or an image file's bytes. */
     initImage: ImageSource.optional(),

@@ -8,6 +8,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { join, relative, resolve } from 'node:path';
 import { AtelierApiError, type ModelSummary } from '../../common/api/contract';
 import { inspectModel } from '../engine';
+import { cachedClipSkipLimit } from './clip-skip-limit';
 import type { ModelManager } from '../models/manager';
 import type { InstalledModel } from '../models/model-store';
 
@@ -63,7 +64,13 @@ function toEntry(m: InstalledModel): ModelEntry {
     ...(m.description ? { description: m.description } : {}),
     ...(defaults ? { defaults } : {}),
     ...(m.bundled ? { sizeMultiple: DEMO_SIZE_MULTIPLE } : {}),
+    ...withClipSkipMax(m.path),
   };
+}
+
+function withClipSkipMax(folder: string): { clipSkipMax?: number } {
+  const max = cachedClipSkipLimit(folder);
+  return max === undefined ? {} : { clipSkipMax: max };
 }
 
 /** Refuses, before any work, a size the model's UNet cannot take. */

@@ -155,6 +155,12 @@ export class ProjectSession {
       notes: r.notes,
       createdAt: new Date(r.createdAt).toISOString(),
       timings: r.timings ?? {},
+      modelHash: r.modelHash,
+      strength: r.strength,
+      initImageRef: r.initImageRef,
+      maskRef: r.maskRef,
+      batchIndex: r.batchIndex,
+      appVersion: r.appVersion,
     };
   }
 

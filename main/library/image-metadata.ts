@@ -8,7 +8,8 @@
  * WebP the EXIF UserComment / ImageDescription and the XMP packet are.
  */
 import { decodeTextChunk, isPng, readPngChunks } from './png-chunks';
-import { infotextToParams, parseInfotext, a1111ToScheduler } from './infotext';
+import { infotextToParams, parseInfotext } from './infotext';
+import { fromComfy as comfySchedulerName, fromInvoke as invokeSchedulerName } from '../../common/schedulers';
 import { generationParamsSchema, type GenerationParams } from './types';
 import { readExifText, findInJpeg, findInWebp, isJpeg, isWebp } from './exif';
 
@@ -155,7 +156,7 @@ function recognise(raw: Record<string, string>, warnings: string[]): ImageMetada
   if (raw['parameters'] !== undefined && raw['parameters'].length > MAX_INFOTEXT_CHARS) {
     warnings.push(`A1111 parameters text is ${raw['parameters'].length} chars; too long to parse`);
   } else if (raw['parameters'] !== undefined) {
-    const generation = infotextToParams(parseInfotext(raw['parameters']));
+    const generation = infotextToParams(parseInfotext(raw['parameters']), warnings);
     return { source: 'a1111', generation, raw, warnings };
   }
   if (raw['invokeai_metadata'] !== undefined) {
@@ -223,7 +224,7 @@ function fromInvoke(text: string, warnings: string[]): Partial<GenerationParams>
     cfg: finite(json['cfg_scale']),
     width: safeInt(json['width']),
     height: safeInt(json['height']),
-    scheduler: scheduler ? invokeScheduler(scheduler) : undefined,
+    scheduler: scheduler ? invokeScheduler(scheduler, warnings) : undefined,
     modelId: str(model?.['name']) ?? str(model?.['model_name']) ?? str(json['model']),
     modelHash: str(model?.['hash']),
     modelFamily: str(model?.['base']) ?? str(model?.['base_model']),
@@ -232,17 +233,11 @@ function fromInvoke(text: string, warnings: string[]): Partial<GenerationParams>
   });
 }
 
-function invokeScheduler(name: string): string {
-  // InvokeAI ids: euler, euler_a, dpmpp_2m, dpmpp_2m_k, ddim, unipc, lcm …
-  const karras = /_k$/.test(name);
-  const base = name.replace(/_k$/, '');
-  const map: Record<string, string> = {
-    euler: 'Euler', euler_a: 'Euler a', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_sde: 'DPM++ 2M SDE', dpmpp_sde: 'DPM++ SDE',
-    kdpm_2: 'DPM2', kdpm_2_a: 'DPM2 a', heun: 'Heun', lms: 'LMS', ddim: 'DDIM', ddpm: 'DDPM', pndm: 'PLMS',
-    unipc: 'UniPC', lcm: 'LCM', deis: 'DEIS', tcd: 'TCD',
-  };
-  const sampler = map[base];
-  return sampler ? a1111ToScheduler(sampler, karras ? 'Karras' : undefined) : name;
+/** InvokeAI ids (euler, euler_a, dpmpp_2m_k …) through the one scheduler table; problems become warnings. */
+function invokeScheduler(name: string, warnings: string[]): string {
+  const r = invokeSchedulerName(name);
+  warnings.push(...r.notes);
+  return r.scheduler;
 }
 
 type ComfyNode = { class_type?: unknown; inputs?: Record<string, unknown> };
@@ -294,17 +289,15 @@ function fromComfy(promptText: string | undefined, warnings: string[]): Partial<
     cfg: finite(inp['cfg']),
     width: latent?.inputs ? safeInt(latent.inputs['width']) : undefined,
     height: latent?.inputs ? safeInt(latent.inputs['height']) : undefined,
-    scheduler: samplerName ? comfyScheduler(samplerName, schedule) : undefined,
+    scheduler: samplerName ? comfyScheduler(samplerName, schedule, warnings) : undefined,
     modelId: ckpt?.inputs ? str(ckpt.inputs['ckpt_name']) : undefined,
     strength: finite(inp['denoise']) !== undefined && finite(inp['denoise']) !== 1 ? finite(inp['denoise']) : undefined,
   });
 }
 
-function comfyScheduler(samplerName: string, schedule: string | undefined): string {
-  const map: Record<string, string> = {
-    euler: 'Euler', euler_ancestral: 'Euler a', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_sde: 'DPM++ 2M SDE', dpmpp_sde: 'DPM++ SDE',
-    dpm_2: 'DPM2', dpm_2_ancestral: 'DPM2 a', heun: 'Heun', lms: 'LMS', ddim: 'DDIM', ddpm: 'DDPM', uni_pc: 'UniPC', lcm: 'LCM', deis: 'DEIS',
-  };
-  const sampler = map[samplerName];
-  return sampler ? a1111ToScheduler(sampler, schedule === 'karras' ? 'Karras' : undefined) : samplerName;
+/** ComfyUI sampler_name + scheduler through the one scheduler table; problems become warnings. */
+function comfyScheduler(samplerName: string, schedule: string | undefined, warnings: string[]): string {
+  const r = comfySchedulerName(samplerName, schedule);
+  warnings.push(...r.notes);
+  return r.scheduler;
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { DISCONNECTED_EVENT } from '../api/connect';
 import { useShallow } from 'zustand/react/shallow';
+import { canRun, providerStatuses } from '../lib/providers';
 import { FIT_VIEW, zoomAround, type View } from '../lib/view-transform';
 import { useAtelier, useAtelierStore } from '../state/store';
 import { CompareView } from './CompareView';
@@ -16,7 +17,7 @@ import { VariantExplorer } from './VariantExplorer';
 import { Viewer } from './Viewer';
 
 function TopBar() {
-  const { info, compareMode, selectionCount, toggleCompare, openExplorer, canExplore, openModels, downloading } = useAtelier(
+  const { info, compareMode, selectionCount, toggleCompare, openExplorer, canExplore, openModels, downloading, loaded, loading } = useAtelier(
     useShallow((s) => ({
       info: s.systemInfo,
       compareMode: s.compareMode,
@@ -26,8 +27,12 @@ function TopBar() {
       canExplore: !!(s.viewingId || s.selection[0]),
       openModels: s.setModelsViewOpen,
       downloading: Object.values(s.downloads).filter((d) => d.state !== 'failed' && d.state !== 'paused').length,
+      loaded: s.loadedModel,
+      loading: s.modelLoading,
     })),
   );
+  // Listed by ONNX Runtime is not the same as able to run: the last model load decides.
+  const providers = providerStatuses(info?.executionProviders, loaded, loading);
   return (
     <header className="topbar">
       <span className="brand">Atelier</span>
@@ -47,15 +52,18 @@ function TopBar() {
         Models{downloading > 0 ? ` (${downloading}↓)` : ''}
       </button>
       <span className="spacer" />
-      <div className="eps" data-testid="execution-providers" title="Execution providers available on this machine">
-        {info?.executionProviders.map((ep) => (
+      <div className="eps" data-testid="execution-providers" title="Execution providers: highlighted ones can run models on this machine">
+        {providers.map((p) => (
           <span
-            key={ep.name}
-            className={ep.bundled ? 'chip ep' : 'chip'}
-            data-ep={ep.name}
-            title={ep.bundled ? `${ep.name}: ships with Atelier` : `${ep.name}: available when its runtime libraries are installed on this machine`}
+            key={p.name}
+            className={canRun(p) ? 'chip ep' : p.state === 'unavailable' ? 'chip muted unavailable' : 'chip muted'}
+            data-ep={p.name}
+            data-state={p.state}
+            data-available={canRun(p)}
+            data-reason={p.reason}
+            title={`${p.name}: ${p.reason}`}
           >
-            {ep.name}
+            {p.name}
           </span>
         ))}
       </div>
@@ -90,7 +98,7 @@ function useShortcuts() {
       if (isModalOpen()) return;
       if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
         e.preventDefault();
-        void s.generate();
+        void s.requestGenerate();
         return;
       }
       if (s.appState !== 'ready' || isTyping(e) || e.altKey || e.ctrlKey || e.metaKey) return;

@@ -6,6 +6,7 @@ import { visibleRange } from '../lib/virtual-list';
 import { useAtelier } from '../state/store';
 import { BoardsPanel } from './BoardsPanel';
 import { ExportDialog } from './ExportDialog';
+import { EmptyHistoryHint } from './ExamplePrompts';
 import { useElementSize } from './hooks';
 import { TagEditor } from './TagEditor';
 import { TrashBar, TrashToggle } from './TrashBar';
@@ -63,7 +64,7 @@ interface Menu {
 }
 
 function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
-  const { record, vary, remove, pushToast, explore, view, setInitImage, board, setMembership, selection, upscale, reveal, trashed, restore } = useAtelier(
+  const { record, vary, remove, pushToast, explore, view, setInitImage, loadParams, board, setMembership, selection, upscale, reveal, trashed, restore } = useAtelier(
     useShallow((s) => ({
       upscale: s.upscaleImage,
       reveal: s.reveal,
@@ -77,6 +78,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       explore: s.setVariantExplorerOpen,
       view: s.view,
       setInitImage: s.setInitImage,
+      loadParams: s.loadParamsFrom,
       trashed: !!s.historyFilter.trashed,
       restore: s.restoreGenerations,
     })),
@@ -145,6 +147,9 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       </button>
       <button type="button" role="menuitem" data-testid="menu-reveal" onClick={act(() => void reveal(record.id))}>
         Reveal <span className="muted">select and show it</span>
+      </button>
+      <button type="button" role="menuitem" data-testid="menu-load-params" title="Everything needed to make it again: prompt, seed (locked), settings, init image and strength" onClick={act(() => loadParams(record))}>
+        Load parameters <span className="muted">reproduce it</span>
       </button>
       <button type="button" role="menuitem" data-testid="use-as-init" onClick={act(() => setInitImage(record))}>
         Use as init image <span className="muted">img2img / inpaint</span>
@@ -349,7 +354,7 @@ export function HistoryStrip() {
               ? 'No images match this search or filter.'
               : filter.trashed
               ? 'The trash is empty. Deleted images wait here until you empty it.'
-              : 'Your generations land here. Generate something to start, or drop an image with A1111 metadata to reuse its settings.'}
+              : <EmptyHistoryHint />}
           </div>
         ) : (
           <div className="history-inner" style={{ height: rows * ROW_H }}>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { paramsFromMetadata } from '../state/import-slice';
+import { planImport } from '../lib/import-plan';
 import { useAtelier, useAtelierStore } from '../state/store';
 import { useModal } from './useModal';
 
@@ -25,7 +25,9 @@ function OfferDialog({ close, children }: { close(): void; children: ReactNode }
 export function ImportDrop() {
   const store = useAtelierStore();
   const [over, setOver] = useState(false);
-  const { offer, apply, dismiss } = useAtelier(useShallow((s) => ({ offer: s.importOffer, apply: s.applyImport, dismiss: s.dismissImport })));
+  const { offer, apply, dismiss, models, params } = useAtelier(
+    useShallow((s) => ({ offer: s.importOffer, apply: s.applyImport, dismiss: s.dismissImport, models: s.models, params: s.params })),
+  );
 
   useEffect(() => {
     const hasFiles = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
@@ -58,27 +60,37 @@ export function ImportDrop() {
     };
   }, [store]);
 
-  const recognised = offer ? paramsFromMetadata(offer) : {};
+  // The same plan applyImport uses: what goes into the form, and what does not (in words).
+  const plan = offer ? planImport(offer, { models, current: params }) : null;
   return (
     <>
       {over && <div className="drop-overlay" data-testid="drop-overlay">Drop an image to read its generation parameters</div>}
-      {offer && (
+      {offer && plan && (
         <div className="modal-backdrop">
           <OfferDialog close={dismiss}>
             <div className="modal-title">Parameters found in {offer.fileName}</div>
             <div className="muted">Source: {offer.source}</div>
             {offer.prompt && <div className="import-prompt">{offer.prompt}</div>}
             {offer.negativePrompt && <div className="import-prompt muted">Negative: {offer.negativePrompt}</div>}
-            <div className="import-params">
-              {Object.entries(recognised)
-                .filter(([k]) => k !== 'prompt' && k !== 'negativePrompt' && k !== 'seedLocked')
-                .map(([k, v]) => (
-                  <span key={k} className="chip">
-                    {k}: {String(v)}
-                  </span>
-                ))}
+            <div className="import-params" data-testid="import-applied">
+              {plan.applied.map(({ label, value }) => (
+                <span key={label} className="chip" data-testid="import-applied-item" data-label={label}>
+                  {label}: {value}
+                </span>
+              ))}
             </div>
-            {offer.warnings.length > 0 && <div className="hint warn">{offer.warnings.join(' · ')}</div>}
+            {plan.notApplied.length > 0 && (
+              <div className="hint warn" data-testid="import-not-applied">
+                <div>Not applied:</div>
+                <ul>
+                  {plan.notApplied.map((n) => (
+                    <li key={n} data-testid="import-not-applied-item">
+                      {n}
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            )}
             <div className="row end">
               <button type="button" data-testid="import-dismiss" onClick={dismiss}>
                 Ignore

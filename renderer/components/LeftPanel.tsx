@@ -1,4 +1,9 @@
+import { useEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import { GENERATE_BOUNDS, type NumberBounds } from '../../common/params/bounds';
+import { DEMO_PLACEHOLDER, GENERIC_PLACEHOLDER, isDemoModel } from '../lib/demo-prompts';
+import { parseFieldText, stepValue } from '../lib/number-field';
+import { providerStatuses } from '../lib/providers';
 import { SCHEDULERS } from '../lib/presets';
 import { aspectLabel, sizePresets } from '../lib/sizes';
 import { useAtelier } from '../state/store';
@@ -25,6 +30,8 @@ function ModelPicker() {
   );
   const model = models.find((m) => m.id === modelId);
   const provider = loaded && loaded.modelId === modelId ? loaded.provider : null;
+  // The same status (and reason text) as the header's provider chips.
+  const skipped = loaded && loaded.modelId === modelId ? providerStatuses(uniqueProviders(loaded.fallbacks), loaded).filter((p) => p.state === 'unavailable') : [];
   return (
     <div className="field">
       <div className="field-head">
@@ -52,14 +59,14 @@ function ModelPicker() {
           </span>
         </div>
       )}
-      {loaded && loaded.modelId === modelId && loaded.fallbacks.length > 0 && (
+      {skipped.length > 0 && (
         <details className="fallbacks" data-testid="model-fallbacks">
           <summary>
-            {new Set(loaded.fallbacks.map((f) => f.provider)).size} faster provider(s) not used — why?
+            {skipped.length} faster provider{skipped.length === 1 ? '' : 's'} not used — why?
           </summary>
-          {[...new Map(loaded.fallbacks.map((f) => [f.provider, f.reason])).entries()].map(([provider, reason]) => (
-            <div key={provider}>
-              <strong>{provider}</strong>: {reason}
+          {skipped.map((p) => (
+            <div key={p.name} data-testid="model-fallback" data-provider={p.name} data-reason={p.reason}>
+              <strong>{p.name}</strong>: {p.reason}
             </div>
           ))}
         </details>
@@ -68,32 +75,116 @@ function ModelPicker() {
   );
 }
 
+function uniqueProviders(fallbacks: { provider: string }[]): { name: string }[] {
+  return [...new Set(fallbacks.map((f) => f.provider))].map((name) => ({ name }));
+}
+
+/**
+ * A number input that lets the user clear it and type a new value: the text is the user's until
+ * it is valid. Valid text updates the form at once; invalid text (empty, "-", out of range, off the
+ * step) keeps the form's last valid value, registers a field error that Generate refuses on, and
+ * is shown next to the field on blur or Enter. Nothing is clamped into another value.
+ */
 function NumberField(props: {
   id: string;
   label: string;
+  /** The field's name in messages ("Width"). */
+  name: string;
   value: number;
-  min: number;
-  max: number;
+  bounds: NumberBounds;
+  /** A stricter step than the schema's (the model's size multiple). */
+  multipleOf?: number;
   step?: number;
   title?: string;
+  /** What an empty field means (seed: −1); without it, empty is an error. */
+  emptyValue?: number;
+  placeholder?: string;
+  /** The text for a value from the form (seed: "" for −1). */
+  format?(v: number): string;
+  className?: string;
+  compact?: boolean;
   onChange(v: number): void;
 }) {
+  const { id, value, bounds, onChange } = props;
+  const { error, setFieldError } = useAtelier(useShallow((s) => ({ error: s.fieldErrors[id], setFieldError: s.setFieldError })));
+  const [draft, setDraft] = useState<string | null>(null);
+  const input = useRef<HTMLInputElement>(null);
+  const rules = { name: props.name, bounds, multipleOf: props.multipleOf, emptyValue: props.emptyValue };
+  const rulesRef = useRef(rules);
+  rulesRef.current = rules;
+  const text = props.format ? props.format(value) : String(value);
+
+  const draftRef = useRef(draft);
+  draftRef.current = draft;
+  // A value set from elsewhere (model defaults, reused parameters, outpaint size) replaces the
+  // draft, unless the draft is what set it, or the user is still typing an incomplete value.
+  useEffect(() => {
+    const d = draftRef.current;
+    if (d === null) return;
+    const parsed = parseFieldText(d, rulesRef.current);
+    if (parsed.ok && parsed.value === value) return;
+    if (!parsed.ok && document.activeElement === input.current) return;
+    setDraft(null);
+    setFieldError(id, null);
+  }, [value, id, setFieldError]);
+  useEffect(() => () => setFieldError(id, null), [id, setFieldError]);
+
+  /** Apply `raw`; `reveal` (blur/Enter) shows an error next to the field and tidies valid text. */
+  const apply = (raw: string, reveal: boolean) => {
+    const r = parseFieldText(raw, rules);
+    if (r.ok) {
+      setFieldError(id, null);
+      if (r.value !== value) onChange(r.value);
+      if (reveal) setDraft(null);
+    } else {
+      setFieldError(id, { message: r.error, shown: reveal || !!error?.shown });
+    }
+  };
+
+  const shown = error?.shown ? error.message : null;
   return (
-    <div className="field compact" title={props.title}>
-      <label htmlFor={props.id}>{props.label}</label>
+    <div className={props.compact === false ? `field ${props.className ?? ''}` : `field compact ${props.className ?? ''}`} title={props.title}>
+      {props.label && <label htmlFor={id}>{props.label}</label>}
       <input
-        id={props.id}
-        data-testid={props.id}
-        type="number"
-        min={props.min}
-        max={props.max}
-        step={props.step ?? 1}
-        value={Number.isFinite(props.value) ? props.value : ''}
+        ref={input}
+        id={id}
+        data-testid={id}
+        type="text"
+        inputMode={bounds.integer && bounds.min >= 0 ? 'numeric' : 'text'}
+        autoComplete="off"
+        spellCheck={false}
+        placeholder={props.placeholder}
+        value={draft ?? text}
+        aria-invalid={shown ? true : undefined}
+        aria-describedby={shown ? `${id}-error` : undefined}
+        data-invalid={error ? 'true' : 'false'}
+        className={shown ? 'invalid' : undefined}
         onChange={(e) => {
-          const v = e.target.valueAsNumber;
-          if (Number.isFinite(v)) props.onChange(v);
+          setDraft(e.target.value);
+          apply(e.target.value, false);
+        }}
+        onBlur={(e) => apply(e.target.value, true)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && !e.ctrlKey && !e.metaKey) {
+            e.preventDefault();
+            apply(e.currentTarget.value, true);
+          } else if ((e.key === 'ArrowUp' || e.key === 'ArrowDown') && !e.ctrlKey && !e.metaKey && !e.altKey) {
+            e.preventDefault();
+            const current = parseFieldText(e.currentTarget.value, rules);
+            const base = current.ok ? current.value : value;
+            const next = stepValue(base, e.key === 'ArrowUp' ? 1 : -1, props.step ?? 1, bounds);
+            if (next === null) return;
+            setDraft(null);
+            setFieldError(id, null);
+            onChange(next);
+          }
         }}
       />
+      {shown && (
+        <div className="field-error" id={`${id}-error`} data-testid={`${id}-error`} role="alert">
+          {shown}
+        </div>
+      )}
     </div>
   );
 }
@@ -104,6 +195,7 @@ function Params() {
   );
   const model = models.find((m) => m.id === params.modelId);
   const base = model?.defaults?.width ?? 512;
+  const sizeStep = Math.max(GENERATE_BOUNDS.width.multipleOf, model?.sizeMultiple ?? 0);
   const presets = sizePresets(base, model?.sizeMultiple ?? 8);
   return (
     <>
@@ -128,22 +220,22 @@ function Params() {
             </button>
           ))}
         </div>
-        <div className="row">
-          <NumberField id="width" label="W" value={params.width} min={8} max={4096} step={8} onChange={(width) => setParams({ width })} />
-          <NumberField id="height" label="H" value={params.height} min={8} max={4096} step={8} onChange={(height) => setParams({ height })} />
+        <div className="row number-row">
+          <NumberField id="width" label="W" name="Width" value={params.width} bounds={GENERATE_BOUNDS.width} multipleOf={sizeStep} step={sizeStep} onChange={(width) => setParams({ width })} />
+          <NumberField id="height" label="H" name="Height" value={params.height} bounds={GENERATE_BOUNDS.height} multipleOf={sizeStep} step={sizeStep} onChange={(height) => setParams({ height })} />
         </div>
       </div>
-      <div className="row">
-        <NumberField id="steps" label="Steps" value={params.steps} min={1} max={500} onChange={(steps) => setParams({ steps })} />
-        <NumberField id="cfg" label="CFG" value={params.guidanceScale} min={0} max={50} step={0.5} onChange={(guidanceScale) => setParams({ guidanceScale })} />
+      <div className="row number-row">
+        <NumberField id="steps" label="Steps" name="Steps" value={params.steps} bounds={GENERATE_BOUNDS.steps} onChange={(steps) => setParams({ steps })} />
+        <NumberField id="cfg" label="CFG" name="CFG" value={params.guidanceScale} bounds={GENERATE_BOUNDS.guidanceScale} step={0.5} onChange={(guidanceScale) => setParams({ guidanceScale })} />
         <NumberField
           id="clip-skip"
           label="Clip skip"
+          name="Clip skip"
           value={params.clipSkip}
-          min={1}
-          max={12}
+          bounds={GENERATE_BOUNDS.clipSkip}
           title="Which CLIP text-encoder layer conditions the image, counted from the end: 1 = the last (default), 2 = the penultimate (what many anime/SDXL checkpoints were trained with). Needs a text encoder that exposes its hidden states."
-          onChange={(clipSkip) => setParams({ clipSkip: Math.max(1, Math.min(12, Math.round(clipSkip))) })}
+          onChange={(clipSkip) => setParams({ clipSkip })}
         />
       </div>
       <div className="field">
@@ -159,20 +251,20 @@ function Params() {
       <div className="field">
         <label htmlFor="seed">Seed</label>
         <div className="seed-row">
-          <input
+          <NumberField
             id="seed"
-            data-testid="seed"
-            type="number"
-            min={0}
-            max={2 ** 32 - 1}
-            value={params.seed >= 0 ? params.seed : ''}
+            label=""
+            name="Seed"
+            compact={false}
+            className={params.seedLocked ? 'seed-input' : 'seed-input unlocked'}
+            value={params.seed}
+            bounds={GENERATE_BOUNDS.seed}
+            emptyValue={-1}
+            format={(v) => (v >= 0 ? String(v) : '')}
             placeholder="random"
-            className={params.seedLocked ? '' : 'unlocked'}
-            title={params.seedLocked ? 'Locked: every run uses this seed' : 'Unlocked: each run draws a new seed (shown here afterwards)'}
-            onChange={(e) => {
-              const v = e.target.valueAsNumber;
-              if (Number.isInteger(v) && v >= 0) setParams({ seed: v, seedLocked: true });
-            }}
+            title={params.seedLocked ? 'Locked: every run uses this seed. -1 or empty: a new random seed each run' : 'Unlocked: each run draws a new seed (shown here afterwards). Type a seed to lock it'}
+            // A typed seed locks it; -1 (or an empty field) means a new random seed every run.
+            onChange={(seed) => setParams(seed >= 0 ? { seed, seedLocked: true } : { seed: -1, seedLocked: false })}
           />
           <button
             type="button"
@@ -190,7 +282,7 @@ function Params() {
           </button>
         </div>
       </div>
-      <div className="row">
+      <div className="row number-row">
         <div className="field compact">
           <label htmlFor="rng">RNG</label>
           <select id="rng" data-testid="rng" value={params.rng} onChange={(e) => setParams({ rng: e.target.value as 'cpu' | 'cuda' })} title="Starting noise: CPU = torch.randn on CPU (Mersenne Twister, diffusers scripts, A1111 'CPU'); GPU = torch.randn on CUDA (Philox, A1111 'GPU'/'NV')">
@@ -198,7 +290,7 @@ function Params() {
             <option value="cuda">GPU (Philox)</option>
           </select>
         </div>
-        <NumberField id="batch" label="Batch" value={params.batchSize} min={1} max={16} onChange={(batchSize) => setParams({ batchSize: Math.max(1, Math.min(16, Math.round(batchSize))) })} />
+        <NumberField id="batch" label="Batch" name="Batch" value={params.batchSize} bounds={GENERATE_BOUNDS.batchSize} title="Images per Generate" onChange={(batchSize) => setParams({ batchSize })} />
       </div>
     </>
   );
@@ -305,13 +397,68 @@ function InitImageChip() {
   );
 }
 
+/** Generate, or why not: the first invalid field, or the empty-prompt question. */
+function GenerateBar() {
+  const { requestGenerate, confirmOpen, emptyPrompt, cancelEmptyPrompt, fieldErrors } = useAtelier(
+    useShallow((s) => ({
+      requestGenerate: s.requestGenerate,
+      confirmOpen: s.emptyPromptConfirm,
+      emptyPrompt: !s.params.prompt.trim(),
+      cancelEmptyPrompt: s.cancelEmptyPrompt,
+      fieldErrors: s.fieldErrors,
+    })),
+  );
+  const blocking = Object.values(fieldErrors).filter((e) => e.shown);
+  const asking = confirmOpen && emptyPrompt;
+  return (
+    <div className="generate-bar">
+      <button
+        type="button"
+        className="primary generate"
+        data-testid="generate"
+        disabled={blocking.length > 0}
+        aria-describedby={blocking.length > 0 ? 'generate-blocked' : undefined}
+        title={blocking.length > 0 ? `Fix first: ${blocking.map((e) => e.message).join(' ')}` : `Generate (${MOD}+Enter)`}
+        onClick={() => void requestGenerate()}
+      >
+        Generate <kbd>{MOD}+↵</kbd>
+      </button>
+      {blocking.length > 0 && (
+        <div className="hint bad" id="generate-blocked" data-testid="generate-blocked" role="status">
+          Can’t generate yet: {blocking.map((e) => e.message).join(' ')}
+        </div>
+      )}
+      {asking && (
+        <div className="confirm-inline" role="alertdialog" aria-label="Generate without a prompt?" data-testid="empty-prompt-confirm">
+          <div>The prompt is empty, so the model draws whatever it likes. Generate anyway?</div>
+          <div className="row end">
+            <button
+              type="button"
+              data-testid="empty-prompt-cancel"
+              onClick={() => {
+                cancelEmptyPrompt();
+                document.getElementById('prompt')?.focus();
+              }}
+            >
+              Write a prompt
+            </button>
+            <button type="button" className="primary" data-testid="empty-prompt-generate" autoFocus onClick={() => void requestGenerate({ allowEmptyPrompt: true })}>
+              Generate anyway
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
 export function LeftPanel() {
-  const { prompt, negativePrompt, setParams, generate } = useAtelier(
+  const { prompt, negativePrompt, setParams, demo } = useAtelier(
     useShallow((s) => ({
       prompt: s.params.prompt,
       negativePrompt: s.params.negativePrompt,
       setParams: s.setParams,
-      generate: s.generate,
+      demo: isDemoModel(s.models.find((m) => m.id === s.params.modelId)),
     })),
   );
   return (
@@ -323,7 +470,7 @@ export function LeftPanel() {
           label="Prompt"
           value={prompt}
           rows={5}
-          placeholder="a lighthouse on a cliff at dusk, 35mm photo"
+          placeholder={demo ? DEMO_PLACEHOLDER : GENERIC_PLACEHOLDER}
           onChange={(v) => setParams({ prompt: v })}
         />
         <PromptEditor
@@ -339,17 +486,7 @@ export function LeftPanel() {
         <ModelPicker />
         <Params />
       </div>
-      <div className="generate-bar">
-        <button
-          type="button"
-          className="primary generate"
-          data-testid="generate"
-          title={`Generate (${MOD}+Enter)`}
-          onClick={() => void generate()}
-        >
-          Generate <kbd>{MOD}+↵</kbd>
-        </button>
-      </div>
+      <GenerateBar />
       <QueueList />
     </aside>
   );

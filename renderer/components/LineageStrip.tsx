@@ -12,7 +12,8 @@ function Node({ r, current, onOpen }: { r: GenerationRecord; current?: boolean; 
       data-testid="lineage-node"
       data-id={r.id}
       data-current={!!current}
-      title={`${r.prompt}\nseed ${r.seed}`}
+      title={`${r.prompt}\nseed ${r.seed}${r.strength != null ? ` · strength ${r.strength}` : ''}`}
+      data-strength={r.strength ?? ''}
       onClick={() => onOpen(r.id)}
     >
       <img src={r.thumbUrl} alt="" />

@@ -1,4 +1,5 @@
 import { useShallow } from 'zustand/react/shallow';
+import { canRun, providerStatuses } from '../lib/providers';
 import { useAtelier } from '../state/store';
 
 /**
@@ -6,14 +7,17 @@ import { useAtelier } from '../state/store';
  * each marked as available (or not) on this machine, and the provider it is loaded on now.
  */
 export function ProviderCompat({ modelId }: { modelId: string }) {
-  const { entry, eps, loaded } = useAtelier(
+  const { entry, eps, loaded, lastLoad, loading } = useAtelier(
     useShallow((s) => ({
       entry: s.catalog.find((m) => m.id === modelId),
       eps: s.systemInfo?.executionProviders,
       loaded: s.loadedModel?.modelId === modelId ? s.loadedModel : null,
+      lastLoad: s.loadedModel,
+      loading: s.modelLoading,
     })),
   );
-  const available = eps?.map((ep) => ep.name) ?? [];
+  // The same status (and reason text) as the header's provider chips.
+  const statuses = new Map(providerStatuses(eps, lastLoad, loading).map((p) => [p.name, p]));
   const providers = entry?.providers ?? null;
   // One line per provider (a load reports each of its sessions' fallbacks).
   const fellBack = new Map((loaded?.fallbacks ?? []).map((f) => [f.provider, f.reason]));
@@ -23,9 +27,10 @@ export function ProviderCompat({ modelId }: { modelId: string }) {
         <>
           runs on{' '}
           {providers.map((p) => {
-            const here = available.includes(p);
+            const status = statuses.get(p);
+            const here = !!status && canRun(status);
             return (
-              <span key={p} className={here ? 'chip ep' : 'chip muted'} data-provider={p} data-available={here} title={here ? `${p}: available on this machine` : `${p}: not available on this machine`}>
+              <span key={p} className={here ? 'chip ep' : 'chip muted'} data-provider={p} data-available={here} data-state={status?.state ?? 'absent'} title={`${p}: ${status ? status.reason : 'not in this ONNX Runtime build'}`}>
                 {p}
               </span>
             );

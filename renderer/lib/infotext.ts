@@ -1,23 +1,33 @@
-/** A1111-style parameter text, for "copy params" (the format other tools paste from). */
+/**
+ * "Copy parameters": the A1111 text other tools paste from — written by the same writer as the
+ * `parameters` chunk of saved PNGs (common/infotext.ts), so the clipboard and the file agree.
+ */
 import type { GenerationRecord } from '../../common/api/contract';
+import { formatInfotext, type InfotextParams } from '../../common/infotext';
+
+/** A generation record (the API's names) as the infotext writer's parameters (the library's names). */
+export function infotextParamsOf(r: GenerationRecord): Partial<InfotextParams> {
+  return {
+    prompt: r.prompt,
+    negativePrompt: r.negativePrompt,
+    steps: r.steps,
+    scheduler: r.scheduler,
+    cfg: r.guidanceScale,
+    seed: r.seed,
+    width: r.width,
+    height: r.height,
+    modelHash: r.modelHash,
+    modelId: r.modelId,
+    strength: r.strength ?? null,
+    rng: r.rng === 'cuda' ? 'cuda' : 'cpu',
+    batchIndex: r.batchIndex,
+    clipSkip: r.clipSkip,
+    appVersion: r.appVersion,
+  };
+}
 
 export function toInfotext(r: GenerationRecord): string {
-  const lines = [r.prompt];
-  if (r.negativePrompt) lines.push(`Negative prompt: ${r.negativePrompt}`);
-  lines.push(
-    [
-      `Steps: ${r.steps}`,
-      `Sampler: ${r.scheduler}`,
-      `CFG scale: ${r.guidanceScale}`,
-      `Seed: ${r.seed}`,
-      `Size: ${r.width}x${r.height}`,
-      `Model: ${r.modelId}`,
-      `RNG: ${r.rng}`,
-      // A1111 omits its default (1).
-      ...(r.clipSkip > 1 ? [`Clip skip: ${r.clipSkip}`] : []),
-    ].join(', '),
-  );
-  return lines.join('\n');
+  return formatInfotext(infotextParamsOf(r));
 }
 
 /**
@@ -32,6 +42,8 @@ export function viewerMetaLine(r: GenerationRecord): string {
     `CFG ${r.guidanceScale}`,
     r.scheduler.replace(/Scheduler$/, ''),
     ...(r.clipSkip > 1 ? [`clip skip ${r.clipSkip}`] : []),
+    // img2img / inpaint: how much of the init image was repainted.
+    ...(r.strength != null ? [`strength ${r.strength}`] : []),
     r.provider,
   ].join(' · ');
 }

@@ -128,3 +128,22 @@ export function coverageToRgba(buf: Uint8Array, out: Uint8ClampedArray, mode: 'm
     }
   }
 }
+
+/** A record's init image, when it was another generation of this project (not an uploaded file). */
+export function initGenerationOf(r: { initImageRef?: string | null }): string | null {
+  const ref = r.initImageRef;
+  return ref && !ref.includes(':') ? ref : null;
+}
+
+/** Outpaint margins and fill from a record's mask reference (`outpaint:l,r,t,b:fill`), if it was outpainted. */
+export function outpaintOf(r: { maskRef?: string | null }): { margins: Margins; fill?: 'edge' | 'noise' | 'blur' } | null {
+  const m = /^outpaint:(\d+),(\d+),(\d+),(\d+)(?::(edge|noise|blur))?$/.exec(r.maskRef ?? '');
+  if (!m) return null;
+  const margins = { left: Number(m[1]), right: Number(m[2]), top: Number(m[3]), bottom: Number(m[4]) };
+  return { margins, ...(m[5] ? { fill: m[5] as 'edge' | 'noise' | 'blur' } : {}) };
+}
+
+/** True when the record was inpainted with a painted mask (which the library does not keep). */
+export function hadPaintedMask(r: { maskRef?: string | null }): boolean {
+  return !!r.maskRef && !r.maskRef.startsWith('outpaint:');
+}

@@ -3,6 +3,7 @@
  * those. Prompts are diffed word by word so each tile highlights what it adds or lacks.
  */
 import type { GenerationRecord } from '../../common/api/contract';
+import { schedulerLabel } from '../../common/schedulers';
 
 export type DiffField =
   | 'prompt'
@@ -11,6 +12,7 @@ export type DiffField =
   | 'guidanceScale'
   | 'steps'
   | 'clipSkip'
+  | 'strength'
   | 'scheduler'
   | 'size'
   | 'modelId'
@@ -32,15 +34,18 @@ type Comparable = Pick<
   GenerationRecord,
   'prompt' | 'negativePrompt' | 'seed' | 'guidanceScale' | 'steps' | 'scheduler' | 'width' | 'height' | 'modelId' | 'rng' | 'provider'
 > &
-  // Optional: records from before clip skip was recorded were all made at 1.
-  Partial<Pick<GenerationRecord, 'clipSkip'>>;
+  // Optional: records from before clip skip was recorded were all made at 1; strength is absent for text-to-image.
+  Partial<Pick<GenerationRecord, 'clipSkip' | 'strength'>>;
 
 const SCALARS: { field: DiffField; label: string; get: (r: Comparable) => string }[] = [
   { field: 'seed', label: 'Seed', get: (r) => String(r.seed) },
   { field: 'guidanceScale', label: 'CFG', get: (r) => String(r.guidanceScale) },
   { field: 'steps', label: 'Steps', get: (r) => String(r.steps) },
   { field: 'clipSkip', label: 'Clip skip', get: (r) => String(r.clipSkip ?? 1) },
-  { field: 'scheduler', label: 'Sampler', get: (r) => r.scheduler.replace(/Scheduler$/, '') },
+  // img2img / inpaint denoising strength: how much of the init image was repainted.
+  { field: 'strength', label: 'Strength', get: (r) => (r.strength == null ? 'none' : String(r.strength)) },
+  // A1111's names ("DPM++ 2M Karras"), from the one scheduler table.
+  { field: 'scheduler', label: 'Sampler', get: (r) => schedulerLabel(r.scheduler) },
   { field: 'size', label: 'Size', get: (r) => `${r.width}×${r.height}` },
   { field: 'modelId', label: 'Model', get: (r) => r.modelId },
   { field: 'rng', label: 'RNG', get: (r) => r.rng },

@@ -1,20 +1,14 @@
-/** Built-in axes of the variant explorer and the scheduler list. */
-export const SCHEDULERS = [
-  'DDIMScheduler',
-  'EulerDiscreteScheduler',
-  'EulerAncestralDiscreteScheduler',
-  'DPMSolverMultistepScheduler',
-  'HeunDiscreteScheduler',
-  'LMSDiscreteScheduler',
-  'PNDMScheduler',
-  'LCMScheduler',
-] as const;
+import { SUPPORTED_SCHEDULER_CLASSES } from '../../common/schedulers';
+
+/** Built-in axes of the variant explorer and the scheduler list (the engine's samplers, from the one table). */
+export const SCHEDULERS: readonly string[] = SUPPORTED_SCHEDULER_CLASSES;
 
 export const LIGHTING_PRESETS = [
   'golden hour',
   'blue hour',
   'lit from the left',
   'lit from the right',
+  'lit from the top',
   'overcast softbox light',
   'hard noon sun',
   'rim light',

@@ -1,20 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
-import { SCHEDULERS } from '../lib/presets';
+import { importedScheduler, planImport } from '../lib/import-plan';
 import type { AtelierState, ImportSlice, WorkspaceParams } from './types';
-
-/** A1111 sampler names → diffusers scheduler classes (the ones we ship). */
-const SAMPLER_TO_SCHEDULER: Record<string, string> = {
-  'euler a': 'EulerAncestralDiscreteScheduler',
-  euler: 'EulerDiscreteScheduler',
-  ddim: 'DDIMScheduler',
-  'dpm++ 2m': 'DPMSolverMultistepScheduler',
-  'dpm++ 2m karras': 'DPMSolverMultistepScheduler',
-  heun: 'HeunDiscreteScheduler',
-  lms: 'LMSDiscreteScheduler',
-  plms: 'PNDMScheduler',
-  lcm: 'LCMScheduler',
-};
 
 /** Maps recognised metadata (A1111 infotext keys or ours) onto workspace parameters. */
 export function paramsFromMetadata(meta: { prompt?: string; negativePrompt?: string; params: Record<string, string | number> }): Partial<WorkspaceParams> {
@@ -43,12 +30,9 @@ export function paramsFromMetadata(meta: { prompt?: string; negativePrompt?: str
   const w = num('width');
   const h = num('height');
   if (w !== undefined && h !== undefined) Object.assign(out, { width: w, height: h });
-  const sampler = String(p.sampler ?? p.scheduler ?? '').trim();
-  if (sampler) {
-    const known = (SCHEDULERS as readonly string[]).find((s) => s.toLowerCase() === sampler.toLowerCase());
-    const mapped = known ?? SAMPLER_TO_SCHEDULER[sampler.toLowerCase()];
-    if (mapped) out.scheduler = mapped;
-  }
+  // Through the one scheduler table: every A1111 name (and Schedule type) the engine runs.
+  const sched = importedScheduler(p);
+  if (sched?.runnable) out.scheduler = sched.scheduler;
   const rng = String(p.rng ?? '').toLowerCase();
   if (rng === 'cpu' || rng === 'cuda') out.rng = rng;
   else if (rng === 'gpu') out.rng = 'cuda';
@@ -76,9 +60,18 @@ export const createImportSlice =
     applyImport() {
       const offer = get().importOffer;
       if (!offer) return;
-      get().setParams(paramsFromMetadata(offer));
+      // Checked against the model the next Generate uses: nothing it would refuse goes into the form.
+      const plan = planImport(offer, { models: get().models, current: get().params });
+      get().setParams(plan.patch);
       set({ importOffer: null });
-      get().pushToast({ kind: 'info', title: 'Settings loaded', message: `Parameters from ${offer.fileName} are in the workspace.` });
+      get().pushToast({
+        kind: 'info',
+        title: 'Settings loaded',
+        message:
+          plan.notApplied.length === 0
+            ? `Parameters from ${offer.fileName} are in the workspace.`
+            : `Parameters from ${offer.fileName} are in the workspace. Not applied: ${plan.notApplied.join(' · ')}`,
+      });
     },
 
     dismissImport() {

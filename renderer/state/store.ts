@@ -29,7 +29,7 @@ export function createAtelierStore(client: AtelierClient): AtelierStore {
     ...createHistorySlice(client)(...a),
     ...createCompareSlice(...a),
     ...createUiSlice(...a),
-    ...createVariantsSlice(...a),
+    ...createVariantsSlice(client)(...a),
     ...createProjectsSlice(client)(...a),
     ...createImportSlice(client)(...a),
     ...createLineageSlice(client)(...a),

@@ -190,11 +190,22 @@ export interface CompareSlice {
 
 export interface Toast {
   id: number;
-  kind: 'error' | 'info';
+  /** info/success close by themselves after a few seconds; errors stay until dismissed. */
+  kind: 'error' | 'info' | 'success';
   title: string;
   message: string;
   /** One button on the toast (e.g. Undo); running it also dismisses the toast. */
   action?: { label: string; run(): void };
+  /** How many identical toasts this one stands for (shown as ×N instead of stacking copies). */
+  count?: number;
+}
+
+/** A number field whose text is not a valid value: the form keeps its last valid value meanwhile. */
+export interface FieldError {
+  /** One sentence, e.g. "Width must be a multiple of 8." */
+  message: string;
+  /** Shown next to the field (after blur/Enter or a refused Generate); before that only Generate knows. */
+  shown: boolean;
 }
 
 export interface UiSlice {
@@ -209,9 +220,20 @@ export interface UiSlice {
   view(id: string | null): void;
 
   setViewerView(view: View): void;
-  pushToast(t: Omit<Toast, 'id'>): void;
+  pushToast(t: Omit<Toast, 'id' | 'count'>): void;
   dismissToast(id: number): void;
   reportError(title: string, err: unknown): void;
+  /** Number fields whose text is invalid, by field id. */
+  fieldErrors: Record<string, FieldError>;
+  setFieldError(field: string, error: FieldError | null): void;
+  /** The empty-prompt question is open under the Generate button. */
+  emptyPromptConfirm: boolean;
+  /**
+   * Generate from the UI (button, Ctrl/Cmd+Enter): refuses while a field is invalid (showing the
+   * field errors), asks first when the prompt is empty (unless `allowEmptyPrompt`), else generate().
+   */
+  requestGenerate(opts?: { allowEmptyPrompt?: boolean }): Promise<string | null>;
+  cancelEmptyPrompt(): void;
   setVariantExplorerOpen(open: boolean): void;
 }
 
@@ -219,23 +241,42 @@ export interface VariantCell {
   label: string;
   jobId: string | null;
   error: string | null;
+  /** The cell's image once its job is done (kept with the source, so the grid reopens after a reload). */
+  generationId?: string | null;
+  thumbUrl?: string;
 }
 
 export interface VariantGroup {
   id: string;
   sourceId: string;
+  /** The column axis (the only one of a one-axis grid). */
   axis: VariantAxis;
+  /** The row axis of an X/Y grid, e.g. lighting × reflection; null for one axis. */
+  axis2?: VariantAxis | null;
+  xLabels?: string[];
+  yLabels?: string[];
   /** Set when the grid locks the composition (img2img from the source at this strength). */
   lockStrength: number | null;
+  /** Row-major: cell (x, y) is `cells[y * xLabels.length + x]`. */
   cells: VariantCell[];
 }
 
 export interface VariantsSlice {
   variantGroups: VariantGroup[];
-  /** `lockStrength`: lock composition (img2img from the source at that strength). */
-  runVariants(sourceId: string, axis: VariantAxis, values: string[], count?: number, options?: { lockStrength?: number }): Promise<string | null>;
+  /** `lockStrength`: lock composition (img2img from the source at that strength); `second`: the row axis of an X/Y grid. */
+  runVariants(
+    sourceId: string,
+    axis: VariantAxis,
+    values: string[],
+    count?: number,
+    options?: { lockStrength?: number; second?: { axis: VariantAxis; values: string[] } },
+  ): Promise<string | null>;
   /** Generation ids produced so far by a group, in grid order. */
   variantGenerationIds(groupId: string): string[];
+  /** Brings back the grids kept with a source image (after a reload or a project switch). */
+  restoreVariants(sourceId: string): void;
+  /** Fetches generations not loaded in the history yet (a restored grid's cells), for thumbnails and Compare. */
+  ensureRecords(ids: string[]): Promise<void>;
 }
 
 export interface ProjectsSlice {

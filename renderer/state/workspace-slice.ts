@@ -1,7 +1,8 @@
 import type { StateCreator } from 'zustand';
 import type { AtelierState, WorkspaceParams, WorkspaceSlice } from './types';
 import { randomSeed } from '../lib/presets';
-import { DEFAULT_MASK_BLUR, DEFAULT_STRENGTH, initRequestFields, type InitImageState } from '../lib/init-image';
+import { DEFAULT_MASK_BLUR, DEFAULT_STRENGTH, hadPaintedMask, initGenerationOf, initRequestFields, outpaintOf, type InitImageState } from '../lib/init-image';
+import type { GenerationRecord, ModelSummary } from '../../common/api/contract';
 import type { GenerateRequest } from '../../common/api/schemas';
 import { grownSize } from '../lib/outpaint';
 
@@ -41,6 +42,28 @@ export function requestFromParams(p: WorkspaceParams, init: InitImageState | nul
   };
 }
 
+/** A record's generation settings in the form's terms (not its seed); its model only if installed here. */
+export function paramsOfRecord(r: GenerationRecord, models: readonly ModelSummary[]): Partial<WorkspaceParams> {
+  return {
+    ...(models.some((m) => m.id === r.modelId) ? { modelId: r.modelId } : {}),
+    prompt: r.prompt,
+    negativePrompt: r.negativePrompt,
+    width: r.width,
+    height: r.height,
+    steps: r.steps,
+    guidanceScale: r.guidanceScale,
+    clipSkip: r.clipSkip ?? 1,
+    scheduler: r.scheduler,
+    rng: r.rng === 'cuda' ? 'cuda' : 'cpu',
+  };
+}
+
+/** `/thumb/<id>` of another generation, from one we have (same server, same URL scheme). */
+function siblingUrl(url: string, id: string, otherId: string): string {
+  const at = url.lastIndexOf(id);
+  return at < 0 ? url : url.slice(0, at) + otherId + url.slice(at + id.length);
+}
+
 export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceSlice> = (set, get) => ({
   params: { ...DEFAULT_PARAMS },
 
@@ -49,24 +72,41 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
   },
 
   loadParamsFrom(r) {
-    set((s) => ({
-      params: {
-        ...s.params,
-        modelId: get().models.some((m) => m.id === r.modelId) ? r.modelId : s.params.modelId,
-        prompt: r.prompt,
-        negativePrompt: r.negativePrompt,
-        width: r.width,
-        height: r.height,
-        steps: r.steps,
-        guidanceScale: r.guidanceScale,
-        clipSkip: r.clipSkip ?? 1,
-        scheduler: r.scheduler,
-        seed: r.seed,
-        seedLocked: true,
-        rng: r.rng === 'cuda' ? 'cuda' : 'cpu',
-      },
-    }));
-    get().pushToast({ kind: 'info', title: 'Parameters loaded', message: `Seed ${r.seed} locked — Generate reproduces this image.` });
+    const s = get();
+    // img2img / inpaint / outpaint results come back with their init image, strength and frame.
+    const initId = r.strength != null ? initGenerationOf(r) : null;
+    const outpaint = outpaintOf(r);
+    const missing: string[] = [];
+    let initImage: InitImageState | null = null;
+    if (r.strength != null && initId) {
+      const src = s.records[initId];
+      const grownBy = outpaint ? outpaint.margins : { left: 0, right: 0, top: 0, bottom: 0 };
+      initImage = {
+        generationId: initId,
+        width: src?.width ?? r.width - grownBy.left - grownBy.right,
+        height: src?.height ?? r.height - grownBy.top - grownBy.bottom,
+        thumbUrl: src?.thumbUrl ?? siblingUrl(r.thumbUrl, r.id, initId),
+        strength: r.strength,
+        maskBase64: null,
+        maskCoverage: null,
+        maskBlur: s.initImage?.maskBlur ?? DEFAULT_MASK_BLUR,
+        fit: s.initImage?.fit,
+        onlyMasked: s.initImage?.onlyMasked,
+        onlyMaskedPadding: s.initImage?.onlyMaskedPadding,
+        outpaint: outpaint?.margins ?? null,
+        ...(outpaint?.fill ? { outpaintFill: outpaint.fill } : {}),
+      };
+      if (hadPaintedMask(r)) missing.push('its inpainting mask is not saved with the image: paint it again to reproduce it');
+    } else if (r.strength != null) {
+      missing.push('its init image was an uploaded file the project does not keep: add it again as the init image');
+    }
+    set((st) => ({ params: { ...st.params, ...paramsOfRecord(r, st.models), seed: r.seed, seedLocked: true }, initImage, maskEditing: false }));
+    const what = initImage ? `, init image and strength ${r.strength} loaded` : '';
+    get().pushToast({
+      kind: 'info',
+      title: 'Parameters loaded',
+      message: `Seed ${r.seed} locked${what} — Generate reproduces this image.${missing.length ? ` Not restored: ${missing.join('; ')}.` : ''}`,
+    });
   },
 
   applyModelDefaults(model) {
@@ -111,7 +151,8 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
         outpaint: null,
       },
       maskEditing: false,
-      params: { ...s.params, width: record.width, height: record.height },
+      // The image's own prompt and settings come along (the seed stays as the form has it).
+      params: { ...s.params, ...paramsOfRecord(record, s.models), width: record.width, height: record.height },
     }));
   },
 

@@ -122,3 +122,88 @@ test('variant explorer: lock composition runs the lighting grid as img2img from 
   await expect(page.getByTestId('lineage')).toHaveAttribute('data-ready', 'true');
   await expect(page.getByTestId('lineage-node').first()).toHaveAttribute('data-id', sourceId);
 });
+
+test('variant explorer: lighting replaces the light already in the prompt; lighting × reflection X/Y grid; kept with the source across a reload', async ({ page, atelier }) => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(atelier.url);
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  await page.getByTestId('prompt').fill('a large white square on a black background, lit from the right');
+  await page.getByTestId('steps').fill('4');
+  const history = page.getByTestId('history');
+  const before = Number(await history.getAttribute('data-count'));
+  await page.getByTestId('generate').click();
+  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  const sourceId = (await page.getByTestId('history-item').first().getAttribute('data-id'))!;
+
+  await page.getByTestId('open-variants').click();
+  await page.getByTestId('variant-axis').selectOption('lighting');
+  // "lit from the top" is offered, and a custom light can be added.
+  const lighting = page.locator('[data-testid="variant-choices"][data-axis="lighting"]');
+  await expect(lighting.locator('[data-value="lit from the top"]')).toHaveCount(1);
+  await page.locator('[data-testid="variant-custom"][data-axis="lighting"]').fill('lit from below');
+  await page.locator('[data-testid="variant-custom-add"][data-axis="lighting"]').click();
+  for (const box of await lighting.getByTestId('variant-choice').all()) {
+    const value = await box.getAttribute('data-value');
+    await box.setChecked(value === 'lit from the left' || value === 'lit from the top' || value === 'lit from below');
+  }
+  // Reflection as the second axis starts with its options ticked; keep two of them.
+  await page.getByTestId('variant-axis2').selectOption('reflection');
+  const reflection = page.locator('[data-testid="variant-choices"][data-axis="reflection"]');
+  const reflectionBoxes = reflection.getByTestId('variant-choice');
+  expect(await reflectionBoxes.count()).toBeGreaterThan(1);
+  for (const box of await reflectionBoxes.all()) await expect(box).toBeChecked();
+  for (const box of await reflectionBoxes.all()) {
+    const value = await box.getAttribute('data-value');
+    await box.setChecked(value === 'with a reflection on a glossy floor' || value === 'reflected in glass');
+  }
+  await expect(page.getByTestId('variant-total')).toContainText('6 variants');
+  await page.getByTestId('variant-run').click();
+
+  const group = page.getByTestId('variant-group');
+  await expect(group).toHaveAttribute('data-columns', '3');
+  await expect(group).toHaveAttribute('data-rows', '2');
+  await expect(group).toHaveAttribute('data-done', '6');
+  await expect(page.getByTestId('variant-x-label')).toHaveText(['lit from the left', 'lit from the top', 'lit from below']);
+  await expect(page.getByTestId('variant-y-label')).toHaveText(['with a reflection on a glossy floor', 'reflected in glass']);
+  const ids = await page.getByTestId('variant-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-generation-id')));
+  expect(ids.every(Boolean)).toBe(true);
+
+  // Each variant's prompt has exactly one light and one reflection: the source's light was replaced.
+  const prompts = await page.evaluate(async (ids) => {
+    const out: string[] = [];
+    for (const id of ids) {
+      const text = new TextDecoder('latin1').decode(await (await fetch(new URL(`/image/${id}`, location.href))).arrayBuffer());
+      out.push(/parameters\0([^\n]*)/.exec(text)?.[1] ?? '');
+    }
+    return out;
+  }, ids as string[]);
+  expect(prompts).toEqual([
+    'a large white square on a black background, lit from the left, with a reflection on a glossy floor',
+    'a large white square on a black background, lit from the top, with a reflection on a glossy floor',
+    'a large white square on a black background, lit from below, with a reflection on a glossy floor',
+    'a large white square on a black background, lit from the left, reflected in glass',
+    'a large white square on a black background, lit from the top, reflected in glass',
+    'a large white square on a black background, lit from below, reflected in glass',
+  ]);
+
+  // Reload: the explorer reopens on this source with the same grid and the same settings.
+  await page.keyboard.press('Escape');
+  await page.reload();
+  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
+  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
+  await page.locator(`[data-testid="history-item"][data-id="${sourceId}"]`).click();
+  await page.getByTestId('open-variants').click();
+  await expect(page.getByTestId('variant-axis')).toHaveValue('lighting');
+  await expect(page.getByTestId('variant-axis2')).toHaveValue('reflection');
+  await expect(page.locator('[data-testid="variant-choice"][data-axis="lighting"][data-value="lit from below"]')).toBeChecked();
+  await expect(page.locator('[data-testid="variant-choice"][data-axis="reflection"][data-value="reflected in glass"]')).toBeChecked();
+  await expect(page.locator('[data-testid="variant-choice"][data-axis="reflection"][data-value="chrome reflections"]')).not.toBeChecked();
+  await expect(group).toHaveAttribute('data-done', '6');
+  await expect(page.locator('[data-testid="variant-cell"] img')).toHaveCount(6);
+  expect(await page.getByTestId('variant-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-generation-id')))).toEqual(ids);
+  // And it still opens in Compare, with the source first.
+  await page.getByTestId('variant-open-compare').click();
+  await expect(page.getByTestId('compare')).toHaveAttribute('data-count', '7');
+  await expect(page.getByTestId('compare-tile').first()).toHaveAttribute('data-id', sourceId);
+});
