@@ -14,8 +14,10 @@ const MAX_PREVIEW_LONG_SIDE = 512;
 
 /**
  * PNG data URL of a preview. Latent-resolution approximations (8× smaller than the image) are
- * upscaled by an integer factor with nearest-neighbour so they stay crisp blocks at about
- * `targetLongSide`; full-resolution TAESD previews are scaled down to at most 512 px.
+ * upscaled by an integer factor to about `targetLongSide` with bilinear interpolation, so they read
+ * as a soft image instead of 8×8-pixel blocks (the demo model's coefficients are fitted for exactly
+ * this: see scripts/fit-preview-coefficients.ts); full-resolution TAESD previews are scaled down to
+ * at most 512 px.
  */
 export async function previewDataUrl(rgb: Uint8Array, width: number, height: number, targetLongSide = 256): Promise<string> {
   const longSide = Math.max(width, height);
@@ -26,7 +28,7 @@ export async function previewDataUrl(rgb: Uint8Array, width: number, height: num
     resized = input.resize(Math.max(1, Math.round(width * f)), Math.max(1, Math.round(height * f)));
   } else {
     const scale = Math.max(1, Math.floor(targetLongSide / longSide));
-    resized = input.resize(width * scale, height * scale, { kernel: 'nearest' });
+    resized = input.resize(width * scale, height * scale, { kernel: 'linear' });
   }
   const png = await resized.png({ compressionLevel: 1 }).toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;

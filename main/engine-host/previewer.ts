@@ -14,7 +14,7 @@
  * (¼ of SD1.5's compute) takes 750–940 ms at 256². Hence the 'auto' budget below; on a GPU the
  * decode is a few ms and every throttled step previews.
  */
-import { latentsToPreviewRgb, type PreviewImage } from '../engine';
+import { latentsToPreviewRgb, type PreviewCoefficients, type PreviewImage } from '../engine';
 import type { TaesdDecoder } from '../engine';
 
 /** Host-side event throttle: previews beyond ~7/s only queue up behind the UI. */
@@ -31,6 +31,11 @@ export interface PreviewStep {
 
 export interface PreviewerOptions {
   family: string;
+  /**
+   * The approximation's latent → RGB map: the model's own (`modelPreviewCoefficients(model)`: its
+   * vae_decoder/config.json `latent_rgb_factors`, e.g. the demo model's) — else `family`'s default.
+   */
+  coefficients?: PreviewCoefficients;
   taesd: TaesdDecoder | null;
   budget: 'auto' | 'always';
   post(p: { step: number; image: PreviewImage; source: 'taesd' | 'approx'; decodeMs: number }): void;
@@ -54,7 +59,7 @@ export function createPreviewer(opts: PreviewerOptions): Previewer {
 
   const approx = (p: PreviewStep, latents: Float32Array) => {
     const t0 = now();
-    const image = latentsToPreviewRgb(latents, p.latentShape, opts.family);
+    const image = latentsToPreviewRgb(latents, p.latentShape, opts.coefficients ?? opts.family);
     opts.post({ step: p.step, image, source: 'approx', decodeMs: now() - t0 });
   };
 

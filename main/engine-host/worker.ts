@@ -4,7 +4,7 @@
  * Cancellation arrives through shared memory, which the pipeline polls before every UNet call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { img2img, inpaint, loadModel, txt2img, type PipelineHooks } from '../engine';
+import { img2img, inpaint, loadModel, modelPreviewCoefficients, txt2img, type PipelineHooks } from '../engine';
 import { loadTaesdDecoder, type TaesdDecoder } from '../engine';
 import { createPreviewer } from './previewer';
 import { CANCEL_SLOT, type HostToWorker, type PreviewDecoderSpec, type WorkerError, type WorkerToHost } from './protocol';
@@ -87,6 +87,8 @@ async function handle(msg: HostToWorker): Promise<void> {
       let lastProgressAt = -Infinity;
       const previewer = createPreviewer({
         family: current.signature.family,
+        // The model's own latent→RGB fit (vae_decoder/config.json), else its family's.
+        coefficients: modelPreviewCoefficients(current),
         taesd: taesd?.decoder ?? null,
         budget: taesd?.spec.budget ?? 'auto',
         post: ({ step, image, source, decodeMs }) =>

@@ -1,8 +1,15 @@
 /**
- * Cheap live preview: latent → RGB by a per-pixel linear map at latent resolution
- * (ComfyUI `comfy/latent_formats.py` coefficients; rows = latent channels, cols = R,G,B),
- * displayed as ComfyUI `preview_to_image`: clamp(−1, 1), (x + 1)·127.5, round.
- * Feed the predicted x0 (pred_original_sample), not the noisy latents, for a readable preview.
+ * Cheap live preview: latent → RGB by a per-pixel affine map at latent resolution
+ * (rows = latent channels, cols = R,G,B, plus a bias), displayed as ComfyUI `preview_to_image`:
+ * clamp(−1, 1), (x + 1)·127.5, round.
+ * Feed the predicted x0 (pred_original_sample, in the UNet's scaled latent space), not the noisy
+ * latents, for a readable preview.
+ *
+ * The map belongs to the autoencoder, not to the pipeline: a model folder may declare its own in
+ * `vae_decoder/config.json` (`latent_rgb_factors` [C][3], `latent_rgb_bias` [3], the names ComfyUI
+ * uses) — the bundled demo model does, fitted by `scripts/fit-preview-coefficients.ts` on its own
+ * decoder's outputs (SD's coefficients turn its white backgrounds magenta). A model without them gets
+ * its family's (ComfyUI `comfy/latent_formats.py`): SDXL's for sdxl, SD 1.5's for every SD1/SD2-VAE family.
  */
 
 export type PreviewFamily = 'sd1' | 'sd2' | 'sd2-v' | 'sd-turbo' | 'sdxl' | 'lcm' | string;
@@ -12,6 +19,13 @@ export interface PreviewImage {
   height: number;
   /** Interleaved RGB, width·height·3 bytes. */
   rgb: Uint8Array;
+}
+
+/** Latent → RGB affine map: rgb[k] = bias[k] + Σ_c latent[c]·factors[c][k], in [-1, 1]. */
+export interface PreviewCoefficients {
+  /** One row per latent channel: its contribution to R, G, B. */
+  factors: number[][];
+  bias: number[];
 }
 
 const SD15_FACTORS = [
@@ -29,21 +43,51 @@ const SDXL_FACTORS = [
 ];
 const SDXL_BIAS = [0.1084, -0.0175, -0.0011];
 
-export function previewCoefficients(family: PreviewFamily): { factors: number[][]; bias: number[] } {
+/** The family default (for models whose folder declares no coefficients). */
+export function previewCoefficients(family: PreviewFamily): PreviewCoefficients {
   return family === 'sdxl' ? { factors: SDXL_FACTORS, bias: SDXL_BIAS } : { factors: SD15_FACTORS, bias: SD15_BIAS };
 }
 
-/** Preview of the first sample of an NCHW latent batch (`shape` = [B, 4, h, w]). */
-export function latentsToPreviewRgb(latents: Float32Array, shape: number[], family: PreviewFamily): PreviewImage {
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * The coefficients a VAE config declares (`latent_rgb_factors`, optional `latent_rgb_bias`), or null
+ * when it declares none or they are malformed (a broken preview must never stop a generation, so the
+ * caller falls back to the family's).
+ */
+export function parsePreviewCoefficients(vaeConfig: Record<string, unknown> | undefined): PreviewCoefficients | null {
+  const factors = vaeConfig?.latent_rgb_factors;
+  const bias = vaeConfig?.latent_rgb_bias ?? [0, 0, 0];
+  if (!Array.isArray(factors) || factors.length === 0) return null;
+  if (!factors.every((row) => Array.isArray(row) && row.length === 3 && row.every(finite))) return null;
+  if (!Array.isArray(bias) || bias.length !== 3 || !bias.every(finite)) return null;
+  return { factors: factors.map((row: number[]) => [...row]), bias: [...bias] };
+}
+
+/** What a loaded model's previews use: its VAE's own coefficients, else its family's. */
+export function modelPreviewCoefficients(model: {
+  info: { components: { vae_decoder: { config?: Record<string, unknown> } } };
+  signature: { family: PreviewFamily };
+}): PreviewCoefficients {
+  return parsePreviewCoefficients(model.info.components.vae_decoder.config) ?? previewCoefficients(model.signature.family);
+}
+
+/**
+ * Preview of the first sample of an NCHW latent batch (`shape` = [B, C, h, w]), with a family's
+ * default coefficients or a model's own.
+ */
+export function latentsToPreviewRgb(latents: Float32Array, shape: number[], coefficients: PreviewFamily | PreviewCoefficients): PreviewImage {
   const [, c, h, w] = shape;
-  if (shape.length !== 4 || c < 4) throw new Error(`latentsToPreviewRgb: expected [B, 4, h, w], got [${shape.join(', ')}]`);
-  const { factors, bias } = previewCoefficients(family);
+  const { factors, bias } = typeof coefficients === 'string' ? previewCoefficients(coefficients) : coefficients;
+  if (shape.length !== 4 || c < factors.length) {
+    throw new Error(`latentsToPreviewRgb: expected [B, ${factors.length}, h, w], got [${shape.join(', ')}]`);
+  }
   const plane = h * w;
   const rgb = new Uint8Array(plane * 3);
   for (let p = 0; p < plane; p++) {
     for (let ch = 0; ch < 3; ch++) {
       let v = bias[ch];
-      for (let l = 0; l < 4; l++) v += latents[l * plane + p] * factors[l][ch];
+      for (let l = 0; l < factors.length; l++) v += latents[l * plane + p] * factors[l][ch];
       v = Math.min(1, Math.max(-1, v));
       rgb[p * 3 + ch] = Math.round((v + 1) * 127.5);
     }

@@ -105,6 +105,8 @@ def main():
     vae_cfg = {"_class_name": "AutoencoderKL", "_diffusers_version": DIFFUSERS_VERSION, "in_channels": 3, "out_channels": 3,
                "latent_channels": 4, "sample_size": 64, "scaling_factor": sf, "force_upcast": False,
                "block_out_channels": [16, 32, 64, 96], "note": "Atelier shapes-and-light autoencoder (8x downsampling, deterministic encoder)"}
+    # The live preview's latent_rgb_factors / latent_rgb_bias are fitted on the exported decoder and
+    # added to vae_decoder/config.json afterwards by scripts/fit-preview-coefficients.ts (retrain.sh runs it).
     write_json(os.path.join(out, "vae_decoder", "config.json"), vae_cfg)
     write_json(os.path.join(out, "vae_encoder", "config.json"), vae_cfg)
     write_json(os.path.join(out, "unet", "config.json"), {

@@ -7,6 +7,7 @@
 # Steps: tokenizer -> render dataset (recipe 1) -> autoencoder (+ latents, scaling_factor) -> text
 # encoder + UNet -> re-render with recipe 3's fainter reflections, re-encode with the frozen autoencoder
 # (same scaling_factor) -> fine-tune text encoder + UNet -> ONNX export (+ parity fixtures, heldout.json)
+# -> live-preview coefficients fitted on the new autoencoder (scripts/fit-preview-coefficients.ts, Node)
 # -> held-out evaluation. Why two data recipes: models/demo/README.md, "Reflections and guidance".
 # Intermediate files go to models/.work/ (git-ignored). Resume an interrupted UNet run with
 #   nice -n 19 python3 models/tools/train_unet.py --resume --minutes <total> [same flags as below]
@@ -59,5 +60,7 @@ if [ "${EXPORT:-1}" = "0" ]; then
   exit 0
 fi
 $PY models/tools/export_onnx.py
+# export_onnx.py writes vae_decoder/config.json afresh: fit the new autoencoder's preview coefficients
+npx tsx scripts/fit-preview-coefficients.ts --write
 $PY models/tools/evaluate.py
 echo "done: models/demo/ updated; run 'npx vitest run test/models/demo-parity.test.ts' to check ORT parity"
