@@ -60,7 +60,9 @@ export const MAIN_FLOORS = Object.freeze({
   app: ['engine', 'engine-host', 'library', 'models', 'platform'],
   api: ['app', 'engine', 'engine-host', 'library', 'models', 'platform'],
   server: ['api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
-  cli: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+  // The A1111 / ComfyUI compatibility port: beside server, reusing its access rules (server/auth.ts).
+  compat: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+  cli: ['compat', 'server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
   electron: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
 });
 

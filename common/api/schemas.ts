@@ -86,6 +86,8 @@ export const GenerateRequest = z
     upscaler: z.string().min(1).max(200).optional(),
     /** Outpainting: pixels to add on each side of initImage; the result is the grown canvas. */
     outpaint: OutpaintRequest.optional(),
+    /** Which compatibility API queued it (`atelier serve`'s A1111 / ComfyUI port); the library tags the images with it. */
+    source: z.enum(['a1111', 'comfyui']).optional(),
   })
   .strict()
   .refine((r) => !r.mask || r.initImage, { message: 'mask requires initImage', path: ['mask'] })

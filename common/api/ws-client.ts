@@ -36,9 +36,14 @@ export function createWebSocketTransport(socket: WebSocketLike): ApiTransport & 
       resolve?.(msg.result);
     }
   });
-  socket.addEventListener('close', () => {
+  socket.addEventListener('close', (ev) => {
+    // 1009 (Message Too Big): the server refused a request larger than it accepts.
+    const tooBig = (ev as { code?: unknown } | null)?.code === 1009;
+    const error = tooBig
+      ? { code: 'invalid_request' as const, message: 'The request was larger than the Atelier server accepts (WebSocket message too big); the connection closed. Send smaller images.' }
+      : { code: 'internal' as const, message: 'Connection to the Atelier server closed' };
     for (const resolve of pending.values()) {
-      resolve({ ok: false, error: { code: 'internal', message: 'Connection to the Atelier server closed' } });
+      resolve({ ok: false, error });
     }
     pending.clear();
   });

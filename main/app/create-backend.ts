@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AtelierApi } from '../../common/api/contract';
-import { inspectModel } from '../engine';
+import { validateModelFolder } from '../engine-host';
 import { setSqliteNativeBinding } from '../library';
 import type { AtelierBackend } from './backend';
 import { createEventBus } from './event-bus';
@@ -38,10 +38,8 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     userDataDir: opts.userDataDir,
     demoModelDir: opts.demoModelDir,
     hubEndpoint: opts.hubEndpoint,
-    // A model is installed only once the engine's own loader accepts the folder.
-    validateModel: async (folder) => {
-      inspectModel(folder);
-    },
+    // A model is installed only once every graph loads and runs once at a tiny size (its own worker).
+    validateModel: (folder) => validateModelFolder(folder, { provider: runtime.settings.get().provider }),
     onModelLoaded: (model) => bus.emit({ type: 'model:loaded', model }),
   });
   forwardModelEvents(runtime, bus);

@@ -3,8 +3,12 @@
  * wait in order. Cancelling a queued job removes it; cancelling the running one asks the engine to
  * stop before its next UNet call. Waiting jobs can be reordered (moveJob). Every transition is
  * published as an AtelierEvent.
+ *
+ * Memory is bounded: at most MAX_WAITING_JOBS wait (and their inline images at most
+ * MAX_WAITING_INLINE_BYTES), enqueue refuses more with a `busy` error; what the queue lists is a
+ * summary without inline (base64) init images and masks, and a finished job keeps only that summary.
  */
-import type { ApiErrorShape, AtelierEvent, GenerationRecord, JobState, JobSummary } from '../../common/api/contract';
+import { AtelierApiError, type ApiErrorShape, type AtelierEvent, type GenerationRecord, type JobState, type JobSummary } from '../../common/api/contract';
 import type { GenerateParams, UpscaleImageParams } from '../../common/api/schemas';
 
 /** The project a job saves into (the one it was submitted from); released when the job ends. */
@@ -47,9 +51,57 @@ interface Job extends JobSummary {
   startedAt?: number;
   cancelRequested?: boolean;
   release?: () => void;
+  /** The request as submitted, inline images included: kept only until the job ends. */
+  input?: GenerateParams;
+  /** Base64 characters of the inline images in `input` (counted against MAX_WAITING_INLINE_BYTES). */
+  inlineChars: number;
 }
 
 const KEEP_FINISHED = 200;
+/** How many jobs may wait behind the running one; enqueue refuses more with a `busy` error. */
+export const MAX_WAITING_JOBS = 100;
+/**
+ * How many bytes of inline (base64) init images and masks the waiting jobs may hold together: a
+ * couple of the largest requests the schema accepts, or some 25 jobs with 20 MB images.
+ */
+export const MAX_WAITING_INLINE_BYTES = 512 * 1024 * 1024;
+/** How long cancelAll (shutdown) waits for the running job to stop before it gives up waiting. */
+export const CANCEL_ALL_TIMEOUT_MS = 60_000;
+
+export interface JobQueueLimits {
+  maxWaiting?: number;
+  maxWaitingInlineBytes?: number;
+}
+
+/**
+ * What a job lists as: the request without inline (base64) init image and mask — those can be tens
+ * of megabytes, and a client already has them or can fetch the result — plus how big they were.
+ * A generationId init image is a reference and stays.
+ */
+export function summarizeRequest(request: GenerateParams): { request: GenerateParams; omittedInputs?: JobSummary['omittedInputs'] } {
+  const inlineInit = request.initImage && 'base64' in request.initImage ? request.initImage.base64 : null;
+  const inlineMask = request.mask?.base64 ?? null;
+  if (inlineInit === null && inlineMask === null) return { request };
+  const { initImage, mask, ...rest } = request;
+  const omittedInputs: NonNullable<JobSummary['omittedInputs']> = {};
+  if (inlineInit !== null) omittedInputs.initImage = { bytes: base64Bytes(inlineInit) };
+  if (inlineMask !== null) omittedInputs.mask = { bytes: base64Bytes(inlineMask) };
+  return {
+    request: { ...rest, ...(initImage && inlineInit === null ? { initImage } : {}), ...(mask && inlineMask === null ? { mask } : {}) },
+    omittedInputs,
+  };
+}
+
+/** Decoded size of a base64 string (without decoding it). */
+function base64Bytes(b64: string): number {
+  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return Math.max(0, Math.floor((b64.length * 3) / 4) - padding);
+}
+
+function inlineChars(request: GenerateParams): number {
+  const init = request.initImage && 'base64' in request.initImage ? request.initImage.base64.length : 0;
+  return init + (request.mask?.base64.length ?? 0);
+}
 
 export class JobQueue {
   private readonly jobs = new Map<string, Job>();
@@ -58,18 +110,57 @@ export class JobQueue {
   private counter = 0;
   private idleWaiters: (() => void)[] = [];
 
+  private readonly maxWaiting: number;
+  private readonly maxWaitingInlineBytes: number;
+  /** Inline image characters held by queued (not yet running) jobs. */
+  private waitingInlineChars = 0;
+
   constructor(
     private readonly runner: JobRunner,
     private readonly emit: (event: AtelierEvent) => void,
     private readonly toError: (err: unknown) => ApiErrorShape,
-  ) {}
+    limits: JobQueueLimits = {},
+  ) {
+    this.maxWaiting = limits.maxWaiting ?? MAX_WAITING_JOBS;
+    this.maxWaitingInlineBytes = limits.maxWaitingInlineBytes ?? MAX_WAITING_INLINE_BYTES;
+  }
 
+  /**
+   * Queues a job and returns its id. Throws AtelierApiError('busy') when the queue is full — before
+   * taking `opts.project`, so the caller still holds (and releases) it.
+   */
   enqueue(request: GenerateParams, opts: EnqueueOptions = {}): string {
     const { upscale, project } = opts;
+    if (this.waiting.length >= this.maxWaiting) {
+      throw new AtelierApiError('busy', `The queue is full: ${this.waiting.length} jobs are waiting (at most ${this.maxWaiting}). Wait for some to finish or cancel some, then queue again.`);
+    }
+    const chars = inlineChars(request);
+    if (chars > 0 && this.waitingInlineChars + chars > this.maxWaitingInlineBytes) {
+      const mb = (n: number) => `${Math.round(n / 1e6)} MB`;
+      throw new AtelierApiError(
+        'busy',
+        `The queue is full: waiting jobs already hold ${mb(this.waitingInlineChars)} of init images and masks (at most ${mb(this.maxWaitingInlineBytes)}), and this job adds ${mb(chars)}. Wait for some to finish, or use images from the library (initImage.generationId).`,
+      );
+    }
     const jobId = `job-${Date.now().toString(36)}-${(++this.counter).toString(36)}`;
     const where = project ? { projectId: project.id, projectName: project.name } : {};
+    const summary = summarizeRequest(request);
     // An upscale job's progress counts tiles; its total is known once it runs.
-    this.jobs.set(jobId, { jobId, state: 'queued', request, ...(upscale ? { upscale } : {}), ...where, step: 0, total: upscale ? 1 : request.steps, generationIds: [], release: project?.release });
+    this.jobs.set(jobId, {
+      jobId,
+      state: 'queued',
+      request: summary.request,
+      ...(summary.omittedInputs ? { omittedInputs: summary.omittedInputs } : {}),
+      ...(upscale ? { upscale } : {}),
+      ...where,
+      step: 0,
+      total: upscale ? 1 : request.steps,
+      generationIds: [],
+      release: project?.release,
+      input: request,
+      inlineChars: chars,
+    });
+    this.waitingInlineChars += chars;
     this.waiting.push(jobId);
     this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + (this.running ? 1 : 0), ...where });
     queueMicrotask(() => this.pump());
@@ -80,11 +171,12 @@ export class JobQueue {
   list(): JobSummary[] {
     const waiting = new Set(this.waiting);
     const ordered = [...[...this.jobs.values()].filter((j) => !waiting.has(j.jobId)), ...this.waiting.map((id) => this.jobs.get(id)!)];
-    return ordered.map(({ startedAt: _s, cancelRequested: _c, release: _r, ...summary }) => ({ ...summary }));
+    return ordered.map(toSummary);
   }
 
   get(jobId: string): JobSummary | undefined {
-    return this.jobs.get(jobId);
+    const job = this.jobs.get(jobId);
+    return job && toSummary(job);
   }
 
   cancel(jobId: string): boolean {
@@ -92,6 +184,7 @@ export class JobQueue {
     if (!job) return false;
     if (job.state === 'queued') {
       this.waiting.splice(this.waiting.indexOf(jobId), 1);
+      this.waitingInlineChars -= job.inlineChars;
       this.finish(job, 'cancelled');
       this.emit({ type: 'job:cancelled', jobId });
       return true;
@@ -125,11 +218,24 @@ export class JobQueue {
     return [...this.waiting];
   }
 
-  /** Cancels everything (shutdown). Resolves when nothing runs any more. */
-  async cancelAll(): Promise<void> {
+  /**
+   * Cancels everything (shutdown). Resolves when nothing runs any more, or after `timeoutMs` at the
+   * latest (a job stuck outside the engine's reach, e.g. loading a large model): the result says
+   * which, and shutdown goes on either way.
+   */
+  async cancelAll(timeoutMs = CANCEL_ALL_TIMEOUT_MS): Promise<boolean> {
     for (const id of [...this.waiting]) this.cancel(id);
     if (this.running) this.cancel(this.running);
-    await this.idle();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stopped = await Promise.race([
+      this.idle().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
+    return stopped;
   }
 
   idle(): Promise<void> {
@@ -141,6 +247,8 @@ export class JobQueue {
     job.state = state;
     job.release?.();
     delete job.release;
+    // Only the summary outlives the job: inline images would pin megabytes per finished job.
+    delete job.input;
     // Bound memory: forget the oldest finished jobs.
     if (this.jobs.size > KEEP_FINISHED) {
       for (const [id, j] of this.jobs) {
@@ -161,13 +269,15 @@ export class JobQueue {
     }
     const job = this.jobs.get(jobId)!;
     this.running = jobId;
+    this.waitingInlineChars -= job.inlineChars;
     job.state = 'running';
     job.startedAt = Date.now();
+    const request = job.input ?? job.request;
     try {
       const result = await this.runner.run({
         jobId,
         ...(job.projectId ? { projectId: job.projectId } : {}),
-        request: job.request,
+        request,
         ...(job.upscale ? { upscale: job.upscale } : {}),
         isCancelled: () => job.cancelRequested === true,
         emit: this.emit,
@@ -196,4 +306,9 @@ export class JobQueue {
       void this.pump();
     }
   }
+}
+
+function toSummary(job: Job): JobSummary {
+  const { startedAt: _s, cancelRequested: _c, release: _r, input: _i, inlineChars: _n, ...summary } = job;
+  return { ...summary };
 }

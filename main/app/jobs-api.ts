@@ -20,6 +20,9 @@ import type { ModelEntry } from './model-registry';
 
 export type JobsApi = Pick<AtelierApi, 'generate' | 'upscaleImage' | 'cancel' | 'moveJob' | 'listJobs'>;
 
+/** The library tag of images queued through a compatibility API (GenerateRequest `source`). */
+export const SOURCE_TAGS: Record<NonNullable<GenerateParams['source']>, string> = { a1111: 'api:a1111', comfyui: 'api:comfyui' };
+
 export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: EventBus): { api: JobsApi; queue: JobQueue } {
   const { settings, modelManager, models, engine, generation } = runtime;
 
@@ -45,6 +48,8 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
       async save(image, params, notes) {
         const row = await library.addGeneration({ image, params });
         if (notes) library.setNotes(row.id, notes);
+        // Made through a compatibility API (A1111 / ComfyUI): the tag says which one.
+        if (ctx.request.source) library.addTags(row.id, [SOURCE_TAGS[ctx.request.source]]);
         return projects.toRecord(notes ? library.get(row.id)! : row, library);
       },
     };

@@ -12,6 +12,8 @@ export interface WorkerError {
   message: string;
   file?: string;
   expected?: string;
+  /** ModelLoadError's code (which defect), when there is one. */
+  code?: string;
 }
 
 export interface LoadedInfo {
@@ -57,6 +59,10 @@ export interface PreviewDecoderInfo {
 export type HostToWorker =
   | { type: 'load'; requestId: number; folder: string; provider: string; lowMemory: boolean }
   | { type: 'unload'; requestId: number }
+  /** Import check (a worker of its own): create every session of the folder and run each graph once at a tiny size. */
+  | { type: 'validate'; requestId: number; folder: string; provider: string }
+  /** Release everything and end the thread (after the request in progress; the host no longer listens). */
+  | { type: 'quit'; requestId: number }
   | { type: 'preview-decoder'; requestId: number; spec: PreviewDecoderSpec }
   | { type: 'generate'; requestId: number; pipeline: PipelineRequest; previewEvery: number };
 
@@ -64,6 +70,7 @@ export type WorkerToHost =
   | { type: 'ready' }
   | { type: 'loaded'; requestId: number; info: LoadedInfo }
   | { type: 'unloaded'; requestId: number }
+  | { type: 'validated'; requestId: number }
   | { type: 'progress'; requestId: number; step: number; total: number; elapsedMs: number }
   | { type: 'preview-decoder-set'; requestId: number; info: PreviewDecoderInfo }
   | {
@@ -78,7 +85,16 @@ export type WorkerToHost =
       decodeMs: number;
     }
   | { type: 'generated'; requestId: number; outcome: GenerateOutcome }
-  | { type: 'error'; requestId: number; error: WorkerError };
+  | {
+      type: 'error';
+      requestId: number;
+      error: WorkerError;
+      /**
+       * Set when a failed request changed (or kept) what the worker holds, e.g. a failed `load`:
+       * the model loaded now — the previous one, put back — or null. The host mirrors it.
+       */
+      loaded?: LoadedInfo | null;
+    };
 
 /** Index into the shared Int32Array used to cancel the running generation without a message round-trip. */
 export const CANCEL_SLOT = 0;

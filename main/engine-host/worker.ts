@@ -4,12 +4,23 @@
  * Cancellation arrives through shared memory, which the pipeline polls before every UNet call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { img2img, inpaint, loadModel, modelPreviewCoefficients, txt2img, type PipelineHooks } from '../engine';
+import { img2img, inpaint, inspectModel, loadModel, modelPreviewCoefficients, txt2img, type PipelineHooks } from '../engine';
 import { loadTaesdDecoder, type TaesdDecoder } from '../engine';
 import { createPreviewer } from './previewer';
-import { CANCEL_SLOT, type HostToWorker, type PreviewDecoderSpec, type WorkerError, type WorkerToHost } from './protocol';
+import { CANCEL_SLOT, type HostToWorker, type LoadedInfo, type PreviewDecoderSpec, type WorkerError, type WorkerToHost } from './protocol';
+import { probeModelFolder } from './model-probe';
 
 type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
+interface LoadOptions {
+  provider: string;
+  lowMemory: boolean;
+}
+/** The model this worker holds, what the host was told about it, and how it was loaded (to put it back). */
+interface Current {
+  model: LoadedModel;
+  info: LoadedInfo;
+  options: LoadOptions;
+}
 
 const PROGRESS_INTERVAL_MS = 50;
 
@@ -17,8 +28,7 @@ const port = parentPort;
 if (!port) throw new Error('engine worker must run in a worker thread');
 const cancelFlags = new Int32Array(workerData.cancelBuffer as SharedArrayBuffer);
 
-let model: LoadedModel | null = null;
-let loadedFolder = '';
+let current: Current | null = null;
 let taesd: { decoder: TaesdDecoder; spec: Extract<PreviewDecoderSpec, { kind: 'taesd' }> } | null = null;
 
 function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []) {
@@ -26,41 +36,94 @@ function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []) {
 }
 
 function toWorkerError(err: unknown): WorkerError {
-  const e = err as { name?: string; message?: string; file?: string; expected?: string };
+  const e = err as { name?: string; message?: string; file?: string; expected?: string; code?: unknown };
   return {
     name: e?.name ?? 'Error',
     message: e?.message ?? String(err),
     ...(e?.file ? { file: e.file } : {}),
     ...(e?.expected ? { expected: e.expected } : {}),
+    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
   };
+}
+
+async function open(folder: string, options: LoadOptions): Promise<Current> {
+  const started = performance.now();
+  const model = await loadModel(folder, { provider: options.provider as never, lowMemory: options.lowMemory });
+  const info: LoadedInfo = {
+    folder,
+    family: model.signature.family,
+    provider: model.provider,
+    fallbacks: model.fallbacks,
+    scheduler: String(model.schedulerConfig._class_name ?? ''),
+    loadMs: performance.now() - started,
+  };
+  return { model, info, options };
+}
+
+async function releaseCurrent(): Promise<void> {
+  const held = current;
+  current = null;
+  if (held) await held.model.release().catch(() => undefined);
+}
+
+/**
+ * Switches models as one transaction: on any failure the worker still holds the previous model (or,
+ * if even that cannot be loaded again, none — and says so), and the host is told which.
+ */
+async function switchModel(folder: string, options: LoadOptions): Promise<Current> {
+  // Files, configs and external data first: a folder that fails these never touches the current model.
+  inspectModel(folder);
+  if (!current || current.options.lowMemory) {
+    // Nothing to lose, or the current model holds no sessions between jobs: load beside it.
+    const next = await open(folder, options);
+    await releaseCurrent();
+    return next;
+  }
+  // Two models' sessions at once could exhaust (GPU) memory: release first, put it back on failure.
+  const previous = current;
+  await releaseCurrent();
+  try {
+    return await open(folder, options);
+  } catch (err) {
+    try {
+      current = await open(previous.info.folder, previous.options);
+    } catch (reloadErr) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      e.message += ` The previous model (${previous.info.folder}) could not be loaded again either, so no model is loaded: ${reloadErr instanceof Error ? reloadErr.message : String(reloadErr)}`;
+      throw e;
+    }
+    throw err;
+  }
 }
 
 async function handle(msg: HostToWorker): Promise<void> {
   switch (msg.type) {
     case 'load': {
-      const started = performance.now();
-      if (model) await model.release();
-      model = null;
-      model = await loadModel(msg.folder, { provider: msg.provider as never, lowMemory: msg.lowMemory });
-      loadedFolder = msg.folder;
-      post({
-        type: 'loaded',
-        requestId: msg.requestId,
-        info: {
-          folder: loadedFolder,
-          family: model.signature.family,
-          provider: model.provider,
-          fallbacks: model.fallbacks,
-          scheduler: String(model.schedulerConfig._class_name ?? ''),
-          loadMs: performance.now() - started,
-        },
-      });
+      try {
+        current = await switchModel(msg.folder, { provider: msg.provider, lowMemory: msg.lowMemory });
+      } catch (err) {
+        post({ type: 'error', requestId: msg.requestId, error: toWorkerError(err), loaded: current?.info ?? null });
+        return;
+      }
+      post({ type: 'loaded', requestId: msg.requestId, info: current.info });
       return;
     }
     case 'unload': {
-      if (model) await model.release();
-      model = null;
+      await releaseCurrent();
       post({ type: 'unloaded', requestId: msg.requestId });
+      return;
+    }
+    case 'quit': {
+      // Asked by a host that let go of this worker (a watchdog, or close): free the sessions, then end
+      // the thread from JavaScript — never while a graph runs.
+      await releaseCurrent();
+      if (taesd) await taesd.decoder.release().catch(() => undefined);
+      taesd = null;
+      process.exit(0);
+    }
+    case 'validate': {
+      await probeModelFolder(msg.folder, { provider: msg.provider, isCancelled: () => Atomics.load(cancelFlags, CANCEL_SLOT) === 1 });
+      post({ type: 'validated', requestId: msg.requestId });
       return;
     }
     case 'preview-decoder': {
@@ -79,16 +142,16 @@ async function handle(msg: HostToWorker): Promise<void> {
       return;
     }
     case 'generate': {
-      if (!model) throw Object.assign(new Error('No model is loaded'), { name: 'ModelLoadError' });
-      const current = model;
+      if (!current) throw Object.assign(new Error('No model is loaded'), { name: 'ModelLoadError' });
+      const model = current.model;
       // The host clears the cancel flag before posting this request (see EngineHost.generate).
       // Fast models finish steps far quicker than the API thread can relay them: throttle what is
       // posted so the event stream (and a cancel the user sends while watching it) stays current.
       let lastProgressAt = -Infinity;
       const previewer = createPreviewer({
-        family: current.signature.family,
+        family: model.signature.family,
         // The model's own latent→RGB fit (vae_decoder/config.json), else its family's.
-        coefficients: modelPreviewCoefficients(current),
+        coefficients: modelPreviewCoefficients(model),
         taesd: taesd?.decoder ?? null,
         budget: taesd?.spec.budget ?? 'auto',
         post: ({ step, image, source, decodeMs }) =>
@@ -116,10 +179,10 @@ async function handle(msg: HostToWorker): Promise<void> {
       try {
         result =
           pipeline.mode === 'img2img'
-            ? await img2img(current, pipeline.params, hooks)
+            ? await img2img(model, pipeline.params, hooks)
             : pipeline.mode === 'inpaint'
-              ? await inpaint(current, pipeline.params, hooks)
-              : await txt2img(current, pipeline.params, hooks);
+              ? await inpaint(model, pipeline.params, hooks)
+              : await txt2img(model, pipeline.params, hooks);
       } finally {
         // A preview posted after the result would reach a request the host has already settled.
         await previewer.flush();

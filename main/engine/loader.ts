@@ -50,6 +50,8 @@ export interface LoadedModel {
   readonly providers: Partial<Record<ComponentName, string>>;
   readonly fallbacks: ComponentFallback[];
   readonly lowMemory: boolean;
+  /** Each graph's inputs and outputs as ONNX Runtime read them at load (also in low-memory mode). */
+  readonly graphs: Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>;
   hasComponent(name: ComponentName): boolean;
   /** Session for a component (created on demand in low-memory mode). */
   session(name: ComponentName): Promise<EngineSession>;
@@ -183,6 +185,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
       providers,
       fallbacks,
       lowMemory,
+      graphs: meta,
       hasComponent: (name) => Boolean(info.components[name]),
       async session(name) {
         if (released) throw new Error(`Model ${info.folder} was released.`);

@@ -17,7 +17,9 @@ export type ModelLoadErrorCode =
   | 'unknown-scheduler'
   | 'tokenizer'
   | 'provider'
-  | 'unsupported';
+  | 'unsupported'
+  /** The graph loads but a test run at a tiny size fails or yields NaN/inf (import validation). */
+  | 'test-run';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';

@@ -4,6 +4,9 @@
  * the opener that the previous session did not close cleanly, so it reconciles files.
  * Locks from another host are also treated as stale: a folder copied to another machine
  * must open there, and SQLite's own locking still guards the database file itself.
+ * A lock naming this very process is stale too unless this process holds it now: after a
+ * container restart the new server often gets the old one's PID (and hostname), and must not
+ * refuse to start because "process N" — itself — holds the project.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +26,17 @@ export interface AcquiredLock {
   release(): void;
 }
 
+/** Lock files this process holds right now (real paths), so a lock naming our PID can be told apart from a stale one. */
+const heldHere = new Set<string>();
+
+function lockKey(dir: string, file: string): string {
+  try {
+    return path.join(fs.realpathSync(dir), LOCK_FILE);
+  } catch {
+    return path.resolve(file);
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -30,6 +44,19 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** When this process started (wall clock): a lock naming our PID but older than that is from an earlier process. */
+const processStartedAt = Date.now() - process.uptime() * 1000;
+
+/**
+ * Whether a same-host holder still holds the lock. Our own PID counts only while this process
+ * holds it (this thread's open libraries, or a lock written since this process started, e.g. by
+ * another thread); otherwise it is an earlier process that happened to get the same PID.
+ */
+function isHeld(holder: LockHolder, key: string): boolean {
+  if (holder.pid === process.pid) return heldHere.has(key) || (typeof holder.since === 'number' && holder.since >= processStartedAt);
+  return alive(holder.pid);
 }
 
 function readHolder(file: string): LockHolder | null {
@@ -45,15 +72,21 @@ function readHolder(file: string): LockHolder | null {
 export function acquireProjectLock(dir: string): AcquiredLock {
   const file = path.join(dir, LOCK_FILE);
   const me: LockHolder = { pid: process.pid, hostname: os.hostname(), since: Date.now() };
+  const key = lockKey(dir, file);
   let tookOverStale = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
       fs.writeSync(fd, JSON.stringify(me));
       fs.closeSync(fd);
+      heldHere.add(key);
+      let released = false;
       return {
         tookOverStale,
         release() {
+          if (released) return;
+          released = true;
+          heldHere.delete(key);
           const holder = readHolder(file);
           if (holder && holder.pid === me.pid && holder.since === me.since) fs.rmSync(file, { force: true });
         },
@@ -62,7 +95,7 @@ export function acquireProjectLock(dir: string): AcquiredLock {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = readHolder(file);
-    if (holder && holder.hostname === me.hostname && alive(holder.pid)) throw new ProjectLockedError(dir, holder);
+    if (holder && holder.hostname === me.hostname && isHeld(holder, key)) throw new ProjectLockedError(dir, holder);
     fs.rmSync(file, { force: true });
     tookOverStale = true;
   }

@@ -20,6 +20,8 @@ export interface ServerOptions {
   token: string | null;
   rendererDir: string;
   log?: (msg: string) => void;
+  /** Largest WebSocket message accepted (default MAX_WS_MESSAGE); tests lower it. */
+  maxMessageBytes?: number;
 }
 
 export interface RunningServer {
@@ -39,14 +41,23 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const MAX_WS_MESSAGE = 100 * 1024 * 1024;
+/** The most base64 characters the API schemas accept for one image (initImage, mask, readImageMetadata). */
+export const MAX_IMAGE_BASE64 = 90_000_000;
+/**
+ * Largest WebSocket message: the largest valid call — a generate with an init image and a mask, each
+ * at MAX_IMAGE_BASE64 — plus 1 MiB for the rest of the request. Nothing the schemas accept is cut
+ * off by the transport; a larger message closes the socket with 1009 (Message Too Big), which the
+ * client reports in words, before the server buffers it.
+ */
+export const MAX_WS_MESSAGE = 2 * MAX_IMAGE_BASE64 + 1024 * 1024;
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { backend, token } = opts;
   const log = opts.log ?? (() => {});
   const dispatch = createDispatcher(backend.api, (err) => log(`API error: ${(err as Error)?.stack ?? err}`));
   const sockets = new Set<WebSocket>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE });
+  const maxMessage = opts.maxMessageBytes ?? MAX_WS_MESSAGE;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessage });
 
   const unsubscribe = backend.onEvent((event) => {
     const data = JSON.stringify({ event } satisfies WsServerMessage);
@@ -56,6 +67,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   wss.on('connection', (socket: WebSocket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    // ws closes the socket itself (1009) when a message exceeds maxPayload, before buffering it.
+    socket.on('error', (err) => {
+      const tooBig = (err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      log(tooBig ? `WebSocket message refused: larger than ${Math.round(maxMessage / 1e6)} MB (closed with 1009)` : `WebSocket error: ${err.message}`);
+    });
     socket.on('message', (raw) => {
       handleMessage(socket, raw.toString()).catch((err) => {
         // dispatch() never throws; this is the last line of defence (e.g. a reply that cannot be serialised).

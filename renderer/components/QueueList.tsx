@@ -103,7 +103,7 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
             ✕
           </button>
         )}
-        {(job.state === 'failed' || job.state === 'cancelled') && job.request && (
+        {(job.state === 'failed' || job.state === 'cancelled') && job.request && !job.inputsOmitted && (
           <button type="button" className="icon" data-testid="job-retry" title="Retry" aria-label="Retry" onClick={() => void retry(job.jobId)}>
             ↻
           </button>

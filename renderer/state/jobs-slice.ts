@@ -78,6 +78,11 @@ export const createJobsSlice =
         const job = get().jobs[jobId];
         if (job?.upscale) return get().upscaleImage(job.upscale.generationId, job.upscale.factor);
         if (!job?.request) return null;
+        if (job.inputsOmitted) {
+          // Resubmitting without its init image would silently turn it into text-to-image.
+          get().pushToast({ kind: 'info', title: 'Cannot retry here', message: 'The server no longer keeps this job’s init image. Load the source image’s parameters and generate again.' });
+          return null;
+        }
         return get().enqueue(job.request, 'retry');
       },
 

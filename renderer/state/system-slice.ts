@@ -65,6 +65,7 @@ export const createSystemSlice =
                     position: null,
                     ...(j.upscale ? { upscale: { generationId: j.upscale.generationId, factor: j.upscale.factor } } : {}),
                     ...(j.projectId ? { projectId: j.projectId, projectName: j.projectName } : {}),
+                    ...(j.omittedInputs ? { inputsOmitted: true } : {}),
                   },
                 ]),
               ),

@@ -101,6 +101,8 @@ export interface JobView {
   upscale?: { generationId: string; factor: 2 | 4 };
   /** The project the job saves into (the one it was submitted from). */
   projectId?: string;
+  /** The server listed this job without its inline init image/mask (it keeps them only while the job runs). */
+  inputsOmitted?: boolean;
   projectName?: string;
 }
 
