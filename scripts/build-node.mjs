@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 
 // Native modules stay external (they load from node_modules, unpacked from the asar in packaged
 // builds); everything else is bundled so the engine worker needs nothing from inside the asar.
-const NATIVE = ['onnxruntime-node', 'sharp', 'better-sqlite3', 'electron', 'bufferutil', 'utf-8-validate'];
+const NATIVE = ['onnxruntime-node', 'sharp', 'better-sqlite3', 'electron', 'bufferutil', 'utf-8-validate', '@contentauth/c2pa-node'];
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: NATIVE };
 
 await Promise.all([

@@ -54,15 +54,17 @@ function packageName(spec) {
 export const MAIN_FLOORS = Object.freeze({
   platform: [],
   engine: ['platform'],
-  library: ['platform'],
+  // Content credentials (C2PA) and reproducibility receipts: used by library (signs what it stores) and above.
+  provenance: ['platform'],
+  library: ['provenance', 'platform'],
   models: ['platform'],
   'engine-host': ['engine', 'platform'],
-  app: ['engine', 'engine-host', 'library', 'models', 'platform'],
+  app: ['engine', 'engine-host', 'library', 'models', 'provenance', 'platform'],
   api: ['app', 'engine', 'engine-host', 'library', 'models', 'platform'],
   server: ['api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
   // The A1111 / ComfyUI compatibility port: beside server, reusing its access rules (server/auth.ts).
   compat: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
-  cli: ['compat', 'server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+  cli: ['compat', 'server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'provenance', 'platform'],
   electron: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
 });
 

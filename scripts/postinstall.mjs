@@ -1,5 +1,5 @@
-// Our postinstall. npm 11's allowScripts skips the download scripts of electron and
-// onnxruntime-node (they need GitHub / NuGet); here we try them ourselves and, offline or failing,
+// Our postinstall. npm 11's allowScripts skips the download scripts of electron, onnxruntime-node
+// and @contentauth/c2pa-node (they need GitHub / NuGet); here we try them ourselves and, offline or failing,
 // print one clear line per component and exit 0 so `npm install` always succeeds.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -68,9 +68,24 @@ function ensureCudaProvider() {
   console.log('atelier: CUDA provider unavailable — CPU inference');
 }
 
+// @contentauth/c2pa-node (content credentials) ships a Linux x64 binary in its npm package; its own
+// install script (skipped by allowScripts: offline it crashes the install) fetches the binary of
+// other platforms from GitHub releases. Run it here where that binary is needed.
+function ensureC2pa() {
+  const dir = packageDir('@contentauth/c2pa-node');
+  if (!dir) return;
+  if (process.platform === 'linux' && process.arch === 'x64') return console.log('atelier: C2PA library present — images are signed with content credentials');
+  if (process.env.SKIP_RUST_BUILD || process.env.SKIP_BINARY_DOWNLOAD) {
+    return console.log(`atelier: C2PA library for ${process.platform}-${process.arch} not fetched (SKIP_RUST_BUILD set) — images are saved without content credentials`);
+  }
+  if (runInstaller(dir, join('scripts', 'postinstall.cjs'), {})) return console.log('atelier: C2PA library installed — images are signed with content credentials');
+  console.log(`atelier: C2PA library for ${process.platform}-${process.arch} unavailable — images are saved without content credentials`);
+}
+
 try {
   ensureElectron();
   ensureCudaProvider();
+  ensureC2pa();
 } catch (err) {
   console.log(`atelier: optional component setup skipped (${err?.message ?? err})`);
 }

@@ -3,11 +3,13 @@
  * event the Node side pushes. Implemented once on the Node side (main/app/atelier-service.ts),
  * reached through Electron IPC (preload) or WebSocket (server mode) — same interface either way.
  */
+import type { ModelDoctorReport } from '../model-doctor';
 import type { ExecutionProviderName } from '../providers';
 import type { z } from 'zod';
 import * as S from './schemas';
 
 export type ExecutionProvider = ExecutionProviderName;
+export type { ModelDoctorReport, DoctorGraph, DoctorVerdict, DoctorLevel } from '../model-doctor';
 
 export interface SystemInfo {
   appVersion: string;
@@ -70,6 +72,12 @@ export interface DownloadSummary {
   bytesTotal: number;
   rateBps: number;
   etaMs: number;
+  /** Set on a failed download (state 'failed'): why, in one sentence. Failed rows stay listed until retried or cancelled. */
+  error?: ApiErrorShape;
+  /** A failed download whose partial files were kept: Retry continues where it stopped. */
+  resumable?: boolean;
+  /** What was asked for (catalog id, owner/name or hub URL): what Retry pulls again. */
+  source?: string;
 }
 
 export interface ProjectSummary {
@@ -80,6 +88,8 @@ export interface ProjectSummary {
   /** When this project was last opened (ISO 8601), kept in the server's project registry so every
    *  window and browser sees the same "recent" list; null if it was listed but never opened. */
   lastOpenedAt: string | null;
+  /** Archived projects stay on disk and in the list, out of the switcher's way (ISO 8601 when archived). */
+  archivedAt?: string | null;
 }
 
 export interface GenerationRecord {
@@ -120,6 +130,22 @@ export interface GenerationRecord {
   appVersion?: string;
 }
 
+export interface MoveReport {
+  moved: number;
+  projectId: string;
+  projectName: string;
+  /** Lineage links to images that stayed behind (a parent not moved, or children left in this project), cut by the move. */
+  cutLinks: number;
+}
+
+export interface ExportDownload {
+  /** Relative to the server (`/export/<token>`); valid for a while, for this server's clients only. */
+  url: string;
+  fileName: string;
+  count: number;
+  bytes: number;
+}
+
 export interface BoardSummary {
   id: string;
   name: string;
@@ -138,7 +164,8 @@ export interface HistoryPage {
   nextCursor: string | null;
 }
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** `interrupted`: queued or running when the server stopped; retryJob runs it again with its parameters. */
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
 export interface JobSummary {
   jobId: string;
@@ -167,6 +194,63 @@ export interface ImageMetadataInfo {
   negativePrompt?: string;
   params: Record<string, string | number>;
   warnings: string[];
+  /** The file's content credentials (C2PA), checked with the official c2pa-rs reader. */
+  c2pa?: CredentialsInfo;
+}
+
+export interface CredentialSignerInfo {
+  commonName?: string;
+  issuer?: string;
+  serialNumber?: string;
+  time?: string;
+  /** Signed with this installation's (or its configured studio's) certificate. */
+  ownCertificate?: boolean;
+}
+
+/** Content credentials (C2PA) of an image: `valid`, `invalid` (tampered or broken), `absent`; `unknown` where the reader cannot run. */
+export interface CredentialsInfo {
+  state: 'valid' | 'invalid' | 'absent' | 'unknown';
+  signer?: CredentialSignerInfo;
+  /** e.g. "Atelier 0.1.0". */
+  generator?: string;
+  /** The image or one of its parents declares AI generation (IPTC digital source type). */
+  aiGenerated: boolean;
+  digitalSourceType?: string;
+  actions: string[];
+  model?: { id?: string; hash?: string; family?: string };
+  /** 'full' or 'ai-only' for Atelier's own manifests. */
+  disclosure?: string;
+  /** The disclosed generation parameters (absent when only the fact of AI generation is disclosed). */
+  parameters?: Record<string, unknown>;
+  /** Parents, nearest first. */
+  chain: { title?: string; relationship?: string; generator?: string; signer?: CredentialSignerInfo; actions: string[]; aiGenerated: boolean; state: 'valid' | 'invalid' | 'unknown'; problems: string[] }[];
+  problems: string[];
+  /** The signer's certificate is on no trust list (true for every self-signed installation certificate). */
+  untrusted: boolean;
+  warnings: string[];
+}
+
+/** A reproducibility receipt: the image regenerated from its own parameters and compared pixel by pixel. */
+export interface ReproducibilityReceipt {
+  v: 1;
+  generationId?: string;
+  /** sha256 of the file that was reproduced. */
+  fileSha256: string;
+  result: 'identical' | 'different';
+  /** Mean and largest absolute difference per RGB channel value (0–255); 0 / 0 when identical. */
+  meanAbsDiff: number;
+  maxDiff: number;
+  width: number;
+  height: number;
+  modelId: string;
+  modelHash: string;
+  /** Provider the original was made with, and the one that reproduced it. */
+  originalProvider: string;
+  provider: string;
+  paramsSource: string;
+  reproducedAt: string;
+  appVersion: string;
+  note?: string;
 }
 
 export type ApiErrorCode =
@@ -217,10 +301,14 @@ export interface AtelierApi {
   listDownloads(): Promise<DownloadSummary[]>;
   importModel(req: In<'ImportModelRequest'>): Promise<ModelSummary>;
   removeModel(req: In<'ModelIdRequest'>): Promise<{ removed: boolean }>;
+  /** The model doctor: precision, external data, shapes, ops the provider cannot run, memory estimate, verdict. Reads headers only. */
+  doctorModel(req: In<'DoctorModelRequest'>): Promise<ModelDoctorReport>;
   generate(req: In<'GenerateRequest'>): Promise<{ jobId: string; seed: number }>;
   /** Queue a 2×/4× upscale of a generation; the result is a new generation whose parent is the source. */
   upscaleImage(req: In<'UpscaleImageRequest'>): Promise<{ jobId: string }>;
   cancel(req: In<'JobIdRequest'>): Promise<{ cancelled: boolean }>;
+  /** Queues an interrupted job again with its own parameters (seed included), into its own project. */
+  retryJob(req: In<'JobIdRequest'>): Promise<{ jobId: string; seed: number }>;
   /** false when the job is not waiting (running, finished or unknown). */
   moveJob(req: In<'MoveJobRequest'>): Promise<{ moved: boolean }>;
   listJobs(): Promise<JobSummary[]>;
@@ -228,10 +316,20 @@ export interface AtelierApi {
   createProject(req: In<'CreateProjectRequest'>): Promise<ProjectSummary>;
   openProject(req: In<'OpenProjectRequest'>): Promise<ProjectSummary>;
   renameProject(req: In<'RenameProjectRequest'>): Promise<ProjectSummary>;
+  /** Deletes a project's folder for good (never one that queued or running jobs save into); the open project moves to another one first. */
+  deleteProject(req: In<'DeleteProjectRequest'>): Promise<{ deleted: boolean; current: ProjectSummary }>;
+  /** Archives (hides from the switcher) or unarchives a project; the open project cannot be archived. */
+  archiveProject(req: In<'ArchiveProjectRequest'>): Promise<ProjectSummary>;
+  /** Moves images of the open project to another project: files, parameters, rating, tags and the lineage links between them. */
+  moveGenerations(req: In<'MoveGenerationsRequest'>): Promise<MoveReport>;
   queryHistory(req: In<'HistoryQuery'>): Promise<HistoryPage>;
   getGeneration(req: In<'GenerationIdRequest'>): Promise<GenerationRecord>;
   updateGeneration(req: In<'UpdateGenerationRequest'>): Promise<GenerationRecord>;
   deleteGeneration(req: In<'GenerationIdRequest'>): Promise<{ deleted: boolean }>;
+  /** Moves many images to the trash at once (restorable until the trash is emptied). */
+  trashGenerations(req: In<'GenerationIdsRequest'>): Promise<{ trashed: number }>;
+  /** Adds and/or removes tags on many images at once; returns their updated records. */
+  setTags(req: In<'SetTagsRequest'>): Promise<{ records: GenerationRecord[] }>;
   restoreGeneration(req: In<'GenerationIdRequest'>): Promise<GenerationRecord>;
   emptyTrash(): Promise<{ purged: number }>;
   getLineage(req: In<'GenerationIdRequest'>): Promise<Lineage>;
@@ -241,8 +339,20 @@ export interface AtelierApi {
   deleteBoard(req: In<'BoardIdRequest'>): Promise<{ deleted: boolean }>;
   setBoardMembership(req: In<'BoardMembershipRequest'>): Promise<BoardSummary>;
   exportGenerations(req: In<'ExportRequest'>): Promise<{ path: string; count: number }>;
+  /**
+   * Server mode: builds the export as a .zip in a temporary folder on the server and returns a
+   * one-time URL (`/export/<token>`, same access rules as images) the browser downloads it from.
+   */
+  prepareExportDownload(req: In<'ExportDownloadRequest'>): Promise<ExportDownload>;
   importImages(req: In<'ImportImagesRequest'>): Promise<{ imported: GenerationRecord[]; skipped: { path: string; reason: string }[] }>;
   readImageMetadata(req: In<'ReadMetadataRequest'>): Promise<ImageMetadataInfo>;
+  /** Verifies the content credentials of a generation of the open project, or of a file's bytes. */
+  verifyImage(req: In<'VerifyImageRequest'>): Promise<CredentialsInfo>;
+  /** What the open project's content credentials disclose ('full' parameters, or 'ai-only'). */
+  getProjectCredentials(): Promise<{ disclosure: 'full' | 'ai-only' }>;
+  setProjectCredentials(req: In<'ProjectCredentialsRequest'>): Promise<{ disclosure: 'full' | 'ai-only' }>;
+  /** The stored reproducibility receipt of a generation (`atelier reproduce`), or null. */
+  getReceipt(req: In<'GenerationIdRequest'>): Promise<ReproducibilityReceipt | null>;
   getSettings(): Promise<S.Settings>;
   updateSettings(req: In<'UpdateSettingsRequest'>): Promise<S.Settings>;
 }
@@ -263,19 +373,26 @@ export const apiMethods = Object.freeze({
   listDownloads: S.EmptyRequest,
   importModel: S.ImportModelRequest,
   removeModel: S.ModelIdRequest,
+  doctorModel: S.DoctorModelRequest,
   generate: S.GenerateRequest,
   upscaleImage: S.UpscaleImageRequest,
   cancel: S.JobIdRequest,
+  retryJob: S.JobIdRequest,
   moveJob: S.MoveJobRequest,
   listJobs: S.EmptyRequest,
   listProjects: S.EmptyRequest,
   createProject: S.CreateProjectRequest,
   openProject: S.OpenProjectRequest,
   renameProject: S.RenameProjectRequest,
+  deleteProject: S.DeleteProjectRequest,
+  archiveProject: S.ArchiveProjectRequest,
+  moveGenerations: S.MoveGenerationsRequest,
   queryHistory: S.HistoryQuery,
   getGeneration: S.GenerationIdRequest,
   updateGeneration: S.UpdateGenerationRequest,
   deleteGeneration: S.GenerationIdRequest,
+  trashGenerations: S.GenerationIdsRequest,
+  setTags: S.SetTagsRequest,
   restoreGeneration: S.GenerationIdRequest,
   emptyTrash: S.EmptyRequest,
   getLineage: S.GenerationIdRequest,
@@ -285,8 +402,13 @@ export const apiMethods = Object.freeze({
   deleteBoard: S.BoardIdRequest,
   setBoardMembership: S.BoardMembershipRequest,
   exportGenerations: S.ExportRequest,
+  prepareExportDownload: S.ExportDownloadRequest,
   importImages: S.ImportImagesRequest,
   readImageMetadata: S.ReadMetadataRequest,
+  verifyImage: S.VerifyImageRequest,
+  getProjectCredentials: S.EmptyRequest,
+  setProjectCredentials: S.ProjectCredentialsRequest,
+  getReceipt: S.GenerationIdRequest,
   getSettings: S.EmptyRequest,
   updateSettings: S.UpdateSettingsRequest,
 } satisfies Record<ApiMethodName, z.ZodType>);

@@ -120,11 +120,26 @@ export const RenameProjectRequest = z
   .object({ projectId: id, name: z.string().trim().min(1).max(120) })
   .strict();
 
+export const DeleteProjectRequest = z.object({ projectId: id }).strict();
+export const ArchiveProjectRequest = z.object({ projectId: id, archived: z.boolean() }).strict();
+export const MoveGenerationsRequest = z.object({ ids: z.array(id).min(1).max(10_000), projectId: id }).strict();
+export const GenerationIdsRequest = z.object({ ids: z.array(id).min(1).max(10_000) }).strict();
+const tagName = z.string().trim().min(1).max(100);
+export const SetTagsRequest = z
+  .object({
+    ids: z.array(id).min(1).max(10_000),
+    add: z.array(tagName).max(100).default([]),
+    remove: z.array(tagName).max(100).default([]),
+  })
+  .strict()
+  .refine((r) => r.add.length + r.remove.length > 0, { message: 'give tags to add or remove', path: ['add'] });
+
 export const HistoryQuery = z
   .object({
     limit: z.number().int().min(1).max(500).default(100),
     /** Opaque keyset cursor returned by the previous page. */
     cursor: z.string().max(200).optional(),
+    /** Prompt words, plus `tag:`, `seed:`, `model:` and `scheduler:` terms (common/history-search.ts); a bare number also finds that seed. */
     search: z.string().max(500).optional(),
     minRating: z.number().int().min(0).max(5).optional(),
     flag: z.enum(['pick', 'reject', 'none']).optional(),
@@ -166,12 +181,26 @@ export const Settings = z
     lowMemory: z.boolean(),
     /** Live-preview decoder: TAESD when one matching the model is installed ('auto': within a time budget), or the linear approximation. Absent = 'auto'. */
     previewDecoder: z.enum(['auto', 'taesd', 'approx']).optional(),
+    /** The most memory the engine process may use, in MB: larger jobs are refused up front, and an engine above it is ended. Absent = 90% of physical memory. */
+    maxEngineMemoryMB: z.number().int().min(256).max(16_777_216).optional(),
   })
   .strict();
 export type Settings = z.infer<typeof Settings>;
 export const UpdateSettingsRequest = Settings.partial().strict();
 
 export const ModelIdRequest = z.object({ modelId: id }).strict();
+/** The model doctor (`doctorModel`): what a provider will do with a model's graphs, at a size. */
+export const DoctorModelRequest = z
+  .object({
+    modelId: id,
+    /** 'auto': the provider this machine would use first. */
+    provider: ExecutionProviderChoice.default('auto'),
+    /** Size the memory estimate is for; default the model's recommended size (else 512). */
+    width: z.number().int().min(8).max(8192).multipleOf(8).optional(),
+    height: z.number().int().min(8).max(8192).multipleOf(8).optional(),
+    batch: z.number().int().min(1).max(64).optional(),
+  })
+  .strict();
 export const PullModelRequest = z
   .object({
     /** A catalog id, a Hugging Face repo id (owner/name) or a hub URL. */
@@ -207,6 +236,21 @@ export const ExportRequest = z
   })
   .strict()
   .refine((r) => Boolean(r.ids) !== Boolean(r.boardId), { message: 'give either ids or boardId', path: ['ids'] });
+export const ExportDownloadRequest = z
+  .object({
+    ids: z.array(id).min(1).max(100_000).optional(),
+    boardId: id.optional(),
+    format: z.enum(['png', 'jpeg', 'webp']).default('png'),
+    quality: z.number().int().min(1).max(100).optional(),
+  })
+  .strict()
+  .refine((r) => Boolean(r.ids) !== Boolean(r.boardId), { message: 'give either ids or boardId', path: ['ids'] });
 export const ImportImagesRequest = z.object({ paths: z.array(z.string().min(1).max(4096)).min(1).max(10_000) }).strict();
 
 export const EmptyRequest = z.union([z.undefined(), z.object({}).strict()]);
+
+/** Content credentials of a stored generation (`id`) or of a file's bytes (`base64`, e.g. a dropped file). */
+export const VerifyImageRequest = z.union([z.object({ id }).strict(), z.object({ base64: z.string().max(90_000_000) }).strict()]);
+/** What the open project's content credentials disclose: every parameter, or only the fact of AI generation. */
+export const CredentialsDisclosure = z.enum(['full', 'ai-only']);
+export const ProjectCredentialsRequest = z.object({ disclosure: CredentialsDisclosure }).strict();

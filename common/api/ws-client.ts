@@ -68,3 +68,84 @@ export function createWebSocketTransport(socket: WebSocketLike): ApiTransport & 
     },
   };
 }
+
+export type ConnectionStatus = 'connected' | 'disconnected';
+
+export interface ReconnectingOptions {
+  /** Opens a new socket to the server (called at start and for every reconnect attempt). */
+  open(): WebSocketLike;
+  /** Told when the connection drops and when it is back. */
+  onStatus?(status: ConnectionStatus): void;
+  /** Waits between attempts; the last one repeats (default 0.5 s, 1 s, 2 s, then every 3 s). */
+  delaysMs?: readonly number[];
+}
+
+/**
+ * A WebSocket transport that reconnects by itself when the server goes away and comes back (a
+ * restart, a sleep): event listeners stay subscribed across sockets, calls made while it is down
+ * fail at once with a readable error, and `onStatus` lets the UI say so and resync when it is back.
+ */
+export function createReconnectingTransport(opts: ReconnectingOptions): ApiTransport & { close(): void } {
+  const delays = opts.delaysMs?.length ? opts.delaysMs : [500, 1000, 2000, 3000];
+  const listeners = new Set<(event: AtelierEvent) => void>();
+  let closed = false;
+  let attempt = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+
+  const attach = (socket: WebSocketLike) => {
+    const transport = createWebSocketTransport(socket);
+    transport.onEvent((e) => {
+      for (const l of listeners) l(e);
+    });
+    socket.addEventListener('close', () => {
+      if (current !== transport || closed) return;
+      opts.onStatus?.('disconnected');
+      schedule();
+    });
+    return transport;
+  };
+
+  const schedule = () => {
+    if (closed || timer) return;
+    const wait = delays[Math.min(attempt, delays.length - 1)];
+    attempt++;
+    timer = setTimeout(() => {
+      timer = null;
+      if (closed) return;
+      let socket: WebSocketLike;
+      try {
+        socket = opts.open();
+      } catch {
+        schedule();
+        return;
+      }
+      let opened = false;
+      socket.addEventListener('open', () => {
+        opened = true;
+        if (closed) return socket.close();
+        attempt = 0;
+        current = attach(socket);
+        opts.onStatus?.('connected');
+      });
+      // A failed attempt: try again later (the close event follows an error).
+      socket.addEventListener('close', () => {
+        if (!opened) schedule();
+      });
+    }, wait);
+  };
+
+  let current = attach(opts.open());
+
+  return {
+    call: (method, payload) => current.call(method, payload),
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      current.close();
+    },
+  };
+}

@@ -25,6 +25,8 @@ const CODE_BY_ERROR_NAME: Readonly<Record<string, 'cancelled' | 'invalid_request
   HubError: 'model_error',
   DownloadError: 'model_error',
   ModelStoreError: 'model_error',
+  // The memory guard refused a generation before it started (too large for this machine or the cap).
+  MemoryLimitError: 'invalid_request',
 });
 
 export function toApiError(err: unknown, log: (err: unknown) => void = () => {}): AtelierApiError {
@@ -37,6 +39,8 @@ export function toApiError(err: unknown, log: (err: unknown) => void = () => {})
   // Model-manager errors carry their own codes; "not-found" is the one clients branch on.
   if (code === 'model_error' && e.code === 'not-found') return new AtelierApiError('not_found', message);
   if (code) return new AtelierApiError(code, message);
+  // The library's own validation (a name, an id, a folder the client chose): the client's mistake.
+  if (e?.name === 'LibraryError') return new AtelierApiError(/does not exist|no such|not found|no project with id/i.test(message) ? 'not_found' : 'invalid_request', message);
   log(err);
   return new AtelierApiError('internal', e?.message ? String(e.message) : 'Internal error');
 }

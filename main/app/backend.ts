@@ -8,6 +8,8 @@ export interface AtelierBackend {
   onEvent(listener: (event: AtelierEvent) => void): () => void;
   /** Absolute path of a stored image by id, or null. Ids only — clients never see or send paths. */
   resolveImage(id: string, kind: ImageKind): Promise<string | null>;
+  /** Server mode: the export zip behind a `prepareExportDownload` token (absent or null: no such export). */
+  resolveExport?(token: string): { path: string; fileName: string } | null;
   /** Cancels the running job and closes the library cleanly. */
   close(): Promise<void>;
 }

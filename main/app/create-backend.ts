@@ -4,11 +4,13 @@
  * exactly this object.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AtelierApi } from '../../common/api/contract';
-import { validateModelFolder } from '../engine-host';
+import { validateModelFolder, type EngineLauncher } from '../engine-host';
 import { setSqliteNativeBinding } from '../library';
 import type { AtelierBackend } from './backend';
 import { createEventBus } from './event-bus';
+import { ExportDownloads } from './export-downloads';
 import { createJobsApi } from './jobs-api';
 import { createModelsApi, forwardModelEvents } from './models-api';
 import { ProjectSession } from './project-session';
@@ -28,6 +30,8 @@ export interface BackendOptions {
   hubEndpoint?: string;
   /** Electron-ABI better-sqlite3 binary (packaged desktop app); Node uses node_modules' build. */
   sqliteNativeBinding?: string;
+  /** Starts engine processes (the Electron app passes a utilityProcess launcher); default child_process.fork. */
+  engineLauncher?: EngineLauncher;
 }
 
 export async function createBackend(opts: BackendOptions): Promise<AtelierBackend> {
@@ -39,18 +43,20 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     demoModelDir: opts.demoModelDir,
     hubEndpoint: opts.hubEndpoint,
     // A model is installed only once every graph loads and runs once at a tiny size (its own worker).
-    validateModel: (folder) => validateModelFolder(folder, { provider: runtime.settings.get().provider }),
+    validateModel: (folder) => validateModelFolder(folder, { provider: runtime.settings.get().provider, launcher: opts.engineLauncher }),
+    engineLauncher: opts.engineLauncher,
     onModelLoaded: (model) => bus.emit({ type: 'model:loaded', model }),
   });
   forwardModelEvents(runtime, bus);
   const projects = await ProjectSession.open(opts.userDataDir, opts.imageUrlBase);
-  const jobs = createJobsApi(runtime, projects, bus);
+  const exportDownloads = new ExportDownloads();
+  const jobs = createJobsApi(runtime, projects, bus, { journalDir: join(opts.userDataDir, 'jobs') });
 
   const api = {
     ...createSystemApi(runtime, { transport: opts.transport ?? 'in-process', userDataDir: opts.userDataDir }),
     ...createModelsApi(runtime),
     ...jobs.api,
-    ...createProjectsApi(projects, bus),
+    ...createProjectsApi(projects, bus, { exports: exportDownloads, urlBase: opts.imageUrlBase }),
   } satisfies AtelierApi;
 
   return {
@@ -59,9 +65,13 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     async resolveImage(id, kind) {
       return projects.resolveImageFile(id, kind);
     },
+    resolveExport(token) {
+      return exportDownloads.resolve(token);
+    },
     async close() {
+      exportDownloads.close();
       await runtime.modelManager.close();
-      await jobs.queue.cancelAll();
+      await jobs.queue.cancelAll(undefined, { keepJournal: true });
       await runtime.engine.close();
       projects.close();
     },

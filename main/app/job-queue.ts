@@ -10,6 +10,7 @@
  */
 import { AtelierApiError, type ApiErrorShape, type AtelierEvent, type GenerationRecord, type JobState, type JobSummary } from '../../common/api/contract';
 import type { GenerateParams, UpscaleImageParams } from '../../common/api/schemas';
+import type { JobJournal, JournalEntry } from './job-journal';
 
 /** The project a job saves into (the one it was submitted from); released when the job ends. */
 export interface JobProject {
@@ -71,6 +72,8 @@ export const CANCEL_ALL_TIMEOUT_MS = 60_000;
 export interface JobQueueLimits {
   maxWaiting?: number;
   maxWaitingInlineBytes?: number;
+  /** Where queued jobs are written so a restart can offer them again (main/app/job-journal.ts). */
+  journal?: JobJournal;
 }
 
 /**
@@ -112,6 +115,8 @@ export class JobQueue {
 
   private readonly maxWaiting: number;
   private readonly maxWaitingInlineBytes: number;
+  private readonly journal: JobJournal | undefined;
+  private keepJournal = false;
   /** Inline image characters held by queued (not yet running) jobs. */
   private waitingInlineChars = 0;
 
@@ -123,6 +128,46 @@ export class JobQueue {
   ) {
     this.maxWaiting = limits.maxWaiting ?? MAX_WAITING_JOBS;
     this.maxWaitingInlineBytes = limits.maxWaitingInlineBytes ?? MAX_WAITING_INLINE_BYTES;
+    this.journal = limits.journal;
+  }
+
+  /**
+   * Jobs a previous run left queued or running (its journal): listed as `interrupted`, with their
+   * full request kept for retryJob. Their journal entries stay until they are retried.
+   */
+  restoreInterrupted(entries: JournalEntry[]): void {
+    for (const e of entries) {
+      const summary = summarizeRequest(e.request);
+      this.jobs.set(e.jobId, {
+        jobId: e.jobId,
+        state: 'interrupted',
+        request: summary.request,
+        ...(summary.omittedInputs ? { omittedInputs: summary.omittedInputs } : {}),
+        ...(e.upscale ? { upscale: e.upscale } : {}),
+        ...(e.projectId ? { projectId: e.projectId, projectName: e.projectName } : {}),
+        step: 0,
+        total: e.upscale ? 1 : e.request.steps,
+        generationIds: [],
+        error: { code: 'internal', message: 'Interrupted: Atelier stopped while this job was queued or running. Retry runs it again with the same parameters and seed.' },
+        input: e.request,
+        inlineChars: 0,
+      });
+    }
+  }
+
+  /** What retryJob needs of an interrupted job: its full request, upscale and project; null otherwise. */
+  interrupted(jobId: string): { request: GenerateParams; upscale?: UpscaleImageParams; projectId?: string } | null {
+    const job = this.jobs.get(jobId);
+    if (!job || job.state !== 'interrupted' || !job.input) return null;
+    return { request: job.input, ...(job.upscale ? { upscale: job.upscale } : {}), ...(job.projectId ? { projectId: job.projectId } : {}) };
+  }
+
+  /** Forgets an interrupted job once it has been queued again (its new job journals itself). */
+  dismissInterrupted(jobId: string): void {
+    const job = this.jobs.get(jobId);
+    if (!job || job.state !== 'interrupted') return;
+    this.jobs.delete(jobId);
+    this.journal?.remove(jobId);
   }
 
   /**
@@ -161,6 +206,8 @@ export class JobQueue {
       inlineChars: chars,
     });
     this.waitingInlineChars += chars;
+    // Written before the caller hears of the job: a crash from here on leaves it to retry.
+    this.journal?.record({ jobId, request, ...(upscale ? { upscale } : {}), ...where, queuedAt: Date.now() });
     this.waiting.push(jobId);
     this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + (this.running ? 1 : 0), ...where });
     queueMicrotask(() => this.pump());
@@ -223,7 +270,9 @@ export class JobQueue {
    * latest (a job stuck outside the engine's reach, e.g. loading a large model): the result says
    * which, and shutdown goes on either way.
    */
-  async cancelAll(timeoutMs = CANCEL_ALL_TIMEOUT_MS): Promise<boolean> {
+  async cancelAll(timeoutMs = CANCEL_ALL_TIMEOUT_MS, opts: { keepJournal?: boolean } = {}): Promise<boolean> {
+    // Shutting down: the jobs stay journalled, so the next start offers them as `interrupted`.
+    if (opts.keepJournal) this.keepJournal = true;
     for (const id of [...this.waiting]) this.cancel(id);
     if (this.running) this.cancel(this.running);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -245,6 +294,7 @@ export class JobQueue {
 
   private finish(job: Job, state: JobState): void {
     job.state = state;
+    if (!this.keepJournal) this.journal?.remove(job.jobId);
     job.release?.();
     delete job.release;
     // Only the summary outlives the job: inline images would pin megabytes per finished job.

@@ -9,6 +9,7 @@ import { MAX_UPSCALED_PIXELS } from '../engine';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
 import { drawSeed, type GenerationTarget, type JobRequest } from './generation-service';
+import { FileJobJournal } from './job-journal';
 import { JobQueue, type JobContext, type JobRunResult } from './job-queue';
 import { assertSizeFits } from './model-registry';
 import { choosePreviewDecoder, previewDataUrl } from './preview-image';
@@ -18,12 +19,12 @@ import { installedUpscalers, LANCZOS, upscaleJobRequest } from './upscale-job';
 import type { GenerationRecord } from '../../common/api/contract';
 import type { ModelEntry } from './model-registry';
 
-export type JobsApi = Pick<AtelierApi, 'generate' | 'upscaleImage' | 'cancel' | 'moveJob' | 'listJobs'>;
+export type JobsApi = Pick<AtelierApi, 'generate' | 'upscaleImage' | 'cancel' | 'retryJob' | 'moveJob' | 'listJobs'>;
 
 /** The library tag of images queued through a compatibility API (GenerateRequest `source`). */
 export const SOURCE_TAGS: Record<NonNullable<GenerateParams['source']>, string> = { a1111: 'api:a1111', comfyui: 'api:comfyui' };
 
-export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: EventBus): { api: JobsApi; queue: JobQueue } {
+export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: EventBus, opts: { journalDir?: string } = {}): { api: JobsApi; queue: JobQueue } {
   const { settings, modelManager, models, engine, generation } = runtime;
 
   /** TAESD for this model's latent space when installed (settings.previewDecoder), else the approximation. */
@@ -73,7 +74,10 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
     return { generations: result.saved, provider: result.provider, timings: result.timings };
   }
 
-  const queue = new JobQueue({ run, cancelRunning: () => engine.cancelCurrent() }, bus.emit, (err) => toApiError(err).toShape());
+  // Queued jobs are journalled: after a crash or restart they come back as `interrupted`.
+  const journal = opts.journalDir ? new FileJobJournal(opts.journalDir) : undefined;
+  const queue = new JobQueue({ run, cancelRunning: () => engine.cancelCurrent() }, bus.emit, (err) => toApiError(err).toShape(), { journal });
+  if (journal) queue.restoreInterrupted(journal.load());
 
   /** Holds the open project for the job; a refused enqueue (e.g. a full queue) lets go of it again. */
   function enqueueHeld(enqueue: (project: ProjectHold) => string): string {
@@ -93,6 +97,13 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
       assertSizeFits(await models.resolve(params.modelId ?? settings.get().defaultModelId), params.width, params.height);
       if (params.upscale && params.width * params.height * params.upscale ** 2 > MAX_UPSCALED_PIXELS) {
         throw new AtelierApiError('invalid_request', `upscale: ${params.width}×${params.height} at ${params.upscale}× is more than ${MAX_UPSCALED_PIXELS / 1e6 | 0} MP; use a smaller size or factor`, [{ path: 'upscale', message: 'result too large' }]);
+      }
+      // Generations it names must exist in the project it will save into (the open one), checked now,
+      // not after the whole generation ran.
+      const project = projects.current();
+      for (const [path, id] of [['parentId', params.parentId], ['initImage', params.initImage && 'generationId' in params.initImage ? params.initImage.generationId : undefined]] as const) {
+        const found = id === undefined ? true : project.get(id);
+        if (!found) throw new AtelierApiError('not_found', `${path}: no generation ${id} in this project`, [{ path, message: 'no such generation in this project' }]);
       }
       // Drawn now, so the caller knows it at once and a retry reuses it.
       const seed = drawSeed(params.seed);
@@ -115,6 +126,20 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
     },
     async cancel(req) {
       return { cancelled: queue.cancel(req.jobId) };
+    },
+    async retryJob(req) {
+      const old = queue.interrupted(req.jobId);
+      if (!old) throw new AtelierApiError('not_found', `retryJob: no interrupted job ${req.jobId} (only jobs interrupted by a restart are kept for retry)`);
+      const project = old.projectId ? await projects.holdProject(old.projectId) : projects.hold();
+      let jobId: string;
+      try {
+        jobId = queue.enqueue(old.request, { ...(old.upscale ? { upscale: old.upscale } : {}), project });
+      } catch (err) {
+        project.release();
+        throw err;
+      }
+      queue.dismissInterrupted(req.jobId);
+      return { jobId, seed: old.request.seed };
     },
     async moveJob(req) {
       return { moved: queue.move(req.jobId, req.position) };

@@ -1,12 +1,13 @@
 /** The model slice of the API: installed models, loading, the hub catalog, downloads, import and removal. */
 import type { AtelierApi } from '../../common/api/contract';
+import { doctorModel } from '../engine';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
 import type { Runtime } from './runtime';
 
 export type ModelsApi = Pick<
   AtelierApi,
-  'listModels' | 'loadModel' | 'unloadModel' | 'listCatalog' | 'pullModel' | 'pauseDownload' | 'resumeDownload' | 'cancelDownload' | 'listDownloads' | 'importModel' | 'removeModel'
+  'listModels' | 'loadModel' | 'unloadModel' | 'listCatalog' | 'pullModel' | 'pauseDownload' | 'resumeDownload' | 'cancelDownload' | 'listDownloads' | 'importModel' | 'removeModel' | 'doctorModel'
 >;
 
 /** Forwards the model manager's download and install events to the API's listeners. */
@@ -53,15 +54,15 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
       return { ok: true };
     },
     async resumeDownload(req) {
-      modelManager.resume(req.modelId);
+      await modelManager.resume(req.modelId); // a failed download is pulled again (Retry)
       return { ok: true };
     },
     async cancelDownload(req) {
-      modelManager.cancel(req.modelId);
+      await modelManager.cancel(req.modelId); // a failed one is forgotten, its partial files deleted
       return { ok: true };
     },
     async listDownloads() {
-      return modelManager.downloads().map((p) => ({
+      const running = modelManager.downloads().map((p) => ({
         modelId: p.id,
         state: p.state,
         bytesDone: p.bytesDone,
@@ -69,14 +70,40 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
         rateBps: Math.round(p.rate),
         etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000),
       }));
+      // Failed downloads stay listed (with why, and whether Retry resumes) until retried or cancelled,
+      // so a reloaded window still offers Retry.
+      const failed = modelManager
+        .failedDownloads()
+        .filter((f) => !running.some((r) => r.modelId === f.modelId))
+        .map((f) => ({
+          modelId: f.modelId,
+          state: 'failed',
+          bytesDone: f.bytesDone,
+          bytesTotal: f.bytesTotal,
+          rateBps: 0,
+          etaMs: -1,
+          error: toApiError(Object.assign(new Error(f.message), { name: 'DownloadError', code: f.code })).toShape(),
+          resumable: f.resumable,
+          source: f.source,
+        }));
+      return [...running, ...failed];
     },
     async importModel(req) {
       const installed = await modelManager.importFolder(req.folder, { mode: req.mode, id: req.id, name: req.name });
       const { folder: _f, ...summary } = await models.resolve(installed.id);
       return summary;
     },
+    async doctorModel(req) {
+      const { folder, defaults } = await models.resolve(req.modelId);
+      // 'auto': the provider the loaded model runs on, else the setting; never a probe session in this process.
+      const auto = req.provider === 'auto' || req.provider === undefined;
+      const provider = auto ? ((engine.loadedModel?.provider as typeof req.provider | undefined) ?? settings.get().provider) : req.provider;
+      return doctorModel(folder, { provider, probe: false, target: req.modelId, width: req.width ?? defaults?.width, height: req.height ?? defaults?.height, batch: req.batch });
+    },
     async removeModel(req) {
-      if (engine.loadedModel && engine.loadedModel.folder === (await models.resolve(req.modelId)).folder) await engine.unload();
+      // Resolved first: an unknown (or malformed) id is the client's mistake → not_found, never "internal".
+      const entry = await models.resolve(req.modelId);
+      if (engine.loadedModel && engine.loadedModel.folder === entry.folder) await engine.unload();
       await modelManager.remove(req.modelId);
       return { removed: true };
     },

@@ -2,6 +2,7 @@
 import type { AtelierApi, ProjectSummary } from '../../common/api/contract';
 import { readImageMetadata } from '../library';
 import type { EventBus } from './event-bus';
+import { ExportDownloads } from './export-downloads';
 import type { ProjectSession } from './project-session';
 
 export type ProjectsApi = Pick<
@@ -10,10 +11,15 @@ export type ProjectsApi = Pick<
   | 'createProject'
   | 'openProject'
   | 'renameProject'
+  | 'deleteProject'
+  | 'archiveProject'
+  | 'moveGenerations'
   | 'queryHistory'
   | 'getGeneration'
   | 'updateGeneration'
   | 'deleteGeneration'
+  | 'trashGenerations'
+  | 'setTags'
   | 'restoreGeneration'
   | 'emptyTrash'
   | 'getLineage'
@@ -23,11 +29,25 @@ export type ProjectsApi = Pick<
   | 'deleteBoard'
   | 'setBoardMembership'
   | 'exportGenerations'
+  | 'prepareExportDownload'
   | 'importImages'
   | 'readImageMetadata'
+  | 'verifyImage'
+  | 'getProjectCredentials'
+  | 'setProjectCredentials'
+  | 'getReceipt'
 >;
 
-export function createProjectsApi(projects: ProjectSession, bus: EventBus): ProjectsApi {
+export interface ProjectsApiOptions {
+  /** Where server-mode export zips wait for their download (created here when absent). */
+  exports?: ExportDownloads;
+  /** Prefix of URLs handed to clients ('/' in server mode), as for images. */
+  urlBase?: string;
+}
+
+export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts: ProjectsApiOptions = {}): ProjectsApi {
+  const exportDownloads = opts.exports ?? new ExportDownloads();
+  const urlBase = opts.urlBase ?? '/';
   return {
     async listProjects() {
       return projects.list();
@@ -45,6 +65,17 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus): Proj
     async renameProject(req): Promise<ProjectSummary> {
       return projects.rename(req.projectId, req.name);
     },
+    async deleteProject(req) {
+      const r = await projects.deleteProject(req.projectId);
+      if (r.switched) bus.emit({ type: 'project:changed', project: r.current });
+      return { deleted: r.deleted, current: r.current };
+    },
+    async archiveProject(req) {
+      return projects.archive(req.projectId, req.archived);
+    },
+    async moveGenerations(req) {
+      return projects.moveTo(req.ids, req.projectId);
+    },
     async queryHistory(req) {
       return projects.queryHistory(req);
     },
@@ -56,6 +87,12 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus): Proj
     },
     async deleteGeneration(req) {
       return { deleted: projects.trash(req.id) };
+    },
+    async trashGenerations(req) {
+      return { trashed: projects.trashMany(req.ids) };
+    },
+    async setTags(req) {
+      return { records: projects.setTags(req.ids, req.add ?? [], req.remove ?? []) };
     },
     async restoreGeneration(req) {
       return projects.restore(req.id);
@@ -94,6 +131,10 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus): Proj
       const r = await projects.current().exportGenerations({ ids: req.ids, boardId: req.boardId, to: req.to, format: req.format, quality: req.quality });
       return { path: r.path, count: r.count };
     },
+    async prepareExportDownload(req) {
+      const r = await exportDownloads.prepare(projects.current(), { ids: req.ids, boardId: req.boardId, format: req.format, quality: req.quality });
+      return { url: `${urlBase}export/${r.token}`, fileName: r.fileName, count: r.count, bytes: r.bytes };
+    },
     async importImages(req) {
       return projects.importImages(req.paths);
     },
@@ -111,7 +152,20 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus): Proj
         ...(typeof g.negativePrompt === 'string' ? { negativePrompt: g.negativePrompt } : {}),
         params,
         warnings: meta.warnings,
+        c2pa: await projects.verify({ base64: req.base64 }),
       };
+    },
+    async verifyImage(req) {
+      return projects.verify(req);
+    },
+    async getProjectCredentials() {
+      return { disclosure: projects.credentialsDisclosure() };
+    },
+    async setProjectCredentials(req) {
+      return { disclosure: projects.setCredentialsDisclosure(req.disclosure) };
+    },
+    async getReceipt(req) {
+      return projects.receipt(req.id);
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { LoadedModelInfo } from '../../common/api/contract';
-import { EngineHost } from '../engine-host';
+import { defaultMemoryCapBytes, EngineHost, type EngineLauncher } from '../engine-host';
 import { ModelManager } from '../models/manager';
 import { GenerationService } from './generation-service';
 import { ModelRegistry } from './model-registry';
@@ -15,6 +15,11 @@ import { installedUpscalers } from './upscale-job';
 
 export const APP_VERSION = '0.1.0';
 
+/** The engine's memory limit in bytes: `maxEngineMemoryMB` when set, else 90% of physical memory. */
+export function engineMemoryCapBytes(s: { maxEngineMemoryMB?: number }): number {
+  return s.maxEngineMemoryMB ? s.maxEngineMemoryMB * 1024 * 1024 : defaultMemoryCapBytes();
+}
+
 export interface RuntimeOptions {
   userDataDir: string;
   demoModelDir?: string;
@@ -23,6 +28,8 @@ export interface RuntimeOptions {
   /** Runs before a downloaded or imported model is installed; throws to refuse it. */
   validateModel?: (folder: string) => Promise<void>;
   onModelLoaded?(model: LoadedModelInfo): void;
+  /** Starts the engine process (the Electron app passes a utilityProcess launcher); default child_process.fork. */
+  engineLauncher?: EngineLauncher;
 }
 
 export interface Runtime {
@@ -31,7 +38,7 @@ export interface Runtime {
   models: ModelRegistry;
   engine: EngineHost;
   generation: GenerationService;
-  /** Stops downloads and the engine worker. */
+  /** Stops downloads and the engine process. */
   close(): Promise<void>;
 }
 
@@ -45,7 +52,11 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     validate: opts.validateModel,
   });
   const models = new ModelRegistry(modelManager);
-  const engine = new EngineHost();
+  const engine = new EngineHost({
+    launcher: opts.engineLauncher,
+    // The hard cap on the engine process: settings.maxEngineMemoryMB, else 90% of physical memory.
+    memoryCapBytes: () => engineMemoryCapBytes(settings.get()),
+  });
   const generation = new GenerationService({
     engine,
     models,

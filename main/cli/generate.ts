@@ -3,14 +3,15 @@
  * GenerateRequest schema), same engine worker and same PNG metadata as the studio.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { basename, dirname, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GenerateRequest } from '../../common/api/schemas';
 import { assertSizeFits } from '../app/model-registry';
 import { defaultUserDataDir } from '../app/paths';
 import { encodeGenerationPng } from '../app/png-output';
 import { drawSeed, type GenerationTarget } from '../app/generation-service';
-import { createRuntime } from '../app/runtime';
+import { APP_VERSION, createRuntime } from '../app/runtime';
+import { Provenance } from '../provenance';
 import { ProgressReporter } from './progress-bar';
 
 export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|id>] [--negative "…"] [--seed N] [--rng cpu|cuda]
@@ -131,6 +132,8 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
 
     // Same service as the studio; the target writes PNG files instead of a project library.
     const paths = outputPaths(out, count);
+    // Content credentials: signed with the installation's key (or the configured signer.json); --init is the parent.
+    const signing = { provenance: new Provenance(userDataDir, { appVersion: APP_VERSION }), parent: initBytes && values.init ? { bytes: initBytes, title: basename(values.init) } : null };
     let written = 0;
     const target: GenerationTarget<string> = {
       imageFile: async () => null,
@@ -138,7 +141,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
       async save(image, params) {
         const path = paths[written++];
         mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, await encodeGenerationPng(image, params));
+        writeFileSync(path, await encodeGenerationPng(image, params, signing));
         return path;
       },
     };

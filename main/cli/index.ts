@@ -2,6 +2,8 @@
 import { runGenerate, GENERATE_USAGE } from './generate';
 import { runServe, SERVE_USAGE } from './serve';
 import { runInfo } from './info';
+import { REPRODUCE_USAGE } from './reproduce';
+import { VERIFY_USAGE } from './verify';
 
 const USAGE = `Atelier — a local image studio
 
@@ -10,10 +12,16 @@ Usage:
   atelier generate  generate images from a prompt
   atelier models    list, pull, import or remove models
   atelier info      show version, execution providers and data folders
+  atelier verify    check the content credentials (C2PA) of image files
+  atelier reproduce regenerate an image from its own parameters and compare
 
 ${SERVE_USAGE}
 
-${GENERATE_USAGE}`;
+${GENERATE_USAGE}
+
+${VERIFY_USAGE}
+
+${REPRODUCE_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +37,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'info':
       return runInfo(rest, io);
+    case 'verify': {
+      const { runVerify } = await import('./verify');
+      return runVerify(rest, io);
+    }
+    case 'reproduce': {
+      const { runReproduce } = await import('./reproduce');
+      return runReproduce(rest, io);
+    }
     case undefined:
     case 'help':
     case '--help':

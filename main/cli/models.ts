@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { appRoot, bundledDemoModelDir, defaultUserDataDir } from '../app/paths';
 import { SettingsStore } from '../app/settings-store';
-import { inspectModel } from '../engine';
+import { autoProvider, doctorModel, inspectModel, parseProviderChoice } from '../engine';
 import { runModelsCommand } from '../models/cli';
 import type { CliIo } from './generate';
 
@@ -18,5 +18,7 @@ export async function runModels(args: string[], io: CliIo): Promise<number> {
     validate: async (folder: string) => {
       await inspectModel(folder);
     },
+    provider: () => (settings.provider === 'auto' ? autoProvider() : settings.provider),
+    doctor: (folder, o) => doctorModel(folder, { ...o, provider: parseProviderChoice(o.provider ?? (settings.provider === 'auto' ? undefined : settings.provider)) }),
   });
 }

@@ -3,15 +3,20 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../app/create-backend';
 import { defaultUserDataDir, rendererDistDir } from '../app/paths';
+import { startCompatServer } from '../compat/server';
 import { resolveToken } from '../server/auth';
 import { startServer } from '../server/server';
 
 export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--token T] [--open] [--home DIR]
+              [--compat-port 7860] [--no-a1111] [--no-comfy]
   --host    address to bind (default 127.0.0.1; any non-loopback host requires a token, generated if absent)
   --port    port (default 7865, or the next free port; 0 picks any free one)
   --token   require this token on every request (?token=…, Bearer header, or the cookie set by the first visit)
   --open    open the default browser when a display is available
-  --home    user data folder (default: the platform's app data folder, or $ATELIER_HOME)`;
+  --home    user data folder (default: the platform's app data folder, or $ATELIER_HOME)
+  --compat-port  port of the AUTOMATIC1111 (/sdapi/v1) and ComfyUI APIs (default 7860, or the next free port; 0 any)
+  --no-a1111     do not serve the AUTOMATIC1111 API
+  --no-comfy     do not serve the ComfyUI API`;
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -22,6 +27,9 @@ export async function runServe(args: string[]): Promise<number> {
       token: { type: 'string' },
       open: { type: 'boolean', default: false },
       home: { type: 'string' },
+      'compat-port': { type: 'string' },
+      'no-a1111': { type: 'boolean', default: false },
+      'no-comfy': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -33,6 +41,11 @@ export async function runServe(args: string[]): Promise<number> {
   const explicitPort = values.port !== undefined;
   const port = explicitPort ? Number(values.port) : DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
+  const explicitCompatPort = values['compat-port'] !== undefined;
+  const compatPort = explicitCompatPort ? Number(values['compat-port']) : DEFAULT_COMPAT_PORT;
+  if (!Number.isInteger(compatPort) || compatPort < 0 || compatPort > 65535) throw new Error(`--compat-port must be 0..65535, got ${values['compat-port']}`);
+  const a1111 = !values['no-a1111'];
+  const comfy = !values['no-comfy'];
   const { token, generated } = resolveToken(values.host!, values.token);
   const userDataDir = values.home ?? defaultUserDataDir();
   keepServingOnStrayErrors();
@@ -49,8 +62,30 @@ export async function runServe(args: string[]): Promise<number> {
     // The default port is busy (another Atelier, or another tool): take the next free one.
     server = await startOnNextFreePort(start, port + 1);
   }
+  // The A1111 / ComfyUI compatibility APIs, on their own port (same host, token and backend).
+  let compat: Awaited<ReturnType<typeof startCompatServer>> | null = null;
+  if (a1111 || comfy) {
+    const startCompat = (p: number) => startCompatServer({ backend, host: values.host!, port: p, token, a1111, comfy, log: (m) => console.error(m) });
+    try {
+      try {
+        compat = await startCompat(compatPort);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        if (explicitCompatPort) throw new Error(`Port ${compatPort} is already in use: choose another with --compat-port, or --compat-port 0 for any free one`);
+        compat = await startOnNextFreePort(startCompat, compatPort + 1);
+      }
+    } catch (err) {
+      // Do not leave the studio serving (and the process alive) after a failed start.
+      await server.close().then(() => backend.close(), () => backend.close());
+      throw err;
+    }
+  }
   if (generated) console.log(`No --token given for non-loopback host ${values.host}: generated one.`);
   console.log(`Atelier is serving at ${server.url}`);
+  if (compat) {
+    const apis = [a1111 ? `AUTOMATIC1111 API ${compat.baseUrl}/sdapi/v1` : '', comfy ? `ComfyUI API ${compat.baseUrl} (WebSocket /ws)` : ''].filter(Boolean);
+    console.log(`${apis.join(' · ')}${token ? ' — token required (Bearer, Basic password or ?token=)' : ''}`);
+  }
   console.log(`Data folder: ${userDataDir}`);
   if (values.open) openBrowser(server.url);
 
@@ -63,6 +98,7 @@ export async function runServe(args: string[]): Promise<number> {
       // Close the server first so no new work arrives, then the backend (cancel + close library).
       server
         .close()
+        .then(() => compat?.close())
         .then(() => backend.close())
         .catch((err) => console.error(err))
         .finally(resolve);
@@ -74,6 +110,8 @@ export async function runServe(args: string[]): Promise<number> {
 }
 
 export const DEFAULT_PORT = 7865;
+/** A1111's own default port, so its clients' default base URL finds Atelier. */
+export const DEFAULT_COMPAT_PORT = 7860;
 
 /**
  * Last line of defence: every request path ends in a typed error, but a stray rejection or throw

@@ -2,7 +2,7 @@
  * Electron entry (bundled to dist/main/electron.cjs). Thin by design: the window, the custom
  * protocol, IPC wiring and menus. Everything else is the same Node-side backend server mode uses.
  */
-import { app, BrowserWindow, ipcMain, Menu, net, protocol, shell, session } from 'electron';
+import { app, BrowserWindow, ipcMain, Menu, net, protocol, shell, session, utilityProcess } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createDispatcher } from '../api/dispatch';
@@ -10,14 +10,16 @@ import { createBackend } from '../app/create-backend';
 import type { AtelierBackend } from '../app/backend';
 import { setAppRoot } from '../app/paths';
 import { EVENT_CHANNEL } from '../../common/api/ipc-channels';
+import { utilityProcessLauncher } from './engine-launcher';
 import { registerIpcHandlers } from './ipc';
 import { buildMenuTemplate } from './menu';
 import {
   APP_ENTRY_URL,
   APP_SCHEME,
-  CONTENT_SECURITY_POLICY,
+  appResponseHeaders,
   buildWindowOptions,
-  isAllowedNavigation,
+  denyPermission,
+  hardenWebContents,
   isTrustedSenderUrl,
   resolveAtelierUrl,
 } from './policy';
@@ -56,6 +58,8 @@ async function start(): Promise<void> {
     transport: 'ipc',
     demoModelDir: join(resources, 'models', 'demo'),
     sqliteNativeBinding: join(resources, 'native', 'electron', 'better_sqlite3.node'),
+    // The engine runs in a utility process: a crash or an out-of-memory kill takes only the engine.
+    engineLauncher: utilityProcessLauncher(utilityProcess),
   });
   const be = backend;
 
@@ -65,14 +69,11 @@ async function start(): Promise<void> {
     const file = target.kind === 'app' ? target.file : await be.resolveImage(target.id, target.kind);
     if (!file) return new Response('Not found', { status: 404 });
     const response = await net.fetch(pathToFileURL(file).href);
-    const headers = new Headers(response.headers);
-    headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY.replace("img-src 'self'", `img-src 'self' ${APP_SCHEME}:`));
-    headers.set('X-Content-Type-Options', 'nosniff');
-    return new Response(response.body, { status: response.status, headers });
+    return new Response(response.body, { status: response.status, headers: appResponseHeaders(response.headers) });
   });
 
   // No permission (camera, notifications, …) is ever needed.
-  session.defaultSession.setPermissionRequestHandler((_wc, _perm, callback) => callback(false));
+  session.defaultSession.setPermissionRequestHandler(denyPermission);
 
   const dispatch = createDispatcher(be.api, (err) => console.error(err));
   registerIpcHandlers(ipcMain, dispatch, isTrustedSenderUrl);
@@ -89,11 +90,7 @@ async function start(): Promise<void> {
 function createWindow(preloadPath: string): void {
   const win = new BrowserWindow(buildWindowOptions(preloadPath));
   mainWindow = win;
-  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  win.webContents.on('will-navigate', (event, url) => {
-    if (!isAllowedNavigation(url)) event.preventDefault();
-  });
-  win.webContents.on('will-attach-webview', (event) => event.preventDefault());
+  hardenWebContents(win.webContents);
   win.once('ready-to-show', () => win.show());
   win.on('closed', () => {
     if (mainWindow === win) mainWindow = null;

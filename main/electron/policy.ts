@@ -10,6 +10,49 @@ export const APP_SCHEME = 'atelier';
 export const APP_ORIGIN = `${APP_SCHEME}://app`;
 export const APP_ENTRY_URL = `${APP_ORIGIN}/index.html`;
 export { CONTENT_SECURITY_POLICY };
+/** The server's policy, with images also from atelier:// (the protocol serves them by id). */
+export const APP_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("img-src 'self'", `img-src 'self' ${APP_SCHEME}:`);
+
+/** Headers on every atelier:// response. */
+export function appResponseHeaders(headers: Headers): Headers {
+  const out = new Headers(headers);
+  out.set('Content-Security-Policy', APP_CONTENT_SECURITY_POLICY);
+  out.set('X-Content-Type-Options', 'nosniff');
+  return out;
+}
+
+/** The part of Electron's WebContents the hardening uses (so it is unit-tested without Electron). */
+export interface WebContentsLike {
+  setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' }): void;
+  on(event: string, listener: (event: NavigationEventLike, url?: string) => void): unknown;
+}
+
+/** Electron's navigation events carry the URL on the event (newer) and/or as the second argument. */
+export interface NavigationEventLike {
+  preventDefault(): void;
+  url?: string;
+}
+
+/**
+ * Locks a window's contents down: no new windows (window.open, target=_blank), no navigation or
+ * redirect away from the app (the app is single-page), no <webview>.
+ */
+export function hardenWebContents(wc: WebContentsLike): void {
+  wc.setWindowOpenHandler(() => ({ action: 'deny' }));
+  const stayInApp = (event: NavigationEventLike, url?: string) => {
+    const target = typeof url === 'string' ? url : event.url;
+    if (!target || !isAllowedNavigation(target)) event.preventDefault();
+  };
+  wc.on('will-navigate', stayInApp);
+  wc.on('will-frame-navigate', stayInApp);
+  wc.on('will-redirect', stayInApp);
+  wc.on('will-attach-webview', (event) => event.preventDefault());
+}
+
+/** No permission (camera, notifications, geolocation, …) is ever granted. */
+export function denyPermission(_webContents: unknown, _permission: string, callback: (granted: boolean) => void): void {
+  callback(false);
+}
 
 export function buildWebPreferences(preloadPath: string) {
   return {

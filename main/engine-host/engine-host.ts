@@ -1,23 +1,22 @@
 /**
- * The API thread's handle on the engine worker: promise-based load/unload/generate, cancel through
- * shared memory (takes effect before the next UNet call), and a crash-safe worker lifecycle — a
- * dying worker fails the pending requests with a clear error and is respawned on next use.
+ * The API process's handle on the engine, which runs in a process of its own (engine-process.ts):
+ * promise-based load/unload/generate, cancel by message (applied to the engine thread's shared flag
+ * before its next UNet call), and a process lifecycle that survives the engine:
+ *
+ * - when the engine process dies (a signal, a native abort, the kernel's OOM killer) the request in
+ *   flight fails with "The engine stopped: <why>", anything queued above the host is untouched, and
+ *   the engine restarts by itself with the last model (at most MAX_AUTO_RESTARTS in a row without a
+ *   successful generation, so a model that kills the engine on load does not loop);
+ * - watchdogs end it when a cancel is not honoured in time, when unload gets no answer, when a
+ *   generation makes no progress for `stallTimeoutMs`, and when its memory passes the hard cap;
+ * - close() always ends within its timeout: the process is killed if it does not quit.
  */
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, sep } from 'node:path';
-import {
-  CANCEL_SLOT,
-  type GenerateOutcome,
-  type HostToWorker,
-  type LoadedInfo,
-  type PipelineRequest,
-  type PreviewDecoderInfo,
-  type PreviewDecoderSpec,
-  type WorkerError,
-  type WorkerToHost,
-} from './protocol';
+import { totalmem } from 'node:os';
+import { resolveWorkerEntry } from './engine-entry';
+import { EngineConnection, forkEngine, formatBytes, type EngineExit, type EngineLauncher } from './engine-launcher';
+import type { EngineToHost, GenerateOutcome, HostToWorker, LoadedInfo, PipelineRequest, PreviewDecoderInfo, PreviewDecoderSpec, WorkerError } from './protocol';
+
+export { resolveWorkerEntry } from './engine-entry';
 
 export interface GenerateHooks {
   onProgress?(p: { step: number; total: number; elapsedMs: number }): void;
@@ -28,7 +27,7 @@ export class EngineWorkerError extends Error {
   readonly file?: string;
   readonly expected?: string;
   readonly code?: string;
-  /** What the worker holds after this failure (set by a failed load); undefined when it did not say. */
+  /** What the engine holds after this failure (set by a failed load); undefined when it did not say. */
   readonly loaded?: LoadedInfo | null;
   constructor(e: WorkerError, loaded?: LoadedInfo | null) {
     super(e.message);
@@ -40,21 +39,53 @@ export class EngineWorkerError extends Error {
   }
 }
 
-/** How long the host waits for the worker before it stops it (it cannot interrupt a running graph). */
+/** The engine process ended under a request (died, or was ended by a watchdog). */
+export class EngineStoppedError extends Error {
+  override name = 'EngineStoppedError';
+}
+
+/** A generation refused before it started because its estimated memory does not fit. */
+export class MemoryLimitError extends Error {
+  override name = 'MemoryLimitError';
+}
+
+/** Checks a generation before it is handed to the engine; throws (e.g. MemoryLimitError) to refuse it. */
+export type GenerationGuard = (pipeline: PipelineRequest, engine: { loaded: LoadedInfo | null; rss: number; lowMemory: boolean }) => void;
+
 export interface EngineHostOptions {
   /** After cancelCurrent(), how long the running generation may take to stop (default 30 s). */
   cancelTimeoutMs?: number;
-  /** How long unload() waits for the worker's reply (default 30 s, after any cancel). */
+  /** How long unload() waits for the engine's reply (default 30 s, after any cancel). */
   unloadTimeoutMs?: number;
-  /** How long close() waits for the worker thread to end before it lets go of it (default 5 s). */
+  /** How long close() waits for the engine process to quit before it kills it (default 5 s). */
   closeTimeoutMs?: number;
-  /** Where watchdog actions are reported (default console.error). */
+  /**
+   * A generation that reports no progress (step, preview) for this long ends the engine process
+   * (default: $ATELIER_ENGINE_STALL_S seconds, else 15 minutes on the CPU and 5 minutes otherwise —
+   * the text encoder, a tiled VAE decode or a huge step on a slow CPU can each take minutes).
+   */
+  stallTimeoutMs?: number;
+  /** The most resident memory the engine process may use, in bytes, read at each report (null: no cap). Default: 90% of physical memory. */
+  memoryCapBytes?: () => number | null;
+  /** Refuses a generation before it starts (the memory guard). */
+  guard?: GenerationGuard;
+  /** Starts the engine process (default: child_process.fork; the Electron app passes a utilityProcess launcher). */
+  launcher?: EngineLauncher;
+  /** Restart the engine with the last model when it dies (default true). */
+  autoRestart?: boolean;
+  /** Where watchdog actions and engine deaths are reported (default console.error). */
   log?: (msg: string) => void;
 }
 
 const DEFAULT_CANCEL_TIMEOUT_MS = 30_000;
 const DEFAULT_UNLOAD_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+const DEFAULT_STALL_MS_CPU = 15 * 60_000;
+const DEFAULT_STALL_MS_GPU = 5 * 60_000;
+/** Restarts in a row without a successful generation before the host stops restarting by itself. */
+export const MAX_AUTO_RESTARTS = 3;
+/** How long a restart waits for the dead process to be gone (its memory returned) before it starts a new one. */
+const RESTART_WAIT_MS = 5_000;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -62,59 +93,113 @@ interface Pending {
   hooks?: GenerateHooks;
 }
 
-/** Finds the worker entry: the bundled .mjs next to the built CLI, or the .ts source under tsx/vitest. */
-export function resolveWorkerEntry(): { file: string; execArgv: string[] } {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const bundled = join(here, 'engine-worker.mjs');
-  if (existsSync(bundled)) {
-    // Packaged Electron: worker threads cannot read inside app.asar; the worker is unpacked beside it.
-    const unpacked = bundled.replace(`app.asar${sep}`, `app.asar.unpacked${sep}`);
-    return { file: existsSync(unpacked) ? unpacked : bundled, execArgv: [] };
-  }
-  const source = join(here, 'worker-source-entry.mjs');
-  if (existsSync(source)) return { file: source, execArgv: [] };
-  throw new Error(`Engine worker not found next to ${here}; run npm run build`);
+interface Generating {
+  requestId: number;
+  width: number;
+  height: number;
+  step: number;
+  total: number;
+  /** A cancel was asked for: if the engine has to be ended now, the generation ends as cancelled. */
+  cancelled: boolean;
+}
+
+export function defaultMemoryCapBytes(): number {
+  const constrained = (process as unknown as { constrainedMemory?(): number | undefined }).constrainedMemory?.();
+  const physical = totalmem();
+  const limit = constrained && constrained > 0 && constrained < physical ? constrained : physical;
+  return Math.floor(limit * 0.9);
+}
+
+function defaultStallMs(provider: string | undefined): number {
+  const env = Number(process.env.ATELIER_ENGINE_STALL_S);
+  if (Number.isFinite(env) && env > 0) return env * 1000;
+  return !provider || provider === 'cpu' ? DEFAULT_STALL_MS_CPU : DEFAULT_STALL_MS_GPU;
 }
 
 export class EngineHost {
-  private worker: Worker | null = null;
-  /** The current worker's cancel flag (each worker has its own: a stopped one stays cancelled). */
-  private cancelFlags = new Int32Array(new SharedArrayBuffer(4));
+  private conn: EngineConnection | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextRequestId = 1;
   private loaded: LoadedInfo | null = null;
   private lastLoad: { folder: string; provider: string; lowMemory: boolean } | null = null;
-  /** The preview decoder the app asked for, and whether the current worker has it. */
+  /** The preview decoder the app asked for, and whether the current engine process has it. */
   private previewSpec: PreviewDecoderSpec = { kind: 'approx' };
   private previewSpecSent = true;
   private previewInfo: PreviewDecoderInfo = { kind: 'approx' };
-  /** The generate request in flight, and the watchdog armed by a cancel of it. */
-  private generating: number | null = null;
+  /** The generate request in flight, and the watchdogs armed for it. */
+  private generating: Generating | null = null;
   private cancelWatchdog: ReturnType<typeof setTimeout> | null = null;
+  private stallWatchdog: ReturnType<typeof setTimeout> | null = null;
   /** Counts cancelCurrent() calls: one that lands while generate() still prepares (reloads) is not lost. */
   private cancels = 0;
+  /** A restart after the engine died: requests wait for it. */
+  private restarting: Promise<void> | null = null;
+  private autoRestarts = 0;
+  /** Bumped by unload() and close(): a restart planned before either does not happen. */
+  private epoch = 0;
+  private lastPeak = 0;
   private readonly cancelTimeoutMs: number;
   private readonly unloadTimeoutMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly stallTimeoutMs: number | undefined;
+  private readonly memoryCap: () => number | null;
+  private readonly guard: GenerationGuard | undefined;
+  private readonly launcher: EngineLauncher;
+  private readonly autoRestart: boolean;
   private readonly log: (msg: string) => void;
 
   constructor(opts: EngineHostOptions = {}) {
     this.cancelTimeoutMs = opts.cancelTimeoutMs ?? DEFAULT_CANCEL_TIMEOUT_MS;
     this.unloadTimeoutMs = opts.unloadTimeoutMs ?? DEFAULT_UNLOAD_TIMEOUT_MS;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.stallTimeoutMs = opts.stallTimeoutMs;
+    this.memoryCap = opts.memoryCapBytes ?? defaultMemoryCapBytes;
+    this.guard = opts.guard;
+    this.launcher = opts.launcher ?? forkEngine;
+    this.autoRestart = opts.autoRestart ?? true;
     this.log = opts.log ?? ((msg) => console.error(msg));
   }
 
-  /** The model the worker holds (kept in step with it: a failed load reports what is left). */
+  /** The model the engine holds (kept in step with it: a failed load reports what is left). */
   get loadedModel(): LoadedInfo | null {
     return this.loaded;
   }
 
+  /** The engine process's id while one runs (diagnostics, tests). */
+  get enginePid(): number | undefined {
+    return this.conn?.alive ? this.conn.pid : undefined;
+  }
+
+  /** The engine process's resident memory at its last report (bytes; 0 when none runs). */
+  get engineRss(): number {
+    return this.conn?.alive ? this.conn.rss : 0;
+  }
+
+  /** Peak resident memory of the engine process during the last successful generation (bytes). */
+  get lastGenerationPeakRss(): number {
+    return this.lastPeak;
+  }
+
+  /** Resolves once a restart after an engine death (if any) has finished. */
+  async settled(): Promise<void> {
+    while (this.restarting) await this.restarting;
+  }
+
   /**
-   * Loads a model. Transactional: when the new one fails, the worker keeps (or loads again) the
+   * Loads a model. Transactional: when the new one fails, the engine keeps (or loads again) the
    * previous one and this rejects with the new model's error; `loadedModel` says what is loaded.
    */
   async load(folder: string, provider = 'auto', lowMemory = false): Promise<LoadedInfo> {
+    if (this.restarting) {
+      await this.settled();
+      // The restart just brought back this very model: nothing to load again.
+      const l = this.lastLoad;
+      if (this.loaded && l && l.folder === folder && l.provider === provider && l.lowMemory === lowMemory) return this.loaded;
+    }
+    return this.loadNow(folder, provider, lowMemory);
+  }
+
+  private async loadNow(folder: string, provider: string, lowMemory: boolean): Promise<LoadedInfo> {
     let info: LoadedInfo;
     try {
       info = (await this.request({ type: 'load', folder, provider, lowMemory }).done) as LoadedInfo;
@@ -131,20 +216,22 @@ export class EngineHost {
   }
 
   /**
-   * Releases the model. Bounded: a running generation is cancelled first, and a worker that does not
-   * answer within the unload timeout is stopped (which frees its model just the same).
+   * Releases the model. Bounded: a running generation is cancelled first, and an engine that does
+   * not answer within the unload timeout is ended (which frees its model just the same).
    */
   async unload(): Promise<void> {
-    const worker = this.worker;
-    if (worker) {
+    this.epoch++;
+    await this.settled();
+    const conn = this.conn;
+    if (conn) {
       if (this.generating !== null) this.cancelCurrent();
       const { done } = this.request({ type: 'unload' });
-      const timer = setTimeout(() => this.abandonWorker(`did not unload the model within ${seconds(this.unloadTimeoutMs)}`), this.unloadTimeoutMs);
+      const timer = setTimeout(() => this.abandon(`did not unload the model within ${seconds(this.unloadTimeoutMs)}`, { restart: false }), this.unloadTimeoutMs);
       try {
         await done;
       } catch (err) {
-        // A worker that was stopped or died holds no model any more: that is an unload too.
-        if (this.worker === worker) throw err;
+        // An engine that was ended or died holds no model any more: that is an unload too.
+        if (this.conn === conn) throw err;
       } finally {
         clearTimeout(timer);
       }
@@ -174,131 +261,185 @@ export class EngineHost {
 
   async generate(pipeline: PipelineRequest, previewEvery: number, hooks: GenerateHooks = {}): Promise<GenerateOutcome> {
     const cancelsAtStart = this.cancels;
-    // A crashed (or stopped) worker lost its sessions: reload the last model transparently.
-    if (!this.worker && this.lastLoad) await this.load(this.lastLoad.folder, this.lastLoad.provider, this.lastLoad.lowMemory);
+    await this.settled();
+    // A dead (or ended) engine lost its sessions: load the last model again transparently.
+    if (!this.loaded && this.lastLoad) await this.load(this.lastLoad.folder, this.lastLoad.provider, this.lastLoad.lowMemory);
     if (!this.previewSpecSent) await this.setPreviewDecoder(this.previewSpec).catch(() => undefined);
-    // Cleared here, synchronously with posting, so a cancel that arrives from now on is never lost
-    // (the worker only reads the flag).
     if (this.cancels !== cancelsAtStart) throw cancelledError('Cancelled before the generation started');
-    this.ensureWorker();
-    Atomics.store(this.cancelFlags, CANCEL_SLOT, 0);
+    this.guard?.(pipeline, { loaded: this.loaded, rss: this.engineRss, lowMemory: this.lastLoad?.lowMemory ?? false });
+    const conn = this.ensureEngine();
+    // The engine process clears the cancel flag as it hands this request on: a cancel sent from now
+    // on (after it, in order) is never lost.
     const { requestId, done } = this.request({ type: 'generate', pipeline, previewEvery }, hooks);
-    this.generating = requestId;
+    this.generating = { requestId, ...pipelineSize(pipeline), step: 0, total: 0, cancelled: false };
+    conn.peak = 0;
+    this.armStallWatchdog();
     try {
-      return (await done) as GenerateOutcome;
+      const outcome = (await done) as GenerateOutcome;
+      this.autoRestarts = 0;
+      this.lastPeak = conn.peak;
+      return outcome;
     } finally {
-      if (this.generating === requestId) {
+      if (this.generating?.requestId === requestId) {
         this.generating = null;
-        this.disarmCancelWatchdog();
+        this.disarmWatchdogs();
       }
     }
   }
 
   /**
    * Asks the running generation to stop before its next UNet call. If it has not stopped within the
-   * cancel timeout (a graph that runs for minutes, a hung provider), the worker is stopped and the
-   * generation rejects as cancelled; the next job starts a fresh worker and reloads the model.
+   * cancel timeout (a graph that runs for minutes, a hung provider), the engine process is ended and
+   * the generation rejects as cancelled; the engine restarts with the model.
    */
   cancelCurrent(): void {
     this.cancels++;
-    Atomics.store(this.cancelFlags, CANCEL_SLOT, 1);
-    const requestId = this.generating;
-    if (requestId === null || this.cancelWatchdog) return;
+    const g = this.generating;
+    if (this.conn) this.conn.send({ type: 'cancel', requestId: g?.requestId ?? 0 });
+    if (g === null) return;
+    g.cancelled = true;
+    if (this.cancelWatchdog) return;
     this.cancelWatchdog = setTimeout(() => {
       this.cancelWatchdog = null;
-      if (this.generating === requestId) this.abandonWorker(`did not stop within ${seconds(this.cancelTimeoutMs)} of a cancel`);
+      if (this.generating?.requestId === g.requestId) this.abandon(`did not stop within ${seconds(this.cancelTimeoutMs)} of a cancel`, { restart: true });
     }, this.cancelTimeoutMs);
     this.cancelWatchdog.unref?.();
   }
 
   /**
-   * Stops the worker. Bounded: pending requests fail at once, and a worker still busy inside a graph
-   * after the close timeout is left to end by itself (it was told to quit after that graph).
+   * Stops the engine. Bounded: pending requests fail at once, the process is asked to quit and is
+   * killed if it has not ended within the close timeout (a graph still running).
    */
   async close(): Promise<void> {
-    const w = this.worker;
-    const flags = this.cancelFlags;
-    this.worker = null;
+    this.epoch++;
+    const conn = this.conn;
+    this.conn = null;
     this.loaded = null;
-    this.disarmCancelWatchdog();
-    const generating = this.generating;
+    this.restarting = null;
+    this.disarmWatchdogs();
+    const generating = this.generating?.requestId;
+    this.generating = null;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       p.reject(id === generating ? cancelledError('Cancelled: the engine was closed') : new Error('The engine was closed'));
     }
-    if (!w) return;
-    const exited = new Promise<boolean>((resolve) => w.once('exit', () => resolve(true)));
-    quitWorker(w, flags);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const ended = await Promise.race([exited, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.closeTimeoutMs)))]);
-    clearTimeout(timer);
-    if (!ended) this.log(`Engine worker did not end within ${seconds(this.closeTimeoutMs)} of close (busy inside a graph); it quits when that graph returns.`);
+    if (!conn || !conn.alive) return;
+    conn.endReason = 'it was closed';
+    conn.send({ type: 'quit', requestId: 0 });
+    if (await conn.waitExit(this.closeTimeoutMs)) return;
+    this.log(`Engine process did not end within ${seconds(this.closeTimeoutMs)} of close (busy inside a graph): ended it.`);
+    conn.kill('it was closed');
+    await conn.waitExit(2_000);
   }
 
-  private disarmCancelWatchdog(): void {
+  private disarmWatchdogs(): void {
     if (this.cancelWatchdog) clearTimeout(this.cancelWatchdog);
+    if (this.stallWatchdog) clearTimeout(this.stallWatchdog);
     this.cancelWatchdog = null;
+    this.stallWatchdog = null;
+  }
+
+  private armStallWatchdog(): void {
+    if (this.stallWatchdog) clearTimeout(this.stallWatchdog);
+    const g = this.generating;
+    if (!g) return;
+    const ms = this.stallTimeoutMs ?? defaultStallMs(this.loaded?.provider);
+    this.stallWatchdog = setTimeout(() => {
+      this.stallWatchdog = null;
+      if (this.generating !== g) return;
+      const where = g.total > 0 ? ` after step ${g.step} of ${g.total}` : ' before its first step';
+      this.abandon(`made no progress for ${seconds(ms)}${where} of the ${g.width}×${g.height} generation`, { restart: true });
+    }, ms);
+    this.stallWatchdog.unref?.();
   }
 
   /**
-   * The watchdog's last resort: lets go of an unresponsive worker — it is told to quit once the graph
-   * it is inside returns — fails what it owed (the running generation as cancelled) and reports it.
-   * Its model goes with it; the next generate reloads the model in a fresh worker.
+   * A watchdog's last resort: ends the engine process, fails what it owed (the running generation
+   * as cancelled when a cancel was not honoured, else as "the engine stopped") and reports it. Its
+   * model goes with it; with `restart` the engine comes back with that model by itself.
    */
-  private abandonWorker(reason: string): void {
-    const w = this.worker;
-    if (!w) return;
-    const flags = this.cancelFlags;
-    this.worker = null;
+  private abandon(reason: string, opts: { restart: boolean; stopped?: string }): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = null;
     this.loaded = null;
-    this.disarmCancelWatchdog();
-    this.log(`Engine worker ${reason}: stopped it; a fresh one starts on next use.`);
-    const generating = this.generating;
+    this.disarmWatchdogs();
+    this.log(`Engine process ${reason}: stopped it; ${opts.restart && this.lastLoad ? 'it restarts with the last model' : 'a fresh one starts on next use'}.`);
+    const g = this.generating;
+    this.generating = null;
+    const stopped = engineStopped(opts.stopped ?? `it ${reason}, so it was ended`, opts.restart && this.lastLoad !== null);
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      p.reject(id === generating ? cancelledError(`Cancelled: the engine ${reason}, so it was stopped`) : new Error(`Engine worker stopped: it ${reason}`));
+      p.reject(id === g?.requestId && g.cancelled ? cancelledError(`Cancelled: the engine ${reason}, so it was stopped`) : stopped);
     }
-    quitWorker(w, flags);
+    conn.kill(`it ${reason}`);
+    if (opts.restart) this.scheduleRestart(conn);
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const entry = resolveWorkerEntry();
-    const flags = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(entry.file, {
-      execArgv: entry.execArgv,
-      workerData: { cancelBuffer: flags.buffer },
+  /** The engine died by itself (signal, abort, OOM kill) or was killed from outside. */
+  private onEngineExit(conn: EngineConnection, exit: EngineExit): void {
+    if (this.conn !== conn) return;
+    this.conn = null;
+    this.loaded = null;
+    this.disarmWatchdogs();
+    const reason = conn.describeExit(exit);
+    const willRestart = this.autoRestart && this.lastLoad !== null && this.autoRestarts < MAX_AUTO_RESTARTS;
+    this.log(`Engine process ${conn.pid ?? '?'} stopped: ${reason}${willRestart ? '; restarting it with the last model' : ''}.`);
+    const g = this.generating;
+    this.generating = null;
+    const err = engineStopped(g ? `${reason}, during the ${g.width}×${g.height} generation` : reason, willRestart);
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(err);
+    }
+    this.scheduleRestart(conn);
+  }
+
+  /** Starts a fresh engine with the last model once the dead one is gone (bounded; see MAX_AUTO_RESTARTS). */
+  private scheduleRestart(dead: EngineConnection): void {
+    if (!this.autoRestart || !this.lastLoad) return;
+    if (this.autoRestarts >= MAX_AUTO_RESTARTS) {
+      this.log(`Engine stopped ${this.autoRestarts + 1} times in a row without finishing a generation: not restarting it by itself (the next request starts it).`);
+      return;
+    }
+    this.autoRestarts++;
+    const epoch = this.epoch;
+    const target = this.lastLoad;
+    const run = (async () => {
+      await dead.waitExit(RESTART_WAIT_MS);
+      if (epoch !== this.epoch || this.conn || this.lastLoad !== target) return;
+      await this.loadNow(target.folder, target.provider, target.lowMemory);
+    })();
+    const restarting: Promise<void> = run
+      .catch((err: unknown) => this.log(`Engine restart with ${target.folder} failed: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => {
+        if (this.restarting === restarting) this.restarting = null;
+      });
+    this.restarting = restarting;
+  }
+
+  private ensureEngine(): EngineConnection {
+    if (this.conn) return this.conn;
+    const conn: EngineConnection = new EngineConnection(this.launcher, resolveWorkerEntry(), 'Atelier engine', (msg) => {
+      // Only the current engine speaks: an ended one may still post or exit later.
+      if (this.conn === conn) this.onMessage(conn, msg);
     });
-    this.cancelFlags = flags;
-    // Only the current worker speaks: a stopped one may still post or exit later.
-    worker.on('message', (msg: WorkerToHost) => {
-      if (this.worker === worker) this.onMessage(msg);
-    });
-    worker.on('error', (err) => {
-      if (this.worker === worker) this.failAll(new Error(`Engine worker crashed: ${err.message}`));
-    });
-    worker.on('exit', (code) => {
-      if (this.worker === worker) {
-        this.worker = null;
-        this.loaded = null;
-        this.failAll(new Error(`Engine worker exited unexpectedly (code ${code})`));
-      }
-    });
-    worker.unref();
-    this.worker = worker;
-    // A fresh worker starts with the approximation; generate() re-sends a chosen TAESD.
+    void conn.exited.then((exit) => this.onEngineExit(conn, exit));
+    conn.child.unref();
+    this.conn = conn;
+    // A fresh engine starts with the approximation; generate() re-sends a chosen TAESD.
     this.previewSpecSent = this.previewSpec.kind === 'approx';
-    return worker;
+    return conn;
   }
 
   private request(msg: DistributiveOmit<HostToWorker, 'requestId'>, hooks?: GenerateHooks): { requestId: number; done: Promise<unknown> } {
-    const worker = this.ensureWorker();
+    const conn = this.ensureEngine();
     const requestId = this.nextRequestId++;
     const done = new Promise((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject, hooks });
-      // Keep the process alive while work is outstanding.
-      worker.ref();
-      worker.postMessage({ ...msg, requestId } as HostToWorker);
+      // Keep this process alive while work is outstanding.
+      conn.child.ref();
+      conn.send({ ...msg, requestId } as HostToWorker);
     });
     return { requestId, done };
   }
@@ -306,18 +447,31 @@ export class EngineHost {
   private settle(requestId: number): Pending | undefined {
     const p = this.pending.get(requestId);
     this.pending.delete(requestId);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) this.conn?.child.unref();
     return p;
   }
 
-  private onMessage(msg: WorkerToHost): void {
+  private onMessage(conn: EngineConnection, msg: EngineToHost): void {
     switch (msg.type) {
       case 'ready':
+      case 'process-ready':
+      case 'fatal':
         return;
-      case 'progress':
+      case 'memory':
+        this.checkMemoryCap(conn);
+        return;
+      case 'progress': {
+        const g = this.generating;
+        if (g?.requestId === msg.requestId) {
+          g.step = msg.step;
+          g.total = msg.total;
+          this.armStallWatchdog();
+        }
         this.pending.get(msg.requestId)?.hooks?.onProgress?.(msg);
         return;
+      }
       case 'preview':
+        if (this.generating?.requestId === msg.requestId) this.armStallWatchdog();
         this.pending.get(msg.requestId)?.hooks?.onPreview?.(msg);
         return;
       case 'loaded':
@@ -339,35 +493,32 @@ export class EngineHost {
     }
   }
 
-  private failAll(err: Error): void {
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.reject(err);
-    }
+  /** The hard cap: an engine above it is ended (only the engine: the server keeps serving). */
+  private checkMemoryCap(conn: EngineConnection): void {
+    const cap = this.memoryCap();
+    if (cap === null || conn.rss <= cap) return;
+    const g = this.generating;
+    const what = g ? `out of memory at ${g.width}×${g.height}` : 'out of memory while loading a model';
+    const stopped = `${what} (it used ${formatBytes(conn.rss)}; the engine's limit is ${formatBytes(cap)}) — try low-memory mode, VAE tiling or a smaller size`;
+    this.abandon(`went over its memory limit (${formatBytes(conn.rss)} > ${formatBytes(cap)})`, { restart: true, stopped });
   }
 }
 
-/**
- * Ends a worker without Worker.terminate(): terminating a thread that is inside an ONNX Runtime call
- * aborts the whole process when the call returns (napi throws into a dying environment). Instead its
- * cancel flag is raised for good and it is asked to quit; it does so as soon as its current graph
- * returns. It no longer keeps the process alive.
- */
-export function quitWorker(worker: Worker, cancelFlags: Int32Array): void {
-  Atomics.store(cancelFlags, CANCEL_SLOT, 1);
-  try {
-    worker.postMessage({ type: 'quit', requestId: 0 } satisfies HostToWorker);
-  } catch {
-    /* already gone */
-  }
-  worker.unref();
+/** "The engine stopped: <reason>. It restarts by itself with the last model." */
+function engineStopped(reason: string, restarting: boolean): EngineStoppedError {
+  return new EngineStoppedError(`The engine stopped: ${reason}.${restarting ? ' It restarts by itself with the last model; queued jobs continue.' : ''}`);
+}
+
+/** The output size of a generation (what the messages about it name). */
+export function pipelineSize(pipeline: PipelineRequest): { width: number; height: number } {
+  return { width: pipeline.params.width, height: pipeline.params.height };
 }
 
 function seconds(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
 
-/** Recognised as a cancel by the queue and the API (matched by name, like errors from the worker). */
+/** Recognised as a cancel by the queue and the API (matched by name, like errors from the engine). */
 function cancelledError(message: string): Error {
   return Object.assign(new Error(message), { name: 'CancelledError' });
 }

@@ -98,3 +98,23 @@ export type WorkerToHost =
 
 /** Index into the shared Int32Array used to cancel the running generation without a message round-trip. */
 export const CANCEL_SLOT = 0;
+
+/**
+ * What the host sends to the engine process: the worker protocol, which the process relays to its
+ * engine thread, plus `cancel`, which the process applies to the thread's shared cancel flag at once
+ * (the thread may be inside a UNet step; it sees the flag before the next one).
+ */
+export type HostToEngine = HostToWorker | { type: 'cancel'; requestId: number };
+
+/** What the engine process sends: the thread's messages, plus its own. */
+export type EngineToHost =
+  | WorkerToHost
+  /** The process listens: messages sent from now on are handled (earlier ones are queued by the host). */
+  | { type: 'process-ready'; pid: number }
+  /** Resident memory of the whole engine process, in bytes, about every MEMORY_REPORT_MS; `peak` since the last generate began (Linux) or since start. */
+  | { type: 'memory'; rss: number; peak: number }
+  /** The engine thread died of an uncaught error; the process exits right after this message. */
+  | { type: 'fatal'; message: string };
+
+/** How often the engine process reports its memory (the host's hard cap acts on these reports). */
+export const MEMORY_REPORT_MS = 200;

@@ -2,8 +2,9 @@
  * Exact IEEE-754 binary16 ⇄ binary32 conversion on raw bits.
  * float32 → float16 rounds to nearest, ties to even (what numpy `astype(float16)`
  * and torch `.half()` do), handles subnormals, overflow → ±Inf, NaN stays NaN.
- * onnxruntime-node hands fp16 tensors out as Uint16Array (or Float16Array on
- * runtimes that have it); both are accepted.
+ * onnxruntime-node hands fp16 tensors out as Uint16Array, or as Float16Array where
+ * one exists on globalThis (native or polyfill); ort-backend turns both into
+ * Uint16Array bits, and `fromFloat16Array` accepts either.
  */
 
 const f32 = new Float32Array(1);
@@ -72,13 +73,25 @@ export function fromFloat16Array(src: Uint16Array | ArrayLike<number>): Float32A
     const t = decodeTable();
     for (let i = 0; i < src.length; i++) out[i] = t[src[i]];
   } else {
-    // Float16Array (Node ≥ 24): elements are already numbers.
-    for (let i = 0; i < src.length; i++) out[i] = src[i];
+    // Float16Array (native or polyfill): elements are already numbers.
+    for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
   }
   return out;
 }
 
-/** Reinterpret a native Float16Array's storage as raw bits (no value conversion). */
-export function float16Bits(data: ArrayBufferView): Uint16Array {
-  return new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+/**
+ * Raw bits of a float16 array that is not a Uint16Array: a native Float16Array (Electron's V8,
+ * Node ≥ 24), whose storage is reinterpreted without conversion, or a polyfill (a Proxy: not a
+ * typed array), read through its backing buffer when it exposes one, else converted value by
+ * value (exact: every element is a half already).
+ */
+export function float16Bits(data: ArrayBufferView | ArrayLike<number>): Uint16Array {
+  if (ArrayBuffer.isView(data)) return new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+  const d = data as Partial<ArrayBufferView> & ArrayLike<number>;
+  if (d.buffer instanceof ArrayBuffer && typeof d.byteOffset === 'number' && d.byteLength === d.length * 2) {
+    return new Uint16Array(d.buffer, d.byteOffset, d.length);
+  }
+  const out = new Uint16Array(d.length);
+  for (let i = 0; i < out.length; i++) out[i] = float32ToFloat16Bits(Number(d[i]));
+  return out;
 }

@@ -26,6 +26,8 @@ export interface LoadModelOptions {
   /** Create sessions only while a stage runs (text encoder → UNet → VAE), releasing each afterwards. */
   lowMemory?: boolean;
   threads?: number;
+  /** CUDA/DML device index (DML: the DXGI adapter; 0 = the system default, often the integrated GPU). */
+  deviceId?: number;
   /** Kept for callers written before SDXL/LCM support; every detected family loads now. */
   allowUnsupported?: boolean;
 }
@@ -145,7 +147,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
 
   const open = async (name: ComponentName): Promise<EngineSession> => {
     try {
-      return await createSession(info.components[name]!.model, { provider: opts.provider ?? 'auto', threads: opts.threads, lowMemory });
+      return await createSession(info.components[name]!.model, { provider: opts.provider ?? 'auto', threads: opts.threads, lowMemory, deviceId: opts.deviceId });
     } catch (err) {
       throw sessionError(info, name, err);
     }

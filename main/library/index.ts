@@ -6,6 +6,7 @@ export { readImageMetadata, type ImageMetadata, type MetadataSource } from './im
 export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, migrationHash, type Migration } from './migrations';
 export { LibraryError, SchemaTooNewError, MigrationChangedError, ProjectLockedError, ProjectClosedError } from './errors';
 export { ulid } from './ids';
+export { moveGenerations, projectModelIds, type MoveResult } from './move';
 export { encodeGenerationPng, type AtelierDocument } from './project-files';
 export type { ExportOptions, ExportReport, ExportFormat, ImportReport, ManifestItem } from './transfer';
 export type {

@@ -133,16 +133,34 @@ export async function writeImageContentAddressed(projectDir: string, parts: Uint
   }
   fs.closeSync(fd);
   const dest = path.join(projectDir, imageRelPath(hash));
-  await ensureDir(path.dirname(dest));
+  const shardDir = path.dirname(dest);
+  const newShard = !knownDirs.has(shardDir);
+  await ensureDir(shardDir);
   try {
     fs.renameSync(temp, dest); // same content => replacing an identical file is harmless
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    knownDirs.delete(path.dirname(dest));
-    await ensureDir(path.dirname(dest));
+    knownDirs.delete(shardDir);
+    await ensureDir(shardDir);
     fs.renameSync(temp, dest);
   }
+  if (opts.durable) {
+    // The rename is durable only once its folder is synced (and a new shard folder's entry in images/).
+    fsyncDir(shardDir);
+    if (newShard) fsyncDir(imagesDir);
+  }
   return hash;
+}
+
+/** fsync a folder, so the entries just created in it survive a power cut. Windows cannot open folders: no-op there. */
+function fsyncDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export async function fileExists(p: string): Promise<boolean> {
@@ -188,8 +206,10 @@ export async function preparePng(pngBytes: Uint8Array): Promise<EncodedImage> {
   if (warnings.length || !size || chunks[chunks.length - 1]?.type !== 'IEND') {
     throw new Error(`image.png is not a valid PNG: ${warnings.join('; ') || 'missing IEND'}`);
   }
-  // Drop text chunks we are about to (re)write so readers never see two versions.
+  // Drop text chunks we are about to (re)write so readers never see two versions, and any C2PA
+  // manifest (caBX): rewriting the text invalidates it (an import keeps the original as an ingredient).
   const kept = chunks.filter((c) => {
+    if (c.type === 'caBX') return false;
     if (c.type !== 'tEXt' && c.type !== 'zTXt' && c.type !== 'iTXt') return true;
     const nul = c.data.indexOf(0);
     const key = Buffer.from(c.data.subarray(0, nul < 0 ? 0 : nul)).toString('latin1');

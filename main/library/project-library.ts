@@ -31,6 +31,7 @@ import {
 } from './types';
 import { OrganisationStore } from './organisation';
 import { exportGenerations, importFiles, type ExportOptions, type ExportReport, type ImportReport } from './transfer';
+import { DISCLOSURES, readCredentials, readReceipt, writeReceipt, type Credentials, type Disclosure, type ParentFile, type Provenance, type Receipt } from '../provenance';
 
 export const PROJECT_EXTENSION = '.atelier';
 
@@ -39,6 +40,15 @@ export interface OpenOptions {
   reconcile?: boolean;
   /** fsync image files before inserting rows (default true; benchmarks/tests may turn off). */
   durableWrites?: boolean;
+  /** Signs every stored and exported image with content credentials (C2PA); none: images are stored unsigned. */
+  provenance?: Provenance | null;
+}
+
+/** Where an image came from when it is stored: generated (default) or imported from a file (the original travels as an ingredient). */
+export interface StoreOrigin {
+  origin?: 'imported';
+  importSource?: string;
+  original?: ParentFile;
 }
 
 /** Folder name for a project name: keeps letters/digits/space/()-_. and adds `.atelier`. */
@@ -71,6 +81,7 @@ export class ProjectLibrary {
   private db: Database.Database | null;
   private readonly lock: AcquiredLock;
   private readonly durable: boolean;
+  private readonly provenance: Provenance | null;
   private readonly org: OrganisationStore;
   private readonly stmts: ReturnType<typeof prepareStatements>;
   /** Report of the reconcile run during open, if one ran. */
@@ -80,6 +91,7 @@ export class ProjectLibrary {
     this.db = db;
     this.lock = lock;
     this.durable = opts.durableWrites ?? true;
+    this.provenance = opts.provenance ?? null;
     this.stmts = prepareStatements(db);
     this.org = new OrganisationStore(db);
   }
@@ -201,13 +213,19 @@ export class ProjectLibrary {
   }
 
   /** Internal (also used by import): steps 3-5 of addGeneration for an encoded PNG. */
-  async storeImage(
-    png: Buffer, makeThumb: () => Promise<Buffer>, params: GenerationParams, origin: { origin?: 'imported'; importSource?: string } = {},
-  ): Promise<GenerationRecord> {
-    // 3. Embed metadata; write the file atomically under its content hash (fsync'd)
+  async storeImage(png: Buffer, makeThumb: () => Promise<Buffer>, params: GenerationParams, origin: StoreOrigin = {}): Promise<GenerationRecord> {
+    // 3. Embed metadata, then sign (the signature covers the metadata); write the file atomically under its content hash (fsync'd)
     const id = ulid(params.createdAt);
     const doc: AtelierDocument = { v: 1, id, params, ...(origin.origin ? { origin: origin.origin, importSource: origin.importSource } : {}) };
-    const hash = await writeImageContentAddressed(this.dir, embedMetadataParts(png, doc), { durable: this.durable });
+    let parts = embedMetadataParts(png, doc);
+    if (this.provenance) {
+      const file = Buffer.concat(parts);
+      const signed = origin.origin === 'imported' && origin.original
+        ? await this.provenance.signImport(file, { id, original: origin.original, projectDir: this.dir })
+        : await this.provenance.signGeneration(file, { id, params, disclosure: this.credentialsDisclosure(), parent: await this.parentFile(params.parentId), projectDir: this.dir });
+      parts = [signed.bytes];
+    }
+    const hash = await writeImageContentAddressed(this.dir, parts, { durable: this.durable });
 
     // 4. Only now the row: a crash before this line leaves an orphan file reconcile re-indexes
     this.insertRow(id, hash, params, origin);
@@ -255,8 +273,61 @@ export class ProjectLibrary {
     while (this.pendingThumbs.size) await Promise.all([...this.pendingThumbs.values()]);
   }
 
+  // ---------------------------------------------------------------- content credentials
+
+  /** The project's choice of what its content credentials disclose (project_meta, travels with the folder). */
+  credentialsDisclosure(): Disclosure {
+    const row = this.conn.prepare("SELECT value FROM project_meta WHERE key = 'credentials_disclosure'").get() as { value: string } | undefined;
+    return DISCLOSURES.includes(row?.value as Disclosure) ? (row!.value as Disclosure) : 'full';
+  }
+
+  setCredentialsDisclosure(disclosure: Disclosure): void {
+    if (!DISCLOSURES.includes(disclosure)) throw new LibraryError(`credentials disclosure must be one of ${DISCLOSURES.join(', ')}`);
+    this.conn.prepare("INSERT INTO project_meta (key, value) VALUES ('credentials_disclosure', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(disclosure);
+  }
+
+  /** The reproducibility receipt stored beside a generation (receipts/<id>.json), or null. */
+  receipt(id: string): Receipt | null {
+    return readReceipt(this.dir, id);
+  }
+
+  saveReceipt(id: string, receipt: Receipt): void {
+    if (!this.stmts.exists.get(id)) throw new LibraryError(`generation ${id} does not exist in this project`);
+    writeReceipt(this.dir, id, receipt);
+  }
+
+  /** Verifies a file's content credentials; "signed here" is recognised when this library signs. */
+  verifyCredentials(bytes: Uint8Array): Promise<Credentials> {
+    return this.provenance ? this.provenance.verify(bytes) : readCredentials(bytes);
+  }
+
+  /** A stored generation's file as a manifest ingredient, or null (no parent, or its file is gone). */
+  private async parentFile(parentId: string | null): Promise<ParentFile | null> {
+    const parent = parentId ? this.get(parentId) : null;
+    if (!parent) return null;
+    try {
+      return { bytes: await fsp.readFile(parent.imagePath), title: `${parent.id}.png` };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Signs an exported rendition (JPEG/WebP re-encode, or a stored PNG written before signing existed):
+   * a generation gets its own manifest again, its parent as ingredient; an import opens the stored file.
+   */
+  async signExport(record: GenerationRecord, bytes: Buffer): Promise<Buffer> {
+    if (!this.provenance) return bytes;
+    if (record.origin === 'imported') {
+      const stored = await fsp.readFile(record.imagePath);
+      return (await this.provenance.signImport(bytes, { id: record.id, original: { bytes: stored, title: `${record.id}.png` }, projectDir: this.dir })).bytes;
+    }
+    const parent = await this.parentFile(record.parentId);
+    return (await this.provenance.signGeneration(bytes, { id: record.id, params: record, disclosure: this.credentialsDisclosure(), parent, projectDir: this.dir })).bytes;
+  }
+
   /** Inserts the row for an image file already on disk. Used by addGeneration and reconcile. */
-  insertRow(id: string, hash: string, p: GenerationParams, origin: { origin?: 'imported'; importSource?: string } = {}): void {
+  insertRow(id: string, hash: string, p: GenerationParams, origin: StoreOrigin = {}): void {
     this.stmts.insert.run({
       origin: origin.origin ?? 'generated', import_source: origin.importSource ?? null,
       id, created_at: p.createdAt, image_hash: hash, width: p.width, height: p.height, model_id: p.modelId,

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LibraryError } from './errors';
 import { ProjectLibrary, projectFolderName, type OpenOptions } from './project-library';
+import { Provenance } from '../provenance';
 
 export interface RegisteredProject {
   /** The project's own id (project_meta.project_id), stable across moves. */
@@ -16,6 +17,8 @@ export interface RegisteredProject {
   path: string;
   createdAt: number;
   lastOpenedAt: number | null;
+  /** Set while the project is archived (kept on disk and in the list, out of the switcher's way). */
+  archivedAt?: number | null;
 }
 
 interface RegistryFile {
@@ -34,8 +37,12 @@ export class ProjectRegistry {
   /** Where new projects go unless create() is given a folder. */
   readonly projectsDir: string;
 
-  constructor(readonly userDataDir: string, opts: { projectsDir?: string } = {}) {
+  /** Signs what the projects opened here store and export (content credentials); null: unsigned. */
+  readonly provenance: Provenance | null;
+
+  constructor(readonly userDataDir: string, opts: { projectsDir?: string; provenance?: Provenance | null } = {}) {
     fs.mkdirSync(userDataDir, { recursive: true });
+    this.provenance = opts.provenance === undefined ? new Provenance(userDataDir) : opts.provenance;
     this.file = path.join(userDataDir, REGISTRY_FILE);
     this.projectsDir = opts.projectsDir ?? path.join(userDataDir, 'projects');
     this.data = this.load();
@@ -122,7 +129,7 @@ export class ProjectRegistry {
     const already = this.open.get(id);
     if (already?.isOpen) return already;
     const entry = this.require(id);
-    const lib = await ProjectLibrary.open(entry.path, opts);
+    const lib = await ProjectLibrary.open(entry.path, { provenance: this.provenance, ...opts });
     this.open.set(id, lib);
     // Strictly increasing, so two opens within one millisecond still sort in the order they happened.
     const latest = Math.max(0, ...this.data.projects.map((p) => p.lastOpenedAt ?? 0));
@@ -166,6 +173,30 @@ export class ProjectRegistry {
     this.data.projects = this.data.projects.filter((p) => p.id !== id);
     if (this.data.defaultProjectId === id) this.data.defaultProjectId = null;
     this.save();
+  }
+
+  /** Archives (or, with false, unarchives) a listed project: a flag in the list, nothing on disk changes. */
+  setArchived(id: string, archived: boolean): RegisteredProject {
+    const entry = this.require(id);
+    entry.archivedAt = archived ? Date.now() : null;
+    this.save();
+    return { ...entry };
+  }
+
+  /**
+   * Deletes a project for good: closes it, forgets it, and removes its folder (only a folder that is
+   * an Atelier project: `.atelier` with its library inside, so a wrong path never deletes anything else).
+   */
+  async deleteProject(id: string): Promise<void> {
+    const entry = this.require(id);
+    this.closeProject(id);
+    const dir = path.resolve(entry.path);
+    const isProject = dir.endsWith('.atelier') && fs.existsSync(path.join(dir, 'library.sqlite'));
+    if (fs.existsSync(dir) && !isProject) throw new LibraryError(`refusing to delete ${dir}: it does not look like an Atelier project folder`);
+    this.data.projects = this.data.projects.filter((p) => p.id !== id);
+    if (this.data.defaultProjectId === id) this.data.defaultProjectId = null;
+    this.save();
+    if (isProject) await fs.promises.rm(dir, { recursive: true, force: true });
   }
 
   /** Path to show in the OS file manager ("reveal"). */

@@ -17,8 +17,9 @@ import { formatInfotext } from './infotext';
 import type { GenerationParams, GenerationRecord } from './types';
 import { generationParamsSchema } from './types';
 import { ZipWriter } from './zip';
-import { isPng } from './png-chunks';
+import { isPng, readPngChunks } from './png-chunks';
 import { makeThumbnail, preparePng } from './project-files';
+import { readCredentials, type Credentials, type ParentFile } from '../provenance';
 
 export type ExportFormat = 'png' | 'jpeg' | 'webp';
 
@@ -73,7 +74,13 @@ export interface TransferHost {
   tagsOf(id: string): string[];
   boardItems(boardId: string): GenerationRecord[];
   info(): { id: string; name: string };
-  storeImage(png: Buffer, makeThumb: () => Promise<Buffer>, params: GenerationParams, origin: { origin: 'imported'; importSource: string }): Promise<GenerationRecord>;
+  storeImage(png: Buffer, makeThumb: () => Promise<Buffer>, params: GenerationParams, origin: { origin: 'imported'; importSource: string; original?: ParentFile }): Promise<GenerationRecord>;
+  /** Signs an exported file with content credentials (absent: exports are written as encoded). */
+  signExport?(record: GenerationRecord, bytes: Buffer): Promise<Buffer>;
+  /** What the project's content credentials disclose; 'ai-only' exports carry no generation text either. */
+  credentialsDisclosure?(): 'full' | 'ai-only';
+  /** Verifies a file's content credentials (absent: the official reader without "signed here" detection). */
+  verifyCredentials?(bytes: Uint8Array): Promise<Credentials>;
 }
 
 function paramsOf(r: GenerationRecord): GenerationParams {
@@ -85,8 +92,26 @@ function paramsOf(r: GenerationRecord): GenerationParams {
   };
 }
 
-async function encodeExport(r: GenerationRecord, format: ExportFormat, quality: number): Promise<Buffer> {
+/** A PNG that carries a C2PA manifest (a `caBX` chunk). */
+function hasPngManifest(png: Buffer): boolean {
+  return readPngChunks(png).some((c) => c.type === 'caBX');
+}
+
+async function encodeExport(host: TransferHost, r: GenerationRecord, format: ExportFormat, quality: number): Promise<Buffer> {
+  // A project that discloses only the fact of AI generation exports no prompt or parameters in the files either.
+  const withText = host.credentialsDisclosure?.() !== 'ai-only';
+  const bytes = await encodeRendition(r, format, quality, withText);
+  // A stored PNG is signed already (byte-identical export); older unsigned ones and re-encodes are signed here.
+  if (!host.signExport || (format === 'png' && withText && hasPngManifest(bytes))) return bytes;
+  return host.signExport(r, bytes);
+}
+
+async function encodeRendition(r: GenerationRecord, format: ExportFormat, quality: number, withText: boolean): Promise<Buffer> {
   const png = await fs.promises.readFile(r.imagePath);
+  if (!withText) {
+    if (format === 'png') return (await preparePng(png)).png; // minus `parameters`, `atelier` and the old manifest
+    return format === 'jpeg' ? sharp(png).jpeg({ quality, mozjpeg: false }).toBuffer() : sharp(png).webp({ quality }).toBuffer();
+  }
   if (format === 'png') return png; // already carries `parameters` + `atelier`
   const params = paramsOf(r);
   const infotext = formatInfotext(params);
@@ -151,7 +176,7 @@ export async function exportGenerations(host: TransferHost, opts: ExportOptions)
     for (const [i, r] of records.entries()) {
       if (r.missingFile || !fs.existsSync(r.imagePath)) throw new LibraryError(`cannot export ${r.id}: its image file is missing`);
       const file = `${String(i + 1).padStart(4, '0')}-${r.id}.${ext}`;
-      const bytes = await encodeExport(r, format, quality);
+      const bytes = await encodeExport(host, r, format, quality);
       if (zip) zip.add(file, bytes);
       else fs.writeFileSync(path.join(opts.to, file), bytes);
       items.push({
@@ -180,7 +205,8 @@ export async function exportGenerations(host: TransferHost, opts: ExportOptions)
 }
 
 export interface ImportReport {
-  imported: Array<{ path: string; record: GenerationRecord; source: MetadataSource; warnings: string[] }>;
+  /** `credentials`: what the file's own content credentials said (kept as the stored image's parent ingredient). */
+  imported: Array<{ path: string; record: GenerationRecord; source: MetadataSource; warnings: string[]; credentials?: Credentials }>;
   skipped: Array<{ path: string; reason: string }>;
 }
 
@@ -223,8 +249,11 @@ export async function importFiles(host: TransferHost, files: string[]): Promise<
       }
       const createdAt = meta.generation?.createdAt ?? Math.floor(stat.mtimeMs);
       const params = importParams(meta.generation, encoded.width, encoded.height, createdAt);
-      const record = await host.storeImage(encoded.png, encoded.makeThumb, params, { origin: 'imported', importSource: meta.source });
-      report.imported.push({ path: file, record, source: meta.source, warnings: meta.warnings });
+      const credentials = await (host.verifyCredentials ? host.verifyCredentials(bytes) : readCredentials(bytes));
+      const warnings = [...meta.warnings];
+      if (credentials.state === 'invalid') warnings.push(`its content credentials are invalid: ${credentials.problems.join('; ') || 'unknown reason'}`);
+      const record = await host.storeImage(encoded.png, encoded.makeThumb, params, { origin: 'imported', importSource: meta.source, original: { bytes, title: path.basename(file) } });
+      report.imported.push({ path: file, record, source: meta.source, warnings, credentials });
     } catch (err) {
       report.skipped.push({ path: file, reason: (err as Error).message });
     }

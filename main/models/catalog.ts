@@ -50,13 +50,49 @@ export const RecommendedDefaultsSchema = z
   })
   .strict();
 
+const RepoIdSchema = z.string().regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'repo must be "owner/name"');
+const EstimatesSchema = z
+  .object({
+    diskBytes: z.number().int().nonnegative(),
+    /** Rough peak RAM/VRAM for one 1-image generation at the default size. */
+    memoryBytes: z.number().int().nonnegative(),
+  })
+  .strict();
+
+/** The name a pull reports when it takes the entry's own files (no variant fits the provider). */
+export const GENERIC_VARIANT = 'generic';
+
+/**
+ * Another build of the same model for particular execution providers (an fp16 graph with CUDA
+ * fusions, an Olive DirectML export, a WebGPU-safe fp16 export…). The entry's own files are the
+ * generic build every other provider falls back to.
+ */
+export const CatalogVariantSchema = z
+  .object({
+    /** e.g. `cuda-fp16-optimized`, `dml-fp16-olive`, `webgpu-fp16`. */
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/, 'variant id: lowercase letters, digits, ".", "_" and "-"')
+      .refine((v) => v !== GENERIC_VARIANT, { message: `"${GENERIC_VARIANT}" names the entry's own files` }),
+    repo: RepoIdSchema,
+    revision: z.string().min(1),
+    precision: PrecisionSchema,
+    /** Providers this build is for: a pull for one of them takes this variant (first match wins). */
+    providers: z.array(ProviderSchema).min(1),
+    files: z.array(CatalogFileSchema).min(1),
+    estimates: EstimatesSchema.optional(),
+    /** Where the file list comes from, and what differs from the generic build. */
+    notes: z.string().min(1),
+  })
+  .strict();
+
 export const CatalogEntrySchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'id: lowercase letters, digits, ".", "_" and "-"'),
     name: z.string().min(1),
     kind: ModelKindSchema,
     /** Hugging Face repo id (`owner/name`). Absent only for bundled models. */
-    repo: z.string().regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'repo must be "owner/name"').optional(),
+    repo: RepoIdSchema.optional(),
     revision: z.string().min(1),
     /** Shipped with the app (files under `models/<id>/`), never downloaded. */
     bundled: z.boolean().optional(),
@@ -68,15 +104,11 @@ export const CatalogEntrySchema = z
     description: z.string().min(1),
     /** Defaults for pipelines; absent for auxiliary models (VAE decoders, upscalers). */
     defaults: RecommendedDefaultsSchema.optional(),
-    estimates: z
-      .object({
-        diskBytes: z.number().int().nonnegative(),
-        /** Rough peak RAM/VRAM for one 1-image generation at the default size. */
-        memoryBytes: z.number().int().nonnegative(),
-      })
-      .strict(),
+    estimates: EstimatesSchema,
     files: z.array(CatalogFileSchema),
     notes: z.string().optional(),
+    /** Provider-specific builds; the entry's own files are the generic one (see `pickVariant`). */
+    variants: z.array(CatalogVariantSchema).optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
@@ -91,6 +123,19 @@ export const CatalogEntrySchema = z
       if (seen.has(f.path)) ctx.addIssue({ code: 'custom', path: ['files'], message: `duplicate file ${f.path}` });
       seen.add(f.path);
     }
+    const variantIds = new Set<string>();
+    (e.variants ?? []).forEach((v, i) => {
+      if (variantIds.has(v.id)) ctx.addIssue({ code: 'custom', path: ['variants', i, 'id'], message: `duplicate variant ${v.id}` });
+      variantIds.add(v.id);
+      if (e.kind === 'pipeline' && !v.files.some((f) => f.path === 'model_index.json')) {
+        ctx.addIssue({ code: 'custom', path: ['variants', i, 'files'], message: 'pipeline variants must include model_index.json' });
+      }
+      const paths = new Set<string>();
+      for (const f of v.files) {
+        if (paths.has(f.path)) ctx.addIssue({ code: 'custom', path: ['variants', i, 'files'], message: `duplicate file ${f.path}` });
+        paths.add(f.path);
+      }
+    });
   });
 
 export const CatalogSchema = z
@@ -109,6 +154,7 @@ export const CatalogSchema = z
   });
 
 export type CatalogFile = z.infer<typeof CatalogFileSchema>;
+export type CatalogVariant = z.infer<typeof CatalogVariantSchema>;
 export type CatalogEntry = z.infer<typeof CatalogEntrySchema>;
 export type Catalog = z.infer<typeof CatalogSchema>;
 export type ModelKind = z.infer<typeof ModelKindSchema>;
@@ -160,6 +206,54 @@ export async function loadCatalog(file: string = defaultCatalogPath()): Promise<
 export function findCatalogEntry(catalog: Catalog, idOrRepo: string): CatalogEntry | undefined {
   const key = idOrRepo.toLowerCase();
   return catalog.models.find((m) => m.id === key) ?? catalog.models.find((m) => m.repo?.toLowerCase() === key);
+}
+
+export interface PickedVariant {
+  /** The variant's id, or GENERIC_VARIANT for the entry's own files. */
+  variant: string;
+  /** The entry as a pull should use it: the chosen build's repo, revision, precision, providers, files. */
+  entry: CatalogEntry;
+  /** One line for the user: which build, and why. */
+  reason: string;
+}
+
+/**
+ * The build of a catalog model that fits `provider`: the first variant made for it, else the
+ * entry's own (generic) files. `variantId` forces one ('generic' = the entry's own files).
+ */
+export function pickVariant(entry: CatalogEntry, provider: ExecutionProviderName, variantId?: string): PickedVariant {
+  const variants = entry.variants ?? [];
+  const generic = (reason: string): PickedVariant => ({ variant: GENERIC_VARIANT, entry: { ...entry, variants: undefined }, reason });
+  let chosen: CatalogVariant | undefined;
+  if (variantId !== undefined && variantId !== 'auto') {
+    if (variantId === GENERIC_VARIANT) return generic(`${GENERIC_VARIANT} (${entry.precision}, for ${entry.providers.join(', ')}): asked for`);
+    chosen = variants.find((v) => v.id === variantId);
+    if (!chosen) throw new CatalogError(`${entry.id} has no variant "${variantId}" (variants: ${[GENERIC_VARIANT, ...variants.map((v) => v.id)].join(', ')})`);
+  } else {
+    chosen = variants.find((v) => v.providers.includes(provider));
+  }
+  if (!chosen) {
+    return generic(
+      entry.providers.includes(provider)
+        ? `${GENERIC_VARIANT} (${entry.precision}): no build made for ${provider}; the generic files run on it`
+        : `${GENERIC_VARIANT} (${entry.precision}, for ${entry.providers.join(', ')}): no build for ${provider}; expect the CPU`,
+    );
+  }
+  return {
+    variant: chosen.id,
+    entry: {
+      ...entry,
+      repo: chosen.repo,
+      revision: chosen.revision,
+      precision: chosen.precision,
+      providers: chosen.providers,
+      files: chosen.files,
+      estimates: chosen.estimates ?? entry.estimates,
+      notes: chosen.notes,
+      variants: undefined,
+    },
+    reason: `${chosen.id} (${chosen.precision}, ${chosen.repo}): ${variantId && variantId !== 'auto' ? 'asked for' : `built for ${provider}`}`,
+  };
 }
 
 /** Total download size of an entry's files (bytes; approximate if any file is). */

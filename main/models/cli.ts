@@ -1,10 +1,13 @@
 /**
- * `atelier models list | pull | import | remove`. The top-level CLI dispatches here with the
- * app's models folder, catalog and engine validator.
+ * `atelier models list | pull | import | remove | doctor`. The top-level CLI dispatches here with
+ * the app's models folder, catalog, engine validator and the engine's model doctor.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
+import { formatDoctorReport, type ModelDoctorReport } from '../../common/model-doctor';
+import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, pickVariant, type Catalog, type CatalogEntry } from './catalog';
+import { isExecutionProviderName } from '../../common/providers';
 import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress } from './downloader';
 import { HubClient, parseRepoRef } from './hub-client';
 import { planCatalogPull, planRepoPull } from './plan';
@@ -30,6 +33,10 @@ export interface ModelsCliContext {
   retryBaseMs?: number;
   /** Aborts a running pull like Ctrl-C (partial files kept). Default: SIGINT. */
   signal?: AbortSignal;
+  /** The provider this machine will run models on (picks a catalog entry's variant); default 'cpu'. */
+  provider?: () => string | Promise<string>;
+  /** The engine's model doctor (main/engine `doctorModel`), injected: this floor cannot import the engine. */
+  doctor?: (target: string, opts: { provider?: string; width?: number; height?: number; batch?: number; target: string }) => ModelDoctorReport | Promise<ModelDoctorReport>;
 }
 
 export const MODELS_USAGE = `Usage:
@@ -39,10 +46,19 @@ export const MODELS_USAGE = `Usage:
       --id ID           folder/id to install as (repos only; default from the repo name)
       --endpoint URL    hub endpoint or mirror (default https://huggingface.co, or HF_ENDPOINT)
       --token TOKEN     access token for gated repos (or HF_TOKEN)
+      --variant V       catalog models: a build for a provider (default: the one for --provider, else generic)
+      --provider P      catalog models: pick the variant for this provider (default: the one this machine uses)
       --json            machine-readable progress (one JSON object per line)
   atelier models import <folder> [--copy] [--id ID] [--name NAME] [--json]
                                                      add a diffusers-ONNX folder by reference (default) or by copy
-  atelier models remove <id>                         remove a model (or discard a partial download)`;
+  atelier models remove <id>                         remove a model (or discard a partial download)
+  atelier models doctor <id|folder|file.onnx> [options]
+                                                     check a model for a provider without loading it: precision,
+                                                     external data, shapes, ops the provider cannot run, memory, verdict
+      --provider P      auto (default: this machine's first), cuda, dml, coreml, webgpu or cpu
+      --size WxH        size for the memory estimate (default: the model's recommended size, else 512x512)
+      --batch N         images per generation (default 1)
+      --json            the full report as JSON`;
 
 export async function runModelsCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContext): Promise<number> {
   const [sub, ...rest] = args;
@@ -61,6 +77,9 @@ export async function runModelsCommand(args: string[], io: ModelsCliIo, ctx: Mod
       case 'remove':
       case 'rm':
         return await removeCommand(rest, ctx, out);
+      case 'doctor':
+      case 'check':
+        return await doctorCommand(rest, ctx, out, err);
       case undefined:
       case 'help':
       case '--help':
@@ -177,6 +196,8 @@ async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContex
     id: { type: 'string' },
     endpoint: { type: 'string' },
     token: { type: 'string' },
+    variant: { type: 'string' },
+    provider: { type: 'string' },
     json: { type: 'boolean' },
   });
   const what = positionals[0];
@@ -184,7 +205,17 @@ async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContex
   const json = Boolean(values.json);
   const hub = new HubClient({ endpoint: values.endpoint ?? ctx.endpoint, token: values.token ?? ctx.token });
   const catalog = await tryLoadCatalog(ctx, err);
-  const entry = catalog ? findCatalogEntry(catalog, what) : undefined;
+  const found = catalog ? findCatalogEntry(catalog, what) : undefined;
+  let entry = found;
+  if (found && !found.bundled && (found.variants?.length || values.variant)) {
+    // A provider-specific build when the catalog has one for the provider models will run on.
+    const provider = values.provider ?? (ctx.provider ? await ctx.provider() : 'cpu');
+    if (!isExecutionProviderName(provider)) throw new UsageError(`unknown provider "${provider}"`);
+    const picked = pickVariant(found, provider, values.variant);
+    entry = picked.entry;
+    if (json) out(JSON.stringify({ event: 'variant', id: found.id, variant: picked.variant, provider, reason: picked.reason }));
+    else err(`Variant: ${picked.reason}`);
+  }
   if (entry?.bundled) {
     out(`${entry.name} ships with Atelier; there is nothing to download.`);
     return 0;
@@ -322,3 +353,35 @@ async function removeCommand(args: string[], ctx: ModelsCliContext, out: (s: str
   return 0;
 }
 
+
+async function doctorCommand(args: string[], ctx: ModelsCliContext, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values, positionals } = parse(args, { provider: { type: 'string' }, size: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('doctor takes exactly one model id, folder or .onnx file');
+  if (!ctx.doctor) throw new Error('the model doctor is not available in this build');
+  const what = positionals[0];
+  let size: { width: number; height: number } | undefined;
+  if (values.size) {
+    const m = /^(\d+)(?:x(\d+))?$/i.exec(values.size);
+    if (!m) throw new UsageError(`--size must look like 512x512 (got "${values.size}")`);
+    size = { width: Number(m[1]), height: Number(m[2] ?? m[1]) };
+  }
+  const batch = values.batch === undefined ? undefined : Number(values.batch);
+  if (batch !== undefined && !(Number.isInteger(batch) && batch >= 1 && batch <= 64)) throw new UsageError('--batch must be a whole number from 1 to 64');
+  let folder: string;
+  let defaults: { width?: number; height?: number } | undefined;
+  if (existsSync(what)) {
+    folder = path.resolve(what);
+  } else {
+    const installed = (await storeFor(ctx).list()).find((m) => m.id === what || m.catalogId === what);
+    if (!installed) throw new UsageError(`"${what}" is neither an installed model id nor an existing folder or file (see "atelier models list")`);
+    if (installed.status === 'missing') throw new Error(`model "${what}" is listed but its folder ${installed.path} is missing`);
+    folder = installed.path;
+    const catalog = await tryLoadCatalog(ctx, err);
+    const entry = catalog ? findCatalogEntry(catalog, installed.catalogId ?? installed.id) : undefined;
+    defaults = entry?.defaults ?? (installed.defaults as { width?: number; height?: number } | undefined);
+  }
+  const report = await ctx.doctor(folder, { provider: values.provider, width: size?.width ?? defaults?.width, height: size?.height ?? defaults?.height, batch, target: what });
+  out(values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+  // Exit status for scripts: 0 runs (possibly with CPU fallbacks or warnings), 3 will not load.
+  return report.verdict.level === 'fails' ? 3 : 0;
+}

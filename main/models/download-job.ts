@@ -475,6 +475,10 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
         if (err instanceof HubError && err.status === 416) {
           // Our partial is as long as (or longer than) the remote file: start over cleanly.
           await truncate(part, 0).catch(() => {});
+        } else if (err instanceof HubError && err.code === 'offline') {
+          // No DNS answer / connection refused: the backoff loop would only make the user wait for
+          // the same answer. Fail now, partial files kept, so Retry resumes once back online.
+          throw toDownloadError(err, f.path);
         } else if (!(err instanceof HubError && err.retryable)) {
           throw toDownloadError(err, f.path);
         }

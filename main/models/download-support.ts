@@ -63,6 +63,7 @@ export type DownloadErrorCode =
   | 'gated'
   | 'not-found'
   | 'network'
+  | 'offline'
   | 'http'
   | 'checksum'
   | 'size-mismatch'
@@ -189,7 +190,7 @@ export function ioError(err: unknown, file: string, target: string): DownloadErr
 export function toDownloadError(err: unknown, file?: string): DownloadError {
   if (err instanceof DownloadError) return err;
   if (err instanceof HubError) {
-    const code: DownloadErrorCode = err.code === 'gated' ? 'gated' : err.code === 'not-found' ? 'not-found' : err.code === 'network' ? 'network' : 'http';
+    const code: DownloadErrorCode = err.code === 'gated' ? 'gated' : err.code === 'not-found' ? 'not-found' : err.code === 'network' ? 'network' : err.code === 'offline' ? 'offline' : 'http';
     return new DownloadError(err.message, code, true, file, { cause: err });
   }
   const errno = (err as NodeJS.ErrnoException)?.code;

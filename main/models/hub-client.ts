@@ -23,7 +23,8 @@ export interface RepoFile {
   sha256?: string;
 }
 
-export type HubErrorCode = 'gated' | 'not-found' | 'http' | 'network' | 'bad-response';
+/** `offline`: the hub's host could not be reached at all (no DNS answer, connection refused, no route) — retrying at once will not help. */
+export type HubErrorCode = 'gated' | 'not-found' | 'http' | 'network' | 'offline' | 'bad-response';
 
 export class HubError extends Error {
   constructor(
@@ -37,7 +38,7 @@ export class HubError extends Error {
     this.name = 'HubError';
   }
 
-  /** Network errors and 5xx/429 are worth retrying; 401/403/404 and malformed answers are not. */
+  /** Network errors and 5xx/429 are worth retrying; 401/403/404, malformed answers and being offline are not. */
   get retryable(): boolean {
     return this.code === 'network' || (this.code === 'http' && this.status !== undefined && (this.status >= 500 || this.status === 429 || this.status === 408));
   }
@@ -125,6 +126,7 @@ export class HubClient {
       return await abortable(pending, signal);
     } catch (err) {
       if (signal?.aborted) throw signal.reason ?? err;
+      if (isOfflineError(err)) throw new HubError(offlineMessage(url), 'offline', url, undefined, { cause: err });
       throw new HubError(`network error fetching ${url}: ${describeCause(err)}`, 'network', url, undefined, { cause: err });
     }
   }
@@ -260,6 +262,39 @@ function nextLink(link: string | null, base: string): string | undefined {
 function parseContentRangeTotal(h: string | null): number | undefined {
   const m = h ? /\/(\d+)\s*$/.exec(h) : null;
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * System error codes that mean "the host cannot be reached at all" rather than "this transfer
+ * broke": no DNS answer (ENOTFOUND, EAI_AGAIN — what being offline looks like), nobody listening
+ * (ECONNREFUSED), no route (ENETUNREACH, EHOSTUNREACH, ENETDOWN). Retrying these in a loop only
+ * makes the user wait for the same answer.
+ */
+const OFFLINE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN']);
+
+/** Whether a fetch failure (undici wraps the system error in `cause`, sometimes an AggregateError of them) means offline. */
+export function isOfflineError(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const visit = (e: unknown, depth: number): boolean => {
+    if (!e || typeof e !== 'object' || seen.has(e) || depth > 5) return false;
+    seen.add(e);
+    const x = e as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof x.code === 'string' && OFFLINE_CODES.has(x.code)) return true;
+    if (Array.isArray(x.errors) && x.errors.length > 0 && x.errors.every((inner) => visit(inner, depth + 1))) return true;
+    return visit(x.cause, depth + 1);
+  };
+  return visit(err, 0);
+}
+
+/** One sentence the user can act on: which host, and that it looks like no connection. */
+export function offlineMessage(url: string): string {
+  let host = url;
+  try {
+    host = new URL(url).host;
+  } catch {
+    /* keep the url */
+  }
+  return `No connection to ${host} — you appear to be offline`;
 }
 
 function describeCause(err: unknown): string {

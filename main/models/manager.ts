@@ -6,7 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
 import { DownloadError, ModelDownloader, type DownloadJob, type DownloadProgress, type DownloadResult, type DownloadState } from './downloader';
-import { HubClient, parseRepoRef } from './hub-client';
+import { HubClient, HubError, parseRepoRef } from './hub-client';
+import { slugifyModelId } from './manifest';
 import { ModelStore, type ImportOptions, type InstalledModel } from './model-store';
 import { PlanError, planCatalogPull, planRepoPull, type PullPlan } from './plan';
 
@@ -55,6 +56,22 @@ export interface CatalogItem {
   downloading?: DownloadState;
 }
 
+/** A download that failed and was not retried or cancelled yet: listed with its reason so the UI can offer Retry (also after a reload). */
+export interface FailedDownload {
+  modelId: string;
+  /** What was pulled (catalog id, owner/name or URL): a retry pulls it again. */
+  source: string;
+  code: string;
+  message: string;
+  /** Partial files were kept: a retry continues where it stopped. */
+  resumable: boolean;
+  bytesDone: number;
+  bytesTotal: number;
+  failedAt: number;
+}
+
+type PullOptions = { revision?: string; id?: string; token?: string };
+
 export interface ModelManagerEvents {
   'download-progress': [DownloadProgressEvent];
   'download-finished': [{ modelId: string; model: InstalledModel }];
@@ -65,6 +82,8 @@ export interface ModelManagerEvents {
 export class ModelManager extends EventEmitter<ModelManagerEvents> {
   readonly #opts: ModelManagerOptions;
   readonly #jobs = new Map<string, DownloadJob>();
+  /** Failed downloads by model id, with what to pull again (kept for this process's life). */
+  readonly #failed = new Map<string, FailedDownload & { options: PullOptions }>();
   #catalog: Promise<Catalog> | undefined;
 
   constructor(options: ModelManagerOptions) {
@@ -146,13 +165,26 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   }
 
   /** Plan and start (or resume) a download; resolves once it is running, with the job. */
-  async pull(what: string, options: { revision?: string; id?: string; token?: string } = {}): Promise<{ modelId: string; job: DownloadJob; plan: PullPlan }> {
-    const plan = await this.plan(what, options);
+  async pull(what: string, options: PullOptions = {}): Promise<{ modelId: string; job: DownloadJob; plan: PullPlan }> {
+    let plan: PullPlan;
+    try {
+      plan = await this.plan(what, options);
+    } catch (err) {
+      // Could not even plan it (offline, hub trouble): keep a failed row so Retry is offered later too.
+      if (err instanceof HubError && (err.code === 'offline' || err.code === 'network' || err.code === 'http')) {
+        const modelId = await this.#idFor(what, options);
+        if (modelId && !this.#jobs.has(modelId)) {
+          this.#failed.set(modelId, { modelId, source: what, options, code: err.code, message: err.message, resumable: false, bytesDone: 0, bytesTotal: 0, failedAt: Date.now() });
+        }
+      }
+      throw err;
+    }
     const modelId = plan.request.id;
     const running = this.#jobs.get(modelId);
     if (running) return { modelId, job: running, plan };
     const job = this.#dl(this.#hub(options.token)).start(plan.request);
     this.#jobs.set(modelId, job);
+    this.#failed.delete(modelId);
     const report = (p: DownloadProgress) =>
       this.emit('download-progress', { modelId, state: p.state, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rateBps: Math.round(p.rate), etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000) });
     job.on('progress', report);
@@ -166,6 +198,10 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
       (err: unknown) => {
         this.#jobs.delete(modelId);
         const e = err as DownloadError;
+        if (e.code !== 'cancelled' && e.code !== 'aborted') {
+          const p = job.progress();
+          this.#failed.set(modelId, { modelId, source: what, options, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, failedAt: Date.now() });
+        }
         this.emit('download-failed', { modelId, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false });
         this.emit('changed');
       },
@@ -178,13 +214,40 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     return [...this.#jobs.values()].map((j) => j.progress());
   }
 
+  /** Downloads that failed and were neither retried nor cancelled since, newest first. */
+  failedDownloads(): FailedDownload[] {
+    return [...this.#failed.values()].map(({ options: _o, ...row }) => row).sort((a, b) => b.failedAt - a.failedAt);
+  }
+
+  /** The model id a pull of `what` would install under (without asking the hub). */
+  async #idFor(what: string, options: PullOptions): Promise<string | undefined> {
+    if (options.id) return options.id;
+    const entry = findCatalogEntry(await this.catalog().catch(() => ({ version: 1 as const, models: [] })), what);
+    if (entry) return entry.id;
+    const ref = parseRepoRef(what);
+    return ref ? slugifyModelId(ref.repo.split('/')[1]) : undefined;
+  }
+
   pause(modelId: string): void {
     this.#job(modelId).pause();
   }
-  resume(modelId: string): void {
+  /** Resumes a paused download; a failed one is pulled again (partial files, if kept, are resumed). */
+  async resume(modelId: string): Promise<void> {
+    const failed = this.#failed.get(modelId);
+    if (failed && !this.#jobs.has(modelId)) {
+      await this.pull(failed.source, failed.options);
+      return;
+    }
     this.#job(modelId).resume();
   }
-  cancel(modelId: string): void {
+  /** Stops a running download and deletes its partial files; for a failed one, forgets it and deletes them. */
+  async cancel(modelId: string): Promise<void> {
+    if (!this.#jobs.has(modelId) && this.#failed.has(modelId)) {
+      this.#failed.delete(modelId);
+      await new ModelDownloader({ modelsDir: this.modelsDir }).discard(modelId);
+      this.emit('changed');
+      return;
+    }
     this.#job(modelId).cancel();
   }
 

@@ -39,7 +39,8 @@ export async function planCatalogPull(entry: CatalogEntry, hub: HubClient, optio
   try {
     listing = await hub.listRepoFiles(entry.repo, revision, options.signal);
   } catch (err) {
-    if (err instanceof HubError && (err.code === 'gated' || err.code === 'not-found')) throw err;
+    // Offline: nothing could be downloaded anyway; say so now instead of after the file transfers fail.
+    if (err instanceof HubError && (err.code === 'gated' || err.code === 'not-found' || err.code === 'offline')) throw err;
     warnings.push(`could not list ${entry.repo}@${revision} (${(err as Error).message}); using the catalog's file list and sizes`);
   }
   let files: DownloadFileSpec[] = entry.files.map((f) => ({ path: f.path, ...(f.sizeApprox ? { sizeHint: f.size } : { size: f.size }), ...(f.sha256 ? { sha256: f.sha256 } : {}) }));

@@ -128,6 +128,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (!file) return sendText(res, 404, 'No such image');
       return streamFile(res, file, 'private, max-age=31536000, immutable');
     }
+    const exportMatch = /^\/export\/([^/]+)$/.exec(url.pathname);
+    if (exportMatch) {
+      // An export zip prepared by prepareExportDownload: a download, never shown inline.
+      const prepared = backend.resolveExport?.(exportMatch[1]) ?? null;
+      if (!prepared) return sendText(res, 404, 'No such export (it may have expired: export again)');
+      res.setHeader('Content-Disposition', `attachment; filename="${prepared.fileName.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(prepared.fileName)}`);
+      return streamFile(res, prepared.path, 'no-store');
+    }
     const file = await findStaticFile(opts.rendererDir, url.pathname);
     if (!file) return sendText(res, 404, `Not found${url.pathname === '/' ? ' (renderer not built: run npm run build)' : ''}`);
     res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);

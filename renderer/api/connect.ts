@@ -10,7 +10,7 @@ import {
   type AtelierEvent,
 } from '../../common/api/contract';
 import { createApiClient, type ApiTransport } from '../../common/api/client';
-import { createWebSocketTransport } from '../../common/api/ws-client';
+import { createReconnectingTransport } from '../../common/api/ws-client';
 
 /** Shape of the Electron preload bridge (see preload/). */
 export type AtelierBridge = { [K in ApiMethodName]: (payload?: unknown) => Promise<ApiResult> } & {
@@ -48,6 +48,8 @@ export function webSocketUrl(loc: Pick<Location, 'protocol' | 'host' | 'search'>
 
 /** Dispatched on `window` when the server-mode WebSocket closes (the server stopped or restarted). */
 export const DISCONNECTED_EVENT = 'atelier:disconnected';
+/** Dispatched on `window` when the WebSocket is back (the page resyncs its state). */
+export const RECONNECTED_EVENT = 'atelier:reconnected';
 
 export function connect(): AtelierClient {
   const bridge = window.atelier;
@@ -56,8 +58,11 @@ export function connect(): AtelierClient {
   if (bridge) {
     return createApiClient(createBridgeTransport(bridge));
   }
-  const socket = new WebSocket(webSocketUrl(window.location));
-  // The UI shows a "connection lost" banner (App) instead of silently waiting for replies.
-  socket.addEventListener('close', () => window.dispatchEvent(new Event(DISCONNECTED_EVENT)));
-  return createApiClient(createWebSocketTransport(socket));
+  const url = webSocketUrl(window.location);
+  // The UI shows a "reconnecting" banner (App) while the server is away, and resyncs when it is back.
+  const transport = createReconnectingTransport({
+    open: () => new WebSocket(url),
+    onStatus: (status) => window.dispatchEvent(new Event(status === 'connected' ? RECONNECTED_EVENT : DISCONNECTED_EVENT)),
+  });
+  return createApiClient(transport);
 }

@@ -1,7 +1,10 @@
 import { useEffect, useState } from 'react';
-import { DISCONNECTED_EVENT } from '../api/connect';
+import { DISCONNECTED_EVENT, RECONNECTED_EVENT } from '../api/connect';
 import { useShallow } from 'zustand/react/shallow';
+import { THUMB_LAYOUT } from '../lib/library-prefs';
 import { canRun, providerStatuses } from '../lib/providers';
+import { compareIds } from '../state/compare-slice';
+import { MAX_COMPARE } from '../state/types';
 import { FIT_VIEW, zoomAround, type View } from '../lib/view-transform';
 import { useAtelier, useAtelierStore } from '../state/store';
 import { CompareView } from './CompareView';
@@ -42,7 +45,7 @@ function TopBar() {
           Workspace
         </button>
         <button type="button" data-testid="compare-toggle" className={compareMode ? 'active' : ''} aria-pressed={compareMode} title="Compare selected images (C)" onClick={() => toggleCompare()}>
-          Compare{selectionCount > 1 ? ` (${selectionCount})` : ''}
+          Compare{selectionCount > MAX_COMPARE ? ` (${MAX_COMPARE} of ${selectionCount})` : selectionCount > 1 ? ` (${selectionCount})` : ''}
         </button>
       </div>
       <button type="button" data-testid="open-variants" disabled={!canExplore} title="Explore lighting, reflections, seeds, CFG… of the current image (V)" onClick={() => openExplorer(true)}>
@@ -101,8 +104,24 @@ function useShortcuts() {
         void s.requestGenerate();
         return;
       }
+      // Ctrl/Cmd+A selects every image in the strip (in a text field it keeps selecting the text).
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'a' && s.appState === 'ready' && !isTyping(e)) {
+        e.preventDefault();
+        s.selectAll();
+        return;
+      }
       if (s.appState !== 'ready' || isTyping(e) || e.altKey || e.ctrlKey || e.metaKey) return;
       const key = e.key.toLowerCase();
+      if (e.key === 'Delete') {
+        // Delete moves to the trash (with Undo): the selection in the workspace, the focused image in Compare.
+        const focused = compareIds(s.selection)[s.compareFocus];
+        const ids = s.compareMode ? (focused ? [focused] : []) : s.selection.length > 0 ? s.selection : s.viewingId ? [s.viewingId] : [];
+        if (ids.length > 0 && !s.historyFilter.trashed) {
+          e.preventDefault();
+          void s.trashGenerations(ids);
+        }
+        return;
+      }
       if (key === 'c') {
         s.toggleCompare();
         return;
@@ -112,11 +131,17 @@ function useShortcuts() {
         return;
       }
       if (!s.compareMode) {
+        if (e.key === 'Escape') {
+          // Esc clears the selection (an open context menu closes first, by itself).
+          if (!document.querySelector('[data-testid="context-menu"]')) s.clearSelection();
+          return;
+        }
         // Culling works in the workspace too, on the image in the viewer.
         const id = s.viewingId;
-        const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 2, ArrowUp: -2 }[e.key];
+        const cols = THUMB_LAYOUT[s.thumbSize].cols;
+        const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[e.key];
         if (step && s.historyOrder.length > 0) {
-          // Step through the history strip (two columns) without leaving the keyboard.
+          // Step through the history strip (its columns follow the thumbnail size) without leaving the keyboard.
           e.preventDefault();
           const at = id ? s.historyOrder.indexOf(id) : -1;
           const next = s.historyOrder[Math.max(0, Math.min(s.historyOrder.length - 1, at < 0 ? 0 : at + step))];
@@ -127,14 +152,14 @@ function useShortcuts() {
         if (zoomed) s.setViewerView(zoomed);
         else if (key === 'f') s.setViewerView(FIT_VIEW);
         else if (key === 'g') s.toggleLineage();
-        else if (id && /^[0-5]$/.test(e.key)) void s.updateGeneration(id, { rating: Number(e.key) });
+        else if (id && /^[0-5]$/.test(e.key)) void s.rateAndAdvance(Number(e.key));
         else if (id && (key === 'p' || key === 'x')) {
           const flag = key === 'p' ? 'pick' : 'reject';
           void s.updateGeneration(id, { flag: s.records[id]?.flag === flag ? 'none' : flag });
         }
         return;
       }
-      const n = s.selection.length;
+      const n = compareIds(s.selection).length;
       const cols = n > 2 ? Math.ceil(Math.sqrt(n)) : 2;
       if (s.compareLayout === 'ab' && s.ab && !s.ab.done && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
         e.preventDefault();
@@ -165,7 +190,7 @@ function useShortcuts() {
         e.preventDefault();
         s.moveCompareFocus(-cols);
       } else if (/^[0-5]$/.test(e.key)) {
-        void s.rateFocused(Number(e.key));
+        void s.rateAndAdvance(Number(e.key));
       } else if (key === 'p') {
         void s.flagFocused('pick');
       } else if (key === 'x') {
@@ -184,21 +209,34 @@ function useShortcuts() {
   }, [store]);
 }
 
-/** Server mode: the engine went away (server stopped or restarted). Say so, and how to recover. */
+/**
+ * Server mode: the server went away (stopped or restarting). Say so while the page reconnects by
+ * itself, and resync everything once it is back; Reload stays as the manual way out.
+ */
 function ConnectionLost({ ready }: { ready: boolean }) {
+  const store = useAtelierStore();
   const [lost, setLost] = useState(false);
   useEffect(() => {
     const onLost = () => setLost(true);
+    const onBack = () => {
+      setLost(false);
+      void store.getState().resync();
+      store.getState().pushToast({ kind: 'success', title: 'Reconnected', message: 'The Atelier server is back; the queue and history are up to date.' });
+    };
     window.addEventListener(DISCONNECTED_EVENT, onLost);
-    return () => window.removeEventListener(DISCONNECTED_EVENT, onLost);
-  }, []);
+    window.addEventListener(RECONNECTED_EVENT, onBack);
+    return () => {
+      window.removeEventListener(DISCONNECTED_EVENT, onLost);
+      window.removeEventListener(RECONNECTED_EVENT, onBack);
+    };
+  }, [store]);
   // Before startup finished, the startup error screen already explains a failed connection.
   if (!lost || !ready) return null;
   return (
     <div className="connection-lost" role="alert" data-testid="connection-lost">
       <span>
-        <strong>Lost the connection to the Atelier engine.</strong> If <code>atelier serve</code> stopped, start it again, then reload this page
-        (keep the <code>?token=</code> from the printed URL). Your images are safe in the project folder.
+        <strong>Lost the connection to the Atelier server — reconnecting…</strong> If <code>atelier serve</code> stopped, start it again: this page
+        reconnects by itself. Your images are safe in the project folder, and jobs that were running come back as “interrupted — retry”.
       </span>
       <button type="button" className="primary" data-testid="connection-reload" onClick={() => location.reload()}>
         Reload

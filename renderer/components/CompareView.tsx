@@ -3,6 +3,7 @@ import { useShallow } from 'zustand/react/shallow';
 import type { GenerationRecord } from '../../common/api/contract';
 import { diffParams, type DiffLabel } from '../lib/param-diff';
 import { FIT_VIEW } from '../lib/view-transform';
+import { compareIds } from '../state/compare-slice';
 import { useAtelier } from '../state/store';
 import { ImageStage } from './ImageStage';
 
@@ -64,7 +65,8 @@ export function CompareView() {
       setLoupePoint: st.setLoupePoint,
     })),
   );
-  const items = useMemo(() => s.ids.map((id) => s.records[id]).filter((r): r is GenerationRecord => !!r), [s.ids, s.records]);
+  // Compare shows the first 16 of a (possibly larger) library selection.
+  const items = useMemo(() => compareIds(s.ids).map((id) => s.records[id]).filter((r): r is GenerationRecord => !!r), [s.ids, s.records]);
   const labels = useMemo(() => diffParams(items), [items]);
   const abPair = useMemo(() => {
     if (!s.ab) return null;

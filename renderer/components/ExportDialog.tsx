@@ -8,14 +8,39 @@ function stamp(d = new Date()): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** "Export selected…": a folder or .zip on the machine running Atelier, in PNG/JPEG/WebP. */
+/** Starts the browser's download of a URL on this origin (the server's prepared export). */
+function startDownload(url: string, fileName: string): void {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.rel = 'noopener';
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+/**
+ * "Export selected…". In the browser (server mode) the images arrive as a .zip download, like any
+ * file from a web page; "Save on the server" writes a folder or .zip on the machine running Atelier
+ * instead (what the desktop app always does: there, that machine is yours).
+ */
 export function ExportDialog({ ids, close }: { ids: string[]; close(): void }) {
-  const { home, exportGenerations } = useAtelier(useShallow((s) => ({ home: s.systemInfo?.userDataDir ?? '', exportGenerations: s.exportGenerations })));
+  const { home, exportGenerations, prepareDownload, inBrowser } = useAtelier(
+    useShallow((s) => ({
+      home: s.systemInfo?.userDataDir ?? '',
+      exportGenerations: s.exportGenerations,
+      prepareDownload: s.prepareExportDownload,
+      inBrowser: s.systemInfo?.transport === 'websocket',
+    })),
+  );
+  const [destination, setDestination] = useState<'download' | 'server'>(inBrowser ? 'download' : 'server');
   const [to, setTo] = useState(() => `${home.replace(/[\\/]$/, '')}/exports/atelier-${stamp()}`);
   const [format, setFormat] = useState<'png' | 'jpeg' | 'webp'>('png');
   const [busy, setBusy] = useState(false);
   const ref = useRef<HTMLFormElement>(null);
   useModal(ref, close);
+  const download = destination === 'download';
   return (
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && close()}>
       <form
@@ -27,22 +52,47 @@ export function ExportDialog({ ids, close }: { ids: string[]; close(): void }) {
         aria-label="Export images"
         data-testid="export-dialog"
         data-busy={busy}
+        data-destination={destination}
         onSubmit={(e) => {
           e.preventDefault();
           setBusy(true);
-          void exportGenerations(ids, to.trim(), format).then((r) => (r ? close() : setBusy(false)));
+          if (download) {
+            void prepareDownload(ids, format).then((r) => {
+              if (!r) return setBusy(false);
+              startDownload(r.url, r.fileName);
+              close();
+            });
+          } else {
+            void exportGenerations(ids, to.trim(), format).then((r) => (r ? close() : setBusy(false)));
+          }
         }}
       >
         <div className="modal-title">
           Export {ids.length} image{ids.length === 1 ? '' : 's'}
         </div>
-        <label className="field">
-          <span>Destination — a new folder, or a path ending in .zip, on the machine running Atelier</span>
-          <input autoFocus data-testid="export-path" value={to} onChange={(e) => setTo(e.target.value)} spellCheck={false} />
-        </label>
+        {inBrowser && (
+          <div className="segmented" role="radiogroup" aria-label="Where to">
+            <button type="button" role="radio" aria-checked={download} className={download ? 'active' : ''} data-testid="export-dest-download" onClick={() => setDestination('download')}>
+              Download .zip
+            </button>
+            <button type="button" role="radio" aria-checked={!download} className={download ? '' : 'active'} data-testid="export-dest-server" onClick={() => setDestination('server')}>
+              Save on the server
+            </button>
+          </div>
+        )}
+        {download ? (
+          <div className="muted small" data-testid="export-download-note">
+            The images and a manifest (JSON + CSV with every parameter) arrive as one .zip in this browser&apos;s downloads.
+          </div>
+        ) : (
+          <label className="field">
+            <span>Destination — a new folder, or a path ending in .zip, on the machine running Atelier</span>
+            <input autoFocus data-testid="export-path" value={to} onChange={(e) => setTo(e.target.value)} spellCheck={false} />
+          </label>
+        )}
         <label className="field compact">
           <span>Format</span>
-          <select data-testid="export-format" value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+          <select autoFocus={download} data-testid="export-format" value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
             <option value="png">PNG (keeps the generation parameters)</option>
             <option value="jpeg">JPEG</option>
             <option value="webp">WebP</option>
@@ -52,8 +102,8 @@ export function ExportDialog({ ids, close }: { ids: string[]; close(): void }) {
           <button type="button" onClick={close}>
             Cancel
           </button>
-          <button type="submit" className="primary" data-testid="export-confirm" disabled={busy || !to.trim()}>
-            {busy ? 'Exporting…' : 'Export'}
+          <button type="submit" className="primary" data-testid="export-confirm" disabled={busy || (!download && !to.trim())}>
+            {busy ? 'Exporting…' : download ? 'Download' : 'Export'}
           </button>
         </div>
       </form>

@@ -2,17 +2,18 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState, type Keyboar
 import { useShallow } from 'zustand/react/shallow';
 import type { GenerationRecord } from '../../common/api/contract';
 import { toInfotext } from '../lib/infotext';
+import { THUMB_LAYOUT, THUMB_SIZES, type ThumbSize } from '../lib/library-prefs';
 import { visibleRange } from '../lib/virtual-list';
 import { useAtelier } from '../state/store';
 import { BoardsPanel } from './BoardsPanel';
 import { ExportDialog } from './ExportDialog';
+import { MoveDialog } from './MoveDialog';
 import { EmptyHistoryHint } from './ExamplePrompts';
 import { useElementSize } from './hooks';
 import { TagEditor } from './TagEditor';
 import { TrashBar, TrashToggle } from './TrashBar';
 
-const COLS = 2;
-const ROW_H = 118;
+const THUMB_LABEL: Record<ThumbSize, string> = { small: 'S', medium: 'M', large: 'L' };
 
 function Stars({ rating }: { rating: number }) {
   if (!rating) return null;
@@ -36,6 +37,7 @@ function Tile({ record, onMenu }: { record: GenerationRecord; onMenu(e: MouseEve
       data-testid="history-item"
       data-id={record.id}
       data-selected={selected}
+      data-viewing={viewing}
       data-rating={record.rating}
       data-flag={record.flag}
       data-seed={record.seed}
@@ -63,7 +65,7 @@ interface Menu {
   id: string;
 }
 
-function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
+function ContextMenu({ menu, close, move }: { menu: Menu; close(): void; move(ids: string[]): void }) {
   const { record, vary, remove, pushToast, explore, view, setInitImage, loadParams, board, setMembership, selection, upscale, reveal, trashed, restore } = useAtelier(
     useShallow((s) => ({
       upscale: s.upscaleImage,
@@ -73,7 +75,7 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
       setMembership: s.setBoardMembership,
       selection: s.selection,
       vary: s.vary,
-      remove: s.deleteGeneration,
+      remove: s.trashGenerations,
       pushToast: s.pushToast,
       explore: s.setVariantExplorerOpen,
       view: s.view,
@@ -121,6 +123,8 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
     fn();
     close();
   };
+  // Whole-selection actions act on the selection when the menu opened on one of its images.
+  const targets = selection.includes(record.id) ? selection : [record.id];
   return (
     <div ref={ref} className="context-menu" role="menu" data-testid="context-menu" style={{ left: Math.min(menu.x, window.innerWidth - 200), top: menu.y }} onKeyDown={menuKeys}>
       {/* A trashed image can be copied or restored; generating from it needs it back first. */}
@@ -183,17 +187,37 @@ function ContextMenu({ menu, close }: { menu: Menu; close(): void }) {
           Restore <span className="muted">back to the history</span>
         </button>
       ) : (
-        <button type="button" role="menuitem" className="danger" data-testid="menu-delete" title="Move to the trash (restorable until you empty it)" onClick={act(() => void remove(record.id))}>
-          Delete <span className="muted">to trash</span>
-        </button>
+        <>
+          <button type="button" role="menuitem" data-testid="menu-move" title="Move to another project, with the image files and the lineage between them" onClick={act(() => move(targets))}>
+            Move{targets.length > 1 ? ` ${targets.length}` : ''} to project… <span className="muted">files and lineage</span>
+          </button>
+          <button type="button" role="menuitem" className="danger" data-testid="menu-delete" title="Move to the trash (restorable until you empty it) · Delete key" onClick={act(() => void remove(targets))}>
+            Delete{targets.length > 1 ? ` ${targets.length}` : ''} <span className="muted">to trash</span>
+          </button>
+        </>
       )}
     </div>
   );
 }
 
+/** Thumbnail size of the strip: small (3 columns), medium (2), large (1). */
+function ThumbSizeControl() {
+  const { size, setSize } = useAtelier(useShallow((s) => ({ size: s.thumbSize, setSize: s.setThumbSize })));
+  return (
+    <div className="segmented thumb-size" role="group" aria-label="Thumbnail size" data-testid="thumb-size" data-size={size}>
+      {THUMB_SIZES.map((t) => (
+        <button key={t} type="button" data-testid={`thumb-size-${t}`} aria-pressed={size === t} className={size === t ? 'active' : ''} title={`${t[0].toUpperCase()}${t.slice(1)} thumbnails`} onClick={() => setSize(t)}>
+          {THUMB_LABEL[t]}
+        </button>
+      ))}
+    </div>
+  );
+}
+
 export function HistoryStrip() {
-  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter, selection, revealNonce, viewingId } = useAtelier(
+  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter, selection, revealNonce, viewingId, thumbSize } = useAtelier(
     useShallow((s) => ({
+      thumbSize: s.thumbSize,
       revealNonce: s.revealNonce,
       viewingId: s.viewingId,
       selection: s.selection,
@@ -213,6 +237,9 @@ export function HistoryStrip() {
   const [menu, setMenu] = useState<Menu | null>(null);
   const [exporting, setExporting] = useState<string[] | null>(null);
   const closeExport = useCallback(() => setExporting(null), []);
+  const [moving, setMoving] = useState<string[] | null>(null);
+  const closeMove = useCallback(() => setMoving(null), []);
+  const { cols: COLS, rowH: ROW_H } = THUMB_LAYOUT[thumbSize];
   const closeMenu = useCallback(() => setMenu(null), []);
   const [query, setQuery] = useState(search);
   const rows = Math.ceil(order.length / COLS);
@@ -234,7 +261,7 @@ export function HistoryStrip() {
 
   useEffect(() => {
     if (hasMore && !loading && (last + 1) * ROW_H >= rows * ROW_H - size.height) void loadMore(false);
-  }, [hasMore, loading, last, rows, size.height, loadMore]);
+  }, [hasMore, loading, last, rows, size.height, loadMore, ROW_H]);
 
   // The store's search can change from elsewhere (reveal clears it): follow it. Typing never races
   // this, because the store only changes 200 ms after the last keystroke, to what was typed.
@@ -269,12 +296,13 @@ export function HistoryStrip() {
   }
 
   return (
-    <aside className="panel right" data-testid="history" data-reveal={revealNonce} data-count={order.length} data-loading={loading} data-board={filter.boardId ?? ''} data-tag={filter.tag ?? ''} data-trashed={!!filter.trashed}>
+    <aside className="panel right" data-testid="history" data-reveal={revealNonce} data-count={order.length} data-selected-count={selection.length} data-cols={COLS} data-loading={loading} data-board={filter.boardId ?? ''} data-tag={filter.tag ?? ''} data-trashed={!!filter.trashed}>
       <BoardsPanel />
       <div className="section-head">
         <span>{filter.trashed ? 'Trash' : 'History'}</span>
         <span className="muted">{order.length}{hasMore ? '+' : ''}</span>
         <span className="spacer" />
+        <ThumbSizeControl />
         <TrashToggle />
         <button
           type="button"
@@ -292,7 +320,8 @@ export function HistoryStrip() {
         className="search"
         type="search"
         data-testid="history-search"
-        placeholder="Search prompts…"
+        placeholder="Search prompts, tag:, seed:, model:, scheduler:…"
+        title={'Words search the prompts. Also: tag:hero (or #hero), seed:1234 (or just the number), model:sd15, scheduler:"euler a". Combine them freely.'}
         value={query}
         onChange={(e) => setQuery(e.target.value)}
       />
@@ -362,10 +391,22 @@ export function HistoryStrip() {
           </div>
         )}
       </div>
-      <div className="hint muted">Ctrl/Shift-click to select · C compare · 1–5 rate · P/X pick/reject</div>
+      <div className="hint muted">
+        Ctrl/Shift-click or Ctrl+A select · Esc none · Del trash · C compare · 1–5 rate
+        <label className="auto-advance" title="After a rating, step on to the next image (stops at the last one)">
+          <AutoAdvanceToggle /> then next
+        </label>{' '}
+        · P/X pick/reject
+      </div>
       <TagEditor />
-      {menu && <ContextMenu menu={menu} close={closeMenu} />}
+      {menu && <ContextMenu menu={menu} close={closeMenu} move={setMoving} />}
+      {moving && <MoveDialog ids={moving} close={closeMove} />}
       {exporting && <ExportDialog ids={exporting} close={closeExport} />}
     </aside>
   );
+}
+
+function AutoAdvanceToggle() {
+  const { on, set } = useAtelier(useShallow((s) => ({ on: s.autoAdvance, set: s.setAutoAdvance })));
+  return <input type="checkbox" data-testid="auto-advance" checked={on} onChange={(e) => set(e.target.checked)} />;
 }

@@ -7,6 +7,7 @@ import { formatBytes, formatMs } from './hooks';
 import { SettingsSection } from './SettingsSection';
 import { useModal } from './useModal';
 import { ImportValidation, ProviderCompat } from './ModelDetails';
+import { ModelDoctor } from './ModelDoctor';
 
 function DownloadRow({ d }: { d: DownloadView }) {
   const { pause, resume, cancel } = useAtelier(useShallow((s) => ({ pause: s.pauseDownload, resume: s.resumeDownload, cancel: s.cancelDownload })));
@@ -14,7 +15,7 @@ function DownloadRow({ d }: { d: DownloadView }) {
   const paused = d.state === 'paused';
   const failed = d.state === 'failed';
   return (
-    <div className="download" data-testid="download" data-model-id={d.modelId} data-state={d.state}>
+    <div className="download" data-testid="download" data-model-id={d.modelId} data-state={d.state} data-resumable={d.resumable}>
       <div className="bar">
         <div style={{ width: `${pct}%` }} />
       </div>
@@ -30,8 +31,14 @@ function DownloadRow({ d }: { d: DownloadView }) {
               {paused ? 'Resume' : 'Pause'}
             </button>
           )}
-          {failed && d.resumable && (
-            <button type="button" className="icon" data-testid="download-resume" onClick={() => void resume(d.modelId)}>
+          {failed && (
+            <button
+              type="button"
+              className="icon"
+              data-testid="download-retry"
+              title={d.resumable ? 'Try again: continues where it stopped' : 'Try again from the start'}
+              onClick={() => void resume(d.modelId)}
+            >
               Retry
             </button>
           )}
@@ -40,7 +47,7 @@ function DownloadRow({ d }: { d: DownloadView }) {
           </button>
         </span>
       </div>
-      {d.error && <div className="error-text small">{d.error}</div>}
+      {d.error && <div className="error-text small" data-testid="download-error">{d.error}</div>}
     </div>
   );
 }
@@ -97,6 +104,8 @@ export function ModelsView() {
   const [source, setSource] = useState('');
   // Removing is destructive: the first click asks, the second removes.
   const [removing, setRemoving] = useState<string | null>(null);
+  // The installed model whose "Check" panel (model doctor) is open.
+  const [checking, setChecking] = useState<string | null>(null);
   const catalogIds = new Set(s.catalog.map((m) => m.id));
   const orphanDownloads = Object.values(s.downloads).filter((d) => !catalogIds.has(d.modelId));
 
@@ -125,7 +134,11 @@ export function ModelsView() {
                     {formatBytes(m.sizeBytes)} on disk · <ProviderCompat modelId={m.id} />
                     {m.description ? ` · ${m.description}` : ''}
                   </div>
+                  {checking === m.id && <ModelDoctor modelId={m.id} />}
                 </div>
+                <button type="button" data-testid="model-check" aria-expanded={checking === m.id} title="Check this model for an execution provider: precision, shapes, ops it cannot run, memory" onClick={() => setChecking(checking === m.id ? null : m.id)}>
+                  {checking === m.id ? 'Hide check' : 'Check'}
+                </button>
                 {m.source !== 'bundled' && (
                   <button
                     type="button"

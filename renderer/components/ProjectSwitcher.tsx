@@ -1,17 +1,19 @@
-import { useState } from 'react';
+import { useCallback, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useAtelier } from '../state/store';
-import { recentProjects } from '../lib/recent-projects';
+import { switcherGroups } from '../lib/recent-projects';
+import { ProjectsDialog } from './ProjectsDialog';
 
 export function ProjectSwitcher() {
   const { projects, open, create } = useAtelier(
     useShallow((s) => ({ projects: s.projects, open: s.openProject, create: s.createProject })),
   );
   const [naming, setNaming] = useState(false);
+  const [managing, setManaging] = useState(false);
+  const closeManage = useCallback(() => setManaging(false), []);
   const [name, setName] = useState('');
-  const current = projects.find((p) => p.isCurrent);
-  // Recently opened projects other than this one, most recent first: one step to go back.
-  const recent = recentProjects(projects);
+  // Every project once: the open one, then "Recent" (one step to go back), then the others.
+  const { current, recent, others } = switcherGroups(projects);
   if (naming) {
     return (
       <form
@@ -35,9 +37,13 @@ export function ProjectSwitcher() {
       <select
         data-testid="project-select"
         aria-label="Project"
-        title={current ? `${current.name} — ${current.path}\nSwitch, reopen a recent project, or create one` : 'Switch or create a project'}
+        title={current ? `${current.name} — ${current.path}\nSwitch, reopen a recent project, create or manage projects` : 'Switch or create a project'}
         value={current?.id ?? ''}
-        onChange={(e) => (e.target.value === '__new' ? setNaming(true) : void open(e.target.value))}
+        onChange={(e) => {
+          if (e.target.value === '__new') setNaming(true);
+          else if (e.target.value === '__manage') setManaging(true);
+          else void open(e.target.value);
+        }}
       >
         {!current && <option value="">No project</option>}
         {current && (
@@ -48,25 +54,25 @@ export function ProjectSwitcher() {
         {recent.length > 0 && (
           <optgroup label="Recent" data-testid="project-recent">
             {recent.map((p) => (
-              <option key={`recent-${p.id}`} value={p.id} data-recent="true">
+              <option key={p.id} value={p.id} data-recent="true">
                 {p.name}
               </option>
             ))}
           </optgroup>
         )}
-        {projects.length > (current ? 1 : 0) && (
-          <optgroup label="All projects">
-            {projects
-              .filter((p) => p.id !== current?.id)
-              .map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                </option>
-              ))}
+        {others.length > 0 && (
+          <optgroup label="Other projects" data-testid="project-others">
+            {others.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
           </optgroup>
         )}
         <option value="__new">+ New project…</option>
+        <option value="__manage">Manage projects…</option>
       </select>
+      {managing && <ProjectsDialog close={closeManage} />}
     </div>
   );
 }

@@ -80,6 +80,11 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
           {job.state === 'done' && (job.seed != null ? `seed ${job.seed}` : 'done')}
           {job.state === 'failed' && <span className="error-text">{job.error?.message ?? 'failed'}</span>}
           {job.state === 'cancelled' && 'cancelled'}
+          {job.state === 'interrupted' && (
+            <span className="error-text" title={job.error?.message ?? ''}>
+              interrupted — retry
+            </span>
+          )}
         </span>
         {job.state === 'running' && (
           <div className="bar small">
@@ -103,7 +108,7 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
             ✕
           </button>
         )}
-        {(job.state === 'failed' || job.state === 'cancelled') && job.request && !job.inputsOmitted && (
+        {(((job.state === 'failed' || job.state === 'cancelled') && !job.inputsOmitted) || job.state === 'interrupted') && job.request && (
           <button type="button" className="icon" data-testid="job-retry" title="Retry" aria-label="Retry" onClick={() => void retry(job.jobId)}>
             ↻
           </button>

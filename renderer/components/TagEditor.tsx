@@ -3,12 +3,72 @@ import { useShallow } from 'zustand/react/shallow';
 import { addTag } from '../state/boards-slice';
 import { useAtelier } from '../state/store';
 
-/** Tags of the image in the viewer: add (Enter), remove (✕ or Backspace in the empty field), filter by one. */
-export function TagEditor() {
-  const { record, setTags, filter, setFilter } = useAtelier(
-    useShallow((s) => ({ record: s.viewingId ? s.records[s.viewingId] : undefined, setTags: s.setTags, filter: s.historyFilter, setFilter: s.setHistoryFilter })),
+/**
+ * Tags of a multi-selection: every tag any selected image has, with how many carry it. Enter adds
+ * a tag to all of them; ✕ removes it from all of them; a click filters by it.
+ */
+function SelectionTags({ ids }: { ids: string[] }) {
+  const { records, tagMany, filter, setFilter } = useAtelier(
+    useShallow((s) => ({ records: s.records, tagMany: s.tagGenerations, filter: s.historyFilter, setFilter: s.setHistoryFilter })),
   );
   const [draft, setDraft] = useState('');
+  const counts = new Map<string, { name: string; n: number }>();
+  for (const id of ids) {
+    for (const t of records[id]?.tags ?? []) {
+      const c = counts.get(t.toLowerCase()) ?? { name: t, n: 0 };
+      c.n++;
+      counts.set(t.toLowerCase(), c);
+    }
+  }
+  const tags = [...counts.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const commit = () => {
+    const t = draft.trim();
+    setDraft('');
+    if (t) void tagMany(ids, [t], []);
+  };
+  return (
+    <section className="tag-editor" data-testid="tag-editor" data-mode="multi" data-count={ids.length} data-tags={tags.map((t) => t.name).join(',')}>
+      <div className="section-head">
+        <span>Tags of {ids.length} selected</span>
+      </div>
+      <div className="tag-chips">
+        {tags.map((t) => (
+          <span key={t.name} className={`chip tag${filter.tag === t.name ? ' active' : ''}`} data-testid="tag-chip" data-tag={t.name} data-on={t.n}>
+            <button type="button" className="tag-filter" data-testid="tag-filter" title={`Show only images tagged “${t.name}”`} onClick={() => void setFilter({ ...filter, tag: t.name })}>
+              {t.name} <span className="muted">{t.n === ids.length ? 'all' : `${t.n}/${ids.length}`}</span>
+            </button>
+            <button type="button" className="tag-remove" data-testid="tag-remove" aria-label={`Remove tag ${t.name} from the ${ids.length} selected images`} title="Remove from every selected image" onClick={() => void tagMany(ids, [], [t.name])}>
+              ✕
+            </button>
+          </span>
+        ))}
+        <input
+          className="tag-input"
+          data-testid="tag-input"
+          aria-label={`Add a tag to the ${ids.length} selected images`}
+          placeholder={`Tag all ${ids.length} (Enter)`}
+          value={draft}
+          maxLength={100}
+          onChange={(e) => setDraft(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' || e.key === ',') {
+              e.preventDefault();
+              commit();
+            }
+          }}
+        />
+      </div>
+    </section>
+  );
+}
+
+/** Tags of the image in the viewer (or of the whole multi-selection): add (Enter), remove (✕ or Backspace in the empty field), filter by one. */
+export function TagEditor() {
+  const { record, setTags, filter, setFilter, selection } = useAtelier(
+    useShallow((s) => ({ record: s.viewingId ? s.records[s.viewingId] : undefined, setTags: s.setTags, filter: s.historyFilter, setFilter: s.setHistoryFilter, selection: s.selection })),
+  );
+  const [draft, setDraft] = useState('');
+  if (selection.length > 1) return <SelectionTags ids={selection} />;
   if (!record) {
     return (
       <section className="tag-editor" data-testid="tag-editor">

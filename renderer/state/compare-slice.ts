@@ -1,13 +1,19 @@
 import type { StateCreator } from 'zustand';
 import { chooseAb, startAb } from '../lib/ab';
 import { FIT_VIEW } from '../lib/view-transform';
-import { MAX_COMPARE, type AtelierState, type CompareSlice } from './types';
+import { MAX_COMPARE, MAX_SELECTION, type AtelierState, type CompareSlice } from './types';
+
+/** The images Compare shows: the first MAX_COMPARE of the selection (a library selection may be larger). */
+export function compareIds(selection: readonly string[]): string[] {
+  return selection.slice(0, MAX_COMPARE);
+}
 
 export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice> = (set, get) => {
   const focusedId = () => {
     const s = get();
     if (s.compareLayout === 'ab' && s.ab) return s.ab.champion;
-    return s.selection[Math.min(s.compareFocus, s.selection.length - 1)];
+    const ids = compareIds(s.selection);
+    return ids[Math.min(s.compareFocus, ids.length - 1)];
   };
   return {
     compareMode: false,
@@ -23,7 +29,7 @@ export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice
     loupePoint: null,
 
     startAb() {
-      set((s) => ({ ab: startAb(s.selection), compareLayout: 'ab', compareView: FIT_VIEW }));
+      set((s) => ({ ab: startAb(compareIds(s.selection)), compareLayout: 'ab', compareView: FIT_VIEW }));
     },
     async chooseAb(winner) {
       const ab = get().ab;
@@ -47,7 +53,7 @@ export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice
       set((s) => {
         const compareMode = on ?? !s.compareMode;
         // Entering compare: 3+ images only make sense as a grid; 2 keep the user's 2-up choice.
-        const compareLayout = s.selection.length > 2 ? 'grid' : s.compareLayout === 'grid' || s.compareLayout === 'ab' ? 'side' : s.compareLayout;
+        const compareLayout = compareIds(s.selection).length > 2 ? 'grid' : s.compareLayout === 'grid' || s.compareLayout === 'ab' ? 'side' : s.compareLayout;
         return { compareMode, compareLayout, compareFocus: 0, compareView: FIT_VIEW, ab: null };
       });
     },
@@ -58,7 +64,7 @@ export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice
         if (mode === 'toggle') {
           const selection = s.selection.includes(id)
             ? s.selection.filter((x) => x !== id)
-            : [...s.selection, id].slice(-MAX_COMPARE);
+            : [...s.selection, id].slice(-MAX_SELECTION);
           return { selection, selectionAnchor: id };
         }
         const anchor = s.selectionAnchor ?? s.selection[s.selection.length - 1] ?? id;
@@ -67,12 +73,12 @@ export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice
         if (a < 0 || b < 0) return { selection: [id], selectionAnchor: id };
         const range = s.historyOrder.slice(Math.min(a, b), Math.max(a, b) + 1);
         const merged = [...s.selection.filter((x) => !range.includes(x)), ...range];
-        return { selection: merged.slice(-MAX_COMPARE) };
+        return { selection: merged.slice(-MAX_SELECTION) };
       });
     },
 
     setSelection(ids) {
-      set({ selection: ids.slice(0, MAX_COMPARE), selectionAnchor: ids[0] ?? null, compareFocus: 0 });
+      set({ selection: ids.slice(0, MAX_SELECTION), selectionAnchor: ids[0] ?? null, compareFocus: 0 });
     },
 
     setCompareLayout(compareLayout) {
@@ -84,9 +90,10 @@ export const createCompareSlice: StateCreator<AtelierState, [], [], CompareSlice
     },
     moveCompareFocus(delta) {
       set((s) => {
-        const n = s.selection.length;
+        const n = compareIds(s.selection).length;
         if (n === 0) return {};
-        return { compareFocus: (((s.compareFocus + delta) % n) + n) % n };
+        // Clamped, never wrapped: past the last image focus stays on it (culling must not start over at the first).
+        return { compareFocus: Math.max(0, Math.min(n - 1, s.compareFocus + delta)) };
       });
     },
     setCompareFocus(index) {

@@ -2,6 +2,7 @@ import type { StateCreator } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
 import type { AtelierState, HistorySlice } from './types';
 import { baseRequest } from '../lib/variants';
+import { parseHistorySearch, recordMatchesSearch } from '../../common/history-search';
 
 export const HISTORY_PAGE = 100;
 
@@ -81,7 +82,8 @@ export const createHistorySlice =
             f.boardId === undefined &&
             !f.trashed &&
             (f.tag === undefined || r.tags.some((t) => t.toLowerCase() === f.tag!.toLowerCase())) &&
-            (!q.trim() || r.prompt.toLowerCase().includes(q.trim().toLowerCase())),
+            // The search box's tag:/seed:/model:/scheduler: terms count too, not only the words.
+            (!q.trim() || recordMatchesSearch(r, parseHistorySearch(q))),
         );
         set((st) => {
           const records = { ...st.records };

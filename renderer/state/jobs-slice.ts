@@ -22,7 +22,7 @@ export function emptyJob(jobId: string): JobView {
   };
 }
 
-const isFinished = (state: string | undefined) => state === 'done' || state === 'failed' || state === 'cancelled';
+const isFinished = (state: string | undefined) => state === 'done' || state === 'failed' || state === 'cancelled' || state === 'interrupted';
 
 /**
  * Waiting jobs in the order they will run: by the position the server last announced, ties (no
@@ -76,6 +76,21 @@ export const createJobsSlice =
 
       async retryJob(jobId) {
         const job = get().jobs[jobId];
+        if (job?.state === 'interrupted') {
+          // The server kept its full request (init image included): it queues it again, same seed, same project.
+          try {
+            const { jobId: next, seed } = await client.retryJob({ jobId });
+            patchJob(next, (j) => ({ request: job.request, origin: 'retry', seed, projectId: j.projectId ?? job.projectId, projectName: j.projectName ?? job.projectName, ...(job.upscale ? { upscale: job.upscale } : {}) }));
+            set((s) => {
+              const { [jobId]: _gone, ...jobs } = s.jobs;
+              return { jobs, jobOrder: s.jobOrder.filter((id) => id !== jobId) };
+            });
+            return next;
+          } catch (err) {
+            get().reportError('Could not retry', err);
+            return null;
+          }
+        }
         if (job?.upscale) return get().upscaleImage(job.upscale.generationId, job.upscale.factor);
         if (!job?.request) return null;
         if (job.inputsOmitted) {

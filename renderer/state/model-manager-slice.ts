@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { AtelierClient } from '../../common/api/contract';
+import type { AtelierClient, DownloadSummary } from '../../common/api/contract';
 import { describeError } from './ui-slice';
 import type { AtelierState, DownloadView, ModelManagerSlice } from './types';
 
@@ -20,6 +20,28 @@ export const createModelManagerSlice =
         };
         return { downloads: { ...s.downloads, [modelId]: { ...base, ...patch } } };
       });
+    /** The server's list: running downloads and failed ones (kept there until retried or cancelled, so a reload still shows Retry). */
+    const fromServer = (downloads: DownloadSummary[], prev: Record<string, DownloadView>): Record<string, DownloadView> =>
+      Object.fromEntries(
+        downloads.map((d) => [
+          d.modelId,
+          {
+            modelId: d.modelId,
+            state: d.state,
+            bytesDone: d.bytesDone,
+            bytesTotal: d.bytesTotal,
+            rateBps: d.rateBps,
+            etaMs: d.etaMs,
+            error: d.error?.message ?? (d.state === 'failed' ? (prev[d.modelId]?.error ?? null) : null),
+            resumable: d.resumable ?? true,
+            ...(d.source ? { source: d.source } : {}),
+          },
+        ]),
+      );
+    const refreshDownloads = async () => {
+      const downloads = await client.listDownloads().catch(() => null);
+      if (downloads) set((s) => ({ downloads: fromServer(downloads, s.downloads) }));
+    };
     const act = (title: string, fn: () => Promise<unknown>) => async () => {
       try {
         await fn();
@@ -48,26 +70,34 @@ export const createModelManagerSlice =
         set((s) => ({
           models: models ?? s.models,
           catalog: catalog ?? s.catalog,
-          downloads: downloads
-            ? Object.fromEntries(downloads.map((d) => [d.modelId, { ...d, error: s.downloads[d.modelId]?.error ?? null, resumable: true }]))
-            : s.downloads,
+          downloads: downloads ? fromServer(downloads, s.downloads) : s.downloads,
         }));
       },
 
       async pullModel(source) {
-        await act(`Could not download ${source}`, async () => {
+        try {
           const { modelId, bytesTotal } = await client.pullModel({ source });
           patchDownload(modelId, { bytesTotal, state: 'downloading', error: null });
-        })();
+        } catch (err) {
+          get().reportError(`Could not download ${source}`, err);
+          // A pull that failed before any byte moved (offline…) is listed as failed, with Retry.
+          await refreshDownloads();
+        }
       },
       pauseDownload: (modelId) => act('Could not pause the download', async () => {
         await client.pauseDownload({ modelId });
         patchDownload(modelId, { state: 'paused' });
       })(),
-      resumeDownload: (modelId) => act('Could not resume the download', async () => {
-        await client.resumeDownload({ modelId });
-        patchDownload(modelId, { state: 'downloading', error: null });
-      })(),
+      async resumeDownload(modelId) {
+        const retrying = get().downloads[modelId]?.state === 'failed';
+        try {
+          await client.resumeDownload({ modelId });
+          patchDownload(modelId, { state: 'downloading', error: null });
+        } catch (err) {
+          get().reportError(retrying ? `Could not retry the download of ${modelId}` : 'Could not resume the download', err);
+          if (retrying) await refreshDownloads();
+        }
+      },
       cancelDownload: (modelId) => act('Could not cancel the download', async () => {
         await client.cancelDownload({ modelId });
         set((s) => {
@@ -89,6 +119,10 @@ export const createModelManagerSlice =
         } catch (err) {
           set({ importResult: { ok: false, message: describeError(err) } });
         }
+      },
+
+      doctorModel(req) {
+        return client.doctorModel(req);
       },
 
       handleModelEvent(event) {

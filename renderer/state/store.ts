@@ -11,6 +11,7 @@ import { createHistorySlice } from './history-slice';
 import { createImportSlice } from './import-slice';
 import { createProjectsSlice } from './projects-slice';
 import { createJobsSlice } from './jobs-slice';
+import { createLibrarySlice } from './library-slice';
 import { createLineageSlice } from './lineage-slice';
 import { createModelManagerSlice } from './model-manager-slice';
 import { createSystemSlice } from './system-slice';
@@ -18,11 +19,12 @@ import type { AtelierState } from './types';
 import { createUiSlice } from './ui-slice';
 import { createVariantsSlice } from './variants-slice';
 import { createWorkspaceSlice } from './workspace-slice';
+import { persistWorkspace, type KeyValueStorage } from '../lib/workspace-memory';
 
 export type AtelierStore = StoreApi<AtelierState>;
 
-export function createAtelierStore(client: AtelierClient): AtelierStore {
-  return createStore<AtelierState>()((...a) => ({
+export function createAtelierStore(client: AtelierClient, opts: { workspaceStorage?: KeyValueStorage } = {}): AtelierStore {
+  const store = createStore<AtelierState>()((...a) => ({
     ...createSystemSlice(client)(...a),
     ...createWorkspaceSlice(...a),
     ...createJobsSlice(client)(...a),
@@ -35,7 +37,11 @@ export function createAtelierStore(client: AtelierClient): AtelierStore {
     ...createLineageSlice(client)(...a),
     ...createModelManagerSlice(client)(...a),
     ...createBoardsSlice(client)(...a),
+    ...createLibrarySlice(client)(...a),
   }));
+  // The workspace of each project survives reloads (renderer/lib/workspace-memory.ts).
+  persistWorkspace(store, opts.workspaceStorage);
+  return store;
 }
 
 export const StoreContext = createContext<AtelierStore | null>(null);

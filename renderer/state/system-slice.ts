@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
-import type { AtelierClient } from '../../common/api/contract';
-import type { AtelierState, SystemSlice } from './types';
+import type { AtelierClient, JobSummary } from '../../common/api/contract';
+import type { AtelierState, JobView, SystemSlice } from './types';
 
 export const createSystemSlice =
   (client: AtelierClient): StateCreator<AtelierState, [], [], SystemSlice> =>
@@ -35,46 +35,59 @@ export const createSystemSlice =
       // Warm the default model so the picker shows the execution provider actually in use.
       const modelId = get().params.modelId;
       if (modelId) void get().selectModel(modelId);
-      void client
-        .listJobs()
-        .then((jobs) => {
-          // Jobs from before this page loaded (or from another window) are older than any we
-          // started since, so they go first.
-          const known = get().jobs;
-          const older = jobs.filter((j) => !known[j.jobId]);
-          if (older.length === 0) return;
-          set((s) => ({
-            jobs: {
-              ...Object.fromEntries(
-                older.map((j) => [
-                  j.jobId,
-                  {
-                    jobId: j.jobId,
-                    state: j.state,
-                    request: j.request,
-                    origin: 'external' as const,
-                    step: j.step,
-                    total: j.total,
-                    elapsedMs: 0,
-                    etaMs: null,
-                    previewUrl: null,
-                    previewStep: 0,
-                    error: j.error ?? null,
-                    generationIds: j.generationIds,
-                    seed: j.request.seed >= 0 ? j.request.seed : null,
-                    position: null,
-                    ...(j.upscale ? { upscale: { generationId: j.upscale.generationId, factor: j.upscale.factor } } : {}),
-                    ...(j.projectId ? { projectId: j.projectId, projectName: j.projectName } : {}),
-                    ...(j.omittedInputs ? { inputsOmitted: true } : {}),
-                  },
-                ]),
-              ),
-              ...s.jobs,
-            },
-            jobOrder: [...older.map((j) => j.jobId), ...s.jobOrder.filter((id) => !older.some((j) => j.jobId === id))],
-          }));
-        })
-        .catch(() => undefined);
+      void get().syncJobs();
+    },
+
+    async syncJobs() {
+      let jobs: Awaited<ReturnType<AtelierClient['listJobs']>>;
+      try {
+        jobs = await client.listJobs();
+      } catch {
+        return;
+      }
+      set((s) => {
+        // Jobs from before this page loaded (or from another window) are older than any we
+        // started since, so they go first. Known ones take the server's word for their state
+        // (after a reconnect: done meanwhile, or interrupted by a restart).
+        const known = s.jobs;
+        const older = jobs.filter((j) => !known[j.jobId]);
+        const updated = Object.fromEntries(
+          jobs
+            .filter((j) => known[j.jobId] && known[j.jobId]!.state !== j.state)
+            .map((j) => [j.jobId, { ...known[j.jobId]!, state: j.state, step: j.step, total: j.total, error: j.error ?? null, generationIds: j.generationIds, previewUrl: null, position: null }]),
+        );
+        // A job this page saw running that the server no longer lists ended while we were away.
+        const listed = new Set(jobs.map((j) => j.jobId));
+        const lost = Object.fromEntries(
+          Object.values(known)
+            .filter((j) => (j.state === 'running' || j.state === 'queued') && !listed.has(j.jobId))
+            .map((j) => [j.jobId, { ...j, state: 'interrupted' as const, previewUrl: null, position: null, error: { code: 'internal' as const, message: 'The server restarted and no longer knows this job.' } }]),
+        );
+        return {
+          jobs: {
+            ...Object.fromEntries(older.map((j) => [j.jobId, jobViewOf(j)])),
+            ...known,
+            ...updated,
+            ...lost,
+          },
+          jobOrder: [...older.map((j) => j.jobId), ...s.jobOrder.filter((id) => !older.some((j) => j.jobId === id))],
+        };
+      });
+    },
+
+    async resync() {
+      // Back after a lost connection (server restart): everything may have changed meanwhile.
+      try {
+        const [systemInfo, models] = await Promise.all([client.getSystemInfo(), client.listModels()]);
+        set({ systemInfo, models });
+      } catch (err) {
+        get().reportError('Reconnected, but could not reload the studio', err);
+        return;
+      }
+      void get().loadProjects();
+      void get().loadHistory(true);
+      void get().loadBoards();
+      await get().syncJobs();
     },
 
     async updateSettings(patch) {
@@ -103,3 +116,26 @@ export const createSystemSlice =
       }
     },
   });
+
+/** A server-listed job as the queue shows it (started elsewhere, or before this page loaded). */
+function jobViewOf(j: JobSummary): JobView {
+  return {
+    jobId: j.jobId,
+    state: j.state,
+    request: j.request,
+    origin: 'external',
+    step: j.step,
+    total: j.total,
+    elapsedMs: 0,
+    etaMs: null,
+    previewUrl: null,
+    previewStep: 0,
+    error: j.error ?? null,
+    generationIds: j.generationIds,
+    seed: j.request.seed >= 0 ? j.request.seed : null,
+    position: null,
+    ...(j.upscale ? { upscale: { generationId: j.upscale.generationId, factor: j.upscale.factor } } : {}),
+    ...(j.projectId ? { projectId: j.projectId, projectName: j.projectName } : {}),
+    ...(j.omittedInputs ? { inputsOmitted: true } : {}),
+  };
+}

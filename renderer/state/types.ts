@@ -1,4 +1,5 @@
 /** The bound store's shape: one interface per slice, combined into `AtelierState`. */
+import type { ModelDoctorReport } from '../../common/model-doctor';
 import type {
   ApiErrorShape,
   AtelierEvent,
@@ -10,6 +11,8 @@ import type {
   ProjectSummary,
   LoadedModelInfo,
   ModelSummary,
+  MoveReport,
+  ExportDownload,
   SystemInfo,
 } from '../../common/api/contract';
 import type { GenerateRequest, Settings } from '../../common/api/schemas';
@@ -18,6 +21,7 @@ import type { InitImageState } from '../lib/init-image';
 import type { Margins } from '../lib/outpaint';
 import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
+import type { ThumbSize } from '../lib/library-prefs';
 
 export type AppState = 'loading' | 'ready' | 'error';
 
@@ -31,6 +35,10 @@ export interface SystemSlice {
   settings: Settings | null;
   /** Fetches system info, models, settings, history and jobs; subscribes to events. */
   init(): Promise<void>;
+  /** Merges the server's job list into the queue (new jobs first; known ones take the server's state). */
+  syncJobs(): Promise<void>;
+  /** After a reconnect: reloads models, projects, history, boards and jobs. */
+  resync(): Promise<void>;
   selectModel(modelId: string): Promise<void>;
   /** Saves machine-wide settings (preview decoder, low-memory mode…); the reply replaces `settings`. */
   updateSettings(patch: Partial<Settings>): Promise<void>;
@@ -155,7 +163,10 @@ export interface HistorySlice {
 }
 
 export type CompareLayout = 'side' | 'swipe' | 'grid' | 'ab';
+/** Compare shows the first 16 selected images. */
 export const MAX_COMPARE = 16;
+/** A selection may hold this many images (Ctrl/Cmd+A): what one batch API call accepts. */
+export const MAX_SELECTION = 10_000;
 
 export interface CompareSlice {
   compareMode: boolean;
@@ -308,6 +319,15 @@ export interface DownloadView {
   etaMs: number;
   error: string | null;
   resumable: boolean;
+  /** What was pulled (a failed row's Retry pulls it again). */
+  source?: string;
+}
+
+export interface DoctorModelParams {
+  modelId: string;
+  provider?: 'auto' | 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
+  width?: number;
+  height?: number;
 }
 
 export interface ModelManagerSlice {
@@ -323,6 +343,8 @@ export interface ModelManagerSlice {
   cancelDownload(modelId: string): Promise<void>;
   removeModel(modelId: string): Promise<void>;
   importModel(folder: string, mode: 'reference' | 'copy'): Promise<void>;
+  /** The model doctor for one model (the Models view's Check panel); rejects with the API error. */
+  doctorModel(req: DoctorModelParams): Promise<ModelDoctorReport>;
   handleModelEvent(event: AtelierEvent): void;
 }
 
@@ -354,4 +376,30 @@ export interface BoardsSlice {
   exportGenerations(ids: string[], to: string, format: 'png' | 'jpeg' | 'webp'): Promise<{ path: string; count: number } | null>;
 }
 
-export type AtelierState = BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+/** Library work at studio scale: whole-selection actions, keyboard culling, projects, moving images. */
+export interface LibrarySlice {
+  thumbSize: ThumbSize;
+  setThumbSize(size: ThumbSize): void;
+  /** Rating an image from the keyboard steps on to the next one (never from the last back to the first). */
+  autoAdvance: boolean;
+  setAutoAdvance(on: boolean): void;
+  /** Ctrl/Cmd+A: select every image loaded in the strip. */
+  selectAll(): void;
+  /** Esc: select nothing (the viewer keeps its image). */
+  clearSelection(): void;
+  /** 1–5 / 0 from the keyboard on the viewed (workspace) or focused (compare) image, then auto-advance. */
+  rateAndAdvance(rating: number): Promise<void>;
+  /** Moves images to the trash with one call (Delete key), with Undo; the viewer steps to the next image. */
+  trashGenerations(ids: string[]): Promise<void>;
+  /** Adds / removes tags on many images at once. */
+  tagGenerations(ids: string[], add: string[], remove: string[]): Promise<void>;
+  /** Moves images (files, tags, lineage among them) to another project; they leave this strip. */
+  moveGenerations(ids: string[], projectId: string): Promise<MoveReport | null>;
+  renameProject(projectId: string, name: string): Promise<boolean>;
+  archiveProject(projectId: string, archived: boolean): Promise<boolean>;
+  deleteProject(projectId: string): Promise<boolean>;
+  /** Server mode: the export as a .zip for the browser to download (the caller starts the download). */
+  prepareExportDownload(ids: string[], format: 'png' | 'jpeg' | 'webp'): Promise<ExportDownload | null>;
+}
+
+export type AtelierState = LibrarySlice & BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

@@ -14,9 +14,10 @@ export interface AtelierServer {
   process: ChildProcess;
 }
 
-export async function startAtelierServer(extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<AtelierServer> {
-  const home = mkdtempSync(join(tmpdir(), 'atelier-e2e-'));
-  const child = spawn(process.execPath, ['bin/atelier.mjs', 'serve', '--port', '0', '--home', home, ...extraArgs], {
+export async function startAtelierServer(extraArgs: string[] = [], extraEnv: Record<string, string> = {}, existingHome?: string): Promise<AtelierServer> {
+  const home = existingHome ?? mkdtempSync(join(tmpdir(), 'atelier-e2e-'));
+  const port = extraArgs.includes('--port') ? [] : ['--port', '0'];
+  const child = spawn(process.execPath, ['bin/atelier.mjs', 'serve', ...port, '--home', home, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ATELIER_HOME: home, ...extraEnv },
   });

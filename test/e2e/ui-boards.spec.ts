@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
 import { generate, openStudio } from './studio-actions';
+import { screenshotPath } from './screenshots';
 
 test('boards, tags and export: collect a selection on a board, filter by board and tag, export selected', async ({ page, atelier }) => {
   const errors = await openStudio(page, atelier.url);
@@ -64,8 +65,7 @@ test('boards, tags and export: collect a selection on a board, filter by board a
   await expect(tags).toHaveAttribute('data-tags', 'keeper,warm');
   // Screenshot without the info toasts covering the tag editor.
   while ((await page.getByTestId('toast-dismiss').count()) > 0) await page.getByTestId('toast-dismiss').first().click();
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/boards.png' });
+  await page.screenshot({ path: screenshotPath('boards.png') });
   await tags.locator('[data-tag="warm"]').getByTestId('tag-remove').click();
   await expect(tags).toHaveAttribute('data-tags', 'keeper');
   await page.getByTestId('board-all').click();
@@ -90,6 +90,8 @@ test('boards, tags and export: collect a selection on a board, filter by board a
   await page.getByTestId('export-selected').click();
   const dialog = page.getByTestId('export-dialog');
   const to = `${atelier.home}/exports/two-images`;
+  // In the browser the default is a .zip download (ui-library-scale); this one writes on the server.
+  await dialog.getByTestId('export-dest-server').click();
   await dialog.getByTestId('export-path').fill(to);
   await dialog.getByTestId('export-confirm').click();
   await expect(dialog).toHaveCount(0);

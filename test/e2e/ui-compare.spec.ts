@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
 import type { Page } from '@playwright/test';
+import { screenshotPath } from './screenshots';
 
 async function generateWithSeed(page: Page, seed: number) {
   const history = page.getByTestId('history');
@@ -45,16 +45,25 @@ test('compare: three seeds side by side, labels show only the seed, keyboard rat
   }
   const labelTexts = await labels.allTextContents();
   expect(labelTexts.map((t) => Number(t.replace(/\D/g, ''))).sort()).toEqual(seeds);
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/compare.png' });
+  await page.screenshot({ path: screenshotPath('compare.png') });
 
-  // Keyboard culling: focus the second tile, rate 3, pick it.
+  // Keyboard culling: focus the second tile, rate 3 (focus steps on to the third), back, pick it.
   await page.keyboard.press('ArrowRight');
   await expect(tiles.nth(1)).toHaveAttribute('data-focused', 'true');
   const id = await tiles.nth(1).getAttribute('data-id');
   await page.keyboard.press('3');
   await expect(tiles.nth(1).getByTestId('tile-rating')).toHaveAttribute('data-rating', '3');
   await expect(page.locator(`[data-testid="history-item"][data-id="${id}"]`)).toHaveAttribute('data-rating', '3');
+  await expect(tiles.nth(2)).toHaveAttribute('data-focused', 'true');
+  // On the last tile a rating stays there: no wrap-around to the first.
+  await page.keyboard.press('2');
+  await expect(tiles.nth(2).getByTestId('tile-rating')).toHaveAttribute('data-rating', '2');
+  await expect(tiles.nth(2)).toHaveAttribute('data-focused', 'true');
+  await expect(tiles.nth(0).getByTestId('tile-rating')).toHaveAttribute('data-rating', '0');
+  await page.keyboard.press('ArrowRight');
+  await expect(tiles.nth(2)).toHaveAttribute('data-focused', 'true');
+  await page.keyboard.press('ArrowLeft');
+  await expect(tiles.nth(1)).toHaveAttribute('data-focused', 'true');
   await page.keyboard.press('p');
   await expect(page.locator(`[data-testid="history-item"][data-id="${id}"]`)).toHaveAttribute('data-flag', 'pick');
 

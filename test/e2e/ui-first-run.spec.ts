@@ -81,6 +81,7 @@ test('toasts: a repeated error counts up instead of stacking, and never covers a
   writeFileSync(join(atelier.home, 'not-a-folder'), '');
   await page.getByTestId('export-selected').click();
   const dialog = page.getByTestId('export-dialog');
+  await dialog.getByTestId('export-dest-server').click(); // the browser's default is a download
   await dialog.getByTestId('export-path').fill(join(atelier.home, 'not-a-folder', 'out'));
   const confirm = dialog.getByTestId('export-confirm');
   const toast = page.getByTestId('toast').filter({ hasText: 'Export failed' });

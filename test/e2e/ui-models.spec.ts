@@ -1,8 +1,9 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, expect, startAtelierServer, stopAtelierServer } from './fixtures';
 import { startHubServer } from '../models/helpers/hub-server';
+import { screenshotPath } from './screenshots';
 
 test('models: installed demo model, catalog, and a folder import that explains what is wrong', async ({ page, atelier }) => {
   await page.setViewportSize({ width: 1440, height: 900 });
@@ -35,8 +36,7 @@ test('models: installed demo model, catalog, and a folder import that explains w
   const demo = page.locator('[data-testid="installed-model"][data-model-id="atelier-demo"]');
   await expect(demo.getByTestId('model-providers')).toHaveAttribute('data-providers', /cpu/);
   await expect(demo.locator('[data-provider="cpu"]')).toHaveAttribute('data-available', 'true');
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/models.png' });
+  await page.screenshot({ path: screenshotPath('models.png') });
 
   await page.keyboard.press('Escape');
   await expect(view).toBeHidden();

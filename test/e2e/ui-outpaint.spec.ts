@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
 import { openStudio } from './studio-actions';
 import type { Locator, Page } from '@playwright/test';
+import { screenshotPath } from './screenshots';
 
 /** Drags from the centre of `handle` by (dx, dy) image pixels of the frame. */
 async function dragBy(page: Page, frame: Locator, handle: Locator, dx: number, dy: number) {
@@ -82,8 +82,7 @@ test('outpainting: move and resize the frame with mouse and keyboard, generate a
   await expect(page.getByTestId('width')).toHaveValue('160');
   await expect(page.getByTestId('height')).toHaveValue('96');
   await page.getByTestId('outpaint-fill').selectOption('blur');
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/outpaint.png' });
+  await page.screenshot({ path: screenshotPath('outpaint.png') });
 
   // Generate: a 160×96 child of the source.
   await page.getByTestId('generate').click();

@@ -3,10 +3,10 @@
  * trap focus, close on Escape and give focus back; the history's trash (delete → restore, empty);
  * Space+drag panning over the mask brush and the brush's feather; recent projects.
  */
-import { mkdirSync } from 'node:fs';
 import { startAtelierServer, stopAtelierServer, test, expect } from './fixtures';
 import { generate, openStudio } from './studio-actions';
 import type { Locator, Page } from '@playwright/test';
+import { screenshotPath } from './screenshots';
 
 async function open(page: Page, url: string) {
   const errors = await openStudio(page, url);
@@ -38,7 +38,8 @@ test('dialogs are modal: focus moves in, Tab/Shift+Tab wrap inside, Escape close
   await page.keyboard.press('Enter');
   const exportDialog = page.getByTestId('export-dialog');
   await expect(exportDialog).toHaveAttribute('aria-modal', 'true');
-  await expect(page.getByTestId('export-path')).toBeFocused();
+  // In the browser the export is a download: focus starts on its first field, the format.
+  await expect(page.getByTestId('export-format')).toBeFocused();
   await tabAround(page, exportDialog, 8);
   // Keyboard focus is visible: the focus ring (box-shadow) is drawn on the focused control.
   expect(await page.evaluate(() => getComputedStyle(document.activeElement!).boxShadow)).not.toBe('none');
@@ -201,8 +202,7 @@ test('mask brush: feather next to the brush size, Space+drag pans over the mask 
   await page.mouse.move(after.x + after.width * 0.7, after.y + after.height * 0.5, { steps: 4 });
   await page.mouse.up();
   await expect(canvas).toHaveAttribute('data-painted', 'true');
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/inpaint.png' });
+  await page.screenshot({ path: screenshotPath('inpaint.png') });
   expect(errors).toEqual([]);
 });
 

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
 import { openStudio } from './studio-actions';
+import { screenshotPath } from './screenshots';
 
 test('queue: reorder waiting jobs with buttons, keyboard and drag; they run in the new order', async ({ page, atelier }) => {
   const errors = await openStudio(page, atelier.url, { width: 1440, height: 1080 }); // tall enough to show the queue in the screenshot
@@ -46,8 +46,7 @@ test('queue: reorder waiting jobs with buttons, keyboard and drag; they run in t
   // Drag: bravo onto alpha's row takes alpha's place.
   await row('bravo').dragTo(row('alpha'));
   await expect(queue).toHaveAttribute('data-waiting', order('charlie', 'bravo', 'alpha'));
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/queue.png' });
+  await page.screenshot({ path: screenshotPath('queue.png') });
 
   // Release the engine: the three run in the order shown, so history lists them newest first.
   const before = Number(await page.getByTestId('history').getAttribute('data-count'));

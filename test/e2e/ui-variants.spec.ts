@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
+import { screenshotPath } from './screenshots';
 
 test('variant explorer: a lighting axis streams a grid that opens in Compare with prompt-word labels', async ({ page, atelier }) => {
   await page.setViewportSize({ width: 1440, height: 900 });
@@ -29,8 +29,7 @@ test('variant explorer: a lighting axis streams a grid that opens in Compare wit
   await expect(group).toHaveAttribute('data-total', '2');
   await expect(group).toHaveAttribute('data-done', '2');
   await expect(page.locator('[data-testid="variant-cell"][data-state="done"] img')).toHaveCount(2);
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/variants.png' });
+  await page.screenshot({ path: screenshotPath('variants.png') });
   await expect(history).toHaveAttribute('data-count', String(before + 3));
 
   await page.getByTestId('variant-open-compare').click();
@@ -43,7 +42,7 @@ test('variant explorer: a lighting axis streams a grid that opens in Compare wit
   await expect(labels.nth(1).locator('[data-field]')).toHaveCount(1);
   await expect(labels.nth(1).locator('[data-kind="added"]')).toContainText(['+golden']);
   await expect(labels.nth(2).locator('[data-kind="added"]')).toContainText(['+blue']);
-  await page.screenshot({ path: 'docs/screenshots/variants-compare.png' });
+  await page.screenshot({ path: screenshotPath('variants-compare.png') });
 
   // Lineage of the source: its two variants, each edge labelled with the lighting it added.
   await page.getByTestId('compare-exit').click();
@@ -52,7 +51,7 @@ test('variant explorer: a lighting axis streams a grid that opens in Compare wit
   const lineage = page.getByTestId('lineage');
   await expect(lineage).toHaveAttribute('data-children', '2');
   await expect(lineage.getByTestId('lineage-edge')).toContainText(['golden hour', 'blue hour'].map(() => /\+(golden|blue) hour/));
-  await page.screenshot({ path: 'docs/screenshots/lineage.png' });
+  await page.screenshot({ path: screenshotPath('lineage.png') });
 
   // Back in the explorer, choose one variant from the keyboard: Compare gets the source and that one.
   await page.getByTestId('open-variants').click();

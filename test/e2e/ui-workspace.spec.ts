@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { test, expect } from './fixtures';
 import { openStudio } from './studio-actions';
+import { screenshotPath } from './screenshots';
 
 test('workspace: type a prompt, generate, watch progress, find it in history, reload its parameters', async ({ page, atelier }) => {
   const errors = await openStudio(page, atelier.url);
@@ -32,8 +32,7 @@ test('workspace: type a prompt, generate, watch progress, find it in history, re
   await expect(viewer).toHaveAttribute('src', /\/image\//);
   await expect.poll(() => viewer.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
   await expect(page.getByTestId('viewer-meta')).toContainText(`seed ${seed}`);
-  mkdirSync('docs/screenshots', { recursive: true });
-  await page.screenshot({ path: 'docs/screenshots/workspace.png' });
+  await page.screenshot({ path: screenshotPath('workspace.png') });
 
   // Zoom controls: 100% shows one image pixel per CSS pixel.
   await page.getByTestId('zoom-100').click();

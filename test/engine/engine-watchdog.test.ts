@@ -12,8 +12,8 @@ import type { PipelineRequest } from '../../main/engine-host/protocol';
 const DEMO = 'models/demo';
 /** One step, then a long VAE decode. */
 const DECODING: PipelineRequest = { mode: 'txt2img', params: { prompt: 'a small yellow circle', negativePrompt: '', width: 512, height: 512, steps: 1, guidanceScale: 1.3, seed: 1, rng: 'cpu' } };
-/** Many steps: a cancel is honoured before the next one. */
-const STEPPING: PipelineRequest = { ...DECODING, params: { ...DECODING.params, steps: 30 } };
+/** Many short steps (64²: milliseconds each, even on a loaded machine): a cancel is honoured before the next one. */
+const STEPPING: PipelineRequest = { ...DECODING, params: { ...DECODING.params, width: 64, height: 64, steps: 500 } };
 const QUICK: PipelineRequest = { mode: 'txt2img', params: { prompt: 'a small yellow circle', negativePrompt: '', width: 64, height: 64, steps: 2, guidanceScale: 1.3, seed: 1, rng: 'cpu' } };
 
 /** Rejects with a clear message instead of letting a hang run into the test timeout. */

@@ -214,7 +214,12 @@ describe('img2img behaviour', () => {
 });
 
 const DEMO = 'models/demo';
-describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('img2img with the demo model', () => {
+// The demo model ships in the repository: missing, these tests fail (never skip).
+describe('img2img with the demo model', () => {
+  it('the demo model is present', () => {
+    expect(existsSync(`${DEMO}/unet/model.onnx`), `${DEMO}/unet/model.onnx`).toBe(true);
+  });
+
   it('low strength keeps the picture (object colour, background); strength 1 departs from it', async () => {
     const model = await loadModel(DEMO, { provider: 'cpu', threads: 1 });
     try {
@@ -238,7 +243,7 @@ describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('img2img with the demo m
   });
 });
 
-describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('img2img relighting with the demo model', () => {
+describe('img2img relighting with the demo model', () => {
   it('strength 0.4 keeps the object (colour, position) while "lit from the right" moves the light; the same prompt keeps it', async () => {
     const model = await loadModel(DEMO, { provider: 'cpu', threads: 1 });
     try {

@@ -264,7 +264,12 @@ describe('inpaint behaviour', () => {
 });
 
 const DEMO = 'models/demo';
-describe.skipIf(!existsSync(`${DEMO}/unet/model.onnx`))('inpaint with the demo model', () => {
+// The demo model ships in the repository: missing, these tests fail (never skip).
+describe('inpaint with the demo model', () => {
+  it('the demo model is present', () => {
+    expect(existsSync(`${DEMO}/unet/model.onnx`), `${DEMO}/unet/model.onnx`).toBe(true);
+  });
+
   it('a masked square changes only the masked region', async () => {
     const model = await loadModel(DEMO, { provider: 'cpu', threads: 1 });
     try {

@@ -10,11 +10,6 @@ import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import { inspectModel } from '../../main/engine/model-info';
 import { img2img, inpaint, PipelineInputError, txt2img, type Txt2ImgParams } from '../../main/engine/pipeline';
 import { guidanceScaleEmbedding } from '../../main/engine/pipeline/conditioning';
-import { encodePrompt } from '../../main/engine/pipeline/encode-prompt';
-import { floatTensor, inputInfo, timestepTensor, toFloat32 } from '../../main/engine/pipeline/tensors';
-import { decodeLatents } from '../../main/engine/pipeline/vae';
-import { createGenerator } from '../../main/engine/random';
-import { createScheduler } from '../../main/engine/schedulers';
 import { FIX, spySession } from '../helpers/engine-fixtures';
 import { assembleModel, f32, maxAbsDiff, removeAssembled, testImage } from './engine-breadth-helpers';
 
@@ -112,32 +107,88 @@ describe('LCM', () => {
     expect(Buffer.from(a.images[0].rgb).equals(Buffer.from(b.images[0].rgb))).toBe(false);
   });
 
-  it('matches the diffusers loop written out by hand: latents, w-embedding, LCM steps, decode `denoised`', async () => {
-    const steps = 2;
-    const res = await txt2img(lcm, { ...base, steps });
-    const h = 6;
-    const w = 8;
-    const cond = await encodePrompt(lcm, { prompt: base.prompt, negativePrompt: '', steps, batch: 1, doCfg: false });
-    const scheduler = createScheduler(lcm.schedulerConfig);
-    scheduler.setTimesteps(steps);
-    const generator = createGenerator(base.seed, 'cpu');
-    let x = generator.randn([1, 4, h, w]); // LCM init_noise_sigma = 1
-    const unet = await lcm.session('unet');
-    const wEmb = guidanceScaleEmbedding(base.guidanceScale - 1, 32);
-    let denoised: Float32Array | undefined;
-    for (const t of scheduler.timesteps) {
-      const out = await unet.run({
-        sample: floatTensor(inputInfo(unet, 'sample'), x, [1, 4, h, w]),
-        timestep: timestepTensor(lcm, t),
-        encoder_hidden_states: floatTensor(inputInfo(unet, 'encoder_hidden_states'), cond.embedsAt(0), [1, 77, 32]),
-        timestep_cond: floatTensor(inputInfo(unet, 'timestep_cond'), wEmb, [1, 32]),
-      });
-      const step = scheduler.step(toFloat32(out.out_sample), t, x, { generator });
-      x = step.prevSample;
-      denoised = step.denoised;
+  it('matches the diffusers loop written out independently: torch noise, diffusers LCM coefficients, float64 step', async () => {
+    // Independent of our encoder wrapper, scheduler, RNG and decoder: the noise, timesteps and LCM
+    // coefficients come from torch + diffusers' LCMScheduler (fixtures/make_lcm_loop.py, diffusers
+    // 0.40.0.dev0 on torch 1.13); the step is written out below in float64 (diffusers
+    // LCMScheduler.step, epsilon prediction); the sessions are fed by hand.
+    const ref = JSON.parse(readFileSync('test/engine/fixtures/lcm-loop.json', 'utf8')) as {
+      seed: number; shape: number[]; timesteps: number[];
+      steps: Array<{ t: number; alpha_prod_t: number; alpha_prod_t_prev: number; c_skip: number; c_out: number }>;
+      latents: number[]; noise: number[][];
+    };
+    const steps = ref.timesteps.length;
+    const [, , h, w] = ref.shape;
+    expect(ref.seed).toBe(base.seed);
+    const te = spySession(lcm, 'text_encoder');
+    const un = spySession(lcm, 'unet');
+    let res;
+    try {
+      res = await txt2img(lcm, { ...base, steps, width: w * 8, height: h * 8 });
+    } finally {
+      te.restore();
+      un.restore();
     }
-    const [img] = await decodeLatents(lcm, denoised!, 1, { width: 64, height: 48 }, base.seed);
-    expect(Buffer.from(res.images[0].rgb).equals(Buffer.from(img.rgb))).toBe(true);
+    expect(timestepValues(un.feeds)).toEqual(ref.timesteps);
+    // the pipeline's first latents are torch's randn for this seed
+    expect(maxAbsDiff(f32(un.feeds[0].sample), ref.latents)).toBeLessThan(1e-6);
+
+    // text embedding: the CLIP text encoder on the prompt's ids (BOS … EOS, padded to 77), run by hand
+    expect(te.feeds).toHaveLength(1);
+    const ids = te.feeds[0].input_ids;
+    const idList = Array.from(ids.data as ArrayLike<number | bigint>, Number);
+    expect(idList).toHaveLength(77);
+    const vocab = JSON.parse(readFileSync(`${FIX}/lcm/tokenizer/vocab.json`, 'utf8')) as Record<string, number>;
+    expect(idList[0]).toBe(vocab['<|startoftext|>']);
+    expect(idList).toContain(vocab['<|endoftext|>']);
+    expect(new Set(idList).size).toBeGreaterThan(3); // the prompt's own tokens are in there
+    const textEncoder = await lcm.session('text_encoder');
+    const teOut = await textEncoder.run({ input_ids: ids });
+    const embeds = f32(teOut[Object.keys(teOut)[0]]);
+
+    const unet = await lcm.session('unet');
+    const timestepInput = unet.inputs.find((i) => i.name === 'timestep')!;
+    const wEmb = Float32Array.from(referenceEmbedding(base.guidanceScale - 1, 32));
+    let x = Float64Array.from(ref.latents);
+    let denoised = new Float64Array(x.length);
+    for (let k = 0; k < steps; k++) {
+      const { t, alpha_prod_t: aT, alpha_prod_t_prev: aP, c_skip: cSkip, c_out: cOut } = ref.steps[k];
+      const timestep = timestepInput.type === 'int64'
+        ? { type: 'int64' as const, data: BigInt64Array.from([BigInt(t)]), dims: timestepInput.shape.length ? [1] : [] }
+        : { type: 'float32' as const, data: Float32Array.from([t]), dims: timestepInput.shape.length ? [1] : [] };
+      const out = await unet.run({
+        sample: { type: 'float32', data: Float32Array.from(x), dims: [1, 4, h, w] },
+        timestep,
+        encoder_hidden_states: { type: 'float32', data: embeds, dims: [1, 77, 32] },
+        timestep_cond: { type: 'float32', data: wEmb, dims: [1, 32] },
+      });
+      const eps = f32(out[Object.keys(out)[0]]);
+      const next = new Float64Array(x.length);
+      for (let i = 0; i < x.length; i++) {
+        const x0 = (x[i] - Math.sqrt(1 - aT) * eps[i]) / Math.sqrt(aT);
+        denoised[i] = cOut * x0 + cSkip * x[i];
+        next[i] = k < steps - 1 ? Math.sqrt(aP) * denoised[i] + Math.sqrt(1 - aP) * ref.noise[k][i] : denoised[i];
+      }
+      if (k + 1 < steps) expect(maxAbsDiff(f32(un.feeds[k + 1].sample), Array.from(next)), `latents after step ${k}`).toBeLessThan(1e-4);
+      x = next;
+    }
+    // decode `denoised`: vae_decoder(denoised / scaling_factor) → (x/2 + 0.5).clamp(0, 1) · 255, rounded
+    const vae = await lcm.session('vae_decoder');
+    const dec = await vae.run({ latent_sample: { type: 'float32', data: Float32Array.from(denoised, (v) => v / lcm.scalingFactor), dims: [1, 4, h, w] } });
+    const img = f32(dec[Object.keys(dec)[0]]);
+    const W = w * 8;
+    const H = h * 8;
+    const rgb = res.images[0].rgb;
+    expect(rgb).toHaveLength(W * H * 3);
+    let worst = 0;
+    for (let y = 0; y < H; y++)
+      for (let xx = 0; xx < W; xx++)
+        for (let c = 0; c < 3; c++) {
+          const v = Math.round(Math.min(1, Math.max(0, img[(c * H + y) * W + xx] / 2 + 0.5)) * 255);
+          worst = Math.max(worst, Math.abs(v - rgb[(y * W + xx) * 3 + c]));
+        }
+    expect(worst, 'largest RGB difference (levels)').toBeLessThanOrEqual(1);
+    expect(new Set(rgb).size).toBeGreaterThan(20); // a non-trivial image
   });
 
   it('img2img draws all steps from the strength-limited schedule; too little strength is an input error', async () => {

@@ -1,5 +1,6 @@
 /**
- * The built `atelier` command (bin/atelier.mjs; `npm run build:node` first) as a real child process,
+ * The built `atelier` command (bin/atelier.mjs → dist/main/cli.mjs, rebuilt from the current sources by
+ * vitest's globalSetup, test/global-setup.ts, whenever dist/ is stale) as a real child process,
  * with a temporary ATELIER_HOME of its own so CLI tests never touch the user's data or each other's.
  */
 import { execFile } from 'node:child_process';

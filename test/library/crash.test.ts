@@ -42,7 +42,8 @@ function startWriter(args: string[]): { child: ChildProcess; lines: string[]; wa
       for (const w of [...waiters]) if (w.pred(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
     }
   });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  // 'close': the process has exited AND its stdout/stderr are drained, so every line is in `lines`.
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   return {
     child,
     lines,
@@ -51,7 +52,7 @@ function startWriter(args: string[]): { child: ChildProcess; lines: string[]; wa
       new Promise<void>((resolve, reject) => {
         if (lines.some(pred)) return resolve();
         waiters.push({ pred, resolve });
-        exited.then(() => setTimeout(() => reject(new Error(`writer exited early: ${lines.join('|')} ${stderr}`)), 50));
+        exited.then(() => reject(new Error(`writer exited early: ${lines.join('|')} ${stderr}`)));
       }),
   };
 }

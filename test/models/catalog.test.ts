@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CatalogError, catalogJsonSchema, defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, parseCatalog } from '../../main/models/catalog';
+import { CatalogError, catalogJsonSchema, defaultCatalogPath, entryDownloadBytes, findCatalogEntry, GENERIC_VARIANT, loadCatalog, parseCatalog, pickVariant } from '../../main/models/catalog';
 import { checkPipelineFiles } from '../../main/models/layout';
 import { CATALOG_SCHEDULER_CLASS, manifestDefaults } from '../../main/models/manifest';
 import { SUPPORTED_SCHEDULERS } from '../../main/engine/schedulers';
@@ -126,5 +126,82 @@ describe('catalog scheduler names', () => {
       const d = manifestDefaults(m.defaults);
       if (d) expect(SUPPORTED_SCHEDULERS).toContain(parseSchedulerName(d.scheduler ?? '').className);
     }
+  });
+});
+
+describe('per-provider variants', () => {
+  const base = {
+    id: 'm',
+    name: 'M',
+    kind: 'pipeline',
+    repo: 'a/generic',
+    revision: 'main',
+    family: 'sd1',
+    precision: 'fp32',
+    providers: ['cpu', 'cuda', 'dml'],
+    license: 'mit',
+    description: 'd',
+    defaults: { steps: 4, cfg: 1, scheduler: 'euler', width: 512, height: 512 },
+    estimates: { diskBytes: 10, memoryBytes: 10 },
+    files: [{ path: 'model_index.json', size: 10 }],
+  };
+  const variant = (id: string, providers: string[], repo = `a/${id}`) => ({ id, repo, revision: 'main', precision: 'fp16', providers, files: [{ path: 'model_index.json', size: 5 }], notes: 'n' });
+  const catalog = parseCatalog({
+    version: 1,
+    models: [{ ...base, variants: [variant('cuda-fp16-optimized', ['cuda']), variant('dml-fp16-olive', ['dml']), variant('webgpu-fp16', ['webgpu', 'cuda'])] }],
+  });
+  const m = catalog.models[0];
+
+  it('picks the first variant built for the provider, and says which', () => {
+    const cuda = pickVariant(m, 'cuda');
+    expect(cuda.variant).toBe('cuda-fp16-optimized');
+    expect(cuda.entry).toMatchObject({ id: 'm', repo: 'a/cuda-fp16-optimized', precision: 'fp16', providers: ['cuda'], files: [{ path: 'model_index.json', size: 5 }], variants: undefined });
+    expect(cuda.reason).toBe('cuda-fp16-optimized (fp16, a/cuda-fp16-optimized): built for cuda');
+    expect(pickVariant(m, 'dml').variant).toBe('dml-fp16-olive');
+    expect(pickVariant(m, 'webgpu').variant).toBe('webgpu-fp16');
+  });
+
+  it('falls back to the generic files, saying whether they run on the provider', () => {
+    const cpu = pickVariant(m, 'cpu');
+    expect(cpu.variant).toBe(GENERIC_VARIANT);
+    expect(cpu.entry.repo).toBe('a/generic');
+    expect(cpu.reason).toBe('generic (fp32): no build made for cpu; the generic files run on it');
+    expect(pickVariant(m, 'coreml').reason).toBe('generic (fp32, for cpu, cuda, dml): no build for coreml; expect the CPU');
+  });
+
+  it('honours an explicit choice and rejects an unknown one', () => {
+    expect(pickVariant(m, 'cpu', 'dml-fp16-olive').variant).toBe('dml-fp16-olive');
+    expect(pickVariant(m, 'cuda', 'generic').entry.repo).toBe('a/generic');
+    expect(pickVariant(m, 'cuda', 'auto').variant).toBe('cuda-fp16-optimized');
+    expect(() => pickVariant(m, 'cuda', 'nope')).toThrow(/no variant "nope" \(variants: generic, cuda-fp16-optimized, dml-fp16-olive, webgpu-fp16\)/);
+  });
+
+  it('validates variants', () => {
+    const bad = (v: unknown) => () => parseCatalog({ version: 1, models: [{ ...base, variants: [v] }] });
+    expect(bad({ ...variant('x', ['cuda']), files: [{ path: 'unet/model.onnx', size: 1 }] })).toThrow(/pipeline variants must include model_index.json/);
+    expect(bad(variant('generic', ['cuda']))).toThrow(/names the entry's own files/);
+    expect(bad({ ...variant('x', ['cuda']), notes: undefined })).toThrow(CatalogError);
+    expect(() => parseCatalog({ version: 1, models: [{ ...base, variants: [variant('x', ['cuda']), variant('x', ['dml'])] }] })).toThrow(/duplicate variant x/);
+  });
+
+  it('the shipped variants list the files the loader needs and never claim the CPU for fp16', async () => {
+    const c = await loadCatalog();
+    const withVariants = c.models.filter((e) => e.variants?.length);
+    expect(withVariants.map((e) => e.id)).toContain('lcm-dreamshaper-v7');
+    for (const e of withVariants) {
+      for (const v of e.variants!) {
+        const report = checkPipelineFiles(v.files.map((f) => f.path), e.family === 'sdxl' ? { text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'] } : undefined);
+        expect(report.problems, `${e.id}/${v.id}`).toEqual([]);
+        if (v.precision === 'fp16') expect(v.providers).not.toContain('cpu');
+      }
+    }
+    const lcm = findCatalogEntry(c, 'lcm-dreamshaper-v7')!;
+    expect(pickVariant(lcm, 'webgpu').entry.repo).toBe('aislamov/lcm-dreamshaper-v7-onnx');
+    expect(pickVariant(lcm, 'cpu').entry.repo).toBe('SimianLuo/LCM_Dreamshaper_v7');
+  });
+
+  it('sdxl-base VAE configs are 607 bytes, as on the repo', async () => {
+    const sdxl = findCatalogEntry(await loadCatalog(), 'sdxl-base')!;
+    expect(sdxl.files.filter((f) => /vae_(de|en)coder\/config\.json/.test(f.path)).map((f) => f.size)).toEqual([607, 607]);
   });
 });

@@ -77,6 +77,10 @@ export function createFakeClient(opts: { history?: GenerationRecord[]; pageSize?
       log('cancel', req);
       return { cancelled: true };
     },
+    async retryJob(req) {
+      log('retryJob', req);
+      return { jobId: `job${nextJob++}`, seed: 7 };
+    },
     async listJobs() {
       log('listJobs');
       return [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAtelierStore } from '../../renderer/state/store';
+import { compareIds } from '../../renderer/state/compare-slice';
 import { createBridgeTransport, webSocketUrl, type AtelierBridge } from '../../renderer/api/connect';
 import { createApiClient } from '../../common/api/client';
 import { API_METHOD_NAMES } from '../../common/api/contract';
@@ -169,7 +170,7 @@ describe('history', () => {
 describe('compare', () => {
   const many = Array.from({ length: 6 }, (_, i) => record({ id: `h${i}`, seed: i }));
 
-  it('selects with toggle and shift-range, capped at 16', async () => {
+  it('selects with toggle and shift-range; Compare takes the first 16 of a larger selection', async () => {
     const { s } = await ready({ history: many });
     s().selectInHistory('h1', 'single');
     expect(s().viewingId).toBe('h1');
@@ -180,17 +181,21 @@ describe('compare', () => {
     s().selectInHistory('h1', 'single');
     s().selectInHistory('h4', 'range');
     expect(s().selection).toEqual(['h1', 'h2', 'h3', 'h4']);
+    // A library selection may be large (Ctrl+A, then tag, move or trash them all); Compare shows 16.
     s().setSelection(Array.from({ length: 20 }, (_, i) => `x${i}`));
-    expect(s().selection).toHaveLength(16);
+    expect(s().selection).toHaveLength(20);
+    expect(compareIds(s().selection)).toEqual(Array.from({ length: 16 }, (_, i) => `x${i}`));
   });
 
-  it('moves focus with wrap-around and rates/flags the focused image', async () => {
+  it('moves focus without wrapping around and rates/flags the focused image', async () => {
     const { fake, s } = await ready({ history: many });
     s().setSelection(['h0', 'h2', 'h4']);
     s().toggleCompare(true);
     expect(s().compareLayout).toBe('grid');
     s().moveCompareFocus(-1);
-    expect(s().compareFocus).toBe(2);
+    expect(s().compareFocus).toBe(0); // no wrap from the first to the last
+    s().moveCompareFocus(5);
+    expect(s().compareFocus).toBe(2); // nor past the last
     await s().rateFocused(3);
     expect(fake.callsTo('updateGeneration')).toEqual([{ id: 'h4', rating: 3 }]);
     await s().flagFocused('pick');

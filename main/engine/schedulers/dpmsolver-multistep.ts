@@ -70,7 +70,9 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     if (algo !== 'dpmsolver++' && algo !== 'deis')
       throw new Error(`${this.className}: algorithm_type '${algo}' is not supported (dpmsolver++)`);
     const st = config.solver_type ?? 'midpoint';
-    if (st !== 'midpoint' && st !== 'heun') throw new Error(`${this.className}: solver_type '${st}' is not supported`);
+    // like diffusers: UniPC's and DEIS's solver types (a swapped-in config) run as midpoint
+    if (st !== 'midpoint' && st !== 'heun' && st !== 'logrho' && st !== 'bh1' && st !== 'bh2')
+      throw new Error(`${this.className}: solver_type '${st}' is not supported`);
     this.solverOrder = config.solver_order ?? 2;
     if (![1, 2, 3].includes(this.solverOrder))
       throw new Error(`${this.className}: solver_order must be 1, 2 or 3, got ${this.solverOrder}`);

@@ -1,5 +1,6 @@
 // Expected values: diffusers tests/schedulers/test_scheduler_dpm_multi.py (result_mean tolerance 1e-3).
 import { describe, expect, it } from 'vitest';
+import { createScheduler } from '../../../main/engine/schedulers';
 import { make, meanAbs, plainLoop, sumAbs } from './helpers';
 
 const cfg = {
@@ -63,5 +64,51 @@ describe('DPMSolverMultistepScheduler (diffusers test_scheduler_dpm_multi.py)', 
     expect(k.timesteps[0]).toBe(999);
     expect(k.sigmas![0]).toBeCloseTo(14.6146, 3);
     expect(k.sigmas![10]).toBe(0);
+  });
+});
+
+describe('DPMSolverMultistepScheduler: what it refuses, and which index a timestep means', () => {
+  const c = { _class_name: 'DPMSolverMultistepScheduler' };
+  it('refuses the options it does not implement, naming them (diffusers accepts DEIS/UniPC names, see goldens)', () => {
+    expect(() => createScheduler({ ...c, algorithm_type: 'sde-dpmsolver++' })).toThrow(/DPMSolverMultistepScheduler: algorithm_type 'sde-dpmsolver\+\+' is not supported/);
+    expect(() => createScheduler({ ...c, solver_type: 'rk4' })).toThrow(/DPMSolverMultistepScheduler: solver_type 'rk4' is not supported/);
+    expect(() => createScheduler({ ...c, solver_order: 4 })).toThrow(/DPMSolverMultistepScheduler: solver_order must be 1, 2 or 3, got 4/);
+    expect(() => createScheduler({ ...c, final_sigmas_type: 'max' })).toThrow(/DPMSolverMultistepScheduler: final_sigmas_type must be 'zero' or 'sigma_min', got 'max'/);
+    expect(() => createScheduler({ ...c, prediction_type: 'flow' })).toThrow(/DPMSolverMultistepScheduler: prediction_type 'flow' is not supported/);
+    expect(() => createScheduler({ ...c, variance_type: 'learned_range' })).toThrow(/DPMSolverMultistepScheduler: variance_type is not supported/);
+    for (const k of ['use_exponential_sigmas', 'use_beta_sigmas'])
+      expect(() => createScheduler({ ...c, [k]: true })).toThrow(/DPMSolverMultistepScheduler: use_exponential_sigmas \/ use_beta_sigmas are not supported/);
+  });
+
+  it('needs setTimesteps before step/addNoise, and equal lengths', () => {
+    const s = createScheduler(c);
+    expect(s.timesteps).toEqual([]);
+    expect(s.sigmas).toEqual([]);
+    const x = new Float32Array(4);
+    expect(() => s.step(x, 999, x)).toThrow(/DPMSolverMultistepScheduler: call setTimesteps\(\) before stepping/);
+    expect(() => s.addNoise(x, x, 999)).toThrow(/DPMSolverMultistepScheduler: call setTimesteps\(\) before addNoise\(\)/);
+    expect(() => s.setTimesteps(0)).toThrow(/numInferenceSteps must be a positive integer, got 0/);
+    s.setTimesteps(10);
+    expect(() => s.step(new Float32Array(3), 999, x)).toThrow(/DPMSolverMultistepScheduler\.step: length mismatch/);
+    expect(() => s.addNoise(new Float32Array(3), x, 999)).toThrow(/DPMSolverMultistepScheduler\.addNoise: length mismatch/);
+  });
+
+  it('a timestep outside the schedule steps as the last one (diffusers _init_step_index)', () => {
+    const x = Float32Array.from({ length: 8 }, (_, i) => (i - 3) / 4);
+    const out = Float32Array.from({ length: 8 }, (_, i) => (i % 3) / 5);
+    const a = make(cfg, 10);
+    const b = make(cfg, 10);
+    b.setBeginIndex!(9);
+    expect(Array.from(a.step(out, 12345, x).prevSample)).toEqual(Array.from(b.step(out, b.timesteps[9], x).prevSample));
+  });
+
+  it('a repeated timestep means its second occurrence (diffusers index_for_timestep)', () => {
+    const s = make({ ...cfg, use_karras_sigmas: true }, 100);
+    const i = s.timesteps.findIndex((t, k) => k > 0 && s.timesteps[k - 1] === t); // second occurrence
+    expect(i).toBeGreaterThan(0);
+    expect(s.sigmas![i]).not.toBe(s.sigmas![i - 1]);
+    const one = new Float32Array([1]);
+    const alpha = (sigma: number) => 1 / Math.sqrt(sigma * sigma + 1);
+    expect(s.addNoise(one, new Float32Array([0]), s.timesteps[i])[0]).toBeCloseTo(alpha(s.sigmas![i]), 6);
   });
 });

@@ -1,0 +1,60 @@
+// Mutation testing: `npm run test:mutation` (StrykerJS + vitest). Not part of `npm test` — too slow.
+// Which code is mutated, and by which tests, is chosen by MUTATE (comma-separated target names,
+// default "schedulers"; "all" = every target):
+//   MUTATE=schedulers,cfg npm run test:mutation
+// Narrow further with Stryker's own flags, e.g. one file and no type checker (much faster on a busy
+// 2-core machine; mutants that would not compile then count as survivors instead of being discarded):
+//   npm run test:mutation -- --mutate main/engine/schedulers/heun.ts --checkers ""
+// Incremental: results live in node_modules/.cache/stryker/<targets>.json, so a re-run only tests the
+// mutants whose code or covering tests changed (`-- --force` re-runs everything). Scores, dates and the
+// survivors that are equivalent mutants: docs/TESTING.md.
+const TARGETS = {
+  schedulers: {
+    mutate: ['main/engine/schedulers/**/*.ts'],
+    testFiles: ['test/engine/schedulers/**/*.test.ts', 'test/common/schedulers.test.ts'],
+  },
+  random: { mutate: ['main/engine/random.ts'], testFiles: ['test/engine/random.test.ts'] },
+  cfg: { mutate: ['main/engine/cfg.ts'], testFiles: ['test/engine/cfg.test.ts', 'test/engine/cfg-guidance.test.ts'] },
+  prompt: { mutate: ['main/engine/prompt/**/*.ts'], testFiles: ['test/engine/prompt/**/*.test.ts', 'test/engine/prompt-weighting-pipeline.test.ts'] },
+  pipeline: {
+    mutate: ['main/engine/pipeline.ts', 'main/engine/pipeline/**/*.ts'],
+    testFiles: ['test/engine/**/*.test.ts'],
+  },
+  library: {
+    mutate: ['main/library/{project-library,project-files,reconcile,queries,infotext}.ts'],
+    testFiles: ['test/library/**/*.test.ts', 'test/common/infotext.test.ts'],
+  },
+  schemas: { mutate: ['common/api/schemas.ts'], testFiles: ['test/api/**/*.test.ts', 'test/common/**/*.test.ts'] },
+};
+
+const requested = (process.env.MUTATE ?? 'schedulers').split(',').map((s) => s.trim()).filter(Boolean);
+const names = requested.includes('all') ? Object.keys(TARGETS) : requested;
+for (const n of names) if (!TARGETS[n]) throw new Error(`MUTATE: unknown target "${n}" (known: ${Object.keys(TARGETS).join(', ')}, all)`);
+const pick = (key) => [...new Set(names.flatMap((n) => TARGETS[n][key]))];
+const label = names.join('+');
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.config.ts', related: false },
+  mutate: pick('mutate'),
+  testFiles: pick('testFiles'),
+  coverageAnalysis: 'perTest',
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  incremental: true,
+  incrementalFile: `node_modules/.cache/stryker/${label}.json`,
+  // The project's machines have 2 busy cores: one test runner (override with --concurrency).
+  concurrency: 1,
+  timeoutMS: 20_000,
+  timeoutFactor: 3,
+  ignoreStatic: false,
+  tempDirName: 'node_modules/.cache/stryker/tmp',
+  // Only what the tests read travels to the sandbox (node_modules is linked, not copied).
+  ignorePatterns: ['dist', 'docs', 'bench', 'renderer', 'release', 'out', 'test-results', 'playwright-report', 'models/tools', '.ci', 'shared'],
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: `node_modules/.cache/stryker/${label}.html` },
+  jsonReporter: { fileName: `node_modules/.cache/stryker/${label}.report.json` },
+  thresholds: { high: 85, low: 75, break: null },
+};
