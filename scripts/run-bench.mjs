@@ -1,6 +1,6 @@
 // `npm run bench [-- <name>... [--flag ...]]`: runs the benchmarks with tsx, one after another.
-//   no names      → every bench/*-bench.ts, then bench/engine-overhead.ts and bench/memory.ts
-//   names         → only those (`library`, `library-bench`, `engine-overhead`, `memory`, `bench/library-bench.ts`, …)
+//   no names      → every bench/*-bench.ts, then bench/engine-overhead.ts, bench/memory.ts and bench/soak.ts
+//   names         → only those (`library`, `library-bench`, `engine-overhead`, `memory`, `soak`, `bench/library-bench.ts`, …)
 //   --flags ...   → everything from the first flag on is passed to every selected benchmark (e.g. `--no-write`)
 // Exits non-zero if any benchmark fails; the others still run.
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,7 @@ const benchDir = join(root, 'bench');
 
 const all = [
   ...readdirSync(benchDir).filter((f) => f.endsWith('-bench.ts')).sort(),
-  ...['engine-overhead.ts', 'memory.ts'].filter((f) => existsSync(join(benchDir, f))),
+  ...['engine-overhead.ts', 'memory.ts', 'soak.ts'].filter((f) => existsSync(join(benchDir, f))),
 ].map((f) => join(benchDir, f));
 
 const argv = process.argv.slice(2);

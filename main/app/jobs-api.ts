@@ -6,6 +6,7 @@ import type { AtelierApi } from '../../common/api/contract';
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
 import { MAX_UPSCALED_PIXELS } from '../engine';
+import { checkGenerationMemory, MemoryLimitError } from '../engine-host';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
 import { drawSeed, type GenerationTarget, type JobRequest } from './generation-service';
@@ -14,7 +15,7 @@ import { JobQueue, type JobContext, type JobRunResult } from './job-queue';
 import { assertSizeFits } from './model-registry';
 import { choosePreviewDecoder, previewDataUrl } from './preview-image';
 import type { ProjectHold, ProjectSession } from './project-session';
-import type { Runtime } from './runtime';
+import { engineMemoryCapBytes, engineMemoryCapLabel, type Runtime } from './runtime';
 import { installedUpscalers, LANCZOS, upscaleJobRequest } from './upscale-job';
 import type { GenerationRecord } from '../../common/api/contract';
 import type { ModelEntry } from './model-registry';
@@ -94,7 +95,8 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
     async generate(req) {
       const params = req as GenerateParams;
       // Fail fast on an unknown model or a size its UNet cannot take.
-      assertSizeFits(await models.resolve(params.modelId ?? settings.get().defaultModelId), params.width, params.height);
+      const entry = await models.resolve(params.modelId ?? settings.get().defaultModelId);
+      assertSizeFits(entry, params.width, params.height);
       if (params.upscale && params.width * params.height * params.upscale ** 2 > MAX_UPSCALED_PIXELS) {
         throw new AtelierApiError('invalid_request', `upscale: ${params.width}×${params.height} at ${params.upscale}× is more than ${MAX_UPSCALED_PIXELS / 1e6 | 0} MP; use a smaller size or factor`, [{ path: 'upscale', message: 'result too large' }]);
       }
@@ -104,6 +106,14 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
       for (const [path, id] of [['parentId', params.parentId], ['initImage', params.initImage && 'generationId' in params.initImage ? params.initImage.generationId : undefined]] as const) {
         const found = id === undefined ? true : project.get(id);
         if (!found) throw new AtelierApiError('not_found', `${path}: no generation ${id} in this project`, [{ path, message: 'no such generation in this project' }]);
+      }
+      // The memory guard, before queueing: a job whose estimated peak cannot fit is refused now, saying what would.
+      const s = settings.get();
+      try {
+        checkGenerationMemory(entry.folder, params, { lowMemory: s.lowMemory, loaded: engine.loadedModel, engineRss: engine.engineRss, capBytes: engineMemoryCapBytes(s), capLabel: engineMemoryCapLabel(s) });
+      } catch (err) {
+        if (err instanceof MemoryLimitError) throw new AtelierApiError('invalid_request', err.message, [{ path: 'width', message: 'too large for the memory available' }]);
+        throw err;
       }
       // Drawn now, so the caller knows it at once and a retry reuses it.
       const seed = drawSeed(params.seed);

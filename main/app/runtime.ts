@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { LoadedModelInfo } from '../../common/api/contract';
-import { defaultMemoryCapBytes, EngineHost, type EngineLauncher } from '../engine-host';
+import { createMemoryGuard, defaultMemoryCapBytes, EngineHost, type EngineLauncher } from '../engine-host';
 import { ModelManager } from '../models/manager';
 import { GenerationService } from './generation-service';
 import { ModelRegistry } from './model-registry';
@@ -18,6 +18,11 @@ export const APP_VERSION = '0.1.0';
 /** The engine's memory limit in bytes: `maxEngineMemoryMB` when set, else 90% of physical memory. */
 export function engineMemoryCapBytes(s: { maxEngineMemoryMB?: number }): number {
   return s.maxEngineMemoryMB ? s.maxEngineMemoryMB * 1024 * 1024 : defaultMemoryCapBytes();
+}
+
+/** Where that limit comes from, as the memory guard's refusals name it. */
+export function engineMemoryCapLabel(s: { maxEngineMemoryMB?: number }): string {
+  return s.maxEngineMemoryMB ? 'maxEngineMemoryMB' : '90% of physical memory; settings.maxEngineMemoryMB changes it';
 }
 
 export interface RuntimeOptions {
@@ -56,6 +61,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     launcher: opts.engineLauncher,
     // The hard cap on the engine process: settings.maxEngineMemoryMB, else 90% of physical memory.
     memoryCapBytes: () => engineMemoryCapBytes(settings.get()),
+    // Refuses a generation whose estimated peak does not fit (before it starts; see memory-guard.ts).
+    guard: createMemoryGuard({ capBytes: () => engineMemoryCapBytes(settings.get()), capLabel: () => engineMemoryCapLabel(settings.get()) }),
   });
   const generation = new GenerationService({
     engine,

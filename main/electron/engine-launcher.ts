@@ -3,7 +3,7 @@
  * process the app's main process manages; child_process.fork would start another Electron binary).
  * Takes the `utilityProcess` module as an argument, so this adapter is unit-tested without Electron.
  */
-import type { EngineLauncher } from '../engine-host';
+import { ENGINE_V8_FLAGS, type EngineLauncher } from '../engine-host';
 
 /** The part of Electron's UtilityProcess the adapter uses. */
 export interface UtilityProcessLike {
@@ -21,7 +21,7 @@ export interface UtilityProcessModuleLike {
 
 export function utilityProcessLauncher(utility: UtilityProcessModuleLike, kill: (pid: number, signal: NodeJS.Signals) => void = (pid, signal) => process.kill(pid, signal)): EngineLauncher {
   return (entry) => {
-    const child = utility.fork(entry.file, [], { serviceName: entry.serviceName, execArgv: entry.execArgv, stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = utility.fork(entry.file, [], { serviceName: entry.serviceName, execArgv: [...entry.execArgv, ...ENGINE_V8_FLAGS], stdio: ['ignore', 'inherit', 'pipe'] });
     let exited = false;
     child.on('exit', () => (exited = true));
     return {

@@ -27,10 +27,13 @@ export interface EngineChild {
 
 export type EngineLauncher = (entry: EngineEntry & { serviceName: string }) => EngineChild;
 
+/** V8 flags of the engine process: the engine thread collects each job's garbage when it is done (engine-thread.ts). */
+export const ENGINE_V8_FLAGS: readonly string[] = Object.freeze(['--expose-gc']);
+
 /** child_process.fork of the engine script, with advanced serialization (typed arrays cross as such). */
 export const forkEngine: EngineLauncher = (entry) => {
   const cp = fork(entry.file, [], {
-    execArgv: entry.execArgv,
+    execArgv: [...entry.execArgv, ...ENGINE_V8_FLAGS],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });

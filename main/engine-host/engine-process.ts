@@ -11,6 +11,7 @@
  * while a graph allocates), and it exits when the host goes away.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { resolveWorkerEntry } from './engine-entry';
 import { CANCEL_SLOT, MEMORY_REPORT_MS, type EngineToHost, type HostToEngine, type WorkerToHost } from './protocol';
@@ -69,7 +70,24 @@ function resetPeak(): void {
   }
 }
 
+/**
+ * The engine yields the CPU to the app: its threads run at a lower priority (nice 10 by default,
+ * ATELIER_ENGINE_NICE to change it, 0 to keep the app's), so API calls and the UI stay quick while
+ * every core generates — it changes nothing when the CPU is otherwise idle. Set before the engine
+ * thread and ONNX Runtime's thread pool exist: threads inherit it from the thread that creates them.
+ */
+function lowerPriority(): void {
+  const nice = Number(process.env.ATELIER_ENGINE_NICE ?? 10);
+  if (!Number.isInteger(nice) || nice <= 0) return;
+  try {
+    setPriority(Math.min(19, nice));
+  } catch {
+    /* not permitted here: run at the app's priority */
+  }
+}
+
 const link = parentLink();
+lowerPriority();
 preferAsOomVictim();
 
 const cancelFlags = new Int32Array(new SharedArrayBuffer(4));

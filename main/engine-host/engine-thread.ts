@@ -203,9 +203,20 @@ async function handle(msg: HostToWorker): Promise<void> {
         },
         result.images.map((img) => img.rgb.buffer as ArrayBuffer),
       );
+      collectGarbage();
       return;
     }
   }
+}
+
+/**
+ * Between jobs, return the job's memory at once: latents, tensors and preview buffers are
+ * ArrayBuffers outside V8's heap, freed only when their wrappers are collected, which an idle engine
+ * may put off indefinitely. The engine process is started with --expose-gc (engine-launcher.ts);
+ * without it this does nothing.
+ */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 // Requests are handled strictly one at a time, in order: sessions are not re-entrant.

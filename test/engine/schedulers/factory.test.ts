@@ -1,7 +1,7 @@
 // createScheduler contract, diffusers defaults, and the reference facts of ../shared/reference/onnx-sd.md §3–§4.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createScheduler, SUPPORTED_SCHEDULERS } from '../../../main/engine/schedulers';
+import { createScheduler, LCMScheduler, SUPPORTED_SCHEDULERS, type SchedulerConfig } from '../../../main/engine/schedulers';
 import { cumprodAlphas, makeNoiseTables, sigmasFromAlphasCumprod, torchLinspaceF32 } from '../../../main/engine/schedulers/common';
 import { dummySampleDeter, make } from './helpers';
 
@@ -185,5 +185,74 @@ describe('swapSchedulerClass (diffusers NewScheduler.from_config(old.config))', 
     expect(make({ ...sd15, _class_name: 'EulerDiscreteScheduler' }, 10).timesteps[0]).toBe(999);
     const dpm = make(swapSchedulerClass(sd15, 'DPMSolverMultistepScheduler'), 10);
     expect(dpm.timesteps).toEqual([901, 811, 721, 631, 541, 451, 361, 271, 181, 91]); // 1000 // 11 = 90
+  });
+});
+
+describe('refusals name the class and the problem', () => {
+  const x = new Float32Array(8);
+  it('createScheduler: not an object, no or empty _class_name, unknown class', () => {
+    expect(() => createScheduler(null as unknown as SchedulerConfig)).toThrow(/^scheduler config must be an object$/);
+    expect(() => createScheduler('DDIMScheduler' as unknown as SchedulerConfig)).toThrow(/^scheduler config must be an object$/);
+    for (const c of [{}, { _class_name: '' }, { _class_name: 7 }])
+      expect(() => createScheduler(c as SchedulerConfig)).toThrow(/^scheduler config has no _class_name; supported: DDIMScheduler, EulerDiscreteScheduler, /);
+    expect(() => createScheduler({ _class_name: 'Foo' })).toThrow(/^unsupported scheduler class 'Foo'; supported: DDIMScheduler, EulerDiscreteScheduler, /);
+    expect(() => createScheduler({ _class_name: 'toString' })).toThrow(/unsupported scheduler class 'toString'/);
+  });
+
+  it.each(SUPPORTED_SCHEDULERS)('%s: setTimesteps(0), step before setTimesteps, mismatched lengths', (name) => {
+    const s = createScheduler({ _class_name: name });
+    expect(() => s.setTimesteps(0)).toThrow(/numInferenceSteps must be a positive integer, got 0/);
+    // (Heun, like diffusers, can step on the training schedule it holds from construction)
+    if (name !== 'HeunDiscreteScheduler') expect(() => s.step(x, 999, x)).toThrow(new RegExp(`^${name}: call setTimesteps\\(\\) before stepping$`));
+    s.setTimesteps(4);
+    // (the σ-based schedulers do not check lengths: the pipeline always passes equal ones)
+    if (['DDIMScheduler', 'DPMSolverMultistepScheduler', 'LCMScheduler', 'PNDMScheduler'].includes(name))
+      expect(() => s.step(new Float32Array(3), s.timesteps[0], x)).toThrow(new RegExp(`^${name}\\.step: length mismatch \\(3 vs 8\\)$`));
+  });
+
+  it('option refusals of the σ-based schedulers', () => {
+    expect(() => createScheduler({ _class_name: 'EulerDiscreteScheduler', final_sigmas_type: 'max' })).toThrow(/^EulerDiscreteScheduler: final_sigmas_type must be 'zero' or 'sigma_min', got 'max'$/);
+    for (const name of ['EulerDiscreteScheduler', 'HeunDiscreteScheduler', 'LMSDiscreteScheduler'])
+      for (const k of ['use_exponential_sigmas', 'use_beta_sigmas'])
+        expect(() => createScheduler({ _class_name: name, [k]: true })).toThrow(new RegExp(`^${name}: use_exponential_sigmas / use_beta_sigmas are not supported$`));
+    expect(() => createScheduler({ _class_name: 'EulerAncestralDiscreteScheduler', prediction_type: 'sample' })).toThrow(/^EulerAncestralDiscreteScheduler: prediction_type 'sample' is not supported \(epsilon, v_prediction\)$/);
+    const flow = createScheduler({ _class_name: 'EulerDiscreteScheduler', prediction_type: 'flow' });
+    flow.setTimesteps(4);
+    expect(() => flow.step(x, flow.timesteps[0], x)).toThrow(/^EulerDiscreteScheduler: prediction_type 'flow' is not supported \(epsilon, v_prediction, sample\)$/);
+    const e = createScheduler({ _class_name: 'EulerDiscreteScheduler' });
+    e.setTimesteps(4);
+    expect(() => e.step(x, 12345, x)).toThrow(/timestep 12345 is not in the schedule/);
+  });
+
+  it('DDIM: too many steps, timesteps out of range, a batch that does not divide the sample', () => {
+    const d = createScheduler({ _class_name: 'DDIMScheduler' });
+    expect(() => d.setTimesteps(1001)).toThrow(/^DDIMScheduler: numInferenceSteps 1001 exceeds num_train_timesteps 1000$/);
+    expect(() => d.setTimesteps(1000)).not.toThrow();
+    d.setTimesteps(4);
+    expect(() => d.step(x, 5000, x)).toThrow(/^DDIMScheduler: timestep 5000 out of range$/);
+    expect(() => d.addNoise(x, x, 5000)).toThrow(/^DDIMScheduler\.addNoise: timestep 5000 out of range$/);
+    expect(() => d.addNoise(new Float32Array(3), x, 1)).toThrow(/^DDIMScheduler\.addNoise: length mismatch/);
+    const t = createScheduler({ _class_name: 'DDIMScheduler', thresholding: true, clip_sample: false });
+    t.setTimesteps(4);
+    expect(() => t.step(x, t.timesteps[0], x, { batchSize: 3 })).toThrow(/sample length 8 is not divisible by batch 3/);
+  });
+
+  it('LCM: original_inference_steps and step counts it cannot honour', () => {
+    expect(() => createScheduler({ _class_name: 'LCMScheduler', original_inference_steps: 1001 }).setTimesteps(4)).toThrow(/^LCMScheduler: original_inference_steps 1001 exceeds 1000$/);
+    const l = createScheduler({ _class_name: 'LCMScheduler' }) as LCMScheduler;
+    expect(() => l.setTimesteps(1001)).toThrow(/^LCMScheduler: numInferenceSteps 1001 exceeds 1000$/);
+    // (more steps than original_inference_steps is caught by the combination check first)
+    expect(() => l.setTimesteps(51)).toThrow(/^LCMScheduler: the combination of original_inference_steps x strength \(50 x 1\) must be at least numInferenceSteps \(51\)$/);
+    expect(() => l.setTimesteps(50)).not.toThrow();
+    expect(() => l.setTimesteps(4, 0.05)).toThrow(/original_inference_steps x strength \(50 x 0\.05\)/);
+    expect(() => l.setTimesteps(2, 0.05)).not.toThrow();
+    l.setTimesteps(4);
+    expect(() => l.step(x, 5, x)).toThrow(/^LCMScheduler: timestep 5 is not in the schedule$/);
+  });
+
+  it('PNDM: a timestep out of range', () => {
+    const p = createScheduler({ _class_name: 'PNDMScheduler', skip_prk_steps: true });
+    p.setTimesteps(4);
+    expect(() => p.addNoise(x, x, 5000)).toThrow(/PNDMScheduler.*timestep 5000 out of range/);
   });
 });

@@ -39,8 +39,16 @@ interface GoldenCase {
   sample: number[];
 }
 
+interface Summary {
+  length: number;
+  head: number[];
+  tail: number[];
+  sum: number;
+}
 const GOLDENS = JSON.parse(readFileSync('test/engine/fixtures/scheduler-goldens.json', 'utf8')) as {
   source: { diffusers_version: string; diffusers_commit: string; torch: string };
+  /** the schedule right after Class() (before set_timesteps). */
+  initial: Record<string, { timesteps: Summary | null; sigmas: Summary | null; init_noise_sigma: number }>;
   cases: GoldenCase[];
 };
 
@@ -85,7 +93,7 @@ describe(`schedulers vs diffusers ${GOLDENS.source.diffusers_version} on torch $
   it('covers every option the issue names, and every case is a distinct computation', () => {
     const names = GOLDENS.cases.map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(GOLDENS.cases.length).toBeGreaterThanOrEqual(143);
+    expect(GOLDENS.cases.length).toBeGreaterThanOrEqual(170);
     const has = (re: RegExp) => expect(names.filter((n) => re.test(n)).length, String(re)).toBeGreaterThan(0);
     for (const order of [1, 2, 3]) for (const st of ['midpoint', 'heun']) has(new RegExp(`^dpm order ${order} ${st} `));
     for (const k of ['heun', 'lms', 'euler']) {
@@ -100,6 +108,25 @@ describe(`schedulers vs diffusers ${GOLDENS.source.diffusers_version} on torch $
     has(/thresholding per sample$/);
     has(/set_begin_index$/);
   });
+
+  // diffusers' σ-based schedulers hold the full training schedule before set_timesteps; ours do too
+  // (DDIM, DPM-Solver, LCM and PNDM start empty and refuse to step until setTimesteps).
+  for (const name of ['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'LMSDiscreteScheduler']) {
+    it(`${name}: the schedule before setTimesteps`, () => {
+      const s = createScheduler({ _class_name: name });
+      const ref = GOLDENS.initial[name];
+      const check = (got: number[] | undefined, want: Summary, what: string) => {
+        expect(got, what).toBeDefined();
+        expect(got!.length, `${what} length`).toBe(want.length);
+        want.head.forEach((v, i) => closeRel(got![i], v, Math.max(Math.abs(v), 1), `${what}[${i}]`));
+        want.tail.forEach((v, i) => closeRel(got![got!.length - 5 + i], v, Math.max(Math.abs(v), 1), `${what}[-${5 - i}]`));
+        closeRel(got!.reduce((a, b) => a + b, 0), want.sum, want.sum, `Σ ${what}`);
+      };
+      check(s.timesteps, ref.timesteps!, 'timesteps');
+      check(s.sigmas, ref.sigmas!, 'sigmas');
+      closeRel(s.initNoiseSigma, ref.init_noise_sigma, ref.init_noise_sigma, 'init_noise_sigma');
+    });
+  }
 
   for (const c of GOLDENS.cases) {
     it(c.name, () => {
