@@ -63,6 +63,20 @@ function fdCount(pid: number | 'self'): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/**
+ * Open descriptors that stay open: the fewest of a few reads 20 ms apart, so a file the process
+ * happens to have open at the instant of one read (its own /proc/self/status memory report, every
+ * 200 ms) does not count as growth.
+ */
+async function steadyFdCount(pid: number | 'self'): Promise<number> {
+  let n = fdCount(pid);
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    n = Math.min(n, fdCount(pid));
+  }
+  return n;
+}
+
 function countFiles(dir: string): number {
   let n = 0;
   for (const name of readdirSync(dir)) {
@@ -145,7 +159,7 @@ export async function runSoak(h: Harness, opts: { generations: number; size?: nu
     if (engines.length !== 1) throw new Error(`expected one engine process after generation ${i}, found ${engines.length}`);
     const pid = engines[0];
     pids.add(pid);
-    const s: SoakSample = { generation: i, engineRssMB: statusField(pid, 'VmRSS'), engineFds: fdCount(pid), apiRssMB: process.memoryUsage.rss() / MB, apiFds: fdCount('self'), tempFiles: countFiles(h.temp), ms };
+    const s: SoakSample = { generation: i, engineRssMB: statusField(pid, 'VmRSS'), engineFds: await steadyFdCount(pid), apiRssMB: process.memoryUsage.rss() / MB, apiFds: await steadyFdCount('self'), tempFiles: countFiles(h.temp), ms };
     samples.push(s);
     if (i === 1 || i % 20 === 0 || i === opts.generations) log(`  generation ${i}: engine ${s.engineRssMB.toFixed(0)} MB, ${s.engineFds} fds; API ${s.apiRssMB.toFixed(0)} MB, ${s.apiFds} fds; temp files ${s.tempFiles}; ${ms.toFixed(0)} ms`);
   }

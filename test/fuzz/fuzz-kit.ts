@@ -1,7 +1,9 @@
 /**
  * The fuzz suites' small kit: a seeded PRNG (mulberry32), byte and string mutators, and a time
  * budget. Every suite is deterministic for a seed: ATELIER_FUZZ_SEED picks another one (a failure
- * message always names the seed and case), ATELIER_FUZZ_SCALE multiplies the number of cases.
+ * message always names the seed and case), ATELIER_FUZZ_SCALE multiplies the number of cases (and the
+ * time budgets). ATELIER_FUZZ_TRACE=<file> makes the API payload suite append each call before it is
+ * made, to find a call that hangs the process.
  */
 export const FUZZ_SEED = Number(process.env.ATELIER_FUZZ_SEED ?? 0x5eed15) >>> 0;
 export const FUZZ_SCALE = Math.max(0.05, Number(process.env.ATELIER_FUZZ_SCALE ?? 1));
