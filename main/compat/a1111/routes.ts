@@ -4,6 +4,7 @@
  * (`generate`), one request at a time as A1111's queue_lock does; every image lands in the current
  * project's library (tagged `api:a1111`) and the studio shows it live.
  */
+import { INVALID_JSON, parseJsonBody } from '../body';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CatalogModel, GenerationRecord, ModelSummary } from '../../../common/api/contract';
 import { parseInfotext } from '../../../common/infotext';
@@ -310,16 +311,11 @@ async function sdModel(ctx: CompatContext, m: ModelSummary) {
 
 /** The request body as JSON, whatever the Content-Type (bodies arrive as raw bytes, see server.ts). */
 export function jsonBody(req: FastifyRequest): unknown {
-  const raw = req.body;
-  if (raw === undefined || raw === null) return {};
-  if (!Buffer.isBuffer(raw)) return raw;
-  const text = raw.toString('utf8').trim();
-  if (text === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
+  const body = parseJsonBody(req);
+  if (body === INVALID_JSON) {
     throw new A1111Error(422, 'The request body is not valid JSON', 'RequestValidationError', [{ loc: ['body'], msg: 'invalid JSON', type: 'value_error.jsondecode' }]);
   }
+  return body;
 }
 
 function sendJson(reply: FastifyReply, status: number, value: unknown): FastifyReply {

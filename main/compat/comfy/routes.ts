@@ -3,6 +3,7 @@
  * `/api/…` as ComfyUI serves them: what scripts, bots and apps built on @saintno/comfyui-sdk or
  * @stable-canvas/comfyui-client, Open WebUI and SillyTavern call.
  */
+import { INVALID_JSON, parseJsonBody } from '../body';
 import { freemem, totalmem } from 'node:os';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SystemInfo } from '../../../common/api/contract';
@@ -26,15 +27,15 @@ export function registerComfy(app: FastifyInstance, ctx: CompatContext, queue: C
 
     app.get(at('/prompt'), async (_req, reply) => json(reply, 200, { exec_info: { queue_remaining: queue.queueRemaining() } }));
     app.post(at('/prompt'), async (req, reply) => {
-      const body = parseJson(req);
-      if (body === INVALID) return json(reply, 400, { error: { type: 'invalid_prompt', message: 'The request body is not valid JSON', details: '', extra_info: {} }, node_errors: {} });
+      const body = parseJsonBody(req);
+      if (body === INVALID_JSON) return json(reply, 400, { error: { type: 'invalid_prompt', message: 'The request body is not valid JSON', details: '', extra_info: {} }, node_errors: {} });
       const result = await queue.enqueue(body);
       return json(reply, result.ok ? 200 : result.status, result.body);
     });
 
     app.get(at('/queue'), async (_req, reply) => json(reply, 200, queue.queueView()));
     app.post(at('/queue'), async (req, reply) => {
-      const body = parseJson(req);
+      const body = parseJsonBody(req);
       await queue.manageQueue(isObject(body) ? body : {});
       return reply.code(200).send();
     });
@@ -47,13 +48,13 @@ export function registerComfy(app: FastifyInstance, ctx: CompatContext, queue: C
     });
     app.get(at('/history/:promptId'), async (req, reply) => json(reply, 200, queue.historyItem((req.params as { promptId: string }).promptId)));
     app.post(at('/history'), async (req, reply) => {
-      const body = parseJson(req);
+      const body = parseJsonBody(req);
       queue.manageHistory(isObject(body) ? body : {});
       return reply.code(200).send();
     });
 
     app.post(at('/interrupt'), async (req, reply) => {
-      const body = parseJson(req);
+      const body = parseJsonBody(req);
       const promptId = isObject(body) && typeof body.prompt_id === 'string' ? body.prompt_id : null;
       await queue.interrupt(promptId);
       return reply.code(200).send();
@@ -139,22 +140,6 @@ export function registerComfy(app: FastifyInstance, ctx: CompatContext, queue: C
     app.get(at('/embeddings'), async (_req, reply) => json(reply, 200, []));
     app.get(at('/extensions'), async (_req, reply) => json(reply, 200, []));
     app.get(at('/features'), async (_req, reply) => json(reply, 200, { supports_preview_metadata: false }));
-  }
-}
-
-const INVALID = Symbol('invalid JSON');
-
-/** The body as JSON whatever its Content-Type (the SDK drops the header; SillyTavern posts a raw string). */
-function parseJson(req: FastifyRequest): unknown {
-  const raw = req.body;
-  if (raw === undefined || raw === null) return {};
-  if (!Buffer.isBuffer(raw)) return raw;
-  const text = raw.toString('utf8').trim();
-  if (text === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return INVALID;
   }
 }
 

@@ -1,4 +1,4 @@
-// createScheduler contract, diffusers defaults, and the reference facts of ../shared/reference/onnx-sd.md §3–§4.
+// createScheduler contract, diffusers defaults, and the reference facts of the diffusers-ONNX notes (onnx-sd.md §3–§4, a reference kept outside the repo; nothing here reads it).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createScheduler, LCMScheduler, SUPPORTED_SCHEDULERS, type SchedulerConfig } from '../../../main/engine/schedulers';
