@@ -1,7 +1,7 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useAtelier } from '../state/store';
-import { useModal } from './useModal';
+import { ModalForm } from './ModalForm';
 
 function stamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -38,75 +38,67 @@ export function ExportDialog({ ids, close }: { ids: string[]; close(): void }) {
   const [to, setTo] = useState(() => `${home.replace(/[\\/]$/, '')}/exports/atelier-${stamp()}`);
   const [format, setFormat] = useState<'png' | 'jpeg' | 'webp'>('png');
   const [busy, setBusy] = useState(false);
-  const ref = useRef<HTMLFormElement>(null);
-  useModal(ref, close);
   const download = destination === 'download';
   return (
-    <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && close()}>
-      <form
-        ref={ref}
-        tabIndex={-1}
-        className="modal export-dialog"
-        role="dialog"
-        aria-modal="true"
-        aria-label="Export images"
-        data-testid="export-dialog"
-        data-busy={busy}
-        data-destination={destination}
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          if (download) {
-            void prepareDownload(ids, format).then((r) => {
-              if (!r) return setBusy(false);
-              startDownload(r.url, r.fileName);
-              close();
-            });
-          } else {
-            void exportGenerations(ids, to.trim(), format).then((r) => (r ? close() : setBusy(false)));
-          }
-        }}
-      >
-        <div className="modal-title">
-          Export {ids.length} image{ids.length === 1 ? '' : 's'}
+    <ModalForm
+      label="Export images"
+      close={close}
+      data-testid="export-dialog"
+      data-busy={busy}
+      data-destination={destination}
+      onSubmit={(e) => {
+        e.preventDefault();
+        setBusy(true);
+        if (download) {
+          void prepareDownload(ids, format).then((r) => {
+            if (!r) return setBusy(false);
+            startDownload(r.url, r.fileName);
+            close();
+          });
+        } else {
+          void exportGenerations(ids, to.trim(), format).then((r) => (r ? close() : setBusy(false)));
+        }
+      }}
+    >
+      <div className="modal-title">
+        Export {ids.length} image{ids.length === 1 ? '' : 's'}
+      </div>
+      {inBrowser && (
+        <div className="segmented" role="radiogroup" aria-label="Where to">
+          <button type="button" role="radio" aria-checked={download} className={download ? 'active' : ''} data-testid="export-dest-download" onClick={() => setDestination('download')}>
+            Download .zip
+          </button>
+          <button type="button" role="radio" aria-checked={!download} className={download ? '' : 'active'} data-testid="export-dest-server" onClick={() => setDestination('server')}>
+            Save on the server
+          </button>
         </div>
-        {inBrowser && (
-          <div className="segmented" role="radiogroup" aria-label="Where to">
-            <button type="button" role="radio" aria-checked={download} className={download ? 'active' : ''} data-testid="export-dest-download" onClick={() => setDestination('download')}>
-              Download .zip
-            </button>
-            <button type="button" role="radio" aria-checked={!download} className={download ? '' : 'active'} data-testid="export-dest-server" onClick={() => setDestination('server')}>
-              Save on the server
-            </button>
-          </div>
-        )}
-        {download ? (
-          <div className="muted small" data-testid="export-download-note">
-            The images and a manifest (JSON + CSV with every parameter) arrive as one .zip in this browser&apos;s downloads.
-          </div>
-        ) : (
-          <label className="field">
-            <span>Destination — a new folder, or a path ending in .zip, on the machine running Atelier</span>
-            <input autoFocus data-testid="export-path" value={to} onChange={(e) => setTo(e.target.value)} spellCheck={false} />
-          </label>
-        )}
-        <label className="field compact">
-          <span>Format</span>
-          <select autoFocus={download} data-testid="export-format" value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
-            <option value="png">PNG (keeps the generation parameters)</option>
-            <option value="jpeg">JPEG</option>
-            <option value="webp">WebP</option>
-          </select>
+      )}
+      {download ? (
+        <div className="muted small" data-testid="export-download-note">
+          The images and a manifest (JSON + CSV with every parameter) arrive as one .zip in this browser&apos;s downloads.
+        </div>
+      ) : (
+        <label className="field">
+          <span>Destination — a new folder, or a path ending in .zip, on the machine running Atelier</span>
+          <input autoFocus data-testid="export-path" value={to} onChange={(e) => setTo(e.target.value)} spellCheck={false} />
         </label>
-        <div className="row end">
-          <button type="button" onClick={close}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" data-testid="export-confirm" disabled={busy || (!download && !to.trim())}>
-            {busy ? 'Exporting…' : download ? 'Download' : 'Export'}
-          </button>
-        </div>
-      </form>
-    </div>
+      )}
+      <label className="field compact">
+        <span>Format</span>
+        <select autoFocus={download} data-testid="export-format" value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+          <option value="png">PNG (keeps the generation parameters)</option>
+          <option value="jpeg">JPEG</option>
+          <option value="webp">WebP</option>
+        </select>
+      </label>
+      <div className="row end">
+        <button type="button" onClick={close}>
+          Cancel
+        </button>
+        <button type="submit" className="primary" data-testid="export-confirm" disabled={busy || (!download && !to.trim())}>
+          {busy ? 'Exporting…' : download ? 'Download' : 'Export'}
+        </button>
+      </div>
+    </ModalForm>
   );
 }

@@ -5,10 +5,9 @@
  * prompt; lineage shows strength; a dropped A1111 PNG with "Euler a" + "Karras" + a clip skip the
  * demo model cannot run says so and still generates.
  */
-import { crc32, deflateSync } from 'node:zlib';
 import type { Page } from '@playwright/test';
 import { test, expect } from './fixtures';
-import { openStudio } from './studio-actions';
+import { a1111Png, dropPng, openStudio } from './studio-actions';
 
 /** The PNG's `parameters` tEXt chunk, read from the served file. */
 async function pngParameters(page: Page, id: string): Promise<string> {
@@ -110,45 +109,12 @@ test('copy parameters = the PNG text; load parameters of an img2img result remak
   expect(errors).toEqual([]);
 });
 
-/** A 4×4 PNG carrying an A1111 `parameters` tEXt chunk. */
-function a1111Png(parameters: string): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body) >>> 0);
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(4, 0);
-  ihdr.writeUInt32BE(4, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const raw = Buffer.alloc(4 * (1 + 4 * 3), 128);
-  for (let y = 0; y < 4; y++) raw[y * 13] = 0;
-  return Buffer.concat([
-    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk('IHDR', ihdr),
-    chunk('tEXt', Buffer.from(`parameters\0${parameters}`, 'latin1')),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
 test('import: Euler a + Karras are applied; a clip skip the demo model cannot run is listed, not applied, and the next run works', async ({ page, atelier }) => {
   const errors = await openStudio(page, atelier.url);
   const png = a1111Png(
     'a yellow star on a purple background\nSteps: 5, Sampler: Euler a, Schedule type: Karras, CFG scale: 1.5, Seed: 31337, Size: 64x64, Model: sd_xl_base_1.0, Clip skip: 2, Hires upscale: 2, Version: v1.10.1',
   );
-  const dataTransfer = await page.evaluateHandle((b64) => {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const dt = new DataTransfer();
-    dt.items.add(new File([bytes], 'a1111.png', { type: 'image/png' }));
-    return dt;
-  }, png.toString('base64'));
-  await page.dispatchEvent('body', 'dragover', { dataTransfer });
-  await page.dispatchEvent('body', 'drop', { dataTransfer });
+  await dropPng(page, png, 'a1111.png');
 
   const offer = page.getByTestId('import-offer');
   await expect(offer).toBeVisible();

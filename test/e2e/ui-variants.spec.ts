@@ -1,17 +1,13 @@
 import { test, expect } from './fixtures';
 import { screenshotPath } from './screenshots';
+import { generate, openStudio } from './studio-actions';
 
 test('variant explorer: a lighting axis streams a grid that opens in Compare with prompt-word labels', async ({ page, atelier }) => {
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false'); // first page in
-  await page.getByTestId('prompt').fill('a chrome teapot on a table');
+  await openStudio(page, atelier.url);
   await page.getByTestId('steps').fill('4');
   const history = page.getByTestId('history');
   const before = Number(await history.getAttribute('data-count'));
-  await page.getByTestId('generate').click();
-  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  await generate(page, 'a chrome teapot on a table');
   await expect(page.getByTestId('viewer')).toHaveAttribute('data-showing', 'image');
   const sourceId = await page.getByTestId('history-item').first().getAttribute('data-id');
 
@@ -75,16 +71,9 @@ async function pngText(page: import('@playwright/test').Page, id: string): Promi
 }
 
 test('variant explorer: lock composition runs the lighting grid as img2img from the source at the chosen strength', async ({ page, atelier }) => {
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
-  await page.getByTestId('prompt').fill('a red ball on a blue floor');
+  await openStudio(page, atelier.url);
   await page.getByTestId('steps').fill('6');
-  const history = page.getByTestId('history');
-  const before = Number(await history.getAttribute('data-count'));
-  await page.getByTestId('generate').click();
-  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  await generate(page, 'a red ball on a blue floor');
   const sourceId = (await page.getByTestId('history-item').first().getAttribute('data-id'))!;
 
   await page.getByTestId('open-variants').click();
@@ -123,16 +112,9 @@ test('variant explorer: lock composition runs the lighting grid as img2img from 
 });
 
 test('variant explorer: lighting replaces the light already in the prompt; lighting × reflection X/Y grid; kept with the source across a reload', async ({ page, atelier }) => {
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.goto(atelier.url);
-  await expect(page.locator('[data-app-state="ready"]')).toBeVisible();
-  await expect(page.getByTestId('history')).toHaveAttribute('data-loading', 'false');
-  await page.getByTestId('prompt').fill('a large white square on a black background, lit from the right');
+  await openStudio(page, atelier.url);
   await page.getByTestId('steps').fill('4');
-  const history = page.getByTestId('history');
-  const before = Number(await history.getAttribute('data-count'));
-  await page.getByTestId('generate').click();
-  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  await generate(page, 'a large white square on a black background, lit from the right');
   const sourceId = (await page.getByTestId('history-item').first().getAttribute('data-id'))!;
 
   await page.getByTestId('open-variants').click();
