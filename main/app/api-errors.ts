@@ -18,6 +18,7 @@ const CODE_BY_ERROR_NAME: Readonly<Record<string, 'cancelled' | 'invalid_request
   CancelledError: 'cancelled',
   PipelineInputError: 'invalid_request',
   PromptSyntaxError: 'invalid_request',
+  InvalidModelIdError: 'invalid_request',
   ModelLoadError: 'model_error',
   SessionCreateError: 'model_error',
   CatalogError: 'model_error',

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LibraryError } from './errors';
-import { ProjectLibrary, projectFolderName, type OpenOptions } from './project-library';
+import { PROJECT_EXTENSION, ProjectLibrary, projectFolderName, type OpenOptions } from './project-library';
 import { Provenance } from '../provenance';
 
 export interface RegisteredProject {
@@ -28,7 +28,41 @@ interface RegistryFile {
 }
 
 export const REGISTRY_FILE = 'projects.json';
+
 export const DEFAULT_PROJECT_NAME = 'My Project';
+
+/** projectFolderName keeps at most this many UTF-16 units of a name (before the extension). */
+const FOLDER_BASE_MAX = 80;
+/** Suffixes tried before giving up; far more same-named projects than anyone keeps in one folder. */
+const MAX_SAME_NAME = 10_000;
+
+/** The longest prefix of `text` within `room` UTF-16 units that never splits a surrogate pair, without a trailing space or dot. */
+function fitUnits(text: string, room: number): string {
+  let out = '';
+  for (const ch of text) {
+    if (out.length + ch.length > room) break;
+    out += ch;
+  }
+  return out.replace(/[ .]+$/, '');
+}
+
+/**
+ * A folder name (passed to ProjectLibrary.create as the project's name) whose folder does not
+ * exist yet in parentDir. Two projects may share a display name; their folders get " (2)",
+ * " (3)" … suffixes. The cleaned name is cut to leave room for the suffix first, so a long name's
+ * suffix is never cut off again (which made the old loop spin forever), and the cut falls between
+ * whole characters. Bounded: after MAX_SAME_NAME taken names it throws.
+ */
+function freeFolderName(parentDir: string, name: string): string {
+  const base = projectFolderName(name).slice(0, -PROJECT_EXTENSION.length);
+  for (let n = 1; n <= MAX_SAME_NAME; n++) {
+    const suffix = n === 1 ? '' : ` (${n})`;
+    const candidate = `${fitUnits(base, FOLDER_BASE_MAX - suffix.length) || 'project'}${suffix}`;
+    const folder = projectFolderName(candidate);
+    if (!fs.existsSync(path.join(parentDir, folder))) return candidate;
+  }
+  throw new LibraryError(`cannot create project "${name}": ${MAX_SAME_NAME} folders with that name already exist in ${parentDir}`);
+}
 
 export class ProjectRegistry {
   private data: RegistryFile;
@@ -89,12 +123,11 @@ export class ProjectRegistry {
 
   /** Creates a new project folder (in projectsDir unless parentDir is given) and lists it. */
   async create(name: string, parentDir: string = this.projectsDir): Promise<RegisteredProject> {
+    if (!name.trim()) throw new LibraryError('project name must not be empty');
     fs.mkdirSync(parentDir, { recursive: true });
-    // Two projects may share a display name; their folders get " (2)", " (3)" … suffixes.
-    let folderName = name;
-    for (let n = 2; fs.existsSync(path.join(parentDir, projectFolderName(folderName))); n++) folderName = `${name} (${n})`;
+    const folderName = freeFolderName(parentDir, name);
     const lib = await ProjectLibrary.create(parentDir, folderName);
-    if (folderName !== name) lib.rename(name);
+    if (folderName !== name.trim()) lib.rename(name);
     try {
       return this.remember(lib);
     } finally {

@@ -7,9 +7,10 @@ import { EventEmitter } from 'node:events';
 import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
 import { DownloadError, ModelDownloader, type DownloadJob, type DownloadProgress, type DownloadResult, type DownloadState } from './downloader';
 import { HubClient, HubError, parseRepoRef } from './hub-client';
-import { slugifyModelId } from './manifest';
+import { assertSafeModelId, slugifyModelId } from './manifest';
 import { ModelStore, type ImportOptions, type InstalledModel } from './model-store';
 import { PlanError, planCatalogPull, planRepoPull, type PullPlan } from './plan';
+import { FolderSizeCache } from './size-cache';
 
 export interface ModelManagerOptions {
   /** The user's models folder; a function so a settings change takes effect on the next call. */
@@ -23,6 +24,8 @@ export interface ModelManagerOptions {
   concurrency?: number;
   freeBytes?: (dir: string) => Promise<number>;
   retryBaseMs?: number;
+  /** Where listed model folders keep their measured sizes (default: a cache of its own). */
+  folderSizes?: FolderSizeCache;
 }
 
 export interface DownloadProgressEvent {
@@ -85,10 +88,22 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   /** Failed downloads by model id, with what to pull again (kept for this process's life). */
   readonly #failed = new Map<string, FailedDownload & { options: PullOptions }>();
   #catalog: Promise<Catalog> | undefined;
+  /** Model folder sizes, so listing models doesn't walk every folder each time; cleared on every change made here. */
+  readonly #sizes: FolderSizeCache;
+  /** The listing running now, shared by every listInstalled() call until it settles. */
+  #listing: { dir: string; models: Promise<InstalledModel[]> } | undefined;
 
   constructor(options: ModelManagerOptions) {
     super();
     this.#opts = options;
+    this.#sizes = options.folderSizes ?? new FolderSizeCache();
+  }
+
+  /** Models were installed, imported, removed or a download ended: forget kept sizes, then tell listeners. */
+  #changed(): void {
+    this.#sizes.invalidate();
+    this.#listing = undefined;
+    this.emit('changed');
   }
 
   get modelsDir(): string {
@@ -101,7 +116,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   }
 
   store(): ModelStore {
-    return new ModelStore({ modelsDir: this.modelsDir, demoModelDir: this.#opts.demoModelDir, validate: this.#opts.validate, freeBytes: this.#opts.freeBytes });
+    return new ModelStore({ modelsDir: this.modelsDir, demoModelDir: this.#opts.demoModelDir, validate: this.#opts.validate, freeBytes: this.#opts.freeBytes, sizes: this.#sizes });
   }
 
   #hub(token?: string): HubClient {
@@ -121,8 +136,23 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     });
   }
 
+  /**
+   * Installed models. Calls made while a listing is already running share it (twenty clients asking
+   * at once read the folders once); a change made here starts the next listing afresh, so a list
+   * asked for after an import, removal or download returned always includes it.
+   */
   listInstalled(): Promise<InstalledModel[]> {
-    return this.store().list();
+    const dir = this.modelsDir; // a settings change to another folder never joins the old folder's listing
+    let listing = this.#listing?.dir === dir ? this.#listing : undefined;
+    if (!listing) {
+      const entry = { dir, models: this.store().list() };
+      listing = this.#listing = entry;
+      const clear = () => {
+        if (this.#listing === entry) this.#listing = undefined;
+      };
+      entry.models.then(clear, clear);
+    }
+    return listing.models.then((models) => models.slice());
   }
 
   /** Catalog entries with their install / partial-download / running state. */
@@ -166,6 +196,8 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
 
   /** Plan and start (or resume) a download; resolves once it is running, with the job. */
   async pull(what: string, options: PullOptions = {}): Promise<{ modelId: string; job: DownloadJob; plan: PullPlan }> {
+    // A chosen id that cannot be a folder name is refused before anything reaches the network.
+    if (options.id !== undefined) assertSafeModelId(options.id);
     let plan: PullPlan;
     try {
       plan = await this.plan(what, options);
@@ -191,9 +223,12 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     job.done.then(
       async (result: DownloadResult) => {
         this.#jobs.delete(modelId);
+        // The finished model's entry (and a re-download's folder) is measured afresh.
+        this.#sizes.invalidate();
+        this.#listing = undefined;
         const model = (await this.store().get(result.id))!;
         this.emit('download-finished', { modelId, model });
-        this.emit('changed');
+        this.#changed();
       },
       (err: unknown) => {
         this.#jobs.delete(modelId);
@@ -203,7 +238,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
           this.#failed.set(modelId, { modelId, source: what, options, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, failedAt: Date.now() });
         }
         this.emit('download-failed', { modelId, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false });
-        this.emit('changed');
+        this.#changed();
       },
     );
     return { modelId, job, plan };
@@ -245,7 +280,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     if (!this.#jobs.has(modelId) && this.#failed.has(modelId)) {
       this.#failed.delete(modelId);
       await new ModelDownloader({ modelsDir: this.modelsDir }).discard(modelId);
-      this.emit('changed');
+      this.#changed();
       return;
     }
     this.#job(modelId).cancel();
@@ -259,14 +294,14 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
 
   async importFolder(folder: string, options: ImportOptions = {}): Promise<InstalledModel> {
     const model = await this.store().importFolder(folder, options);
-    this.emit('changed');
+    this.#changed();
     return model;
   }
 
   async remove(modelId: string): Promise<void> {
     if (this.#jobs.has(modelId)) throw new DownloadError(`"${modelId}" is downloading; cancel the download instead`, 'in-progress', true);
     await this.store().remove(modelId);
-    this.emit('changed');
+    this.#changed();
   }
 
   /** App shutdown: stop every download, keeping partial files for the next start. */

@@ -85,9 +85,14 @@ export function slugifyModelId(text: string): string {
 }
 
 /** Ids become folder names: refuse anything that could escape the models folder. */
+/** A model id a caller chose that cannot be a folder name: the caller's mistake (API: invalid_request). */
+export class InvalidModelIdError extends Error {
+  override name = 'InvalidModelIdError';
+}
+
 export function assertSafeModelId(id: string): void {
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(id) || id.includes('..')) {
-    throw new Error(`invalid model id "${id}": use lowercase letters, digits, ".", "_" and "-"`);
+    throw new InvalidModelIdError(`invalid model id "${id}": use lowercase letters, digits, ".", "_" and "-"`);
   }
 }
 

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { checkPipelineFolder, detectFamily } from './layout';
 import { STAGING_DIR, defaultFreeBytes, formatBytes } from './downloader';
-import { MANIFEST_FILE, assertSafeModelId, readManifest, slugifyModelId, writeManifest, type ModelManifest, type ModelSource } from './manifest';
+import { assertSafeModelId, readManifest, slugifyModelId, writeManifest, type ModelManifest, type ModelSource } from './manifest';
 import type { ModelKind } from './catalog';
+import { folderSize, type FolderSizeCache } from './size-cache';
 
-export { detectFamily };
+export { detectFamily, folderSize };
 
 export const DEMO_MODEL_ID = 'atelier-demo';
 
@@ -49,6 +50,8 @@ export interface ModelStoreOptions {
   validate?: (folder: string) => Promise<void>;
   /** Free bytes on the volume holding `dir` (default fs.statfs); injectable for tests. */
   freeBytes?: (dir: string) => Promise<number>;
+  /** Kept folder sizes (the model manager's), so list() does not walk every model folder on each call. */
+  sizes?: FolderSizeCache;
 }
 
 export interface ImportOptions {
@@ -81,19 +84,14 @@ export class ModelStore {
 
   /** The bundled demo model (when configured) followed by installed models sorted by id. */
   async list(): Promise<InstalledModel[]> {
-    const out: InstalledModel[] = [];
-    if (this.#opts.demoModelDir) out.push(await this.#demoEntry(this.#opts.demoModelDir));
-    let names: string[] = [];
-    try {
-      names = (await readdir(this.modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
-    } catch {
-      names = [];
-    }
-    for (const name of names.sort()) {
-      const entry = await this.#entryFor(path.join(this.modelsDir, name), name);
-      if (entry && entry.id !== DEMO_MODEL_ID) out.push(entry);
-    }
-    return out;
+    // Folders are read side by side (in the listed order): one round trip through a busy I/O pool, not one per file.
+    const readNames = readdir(this.modelsDir, { withFileTypes: true }).then(
+      (entries) => entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name),
+      () => [] as string[],
+    );
+    const [demo, names] = await Promise.all([this.#opts.demoModelDir ? this.#demoEntry(this.#opts.demoModelDir) : undefined, readNames]);
+    const entries = await Promise.all(names.sort().map((name) => this.#entryFor(path.join(this.modelsDir, name), name)));
+    return [...(demo ? [demo] : []), ...entries.filter((e): e is InstalledModel => e !== undefined && e.id !== DEMO_MODEL_ID)];
   }
 
   async get(id: string): Promise<InstalledModel | undefined> {
@@ -197,9 +195,12 @@ export class ModelStore {
     throw new ModelStoreError(`no installed model "${id}" in ${this.modelsDir}. Installed: ${known}`, 'not-found');
   }
 
+  #sizeOf(dir: string): Promise<number> {
+    return this.#opts.sizes ? this.#opts.sizes.size(dir) : folderSize(dir);
+  }
+
   async #demoEntry(dir: string): Promise<InstalledModel> {
-    const manifest = await readManifest(dir);
-    const ok = await exists(path.join(dir, 'model_index.json'));
+    const [manifest, ok] = await Promise.all([readManifest(dir), exists(path.join(dir, 'model_index.json'))]);
     return {
       id: DEMO_MODEL_ID,
       name: manifest?.name ?? 'Atelier demo (tiny, bundled)',
@@ -210,15 +211,14 @@ export class ModelStore {
       bundled: true,
       status: ok ? 'ok' : 'missing',
       family: manifest?.family ?? 'demo',
-      sizeBytes: ok ? await folderSize(dir) : 0,
+      sizeBytes: ok ? await this.#sizeOf(dir) : 0,
       ...(manifest?.defaults ? { defaults: manifest.defaults } : {}),
       description: manifest?.description ?? 'A tiny text-to-image model trained by the Atelier project; ships with the app.',
     };
   }
 
   async #entryFor(folder: string, name: string): Promise<InstalledModel | undefined> {
-    const manifest = await readManifest(folder);
-    const hasIndex = await exists(path.join(folder, 'model_index.json'));
+    const [manifest, hasIndex] = await Promise.all([readManifest(folder), exists(path.join(folder, 'model_index.json'))]);
     if (!manifest) {
       if (!hasIndex) return undefined;
       let id = name;
@@ -237,7 +237,7 @@ export class ModelStore {
         bundled: false,
         status: 'ok',
         family: await detectFamily(folder),
-        sizeBytes: await folderSize(folder),
+        sizeBytes: await this.#sizeOf(folder),
       };
     }
     const target = manifest.source === 'import-reference' && manifest.path ? manifest.path : folder;
@@ -257,28 +257,12 @@ export class ModelStore {
       ...(manifest.repo ? { repo: manifest.repo } : {}),
       ...(manifest.revision ? { revision: manifest.revision } : {}),
       ...(manifest.catalogId ? { catalogId: manifest.catalogId } : {}),
-      sizeBytes: manifest.sizeBytes ?? (await folderSize(folder)),
+      sizeBytes: manifest.sizeBytes ?? (await this.#sizeOf(folder)),
       installedAt: manifest.installedAt,
       ...(manifest.defaults ? { defaults: manifest.defaults } : {}),
       ...(manifest.description ? { description: manifest.description } : {}),
     };
   }
-}
-
-export async function folderSize(dir: string): Promise<number> {
-  let total = 0;
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += await folderSize(p);
-    else if (e.name !== MANIFEST_FILE) total += (await stat(p).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -104,6 +104,13 @@ describe('model management API', () => {
     expect(hub.requests.filter((r) => r.path !== '' && !r.path.startsWith('api/')).length).toBe(before);
   });
 
+  it('a model id that cannot be a folder name is the caller\'s mistake (invalid_request), not an internal error', async () => {
+    // Found by the API fuzzer (seed 2, scale 3): this id used to surface as `internal`.
+    await expect(client.pullModel({ source: 'sd15', id: 'é- _.._/:aéa_' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/invalid model id/) });
+    await expect(client.pullModel({ source: REPO, id: '../escape' })).rejects.toMatchObject({ code: 'invalid_request' });
+    expect((await client.listModels()).map((m) => m.id)).toEqual(['atelier-demo']);
+  });
+
   it('refuses to remove the bundled demo model and names unknown downloads', async () => {
     await expect(client.removeModel({ modelId: 'atelier-demo' })).rejects.toMatchObject({ code: 'model_error' });
     await expect(client.cancelDownload({ modelId: 'nothing-running' })).rejects.toMatchObject({ code: 'not_found' });

@@ -1,16 +1,17 @@
 /**
- * `atelier serve` (the built CLI, `npm run build:node` first) opens the compatibility port next to
- * the studio: `--compat-port 0` picks a free one, the URL is printed, `--no-comfy` / `--no-a1111`
- * turn either API off, and SIGTERM closes it with the studio.
+ * `atelier serve` opens the compatibility port next to the studio: `--compat-port 0` picks a free
+ * one, the URL is printed, `--no-comfy` / `--no-a1111` turn either API off, and SIGTERM closes it
+ * with the studio. Always runs: bin/atelier.mjs runs dist/main/cli.mjs, which vitest's globalSetup
+ * (test/global-setup.ts) rebuilds whenever it is missing or older than the sources, and without a
+ * build bin/atelier.mjs runs the TypeScript sources through tsx; either way the current code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, within } from './helpers';
 
-const built = existsSync(join(REPO_ROOT, 'dist', 'main', 'cli.mjs'));
 const children: ChildProcess[] = [];
 const homes: string[] = [];
 
@@ -42,7 +43,7 @@ function serve(args: string[], line: RegExp): Promise<{ child: ChildProcess; out
   );
 }
 
-describe.skipIf(!built)('atelier serve — compatibility port', () => {
+describe('atelier serve — compatibility port', () => {
   it('prints the A1111 and ComfyUI base URLs and answers both; SIGTERM closes it', async () => {
     const { child, out } = await serve(['--compat-port', '0'], /ComfyUI API (http:\/\/127\.0\.0\.1:\d+)/);
     const a1111 = /AUTOMATIC1111 API (http:\/\/127\.0\.0\.1:\d+)\/sdapi\/v1/.exec(out())![1];

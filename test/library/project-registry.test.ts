@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProjectLibrary, ProjectRegistry } from '../../main/library';
 import { params, removeDir, tempDir, testImage } from './helpers';
 
@@ -92,5 +92,86 @@ describe('ProjectRegistry', () => {
     const r = new ProjectRegistry(userData);
     expect(r.list()).toEqual([]);
     expect(fs.readdirSync(userData).some((f) => f.startsWith('projects.json.corrupt-'))).toBe(true);
+  });
+});
+
+describe('ProjectRegistry folder names for long names (a fuzz-found hang)', () => {
+  /**
+   * create() picks its folder in a synchronous loop, which a vitest timeout cannot interrupt: the
+   * old code spun forever on a second 80+ character name. Cap the folder probes so a regression
+   * fails here (with a message) instead of hanging the run.
+   */
+  function capFolderProbes(max = 5_000): void {
+    const real = fs.existsSync;
+    let calls = 0;
+    vi.spyOn(fs, 'existsSync').mockImplementation((p) => {
+      if (++calls > max) throw new Error(`ProjectRegistry.create probed ${calls} folder names: it is looping`);
+      return real(p);
+    });
+  }
+  afterEach(() => vi.restoreAllMocks());
+
+  const projectsDir = () => path.join(userData, 'projects');
+  const onDisk = () => fs.readdirSync(projectsDir()).sort();
+
+  it('gives a second project with an 80+ character name its own folder and keeps both names', async () => {
+    capFolderProbes();
+    const name = 'Lighting study for the spring catalogue - north-facing studio - reflective floor v2';
+    expect(name.length).toBeGreaterThan(80);
+    const a = await reg.create(name);
+    const b = await reg.create(name);
+    expect(a.path).not.toBe(b.path);
+    expect(path.basename(a.path)).toBe(`${name.slice(0, 80)}.atelier`);
+    expect(path.basename(b.path)).toBe(`${name.slice(0, 76)} (2).atelier`);
+    expect([a.name, b.name]).toEqual([name, name]);
+    expect(onDisk()).toEqual([path.basename(a.path), path.basename(b.path)].sort());
+    // Both really are separate, openable projects.
+    expect((await reg.openProject(a.id)).info().name).toBe(name);
+    expect((await reg.openProject(b.id)).info().name).toBe(name);
+    expect(a.id).not.toBe(b.id);
+  });
+
+  it('numbers a dozen projects with a 200-character name, the suffix never cut off', async () => {
+    capFolderProbes();
+    const name = 'ab '.repeat(70).trim();
+    const made = [];
+    for (let i = 0; i < 12; i++) made.push(await reg.create(name));
+    const folders = made.map((p) => path.basename(p.path, '.atelier'));
+    expect(new Set(folders).size).toBe(12);
+    folders.forEach((f, i) => {
+      expect(f.length).toBeLessThanOrEqual(80);
+      if (i > 0) expect(f.endsWith(` (${i + 1})`)).toBe(true);
+    });
+    expect(made.every((p) => p.name === name)).toBe(true);
+    expect(onDisk()).toEqual(made.map((p) => path.basename(p.path)).sort());
+  });
+
+  it('cuts between whole characters (no half surrogate pair in a folder name)', async () => {
+    capFolderProbes();
+    // 121 UTF-16 units of letters: a cut at 80 or 76 units would split a pair.
+    const name = `a${'𠀀'.repeat(60)}`;
+    const a = await reg.create(name);
+    const b = await reg.create(name);
+    // A lone surrogate does not survive a UTF-8 round trip (the file system stores U+FFFD instead).
+    for (const p of [a, b]) expect(Buffer.from(path.basename(p.path), 'utf8').toString('utf8')).toBe(path.basename(p.path));
+    expect(path.basename(b.path).endsWith(' (2).atelier')).toBe(true);
+    // The paths the registry remembers are the folders that exist.
+    expect(onDisk()).toEqual([path.basename(a.path), path.basename(b.path)].sort());
+    expect([a.name, b.name]).toEqual([name, name]);
+  });
+
+  it('numbers names that clean to nothing, and two creates started together get two folders', async () => {
+    capFolderProbes();
+    const a = await reg.create('...');
+    const b = await reg.create('...');
+    expect([path.basename(a.path), path.basename(b.path)]).toEqual(['project.atelier', 'project (2).atelier']);
+    expect(b.name).toBe('...');
+    const long = 'z'.repeat(100);
+    const [c, d] = await Promise.all([reg.create(long), reg.create(long)]);
+    expect(c.path).not.toBe(d.path);
+  });
+
+  it('still refuses an empty name', async () => {
+    await expect(reg.create('   ')).rejects.toThrow(/must not be empty/);
   });
 });

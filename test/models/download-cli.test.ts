@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import path from 'node:path';
 import { runModelsCommand, type ModelsCliContext } from '../../main/models/cli';
 import { startHubServer, sha256, type HubServer } from './helpers/hub-server';
-import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, tempDir } from './helpers/fixtures';
+import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, tempDir, waitForBytesOnDisk } from './helpers/fixtures';
 
 class Capture extends Writable {
   text = '';
@@ -179,7 +179,7 @@ describe('atelier models pull', () => {
     const ac = new AbortController();
     const first = run(['pull', 'tiny'], { ctx: { signal: ac.signal, concurrency: 1 } });
     await server.waitForStall('unet/model.onnx');
-    await new Promise((r) => setTimeout(r, 100));
+    await waitForBytesOnDisk(path.join(ctx.modelsDir, '.staging/tiny/unet/model.onnx.part'), 100_000);
     ac.abort();
     const r1 = await first;
     expect(r1.code).toBe(130);

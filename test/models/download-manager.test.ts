@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelManager, type DownloadProgressEvent } from '../../main/models/manager';
 import { startHubServer, type HubServer } from './helpers/hub-server';
-import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, specsFor, tempDir } from './helpers/fixtures';
+import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, specsFor, tempDir, waitForBytesOnDisk } from './helpers/fixtures';
 
 let files: Record<string, Buffer>;
 let server: HubServer;
@@ -71,7 +71,7 @@ describe('ModelManager', () => {
     const failed = new Promise<{ code: string; resumable: boolean }>((resolve) => m1.on('download-failed', resolve));
     await m1.pull('tiny');
     await server.waitForStall('unet/model.onnx');
-    await new Promise((r) => setTimeout(r, 100));
+    await waitForBytesOnDisk(path.join(root, 'models/.staging/tiny/unet/model.onnx.part'), 100_000);
     await m1.close();
     expect(await failed).toMatchObject({ code: 'aborted', resumable: true });
     expect(await installedFolders(path.join(root, 'models'))).toEqual([]);

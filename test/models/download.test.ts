@@ -5,13 +5,18 @@ import { DownloadError, ModelDownloader, type DownloadProgress, type DownloaderO
 import { HubClient, parseRepoRef } from '../../main/models/hub-client';
 import { ModelStore } from '../../main/models/model-store';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
-import { startHubServer, type HubServer } from './helpers/hub-server';
-import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, requestFor, tempDir } from './helpers/fixtures';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { sha256, startHubServer, type HubServer } from './helpers/hub-server';
+import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, requestFor, tempDir, waitForBytesOnDisk } from './helpers/fixtures';
 
 let files: Record<string, Buffer>;
 let server: HubServer;
 let modelsDir: string;
+/** Child processes a test started and has not seen exit yet: killed after the test, whatever happened. */
+const children = new Set<ChildProcess>();
+const DOWNLOAD_CHILD = fileURLToPath(new URL('./helpers/download-child.ts', import.meta.url));
+
 
 function downloader(opts: Partial<DownloaderOptions> = {}): ModelDownloader {
   return new ModelDownloader({ modelsDir, endpoint: server.endpoint, retryBaseMs: 5, retryMaxMs: 50, progressIntervalMs: 0, ...opts });
@@ -53,6 +58,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  children.clear();
   await server.close();
   await removeDir(modelsDir);
 });
@@ -215,7 +222,7 @@ describe('ModelDownloader', () => {
     expect(server.bytesServed() - servedBefore).toBeLessThanOrEqual(total - written + 16 * 1024);
   });
 
-  it('resumes after the app is killed mid-download, with a new downloader instance', async () => {
+  it('resumes after the app quits (aborts) mid-download, with a new downloader instance', async () => {
     const unet = files['unet/model.onnx'];
     server.hooks.stallAfter.set('unet/model.onnx', 120_000);
     const app = new AbortController();
@@ -240,6 +247,52 @@ describe('ModelDownloader', () => {
     // Files finished before the kill were not fetched again.
     for (const p of Object.keys(files)) expect(server.requests.filter((r) => r.path === p && r.status < 300).length, p).toBeLessThanOrEqual(p === 'unet/model.onnx' ? 2 : 1);
 
+  });
+
+  it('resumes after the app process is SIGKILLed mid-download, with the file hash intact', async () => {
+    const unet = files['unet/model.onnx'];
+    const STALL = 120_000;
+    server.hooks.stallAfter.set('unet/model.onnx', STALL);
+    const requestFile = path.join(modelsDir, 'request.json');
+    await writeFile(requestFile, JSON.stringify(requestFor(files)));
+    // A real second process downloads (one file at a time, small ones first) from the loopback hub.
+    const app = spawn(process.execPath, ['--import', 'tsx', DOWNLOAD_CHILD, modelsDir, server.endpoint, requestFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(app);
+    let output = '';
+    app.stdout!.on('data', (d) => (output += d));
+    app.stderr!.on('data', (d) => (output += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => app.on('exit', (code, signal) => resolve({ code, signal })));
+    const early = exited.then((e) => {
+      throw new Error(`download process ended before the kill (${JSON.stringify(e)}): ${output}`);
+    });
+
+    // Mid-download: the hub has sent the UNet's first 120 kB and holds the connection open; kill
+    // once those bytes are on disk (bounded poll, no fixed sleep).
+    const part = path.join(modelsDir, '.staging/tiny-sd/unet/model.onnx.part');
+    await Promise.race([server.waitForStall('unet/model.onnx'), early]);
+    await Promise.race([waitForBytesOnDisk(part, STALL).catch((e: Error) => Promise.reject(new Error(`${e.message}; child said: ${output}`))), early]);
+    early.catch(() => {}); // from here on, the exit is ours
+    expect(app.kill('SIGKILL')).toBe(true);
+    expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
+    children.delete(app);
+
+    expect((await stat(part)).size).toBe(STALL);
+    expect(await exists(path.join(modelsDir, '.staging/tiny-sd/.atelier-download.json'))).toBe(true);
+    // The dead process's lock is still there; the resuming downloader must take it over.
+    expect(JSON.parse(await readFile(path.join(modelsDir, '.staging/tiny-sd/.lock'), 'utf8')).pid).toBe(app.pid);
+    await expectNothingInstalled();
+
+    // Restart: resume in this process with a fresh downloader over the same models folder.
+    const result = await downloader({ concurrency: 1 }).download(requestFor(files));
+    expect(result.bytesReceived).toBe(unet.length - STALL);
+    const installed = await readFile(path.join(modelsDir, 'tiny-sd', 'unet/model.onnx'));
+    expect(sha256(installed)).toBe(sha256(unet));
+    await expectInstalledExactly();
+    const reqs = server.requests.filter((r) => r.path === 'unet/model.onnx');
+    expect(reqs.at(-1)).toMatchObject({ start: STALL, status: 206 });
+    expect(server.bytesServed('unet/model.onnx')).toBe(unet.length);
+    // Files the killed process finished were not fetched again.
+    for (const p of Object.keys(files)) expect(server.requests.filter((r) => r.path === p && r.status < 300).length, p).toBeLessThanOrEqual(p === 'unet/model.onnx' ? 2 : 1);
   });
 
   it('restarts from scratch when the staging folder was for a different file list', async () => {

@@ -55,3 +55,21 @@ export async function installedFolders(modelsDir: string): Promise<string[]> {
   const entries = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
 }
+
+/** Polls `cond` every 20 ms until it holds; rejects with `why()` after `timeoutMs` (a bounded wait on a condition, not a fixed sleep). */
+export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs: number, why: () => string = () => `condition not met within ${timeoutMs} ms`): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Resolves once `file` holds at least `bytes` bytes on disk (bounded poll). */
+export function waitForBytesOnDisk(file: string, bytes: number, timeoutMs = 20_000): Promise<void> {
+  return waitUntil(
+    async () => ((await stat(file).catch(() => null))?.size ?? 0) >= bytes,
+    timeoutMs,
+    () => `${file} never reached ${bytes} bytes within ${timeoutMs} ms`,
+  );
+}
