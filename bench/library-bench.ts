@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { ProjectLibrary, ulid } from '../main/library';
 import { GENERATION_COLUMNS, SQL, THUMBNAIL_COLUMNS, buildHistoryQuery } from '../main/library/queries';
 import type { HistoryQuery } from '../main/library';
+import { fmt, msSince, realisticImage } from './bench-helpers';
 import { writeBenchmarkSection } from './benchmarks-doc';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, 'no-write': { type: 'boolean', default: false } } });
@@ -22,13 +23,12 @@ const ROWS = Number(values.rows);
 let seed = 20240601;
 const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
-const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const ms = msSince;
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 const median = (xs: number[]) => pct(xs, 50);
-const fmt = (n: number) => n.toFixed(2);
 
 const SUBJECTS = ['portrait', 'landscape', 'lighthouse', 'castle', 'forest', 'city street', 'woman', 'man', 'cat', 'dog', 'mountain', 'ocean', 'car', 'kitchen', 'bride', 'warrior', 'robot', 'flower field', 'desert', 'cathedral'];
 const LIGHT = ['warm rim light', 'golden hour', 'soft window light', 'neon glow', 'overcast', 'studio lighting', 'backlit', 'candlelight', 'moonlight', 'harsh noon sun'];
@@ -38,21 +38,6 @@ const RARE = Array.from({ length: 2000 }, (_, i) => `zq${i.toString(36)}word`);
 const MODELS = ['sd15', 'sdxl-base', 'sd-turbo', 'realvis', 'juggernaut'];
 const SCHEDULERS = ['EulerAncestralDiscreteScheduler', 'DPMSolverMultistepScheduler', 'DDIMScheduler', 'LCMScheduler', 'EulerDiscreteScheduler'];
 const SIZES: Array<[number, number]> = [[512, 512], [512, 768], [768, 512], [1024, 1024], [832, 1216]];
-
-function realisticImage(w: number, h: number, s: number) {
-  const rgb = new Uint8Array(w * h * 3);
-  let x0 = s;
-  const noise = () => ((x0 = (Math.imul(x0, 1664525) + 1013904223) >>> 0) >>> 27);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = (y * w + x) * 3;
-      rgb[i] = (x / 2 + noise()) & 255;
-      rgb[i + 1] = (y / 2 + noise()) & 255;
-      rgb[i + 2] = ((x + y) / 4 + s + noise()) & 255;
-    }
-  }
-  return { width: w, height: h, rgb };
-}
 
 // ---------------------------------------------------------------- 1. build the project
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-bench-'));

@@ -38,6 +38,14 @@ export interface InfotextParams {
   /** A1111 numbering: 1 = last CLIP layer (its default, left out of the text). */
   clipSkip: number;
   appVersion: string;
+  /** LoRAs merged for this image: written as A1111's `Lora hashes` (name: first 12 hex digits of the addnet hash). */
+  loraHashes: LoraHash[];
+}
+
+export interface LoraHash {
+  name: string;
+  /** Hex; A1111 writes and matches the first 12 digits (SHA-256 of the tensor bytes after the header). */
+  hash: string;
 }
 
 export interface ParsedInfotext {
@@ -154,6 +162,7 @@ export function formatInfotext(params: Partial<InfotextParams>, extra: Record<st
   if (params.batchIndex) add('Batch pos', params.batchIndex);
   // A1111 writes Clip skip only above 1 (its default), and reads its absence as 1.
   if (params.clipSkip !== undefined && params.clipSkip > 1) add('Clip skip', params.clipSkip);
+  if (params.loraHashes && params.loraHashes.length > 0) add('Lora hashes', formatLoraHashes(params.loraHashes));
   for (const [k, v] of Object.entries(extra)) add(k, v);
   add('Version', params.appVersion ? `Atelier ${params.appVersion}` : undefined);
 
@@ -164,9 +173,54 @@ export function formatInfotext(params: Partial<InfotextParams>, extra: Record<st
 }
 
 /** Keys `infotextToParams` reads; any other key is named in its notes as not applied. */
-const READ_KEYS = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size-1', 'Size-2', 'Model', 'Model hash', 'Denoising strength', 'RNG', 'Clip skip']);
+const READ_KEYS = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size-1', 'Size-2', 'Model', 'Model hash', 'Denoising strength', 'RNG', 'Clip skip', 'Lora hashes']);
 /** Keys that describe the image without changing it (nothing to apply). */
-const INFORMATIONAL_KEYS = new Set(['Version', 'Batch pos', 'Batch size', 'Emphasis', 'Lora hashes', 'TI hashes', 'Pad conds', 'Hashes']);
+const INFORMATIONAL_KEYS = new Set(['Version', 'Batch pos', 'Batch size', 'Emphasis', 'TI hashes', 'Pad conds', 'Hashes']);
+
+/**
+ * A1111's `Lora hashes` value (extensions-builtin/Lora/extra_networks_lora.py): `name: hash, …` with
+ * `:` and `,` removed from names and the 12-digit short hash.
+ */
+export function formatLoraHashes(list: readonly LoraHash[]): string {
+  return list.map((l) => `${l.name.replace(/[:,]/g, '')}: ${l.hash.slice(0, 12)}`).join(', ');
+}
+
+/** Parse `name: hash, name2: hash2` (A1111 splits on `,` then on the first `:`); malformed parts are skipped. */
+export function parseLoraHashes(value: string | undefined): LoraHash[] {
+  if (!value) return [];
+  const out: LoraHash[] = [];
+  for (const part of value.split(',')) {
+    const colon = part.indexOf(':');
+    if (colon < 0) continue;
+    const name = part.slice(0, colon).trim();
+    const hash = part.slice(colon + 1).trim().toLowerCase();
+    if (name && /^[0-9a-f]{8,64}$/.test(hash)) out.push({ name, hash });
+  }
+  return out;
+}
+
+/**
+ * What A1111 does when infotext is pasted (`infotext_pasted` in extra_networks_lora.py): each
+ * `<lora:alias:` in the prompt whose alias has a hash in `Lora hashes` is renamed to the local
+ * LoRA with that hash (`lookup`: 12-digit hash → local name, or null). `missing` lists the names
+ * whose hash matches no local LoRA, so the UI can say which files to get.
+ */
+export function restoreLoraNames(prompt: string, hashes: readonly LoraHash[], lookup: (shortHash: string) => string | null): { prompt: string; missing: LoraHash[] } {
+  const missing: LoraHash[] = [];
+  const byName = new Map(hashes.map((h) => [h.name, h]));
+  const resolved = new Map<string, string | null>();
+  for (const h of hashes) {
+    const local = lookup(h.hash.slice(0, 12));
+    resolved.set(h.name, local);
+    if (!local) missing.push(h);
+  }
+  const out = prompt.replace(/<lora:([^:>]+)([:>])/g, (whole, alias: string, end: string) => {
+    const h = byName.get(alias.replace(/[:,]/g, ''));
+    const local = h ? resolved.get(h.name) : null;
+    return local ? `<lora:${local}${end}` : whole;
+  });
+  return { prompt: out, missing };
+}
 
 /**
  * Best-effort conversion of parsed A1111 infotext to our parameter names. `notes`, when given,
@@ -215,6 +269,8 @@ export function infotextToParams(parsed: ParsedInfotext, notes?: string[]): Part
   const clipSkip = int(p['Clip skip']);
   if (clipSkip !== undefined && clipSkip >= 1 && clipSkip <= 12) out.clipSkip = clipSkip;
   else if (p['Clip skip'] !== undefined) notes?.push(`Clip skip ${p['Clip skip']} — must be a whole number from 1 to 12`);
+  const loraHashes = parseLoraHashes(p['Lora hashes']);
+  if (loraHashes.length > 0) out.loraHashes = loraHashes;
   if (notes) {
     const unused = Object.keys(p).filter((k) => !READ_KEYS.has(k) && !INFORMATIONAL_KEYS.has(k) && !k.startsWith('Size-'));
     const names = [...new Set(unused.map((k) => k.replace(/-[12]$/, '')))];

@@ -27,3 +27,10 @@ export function providerLabel(name: string): string {
 export function isExecutionProviderName(name: string): name is ExecutionProviderName {
   return (PROVIDER_NAMES as readonly string[]).includes(name);
 }
+
+/** Validates a provider choice typed by a person (CLI flag, config file); case-insensitive, default 'auto'. */
+export function parseProviderChoiceName(value: string | undefined): ProviderChoiceName {
+  const v = (value ?? 'auto').toLowerCase();
+  if ((PROVIDER_CHOICES as readonly string[]).includes(v)) return v as ProviderChoiceName;
+  throw new Error(`Unknown execution provider "${value}". Valid: ${PROVIDER_CHOICES.join(', ')}.`);
+}

@@ -4,6 +4,7 @@
 //   preload/  (bridge)   → preload/, common/, electron.
 //   main/     (Node)     → never renderer/ or preload/.
 // Floors inside main/ (MAIN_FLOORS): platform < engine < engine-host < app < api < server < {cli, electron};
+// farm (the render farm) sits on app, below cli;
 // library and models sit beside the engine, below app. A folder imports only the folders listed for it,
 // and main/engine and main/engine-host only through their index.ts (their public surface).
 // No import circles anywhere (type-only imports count: a circle of types is still a knot to untie).
@@ -62,9 +63,11 @@ export const MAIN_FLOORS = Object.freeze({
   app: ['engine', 'engine-host', 'library', 'models', 'provenance', 'platform'],
   api: ['app', 'engine', 'engine-host', 'library', 'models', 'platform'],
   server: ['api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
+  // The render farm (Redis + BullMQ): an executor for the app's generation service and the worker; above app.
+  farm: ['app', 'engine', 'engine-host', 'library', 'models', 'platform'],
   // The A1111 / ComfyUI compatibility port: beside server, reusing its access rules (server/auth.ts).
   compat: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
-  cli: ['compat', 'server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'provenance', 'platform'],
+  cli: ['farm', 'compat', 'server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'provenance', 'platform'],
   electron: ['server', 'api', 'app', 'engine', 'engine-host', 'library', 'models', 'platform'],
 });
 

@@ -1,6 +1,7 @@
 // `npm run bench [-- <name>... [--flag ...]]`: runs the benchmarks with tsx, one after another.
 //   no names      → every bench/*-bench.ts, then bench/engine-overhead.ts, bench/memory.ts and bench/soak.ts
-//   names         → only those (`library`, `library-bench`, `engine-overhead`, `memory`, `soak`, `bench/library-bench.ts`, …)
+//   names         → only those (`library`, `library-bench`, `engine-overhead`, `memory`, `soak`, `bench/library-bench.ts`, …;
+//                   `farm` = bench/farm-bench.ts: render farm, 1 vs 2 CPU workers on a redis-server of its own)
 //   --flags ...   → everything from the first flag on is passed to every selected benchmark (e.g. `--no-write`)
 // Exits non-zero if any benchmark fails; the others still run.
 import { spawnSync } from 'node:child_process';

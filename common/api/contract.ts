@@ -167,6 +167,31 @@ export interface HistoryPage {
 /** `interrupted`: queued or running when the server stopped; retryJob runs it again with its parameters. */
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
+/** A render-farm worker as the studio's Farm panel lists it (`atelier worker --farm`). */
+export interface FarmWorkerSummary {
+  name: string;
+  providers: string[];
+  provider: string;
+  freeMemoryBytes: number;
+  totalMemoryBytes: number;
+  models: { id: string; name: string; hash: string }[];
+  busy: boolean;
+  /** The studio job it runs now. */
+  jobId: string | null;
+  jobsDone: number;
+  /** Denoising steps per second of its last job (0 before the first). */
+  itPerSec: number;
+  seenAt: number;
+}
+
+/** Whether this studio coordinates a render farm (`atelier serve --farm`), through which Redis, and who works. */
+export interface FarmStatus {
+  enabled: boolean;
+  /** The Redis URL with the password redacted; null without a farm. */
+  redis: string | null;
+  workers: FarmWorkerSummary[];
+}
+
 export interface JobSummary {
   jobId: string;
   state: JobState;
@@ -278,6 +303,9 @@ export type AtelierEvent =
   | { type: 'job:done'; jobId: string; generations: GenerationRecord[]; provider: string; timings: Record<string, number>; /** Where the generations were saved. */ projectId?: string }
   | { type: 'job:failed'; jobId: string; error: ApiErrorShape }
   | { type: 'job:cancelled'; jobId: string }
+  /** Render farm: the worker that took a job (again, after a retry or a takeover), and the worker list. */
+  | { type: 'job:worker'; jobId: string; worker: string }
+  | { type: 'farm:workers'; workers: FarmWorkerSummary[] }
   | { type: 'model:loaded'; model: LoadedModelInfo }
   | { type: 'model:download-progress'; modelId: string; state: string; bytesDone: number; bytesTotal: number; rateBps: number; etaMs: number }
   | { type: 'model:download-finished'; modelId: string }
@@ -312,6 +340,8 @@ export interface AtelierApi {
   /** false when the job is not waiting (running, finished or unknown). */
   moveJob(req: In<'MoveJobRequest'>): Promise<{ moved: boolean }>;
   listJobs(): Promise<JobSummary[]>;
+  /** The render farm's Redis and live workers (`enabled: false` when the studio runs jobs on its own engine). */
+  getFarmStatus(): Promise<FarmStatus>;
   listProjects(): Promise<ProjectSummary[]>;
   createProject(req: In<'CreateProjectRequest'>): Promise<ProjectSummary>;
   openProject(req: In<'OpenProjectRequest'>): Promise<ProjectSummary>;
@@ -353,6 +383,12 @@ export interface AtelierApi {
   setProjectCredentials(req: In<'ProjectCredentialsRequest'>): Promise<{ disclosure: 'full' | 'ai-only' }>;
   /** The stored reproducibility receipt of a generation (`atelier reproduce`), or null. */
   getReceipt(req: In<'GenerationIdRequest'>): Promise<ReproducibilityReceipt | null>;
+  /**
+   * Regenerates a generation of the open project from the parameters in its own file (model found by
+   * hash), compares the pixels with the file's, stores the receipt beside it and returns it. Takes its
+   * turn with queued jobs; the image itself is not added to the library.
+   */
+  reproduceGeneration(req: In<'GenerationIdRequest'>): Promise<ReproducibilityReceipt>;
   getSettings(): Promise<S.Settings>;
   updateSettings(req: In<'UpdateSettingsRequest'>): Promise<S.Settings>;
 }
@@ -380,6 +416,7 @@ export const apiMethods = Object.freeze({
   retryJob: S.JobIdRequest,
   moveJob: S.MoveJobRequest,
   listJobs: S.EmptyRequest,
+  getFarmStatus: S.EmptyRequest,
   listProjects: S.EmptyRequest,
   createProject: S.CreateProjectRequest,
   openProject: S.OpenProjectRequest,
@@ -409,6 +446,7 @@ export const apiMethods = Object.freeze({
   getProjectCredentials: S.EmptyRequest,
   setProjectCredentials: S.ProjectCredentialsRequest,
   getReceipt: S.GenerationIdRequest,
+  reproduceGeneration: S.GenerationIdRequest,
   getSettings: S.EmptyRequest,
   updateSettings: S.UpdateSettingsRequest,
 } satisfies Record<ApiMethodName, z.ZodType>);

@@ -88,6 +88,11 @@ export const GenerateRequest = z
     outpaint: OutpaintRequest.optional(),
     /** Which compatibility API queued it (`atelier serve`'s A1111 / ComfyUI port); the library tags the images with it. */
     source: z.enum(['a1111', 'comfyui']).optional(),
+    /**
+     * A1111 `Lora hashes` of imported parameters: a `<lora:name:…>` whose name is not installed is found by
+     * this hash instead (the LoRA may be installed under another name here).
+     */
+    loraHashes: z.array(z.object({ name: z.string().min(1).max(200), hash: z.string().regex(/^[0-9a-fA-F]{10,64}$/) }).strict()).max(64).optional(),
   })
   .strict()
   .refine((r) => !r.mask || r.initImage, { message: 'mask requires initImage', path: ['mask'] })

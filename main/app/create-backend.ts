@@ -10,6 +10,8 @@ import { validateModelFolder, type EngineLauncher } from '../engine-host';
 import { setSqliteNativeBinding } from '../library';
 import type { AtelierBackend } from './backend';
 import { createEventBus } from './event-bus';
+import { createFarmApi, type FarmStatusSource } from './farm-api';
+import type { GenerationExecutor } from './generation-service';
 import { ExportDownloads } from './export-downloads';
 import { createJobsApi } from './jobs-api';
 import { createModelsApi, forwardModelEvents } from './models-api';
@@ -32,6 +34,10 @@ export interface BackendOptions {
   sqliteNativeBinding?: string;
   /** Starts engine processes (the Electron app passes a utilityProcess launcher); default child_process.fork. */
   engineLauncher?: EngineLauncher;
+  /** Runs diffusions elsewhere instead of the local engine (`atelier serve --farm`: main/farm/coordinator.ts). */
+  executor?: GenerationExecutor;
+  /** The render farm's workers and events for the Farm panel (the same coordinator as `executor`). */
+  farm?: FarmStatusSource;
 }
 
 export async function createBackend(opts: BackendOptions): Promise<AtelierBackend> {
@@ -45,9 +51,11 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     // A model is installed only once every graph loads and runs once at a tiny size (its own worker).
     validateModel: (folder) => validateModelFolder(folder, { provider: runtime.settings.get().provider, launcher: opts.engineLauncher }),
     engineLauncher: opts.engineLauncher,
+    ...(opts.executor ? { executor: opts.executor } : {}),
     onModelLoaded: (model) => bus.emit({ type: 'model:loaded', model }),
   });
   forwardModelEvents(runtime, bus);
+  opts.farm?.attachEvents(bus.emit);
   const projects = await ProjectSession.open(opts.userDataDir, opts.imageUrlBase);
   const exportDownloads = new ExportDownloads();
   const jobs = createJobsApi(runtime, projects, bus, { journalDir: join(opts.userDataDir, 'jobs') });
@@ -56,6 +64,7 @@ export async function createBackend(opts: BackendOptions): Promise<AtelierBacken
     ...createSystemApi(runtime, { transport: opts.transport ?? 'in-process', userDataDir: opts.userDataDir }),
     ...createModelsApi(runtime),
     ...jobs.api,
+    ...createFarmApi(opts.farm),
     ...createProjectsApi(projects, bus, { exports: exportDownloads, urlBase: opts.imageUrlBase }),
   } satisfies AtelierApi;
 

@@ -95,6 +95,8 @@ export interface RecordContext {
   outcome: GenerateOutcome;
   model: { id: string; hash: string; family: string };
   appVersion: string;
+  /** LoRAs the engine merged for this generation (name + addnet hash), recorded as A1111's `Lora hashes`. */
+  loraHashes?: Array<{ name: string; hash: string }>;
 }
 
 export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchIndex: number): GenerationParamsInput {
@@ -122,5 +124,6 @@ export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchI
     parentId: req.parentId ?? inputs.initGenerationId ?? null,
     timings: outcome.timings,
     appVersion: ctx.appVersion,
+    ...(ctx.loraHashes && ctx.loraHashes.length > 0 ? { loraHashes: ctx.loraHashes } : {}),
   };
 }

@@ -5,19 +5,22 @@
  * The studio's job queue, `atelier generate` and every API adapter call `run()`; none of them
  * talks to the engine host on its own.
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type { LoadedModelInfo } from '../../common/api/contract';
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams, Settings } from '../../common/api/schemas';
 import { formatSchedulerName } from '../../common/api/scheduler-names';
 import { CancelledError, parseProviderChoice, type GeneratedImage, type MaskImage, type RgbImage, type UpscaleFactor } from '../engine';
-import type { EngineHost } from '../engine-host';
+import type { EngineHost, EngineLoraLoad, GenerateOutcome, PipelineRequest } from '../engine-host';
+import { sameLoras } from '../engine-host';
+import { loraHashesOf, resolvePromptLoras } from './lora-resolve';
 import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
 import { applyOutpaint, generationRecord, planGeneration, type GenerationPlan, type ImageInputs } from './generation-plan';
 import { decodeMask, decodeRgb } from './image-inputs';
 import type { ModelEntry, ModelRegistry } from './model-registry';
 import { upscaleInWorker } from './upscale-host';
 import { upscaledRecord, upscaleNote, type InstalledUpscaler } from './upscale-job';
+import type { ProviderChoiceName } from '../../common/providers';
 
 /** What to make. Tagged so new kinds (reproduce, variants) join without fake generate requests. */
 export type JobRequest =
@@ -27,7 +30,7 @@ export type JobRequest =
       /** A model the caller already resolved (the CLI accepts folders); else params.modelId or the default. */
       model?: ModelEntry;
       /** Execution provider for this run; default: settings. */
-      provider?: string;
+      provider?: ProviderChoiceName;
       /** Provenance of file inputs (the CLI records the paths it read); default: content hashes. */
       inputRefs?: { init?: string; mask?: string };
     }
@@ -51,6 +54,51 @@ export interface RunHooks {
   previewEvery?: number;
   /** Called before the diffusion starts (the studio picks the preview decoder here). */
   beforeDiffusion?(entry: ModelEntry, family: string): Promise<void>;
+  /** The queue job this run belongs to (an executor such as the render farm schedules by it). */
+  job?: { id: string; projectId?: string };
+}
+
+/** A job as an executor sees it: which one, its project (fairness) and whether a person waits on it. */
+export interface ExecutorJob {
+  id: string;
+  projectId?: string;
+  /** Studio jobs are interactive; compatibility-API jobs (params.source) are not. */
+  interactive: boolean;
+}
+
+/** One planned diffusion, ready to run anywhere that holds the model with this content hash. */
+export interface ExecutorTask {
+  job: ExecutorJob;
+  model: { id: string; name: string; hash: string };
+  pipeline: PipelineRequest;
+  provider?: string;
+  lowMemory: boolean;
+}
+
+/** What came back: the engine's outcome plus what the record needs from the engine that loaded the model. */
+export interface ExecutorResult {
+  outcome: GenerateOutcome;
+  family: string;
+  fallbacks: LoadedModelInfo['fallbacks'];
+}
+
+/** Handed out in queue order when a job starts; settled once its images are saved (or it failed). */
+export interface ExecutorTicket {
+  settle(): void;
+}
+
+/**
+ * Runs planned diffusions somewhere other than this process's engine host (the render farm,
+ * main/farm/). Everything else — model resolution, inputs, planning, upscaling and saving through
+ * the job's target — stays here, so provenance, C2PA and infotext are the same as local generation.
+ */
+export interface GenerationExecutor {
+  /** How many jobs the queue may run at once through it. */
+  readonly concurrency: number;
+  /** Called synchronously, in queue order, when a job starts: results can be handed back in that order. */
+  admit(job: ExecutorJob): ExecutorTicket;
+  execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: Pick<RunHooks, 'isCancelled' | 'onProgress'>): Promise<ExecutorResult>;
+  cancel(jobId: string): void;
 }
 
 export interface GenerationResult<T> {
@@ -73,6 +121,8 @@ export interface GenerationServiceDeps {
   appVersion: string;
   /** Told about every model load (the studio publishes `model:loaded`). */
   onModelLoaded?(model: LoadedModelInfo): void;
+  /** Runs the diffusion elsewhere (the render farm); absent: this process's engine host. */
+  executor?: GenerationExecutor;
 }
 
 /** -1 (or absent) → a fresh random seed; anything else is kept, so a retried job is identical. */
@@ -82,16 +132,24 @@ export function drawSeed(seed: number | undefined): number {
 
 export class GenerationService {
   private loaded: LoadedModelInfo | null = null;
+  /** LoRAs merged into the held model (`<lora:…>` in the prompt); another set means another load. */
+  private heldLoras: EngineLoraLoad | undefined;
 
   constructor(private readonly deps: GenerationServiceDeps) {}
+
+  /** The executor diffusions run on instead of the local engine (the render farm), if any. */
+  get executor(): GenerationExecutor | undefined {
+    return this.deps.executor;
+  }
 
   /** The model the engine holds, as last loaded through this service (null when none is). */
   get loadedModel(): LoadedModelInfo | null {
     return this.deps.engine.loadedModel ? this.loaded : null;
   }
 
-  async loadModel(entry: ModelEntry, provider: string = this.deps.settings().provider): Promise<LoadedModelInfo> {
-    const info = await this.deps.engine.load(entry.folder, provider, this.deps.settings().lowMemory);
+  async loadModel(entry: ModelEntry, provider: ProviderChoiceName = this.deps.settings().provider, loras?: EngineLoraLoad): Promise<LoadedModelInfo> {
+    const info = await this.deps.engine.load(entry.folder, provider, this.deps.settings().lowMemory, loras);
+    this.heldLoras = loras;
     this.loaded = { modelId: entry.id, family: info.family, provider: info.provider, fallbacks: info.fallbacks, scheduler: info.scheduler, loadMs: info.loadMs };
     this.deps.onModelLoaded?.(this.loaded);
     return this.loaded;
@@ -102,32 +160,65 @@ export class GenerationService {
   }
 
   /** Loads the entry unless the engine already holds that folder (the provider applies to a new load). */
-  private async ensureModel(entry: ModelEntry, provider: string | undefined) {
+  private async ensureModel(entry: ModelEntry, provider: ProviderChoiceName | undefined, loras?: EngineLoraLoad) {
     const held = this.deps.engine.loadedModel;
-    if (!held || held.folder !== entry.folder) await this.loadModel(entry, provider ?? this.deps.settings().provider);
+    if (!held || held.folder !== entry.folder || !sameLoras(this.heldLoras, loras)) await this.loadModel(entry, provider ?? this.deps.settings().provider, loras);
     return this.deps.engine.loadedModel!;
   }
 
   private async generate<T>(request: Extract<JobRequest, { kind: 'generate' }>, target: GenerationTarget<T>, hooks: RunHooks): Promise<GenerationResult<T>> {
-    // 1. Model and inputs.
+    // Before any await: an executor hands results back in the order jobs started.
+    const executor = this.deps.executor;
+    // Runs outside the queue (a studio reproduction) still need an id of their own on the executor.
+    const job: ExecutorJob = { id: hooks.job?.id ?? `direct-${randomUUID()}`, ...(hooks.job?.projectId ? { projectId: hooks.job.projectId } : {}), interactive: !request.params.source };
+    const ticket = executor?.admit(job);
+    try {
+      return await this.generateWith(request, target, hooks, executor && ticket ? { executor, ticket, job } : null);
+    } finally {
+      ticket?.settle();
+    }
+  }
+
+  private async generateWith<T>(request: Extract<JobRequest, { kind: 'generate' }>, target: GenerationTarget<T>, hooks: RunHooks, remote: { executor: GenerationExecutor; ticket: ExecutorTicket; job: ExecutorJob } | null): Promise<GenerationResult<T>> {
+    // 1. Model and inputs (with an executor the model is loaded where the diffusion runs, not here).
     const params = { ...request.params, seed: drawSeed(request.params.seed) };
     const entry = request.model ?? (await this.deps.models.resolve(params.modelId ?? this.deps.settings().defaultModelId));
-    const loaded = await this.ensureModel(entry, request.provider);
+    // `<lora:name:w>` tags: merged into the model at load; the text encoder sees the prompt without them.
+    const loras = await resolvePromptLoras(params.prompt, this.deps.settings().modelsDir, params.loraHashes);
+    if (remote && loras.load) throw new AtelierApiError('invalid_request', 'LoRAs (<lora:…> in the prompt) run on this machine only: the render farm does not merge them yet');
+    const loaded = remote ? null : await this.ensureModel(entry, request.provider, loras.load);
     const inputs = applyOutpaint(params, await this.resolveInputs(params, target, request.inputRefs), params.seed, entry.sizeMultiple);
     // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
     if (hooks.isCancelled?.()) throw new CancelledError(0);
 
     // 2. Plan and denoise.
-    const plan: GenerationPlan = planGeneration(params, params.seed, inputs);
-    await hooks.beforeDiffusion?.(entry, loaded.family);
-    const outcome = await this.deps.engine.generate(plan.pipeline, hooks.previewEvery ?? 0, {
-      onProgress: (p) => hooks.onProgress?.(p.step, p.total, p.elapsedMs, 'denoise'),
-      onPreview: (p) => hooks.onPreview?.(p),
-    });
+    const plan: GenerationPlan = planGeneration({ ...params, prompt: loras.prompt }, params.seed, inputs);
+    let outcome: GenerateOutcome;
+    let engineModel: { family: string; fallbacks: LoadedModelInfo['fallbacks'] };
+    if (remote) {
+      const task: ExecutorTask = {
+        job: remote.job,
+        model: { id: entry.id, name: entry.name, hash: this.deps.models.fingerprint(entry.folder) },
+        pipeline: plan.pipeline,
+        ...(request.provider ? { provider: request.provider } : {}),
+        lowMemory: this.deps.settings().lowMemory,
+      };
+      const result = await remote.executor.execute(remote.ticket, task, { isCancelled: hooks.isCancelled, onProgress: hooks.onProgress });
+      outcome = result.outcome;
+      engineModel = { family: result.family, fallbacks: result.fallbacks };
+    } else {
+      await hooks.beforeDiffusion?.(entry, loaded!.family);
+      outcome = await this.deps.engine.generate(plan.pipeline, hooks.previewEvery ?? 0, {
+        onProgress: (p) => hooks.onProgress?.(p.step, p.total, p.elapsedMs, 'denoise'),
+        onPreview: (p) => hooks.onPreview?.(p),
+      });
+      engineModel = loaded!;
+    }
 
     // 3. Optional upscale of every result, then save each with its record.
     const images = params.upscale ? await this.upscaleResults(outcome.images, params.upscale, params.upscaler, outcome.timings, hooks, request.provider) : outcome.images;
-    const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: loaded.family }, appVersion: this.deps.appVersion };
+    const loraHashes = loras.load ? loraHashesOf(this.deps.engine.loadedModel?.loras) : [];
+    const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: engineModel.family }, appVersion: this.deps.appVersion, loraHashes };
     const saved: T[] = [];
     for (const [i, img] of images.entries()) saved.push(await target.save(img, generationRecord(record, img, i)));
     return {
@@ -135,7 +226,7 @@ export class GenerationService {
       provider: outcome.provider,
       timings: outcome.timings,
       images: images.map((img) => ({ seed: img.seed, width: img.width, height: img.height })),
-      model: { id: entry.id, family: loaded.family, fallbacks: loaded.fallbacks },
+      model: { id: entry.id, family: engineModel.family, fallbacks: engineModel.fallbacks },
       scheduler: formatSchedulerName(outcome.scheduler, plan.schedulerOptions),
       truncatedPrompt: outcome.truncatedPrompt,
     };

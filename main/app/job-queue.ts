@@ -45,7 +45,8 @@ export interface JobRunResult {
 
 export interface JobRunner {
   run(ctx: JobContext): Promise<JobRunResult>;
-  cancelRunning(): void;
+  /** Stops a running job (with concurrency 1 there is only one; the render farm names which). */
+  cancelRunning(jobId: string): void;
 }
 
 interface Job extends JobSummary {
@@ -74,6 +75,8 @@ export interface JobQueueLimits {
   maxWaitingInlineBytes?: number;
   /** Where queued jobs are written so a restart can offer them again (main/app/job-journal.ts). */
   journal?: JobJournal;
+  /** Jobs run at once (default 1: the local engine holds one model and the cores; the render farm spreads them). */
+  concurrency?: number;
 }
 
 /**
@@ -109,7 +112,9 @@ function inlineChars(request: GenerateParams): number {
 export class JobQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly waiting: string[] = [];
-  private running: string | null = null;
+  /** Running job ids: at most `concurrency` (1 = the local engine; the render farm runs many). */
+  private readonly running = new Set<string>();
+  private readonly concurrency: number;
   private counter = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -129,6 +134,7 @@ export class JobQueue {
     this.maxWaiting = limits.maxWaiting ?? MAX_WAITING_JOBS;
     this.maxWaitingInlineBytes = limits.maxWaitingInlineBytes ?? MAX_WAITING_INLINE_BYTES;
     this.journal = limits.journal;
+    this.concurrency = Math.max(1, limits.concurrency ?? 1);
   }
 
   /**
@@ -209,7 +215,7 @@ export class JobQueue {
     // Written before the caller hears of the job: a crash from here on leaves it to retry.
     this.journal?.record({ jobId, request, ...(upscale ? { upscale } : {}), ...where, queuedAt: Date.now() });
     this.waiting.push(jobId);
-    this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + (this.running ? 1 : 0), ...where });
+    this.emit({ type: 'job:queued', jobId, position: this.waiting.length - 1 + this.running.size, ...where });
     queueMicrotask(() => this.pump());
     return jobId;
   }
@@ -238,7 +244,7 @@ export class JobQueue {
     }
     if (job.state === 'running') {
       job.cancelRequested = true;
-      this.runner.cancelRunning();
+      this.runner.cancelRunning(jobId);
       return true;
     }
     return false;
@@ -255,7 +261,7 @@ export class JobQueue {
     const to = Math.max(0, Math.min(this.waiting.length - 1, Math.trunc(position)));
     this.waiting.splice(from, 1);
     this.waiting.splice(to, 0, jobId);
-    const ahead = this.running ? 1 : 0;
+    const ahead = this.running.size;
     this.waiting.forEach((id, i) => this.emit({ type: 'job:queued', jobId: id, position: i + ahead }));
     return true;
   }
@@ -274,7 +280,7 @@ export class JobQueue {
     // Shutting down: the jobs stay journalled, so the next start offers them as `interrupted`.
     if (opts.keepJournal) this.keepJournal = true;
     for (const id of [...this.waiting]) this.cancel(id);
-    if (this.running) this.cancel(this.running);
+    for (const id of [...this.running]) this.cancel(id);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stopped = await Promise.race([
       this.idle().then(() => true),
@@ -288,7 +294,7 @@ export class JobQueue {
   }
 
   idle(): Promise<void> {
-    if (!this.running && this.waiting.length === 0) return Promise.resolve();
+    if (this.running.size === 0 && this.waiting.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -308,17 +314,19 @@ export class JobQueue {
     }
   }
 
-  private async pump(): Promise<void> {
-    if (this.running) return;
-    const jobId = this.waiting.shift();
-    if (!jobId) {
+  private pump(): void {
+    // Started in queue order, synchronously: the render farm saves results in this order.
+    while (this.running.size < this.concurrency && this.waiting.length > 0) void this.start(this.waiting.shift()!);
+    if (this.running.size === 0 && this.waiting.length === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       waiters.forEach((w) => w());
-      return;
     }
+  }
+
+  private async start(jobId: string): Promise<void> {
     const job = this.jobs.get(jobId)!;
-    this.running = jobId;
+    this.running.add(jobId);
     this.waitingInlineChars -= job.inlineChars;
     job.state = 'running';
     job.startedAt = Date.now();
@@ -352,8 +360,8 @@ export class JobQueue {
         this.emit({ type: 'job:failed', jobId, error });
       }
     } finally {
-      this.running = null;
-      void this.pump();
+      this.running.delete(jobId);
+      this.pump();
     }
   }
 }

@@ -2,6 +2,7 @@
  * The job slice of the API: generate / upscaleImage queue work, the queue runs each job through
  * the generation service into the project it was submitted from, and reports progress as events.
  */
+import { readFile } from 'node:fs/promises';
 import type { AtelierApi } from '../../common/api/contract';
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
@@ -9,6 +10,7 @@ import { MAX_UPSCALED_PIXELS } from '../engine';
 import { checkGenerationMemory, MemoryLimitError } from '../engine-host';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
+import { reproduceImage } from './reproduce';
 import { drawSeed, type GenerationTarget, type JobRequest } from './generation-service';
 import { FileJobJournal } from './job-journal';
 import { JobQueue, type JobContext, type JobRunResult } from './job-queue';
@@ -20,7 +22,7 @@ import { installedUpscalers, LANCZOS, upscaleJobRequest } from './upscale-job';
 import type { GenerationRecord } from '../../common/api/contract';
 import type { ModelEntry } from './model-registry';
 
-export type JobsApi = Pick<AtelierApi, 'generate' | 'upscaleImage' | 'cancel' | 'retryJob' | 'moveJob' | 'listJobs'>;
+export type JobsApi = Pick<AtelierApi, 'generate' | 'upscaleImage' | 'cancel' | 'retryJob' | 'moveJob' | 'listJobs' | 'reproduceGeneration'>;
 
 /** The library tag of images queued through a compatibility API (GenerateRequest `source`). */
 export const SOURCE_TAGS: Record<NonNullable<GenerateParams['source']>, string> = { a1111: 'api:a1111', comfyui: 'api:comfyui' };
@@ -57,11 +59,24 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
     };
   }
 
+  /**
+   * One turn at a time on the local engine: queued jobs and studio reproductions (reproduceGeneration)
+   * never overlap on it. With the render farm's executor, jobs run elsewhere and in parallel: no turns.
+   */
+  let engineTurn: Promise<unknown> = Promise.resolve();
+  function takeTurn<T>(fn: () => Promise<T>): Promise<T> {
+    if (generation.executor) return fn();
+    const mine = engineTurn.then(fn, fn);
+    engineTurn = mine.catch(() => undefined);
+    return mine;
+  }
+
   async function run(ctx: JobContext): Promise<JobRunResult> {
     const request: JobRequest = ctx.upscale
       ? { kind: 'upscale', generationId: ctx.upscale.generationId, factor: ctx.upscale.factor, ...(ctx.upscale.upscaler ? { upscaler: ctx.upscale.upscaler } : {}) }
       : { kind: 'generate', params: ctx.request };
-    const result = await generation.run(request, targetFor(ctx), {
+    const result = await takeTurn(() => generation.run(request, targetFor(ctx), {
+      job: { id: ctx.jobId, ...(ctx.projectId ? { projectId: ctx.projectId } : {}) },
       isCancelled: ctx.isCancelled,
       onProgress: ctx.progress,
       previewEvery: settings.get().previewEvery,
@@ -71,13 +86,18 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
           .then((dataUrl) => ctx.emit({ type: 'job:preview', jobId: ctx.jobId, step: p.step, width: p.width, height: p.height, dataUrl }))
           .catch(() => undefined);
       },
-    });
+    }));
     return { generations: result.saved, provider: result.provider, timings: result.timings };
   }
 
   // Queued jobs are journalled: after a crash or restart they come back as `interrupted`.
   const journal = opts.journalDir ? new FileJobJournal(opts.journalDir) : undefined;
-  const queue = new JobQueue({ run, cancelRunning: () => engine.cancelCurrent() }, bus.emit, (err) => toApiError(err).toShape(), { journal });
+  // With an executor (the render farm) many jobs run at once, each cancelled where it runs.
+  const executor = generation.executor;
+  const queue = new JobQueue({ run, cancelRunning: (jobId) => (executor ? executor.cancel(jobId) : engine.cancelCurrent()) }, bus.emit, (err) => toApiError(err).toShape(), {
+    journal,
+    ...(executor ? { concurrency: executor.concurrency } : {}),
+  });
   if (journal) queue.restoreInterrupted(journal.load());
 
   /** Holds the open project for the job; a refused enqueue (e.g. a full queue) lets go of it again. */
@@ -109,7 +129,8 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
       }
       // The memory guard, before queueing: a job whose estimated peak cannot fit is refused now, saying what would.
       const s = settings.get();
-      try {
+      // (On the render farm the diffusion runs on another machine, whose engine guards its own memory.)
+      if (!executor) try {
         checkGenerationMemory(entry.folder, params, { lowMemory: s.lowMemory, loaded: engine.loadedModel, engineRss: engine.engineRss, capBytes: engineMemoryCapBytes(s), capLabel: engineMemoryCapLabel(s) });
       } catch (err) {
         if (err instanceof MemoryLimitError) throw new AtelierApiError('invalid_request', err.message, [{ path: 'width', message: 'too large for the memory available' }]);
@@ -156,6 +177,20 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
     },
     async listJobs() {
       return queue.list();
+    },
+    async reproduceGeneration(req) {
+      const library = projects.current();
+      const record = library.get(req.id);
+      if (!record || record.deletedAt !== null) throw new AtelierApiError('not_found', `reproduceGeneration: no generation ${req.id} in this project`);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(record.imagePath);
+      } catch {
+        throw new AtelierApiError('not_found', `The image file of generation ${req.id} is missing`);
+      }
+      const { receipt } = await takeTurn(() => reproduceImage(runtime, bytes));
+      library.saveReceipt(req.id, receipt);
+      return receipt;
     },
   };
   return { api, queue };

@@ -5,6 +5,7 @@
 import sharp from 'sharp';
 import type { PreviewDecoderSpec } from '../engine-host';
 import type { InstalledModel } from '../models/model-store';
+import type { ProviderChoiceName } from '../../common/providers';
 
 export type PreviewDecoderSetting = 'auto' | 'taesd' | 'approx';
 export type TaesdVariant = 'taesd' | 'taesdxl';
@@ -71,7 +72,7 @@ export function choosePreviewDecoder(
   setting: PreviewDecoderSetting,
   pipeline: { family: string; registryFamily?: string },
   installed: readonly InstalledModel[],
-  provider: string,
+  provider: ProviderChoiceName,
   opts: { lowMemory?: boolean } = {},
 ): PreviewDecoderSpec {
   if (setting === 'approx' || (setting === 'auto' && opts.lowMemory)) return { kind: 'approx' };

@@ -1,6 +1,6 @@
 /** The project slice of the API: projects, history, organisation (ratings, tags, boards), trash, import/export. */
 import type { AtelierApi, ProjectSummary } from '../../common/api/contract';
-import { readImageMetadata } from '../library';
+import { readImageMetadataWithCredentials } from '../library';
 import type { EventBus } from './event-bus';
 import { ExportDownloads } from './export-downloads';
 import type { ProjectSession } from './project-session';
@@ -140,7 +140,8 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts:
     },
     async readImageMetadata(req) {
       const buf = Buffer.from(req.base64, 'base64');
-      const meta = await readImageMetadata(buf);
+      // Parameters and content credentials in one read; "signed here" is recognised by the open project's signer.
+      const meta = await readImageMetadataWithCredentials(buf, { verify: (bytes) => projects.current().verifyCredentials(bytes) });
       const g = (meta.generation ?? {}) as Record<string, unknown>;
       const params: Record<string, string | number> = {};
       for (const [k, v] of Object.entries(g)) {
@@ -152,7 +153,7 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts:
         ...(typeof g.negativePrompt === 'string' ? { negativePrompt: g.negativePrompt } : {}),
         params,
         warnings: meta.warnings,
-        c2pa: await projects.verify({ base64: req.base64 }),
+        c2pa: meta.c2pa,
       };
     },
     async verifyImage(req) {

@@ -15,10 +15,11 @@ import type { GenerationResult, GenerationTarget, RunHooks } from './generation-
 import { decodeRgb } from './image-inputs';
 import type { ModelEntry } from './model-registry';
 import type { Runtime } from './runtime';
+import type { ProviderChoiceName } from '../../common/providers';
 
 export interface ReproduceOptions {
   /** Execution provider for the regeneration; default: settings. */
-  provider?: string;
+  provider?: ProviderChoiceName;
   hooks?: RunHooks;
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { LoadedModelInfo } from '../../common/api/contract';
 import { createMemoryGuard, defaultMemoryCapBytes, EngineHost, type EngineLauncher } from '../engine-host';
 import { ModelManager } from '../models/manager';
-import { GenerationService } from './generation-service';
+import { GenerationService, type GenerationExecutor } from './generation-service';
 import { ModelRegistry } from './model-registry';
 import { appRoot, bundledDemoModelDir } from './paths';
 import { SettingsStore } from './settings-store';
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   onModelLoaded?(model: LoadedModelInfo): void;
   /** Starts the engine process (the Electron app passes a utilityProcess launcher); default child_process.fork. */
   engineLauncher?: EngineLauncher;
+  /** Runs diffusions elsewhere instead of the local engine host (`atelier serve --farm`: main/farm/). */
+  executor?: GenerationExecutor;
 }
 
 export interface Runtime {
@@ -71,6 +73,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     upscalers: () => installedUpscalers(modelManager),
     appVersion: APP_VERSION,
     onModelLoaded: opts.onModelLoaded,
+    ...(opts.executor ? { executor: opts.executor } : {}),
   });
   return {
     settings,

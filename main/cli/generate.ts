@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GenerateRequest } from '../../common/api/schemas';
+import { parseProviderChoiceName } from '../../common/providers';
 import { assertSizeFits } from '../app/model-registry';
 import { defaultUserDataDir } from '../app/paths';
 import { encodeGenerationPng } from '../app/png-output';
@@ -148,7 +149,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     const progress = values.json ? null : new ProgressReporter(io.stderr, 'generating');
     let upscaling: ProgressReporter | null = null;
     const result = await runtime.generation.run(
-      { kind: 'generate', params: { ...req, seed }, model, provider: values.provider, inputRefs: { ...(values.init ? { init: resolve(values.init) } : {}), ...(values.mask ? { mask: resolve(values.mask) } : {}) } },
+      { kind: 'generate', params: { ...req, seed }, model, provider: values.provider === undefined ? undefined : parseProviderChoiceName(values.provider), inputRefs: { ...(values.init ? { init: resolve(values.init) } : {}), ...(values.mask ? { mask: resolve(values.mask) } : {}) } },
       target,
       {
         onProgress: (step, total, elapsedMs, phase) => {

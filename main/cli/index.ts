@@ -1,14 +1,16 @@
-/** The `atelier` command line: serve, generate, models, info. */
+/** The `atelier` command line: serve, worker, generate, models, info. */
 import { runGenerate, GENERATE_USAGE } from './generate';
 import { runServe, SERVE_USAGE } from './serve';
 import { runInfo } from './info';
 import { REPRODUCE_USAGE } from './reproduce';
 import { VERIFY_USAGE } from './verify';
+import { WORKER_USAGE } from './worker';
 
 const USAGE = `Atelier — a local image studio
 
 Usage:
   atelier serve     start the studio in server mode (browser UI + API)
+  atelier worker    join a render farm (atelier serve --farm) as a worker
   atelier generate  generate images from a prompt
   atelier models    list, pull, import or remove models
   atelier info      show version, execution providers and data folders
@@ -16,6 +18,8 @@ Usage:
   atelier reproduce regenerate an image from its own parameters and compare
 
 ${SERVE_USAGE}
+
+${WORKER_USAGE}
 
 ${GENERATE_USAGE}
 
@@ -29,6 +33,10 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return runServe(rest);
+    case 'worker': {
+      const { runWorker } = await import('./worker');
+      return runWorker(rest);
+    }
     case 'generate':
       return runGenerate(rest, io);
     case 'models': {

@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseProviderChoiceName } from '../../common/providers';
 import { defaultUserDataDir } from '../app/paths';
 import { encodeGenerationPng } from '../app/png-output';
 import { reproduceImage } from '../app/reproduce';
@@ -50,7 +51,7 @@ export async function runReproduce(args: string[], io: CliIo): Promise<number> {
   try {
     const progress = values.json ? null : new ProgressReporter(io.stderr, 'reproducing');
     const r = await reproduceImage(runtime, bytes, {
-      provider: values.provider,
+      provider: values.provider === undefined ? undefined : parseProviderChoiceName(values.provider),
       hooks: { onProgress: (step, total, elapsedMs) => progress?.update(step, total, step > 0 ? (elapsedMs / step) * (total - step) : NaN) },
     });
     progress?.finish();

@@ -1,14 +1,17 @@
 /** `atelier serve`: the studio in a browser, API over WebSocket, loopback unless a token is set. */
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../app/create-backend';
 import { defaultUserDataDir, rendererDistDir } from '../app/paths';
 import { startCompatServer } from '../compat/server';
 import { resolveToken } from '../server/auth';
 import { startServer } from '../server/server';
+import { createRuntime } from '../app/runtime';
+import { FarmCoordinator, FarmWorker, parseFarmUrl } from '../farm';
 
 export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--token T] [--open] [--home DIR]
-              [--compat-port 7860] [--no-a1111] [--no-comfy]
+              [--compat-port 7860] [--no-a1111] [--no-comfy] [--farm redis://HOST:6379[/DB] [--local-worker]]
   --host    address to bind (default 127.0.0.1; any non-loopback host requires a token, generated if absent)
   --port    port (default 7865, or the next free port; 0 picks any free one)
   --token   require this token on every request (?token=…, Bearer header, or the cookie set by the first visit)
@@ -16,7 +19,11 @@ export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--to
   --home    user data folder (default: the platform's app data folder, or $ATELIER_HOME)
   --compat-port  port of the AUTOMATIC1111 (/sdapi/v1) and ComfyUI APIs (default 7860, or the next free port; 0 any)
   --no-a1111     do not serve the AUTOMATIC1111 API
-  --no-comfy     do not serve the ComfyUI API`;
+  --no-comfy     do not serve the ComfyUI API
+  --farm         coordinate a render farm: jobs go into BullMQ on this Redis (rediss:// for TLS,
+                 redis://:PASSWORD@host for a password) and run on \`atelier worker --farm\` machines;
+                 results are saved here, into each job's project
+  --local-worker with --farm: this machine's engine works as one of the farm's workers too`;
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -30,6 +37,8 @@ export async function runServe(args: string[]): Promise<number> {
       'compat-port': { type: 'string' },
       'no-a1111': { type: 'boolean', default: false },
       'no-comfy': { type: 'boolean', default: false },
+      farm: { type: 'string' },
+      'local-worker': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -48,8 +57,20 @@ export async function runServe(args: string[]): Promise<number> {
   const comfy = !values['no-comfy'];
   const { token, generated } = resolveToken(values.host!, values.token);
   const userDataDir = values.home ?? defaultUserDataDir();
+  // The farm URL is checked (and Redis reached, bounded) before anything else starts.
+  const farm = values.farm ? parseFarmUrl(values.farm) : null;
+  if (values['local-worker'] && !farm) throw new Error('--local-worker needs --farm redis://…');
+  const coordinator = farm ? await FarmCoordinator.connect({ farm }) : null;
+  // The studio's machine as one more worker: an engine process of its own, taking jobs like any other.
+  const localRuntime = farm && values['local-worker'] ? createRuntime({ userDataDir }) : null;
+  const localWorker = farm && localRuntime ? await FarmWorker.start({ farm, runtime: localRuntime, name: `${hostname()}-studio` }) : null;
+  // A failed start must not leave Redis connections (and so the process) alive.
+  const fail = async (err: unknown): Promise<never> => {
+    await Promise.allSettled([coordinator?.close(), localWorker?.close().then(() => localRuntime?.close())]);
+    throw err;
+  };
   keepServingOnStrayErrors();
-  const backend = await createBackend({ userDataDir, imageUrlBase: '/', transport: 'websocket' });
+  const backend = await createBackend({ userDataDir, imageUrlBase: '/', transport: 'websocket', ...(coordinator ? { executor: coordinator, farm: coordinator } : {}) });
   const start = (p: number) =>
     startServer({ backend, host: values.host!, port: p, token, rendererDir: rendererDistDir(), log: (m) => console.error(m) });
   let server;
@@ -57,8 +78,8 @@ export async function runServe(args: string[]): Promise<number> {
     server = await start(port);
   } catch (err) {
     const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-    if (!inUse) throw err;
-    if (explicitPort) throw new Error(`Port ${port} is already in use: choose another with --port, or --port 0 for any free one`);
+    if (!inUse) return fail(err);
+    if (explicitPort) return fail(new Error(`Port ${port} is already in use: choose another with --port, or --port 0 for any free one`));
     // The default port is busy (another Atelier, or another tool): take the next free one.
     server = await startOnNextFreePort(start, port + 1);
   }
@@ -77,7 +98,7 @@ export async function runServe(args: string[]): Promise<number> {
     } catch (err) {
       // Do not leave the studio serving (and the process alive) after a failed start.
       await server.close().then(() => backend.close(), () => backend.close());
-      throw err;
+      return fail(err);
     }
   }
   if (generated) console.log(`No --token given for non-loopback host ${values.host}: generated one.`);
@@ -87,6 +108,16 @@ export async function runServe(args: string[]): Promise<number> {
     console.log(`${apis.join(' · ')}${token ? ' — token required (Bearer, Basic password or ?token=)' : ''}`);
   }
   console.log(`Data folder: ${userDataDir}`);
+  if (coordinator && farm) {
+    // Jobs a crashed coordinator left behind: queued again at once. Those whose tasks finished (or still
+    // run) in Redis meanwhile are adopted by the coordinator, so their results are saved, not recomputed.
+    let resumed = 0;
+    for (const job of await backend.api.listJobs()) {
+      if (job.state !== 'interrupted') continue;
+      await backend.api.retryJob({ jobId: job.jobId }).then(() => resumed++, (err: Error) => console.error(`Could not resume ${job.jobId}: ${err.message}`));
+    }
+    console.log(`Render farm: jobs go to ${farm.display} (${coordinator.listWorkers().length} workers now; start more with atelier worker --farm)${resumed ? `; resumed ${resumed} interrupted jobs` : ''}`);
+  }
   if (values.open) openBrowser(server.url);
 
   await new Promise<void>((resolve) => {
@@ -100,8 +131,15 @@ export async function runServe(args: string[]): Promise<number> {
         .close()
         .then(() => compat?.close())
         .then(() => backend.close())
+        .then(() => coordinator?.close())
+        .then(() => localWorker?.close())
+        .then(() => localRuntime?.close())
         .catch((err) => console.error(err))
-        .finally(resolve);
+        .finally(() => {
+          // With a farm: a reconnect timer to a Redis that is gone must not keep the process alive.
+          if (coordinator) setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+          resolve();
+        });
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

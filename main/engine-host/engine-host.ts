@@ -14,7 +14,8 @@
 import { totalmem } from 'node:os';
 import { resolveWorkerEntry } from './engine-entry';
 import { EngineConnection, forkEngine, formatBytes, type EngineExit, type EngineLauncher } from './engine-launcher';
-import type { EngineToHost, GenerateOutcome, HostToWorker, LoadedInfo, PipelineRequest, PreviewDecoderInfo, PreviewDecoderSpec, WorkerError } from './protocol';
+import type { EngineLoraLoad, EngineToHost, GenerateOutcome, HostToWorker, LoadedInfo, PipelineRequest, PreviewDecoderInfo, PreviewDecoderSpec, WorkerError } from './protocol';
+import type { ProviderChoice } from '../engine';
 
 export { resolveWorkerEntry } from './engine-entry';
 
@@ -121,7 +122,7 @@ export class EngineHost {
   private readonly pending = new Map<number, Pending>();
   private nextRequestId = 1;
   private loaded: LoadedInfo | null = null;
-  private lastLoad: { folder: string; provider: string; lowMemory: boolean } | null = null;
+  private lastLoad: { folder: string; provider: ProviderChoice; lowMemory: boolean; loras?: EngineLoraLoad } | null = null;
   /** The preview decoder the app asked for, and whether the current engine process has it. */
   private previewSpec: PreviewDecoderSpec = { kind: 'approx' };
   private previewSpecSent = true;
@@ -189,20 +190,20 @@ export class EngineHost {
    * Loads a model. Transactional: when the new one fails, the engine keeps (or loads again) the
    * previous one and this rejects with the new model's error; `loadedModel` says what is loaded.
    */
-  async load(folder: string, provider = 'auto', lowMemory = false): Promise<LoadedInfo> {
+  async load(folder: string, provider: ProviderChoice = 'auto', lowMemory = false, loras?: EngineLoraLoad): Promise<LoadedInfo> {
     if (this.restarting) {
       await this.settled();
       // The restart just brought back this very model: nothing to load again.
       const l = this.lastLoad;
-      if (this.loaded && l && l.folder === folder && l.provider === provider && l.lowMemory === lowMemory) return this.loaded;
+      if (this.loaded && l && l.folder === folder && l.provider === provider && l.lowMemory === lowMemory && sameLoras(l.loras, loras)) return this.loaded;
     }
-    return this.loadNow(folder, provider, lowMemory);
+    return this.loadNow(folder, provider, lowMemory, loras);
   }
 
-  private async loadNow(folder: string, provider: string, lowMemory: boolean): Promise<LoadedInfo> {
+  private async loadNow(folder: string, provider: ProviderChoice, lowMemory: boolean, loras?: EngineLoraLoad): Promise<LoadedInfo> {
     let info: LoadedInfo;
     try {
-      info = (await this.request({ type: 'load', folder, provider, lowMemory }).done) as LoadedInfo;
+      info = (await this.request({ type: 'load', folder, provider, lowMemory, ...(loras && loras.specs.length > 0 ? { loras } : {}) }).done) as LoadedInfo;
     } catch (err) {
       if (err instanceof EngineWorkerError && err.loaded !== undefined) {
         this.loaded = err.loaded;
@@ -211,7 +212,7 @@ export class EngineHost {
       throw err;
     }
     this.loaded = info;
-    this.lastLoad = { folder, provider, lowMemory };
+    this.lastLoad = { folder, provider, lowMemory, ...(loras && loras.specs.length > 0 ? { loras } : {}) };
     return info;
   }
 
@@ -263,7 +264,7 @@ export class EngineHost {
     const cancelsAtStart = this.cancels;
     await this.settled();
     // A dead (or ended) engine lost its sessions: load the last model again transparently.
-    if (!this.loaded && this.lastLoad) await this.load(this.lastLoad.folder, this.lastLoad.provider, this.lastLoad.lowMemory);
+    if (!this.loaded && this.lastLoad) await this.load(this.lastLoad.folder, this.lastLoad.provider, this.lastLoad.lowMemory, this.lastLoad.loras);
     if (!this.previewSpecSent) await this.setPreviewDecoder(this.previewSpec).catch(() => undefined);
     if (this.cancels !== cancelsAtStart) throw cancelledError('Cancelled before the generation started');
     this.guard?.(pipeline, { loaded: this.loaded, rss: this.engineRss, lowMemory: this.lastLoad?.lowMemory ?? false });
@@ -408,7 +409,7 @@ export class EngineHost {
     const run = (async () => {
       await dead.waitExit(RESTART_WAIT_MS);
       if (epoch !== this.epoch || this.conn || this.lastLoad !== target) return;
-      await this.loadNow(target.folder, target.provider, target.lowMemory);
+      await this.loadNow(target.folder, target.provider, target.lowMemory, target.loras);
     })();
     const restarting: Promise<void> = run
       .catch((err: unknown) => this.log(`Engine restart with ${target.folder} failed: ${err instanceof Error ? err.message : String(err)}`))
@@ -529,3 +530,10 @@ function sameSpec(a: PreviewDecoderSpec, b: PreviewDecoderSpec): boolean {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Same LoRA set (files and weights, in order): no LoRAs and an empty list are the same. */
+export function sameLoras(a: EngineLoraLoad | undefined, b: EngineLoraLoad | undefined): boolean {
+  const x = a?.specs ?? [];
+  const y = b?.specs ?? [];
+  return x.length === y.length && x.every((s, i) => s.path === y[i].path && s.weight === y[i].weight && s.unetWeight === y[i].unetWeight);
+}

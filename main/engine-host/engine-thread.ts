@@ -7,15 +7,18 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { img2img, inpaint, inspectModel, loadModel, modelPreviewCoefficients, txt2img, type PipelineHooks } from '../engine';
-import { loadTaesdDecoder, type TaesdDecoder } from '../engine';
+import { loadTaesdDecoder, type ProviderChoice, type TaesdDecoder } from '../engine';
+import { releaseControlNets } from '../engine';
 import { createPreviewer } from './previewer';
-import { CANCEL_SLOT, type HostToWorker, type LoadedInfo, type PreviewDecoderSpec, type WorkerError, type WorkerToHost } from './protocol';
+import { CANCEL_SLOT, type EngineLoraLoad, type HostToWorker, type LoadedInfo, type PreviewDecoderSpec, type WorkerError, type WorkerToHost } from './protocol';
 import { probeModelFolder } from './model-probe';
 
 type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
 interface LoadOptions {
-  provider: string;
+  provider: ProviderChoice;
   lowMemory: boolean;
+  /** LoRAs merged at load (a different set is a different load: merged weights live in the sessions). */
+  loras?: EngineLoraLoad;
 }
 /** The model this worker holds, what the host was told about it, and how it was loaded (to put it back). */
 interface Current {
@@ -50,7 +53,8 @@ function toWorkerError(err: unknown): WorkerError {
 
 async function open(folder: string, options: LoadOptions): Promise<Current> {
   const started = performance.now();
-  const model = await loadModel(folder, { provider: options.provider as never, lowMemory: options.lowMemory });
+  const loras = options.loras && options.loras.specs.length > 0 ? options.loras : undefined;
+  const model = await loadModel(folder, { provider: options.provider, lowMemory: options.lowMemory, ...(loras ? { loras: loras.specs, loraCacheDir: loras.cacheDir } : {}) });
   const info: LoadedInfo = {
     folder,
     family: model.signature.family,
@@ -58,6 +62,18 @@ async function open(folder: string, options: LoadOptions): Promise<Current> {
     fallbacks: model.fallbacks,
     scheduler: String(model.schedulerConfig._class_name ?? ''),
     loadMs: performance.now() - started,
+    ...(model.loras && loras
+      ? {
+          loras: model.loras.reports.map((r, i) => ({
+            name: r.name,
+            hash: model.loras!.hashes[i].hash,
+            matched: r.matched,
+            total: r.total,
+            weight: loras.specs[i].weight,
+            ...(loras.specs[i].unetWeight !== undefined ? { unetWeight: loras.specs[i].unetWeight } : {}),
+          })),
+        }
+      : {}),
   };
   return { model, info, options };
 }
@@ -65,7 +81,10 @@ async function open(folder: string, options: LoadOptions): Promise<Current> {
 async function releaseCurrent(): Promise<void> {
   const held = current;
   current = null;
-  if (held) await held.model.release().catch(() => undefined);
+  if (!held) return;
+  // ControlNet sessions (and a separate ControlNet UNet) are kept per model: free them with it.
+  await releaseControlNets(held.model).catch(() => undefined);
+  await held.model.release().catch(() => undefined);
 }
 
 /**
@@ -102,7 +121,7 @@ async function handle(msg: HostToWorker): Promise<void> {
   switch (msg.type) {
     case 'load': {
       try {
-        current = await switchModel(msg.folder, { provider: msg.provider, lowMemory: msg.lowMemory });
+        current = await switchModel(msg.folder, { provider: msg.provider, lowMemory: msg.lowMemory, ...(msg.loras ? { loras: msg.loras } : {}) });
       } catch (err) {
         post({ type: 'error', requestId: msg.requestId, error: toWorkerError(err), loaded: current?.info ?? null });
         return;
@@ -137,7 +156,7 @@ async function handle(msg: HostToWorker): Promise<void> {
         return;
       }
       const started = performance.now();
-      const decoder = await loadTaesdDecoder(spec.path, { provider: spec.provider as never });
+      const decoder = await loadTaesdDecoder(spec.path, { provider: spec.provider });
       taesd = { decoder, spec };
       const info = { kind: 'taesd' as const, path: decoder.modelPath, outputRange: decoder.outputRange, provider: decoder.provider, loadMs: performance.now() - started };
       post({ type: 'preview-decoder-set', requestId: msg.requestId, info });

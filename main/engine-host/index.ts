@@ -8,3 +8,5 @@ export type { GenerationShape, MemoryBudget, MemoryEstimate, ModelMemoryFacts } 
 export { validateModelFolder } from './validate-model';
 export type { ValidateModelOptions } from './validate-model';
 export type { EngineToHost, GenerateOutcome, HostToEngine, LoadedInfo, PipelineRequest, PreviewDecoderInfo, PreviewDecoderSpec } from './protocol';
+export type { EngineLoraLoad, LoadedLora } from './protocol';
+export { sameLoras } from './engine-host';

@@ -4,11 +4,11 @@
  * read), then run every graph once at a tiny size and require finite outputs. Any failure is a
  * ModelLoadError that names the file, so a broken download is refused before it is installed.
  */
-import { img2img, loadModel, ModelLoadError, txt2img, type ComponentName, type EngineSession, type EngineTensor, type LoadedModel } from '../engine';
+import { img2img, loadModel, ModelLoadError, txt2img, type ComponentName, type EngineSession, type EngineTensor, type LoadedModel, type ProviderChoice } from '../engine';
 
 export interface ProbeOptions {
   /** Execution provider choice ('auto', 'cpu', …): the one generations will use. */
-  provider: string;
+  provider: ProviderChoice;
   /** Polled before each UNet call: a host that gave up waiting stops the test run early. */
   isCancelled?: () => boolean;
 }
@@ -26,7 +26,7 @@ const PROBE_SIDE = 64;
 
 export async function probeModelFolder(folder: string, opts: ProbeOptions): Promise<void> {
   // One session at a time, released after use: a validation beside a loaded model stays small.
-  const model = await loadModel(folder, { provider: opts.provider as never, lowMemory: true });
+  const model = await loadModel(folder, { provider: opts.provider, lowMemory: true });
   try {
     await testRun(model, opts.isCancelled);
   } finally {

@@ -1,5 +1,5 @@
 /** Messages between the engine host (API process) and the engine worker thread. */
-import type { Img2ImgParams, InpaintParams, Txt2ImgParams } from '../engine';
+import type { Img2ImgParams, InpaintParams, ProviderChoice, Txt2ImgParams } from '../engine';
 
 /** Which pipeline a generate request runs; images travel as raw pixels (transferred, not copied). */
 export type PipelineRequest =
@@ -19,10 +19,29 @@ export interface WorkerError {
 export interface LoadedInfo {
   folder: string;
   family: string;
+  /** The provider the UNet runs on: a runtime report (may name one this build does not list, e.g. 'tensorrt'). */
   provider: string;
   fallbacks: { provider: string; reason: string }[];
   scheduler: string;
   loadMs: number;
+  /** LoRAs merged into this load, with their match counts (absent when none). */
+  loras?: LoadedLora[];
+}
+
+/** LoRAs to merge at load: files already resolved to paths, and where merged working copies live. */
+export interface EngineLoraLoad {
+  specs: { path: string; weight: number; unetWeight?: number }[];
+  cacheDir: string;
+}
+
+export interface LoadedLora {
+  name: string;
+  /** Full addnet SHA-256 (hex); `Lora hashes` records its first 12 digits. */
+  hash: string;
+  matched: number;
+  total: number;
+  weight: number;
+  unetWeight?: number;
 }
 
 export interface WorkerImage {
@@ -45,7 +64,7 @@ export interface GenerateOutcome {
  * 'auto' its decodes are spaced so they take at most ~1/4 of the worker's time (CPU: a 512² TAESD
  * decode costs about as much as a fast UNet step), with 'always' every throttled preview uses it.
  */
-export type PreviewDecoderSpec = { kind: 'approx' } | { kind: 'taesd'; path: string; provider: string; budget: 'auto' | 'always' };
+export type PreviewDecoderSpec = { kind: 'approx' } | { kind: 'taesd'; path: string; provider: ProviderChoice; budget: 'auto' | 'always' };
 
 export interface PreviewDecoderInfo {
   kind: 'approx' | 'taesd';
@@ -57,10 +76,10 @@ export interface PreviewDecoderInfo {
 }
 
 export type HostToWorker =
-  | { type: 'load'; requestId: number; folder: string; provider: string; lowMemory: boolean }
+  | { type: 'load'; requestId: number; folder: string; provider: ProviderChoice; lowMemory: boolean; loras?: EngineLoraLoad }
   | { type: 'unload'; requestId: number }
   /** Import check (a worker of its own): create every session of the folder and run each graph once at a tiny size. */
-  | { type: 'validate'; requestId: number; folder: string; provider: string }
+  | { type: 'validate'; requestId: number; folder: string; provider: ProviderChoice }
   /** Release everything and end the thread (after the request in progress; the host no longer listens). */
   | { type: 'quit'; requestId: number }
   | { type: 'preview-decoder'; requestId: number; spec: PreviewDecoderSpec }

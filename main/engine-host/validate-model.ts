@@ -8,10 +8,11 @@
 import { resolveWorkerEntry } from './engine-entry';
 import { EngineWorkerError } from './engine-host';
 import { EngineConnection, forkEngine, type EngineLauncher } from './engine-launcher';
+import type { ProviderChoice } from '../engine';
 
 export interface ValidateModelOptions {
   /** Execution provider choice the model will run with (settings.provider); default 'auto'. */
-  provider?: string;
+  provider?: ProviderChoice;
   /** Give up (and end the check's process) after this long; default 15 minutes (a large model on the CPU). */
   timeoutMs?: number;
   /** Starts the check's engine process (default child_process.fork; Electron passes utilityProcess). */

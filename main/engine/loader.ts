@@ -16,6 +16,7 @@ import {
 } from './ort-backend';
 import type { SchedulerConfig } from './schedulers/types';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer';
+import { applyLoras, type AppliedLoras, type LoraComponent, type LoraSpec } from './lora';
 
 export { detectSignature };
 export type { ModelFamily, FloatType, ModelSignature, SdxlSignature, TextEncoder2Signature } from './model-signature';
@@ -30,6 +31,20 @@ export interface LoadModelOptions {
   deviceId?: number;
   /** Kept for callers written before SDXL/LCM support; every detected family loads now. */
   allowUnsupported?: boolean;
+  /**
+   * LoRAs merged into the weights at load (UNet and text encoders): sessions are created from a
+   * patched working copy in `loraCacheDir`, never from the installed files. A LoRA that matches
+   * nothing, or a graph optimized so that it cannot take one, fails the load with a LoraError.
+   */
+  loras?: readonly LoraSpec[];
+  /** Where merged working copies live (required with `loras`); one folder per model graph and LoRA set. */
+  loraCacheDir?: string;
+}
+
+/** What the LoRA merge did at load; absent when no LoRA was asked for. */
+export interface LoadedLoras extends Pick<AppliedLoras, 'reports' | 'hashes' | 'copies' | 'mergeMs'> {
+  /** Milliseconds to create the sessions of the merged graphs (the other half of a LoRA switch's cost). */
+  sessionMs: number;
 }
 
 export interface ComponentFallback extends ProviderFallback {
@@ -54,6 +69,8 @@ export interface LoadedModel {
   readonly lowMemory: boolean;
   /** Each graph's inputs and outputs as ONNX Runtime read them at load (also in low-memory mode). */
   readonly graphs: Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>;
+  /** LoRAs merged into this load (match counts, hashes for `Lora hashes`, timings). */
+  readonly loras?: LoadedLoras;
   hasComponent(name: ComponentName): boolean;
   /** Session for a component (created on demand in low-memory mode). */
   session(name: ComponentName): Promise<EngineSession>;
@@ -135,7 +152,18 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
     }
   }
 
-  // 2. Sessions. Each component falls back independently; reasons are recorded per component.
+  // 2. LoRAs: merge into working copies of the graphs they touch; sessions open those instead.
+  let applied: AppliedLoras | null = null;
+  if (opts.loras && opts.loras.length > 0) {
+    if (!opts.loraCacheDir) throw new Error('loadModel: loras need a loraCacheDir for the merged working copies');
+    const graphs: Partial<Record<LoraComponent, string>> = {};
+    for (const c of ['unet', 'text_encoder', 'text_encoder_2'] as const) if (info.components[c]) graphs[c] = info.components[c]!.model;
+    applied = await applyLoras(graphs, opts.loras, { cacheDir: opts.loraCacheDir, sdxl: Boolean(info.components.text_encoder_2) });
+  }
+  const modelFile = (name: ComponentName): string => (applied?.paths as Partial<Record<ComponentName, string>> | undefined)?.[name] ?? info.components[name]!.model;
+  let loraSessionMs = 0;
+
+  // 3. Sessions. Each component falls back independently; reasons are recorded per component.
   const order: ComponentName[] = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
   const present = order.filter((c) => info.components[c]);
   const sessions = new Map<ComponentName, EngineSession>();
@@ -146,10 +174,14 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
   const lowMemory = opts.lowMemory ?? false;
 
   const open = async (name: ComponentName): Promise<EngineSession> => {
+    const merged = modelFile(name) !== info.components[name]!.model;
+    const started = performance.now();
     try {
-      return await createSession(info.components[name]!.model, { provider: opts.provider ?? 'auto', threads: opts.threads, lowMemory, deviceId: opts.deviceId });
+      return await createSession(modelFile(name), { provider: opts.provider ?? 'auto', threads: opts.threads, lowMemory, deviceId: opts.deviceId });
     } catch (err) {
       throw sessionError(info, name, err);
+    } finally {
+      if (merged) loraSessionMs += performance.now() - started;
     }
   };
   const closeAll = async () => {
@@ -169,7 +201,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
       if (lowMemory) await s.release();
       else sessions.set(name, s);
     }
-    // 3. Signature from graph metadata + config.json files.
+    // 4. Signature from graph metadata + config.json files.
     const signature = detectSignature(info, meta);
     const defaults = recommendedDefaults(signature, info.schedulerConfig, info.components.unet.config);
 
@@ -188,6 +220,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
       fallbacks,
       lowMemory,
       graphs: meta,
+      ...(applied ? { loras: { reports: applied.reports, hashes: applied.hashes, copies: applied.copies, mergeMs: applied.mergeMs, sessionMs: loraSessionMs } } : {}),
       hasComponent: (name) => Boolean(info.components[name]),
       async session(name) {
         if (released) throw new Error(`Model ${info.folder} was released.`);

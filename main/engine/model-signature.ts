@@ -4,6 +4,7 @@
  * fill static gaps) — never from folder names. Every mismatch is a ModelLoadError naming the file.
  */
 import { join } from 'node:path';
+import { isResidualInputName } from './controlnet/graph-io';
 import { ModelLoadError } from './model-errors';
 import { classifyFamily, type ComponentName, type ModelFamily, type ModelInfo } from './model-info';
 import type { TensorInfo } from './ort-backend';
@@ -187,7 +188,8 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
   const out = uc.output('out_sample', 'predicted noise [batch, 4, h, w]', [4], FLOATS);
   uc.staticDim('out_sample', out, 1, [4], 'channels');
   const known = new Set(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'timestep_cond']);
-  const extra = un.inputs.filter((i) => !known.has(i.name));
+  // ControlNet residual inputs (onnx-web/Amblyopius export their UNet with them): fed by controlnet/, zeros without a ControlNet.
+  const extra = un.inputs.filter((i) => !known.has(i.name) && !isResidualInputName(i.name));
   if (extra.length) {
     throw new ModelLoadError({
       file: unFile, code: 'wrong-io-names',

@@ -75,12 +75,13 @@ export type ProviderChoice = 'auto' | ProviderName;
 export const PROVIDER_PREFERENCE: readonly ProviderName[] = PROVIDER_NAMES;
 const PROVIDER_CHOICES: readonly ProviderChoice[] = Object.freeze(['auto', ...PROVIDER_PREFERENCE]);
 
-export type EngineTensorType = 'float32' | 'float16' | 'int32' | 'int64';
+// float64: ControlNet exports take `conditioning_scale` as a double (OnnxStack/axodox).
+export type EngineTensorType = 'float32' | 'float16' | 'int32' | 'int64' | 'float64';
 
 export interface EngineTensor {
   type: EngineTensorType;
   /** float16 data is raw IEEE bits in a Uint16Array (see float16.ts). */
-  data: Float32Array | Uint16Array | Int32Array | BigInt64Array;
+  data: Float32Array | Uint16Array | Int32Array | BigInt64Array | Float64Array;
   dims: number[];
 }
 
@@ -315,6 +316,17 @@ export async function createSession(modelPath: string, opts: CreateSessionOption
 }
 
 /**
+ * A CPU session for a small graph built in memory (the LoRA merge's low-rank product, whose
+ * MatMul runs on ORT's multithreaded GEMM instead of a JavaScript loop); never for model files,
+ * which go through `createSession` so their external data resolves next to them.
+ */
+export async function createCpuSessionFromBytes(label: string, bytes: Uint8Array, threads?: number): Promise<EngineSession> {
+  const ort = ortOrThrow();
+  const session = await ort.InferenceSession.create(bytes, { ...sessionOptionsFor('cpu', { threads }), graphOptimizationLevel: 'basic' });
+  return new OrtEngineSession(label, session, 'cpu', [], undefined, []);
+}
+
+/**
  * Cheap up-front checks for provider runtimes that are certainly absent, so `auto` does not pay
  * (and print) a failed native initialisation for them: the CUDA provider library is downloaded at
  * install time only on machines with an NVIDIA GPU; Dawn's WebGPU on Linux needs Vulkan.
@@ -441,6 +453,8 @@ function fromOrtTensor(name: string, t: Ort.Tensor): EngineTensor {
       return { type: 'int32', data: data as Int32Array, dims };
     case 'int64':
       return { type: 'int64', data: data as BigInt64Array, dims };
+    case 'float64':
+      return { type: 'float64', data: data as Float64Array, dims };
     case 'float16':
       // Uint16Array on Node ≤ 22; a Float16Array (native or polyfill) where one exists: same bits either way.
       return { type: 'float16', data: data instanceof Uint16Array ? data : float16Bits(data as ArrayLike<number>), dims };

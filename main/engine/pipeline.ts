@@ -11,6 +11,7 @@ export { MAX_CLIP_SKIP } from './pipeline/text-encoders';
 export { NonFiniteOutputError } from './pipeline/vae-precision';
 export type { SdxlMicroConditioning } from './pipeline/types';
 export type {
+  ControlNetUnit,
   GeneratedImage,
   ImageFit,
   Img2ImgParams,

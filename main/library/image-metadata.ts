@@ -6,12 +6,17 @@
  * our own `atelier` JSON chunk, A1111 `parameters`, InvokeAI `invokeai_metadata`,
  * ComfyUI `prompt`/`workflow`. PNG text chunks (tEXt/zTXt/iTXt) are read; for JPEG and
  * WebP the EXIF UserComment / ImageDescription and the XMP packet are.
+ *
+ * Content credentials (C2PA) need the official c2pa-rs reader, which is asynchronous:
+ * `readImageMetadataWithCredentials` returns the same metadata plus `c2pa` (valid / invalid /
+ * absent, signer, generator, the generation claim), verified by main/provenance.
  */
 import { decodeTextChunk, isPng, readPngChunks } from './png-chunks';
 import { infotextToParams, parseInfotext } from './infotext';
 import { fromComfy as comfySchedulerName, fromInvoke as invokeSchedulerName } from '../../common/schedulers';
 import { generationParamsSchema, type GenerationParams } from './types';
 import { readExifText, findInJpeg, findInWebp, isJpeg, isWebp } from './exif';
+import { readCredentials, type Credentials } from '../provenance';
 
 export type MetadataSource = 'atelier' | 'a1111' | 'invokeai' | 'comfyui' | 'unknown';
 
@@ -20,6 +25,37 @@ export interface ImageMetadata {
   generation?: Partial<GenerationParams>;
   raw: Record<string, string>;
   warnings: string[];
+  /** Content credentials: filled only by `readImageMetadataWithCredentials` (reading them is asynchronous). */
+  c2pa?: Credentials;
+}
+
+export interface ImageMetadataWithCredentials extends ImageMetadata {
+  c2pa: Credentials;
+}
+
+/**
+ * The file's metadata and its content credentials, verified with the official C2PA reader. Never
+ * throws. `verify` lets a caller that signs (a project library) recognise its own certificate;
+ * by default the credentials are read without knowing which certificates are "ours".
+ */
+export async function readImageMetadataWithCredentials(
+  buffer: Uint8Array,
+  opts: { verify?: (bytes: Uint8Array) => Promise<Credentials> } = {},
+): Promise<ImageMetadataWithCredentials> {
+  const meta = readImageMetadata(buffer);
+  const notRead = (why: string): Credentials => ({ state: 'absent', aiGenerated: false, actions: [], chain: [], problems: [], untrusted: false, manifests: 0, warnings: [`content credentials not read: ${why}`] });
+  let c2pa: Credentials;
+  if (!(buffer instanceof Uint8Array)) c2pa = notRead('input is not a byte buffer');
+  else if (buffer.length > MAX_INPUT_BYTES) c2pa = notRead(`file is larger than ${MAX_INPUT_BYTES} bytes`);
+  else {
+    try {
+      c2pa = await (opts.verify ?? readCredentials)(buffer);
+    } catch (err) {
+      // readCredentials never throws; a caller's verifier might.
+      c2pa = { ...notRead((err as Error)?.message ?? String(err)), state: 'unknown' };
+    }
+  }
+  return { ...meta, c2pa };
 }
 
 /** Input larger than this is not scanned at all (a 2 GB "PNG" is not a drop target). */

@@ -2,7 +2,7 @@
 export { ProjectLibrary, PROJECT_EXTENSION, projectFolderName, setSqliteNativeBinding, type OpenOptions } from './project-library';
 export { ProjectRegistry, type RegisteredProject, REGISTRY_FILE, DEFAULT_PROJECT_NAME } from './project-registry';
 export { parseInfotext, formatInfotext, infotextToParams, schedulerToA1111, a1111ToScheduler, type ParsedInfotext } from './infotext';
-export { readImageMetadata, type ImageMetadata, type MetadataSource } from './image-metadata';
+export { readImageMetadata, readImageMetadataWithCredentials, type ImageMetadata, type ImageMetadataWithCredentials, type MetadataSource } from './image-metadata';
 export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, migrationHash, type Migration } from './migrations';
 export { LibraryError, SchemaTooNewError, MigrationChangedError, ProjectLockedError, ProjectClosedError } from './errors';
 export { ulid } from './ids';

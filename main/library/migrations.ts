@@ -155,6 +155,11 @@ const m006 = `
 ALTER TABLE generations ADD COLUMN clip_skip INTEGER NOT NULL DEFAULT 1 CHECK (clip_skip BETWEEN 1 AND 12);
 `;
 
+const m007 = `
+-- LoRAs merged for the image, as A1111's "Lora hashes": JSON [{"name", "hash"}] (hash = addnet SHA-256, hex); NULL = none.
+ALTER TABLE generations ADD COLUMN lora_hashes_json TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'generations', sql: m001 },
   { version: 2, name: 'organisation', sql: m002 },
@@ -162,6 +167,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 4, name: 'import_origin', sql: m004 },
   { version: 5, name: 'membership_timeline', sql: m005 },
   { version: 6, name: 'clip_skip', sql: m006 },
+  { version: 7, name: 'lora_hashes', sql: m007 },
 ]);
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

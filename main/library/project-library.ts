@@ -8,6 +8,7 @@
  * its embedded JSON; a missing thumbnail is rebuilt.
  * Reconcile runs on open when the previous session did not close cleanly (stale lock).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -296,9 +297,21 @@ export class ProjectLibrary {
     writeReceipt(this.dir, id, receipt);
   }
 
+  /** Verdicts by file content (sha256), so the studio's badges re-read a stored file's manifest once, not on every scroll. */
+  private readonly verified = new Map<string, Credentials>();
+
   /** Verifies a file's content credentials; "signed here" is recognised when this library signs. */
-  verifyCredentials(bytes: Uint8Array): Promise<Credentials> {
-    return this.provenance ? this.provenance.verify(bytes) : readCredentials(bytes);
+  async verifyCredentials(bytes: Uint8Array): Promise<Credentials> {
+    // Keyed by the exact bytes: a changed (tampered) file is a different key and is read again.
+    const key = createHash('sha256').update(bytes).digest('hex');
+    const hit = this.verified.get(key);
+    if (hit) return structuredClone(hit);
+    const c = await (this.provenance ? this.provenance.verify(bytes) : readCredentials(bytes));
+    if (c.state !== 'unknown') {
+      if (this.verified.size >= 2000) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(key, c);
+    }
+    return structuredClone(c);
   }
 
   /** A stored generation's file as a manifest ingredient, or null (no parent, or its file is gone). */
@@ -335,6 +348,7 @@ export class ProjectLibrary {
       negative_prompt: p.negativePrompt, seed: p.seed, rng: p.rng, scheduler: p.scheduler, steps: p.steps, cfg: p.cfg, clip_skip: p.clipSkip,
       batch_index: p.batchIndex, strength: p.strength, mask_ref: p.maskRef, init_image_ref: p.initImageRef,
       parent_id: p.parentId, timings_json: p.timings ? JSON.stringify(p.timings) : null, app_version: p.appVersion,
+      lora_hashes_json: p.loraHashes && p.loraHashes.length > 0 ? JSON.stringify(p.loraHashes) : null,
     });
   }
 
@@ -531,10 +545,10 @@ function prepareStatements(db: Database.Database) {
     insert: db.prepare(`INSERT INTO generations (
         id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt, negative_prompt,
         seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version,
-        origin, import_source, clip_skip)
+        origin, import_source, clip_skip, lora_hashes_json)
       VALUES (@id, @created_at, @image_hash, @width, @height, @model_id, @model_hash, @model_family, @provider, @prompt,
         @negative_prompt, @seed, @rng, @scheduler, @steps, @cfg, @batch_index, @strength, @mask_ref, @init_image_ref,
-        @parent_id, @timings_json, @app_version, @origin, @import_source, @clip_skip)`),
+        @parent_id, @timings_json, @app_version, @origin, @import_source, @clip_skip, @lora_hashes_json)`),
   };
 }
 

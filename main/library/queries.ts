@@ -12,7 +12,8 @@ import { imageRelPath, thumbRelPath } from './project-files';
 
 export const GENERATION_COLUMNS = `g.seq, g.id, g.created_at, g.image_hash, g.width, g.height, g.model_id, g.model_hash, g.model_family,
   g.provider, g.prompt, g.negative_prompt, g.seed, g.rng, g.scheduler, g.steps, g.cfg, g.batch_index, g.strength,
-  g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file, g.origin, g.import_source, g.clip_skip`;
+  g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file, g.origin, g.import_source, g.clip_skip,
+  g.lora_hashes_json`;
 
 export const THUMBNAIL_COLUMNS = 'g.seq, g.id, g.image_hash, g.width, g.height, g.rating, g.flag, g.created_at';
 
@@ -35,6 +36,7 @@ export interface GenerationRow {
   steps: number;
   cfg: number;
   clip_skip: number;
+  lora_hashes_json: string | null;
   batch_index: number;
   strength: number | null;
   mask_ref: string | null;
@@ -97,7 +99,21 @@ export function rowToRecord(dir: string, r: GenerationRow): GenerationRecord {
     missingFile: r.missing_file === 1,
     origin: r.origin,
     importSource: r.import_source,
+    ...parseLoraHashes(r.lora_hashes_json),
   };
+}
+
+/** The stored `Lora hashes` list; a damaged value reads as none rather than failing the whole row. */
+function parseLoraHashes(json: string | null): { loraHashes?: Array<{ name: string; hash: string }> } {
+  if (!json) return {};
+  try {
+    const v: unknown = JSON.parse(json);
+    if (!Array.isArray(v)) return {};
+    const list = v.filter((x): x is { name: string; hash: string } => !!x && typeof x.name === 'string' && typeof x.hash === 'string');
+    return list.length > 0 ? { loraHashes: list.map((x) => ({ name: x.name, hash: x.hash })) } : {};
+  } catch {
+    return {};
+  }
 }
 
 export function rowToThumbnail(dir: string, r: ThumbnailDbRow): ThumbnailRow {

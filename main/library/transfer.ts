@@ -89,6 +89,7 @@ function paramsOf(r: GenerationRecord): GenerationParams {
     negativePrompt: r.negativePrompt, seed: r.seed, rng: r.rng, scheduler: r.scheduler, steps: r.steps, cfg: r.cfg,
     clipSkip: r.clipSkip, width: r.width, height: r.height, batchIndex: r.batchIndex, strength: r.strength, maskRef: r.maskRef,
     initImageRef: r.initImageRef, parentId: r.parentId, timings: r.timings, createdAt: r.createdAt, appVersion: r.appVersion,
+    ...(r.loraHashes ? { loraHashes: r.loraHashes } : {}),
   };
 }
 

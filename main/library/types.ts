@@ -42,6 +42,8 @@ export interface GenerationParams {
   /** Milliseconds since the Unix epoch. */
   createdAt: number;
   appVersion: string;
+  /** LoRAs merged into the model for this image (A1111 `Lora hashes`: name + addnet hash); absent when none. */
+  loraHashes?: Array<{ name: string; hash: string }>;
 }
 
 export const generationParamsSchema = z.object({
@@ -68,6 +70,7 @@ export const generationParamsSchema = z.object({
   timings: z.record(z.string(), z.number()).nullable().default(null),
   createdAt: z.number().int().nonnegative().optional(),
   appVersion: z.string().default('0.0.0'),
+  loraHashes: z.array(z.object({ name: z.string().min(1).max(200), hash: z.string().regex(/^[0-9a-f]{10,64}$/) })).max(64).optional(),
 });
 
 /** What callers pass: defaults fill batchIndex, strength/mask/init/parent (null), createdAt (now). */

@@ -6,27 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ReproducibilityReceipt } from '../../common/api/contract';
 
 export const RECEIPTS_DIR = 'receipts';
 
-export interface Receipt {
-  v: 1;
-  generationId?: string;
-  fileSha256: string;
-  result: 'identical' | 'different';
-  meanAbsDiff: number;
-  maxDiff: number;
-  width: number;
-  height: number;
-  modelId: string;
-  modelHash: string;
-  originalProvider: string;
-  provider: string;
-  paramsSource: string;
-  reproducedAt: string;
-  appVersion: string;
-  note?: string;
-}
+/** The API's receipt type is the one receipt shape (CLI JSON, API, the file beside the image). */
+export type Receipt = ReproducibilityReceipt;
 
 export interface PixelDifference {
   identical: boolean;

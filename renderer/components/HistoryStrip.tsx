@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type MouseEvent } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type MouseEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { GenerationRecord } from '../../common/api/contract';
 import { toInfotext } from '../lib/infotext';
@@ -6,6 +6,7 @@ import { THUMB_LAYOUT, THUMB_SIZES, type ThumbSize } from '../lib/library-prefs'
 import { visibleRange } from '../lib/virtual-list';
 import { useAtelier } from '../state/store';
 import { BoardsPanel } from './BoardsPanel';
+import { badgeState, CredentialsBadge } from './CredentialsBadge';
 import { ExportDialog } from './ExportDialog';
 import { MoveDialog } from './MoveDialog';
 import { EmptyHistoryHint } from './ExamplePrompts';
@@ -54,6 +55,7 @@ function Tile({ record, onMenu }: { record: GenerationRecord; onMenu(e: MouseEve
         <Stars rating={record.rating} />
         {record.flag === 'pick' && <span className="flag pick">P</span>}
         {record.flag === 'reject' && <span className="flag reject">X</span>}
+        <CredentialsBadge id={record.id} compact />
       </span>
     </button>
   );
@@ -66,8 +68,10 @@ interface Menu {
 }
 
 function ContextMenu({ menu, close, move }: { menu: Menu; close(): void; move(ids: string[]): void }) {
-  const { record, vary, remove, pushToast, explore, view, setInitImage, loadParams, board, setMembership, selection, upscale, reveal, trashed, restore } = useAtelier(
+  const { record, vary, remove, pushToast, explore, view, setInitImage, loadParams, board, setMembership, selection, upscale, reveal, trashed, restore, reproduce, reproducing } = useAtelier(
     useShallow((s) => ({
+      reproduce: s.reproduceGeneration,
+      reproducing: s.reproducing.includes(menu.id),
       upscale: s.upscaleImage,
       reveal: s.reveal,
       record: s.records[menu.id],
@@ -158,6 +162,19 @@ function ContextMenu({ menu, close, move }: { menu: Menu; close(): void; move(id
       <button type="button" role="menuitem" data-testid="use-as-init" onClick={act(() => setInitImage(record))}>
         Use as init image <span className="muted">img2img / inpaint</span>
       </button>
+      <button
+        type="button"
+        role="menuitem"
+        data-testid="menu-reproduce"
+        disabled={reproducing}
+        title="Regenerate it from the parameters in its own file (model found by hash) and check the pixels match bit for bit; the receipt is kept beside the image"
+        onClick={act(() => {
+          view(record.id);
+          void reproduce(record.id);
+        })}
+      >
+        {reproducing ? 'Reproducing…' : 'Reproduce'} <span className="muted">check bit for bit</span>
+      </button>
       </>)}
       <button
         type="button"
@@ -215,8 +232,13 @@ function ThumbSizeControl() {
 }
 
 export function HistoryStrip() {
-  const { order, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter, selection, revealNonce, viewingId, thumbSize } = useAtelier(
+  const { order: loadedOrder, records, loading, hasMore, loadMore, search, setSearch, filter, setFilter, selection, revealNonce, viewingId, thumbSize, credentialsFilter, setCredentialsFilter, credentials, ensureCredentials } = useAtelier(
     useShallow((s) => ({
+      credentialsFilter: s.credentialsFilter,
+      setCredentialsFilter: s.setCredentialsFilter,
+      // Only needed (and only subscribed to) while the strip filters on them.
+      credentials: s.credentialsFilter === 'all' ? null : s.credentials,
+      ensureCredentials: s.ensureCredentials,
       thumbSize: s.thumbSize,
       revealNonce: s.revealNonce,
       viewingId: s.viewingId,
@@ -232,6 +254,18 @@ export function HistoryStrip() {
       setFilter: s.setHistoryFilter,
     })),
   );
+  // Credentials filter: applied to the loaded pages as the server's verdicts arrive (each image is verified once).
+  const order = useMemo(() => {
+    if (!credentials || credentialsFilter === 'all') return loadedOrder;
+    return loadedOrder.filter((id) => {
+      const state = badgeState(credentials[id]);
+      return credentialsFilter === 'verified' ? state === 'verified' : state === 'verified' || state === 'modified';
+    });
+  }, [loadedOrder, credentials, credentialsFilter]);
+  useEffect(() => {
+    if (credentialsFilter !== 'all') ensureCredentials(loadedOrder);
+  }, [credentialsFilter, loadedOrder, ensureCredentials]);
+  const checkingCredentials = !!credentials && loadedOrder.some((id) => !credentials[id]);
   const [ref, size] = useElementSize<HTMLDivElement>();
   const [scrollTop, setScrollTop] = useState(0);
   const [menu, setMenu] = useState<Menu | null>(null);
@@ -373,9 +407,25 @@ export function HistoryStrip() {
             }}
           />
         )}
+        <select
+          data-testid="filter-credentials"
+          aria-label="Content credentials"
+          title="Content credentials (C2PA): every image, images that carry them (verified or modified), or only images whose credentials verify"
+          value={credentialsFilter}
+          data-checking={checkingCredentials}
+          onChange={(e) => setCredentialsFilter(e.target.value as typeof credentialsFilter)}
+        >
+          <option value="all">Any credentials</option>
+          <option value="present">Has credentials</option>
+          <option value="verified">Verified only</option>
+        </select>
       </div>
       <div ref={ref} className="history-scroll" data-testid="history-list" onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
-        {order.length === 0 && !loading ? (
+        {order.length === 0 && !loading && credentialsFilter !== 'all' && loadedOrder.length > 0 ? (
+          <div className="empty small" data-testid="history-empty">
+            {checkingCredentials ? 'Checking content credentials…' : credentialsFilter === 'verified' ? 'No loaded image has credentials that verify.' : 'No loaded image carries content credentials.'}
+          </div>
+        ) : order.length === 0 && !loading ? (
           <div className="empty small" data-testid="history-empty">
             {filter.boardId && !search && !filter.minRating && !filter.flag && !filter.tag
               ? 'No images on this board yet. Select images and press + on the board to add them.'

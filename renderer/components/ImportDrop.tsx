@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { planImport } from '../lib/import-plan';
 import { useAtelier, useAtelierStore } from '../state/store';
+import { CredentialsBadgeView, credentialsTooltip } from './CredentialsBadge';
 import { useModal } from './useModal';
 
 function toBase64(buf: ArrayBuffer): string {
@@ -69,7 +70,16 @@ export function ImportDrop() {
         <div className="modal-backdrop">
           <OfferDialog close={dismiss}>
             <div className="modal-title">Parameters found in {offer.fileName}</div>
-            <div className="muted">Source: {offer.source}</div>
+            <div className="muted">
+              Source: {offer.source}
+              {offer.c2pa && (
+                <>
+                  {' · '}
+                  <CredentialsBadgeView credentials={offer.c2pa} testId="import-credentials" />{' '}
+                  <span data-testid="import-credentials-text">{credentialsTooltip(offer.c2pa).split('\n').slice(0, 2).join(' · ')}</span>
+                </>
+              )}
+            </div>
             {offer.prompt && <div className="import-prompt">{offer.prompt}</div>}
             {offer.negativePrompt && <div className="import-prompt muted">Negative: {offer.negativePrompt}</div>}
             <div className="import-params" data-testid="import-applied">

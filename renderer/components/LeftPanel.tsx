@@ -11,6 +11,7 @@ import { formatBytes } from './hooks';
 import { DiceIcon, LockIcon } from './icons';
 import { PromptEditor } from './PromptEditor';
 import { QueueList } from './QueueList';
+import { FarmPanel } from './FarmPanel';
 import { DEFAULT_ONLY_MASKED_PADDING } from '../lib/init-image';
 import { frameLimits, setMargin, type Edge } from '../lib/outpaint';
 import { useSizeStep } from './OutpaintFrame';
@@ -488,6 +489,7 @@ export function LeftPanel() {
       </div>
       <GenerateBar />
       <QueueList />
+      <FarmPanel />
     </aside>
   );
 }

@@ -14,7 +14,7 @@ interface Placement {
 }
 
 function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place: Placement; dropTarget: boolean; onDragTarget(id: string | null): void }) {
-  const { cancel, retry, reveal, move } = useAtelier(useShallow((s) => ({ cancel: s.cancelJob, retry: s.retryJob, reveal: s.reveal, move: s.moveJob })));
+  const { cancel, retry, reveal, move, worker } = useAtelier(useShallow((s) => ({ cancel: s.cancelJob, retry: s.retryJob, reveal: s.reveal, move: s.moveJob, worker: s.jobWorkers[job.jobId] })));
   const pct = job.total > 0 ? Math.round((job.step / job.total) * 100) : 0;
   const prompt = job.request?.prompt || '(no prompt)';
   const waiting = place.index >= 0;
@@ -76,6 +76,11 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
             </span>
           )}
           {job.state === 'running' && `${job.step}/${job.total} · ETA ${formatMs(job.etaMs)}`}
+          {worker && (job.state === 'running' || job.state === 'done') && (
+            <span className="job-worker" data-testid="job-worker" title="The render-farm worker that runs this job">
+              {' '}· on {worker}
+            </span>
+          )}
           {job.state === 'queued' && `next #${place.index + 1}`}
           {job.state === 'done' && (job.seed != null ? `seed ${job.seed}` : 'done')}
           {job.state === 'failed' && <span className="error-text">{job.error?.message ?? 'failed'}</span>}

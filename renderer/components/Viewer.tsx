@@ -1,3 +1,4 @@
+import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { viewerMetaLine } from '../lib/infotext';
 import { actualSizeView, FIT_VIEW } from '../lib/view-transform';
@@ -5,6 +6,7 @@ import { useAtelier } from '../state/store';
 import type { JobView } from '../state/types';
 import { formatMs } from './hooks';
 import { ImageStage } from './ImageStage';
+import { CredentialsBadge } from './CredentialsBadge';
 import { LineageStrip } from './LineageStrip';
 import { MOD } from './LeftPanel';
 import { MaskCanvas } from './MaskCanvas';
@@ -36,6 +38,40 @@ function ProgressOverlay({ job }: { job: JobView }) {
         <span data-testid="eta">ETA {formatMs(job.etaMs)}</span>
       </div>
     </div>
+  );
+}
+
+/** Content credentials of the viewed image, and Reproduce with its verdict (from this session or the receipt stored beside it). */
+function ProvenanceTools({ id }: { id: string }) {
+  const { receipt, reproducing, reproduce, loadReceipt } = useAtelier(
+    useShallow((s) => ({ receipt: s.receipts[id], reproducing: s.reproducing.includes(id), reproduce: s.reproduceGeneration, loadReceipt: s.loadReceipt })),
+  );
+  useEffect(() => {
+    void loadReceipt(id);
+  }, [id, loadReceipt]);
+  return (
+    <>
+      <CredentialsBadge id={id} testId="viewer-credentials" />
+      <button
+        type="button"
+        data-testid="reproduce"
+        disabled={reproducing}
+        title="Reproduce: regenerate this image from the parameters in its own file and check that every pixel matches"
+        onClick={() => void reproduce(id)}
+      >
+        {reproducing ? 'Reproducing…' : 'Reproduce'}
+      </button>
+      {receipt && !reproducing && (
+        <span
+          className="muted viewer-meta"
+          data-testid="reproduce-result"
+          data-result={receipt.result}
+          title={`Reproduced ${receipt.reproducedAt} with ${receipt.modelId} on ${receipt.provider}${receipt.note ? ` — ${receipt.note}` : ''}`}
+        >
+          {receipt.result === 'identical' ? 'Reproduced: bit-identical ✓' : `Reproduced: differs (mean ${receipt.meanAbsDiff}, max ${receipt.maxDiff})`}
+        </span>
+      )}
+    </>
   );
 }
 
@@ -90,6 +126,7 @@ export function Viewer() {
                 Lineage
               </button>
             )}
+            {record && !showPreview && <ProvenanceTools id={record.id} />}
             {record && !showPreview && (
               <button type="button" data-testid="use-as-init" title="Use this image as the init image (img2img / inpainting)" className={init?.generationId === record.id ? 'active' : ''} onClick={() => setInitImage(record)}>
                 Use as init

@@ -4,11 +4,19 @@
  * management (rename, archive, delete) and server-mode export downloads.
  */
 import type { StateCreator } from 'zustand';
-import type { AtelierClient } from '../../common/api/contract';
+import type { AtelierClient, CredentialsInfo } from '../../common/api/contract';
 import { loadLibraryPrefs, saveLibraryPrefs } from '../lib/library-prefs';
 import { MAX_COMPARE, MAX_SELECTION, type AtelierState, type LibrarySlice } from './types';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Verifications in flight at once: each reads a whole image file on the server. */
+const CREDENTIAL_READS = 2;
+
+/** An image whose credentials could not be checked (gone from the project, server error). */
+function unchecked(why: string): CredentialsInfo {
+  return { state: 'unknown', aiGenerated: false, actions: [], chain: [], problems: [], untrusted: false, warnings: [why] };
+}
 
 export const createLibrarySlice =
   (client: AtelierClient): StateCreator<AtelierState, [], [], LibrarySlice> =>
@@ -35,7 +43,85 @@ export const createLibrarySlice =
         };
       });
 
+    // Credential reads: a small queue so a screenful of tiles never floods the server.
+    const wanted: string[] = [];
+    const queued = new Set<string>();
+    let reading = 0;
+    const pumpCredentials = () => {
+      while (reading < CREDENTIAL_READS && wanted.length) {
+        const id = wanted.shift()!;
+        if (get().credentials[id]) {
+          queued.delete(id);
+          continue;
+        }
+        reading++;
+        client
+          .verifyImage({ id })
+          .catch((err: unknown) => unchecked(err instanceof Error ? err.message : String(err)))
+          .then((c) => set((s) => ({ credentials: { ...s.credentials, [id]: c } })))
+          .finally(() => {
+            reading--;
+            queued.delete(id);
+            pumpCredentials();
+          });
+      }
+    };
+
     return {
+      credentials: {},
+      credentialsFilter: 'all',
+      receipts: {},
+      reproducing: [],
+
+      ensureCredentials(ids) {
+        const known = get().credentials;
+        for (const id of ids) {
+          if (known[id] || queued.has(id)) continue;
+          queued.add(id);
+          wanted.push(id);
+        }
+        pumpCredentials();
+      },
+
+      setCredentialsFilter(credentialsFilter) {
+        set({ credentialsFilter });
+        if (credentialsFilter !== 'all') get().ensureCredentials(get().historyOrder);
+      },
+
+      async reproduceGeneration(id) {
+        if (get().reproducing.includes(id)) return null;
+        set((s) => ({ reproducing: [...s.reproducing, id] }));
+        try {
+          const r = await client.reproduceGeneration({ id });
+          set((s) => ({ receipts: { ...s.receipts, [id]: r } }));
+          if (r.result === 'identical') {
+            get().pushToast({ kind: 'success', title: 'Reproduced bit for bit', message: `Regenerated from its own parameters: all ${r.width}×${r.height} pixels identical (${r.modelId}, ${r.provider}).` });
+          } else {
+            get().pushToast({
+              kind: 'info',
+              title: 'Reproduced, not identical',
+              message: `Mean difference ${r.meanAbsDiff} of 255, largest ${r.maxDiff} (${r.modelId}, ${r.provider}).${r.note ? ` ${r.note}.` : ''}`,
+            });
+          }
+          return r;
+        } catch (err) {
+          get().reportError('Could not reproduce the image', err);
+          return null;
+        } finally {
+          set((s) => ({ reproducing: s.reproducing.filter((x) => x !== id) }));
+        }
+      },
+
+      async loadReceipt(id) {
+        if (get().receipts[id]) return;
+        try {
+          const r = await client.getReceipt({ id });
+          if (r && !get().receipts[id]) set((s) => ({ receipts: { ...s.receipts, [id]: r } }));
+        } catch {
+          /* no receipt to show: the viewer simply offers Reproduce */
+        }
+      },
+
       thumbSize: prefs.thumbSize,
       autoAdvance: prefs.autoAdvance,
 

@@ -7,6 +7,7 @@ import { createStore, useStore, type StoreApi } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
 import { createBoardsSlice } from './boards-slice';
 import { createCompareSlice } from './compare-slice';
+import { createFarmSlice } from './farm-slice';
 import { createHistorySlice } from './history-slice';
 import { createImportSlice } from './import-slice';
 import { createProjectsSlice } from './projects-slice';
@@ -38,6 +39,7 @@ export function createAtelierStore(client: AtelierClient, opts: { workspaceStora
     ...createModelManagerSlice(client)(...a),
     ...createBoardsSlice(client)(...a),
     ...createLibrarySlice(client)(...a),
+    ...createFarmSlice(client)(...a),
   }));
   // The workspace of each project survives reloads (renderer/lib/workspace-memory.ts).
   persistWorkspace(store, opts.workspaceStorage);

@@ -5,6 +5,7 @@ import type {
   AtelierEvent,
   BoardSummary,
   CatalogModel,
+  CredentialsInfo,
   GenerationRecord,
   ImageMetadataInfo,
   JobState,
@@ -13,6 +14,7 @@ import type {
   ModelSummary,
   MoveReport,
   ExportDownload,
+  ReproducibilityReceipt,
   SystemInfo,
 } from '../../common/api/contract';
 import type { GenerateRequest, Settings } from '../../common/api/schemas';
@@ -22,6 +24,17 @@ import type { Margins } from '../lib/outpaint';
 import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 import type { ThumbSize } from '../lib/library-prefs';
+import type { FarmStatus } from '../../common/api/contract';
+
+/** The render farm (`atelier serve --farm`): live workers and which worker runs each job (farm-slice.ts). */
+export interface FarmSlice {
+  /** null until loaded; `enabled: false` when the studio runs jobs on its own engine. */
+  farm: FarmStatus | null;
+  /** jobId → the farm worker that runs (or ran) it. */
+  jobWorkers: Record<string, string>;
+  /** Loads the farm status and follows its events until the returned function is called. */
+  watchFarm(): () => void;
+}
 
 export type AppState = 'loading' | 'ready' | 'error';
 
@@ -400,6 +413,23 @@ export interface LibrarySlice {
   deleteProject(projectId: string): Promise<boolean>;
   /** Server mode: the export as a .zip for the browser to download (the caller starts the download). */
   prepareExportDownload(ids: string[], format: 'png' | 'jpeg' | 'webp'): Promise<ExportDownload | null>;
+  /** Content credentials (C2PA) of stored images, verified by the server, by generation id (filled on demand). */
+  credentials: Record<string, CredentialsInfo>;
+  /** Asks the server to verify these images' credentials (a few at a time; each image once). */
+  ensureCredentials(ids: string[]): void;
+  /** The strip shows every image, only images with content credentials, or only ones whose credentials verify. */
+  credentialsFilter: CredentialsFilter;
+  setCredentialsFilter(filter: CredentialsFilter): void;
+  /** Reproducibility receipts of this session's reproductions (and stored ones looked up), by generation id. */
+  receipts: Record<string, ReproducibilityReceipt>;
+  /** Generation ids being reproduced now. */
+  reproducing: string[];
+  /** Regenerates the image from its own parameters and reports whether the pixels match bit for bit. */
+  reproduceGeneration(id: string): Promise<ReproducibilityReceipt | null>;
+  /** Looks up the receipt stored beside an image (from the CLI or an earlier session). */
+  loadReceipt(id: string): Promise<void>;
 }
 
-export type AtelierState = LibrarySlice & BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+export type CredentialsFilter = 'all' | 'present' | 'verified';
+
+export type AtelierState = FarmSlice & LibrarySlice & BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

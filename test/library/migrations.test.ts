@@ -19,6 +19,7 @@ const SHIPPED: Array<[number, string, string]> = [
   [4, 'import_origin', '63248e1a58b3c50193704648de205999cdf249e056c9b393e40f7c5cc24f616a'],
   [5, 'membership_timeline', '49699bda35e71cbe69af5a734494d2cb9b8f769bf2fd8dbc2559659d17ac5163'],
   [6, 'clip_skip', 'a1550eb6dcf31a728b2da4f44a2a0fbc2a0d7cd98c7dd4db71dbe7c391966ccd'],
+  [7, 'lora_hashes', '0ccc7994f549cff426b6c6a619d3815df7ae77ea76becc620cd884cef5ffeac4'],
 ];
 
 let dir: string;
@@ -169,9 +170,21 @@ describe('migration 6: clip skip', () => {
   });
 });
 
+describe('migration 7: LoRA hashes', () => {
+  it('leaves existing rows without LoRAs and stores the list as JSON', () => {
+    migrate(db, { to: 6 });
+    insertV1('A');
+    expect(migrate(db, { to: 7 })).toEqual([7]);
+    expect(db.prepare("SELECT lora_hashes_json FROM generations WHERE id = 'A'").get()).toEqual({ lora_hashes_json: null });
+    insertV1('B');
+    db.prepare("UPDATE generations SET lora_hashes_json = ? WHERE id = 'B'").run(JSON.stringify([{ name: 'film', hash: '0123456789ab' }]));
+    expect(JSON.parse((db.prepare("SELECT lora_hashes_json AS j FROM generations WHERE id = 'B'").get() as { j: string }).j)).toEqual([{ name: 'film', hash: '0123456789ab' }]);
+  });
+});
+
 describe('guard rails', () => {
   it('is idempotent and records a hash per applied migration', () => {
-    expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(migrate(db)).toEqual([]);
     const recorded = db.prepare('SELECT version, name, sha256 FROM schema_migrations ORDER BY version').all();
     expect(recorded).toEqual(SHIPPED.map(([version, name, sha256]) => ({ version, name, sha256 })));

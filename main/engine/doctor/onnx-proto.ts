@@ -107,7 +107,7 @@ export function fileSource(file: string, windowBytes = 1 << 20): ByteSource {
 
 // ---------------------------------------------------------------------------------- wire format
 
-interface Field {
+export interface Field {
   field: number;
   wire: number;
   /** varint / fixed value (wire 0, 1, 5). */
@@ -143,8 +143,8 @@ class Cursor {
   }
 }
 
-/** Iterate the fields of the message in [start, end). */
-function* fields(src: ByteSource, start: number, end: number): Generator<Field> {
+/** Iterate the fields of the message in [start, end) (also used by lora/onnx-weights.ts). */
+export function* fields(src: ByteSource, start: number, end: number): Generator<Field> {
   const c = new Cursor(src, start);
   while (c.pos < end) {
     const key = c.varint();
@@ -184,12 +184,12 @@ function* fields(src: ByteSource, start: number, end: number): Generator<Field> 
 }
 
 const utf8 = new TextDecoder();
-function str(src: ByteSource, f: Field): string {
+export function str(src: ByteSource, f: Field): string {
   return utf8.decode(src.read(f.start, f.end - f.start));
 }
 
 /** Packed (wire 2) or unpacked (wire 0) repeated varints. */
-function pushVarints(src: ByteSource, f: Field, out: number[]): void {
+export function pushVarints(src: ByteSource, f: Field, out: number[]): void {
   if (f.wire === 0) {
     out.push(f.value);
     return;

@@ -1,5 +1,7 @@
 /** Step 6, shared by txt2img, img2img and inpaint: the denoising loop. */
 import { cfgCombine, concatBatch, condHalf, rescaleNoiseCfg } from '../cfg';
+import { timestepFor, type ControlNetStack } from '../controlnet/runner';
+import { releaseControlNets } from '../controlnet/sessions';
 import type { LoadedModel } from '../loader';
 import type { EngineTensor } from '../ort-backend';
 import type { Generator, Scheduler } from '../schedulers/types';
@@ -34,6 +36,8 @@ export interface DenoiseArgs {
   afterStep?: (latents: Float32Array, i: number) => Float32Array;
   /** SDXL `time_ids` inputs (diffusers defaults when absent). */
   micro?: SdxlMicroConditioning;
+  /** ControlNet units and the UNet that takes their residuals; absent = the plain UNet path, unchanged. */
+  control?: ControlNetStack | null;
 }
 
 /** 0-based prompt-schedule step for loop index `i` (Heun/PNDM run more UNet calls than steps). */
@@ -46,7 +50,8 @@ export async function denoise(a: DenoiseArgs): Promise<Float32Array> {
   const { model, hooks, scheduler, timesteps, batch, h, w, doCfg, cond } = a;
   const plane = h * w;
   const latentShape = [batch, 4, h, w];
-  const unet = await model.session('unet');
+  const control = a.control ?? null;
+  const unet = control ? control.unet : await model.session('unet');
   const ehsInfo = inputInfo(unet, 'encoder_hidden_states');
   // Fixed sequence axis (rare: static-shape exports): only whole chunks that fit are used.
   const fixedSeq = ehsInfo.shape[1];
@@ -77,18 +82,30 @@ export async function denoise(a: DenoiseArgs): Promise<Float32Array> {
     // expand the latents for classifier-free guidance, then scale for the scheduler
     let modelInput = doCfg ? concatBatch(latents, latents) : latents;
     modelInput = scheduler.scaleModelInput(modelInput, t);
+    const controlInput = modelInput;
     let channels = 4;
     if (inpaint) {
       modelInput = concatChannels(modelInput, inpaint.mask, inpaint.masked, unetBatch, plane);
       channels = 9;
     }
 
+    // ControlNet(s): residuals from the same (4-channel) input, summed over the active units
+    const extraFeeds = extra.feedsAt(step);
+    const residuals = control
+      ? await control.residualsAt({
+          i, total: timesteps.length, t, sample: controlInput, extras: extraFeeds,
+          embeds: cond.embedsAt(step), embedsKey: key, seqLen: cond.seqLen, hidden: cond.hidden,
+        })
+      : null;
+
     // predict the noise residual
     const out = await unet.run({
       sample: floatTensor(sampleInfo, modelInput, [unetBatch, channels, h, w]),
-      timestep: timestepTensor(model, t),
+      // a ControlNet UNet may be a separate graph (Amuse controlnet/): its own timestep dtype
+      timestep: control ? timestepFor(inputInfo(unet, 'timestep'), t) : timestepTensor(model, t),
       encoder_hidden_states: ehs,
-      ...extra.feedsAt(step),
+      ...extraFeeds,
+      ...residuals,
     });
     let noisePred = toFloat32(out.out_sample);
 
@@ -118,5 +135,6 @@ export async function denoise(a: DenoiseArgs): Promise<Float32Array> {
     }
   }
   await model.finished('unet');
+  if (control && model.lowMemory) await releaseControlNets(model);
   return latents;
 }

@@ -11,6 +11,7 @@ import type { LoadedModel } from '../loader';
 import { createGenerator } from '../random';
 import { createScheduler, LCMScheduler } from '../schedulers';
 import type { Scheduler } from '../schedulers/types';
+import { checkControlNets, prepareControlNets } from '../controlnet/prepare';
 import { bad, checkFit, checkImage, checkInputs, checkStrength, lcmOriginalSteps, strengthSteps } from './check';
 import { denoise } from './denoise';
 import { encodePrompt, zeroNegativeFor } from './encode-prompt';
@@ -62,6 +63,7 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   const initImage = checkImage(params.initImage, 'initImage');
   const strength = checkStrength(params.strength);
   const fit = checkFit(params.fit);
+  const controlUnits = checkControlNets(params.controlNets);
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot do img2img (vae_encoder/model.onnx is missing).');
   const scheduler = createScheduler(schedulerConfig);
   const { timesteps, stepsToRun } = strengthSchedule(scheduler, params.steps, strength);
@@ -91,11 +93,13 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
 
   // 5. 9-channel UNets: mask everything over a neutral image (A1111's img2img with inpainting models)
   const inpaint = sig.unetInChannels === 9 ? await neutralInpaintConditioning(model, batch, h, w) : null;
+  // ControlNet units: the control image is fitted like the init image, so structure and photo line up
+  const control = await prepareControlNets(model, controlUnits, { width, height, batch, doCfg });
 
   // 6. Denoising loop
   const denoiseStarted = performance.now();
   const final = await denoise({
-    model, hooks, started, doCfg, scheduler, timesteps, latents, batch, h, w, cond, generator, inpaint,
+    model, hooks, started, doCfg, scheduler, timesteps, latents, batch, h, w, cond, generator, inpaint, control,
     guidanceScale: params.guidanceScale,
     guidanceRescale: params.guidanceRescale ?? 0,
     scheduleSteps: stepsToRun,
@@ -108,5 +112,5 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   const images = await decodeLatents(model, final, batch, params, params.seed);
   const decodeMs = performance.now() - decodeStarted;
 
-  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs }, cond.truncated);
+  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs, extraRunMs: control?.runMs() }, cond.truncated);
 }

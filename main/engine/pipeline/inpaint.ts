@@ -13,6 +13,7 @@ import { blurMask, compositeMasked, cropPixels, fitPixels, maskBoundingBox, mask
 import type { LoadedModel } from '../loader';
 import { createGenerator } from '../random';
 import { createScheduler } from '../schedulers';
+import { checkControlNets, prepareControlNets } from '../controlnet/prepare';
 import { bad, checkFit, checkImage, checkInputs, checkMask, checkStrength } from './check';
 import { denoise } from './denoise';
 import { encodePrompt, zeroNegativeFor } from './encode-prompt';
@@ -77,6 +78,9 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
     if (!Number.isInteger(pad) || pad < 0) bad(`onlyMasked.padding must be an integer number of pixels ≥ 0 (got ${String(pad)}).`);
   }
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot inpaint (vae_encoder/model.onnx is missing).');
+  const controlUnits = checkControlNets(params.controlNets);
+  // The model would see a crop around the mask; the control image would need the same crop.
+  if (controlUnits.length && params.onlyMasked) bad('ControlNet cannot be combined with "inpaint only masked" yet; inpaint the whole picture instead.');
   if (!maskBoundingBox(maskImage.data, maskImage.width, maskImage.height, 1)) bad('mask is empty (all black): nothing to repaint. White (255) marks the area to regenerate.');
   const scheduler = createScheduler(schedulerConfig);
   const { timesteps, stepsToRun } = strengthSchedule(scheduler, params.steps, strength);
@@ -131,6 +135,7 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
     extra = { mask: latentMask, maskedLatents: repeatBatch(maskedLatents, batch) };
   }
   await model.finished('vae_encoder');
+  const control = await prepareControlNets(model, controlUnits, { width, height, batch, doCfg });
 
   // 4-channel: legacy blending of the known region after every step
   const afterStep = nineChannel
@@ -157,6 +162,7 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
     model, hooks, started, doCfg, scheduler, timesteps, latents, batch, h, w, cond, generator,
     inpaint: extra,
     afterStep,
+    control,
     guidanceScale: params.guidanceScale,
     guidanceRescale: params.guidanceRescale ?? 0,
     scheduleSteps: stepsToRun,
@@ -170,5 +176,5 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
   const images: GeneratedImage[] = decoded.map((img) => ({ ...geo.finish(img.rgb), seed: img.seed }));
   const decodeMs = performance.now() - decodeStarted;
 
-  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs }, cond.truncated);
+  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs, extraRunMs: control?.runMs() }, cond.truncated);
 }

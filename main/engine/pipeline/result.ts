@@ -9,11 +9,13 @@ export interface PhaseTimes {
   encodeMs: number;
   denoiseMs: number;
   decodeMs: number;
+  /** session.run time of graphs the model does not own (ControlNets); 0 without. */
+  extraRunMs?: number;
 }
 
 export function pipelineResult(model: LoadedModel, images: GeneratedImage[], scheduler: string, t: PhaseTimes, truncatedPrompt: boolean): Txt2ImgResult {
   const totalMs = performance.now() - t.started;
-  const sessionRunMs = model.sessionRunMs() - t.runMsAtStart;
+  const sessionRunMs = model.sessionRunMs() - t.runMsAtStart + (t.extraRunMs ?? 0);
   return {
     images,
     provider: model.provider,

@@ -9,6 +9,7 @@ import { pipelineResult } from './result';
 import type { LoadedModel } from '../loader';
 import { createGenerator } from '../random';
 import { createScheduler } from '../schedulers';
+import { checkControlNets, prepareControlNets } from '../controlnet/prepare';
 import { checkInputs } from './check';
 import { denoise } from './denoise';
 import { encodePrompt, zeroNegativeFor } from './encode-prompt';
@@ -22,6 +23,7 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
 
   // 1. Check inputs
   const { batch, schedulerConfig } = checkInputs(model, params);
+  const controlUnits = checkControlNets(params.controlNets);
   const h = params.height / 8;
   const w = params.width / 8;
   // CFG only when guidance > 1 and the UNet is not guidance-distilled (time_cond_proj_dim is None).
@@ -51,11 +53,13 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
 
   // 5. Extra conditioning for 9-channel (inpainting) UNets
   const inpaint = sig.unetInChannels === 9 ? await neutralInpaintConditioning(model, batch, h, w) : null;
+  // ControlNet units: sessions, control images at the output size (none: the plain UNet path)
+  const control = await prepareControlNets(model, controlUnits, { width: params.width, height: params.height, batch, doCfg });
 
   // 6. Denoising loop
   const denoiseStarted = performance.now();
   const final = await denoise({
-    model, hooks, started, doCfg, scheduler, timesteps, latents, batch, h, w, cond, generator, inpaint,
+    model, hooks, started, doCfg, scheduler, timesteps, latents, batch, h, w, cond, generator, inpaint, control,
     guidanceScale: params.guidanceScale,
     guidanceRescale: params.guidanceRescale ?? 0,
     scheduleSteps: params.steps,
@@ -68,5 +72,5 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
   const images = await decodeLatents(model, final, batch, params, params.seed);
   const decodeMs = performance.now() - decodeStarted;
 
-  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs }, cond.truncated);
+  return pipelineResult(model, images, scheduler.className, { started, runMsAtStart, encodeMs, denoiseMs, decodeMs, extraRunMs: control?.runMs() }, cond.truncated);
 }

@@ -19,6 +19,26 @@ export interface Txt2ImgParams {
   clipSkip?: number;
   /** SDXL micro-conditioning (`time_ids`); defaults as diffusers. Ignored by other families. */
   sdxl?: SdxlMicroConditioning;
+  /** ControlNet units (their residuals add up); needs a ControlNet-capable UNet (see controlnet/sessions.ts). Empty/absent = plain UNet path. */
+  controlNets?: ControlNetUnit[];
+}
+
+/** One ControlNet: a graph, the image that conditions it, how strongly and on which steps. */
+export interface ControlNetUnit {
+  /** The ControlNet graph: a `model.onnx` path, or a folder holding one. */
+  model: string;
+  /** The control image (edges, depth, pose… or a photo when `annotator` is set), fitted to the output size like the init image. */
+  image: RgbImage;
+  /** Conditioning scale (diffusers `controlnet_conditioning_scale`, A1111 "Control Weight"); default 1, 0..2. */
+  weight?: number;
+  /** Fraction of the steps after which control starts (A1111 "Starting Control Step"); default 0. */
+  start?: number;
+  /** Fraction of the steps after which control stops (A1111 "Ending Control Step"); default 1. */
+  end?: number;
+  /** Turn `image` (a photo) into the control image first; Canny defaults are A1111's (low 100, high 200). */
+  annotator?: { kind: 'canny'; low?: number; high?: number };
+  /** How the image meets the output size; default 'crop' (as the init image, so both line up). */
+  fit?: ImageFit;
 }
 
 /** SDXL `add_time_ids` inputs; sizes are [height, width] in pixels. */

@@ -1,0 +1,166 @@
+/**
+ * What travels through Redis between the coordinator (`atelier serve --farm`) and the workers
+ * (`atelier worker --farm`): queue and key names, a task (one planned diffusion = one BullMQ job),
+ * its result, and a worker's announcement. Pixels travel deflated (lossless), so the image the
+ * coordinator saves is bit-identical to what the worker's engine produced.
+ */
+import { deflateSync, inflateSync } from 'node:zlib';
+import type { GenerateOutcome, PipelineRequest } from '../engine-host';
+
+/** BullMQ key prefix: the farm's keys never mix with anything else in a shared Redis. */
+export const FARM_PREFIX = 'atelier-farm';
+/** Worker announcements: a set of names, and per name a JSON value that expires unless refreshed. */
+export const WORKERS_SET = `${FARM_PREFIX}:workers`;
+export const workerKey = (name: string) => `${FARM_PREFIX}:worker:${name}`;
+/** Pub/sub channel: a job id to stop on whichever worker runs it. */
+export const CANCEL_CHANNEL = `${FARM_PREFIX}:cancel`;
+/** How often workers refresh their announcement, and how long one lives without a refresh. */
+export const HEARTBEAT_MS = 1000;
+export const HEARTBEAT_TTL_MS = 5000;
+
+/**
+ * One queue per model content hash: a worker listens only on the queues of the models it holds, so
+ * a job is only ever taken by a machine that can run it, and a model nobody holds is visible as a
+ * queue no live worker announces.
+ */
+export function queueNameFor(modelHash: string): string {
+  if (!/^[0-9a-f]{16,}$/.test(modelHash)) throw new Error(`not a model content hash: ${modelHash}`);
+  return `model-${modelHash.slice(0, 32)}`;
+}
+
+export interface FarmModelRef {
+  id: string;
+  name: string;
+  /** ModelRegistry.fingerprint: the same weights have the same hash on every machine. */
+  hash: string;
+}
+
+export interface FarmTaskData {
+  v: 1;
+  jobId: string;
+  projectId?: string;
+  interactive: boolean;
+  model: FarmModelRef;
+  /** encodePipeline(): JSON with typed arrays (init image, mask) deflated and base64-encoded. */
+  pipeline: string;
+  provider?: string;
+  lowMemory: boolean;
+}
+
+export interface FarmImage {
+  width: number;
+  height: number;
+  seed: number;
+  /** RGB bytes, deflated, base64. */
+  rgb: string;
+}
+
+export interface FarmTaskResult {
+  v: 1;
+  worker: string;
+  family: string;
+  fallbacks: { provider: string; reason: string }[];
+  /** Everything else the engine reported (provider, scheduler, timings, …), passed through whole so
+   *  a field the engine adds later reaches the coordinator's record as it would locally. */
+  outcome: Omit<GenerateOutcome, 'images'>;
+  images: FarmImage[];
+}
+
+/** Progress a worker reports on its job (BullMQ job progress). */
+export interface FarmProgress {
+  worker: string;
+  step: number;
+  total: number;
+  elapsedMs: number;
+}
+
+/** A worker's announcement (refreshed every HEARTBEAT_MS; gone HEARTBEAT_TTL_MS after it stops). */
+export interface FarmWorkerInfo {
+  name: string;
+  /** Execution providers this machine offers, and the one it runs with. */
+  providers: string[];
+  provider: string;
+  freeMemoryBytes: number;
+  totalMemoryBytes: number;
+  models: FarmModelRef[];
+  busy: boolean;
+  jobId: string | null;
+  jobsDone: number;
+  /** Denoising steps per second of the last job (0 before the first). */
+  itPerSec: number;
+  startedAt: number;
+  seenAt: number;
+}
+
+/**
+ * Results above this size fail with a clear message instead of bloating Redis. A 2048×2048 result
+ * deflates to a few MB; HTTP upload to the coordinator for larger ones is not built (README).
+ */
+export const MAX_RESULT_CHARS = 96 * 1024 * 1024;
+
+const TYPED_ARRAYS = { Uint8Array, Uint8ClampedArray, Uint16Array, Int32Array, Float32Array, Float64Array } as const;
+type TypedArrayName = keyof typeof TYPED_ARRAYS;
+
+function pack(bytes: Uint8Array): string {
+  return deflateSync(bytes, { level: 1 }).toString('base64');
+}
+
+function unpack(b64: string): Buffer {
+  return inflateSync(Buffer.from(b64, 'base64'));
+}
+
+/** A pipeline request as one string: typed arrays (init image, mask) become tagged, deflated base64. */
+export function encodePipeline(pipeline: PipelineRequest): string {
+  return JSON.stringify(pipeline, (_key, value: unknown) => {
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+      const name = value.constructor.name as TypedArrayName;
+      if (!(name in TYPED_ARRAYS)) throw new Error(`cannot send a ${name} to a farm worker`);
+      return { __typed: name, data: pack(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) };
+    }
+    return value;
+  });
+}
+
+export function decodePipeline(text: string): PipelineRequest {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (value && typeof value === 'object' && '__typed' in value && 'data' in value) {
+      const { __typed, data } = value as { __typed: TypedArrayName; data: string };
+      const Ctor = TYPED_ARRAYS[__typed];
+      if (!Ctor) throw new Error(`unknown typed array ${String(__typed)} in a farm task`);
+      const bytes = unpack(data);
+      // Copy into a fresh, aligned buffer: Float32Array needs a 4-byte aligned offset.
+      const copy = new Uint8Array(bytes.byteLength);
+      copy.set(bytes);
+      return new Ctor(copy.buffer, 0, copy.byteLength / Ctor.BYTES_PER_ELEMENT);
+    }
+    return value;
+  }) as PipelineRequest;
+}
+
+export function encodeOutcome(worker: string, loaded: { family: string; fallbacks: { provider: string; reason: string }[] }, outcome: GenerateOutcome): FarmTaskResult {
+  const { images, ...rest } = outcome;
+  return {
+    v: 1,
+    worker,
+    family: loaded.family,
+    fallbacks: loaded.fallbacks,
+    outcome: rest,
+    images: images.map((img) => ({ width: img.width, height: img.height, seed: img.seed, rgb: pack(img.rgb) })),
+  };
+}
+
+export function decodeOutcome(result: FarmTaskResult): { outcome: GenerateOutcome; family: string; fallbacks: { provider: string; reason: string }[] } {
+  if (!result || result.v !== 1 || !Array.isArray(result.images) || !result.outcome) throw new Error('a farm worker returned a result this coordinator cannot read (different Atelier versions?)');
+  return {
+    family: result.family,
+    fallbacks: result.fallbacks,
+    outcome: {
+      ...result.outcome,
+      images: result.images.map((img) => {
+        const rgb = new Uint8Array(unpack(img.rgb));
+        if (rgb.length !== img.width * img.height * 3) throw new Error(`a farm result image has ${rgb.length} bytes for ${img.width}×${img.height}`);
+        return { width: img.width, height: img.height, seed: img.seed, rgb };
+      }),
+    },
+  };
+}

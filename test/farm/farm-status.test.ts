@@ -1,0 +1,51 @@
+/**
+ * `atelier serve --farm … --local-worker`: the studio's own engine joins the farm as a worker, and
+ * the Farm panel's data (getFarmStatus, `farm:workers`, `job:worker`) names it. A studio without
+ * --farm answers `enabled: false`.
+ */
+import { hostname } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AtelierEvent, FarmWorkerSummary } from '../../common/api/contract';
+import { cleanupAll, startCoordinator, startRedis, startWorker, within } from './helpers';
+
+afterAll(cleanupAll);
+
+type WorkersEvent = Extract<AtelierEvent, { type: 'farm:workers' }>;
+type JobWorkerEvent = Extract<AtelierEvent, { type: 'job:worker' }>;
+
+describe('render farm status', () => {
+  it('lists the studio as a worker with --local-worker and says which worker ran a job', async () => {
+    const redis = await startRedis();
+    const studio = await startCoordinator(redis.url, { args: ['--local-worker'] });
+    const name = `${hostname()}-studio`;
+    const { jobId } = await studio.client.generate({ prompt: 'a red square', seed: 7, steps: 4, width: 64, height: 64 });
+    await studio.waitJob(jobId, 60_000);
+    const ran = await studio.waitEvent((e): e is JobWorkerEvent => e.type === 'job:worker' && e.jobId === jobId, 10_000);
+    expect(ran.worker).toBe(name);
+    const announced = await studio.waitEvent((e): e is WorkersEvent => e.type === 'farm:workers' && e.workers.some((w) => w.name === name && w.jobsDone === 1), 15_000);
+    const me = announced.workers.find((w) => w.name === name) as FarmWorkerSummary;
+    expect(me.models.map((m) => m.id)).toContain('atelier-demo');
+    expect(me.busy).toBe(false);
+    const status = await studio.client.getFarmStatus();
+    expect(status).toMatchObject({ enabled: true, redis: redis.url });
+    expect(status.workers.map((w) => w.name)).toContain(name);
+  });
+
+  it('coordinator and worker still exit promptly on SIGTERM when Redis is gone', async () => {
+    const redis = await startRedis();
+    const studio = await startCoordinator(redis.url);
+    const worker = await startWorker(redis.url, 'w-bye');
+    await redis.stop();
+    const started = Date.now();
+    studio.proc.child.kill('SIGTERM');
+    worker.child.kill('SIGTERM');
+    const [a, b] = await within(40_000, 'both exit', Promise.all([studio.proc.exited, worker.exited]));
+    expect([a, b]).toEqual([0, 0]);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('answers enabled: false without --farm', async () => {
+    const studio = await startCoordinator(null);
+    expect(await studio.client.getFarmStatus()).toEqual({ enabled: false, redis: null, workers: [] });
+  });
+});

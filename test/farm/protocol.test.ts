@@ -1,0 +1,119 @@
+/**
+ * The farm's small parts: the --farm URL (typed errors, password never printed), reaching Redis
+ * (a real redis-server with a password; a closed port fails after bounded attempts), fair priorities,
+ * and the lossless task/result encoding.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { FairPriorities } from '../../main/farm/fairness';
+import { decodeOutcome, decodePipeline, encodeOutcome, encodePipeline, queueNameFor } from '../../main/farm/protocol';
+import { checkReachable, FarmConfigError, FarmConnectionError, parseFarmUrl } from '../../main/farm/redis-url';
+import type { PipelineRequest } from '../../main/engine-host';
+import { cleanupAll, freePort, startRedis } from './helpers';
+
+afterAll(cleanupAll);
+
+describe('--farm URL', () => {
+  it('parses redis:// and rediss:// with user, password and db, and redacts the password', () => {
+    const plain = parseFarmUrl('redis://studio:6379');
+    expect(plain.options).toMatchObject({ host: 'studio', port: 6379, db: 0 });
+    expect(plain.options.tls).toBeUndefined();
+    const tls = parseFarmUrl('rediss://farm:s%40cret@10.0.0.5:6380/2');
+    expect(tls.options).toMatchObject({ host: '10.0.0.5', port: 6380, db: 2, username: 'farm', password: 's@cret', tls: { servername: '10.0.0.5' } });
+    expect(tls.display).toBe('rediss://farm:***@10.0.0.5:6380/2');
+    expect(parseFarmUrl('redis://:pw@h').display).toBe('redis://:***@h');
+    expect(parseFarmUrl('redis://[::1]:7000').options).toMatchObject({ host: '::1', port: 7000 });
+  });
+
+  it('refuses what is not a usable Redis URL with a typed error that names the fix', () => {
+    const bad: [string, RegExp][] = [
+      ['studio server', /must be a Redis URL such as redis:\/\//],
+      ['localhost:6379', /must start with redis:\/\/ or rediss:\/\//],
+      ['http://host:6379', /must start with redis:\/\/ or rediss:\/\//],
+      ['redis://host:6379/db1', /database must be a number/],
+      ['redis://host:6379/0?password=x', /takes no query/],
+    ];
+    for (const [url, message] of bad) {
+      expect(() => parseFarmUrl(url)).toThrow(FarmConfigError);
+      expect(() => parseFarmUrl(url)).toThrow(message);
+    }
+  });
+});
+
+describe('reaching Redis', () => {
+  it('fails after bounded attempts when nothing listens, without printing the password', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const err = await checkReachable(parseFarmUrl(`redis://:topsecret@127.0.0.1:${port}`), { attempts: 2, connectTimeoutMs: 1000 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(FarmConnectionError);
+    expect((err as Error).message).toMatch(new RegExp(`Cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port} after 2 attempts`));
+    expect((err as Error).message).not.toMatch(/topsecret/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('authenticates with the password in the URL and says so clearly when it is wrong', async () => {
+    const redis = await startRedis(['--requirepass', 'farm-pass']);
+    await expect(checkReachable(parseFarmUrl(`redis://:farm-pass@127.0.0.1:${redis.port}`), { attempts: 1 })).resolves.toBeUndefined();
+    const wrong = await checkReachable(parseFarmUrl(`redis://:nope@127.0.0.1:${redis.port}`), { attempts: 3 }).catch((e: Error) => e);
+    expect(wrong).toBeInstanceOf(FarmConnectionError);
+    expect((wrong as Error).message).toMatch(/refused the credentials/);
+    expect((wrong as Error).message).not.toMatch(/nope/);
+  });
+});
+
+describe('fair priorities', () => {
+  it("interleaves projects: one project's long batch does not starve another's single image", () => {
+    const fair = new FairPriorities();
+    const big = Array.from({ length: 200 }, () => fair.next('big', true));
+    expect(big.slice(0, 3)).toEqual([1, 2, 3]);
+    // Two of the batch have started; a single image from another project comes next, not 201st.
+    fair.started(big[0]);
+    fair.started(big[1]);
+    const small = fair.next('small', true);
+    expect(small).toBe(3);
+    expect(big.filter((p) => p < small).length).toBe(2);
+  });
+
+  it('puts interactive (studio) jobs before API and batch jobs', () => {
+    const fair = new FairPriorities();
+    const api = fair.next('p', false);
+    const studio = fair.next('p', true);
+    expect(studio).toBeLessThan(api);
+    expect(api).toBeLessThan(2 ** 21);
+  });
+
+  it('restarts its clock when a band drains, so priorities stay in range', () => {
+    const fair = new FairPriorities();
+    const a = fair.next('p', true);
+    fair.started(a);
+    fair.settled(a);
+    expect(fair.next('q', true)).toBe(1);
+  });
+});
+
+describe('task and result encoding', () => {
+  it('round-trips a pipeline with an init image and a float mask exactly', () => {
+    const rgb = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7) % 256);
+    const mask = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 3) / 3);
+    const pipeline = { mode: 'inpaint', params: { prompt: 'x', steps: 4, seed: 5, width: 64, height: 64, initImage: { width: 64, height: 64, rgb }, mask: { width: 64, height: 64, data: mask }, strength: 1 } } as unknown as PipelineRequest;
+    const back = decodePipeline(encodePipeline(pipeline)) as unknown as { params: { initImage: { rgb: Uint8Array }; mask: { data: Float32Array } } };
+    expect(back.params.initImage.rgb).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(back.params.initImage.rgb).equals(Buffer.from(rgb))).toBe(true);
+    expect(back.params.mask.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(back.params.mask.data)).toEqual(Array.from(mask));
+  });
+
+  it('returns pixels bit-identical and refuses a result of the wrong size', () => {
+    const rgb = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 31) % 256);
+    const outcome = { images: [{ width: 8, height: 8, seed: 9, rgb }], provider: 'cpu' as const, scheduler: 'DDIMScheduler', timings: { denoiseMs: 1 }, truncatedPrompt: false };
+    const result = encodeOutcome('w1', { family: 'sd1', fallbacks: [] }, outcome);
+    const back = decodeOutcome(JSON.parse(JSON.stringify(result)));
+    expect(Buffer.from(back.outcome.images[0].rgb).equals(Buffer.from(rgb))).toBe(true);
+    expect(back.family).toBe('sd1');
+    expect(() => decodeOutcome({ ...result, images: [{ ...result.images[0], width: 9 }] })).toThrow(/bytes for 9×8/);
+  });
+
+  it('names one queue per model content hash', () => {
+    expect(queueNameFor('a'.repeat(64))).toBe(`model-${'a'.repeat(32)}`);
+    expect(() => queueNameFor('not-a-hash')).toThrow(/content hash/);
+  });
+});
