@@ -214,6 +214,10 @@ export interface OnnxTensorHeader {
   /** Bytes the values take (elements × element size); for external data, that stored on disk. */
   byteLength: number;
   external: OnnxExternalData | null;
+  /** Where inline values sit in the file (raw_data), for a reader that patches them in place (LoRA). */
+  raw: { start: number; end: number } | null;
+  /** Values stored in typed fields (float_data…), which cannot be patched byte for byte. */
+  typedData: boolean;
 }
 
 export interface OnnxValueInfo {
@@ -242,12 +246,14 @@ function elementCount(dims: number[]): number {
   return dims.reduce((a, b) => a * Math.max(0, b), 1);
 }
 
-function parseTensorHeader(src: ByteSource, start: number, end: number): OnnxTensorHeader {
+export function parseTensorHeader(src: ByteSource, start: number, end: number): OnnxTensorHeader {
   let name = '';
   let dataType = 0;
   const dims: number[] = [];
   const externalEntries: Array<[string, string]> = [];
   let dataLocation = 0;
+  let raw: { start: number; end: number } | null = null;
+  let typedData = false;
   for (const f of fields(src, start, end)) {
     switch (f.field) {
       case 1:
@@ -272,8 +278,14 @@ function parseTensorHeader(src: ByteSource, start: number, end: number): OnnxTen
       case 14:
         dataLocation = f.value;
         break;
+      case 9:
+        raw = { start: f.start, end: f.end }; // located, never read here
+        break;
+      case 4: case 5: case 6: case 7: case 10: case 11:
+        typedData = true; // float_data, int32_data, string_data, int64_data, double_data, uint64_data
+        break;
       default:
-        break; // raw_data (9) and typed *_data fields are stepped over, never read
+        break;
     }
   }
   const size = ONNX_DATA_TYPES[dataType]?.bytes ?? 0;
@@ -285,7 +297,7 @@ function parseTensorHeader(src: ByteSource, start: number, end: number): OnnxTen
     const length = get('length');
     external = { location, offset: Number(get('offset') ?? 0), length: length === undefined ? null : Number(length) };
   }
-  return { name, dataType, dims, byteLength, external };
+  return { name, dataType, dims, byteLength, external, raw, typedData };
 }
 
 function parseValueInfo(src: ByteSource, start: number, end: number): OnnxValueInfo {

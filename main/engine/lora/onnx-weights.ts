@@ -11,7 +11,7 @@
  * Walks the protobuf with the windowed reader of doctor/onnx-proto.ts (a 1.7 GB single-file UNet
  * costs a few MB of reads) rather than protobufjs, which would decode every raw_data into memory.
  */
-import { fields, fileSource, str, pushVarints, ONNX_DATA_TYPES, OnnxParseError, type ByteSource } from '../doctor/onnx-proto';
+import { fields, fileSource, str, parseTensorHeader, OnnxParseError, type ByteSource } from '../doctor/onnx-proto';
 
 export interface GraphNode {
   name: string;
@@ -66,55 +66,14 @@ function parseNode(src: ByteSource, start: number, end: number): GraphNode {
   return node;
 }
 
+/** Where an initializer's values live, and whether they can be patched in place. */
 function parseInitializer(src: ByteSource, start: number, end: number): WeightLocation {
-  let name = '';
-  let dataType = 0;
-  const dims: number[] = [];
-  let raw: { start: number; end: number } | null = null;
-  let typed = false;
-  let external = false;
-  const ext: Record<string, string> = {};
-  for (const f of fields(src, start, end)) {
-    switch (f.field) {
-      case 1:
-        pushVarints(src, f, dims);
-        break;
-      case 2:
-        dataType = f.value;
-        break;
-      case 8:
-        name = str(src, f);
-        break;
-      case 9:
-        raw = { start: f.start, end: f.end };
-        break;
-      case 13: {
-        let k = '';
-        let v = '';
-        for (const e of fields(src, f.start, f.end)) {
-          if (e.field === 1) k = str(src, e);
-          else if (e.field === 2) v = str(src, e);
-        }
-        ext[k] = v;
-        break;
-      }
-      case 14:
-        external = f.value === 1;
-        break;
-      case 4: case 5: case 6: case 7: case 10: case 11:
-        typed = true; // float_data, int32_data, string_data, int64_data, double_data, uint64_data
-        break;
-      default:
-        break;
-    }
-  }
-  const bytes = Math.ceil(dims.reduce((a, d) => a * d, 1) * (ONNX_DATA_TYPES[dataType]?.bytes ?? 0));
+  const { name, dataType, dims, byteLength: bytes, external, raw, typedData } = parseTensorHeader(src, start, end);
   if (external) {
-    const offset = Number(ext.offset ?? 0);
-    const length = ext.length === undefined ? bytes : Number(ext.length);
-    return { name, dataType, dims, file: ext.location ?? '', offset, length, patchable: Number.isSafeInteger(offset) && length === bytes };
+    const length = external.length ?? bytes;
+    return { name, dataType, dims, file: external.location, offset: external.offset, length, patchable: Number.isSafeInteger(external.offset) && length === bytes };
   }
-  if (raw) return { name, dataType, dims, file: null, offset: raw.start, length: raw.end - raw.start, patchable: raw.end - raw.start === bytes && !typed };
+  if (raw) return { name, dataType, dims, file: null, offset: raw.start, length: raw.end - raw.start, patchable: raw.end - raw.start === bytes && !typedData };
   return { name, dataType, dims, file: null, offset: 0, length: 0, patchable: false };
 }
 
