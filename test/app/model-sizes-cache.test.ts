@@ -14,7 +14,7 @@ import { ModelManager } from '../../main/models/manager';
 import { ModelStore } from '../../main/models/model-store';
 import { FolderSizeCache, folderSize } from '../../main/models/size-cache';
 import { startHubServer, type HubServer } from '../models/helpers/hub-server';
-import { REPO, makeTinyPipeline, removeDir, specsFor, tempDir } from '../models/helpers/fixtures';
+import { REPO, makeTinyPipeline, removeDir, tempDir, tinyCatalogEntry } from '../models/helpers/fixtures';
 
 let root: string;
 let modelsDir: string;
@@ -155,21 +155,7 @@ describe('a finished download clears the kept sizes', () => {
       JSON.stringify({
         version: 1,
         models: [
-          {
-            id: 'tiny',
-            name: 'Tiny SD',
-            kind: 'pipeline',
-            repo: REPO,
-            revision: 'main',
-            family: 'sd1',
-            precision: 'fp32',
-            providers: ['cpu'],
-            license: 'mit',
-            description: 'test',
-            defaults: { steps: 4, cfg: 1, scheduler: 'euler', width: 512, height: 512 },
-            estimates: { diskBytes: 600_000, memoryBytes: 1 },
-            files: specsFor(files).map(({ path: p, size }) => ({ path: p, size })),
-          },
+          tinyCatalogEntry(files),
         ],
       }),
     );

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import path from 'node:path';
 import { runModelsCommand, type ModelsCliContext } from '../../main/models/cli';
 import { startHubServer, sha256, type HubServer } from './helpers/hub-server';
-import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, tempDir, waitForBytesOnDisk } from './helpers/fixtures';
+import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, tempDir, tinyCatalogEntry, waitForBytesOnDisk } from './helpers/fixtures';
 
 class Capture extends Writable {
   text = '';
@@ -52,22 +52,12 @@ beforeEach(async () => {
           estimates: { diskBytes: 1, memoryBytes: 1 },
           files: [],
         },
-        {
-          id: 'tiny',
-          name: 'Tiny SD',
-          kind: 'pipeline',
-          repo: REPO,
-          revision: 'main',
-          family: 'sd1',
-          precision: 'fp32',
-          providers: ['cpu'],
-          license: 'mit',
-          description: 'test',
+        tinyCatalogEntry(files, {
           defaults: { steps: 4, cfg: 7.5, scheduler: 'lcm', width: 512, height: 512 },
           estimates: { diskBytes: 600_000, memoryBytes: 1_000_000 },
           // Approximate sizes, no hashes: the live listing supplies both.
           files: Object.entries(files).map(([p, d]) => ({ path: p, size: Math.round(d.length / 1000) * 1000, sizeApprox: true })),
-        },
+        }),
         {
           id: 'tiny-taesd',
           name: 'Tiny TAESD',

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelManager, type DownloadProgressEvent } from '../../main/models/manager';
 import { startHubServer, type HubServer } from './helpers/hub-server';
-import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, specsFor, tempDir, waitForBytesOnDisk } from './helpers/fixtures';
+import { REPO, exists, installedFolders, makeTinyPipeline, removeDir, tempDir, tinyCatalogEntry, waitForBytesOnDisk } from './helpers/fixtures';
 
 let files: Record<string, Buffer>;
 let server: HubServer;
@@ -24,21 +24,7 @@ beforeEach(async () => {
     JSON.stringify({
       version: 1,
       models: [
-        {
-          id: 'tiny',
-          name: 'Tiny SD',
-          kind: 'pipeline',
-          repo: REPO,
-          revision: 'main',
-          family: 'sd1',
-          precision: 'fp32',
-          providers: ['cpu'],
-          license: 'mit',
-          description: 'test',
-          defaults: { steps: 4, cfg: 1, scheduler: 'euler', width: 512, height: 512 },
-          estimates: { diskBytes: 600_000, memoryBytes: 1 },
-          files: specsFor(files).map(({ path: p, size }) => ({ path: p, size })),
-        },
+        tinyCatalogEntry(files),
       ],
     }),
   );

@@ -73,3 +73,23 @@ export function waitForBytesOnDisk(file: string, bytes: number, timeoutMs = 20_0
     () => `${file} never reached ${bytes} bytes within ${timeoutMs} ms`,
   );
 }
+
+/** The catalog entry for the tiny pipeline served by the loopback hub (tests override what they vary). */
+export function tinyCatalogEntry(files: Record<string, Buffer>, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'tiny',
+    name: 'Tiny SD',
+    kind: 'pipeline',
+    repo: REPO,
+    revision: 'main',
+    family: 'sd1',
+    precision: 'fp32',
+    providers: ['cpu'],
+    license: 'mit',
+    description: 'test',
+    defaults: { steps: 4, cfg: 1, scheduler: 'euler', width: 512, height: 512 },
+    estimates: { diskBytes: 600_000, memoryBytes: 1 },
+    files: specsFor(files).map(({ path: p, size }) => ({ path: p, size })),
+    ...overrides,
+  };
+}
