@@ -26,10 +26,14 @@ export function FarmPanel() {
       ) : (
         <ul className="farm-workers">
           {farm.workers.map((w) => (
-            <li key={w.name} data-testid="farm-worker" data-worker={w.name} data-busy={w.busy}>
-              <strong>{w.name}</strong> <span className={w.busy ? 'badge busy' : 'badge idle'}>{w.busy ? 'busy' : 'idle'}</span>
+            <li key={w.name} data-testid="farm-worker" data-worker={w.name} data-busy={w.busy} data-provider={w.provider} data-jobs-done={w.jobsDone}>
+              <strong data-testid="farm-worker-name">{w.name}</strong>{' '}
+              <span className={w.busy ? 'badge busy' : 'badge idle'} data-testid="farm-worker-state">
+                {w.busy ? 'busy' : 'idle'}
+              </span>
               <div className="muted small">
-                {w.provider} · {w.models.map((m) => m.id).join(', ')} · {w.jobsDone} done{w.itPerSec > 0 ? ` · ${w.itPerSec} it/s` : ''} · {gib(w.freeMemoryBytes)} free
+                <span data-testid="farm-worker-provider">{w.provider}</span> · {w.models.map((m) => m.id).join(', ')} · <span data-testid="farm-worker-jobs">{w.jobsDone} done</span>
+                {w.itPerSec > 0 ? ` · ${w.itPerSec} it/s` : ''} · {gib(w.freeMemoryBytes)} free
               </div>
             </li>
           ))}

@@ -76,11 +76,6 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
             </span>
           )}
           {job.state === 'running' && `${job.step}/${job.total} · ETA ${formatMs(job.etaMs)}`}
-          {worker && (job.state === 'running' || job.state === 'done') && (
-            <span className="job-worker" data-testid="job-worker" title="The render-farm worker that runs this job">
-              {' '}· on {worker}
-            </span>
-          )}
           {job.state === 'queued' && `next #${place.index + 1}`}
           {job.state === 'done' && (job.seed != null ? `seed ${job.seed}` : 'done')}
           {job.state === 'failed' && <span className="error-text">{job.error?.message ?? 'failed'}</span>}
@@ -88,6 +83,12 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
           {job.state === 'interrupted' && (
             <span className="error-text" title={job.error?.message ?? ''}>
               interrupted — retry
+            </span>
+          )}
+          {/* Last, after the state: "Client A · seed 42 · on gpu-box" */}
+          {worker && (job.state === 'running' || job.state === 'done') && (
+            <span className="job-worker" data-testid="job-worker" title="The render-farm worker that runs this job">
+              {' '}· on {worker}
             </span>
           )}
         </span>

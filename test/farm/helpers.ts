@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -15,9 +14,10 @@ import { createApiClient } from '../../common/api/client';
 import type { AtelierClient, AtelierEvent, GenerationRecord } from '../../common/api/contract';
 import { createWebSocketTransport } from '../../common/api/ws-client';
 import type { WebSocketLike } from '../../common/api/ws-protocol';
+import { freeLoopbackPort, REDIS_SERVER, startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
-export const REDIS_SERVER = '/usr/bin/redis-server';
+export { REDIS_SERVER };
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -37,13 +37,7 @@ export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export const freePort = freeLoopbackPort;
 
 /** A child process plus its output so far and a way to wait for a line. */
 export interface Proc {
@@ -89,40 +83,14 @@ function track(child: ChildProcess, label: string): Proc {
   };
 }
 
-export interface RedisHandle {
-  port: number;
-  url: string;
-  dir: string;
-  proc: Proc;
-  /** SIGTERM (Redis writes its append-only file and exits) and wait for the exit. */
-  stop(): Promise<void>;
-  /** Start again on the same port and folder. */
-  restart(): Promise<void>;
-}
+/** The farm tests' Redis: test/helpers/redis-server.ts, in a temp folder cleanupAll() removes. */
+export type RedisHandle = RedisServer;
 
 export async function startRedis(extraArgs: string[] = []): Promise<RedisHandle> {
-  const port = await freePort();
   const dir = tempDir('atelier-farm-redis-');
-  const launch = async () => {
-    const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const proc = track(child, 'redis-server');
-    await proc.waitFor(/Ready to accept connections/, 15_000);
-    return proc;
-  };
-  const handle: RedisHandle = {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    dir,
-    proc: await launch(),
-    async stop() {
-      handle.proc.child.kill('SIGTERM');
-      await within(15_000, 'redis-server stops', handle.proc.exited);
-    },
-    async restart() {
-      handle.proc = await launch();
-    },
-  };
-  return handle;
+  const server = await startRedisServer({ dir, extraArgs });
+  cleanups.push(() => server.dispose());
+  return server;
 }
 
 function atelier(args: string[], env: Record<string, string>, label: string): Proc {
