@@ -37,6 +37,21 @@ export interface ModelSummary {
   clipSkipMax?: number;
 }
 
+/** An installed LoRA (`<modelsDir>/loras/<name>.safetensors`), as the studio's picker and A1111 clients list it. */
+export interface LoraSummary {
+  /** What `<lora:name:w>` in a prompt refers to (the file name without `.safetensors`). */
+  name: string;
+  /** A1111's short hash: the first 12 hex digits of the addnet hash (as `Lora hashes` in infotext). */
+  hash: string;
+  /** Base model family read from the file's header; null when it cannot be told. */
+  baseFamily: 'sd1' | 'sd2' | 'sdxl' | null;
+  /** kohya's `ss_network_dim`, when the file records it. */
+  rank?: number;
+  sizeBytes: number;
+  /** Whether an embedded thumbnail or a sidecar preview image exists. */
+  hasPreview: boolean;
+}
+
 export interface LoadedModelInfo {
   modelId: string;
   family: string;
@@ -331,6 +346,8 @@ export interface AtelierApi {
   removeModel(req: In<'ModelIdRequest'>): Promise<{ removed: boolean }>;
   /** The model doctor: precision, external data, shapes, ops the provider cannot run, memory estimate, verdict. Reads headers only. */
   doctorModel(req: In<'DoctorModelRequest'>): Promise<ModelDoctorReport>;
+  /** Installed LoRAs (`<modelsDir>/loras/*.safetensors`), by name; unreadable files are left out. */
+  listLoras(): Promise<LoraSummary[]>;
   generate(req: In<'GenerateRequest'>): Promise<{ jobId: string; seed: number }>;
   /** Queue a 2×/4× upscale of a generation; the result is a new generation whose parent is the source. */
   upscaleImage(req: In<'UpscaleImageRequest'>): Promise<{ jobId: string }>;
@@ -410,6 +427,7 @@ export const apiMethods = Object.freeze({
   importModel: S.ImportModelRequest,
   removeModel: S.ModelIdRequest,
   doctorModel: S.DoctorModelRequest,
+  listLoras: S.ListLorasRequest,
   generate: S.GenerateRequest,
   upscaleImage: S.UpscaleImageRequest,
   cancel: S.JobIdRequest,

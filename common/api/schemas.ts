@@ -253,6 +253,8 @@ export const ExportDownloadRequest = z
 export const ImportImagesRequest = z.object({ paths: z.array(z.string().min(1).max(4096)).min(1).max(10_000) }).strict();
 
 export const EmptyRequest = z.union([z.undefined(), z.object({}).strict()]);
+/** listLoras takes no arguments. */
+export const ListLorasRequest = EmptyRequest;
 
 /** Content credentials of a stored generation (`id`) or of a file's bytes (`base64`, e.g. a dropped file). */
 export const VerifyImageRequest = z.union([z.object({ id }).strict(), z.object({ base64: z.string().max(90_000_000) }).strict()]);

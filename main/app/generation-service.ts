@@ -73,6 +73,8 @@ export interface ExecutorTask {
   pipeline: PipelineRequest;
   provider?: string;
   lowMemory: boolean;
+  /** A live preview every N steps (0 or absent: none). */
+  previewEvery?: number;
 }
 
 /** What came back: the engine's outcome plus what the record needs from the engine that loaded the model. */
@@ -97,7 +99,7 @@ export interface GenerationExecutor {
   readonly concurrency: number;
   /** Called synchronously, in queue order, when a job starts: results can be handed back in that order. */
   admit(job: ExecutorJob): ExecutorTicket;
-  execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: Pick<RunHooks, 'isCancelled' | 'onProgress'>): Promise<ExecutorResult>;
+  execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: Pick<RunHooks, 'isCancelled' | 'onProgress' | 'onPreview'>): Promise<ExecutorResult>;
   cancel(jobId: string): void;
 }
 
@@ -202,8 +204,9 @@ export class GenerationService {
         pipeline: plan.pipeline,
         ...(request.provider ? { provider: request.provider } : {}),
         lowMemory: this.deps.settings().lowMemory,
+        ...(hooks.previewEvery ? { previewEvery: hooks.previewEvery } : {}),
       };
-      const result = await remote.executor.execute(remote.ticket, task, { isCancelled: hooks.isCancelled, onProgress: hooks.onProgress });
+      const result = await remote.executor.execute(remote.ticket, task, { isCancelled: hooks.isCancelled, onProgress: hooks.onProgress, onPreview: hooks.onPreview });
       outcome = result.outcome;
       engineModel = { family: result.family, fallbacks: result.fallbacks };
     } else {

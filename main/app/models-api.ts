@@ -1,14 +1,29 @@
 /** The model slice of the API: installed models, loading, the hub catalog, downloads, import and removal. */
-import type { AtelierApi } from '../../common/api/contract';
+import type { AtelierApi, LoraSummary } from '../../common/api/contract';
 import { doctorModel } from '../engine';
+import { LoraStore, type LoraEntry } from '../models/lora-store';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
 import type { Runtime } from './runtime';
 
 export type ModelsApi = Pick<
   AtelierApi,
-  'listModels' | 'loadModel' | 'unloadModel' | 'listCatalog' | 'pullModel' | 'pauseDownload' | 'resumeDownload' | 'cancelDownload' | 'listDownloads' | 'importModel' | 'removeModel' | 'doctorModel'
+  'listModels' | 'loadModel' | 'unloadModel' | 'listCatalog' | 'pullModel' | 'pauseDownload' | 'resumeDownload' | 'cancelDownload' | 'listDownloads' | 'importModel' | 'removeModel' | 'doctorModel' | 'listLoras'
 >;
+
+/** A1111 shows the first 12 digits of the addnet hash (`Lora hashes`). */
+export const LORA_SHORT_HASH_LENGTH = 12;
+
+export function loraSummaryOf(entry: LoraEntry): LoraSummary {
+  return {
+    name: entry.name,
+    hash: entry.hash.slice(0, LORA_SHORT_HASH_LENGTH),
+    baseFamily: entry.base,
+    ...(entry.rank !== undefined ? { rank: entry.rank } : {}),
+    sizeBytes: entry.sizeBytes,
+    hasPreview: entry.preview !== undefined,
+  };
+}
 
 /** Forwards the model manager's download and install events to the API's listeners. */
 export function forwardModelEvents(runtime: Runtime, bus: EventBus): void {
@@ -30,6 +45,10 @@ export function forwardModelEvents(runtime: Runtime, bus: EventBus): void {
 export function createModelsApi(runtime: Runtime): ModelsApi {
   const { modelManager, models, engine, generation, settings } = runtime;
   return {
+    async listLoras() {
+      const { loras } = await new LoraStore(settings.get().modelsDir).list();
+      return loras.map(loraSummaryOf);
+    },
     async listModels() {
       return (await models.list()).map(({ folder: _f, ...summary }) => summary);
     },

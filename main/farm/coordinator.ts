@@ -41,7 +41,7 @@ interface Outstanding {
   bullId: string;
   queue: string;
   priority: number;
-  hooks: Pick<RunHooks, 'isCancelled' | 'onProgress'>;
+  hooks: Pick<RunHooks, 'isCancelled' | 'onProgress' | 'onPreview'>;
   /** When the job was first seen waiting with no live worker for its model (null: one exists). */
   orphanSince: number | null;
   worker: string | null;
@@ -153,7 +153,7 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     return ticket;
   }
 
-  async execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: Pick<RunHooks, 'isCancelled' | 'onProgress'>): Promise<ExecutorResult> {
+  async execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: Pick<RunHooks, 'isCancelled' | 'onProgress' | 'onPreview'>): Promise<ExecutorResult> {
     if (this.closed) throw new AtelierApiError('busy', 'The render farm coordinator is shutting down');
     const name = queueNameFor(task.model.hash);
     const { queue } = this.queueFor(name);
@@ -167,6 +167,7 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
       pipeline: encodePipeline(task.pipeline),
       ...(task.provider ? { provider: task.provider } : {}),
       lowMemory: task.lowMemory,
+      ...(task.previewEvery ? { previewEvery: task.previewEvery } : {}),
     };
     // The same task (model, pipeline with its seed, provider) queued by a coordinator that crashed:
     // adopt its BullMQ job — finished, running or waiting — instead of running it again.
@@ -254,6 +255,11 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
       this.emit({ type: 'job:worker', jobId: o.task.job.id, worker: p.worker });
     }
     o.hooks.onProgress?.(p.step, p.total, p.elapsedMs, 'denoise');
+    const pv = p.preview;
+    if (pv && typeof pv.rgb === 'string' && pv.width > 0 && pv.height > 0) {
+      const rgb = new Uint8Array(Buffer.from(pv.rgb, 'base64'));
+      if (rgb.length === pv.width * pv.height * 3) o.hooks.onPreview?.({ step: pv.step, width: pv.width, height: pv.height, rgb });
+    }
   }
 
   private finish(jobId: string, end: { result: FarmTaskResult } | { error: Error }, removeFromRedis = true): void {

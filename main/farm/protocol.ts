@@ -45,6 +45,8 @@ export interface FarmTaskData {
   pipeline: string;
   provider?: string;
   lowMemory: boolean;
+  /** Send a live preview every N steps (0: none), as the studio's setting asks. */
+  previewEvery?: number;
 }
 
 export interface FarmImage {
@@ -72,6 +74,33 @@ export interface FarmProgress {
   step: number;
   total: number;
   elapsedMs: number;
+  /** The latest live preview since the last report, if any: RGB bytes base64 (at most PREVIEW_MAX_SIDE a side). */
+  preview?: { step: number; width: number; height: number; rgb: string };
+}
+
+/** Previews travel through Redis with every progress report: larger ones are shrunk to this many pixels a side. */
+export const PREVIEW_MAX_SIDE = 256;
+
+/**
+ * Shrinks an RGB preview by a whole factor (box average) until both sides fit PREVIEW_MAX_SIDE: a
+ * TAESD preview is full size (1024² = 3 MB), which would flood Redis at a few reports a second.
+ */
+export function shrinkPreview(p: { width: number; height: number; rgb: Uint8Array }): { width: number; height: number; rgb: Uint8Array } {
+  const f = Math.ceil(Math.max(p.width, p.height) / PREVIEW_MAX_SIDE);
+  if (f <= 1) return p;
+  const width = Math.floor(p.width / f);
+  const height = Math.floor(p.height / f);
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) sum += p.rgb[((y * f + dy) * p.width + x * f + dx) * 3 + c]!;
+        rgb[(y * width + x) * 3 + c] = Math.round(sum / (f * f));
+      }
+    }
+  }
+  return { width, height, rgb };
 }
 
 /** A worker's announcement (refreshed every HEARTBEAT_MS; gone HEARTBEAT_TTL_MS after it stops). */

@@ -13,7 +13,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Runtime } from '../app/runtime';
 import { listExecutionProviders, parseProviderChoice } from '../engine';
-import { CANCEL_CHANNEL, decodePipeline, encodeOutcome, FARM_PREFIX, HEARTBEAT_MS, MAX_RESULT_CHARS, queueNameFor, type FarmModelRef, type FarmProgress, type FarmTaskData, type FarmTaskResult, type FarmWorkerInfo } from './protocol';
+import { CANCEL_CHANNEL, decodePipeline, encodeOutcome, FARM_PREFIX, HEARTBEAT_MS, MAX_RESULT_CHARS, queueNameFor, shrinkPreview, type FarmModelRef, type FarmProgress, type FarmTaskData, type FarmTaskResult, type FarmWorkerInfo } from './protocol';
 import { bullConnection, checkReachable, type FarmRedis } from './redis-url';
 import { closeWithin } from './coordinator';
 import { announceWorker, withdrawWorker } from './worker-registry';
@@ -155,14 +155,27 @@ export class FarmWorker {
       if (engine.loadedModel?.folder !== folder) await engine.load(folder, parseProviderChoice(data.provider ?? this.provider), data.lowMemory);
       const loaded = engine.loadedModel!;
       const pipeline = decodePipeline(data.pipeline);
+      // At most ~5 writes a second into Redis (plus the last step); the newest preview rides along
+      // with the next one, so a preview never costs a write of its own.
       let lastReport = 0;
-      const outcome = await engine.generate(pipeline, 0, {
+      let progress: Omit<FarmProgress, 'worker' | 'preview'> = { step: 0, total: 0, elapsedMs: 0 };
+      let preview: FarmProgress['preview'];
+      const flush = (force: boolean) => {
+        const now = Date.now();
+        if (!force && now - lastReport < 200) return;
+        lastReport = now;
+        void report({ ...progress, ...(preview ? { preview } : {}) });
+        preview = undefined;
+      };
+      const outcome = await engine.generate(pipeline, data.previewEvery ?? 0, {
         onProgress: (p) => {
-          // At most ~5 progress writes a second into Redis, plus the last step.
-          const now = Date.now();
-          if (now - lastReport < 200 && p.step < p.total) return;
-          lastReport = now;
-          void report({ step: p.step, total: p.total, elapsedMs: p.elapsedMs });
+          progress = { step: p.step, total: p.total, elapsedMs: p.elapsedMs };
+          flush(p.step >= p.total);
+        },
+        onPreview: (p) => {
+          const small = shrinkPreview(p);
+          preview = { step: p.step, width: small.width, height: small.height, rgb: Buffer.from(small.rgb.buffer, small.rgb.byteOffset, small.rgb.byteLength).toString('base64') };
+          flush(false);
         },
       });
       const result = encodeOutcome(this.name, loaded, outcome);

@@ -10,6 +10,7 @@ import { useAtelier } from '../state/store';
 import { formatBytes } from './hooks';
 import { DiceIcon, LockIcon } from './icons';
 import { PromptEditor } from './PromptEditor';
+import { LoraPicker } from './LoraPicker';
 import { QueueList } from './QueueList';
 import { FarmPanel } from './FarmPanel';
 import { DEFAULT_ONLY_MASKED_PADDING } from '../lib/init-image';
@@ -474,6 +475,7 @@ export function LeftPanel() {
           placeholder={demo ? DEMO_PLACEHOLDER : GENERIC_PLACEHOLDER}
           onChange={(v) => setParams({ prompt: v })}
         />
+        <LoraPicker />
         <PromptEditor
           id="negative"
           testId="negative-prompt"

@@ -8,6 +8,7 @@ import type { AtelierClient } from '../../common/api/contract';
 import { createBoardsSlice } from './boards-slice';
 import { createCompareSlice } from './compare-slice';
 import { createFarmSlice } from './farm-slice';
+import { createLorasSlice } from './loras-slice';
 import { createHistorySlice } from './history-slice';
 import { createImportSlice } from './import-slice';
 import { createProjectsSlice } from './projects-slice';
@@ -40,6 +41,7 @@ export function createAtelierStore(client: AtelierClient, opts: { workspaceStora
     ...createBoardsSlice(client)(...a),
     ...createLibrarySlice(client)(...a),
     ...createFarmSlice(client)(...a),
+    ...createLorasSlice(client)(...a),
   }));
   // The workspace of each project survives reloads (renderer/lib/workspace-memory.ts).
   persistWorkspace(store, opts.workspaceStorage);

@@ -24,7 +24,17 @@ import type { Margins } from '../lib/outpaint';
 import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 import type { ThumbSize } from '../lib/library-prefs';
-import type { FarmStatus } from '../../common/api/contract';
+import type { FarmStatus, LoraSummary } from '../../common/api/contract';
+
+/** Installed LoRAs for the picker (loras-slice.ts). */
+export interface LorasSlice {
+  /** null until first loaded. */
+  loras: LoraSummary[] | null;
+  /** Why the last listLoras failed (a sentence), or null. */
+  lorasError: string | null;
+  /** Lists the installed LoRAs again (the picker calls it when opened). */
+  refreshLoras(): Promise<void>;
+}
 
 /** The render farm (`atelier serve --farm`): live workers and which worker runs each job (farm-slice.ts). */
 export interface FarmSlice {
@@ -432,4 +442,4 @@ export interface LibrarySlice {
 
 export type CredentialsFilter = 'all' | 'present' | 'verified';
 
-export type AtelierState = FarmSlice & LibrarySlice & BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+export type AtelierState = LorasSlice & FarmSlice & LibrarySlice & BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

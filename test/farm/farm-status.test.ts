@@ -12,6 +12,7 @@ afterAll(cleanupAll);
 
 type WorkersEvent = Extract<AtelierEvent, { type: 'farm:workers' }>;
 type JobWorkerEvent = Extract<AtelierEvent, { type: 'job:worker' }>;
+type PreviewEvent = Extract<AtelierEvent, { type: 'job:preview' }>;
 
 describe('render farm status', () => {
   it('lists the studio as a worker with --local-worker and says which worker ran a job', async () => {
@@ -29,6 +30,24 @@ describe('render farm status', () => {
     const status = await studio.client.getFarmStatus();
     expect(status).toMatchObject({ enabled: true, redis: redis.url });
     expect(status.workers.map((w) => w.name)).toContain(name);
+  });
+
+  it('streams live previews from the worker through Redis to the studio, shrunk to fit', async () => {
+    const redis = await startRedis();
+    const studio = await startCoordinator(redis.url);
+    await startWorker(redis.url, 'w-preview');
+    // 320² on the demo model: a UNet step takes long enough on CPU for several progress reports,
+    // and its preview (the approximation, 40² — or TAESD at full size) comes through as sent.
+    const { jobId } = await studio.client.generate({ prompt: 'a yellow circle on a grey background', seed: 11, steps: 8, width: 320, height: 320 });
+    await studio.waitJob(jobId, 90_000);
+    const previews = studio.events.filter((e): e is PreviewEvent => e.type === 'job:preview' && e.jobId === jobId);
+    expect(previews.length).toBeGreaterThanOrEqual(1);
+    for (const p of previews) {
+      expect(p.dataUrl).toMatch(/^data:image\/(png|jpeg|webp);base64,/);
+      expect(Math.max(p.width, p.height)).toBeLessThanOrEqual(256);
+      expect(p.step).toBeGreaterThanOrEqual(1);
+      expect(p.step).toBeLessThanOrEqual(8);
+    }
   });
 
   it('coordinator and worker still exit promptly on SIGTERM when Redis is gone', async () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { FairPriorities } from '../../main/farm/fairness';
-import { decodeOutcome, decodePipeline, encodeOutcome, encodePipeline, queueNameFor } from '../../main/farm/protocol';
+import { decodeOutcome, decodePipeline, encodeOutcome, encodePipeline, PREVIEW_MAX_SIDE, queueNameFor, shrinkPreview } from '../../main/farm/protocol';
 import { checkReachable, FarmConfigError, FarmConnectionError, parseFarmUrl } from '../../main/farm/redis-url';
 import type { PipelineRequest } from '../../main/engine-host';
 import { cleanupAll, freePort, startRedis } from './helpers';
@@ -115,5 +115,21 @@ describe('task and result encoding', () => {
   it('names one queue per model content hash', () => {
     expect(queueNameFor('a'.repeat(64))).toBe(`model-${'a'.repeat(32)}`);
     expect(() => queueNameFor('not-a-hash')).toThrow(/content hash/);
+  });
+});
+
+describe('previews sent through Redis', () => {
+  it('keeps a small preview as it is and box-averages a large one by a whole factor to fit', () => {
+    const small = { width: 64, height: 40, rgb: new Uint8Array(64 * 40 * 3).fill(7) };
+    expect(shrinkPreview(small)).toBe(small);
+    // 600×300: factor 3 → 200×100; each output pixel is the mean of its 3×3 block.
+    const w = 600, h = 300;
+    const rgb = new Uint8Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgb.set([x % 3 === 0 ? 90 : 0, y % 3 === 2 ? 255 : 0, 30], (y * w + x) * 3);
+    const out = shrinkPreview({ width: w, height: h, rgb });
+    expect([out.width, out.height]).toEqual([200, 100]);
+    expect(Math.max(out.width, out.height)).toBeLessThanOrEqual(PREVIEW_MAX_SIDE);
+    expect([...out.rgb.subarray(0, 3)]).toEqual([30, 85, 30]); // 90·3/9, 255·3/9, 30
+    expect([...out.rgb.subarray(out.rgb.length - 3)]).toEqual([30, 85, 30]);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { INVALID_JSON, parseJsonBody } from '../body';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { CatalogModel, GenerationRecord, ModelSummary } from '../../../common/api/contract';
+import type { CatalogModel, GenerationRecord, LoraSummary, ModelSummary } from '../../../common/api/contract';
 import { parseInfotext } from '../../../common/infotext';
 import { SCHEDULER_TABLE, schedulerToA1111 } from '../../../common/schedulers';
 import { readImageMetadata } from '../../library';
@@ -97,7 +97,11 @@ export function registerA1111(app: FastifyInstance, ctx: CompatContext): void {
   route('GET', 'latent-upscale-modes', async () => []);
   route('GET', 'sd-vae', async () => []);
   route('GET', 'sd-modules', async () => []);
-  route('GET', 'loras', async () => []);
+  route('GET', 'loras', async () => {
+    const r = await ctx.dispatch('listLoras', {});
+    if (!r.ok) throw fromApiError(r.error);
+    return (r.value as LoraSummary[]).map(a1111Lora);
+  });
   route('GET', 'prompt-styles', async () => []);
   route('GET', 'embeddings', async () => ({ loaded: {}, skipped: {} }));
   route('GET', 'scripts', async () => ({ txt2img: [], img2img: [] }));
@@ -331,4 +335,19 @@ function internal(err: unknown, ctx: CompatContext): A1111Error {
 function a1111Timestamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/**
+ * A1111's `/sdapi/v1/loras` entry (extensions-builtin/Lora `create_lora_json`): `{name, alias,
+ * path, metadata}`. The alias is the name (the only thing `<lora:…>` resolves here); the path is
+ * relative to the models folder (clients never see server paths); metadata carries the kohya keys
+ * Atelier reads from the file, as the strings safetensors metadata holds.
+ */
+function a1111Lora(l: LoraSummary): { name: string; alias: string; path: string; metadata: Record<string, string> } {
+  return {
+    name: l.name,
+    alias: l.name,
+    path: `loras/${l.name}.safetensors`,
+    metadata: l.rank !== undefined ? { ss_network_dim: String(l.rank) } : {},
+  };
 }
