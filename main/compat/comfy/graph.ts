@@ -11,14 +11,19 @@
  * VAEEncodeForInpaint or SetLatentNoiseMask with a LoadImage mask (inpaint), or a
  * VAEEncodeForInpaint of an ImagePadForOutpaint with its own mask (outpaint). Anything else is
  * refused with a 400 naming the node that cannot be mapped.
+ *
+ * LoraLoader nodes between the checkpoint and the sampler's MODEL / the positive CLIPTextEncode's
+ * CLIP become `<lora:name:strength_clip:strength_model>` tags appended to the prompt (common/
+ * lora-prompt.ts: text-encoder weight first, then UNet), which Atelier merges at load.
  */
 import sharp from 'sharp';
 import type { ModelSummary } from '../../../common/api/contract';
 import type { GenerateRequest } from '../../../common/api/schemas';
+import { formatPromptLora } from '../../../common/lora-prompt';
 import { fromComfy } from '../../../common/schedulers';
 import { inspectImage, maskFromAlpha, toPng, type DecodedImage } from '../images';
 import { seed32 } from '../jobs';
-import { RUNNABLE_NODES, type InputSpec, type NodeDef } from './node-defs';
+import { LORA_EXT, RUNNABLE_NODES, type InputSpec, type NodeDef } from './node-defs';
 import type { InputFiles } from './uploads';
 
 export interface ComfyNode {
@@ -245,29 +250,55 @@ export async function mapGraph(graph: ComfyGraph, outputIds: string[], models: M
   const sId = samplerId!;
   const sampler = graph[sId];
 
-  // 2. The checkpoint: the sampler's MODEL, and the same checkpoint for CLIP and VAE.
-  const [loaderId, loader] = source(sId, 'model');
-  if (loader.class_type !== 'CheckpointLoaderSimple') throw new GraphMappingError(sId, sampler.class_type, `takes its model from ${loader.class_type} #${loaderId}; Atelier loads models with CheckpointLoaderSimple`);
+  // 2. The checkpoint: the sampler's MODEL (through any LoraLoaders), and the same checkpoint for CLIP and VAE.
+  /** Follows `input` of node `id` back through LoraLoaders (summing their strength for that path) to its source. */
+  const throughLoras = (id: string, input: 'model' | 'clip') => {
+    const strengths = new Map<string, number>();
+    let [srcId, src] = source(id, input);
+    const seenLoras = new Set<string>();
+    while (src.class_type === 'LoraLoader' && !seenLoras.has(srcId)) {
+      seenLoras.add(srcId);
+      const file = text(srcId, 'lora_name');
+      const name = file.endsWith(LORA_EXT) ? file.slice(0, -LORA_EXT.length) : file;
+      strengths.set(name, (strengths.get(name) ?? 0) + num(srcId, input === 'model' ? 'strength_model' : 'strength_clip'));
+      [srcId, src] = source(srcId, input);
+    }
+    return { srcId, src, strengths };
+  };
+  const modelPath = throughLoras(sId, 'model');
+  const [loaderId, loader] = [modelPath.srcId, modelPath.src];
+  if (loader.class_type !== 'CheckpointLoaderSimple') throw new GraphMappingError(sId, sampler.class_type, `takes its model from ${loader.class_type} #${loaderId}; Atelier loads models with CheckpointLoaderSimple (optionally through LoraLoader)`);
   const ckpt = text(loaderId, 'ckpt_name');
   const model = ctx.models.find((m) => m.id === ckpt);
   if (!model) throw new GraphMappingError(loaderId, 'CheckpointLoaderSimple', `no installed model "${ckpt}"`);
   const sameCheckpoint = (id: string, input: string) => {
-    const [srcId, src] = source(id, input);
+    const { srcId, src, strengths } = input === 'clip' ? throughLoras(id, 'clip') : { srcId: source(id, input)[0], src: source(id, input)[1], strengths: new Map<string, number>() };
     if (src.class_type !== 'CheckpointLoaderSimple' || String(src.inputs.ckpt_name) !== ckpt) {
       throw new GraphMappingError(id, graph[id].class_type, `its ${input} must come from the sampler's checkpoint "${ckpt}" (got ${src.class_type} #${srcId})`);
     }
+    return strengths;
   };
   for (const d of decodeIds) sameCheckpoint(d, 'vae');
 
-  // 3. Prompts.
+  // 3. Prompts (the positive one carries the LoRA tags: text-encoder weight from its CLIP path, UNet weight from the MODEL path).
   const promptOf = (input: 'positive' | 'negative') => {
     const [encId, enc] = source(sId, input);
     if (enc.class_type !== 'CLIPTextEncode') throw new GraphMappingError(sId, sampler.class_type, `its ${input} conditioning comes from ${enc.class_type} #${encId}; Atelier takes prompts from CLIPTextEncode`);
-    sameCheckpoint(encId, 'clip');
-    return text(encId, 'text');
+    return { text: text(encId, 'text'), clipLoras: sameCheckpoint(encId, 'clip') };
   };
-  const prompt = promptOf('positive');
-  const negativePrompt = promptOf('negative');
+  const positive = promptOf('positive');
+  const negative = promptOf('negative');
+  const loraNames = [...new Set([...modelPath.strengths.keys(), ...positive.clipLoras.keys()])];
+  const tags = loraNames.flatMap((name) => {
+    const te = positive.clipLoras.get(name) ?? 0;
+    const unet = modelPath.strengths.get(name) ?? 0;
+    if (te === 0 && unet === 0) return [];
+    return [formatPromptLora(te === unet ? { name, weight: te } : { name, weight: te, unetWeight: unet })];
+  });
+  const prompt = tags.length ? `${positive.text}${positive.text.trim() ? ' ' : ''}${tags.join(' ')}` : positive.text;
+  const negativePrompt = negative.text;
+  const negOnly = [...negative.clipLoras.keys()].filter((n) => !positive.clipLoras.has(n));
+  if (negOnly.length) notes.push(`LoRAs only on the negative prompt's CLIP (${negOnly.join(', ')}) — Atelier applies LoRAs to the whole generation`);
 
   // 4. Sampler settings.
   let seed: number;

@@ -4,9 +4,11 @@
  * installed (checkpoints, uploaded input images) and the sampler/scheduler names the engine runs.
  * Limits are Atelier's (steps ≤ 500, CFG ≤ 50, batch ≤ 16), so a client sees them before queueing.
  *
- * UNETLoader, VAELoader and LoraLoader are listed with empty lists because clients read them
- * (SillyTavern's model list dereferences UNETLoader, the SDK's getLoras reads LoraLoader); a graph
- * that uses them fails validation with "value not in list", as ComfyUI would with nothing installed.
+ * LoraLoader lists the LoRAs in `<modelsDir>/loras/` as ComfyUI names them (`name.safetensors`);
+ * the graph mapper turns it into a `<lora:name:clip:model>` tag on the prompt (the SDK's getLoras
+ * reads this list). UNETLoader and VAELoader are listed with empty lists because clients read them
+ * (SillyTavern's model list dereferences UNETLoader); a graph that uses them fails validation with
+ * "value not in list", as ComfyUI would with nothing installed.
  */
 import { GENERATE_BOUNDS as B } from '../../../common/params/bounds';
 import { COMFY_SCHEDULES, SCHEDULER_TABLE } from '../../../common/schedulers';
@@ -26,6 +28,7 @@ export interface NodeDef {
 /** The node classes the graph mapper understands, in object_info order. */
 export const RUNNABLE_NODES = [
   'CheckpointLoaderSimple',
+  'LoraLoader',
   'CLIPTextEncode',
   'EmptyLatentImage',
   'KSampler',
@@ -51,7 +54,13 @@ const UPSCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'lanczo
 export interface NodeLists {
   checkpoints: string[];
   inputImages: string[];
+  /** LoRA file names (`name.safetensors`). */
+  loras: string[];
 }
+
+/** ComfyUI's name for a LoRA (its file name) ↔ the name `<lora:…>` resolves. */
+export const LORA_EXT = '.safetensors';
+export const comfyLoraName = (name: string): string => `${name}${LORA_EXT}`;
 
 export function nodeDefinitions(lists: NodeLists): Record<string, NodeDef> {
   const int = (def: number, min: number, max: number, step = 1, extra: Record<string, unknown> = {}): InputSpec => ['INT', { default: def, min, max, step, ...extra }];
@@ -74,6 +83,23 @@ export function nodeDefinitions(lists: NodeLists): Record<string, NodeDef> {
       category: 'loaders',
       display_name: 'Load Checkpoint',
       description: 'Loads an Atelier model (its UNet, text encoders and VAE).',
+    },
+    LoraLoader: {
+      input: {
+        required: {
+          model: ['MODEL'],
+          clip: ['CLIP'],
+          lora_name: [lists.loras, {}],
+          strength_model: float(1, -100, 100, 0.01),
+          strength_clip: float(1, -100, 100, 0.01),
+        },
+      },
+      output: ['MODEL', 'CLIP'],
+      output_name: ['MODEL', 'CLIP'],
+      output_node: false,
+      category: 'loaders',
+      display_name: 'Load LoRA',
+      description: 'A LoRA from the models folder’s loras/ (added to the prompt as <lora:name:strength_clip:strength_model>).',
     },
     CLIPTextEncode: {
       input: { required: { text: ['STRING', { multiline: true, dynamicPrompts: true }], clip: ['CLIP'] } },
@@ -243,23 +269,6 @@ export function nodeDefinitions(lists: NodeLists): Record<string, NodeDef> {
       category: 'loaders',
       display_name: 'Load VAE',
       description: 'Not available in Atelier (each model carries its own VAE).',
-    },
-    LoraLoader: {
-      input: {
-        required: {
-          model: ['MODEL'],
-          clip: ['CLIP'],
-          lora_name: [[], {}],
-          strength_model: float(1, -100, 100, 0.01),
-          strength_clip: float(1, -100, 100, 0.01),
-        },
-      },
-      output: ['MODEL', 'CLIP'],
-      output_name: ['MODEL', 'CLIP'],
-      output_node: false,
-      category: 'loaders',
-      display_name: 'Load LoRA',
-      description: 'Not available in Atelier (no LoRAs yet).',
     },
   };
   return defs;

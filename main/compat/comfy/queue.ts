@@ -13,11 +13,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { ApiErrorShape, GenerationRecord } from '../../../common/api/contract';
+import type { ApiErrorShape, GenerationRecord, LoraSummary } from '../../../common/api/contract';
 import { generationPng, type CompatContext } from '../context';
 import type { JobOutcome } from '../jobs';
 import { GraphMappingError, mapGraph, validateGraph, type ComfyGraph, type ComfyPlan, type PromptError } from './graph';
-import { nodeDefinitions, type NodeDef } from './node-defs';
+import { comfyLoraName, nodeDefinitions, type NodeDef } from './node-defs';
 import type { InputFiles } from './uploads';
 
 interface ImageRef {
@@ -88,7 +88,12 @@ export class ComfyQueue {
 
   async definitions(): Promise<Record<string, NodeDef>> {
     const models = await this.ctx.models.list();
-    return nodeDefinitions({ checkpoints: models.map((m) => m.id), inputImages: await this.inputs.list() });
+    const loras = await this.ctx.dispatch('listLoras', {});
+    return nodeDefinitions({
+      checkpoints: models.map((m) => m.id),
+      inputImages: await this.inputs.list(),
+      loras: loras.ok ? (loras.value as LoraSummary[]).map((l) => comfyLoraName(l.name)) : [],
+    });
   }
 
   queueRemaining(): number {
