@@ -160,5 +160,21 @@ describe("cpuMath: 'scalar' (portable normal_fill_16, e.g. aarch64 builds)", () 
     let maxDiff = 0;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
     expect(maxDiff).toBeLessThan(1e-5);
+    // …yet it is a different kernel (its own log/sincos roundings): some element differs, so a
+    // build that silently used the AVX2 path for 'scalar' would be noticed.
+    expect(maxDiff).toBeGreaterThan(0);
+  });
+});
+
+describe('bad input is refused with a clear message (mutation testing found these unguarded)', () => {
+  it('refuses seeds that are not integers', () => {
+    for (const seed of [1.5, Number.NaN, Number.POSITIVE_INFINITY, -0.25]) expect(() => createGenerator(seed)).toThrow(/seed must be an integer/);
+  });
+  it('refuses shapes with negative or fractional sizes, and accepts an empty one', () => {
+    for (const shape of [[2, -1], [1.5], [4, Number.NaN]]) expect(() => createGenerator(1).randn(shape)).toThrow(/invalid shape/);
+    expect(createGenerator(1).randn([0, 4])).toHaveLength(0);
+  });
+  it('refuses an unknown RNG kind instead of picking one', () => {
+    expect(() => createGenerator(1, 'gpu' as never)).toThrow(/unknown RNG kind 'gpu'/);
   });
 });
