@@ -72,6 +72,19 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
   }
 
   async function run(ctx: JobContext): Promise<JobRunResult> {
+    const previews = previewThrottle((p) => {
+      previewDataUrl(p.rgb, p.width, p.height)
+        .then((dataUrl) => ctx.emit({ type: 'job:preview', jobId: ctx.jobId, step: p.step, width: p.width, height: p.height, dataUrl }))
+        .catch(() => undefined);
+    });
+    try {
+      return await runJob(ctx, previews.push);
+    } finally {
+      previews.stop();
+    }
+  }
+
+  async function runJob(ctx: JobContext, onPreview: (p: PreviewFrame) => void): Promise<JobRunResult> {
     const request: JobRequest = ctx.upscale
       ? { kind: 'upscale', generationId: ctx.upscale.generationId, factor: ctx.upscale.factor, ...(ctx.upscale.upscaler ? { upscaler: ctx.upscale.upscaler } : {}) }
       : { kind: 'generate', params: ctx.request };
@@ -81,11 +94,7 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
       onProgress: ctx.progress,
       previewEvery: settings.get().previewEvery,
       beforeDiffusion: applyPreviewDecoder,
-      onPreview: (p) => {
-        previewDataUrl(p.rgb, p.width, p.height)
-          .then((dataUrl) => ctx.emit({ type: 'job:preview', jobId: ctx.jobId, step: p.step, width: p.width, height: p.height, dataUrl }))
-          .catch(() => undefined);
-      },
+      onPreview,
     }));
     return { generations: result.saved, provider: result.provider, timings: result.timings };
   }
@@ -194,4 +203,42 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
     },
   };
   return { api, queue };
+}
+
+type PreviewFrame = { step: number; width: number; height: number; rgb: Uint8Array };
+
+/** Live previews reach every client at most this often per job; the newest one always follows. */
+export const PREVIEW_INTERVAL_MS = 150;
+
+/**
+ * At most one preview per PREVIEW_INTERVAL_MS: each is PNG-encoded and broadcast to every client,
+ * and at small sizes the engine makes dozens a second — more than anyone sees, and enough encoding
+ * to slow the API for everyone on a 2-core machine. The newest frame of a window is sent when the
+ * window ends (so the last preview is the last step's); stop() drops what is pending when the job ends.
+ */
+export function previewThrottle(send: (p: PreviewFrame) => void): { push(p: PreviewFrame): void; stop(): void } {
+  let last = -Infinity;
+  let pending: PreviewFrame | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const flush = () => {
+    timer = null;
+    if (!pending) return;
+    last = Date.now();
+    const p = pending;
+    pending = null;
+    send(p);
+  };
+  return {
+    push(p) {
+      pending = p;
+      const wait = last + PREVIEW_INTERVAL_MS - Date.now();
+      if (wait <= 0) flush();
+      else timer ??= setTimeout(flush, wait);
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      pending = null;
+    },
+  };
 }
