@@ -1,7 +1,7 @@
 /**
  * How a ControlNet graph's outputs meet a ControlNet-capable UNet's inputs.
  *
- * Exporters disagree on names (../shared/reference/lora-controlnet.md §2): OnnxStack/axodox write
+ * Exporters disagree on names (OnnxStack, axodox/unpaint and onnx-web exports differ): OnnxStack/axodox write
  * `down_block_{i}_additional_residual` + `mid_block_additional_residual`; onnx-web names the UNet inputs
  * `down_block_{i}` and names only the first two ControlNet outputs, the rest keep torch's numbered value
  * names ("116", "117", …). What every export keeps is the ORDER of diffusers' return tuple

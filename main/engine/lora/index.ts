@@ -1,6 +1,6 @@
 /**
  * Applying LoRAs to a model at load time (onnxruntime-node 1.30 has no LoRA adapter API and cannot
- * override one named weight; see ../shared/reference/lora-controlnet.md): for each graph a LoRA
+ * override one named weight — test/engine/lora/ort-facts.test.ts checks both): for each graph a LoRA
  * touches (UNet, text encoder(s)), read the graph's node names and weight locations, merge, and
  * hand back the path of a patched working copy to create the session from.
  *

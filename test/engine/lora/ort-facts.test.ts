@@ -1,6 +1,6 @@
 /**
  * What onnxruntime-node 1.30 offers for changing weights, checked against the installed package
- * (../shared/reference/lora-controlnet.md read ORT's main branch, not this release):
+ * (the team's research notes read ORT's main branch, not this release):
  *  - no LoRA adapter API in the Node binding (hence the merge at load);
  *  - `sessionOptions.externalData: [{ path, data }]` does replace a whole external-data file, from a
  *    model path and from a model buffer — the in-memory alternative to our patched working copy
