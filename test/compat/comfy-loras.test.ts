@@ -5,11 +5,12 @@
  * (the saved PNG's `parameters` carry `Lora hashes`), and an unknown lora_name is refused with
  * ComfyUI's "value not in list" node error.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { txt2imgGraph } from './fixtures/comfy-graphs';
 import { DEMO_PROMPT, pngTextChunks, REPO_ROOT, startCompat, within, type CompatHarness } from './helpers';
+import { writeDemoLora } from '../helpers/lora-files';
 
 let h: CompatHarness;
 let lorasDir: string;
@@ -23,30 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** A kohya LoRA for the bundled demo UNet (its first cross-attention query and input conv), as test/engine/lora/studio-lora.test.ts writes it. */
-function writeDemoLora(file: string): void {
-  const wave = (n: number, k: number) => Array.from({ length: n }, (_, i) => 0.5 * Math.sin(i * k + 1));
-  const tensors: Record<string, [number[], number[]]> = {
-    'lora_unet_a0_cross_q.lora_down.weight': [[4, 48], wave(192, 0.37)],
-    'lora_unet_a0_cross_q.lora_up.weight': [[48, 4], wave(192, 0.91)],
-    'lora_unet_inp.lora_down.weight': [[2, 6, 3, 3], wave(108, 0.53)],
-    'lora_unet_inp.lora_up.weight': [[48, 2, 1, 1], wave(96, 0.29)],
-  };
-  const header: Record<string, unknown> = {};
-  const blobs: Buffer[] = [];
-  let offset = 0;
-  for (const [name, [shape, values]] of Object.entries(tensors)) {
-    const b = Buffer.from(Float32Array.from(values).buffer);
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + b.length] };
-    blobs.push(b);
-    offset += b.length;
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(8);
-  len.writeUInt32LE(json.length, 0);
-  writeFileSync(file, Buffer.concat([len, json, ...blobs]));
-}
 
 /** txt2imgGraph with a LoraLoader (#10) between the checkpoint and the sampler's MODEL / both encoders' CLIP. */
 function loraGraph(loraName: string, strengthModel = 1, strengthClip = 1) {

@@ -5,32 +5,16 @@
  * the model folder is untouched.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../main/engine/loader';
 import { txt2img } from '../../../main/engine/pipeline';
 import { BASE_PARAMS } from '../../helpers/engine-fixtures';
+import { writeSafetensors } from '../../helpers/lora-files';
 
 const MODEL = 'test/fixtures/models/sd15-diffusers';
-
-/** A float32 safetensors file from name → [shape, values]. */
-function writeSafetensors(path: string, tensors: Record<string, [number[], number[]]>, metadata: Record<string, string> = {}): void {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  const blobs: Buffer[] = [];
-  let offset = 0;
-  for (const [name, [shape, values]] of Object.entries(tensors)) {
-    const b = Buffer.from(Float32Array.from(values).buffer);
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + b.length] };
-    blobs.push(b);
-    offset += b.length;
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(8);
-  len.writeUInt32LE(json.length, 0);
-  writeFileSync(path, Buffer.concat([len, json, ...blobs]));
-}
 
 const wave = (n: number, k: number) => Array.from({ length: n }, (_, i) => 0.3 * Math.sin(i * k + 1));
 
@@ -93,7 +77,7 @@ describe('loadModel with LoRAs', () => {
 
   it('a LoRA that matches nothing fails the load with counts', async () => {
     const other = join(tmp, 'other.safetensors');
-    writeSafetensors(other, { 'lora_unet_mid_block_attentions_0_proj_out.lora_down.weight': [[1, 4], [1, 2, 3, 4]], 'lora_unet_mid_block_attentions_0_proj_out.lora_up.weight': [[4, 1], [1, 2, 3, 4]] });
+    writeSafetensors(other, { 'lora_unet_mid_block_attentions_0_proj_out.lora_down.weight': [[1, 4], [1, 2, 3, 4]], 'lora_unet_mid_block_attentions_0_proj_out.lora_up.weight': [[4, 1], [1, 2, 3, 4]] }, {});
     await expect(loadModel(MODEL, { provider: 'cpu', threads: 1, loras: [{ path: other, weight: 1 }], loraCacheDir: join(tmp, 'c2') })).rejects.toThrow(
       /LoRA "other" matches none of this model's layers \(0 of 1 modules: unet 0\/1\)/,
     );
