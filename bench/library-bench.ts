@@ -48,7 +48,7 @@ const dir = lib.dir;
 // One real generation: bulk rows share its tiny image file (the rows are what we measure).
 const shared = await lib.addGeneration({
   image: realisticImage(64, 64, 1),
-  params: { modelId: 'sd15', modelHash: 'f'.repeat(64), modelFamily: 'sd15', provider: 'cpu', prompt: 'seed image', seed: 1, rng: 'cpu', scheduler: SCHEDULERS[0], steps: 20, cfg: 7, width: 64, height: 64 },
+  params: { modelId: 'sd15', modelHash: 'f'.repeat(64), modelFamily: 'sd15', provider: 'cpu', prompt: 'seed image', seed: 1, rng: 'cpu', scheduler: SCHEDULERS[0], steps: 20, guidanceScale: 7, width: 64, height: 64 },
 });
 const db = lib.database;
 const insert = db.prepare(`INSERT INTO generations (id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt,
@@ -176,7 +176,7 @@ const raw = { raw: { width: 512, height: 512, channels: 3 as const } };
 const encodeTimes: number[] = [];
 const insertTimes: number[] = [];
 const insertWithThumbTimes: number[] = [];
-const baseParams = { modelId: 'sd15', modelHash: 'f'.repeat(64), modelFamily: 'sd15', provider: 'cuda', prompt: 'a lighthouse at dusk, warm rim light', negativePrompt: 'blurry', rng: 'cuda' as const, scheduler: SCHEDULERS[0], steps: 20, cfg: 7, width: 512, height: 512, timings: { unet: 900 } };
+const baseParams = { modelId: 'sd15', modelHash: 'f'.repeat(64), modelFamily: 'sd15', provider: 'cuda', prompt: 'a lighthouse at dusk, warm rim light', negativePrompt: 'blurry', rng: 'cuda' as const, scheduler: SCHEDULERS[0], steps: 20, guidanceScale: 7, width: 512, height: 512, timings: { unet: 900 } };
 for (let i = 0; i < 3; i++) {
   await sharp(image.rgb, raw).png().toBuffer();
   await lib.addGeneration({ image, params: { ...baseParams, seed: 1000 + i } });

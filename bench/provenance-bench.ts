@@ -53,7 +53,7 @@ const signed = await ProjectLibrary.create(root, 'signed', { provenance });
 const image = realisticImage(SIZE, SIZE, 3, 4);
 const params = (seed: number) => ({
   modelId: 'sdxl-base', modelHash: 'f'.repeat(64), modelFamily: 'sdxl', provider: 'cuda', prompt: 'a lighthouse at dusk, warm rim light, 35mm photo', negativePrompt: 'blurry',
-  seed, rng: 'cuda' as const, scheduler: 'EulerDiscreteScheduler', steps: 30, cfg: 5, width: SIZE, height: SIZE, appVersion: '0.1.0',
+  seed, rng: 'cuda' as const, scheduler: 'EulerDiscreteScheduler', steps: 30, guidanceScale: 5, width: SIZE, height: SIZE, appVersion: '0.1.0',
 });
 
 // Warm-up: loads the native C2PA library, creates the installation key, primes sharp and SQLite.

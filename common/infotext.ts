@@ -15,38 +15,19 @@ import { fromA1111, schedulerToA1111 } from './schedulers';
 
 export { a1111ToScheduler, schedulerToA1111 } from './schedulers';
 
-export type InfotextRng = 'cpu' | 'cuda';
+import type { GenerationParams, LoraHash, RngKind } from './params/generation';
 
-/** The parameters the infotext carries (a subset of the library's GenerationParams, same names). */
-export interface InfotextParams {
-  prompt: string;
-  negativePrompt: string;
-  steps: number;
-  /** Our scheduler string: diffusers class name, "+karras" for Karras sigmas. */
-  scheduler: string;
-  cfg: number;
-  seed: number;
-  width: number;
-  height: number;
-  /** Full hex hash of the model's files; the text carries its first 10 characters, as A1111 does. */
-  modelHash: string;
-  modelId: string;
-  /** img2img / inpaint denoising strength; null for text-to-image. */
-  strength: number | null;
-  rng: InfotextRng;
-  batchIndex: number;
-  /** A1111 numbering: 1 = last CLIP layer (its default, left out of the text). */
-  clipSkip: number;
-  appVersion: string;
+export type { LoraHash } from './params/generation';
+export type InfotextRng = RngKind;
+
+/** The parameters the infotext carries: a subset of the one GenerationParams schema, same names. */
+export type InfotextParams = Pick<
+  GenerationParams,
+  'prompt' | 'negativePrompt' | 'steps' | 'scheduler' | 'guidanceScale' | 'seed' | 'width' | 'height' | 'modelHash' | 'modelId' | 'strength' | 'rng' | 'batchIndex' | 'clipSkip' | 'appVersion'
+> & {
   /** LoRAs merged for this image: written as A1111's `Lora hashes` (name: first 12 hex digits of the addnet hash). */
   loraHashes: LoraHash[];
-}
-
-export interface LoraHash {
-  name: string;
-  /** Hex; A1111 writes and matches the first 12 digits (SHA-256 of the tensor bytes after the header). */
-  hash: string;
-}
+};
 
 export interface ParsedInfotext {
   prompt: string;
@@ -152,7 +133,7 @@ export function formatInfotext(params: Partial<InfotextParams>, extra: Record<st
     add('Sampler', sampler);
     add('Schedule type', scheduleType);
   }
-  add('CFG scale', params.cfg);
+  add('CFG scale', params.guidanceScale);
   add('Seed', params.seed);
   if (params.width && params.height) add('Size', `${params.width}x${params.height}`);
   if (params.modelHash) add('Model hash', params.modelHash.slice(0, 10));
@@ -243,7 +224,7 @@ export function infotextToParams(parsed: ParsedInfotext, notes?: string[]): Part
   const steps = int(p['Steps']);
   if (steps !== undefined) out.steps = steps;
   const cfg = num(p['CFG scale']);
-  if (cfg !== undefined) out.cfg = cfg;
+  if (cfg !== undefined) out.guidanceScale = cfg;
   const seed = int(p['Seed']);
   if (seed !== undefined && seed >= 0) out.seed = seed;
   const width = int(p['Size-1']);

@@ -3,6 +3,7 @@
  * event the Node side pushes. Implemented once on the Node side (main/app/atelier-service.ts),
  * reached through Electron IPC (preload) or WebSocket (server mode) — same interface either way.
  */
+import type { GenerationParams } from '../params/generation';
 import type { ModelDoctorReport } from '../model-doctor';
 import type { ExecutionProviderName } from '../providers';
 import type { z } from 'zod';
@@ -59,6 +60,26 @@ export interface LoadedModelInfo {
   fallbacks: { provider: string; reason: string }[];
   scheduler: string;
   loadMs: number;
+  /** The GPU index the model runs on (CUDA/DirectML `deviceId`, from settings.gpuDeviceId); absent on other providers. */
+  deviceId?: number;
+}
+
+/** `probeGpuDevices`: which GPU indices can start a session on a provider (onnxruntime-node cannot list DXGI adapters, so each index is tried). */
+export interface GpuProbeReport {
+  provider: string;
+  /** false: the provider cannot run here at all (`reason` says why); `devices` is then empty. */
+  available: boolean;
+  reason?: string;
+  devices: { deviceId: number; ok: boolean; reason?: string }[];
+}
+
+/** One build of a catalog model, as the Models view's variant choice lists it. */
+export interface CatalogVariantSummary {
+  /** A variant id, or 'generic' for the entry's own files. */
+  id: string;
+  precision: string;
+  providers: string[];
+  repo?: string;
 }
 
 export interface CatalogModel {
@@ -78,6 +99,12 @@ export interface CatalogModel {
   installed: boolean;
   resumable: boolean;
   downloading?: string;
+  /** 'hub-tree': the entry names a repo and its diffusers-ONNX layout; the file list, sizes and sha256 are read from the hub at download. */
+  filesFrom?: 'catalog' | 'hub-tree';
+  /** The builds a pull can choose from ('generic' first), when the entry has provider-specific variants. */
+  variants?: CatalogVariantSummary[];
+  /** The variant installed (from its manifest), when installed from the catalog. */
+  installedVariant?: string;
 }
 
 export interface DownloadSummary {
@@ -93,6 +120,9 @@ export interface DownloadSummary {
   resumable?: boolean;
   /** What was asked for (catalog id, owner/name or hub URL): what Retry pulls again. */
   source?: string;
+  /** Catalog models: the build being downloaded, and why it was chosen. */
+  variant?: string;
+  variantReason?: string;
 }
 
 export interface ProjectSummary {
@@ -107,43 +137,26 @@ export interface ProjectSummary {
   archivedAt?: string | null;
 }
 
-export interface GenerationRecord {
-  id: string;
-  imageUrl: string;
-  thumbUrl: string;
-  width: number;
-  height: number;
-  prompt: string;
-  negativePrompt: string;
-  seed: number;
-  rng: string;
-  steps: number;
-  guidanceScale: number;
-  /** A1111 "Clip skip" the image was made with (1 = last CLIP layer). */
-  clipSkip: number;
-  scheduler: string;
-  modelId: string;
-  modelFamily: string;
-  provider: string;
-  parentId: string | null;
-  rating: number;
-  flag: 'pick' | 'reject' | 'none';
-  tags: string[];
-  notes: string;
-  createdAt: string;
-  timings: Record<string, number>;
-  /** Hash of the model's files (A1111 "Model hash" is its first 10 characters). */
-  modelHash?: string;
-  /** img2img / inpaint denoising strength; null for text-to-image. */
-  strength?: number | null;
-  /** The init image: a generation id of this project, or `sha256:…` for an uploaded file; null for text-to-image. */
-  initImageRef?: string | null;
-  /** The inpainting mask (`sha256:…` of a painted mask, `outpaint:l,r,t,b:fill` for outpainting), or null. */
-  maskRef?: string | null;
-  /** Position in its batch (A1111 "Batch pos"). */
-  batchIndex?: number;
-  appVersion?: string;
-}
+/**
+ * A stored image as the API returns it: the image's parameters under the one schema's names
+ * (common/params/generation.ts), plus what the library knows about it.
+ */
+export type GenerationRecord = Pick<
+  GenerationParams,
+  'width' | 'height' | 'prompt' | 'negativePrompt' | 'seed' | 'rng' | 'steps' | 'guidanceScale' | 'clipSkip' | 'scheduler' | 'modelId' | 'modelFamily' | 'provider' | 'parentId'
+> &
+  Partial<Pick<GenerationParams, 'modelHash' | 'strength' | 'initImageRef' | 'maskRef' | 'batchIndex' | 'appVersion' | 'deviceId'>> & {
+    id: string;
+    imageUrl: string;
+    thumbUrl: string;
+    rating: number;
+    flag: 'pick' | 'reject' | 'none';
+    tags: string[];
+    notes: string;
+    /** ISO 8601. */
+    createdAt: string;
+    timings: Record<string, number>;
+  };
 
 export interface MoveReport {
   moved: number;
@@ -322,7 +335,7 @@ export type AtelierEvent =
   | { type: 'job:worker'; jobId: string; worker: string }
   | { type: 'farm:workers'; workers: FarmWorkerSummary[] }
   | { type: 'model:loaded'; model: LoadedModelInfo }
-  | { type: 'model:download-progress'; modelId: string; state: string; bytesDone: number; bytesTotal: number; rateBps: number; etaMs: number }
+  | { type: 'model:download-progress'; modelId: string; state: string; bytesDone: number; bytesTotal: number; rateBps: number; etaMs: number; /** Catalog models: the build being downloaded. */ variant?: string }
   | { type: 'model:download-finished'; modelId: string }
   | { type: 'model:download-failed'; modelId: string; error: ApiErrorShape; resumable: boolean }
   | { type: 'models:changed' }
@@ -337,7 +350,8 @@ export interface AtelierApi {
   loadModel(req: In<'LoadModelRequest'>): Promise<LoadedModelInfo>;
   unloadModel(): Promise<{ unloaded: boolean }>;
   listCatalog(): Promise<CatalogModel[]>;
-  pullModel(req: In<'PullModelRequest'>): Promise<{ modelId: string; bytesTotal: number }>;
+  /** Catalog models: `variant` is the build chosen (for the provider the app runs on, or as asked) and `variantReason` says why. */
+  pullModel(req: In<'PullModelRequest'>): Promise<{ modelId: string; bytesTotal: number; variant?: string; variantReason?: string }>;
   pauseDownload(req: In<'ModelIdRequest'>): Promise<{ ok: boolean }>;
   resumeDownload(req: In<'ModelIdRequest'>): Promise<{ ok: boolean }>;
   cancelDownload(req: In<'ModelIdRequest'>): Promise<{ ok: boolean }>;
@@ -408,6 +422,8 @@ export interface AtelierApi {
   reproduceGeneration(req: In<'GenerationIdRequest'>): Promise<ReproducibilityReceipt>;
   getSettings(): Promise<S.Settings>;
   updateSettings(req: In<'UpdateSettingsRequest'>): Promise<S.Settings>;
+  /** Tries a tiny session on GPU indices 0..7 of a CUDA/DirectML provider (default: the settings' provider) and says which start. */
+  probeGpuDevices(req?: In<'ProbeGpuDevicesRequest'>): Promise<GpuProbeReport>;
 }
 
 export type ApiMethodName = keyof AtelierApi;
@@ -467,6 +483,7 @@ export const apiMethods = Object.freeze({
   reproduceGeneration: S.GenerationIdRequest,
   getSettings: S.EmptyRequest,
   updateSettings: S.UpdateSettingsRequest,
+  probeGpuDevices: S.ProbeGpuDevicesRequest,
 } satisfies Record<ApiMethodName, z.ZodType>);
 
 export const API_METHOD_NAMES = Object.freeze(Object.keys(apiMethods) as ApiMethodName[]);

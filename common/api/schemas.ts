@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import { PROVIDER_CHOICES } from '../providers';
+import { LoraHashSchema, RNG_KINDS, type RequestedParamKey } from '../params/generation';
 import { GENERATE_BOUNDS as B, multipleProblem, rangeProblem, WHOLE_NUMBER_PROBLEM, type NumberBounds } from '../params/bounds';
 
-export const RngKind = z.enum(['cpu', 'cuda']);
+export const RngKind = z.enum(RNG_KINDS);
 export const ExecutionProviderChoice = z.enum(PROVIDER_CHOICES);
 
 const id = z.string().min(1).max(200);
@@ -49,24 +50,34 @@ export const OutpaintRequest = z
   .strict()
   .refine((o) => o.left + o.right + o.top + o.bottom > 0, { message: 'add pixels on at least one side' });
 
+/**
+ * The request side of the image parameters: the same names as the one GenerationParams schema
+ * (`satisfies` fails the build on a missing or differently named field), with the form's bounds
+ * and the request's defaults.
+ */
+const REQUESTED_PARAMS = {
+  prompt: z.string().max(20_000),
+  negativePrompt: z.string().max(20_000).default(''),
+  width: bounded(B.width).default(64),
+  height: bounded(B.height).default(64),
+  steps: bounded(B.steps).default(20),
+  guidanceScale: bounded(B.guidanceScale).default(5),
+  /** A1111 "Clip skip": 1 = last CLIP layer (the default when absent), 2 = penultimate, … */
+  clipSkip: bounded(B.clipSkip).optional(),
+  /** Absent: the model's own default scheduler. */
+  scheduler: z.string().max(100).optional(),
+  /** -1 (or absent) picks a random seed; the chosen seed is reported with the result. */
+  seed: bounded(B.seed).default(-1),
+  rng: RngKind.default('cpu'),
+} satisfies Record<RequestedParamKey, z.ZodType>;
+
 export const GenerateRequest = z
   .object({
     modelId: id.optional(),
-    prompt: z.string().max(20_000),
-    negativePrompt: z.string().max(20_000).default(''),
-    width: bounded(B.width).default(64),
-    height: bounded(B.height).default(64),
-    steps: bounded(B.steps).default(20),
-    guidanceScale: bounded(B.guidanceScale).default(5),
+    ...REQUESTED_PARAMS,
     guidanceRescale: z.number().min(0).max(1).default(0),
-    /** A1111 "Clip skip": 1 = last CLIP layer (the default when absent), 2 = penultimate, … */
-    clipSkip: bounded(B.clipSkip).optional(),
-    scheduler: z.string().max(100).optional(),
     /** scheduler_config.json overrides, e.g. { use_karras_sigmas: true } for "DPM++ 2M Karras". */
     schedulerOptions: SchedulerOptions.optional(),
-    /** -1 (or absent) picks a random seed; the chosen seed is reported with the result. */
-    seed: bounded(B.seed).default(-1),
-    rng: RngKind.default('cpu'),
     batchSize: bounded(B.batchSize).default(1),
     parentId: id.optional(),
     /** img2img / inpainting source: a generation of the current project, or an image file's bytes. */
@@ -92,7 +103,7 @@ export const GenerateRequest = z
      * A1111 `Lora hashes` of imported parameters: a `<lora:name:…>` whose name is not installed is found by
      * this hash instead (the LoRA may be installed under another name here).
      */
-    loraHashes: z.array(z.object({ name: z.string().min(1).max(200), hash: z.string().regex(/^[0-9a-fA-F]{10,64}$/) }).strict()).max(64).optional(),
+    loraHashes: z.array(LoraHashSchema.strict()).max(64).optional(),
   })
   .strict()
   .refine((r) => !r.mask || r.initImage, { message: 'mask requires initImage', path: ['mask'] })
@@ -177,6 +188,11 @@ export const ReadMetadataRequest = z
   })
   .strict();
 
+/** Highest GPU index the settings accept (the probe tries 0..GPU_PROBE_COUNT-1). */
+export const GPU_DEVICE_ID_MAX = 63;
+/** How many GPU indices `probeGpuDevices` tries (0..7): more adapters than that is not a workstation we know of. */
+export const GPU_PROBE_COUNT = 8;
+
 export const Settings = z
   .object({
     provider: ExecutionProviderChoice,
@@ -188,10 +204,22 @@ export const Settings = z
     previewDecoder: z.enum(['auto', 'taesd', 'approx']).optional(),
     /** The most memory the engine process may use, in MB: larger jobs are refused up front, and an engine above it is ended. Absent = 90% of physical memory. */
     maxEngineMemoryMB: z.number().int().min(256).max(16_777_216).optional(),
+    /**
+     * The GPU the CUDA and DirectML providers use (ORT's `deviceId`; for DirectML the DXGI adapter index,
+     * 0 = the system's default adapter, often the integrated GPU on laptops). Absent = 0. Other providers ignore it.
+     */
+    gpuDeviceId: z
+      .number({ error: 'gpuDeviceId must be a number: the GPU index (0, 1, 2…)' })
+      .int({ error: 'gpuDeviceId must be a whole number: the GPU index (0, 1, 2…)' })
+      .min(0, { error: 'gpuDeviceId cannot be negative: 0 is the first GPU' })
+      .max(GPU_DEVICE_ID_MAX, { error: `gpuDeviceId must be at most ${GPU_DEVICE_ID_MAX}` })
+      .optional(),
   })
   .strict();
 export type Settings = z.infer<typeof Settings>;
 export const UpdateSettingsRequest = Settings.partial().strict();
+/** `probeGpuDevices`: which GPU indices (0..GPU_PROBE_COUNT-1) can start a session on a provider; default: the settings' provider. */
+export const ProbeGpuDevicesRequest = z.union([z.undefined(), z.object({ provider: ExecutionProviderChoice.optional() }).strict()]);
 
 export const ModelIdRequest = z.object({ modelId: id }).strict();
 /** The model doctor (`doctorModel`): what a provider will do with a model's graphs, at a size. */
@@ -213,6 +241,8 @@ export const PullModelRequest = z
     revision: z.string().max(200).optional(),
     id: z.string().max(100).optional(),
     token: z.string().max(500).optional(),
+    /** Catalog models: a build by variant id, 'generic' (the entry's own files) or 'auto' (default: the build for the provider the app runs on). */
+    variant: z.string().trim().min(1).max(100).optional(),
   })
   .strict();
 export const ImportModelRequest = z

@@ -97,6 +97,8 @@ export interface RecordContext {
   appVersion: string;
   /** LoRAs the engine merged for this generation (name + addnet hash), recorded as A1111's `Lora hashes`. */
   loraHashes?: Array<{ name: string; hash: string }>;
+  /** The GPU index the engine's sessions were created on (cuda / dml); absent for CPU. */
+  deviceId?: number;
 }
 
 export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchIndex: number): GenerationParamsInput {
@@ -106,13 +108,14 @@ export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchI
     modelHash: model.hash,
     modelFamily: model.family,
     provider: outcome.provider,
+    ...(ctx.deviceId !== undefined ? { deviceId: ctx.deviceId } : {}),
     prompt: req.prompt,
     negativePrompt: req.negativePrompt,
     seed: img.seed,
     rng: req.rng,
     scheduler: formatSchedulerName(outcome.scheduler, plan.schedulerOptions),
     steps: req.steps,
-    cfg: req.guidanceScale,
+    guidanceScale: req.guidanceScale,
     clipSkip: req.clipSkip ?? 1,
     width: img.width,
     height: img.height,

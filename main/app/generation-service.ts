@@ -152,7 +152,7 @@ export class GenerationService {
   async loadModel(entry: ModelEntry, provider: ProviderChoiceName = this.deps.settings().provider, loras?: EngineLoraLoad): Promise<LoadedModelInfo> {
     const info = await this.deps.engine.load(entry.folder, provider, this.deps.settings().lowMemory, loras);
     this.heldLoras = loras;
-    this.loaded = { modelId: entry.id, family: info.family, provider: info.provider, fallbacks: info.fallbacks, scheduler: info.scheduler, loadMs: info.loadMs };
+    this.loaded = { modelId: entry.id, family: info.family, provider: info.provider, fallbacks: info.fallbacks, scheduler: info.scheduler, loadMs: info.loadMs, ...(info.deviceId !== undefined ? { deviceId: info.deviceId } : {}) };
     this.deps.onModelLoaded?.(this.loaded);
     return this.loaded;
   }
@@ -221,7 +221,9 @@ export class GenerationService {
     // 3. Optional upscale of every result, then save each with its record.
     const images = params.upscale ? await this.upscaleResults(outcome.images, params.upscale, params.upscaler, outcome.timings, hooks, request.provider) : outcome.images;
     const loraHashes = loras.load ? loraHashesOf(this.deps.engine.loadedModel?.loras) : [];
-    const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: engineModel.family }, appVersion: this.deps.appVersion, loraHashes };
+    // The GPU index is known for local sessions only (a farm worker's own settings choose its GPU).
+    const deviceId = remote ? undefined : this.deps.engine.loadedModel?.deviceId;
+    const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: engineModel.family }, appVersion: this.deps.appVersion, loraHashes, ...(deviceId !== undefined ? { deviceId } : {}) };
     const saved: T[] = [];
     for (const [i, img] of images.entries()) saved.push(await target.save(img, generationRecord(record, img, i)));
     return {

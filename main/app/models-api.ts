@@ -1,6 +1,7 @@
 /** The model slice of the API: installed models, loading, the hub catalog, downloads, import and removal. */
 import type { AtelierApi, LoraSummary } from '../../common/api/contract';
-import { doctorModel } from '../engine';
+import { isExecutionProviderName, type ExecutionProviderName } from '../../common/providers';
+import { doctorModel, listExecutionProviders, providerLooksUsable } from '../engine';
 import { LoraStore, type LoraEntry } from '../models/lora-store';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
@@ -64,9 +65,10 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
       return modelManager.listCatalog();
     },
     async pullModel(req) {
-      const { modelId, plan } = await modelManager.pull(req.source, { revision: req.revision, id: req.id, token: req.token });
+      const provider = runProvider(settings.get().provider, engine.loadedModel?.provider);
+      const { modelId, plan } = await modelManager.pull(req.source, { revision: req.revision, id: req.id, token: req.token, variant: req.variant, provider });
       const bytesTotal = plan.request.files.reduce((sum, f) => sum + (f.size ?? f.sizeHint ?? 0), 0);
-      return { modelId, bytesTotal };
+      return { modelId, bytesTotal, ...(plan.variant ? { variant: plan.variant.id, variantReason: plan.variant.reason } : {}) };
     },
     async pauseDownload(req) {
       modelManager.pause(req.modelId);
@@ -81,6 +83,7 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
       return { ok: true };
     },
     async listDownloads() {
+      const failedRows = modelManager.failedDownloads();
       const running = modelManager.downloads().map((p) => ({
         modelId: p.id,
         state: p.state,
@@ -88,11 +91,11 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
         bytesTotal: p.bytesTotal,
         rateBps: Math.round(p.rate),
         etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000),
+        ...variantFields(modelManager.runningVariant(p.id)),
       }));
       // Failed downloads stay listed (with why, and whether Retry resumes) until retried or cancelled,
       // so a reloaded window still offers Retry.
-      const failed = modelManager
-        .failedDownloads()
+      const failed = failedRows
         .filter((f) => !running.some((r) => r.modelId === f.modelId))
         .map((f) => ({
           modelId: f.modelId,
@@ -104,6 +107,7 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
           error: toApiError(Object.assign(new Error(f.message), { name: 'DownloadError', code: f.code })).toShape(),
           resumable: f.resumable,
           source: f.source,
+          ...(f.variant ? { variant: f.variant, ...(f.variantReason ? { variantReason: f.variantReason } : {}) } : {}),
         }));
       return [...running, ...failed];
     },
@@ -127,4 +131,19 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
       return { removed: true };
     },
   };
+}
+
+/**
+ * The provider models will run on, for picking a catalog build: the setting, and for 'auto' the
+ * provider the loaded model runs on, else the first this build reports that looks usable (checked
+ * without creating a session: this is the API process).
+ */
+export function runProvider(setting: string, loaded?: string): ExecutionProviderName {
+  if (setting !== 'auto' && isExecutionProviderName(setting)) return setting;
+  if (loaded && isExecutionProviderName(loaded)) return loaded;
+  return listExecutionProviders().find((p) => providerLooksUsable(p.name).ok)?.name ?? 'cpu';
+}
+
+function variantFields(v: { id: string; reason: string } | undefined): { variant?: string; variantReason?: string } {
+  return v ? { variant: v.id, variantReason: v.reason } : {};
 }

@@ -4,6 +4,7 @@ import { readImageMetadataWithCredentials } from '../library';
 import type { EventBus } from './event-bus';
 import { ExportDownloads } from './export-downloads';
 import type { ProjectSession } from './project-session';
+import { LEGACY_GUIDANCE_KEY } from '../../common/params/generation';
 
 export type ProjectsApi = Pick<
   AtelierApi,
@@ -46,8 +47,18 @@ export interface ProjectsApiOptions {
 }
 
 export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts: ProjectsApiOptions = {}): ProjectsApi {
-  const exportDownloads = opts.exports ?? new ExportDownloads();
-  const urlBase = opts.urlBase ?? '/';
+  return {
+    ...projectMethods(projects, bus),
+    ...historyMethods(projects),
+    ...boardMethods(projects),
+    ...fileMethods(projects, opts),
+  } satisfies ProjectsApi;
+}
+
+type Methods<K extends keyof ProjectsApi> = Pick<ProjectsApi, K>;
+
+/** Projects themselves: list, create, open, rename, delete, archive, move images between them. */
+function projectMethods(projects: ProjectSession, bus: EventBus): Methods<'listProjects' | 'createProject' | 'openProject' | 'renameProject' | 'deleteProject' | 'archiveProject' | 'moveGenerations'> {
   return {
     async listProjects() {
       return projects.list();
@@ -76,6 +87,12 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts:
     async moveGenerations(req) {
       return projects.moveTo(req.ids, req.projectId);
     },
+  };
+}
+
+/** The open project's images: history, one image, edits, trash, tags, lineage. */
+function historyMethods(projects: ProjectSession): Methods<'queryHistory' | 'getGeneration' | 'updateGeneration' | 'deleteGeneration' | 'trashGenerations' | 'setTags' | 'restoreGeneration' | 'emptyTrash' | 'getLineage'> {
+  return {
     async queryHistory(req) {
       return projects.queryHistory(req);
     },
@@ -103,6 +120,11 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts:
     async getLineage(req) {
       return projects.lineage(req.id);
     },
+  };
+}
+
+function boardMethods(projects: ProjectSession): Methods<'listBoards' | 'createBoard' | 'renameBoard' | 'deleteBoard' | 'setBoardMembership'> {
+  return {
     async listBoards() {
       return projects.boards();
     },
@@ -127,6 +149,14 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts:
       else projects.current().removeFromBoard(req.boardId, req.ids);
       return projects.board(req.boardId);
     },
+  };
+}
+
+/** Files in and out (export, import, metadata of a dropped file) and content credentials. */
+function fileMethods(projects: ProjectSession, opts: ProjectsApiOptions): Methods<'exportGenerations' | 'prepareExportDownload' | 'importImages' | 'readImageMetadata' | 'verifyImage' | 'getProjectCredentials' | 'setProjectCredentials' | 'getReceipt'> {
+  const exportDownloads = opts.exports ?? new ExportDownloads();
+  const urlBase = opts.urlBase ?? '/';
+  return {
     async exportGenerations(req) {
       const r = await projects.current().exportGenerations({ ids: req.ids, boardId: req.boardId, to: req.to, format: req.format, quality: req.quality });
       return { path: r.path, count: r.count };
@@ -147,6 +177,8 @@ export function createProjectsApi(projects: ProjectSession, bus: EventBus, opts:
       for (const [k, v] of Object.entries(g)) {
         if ((typeof v === 'string' || typeof v === 'number') && k !== 'prompt' && k !== 'negativePrompt') params[k] = v;
       }
+      // Clients written against earlier versions read the guidance scale as `cfg` (its name before the one schema).
+      if (typeof g.guidanceScale === 'number') params[LEGACY_GUIDANCE_KEY] = g.guidanceScale;
       return {
         source: meta.source,
         ...(typeof g.prompt === 'string' ? { prompt: g.prompt } : {}),

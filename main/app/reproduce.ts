@@ -33,7 +33,7 @@ export interface Reproduction {
   model: ModelEntry;
 }
 
-const REQUIRED: Array<keyof GenerationParams> = ['prompt', 'seed', 'steps', 'cfg', 'width', 'height', 'scheduler'];
+const REQUIRED: Array<keyof GenerationParams> = ['prompt', 'seed', 'steps', 'guidanceScale', 'width', 'height', 'scheduler'];
 
 function embeddedId(raw: Record<string, string>): string | null {
   try {
@@ -84,7 +84,7 @@ function requestFrom(g: Partial<GenerationParams>): { params: GenerateParams; pi
     seed: facts.seed,
     rng: facts.rng ?? 'cpu',
     steps: facts.steps,
-    guidanceScale: facts.cfg,
+    guidanceScale: facts.guidanceScale,
     ...(facts.clipSkip && facts.clipSkip > 1 ? { clipSkip: facts.clipSkip } : {}),
     scheduler: facts.scheduler,
     width: upscale ? facts.width / upscale : facts.width,

@@ -61,6 +61,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const models = new ModelRegistry(modelManager);
   const engine = new EngineHost({
     launcher: opts.engineLauncher,
+    // The GPU (CUDA device / DXGI adapter index) sessions are created on; a change reloads the model.
+    deviceId: () => settings.get().gpuDeviceId,
     // The hard cap on the engine process: settings.maxEngineMemoryMB, else 90% of physical memory.
     memoryCapBytes: () => engineMemoryCapBytes(settings.get()),
     // Refuses a generation whose estimated peak does not fit (before it starts; see memory-guard.ts).

@@ -13,6 +13,7 @@ export function defaultSettings(userDataDir: string): Settings {
     previewEvery: 1,
     lowMemory: false,
     previewDecoder: 'auto',
+    gpuDeviceId: 0,
   };
 }
 

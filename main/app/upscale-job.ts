@@ -8,6 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
+import { upscaleJobDisplay } from '../../common/params/upscale-job-display';
 import { assertUpscalerFits, openUpscaler, upscaleImage, type ProviderChoice, type RgbImage, type UpscaleFactor, type Upscaler } from '../engine';
 import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
 import type { ModelManager } from '../models/manager';
@@ -148,7 +149,7 @@ export function upscaledRecord(source: LibraryRecord, image: RgbImage, factor: U
     rng: source.rng,
     scheduler: source.scheduler,
     steps: source.steps,
-    cfg: source.cfg,
+    guidanceScale: source.guidanceScale,
     clipSkip: source.clipSkip,
     width: image.width,
     height: image.height,
@@ -166,22 +167,7 @@ export function upscaleNote(factor: UpscaleFactor, label: string, sourceId: stri
   return `Upscaled ${factor}× from ${sourceId} with ${label === LANCZOS ? 'Lanczos' : label}.`;
 }
 
-/** What an upscale job shows in the queue: the source's prompt and the size it will have. */
+/** What an upscale job shows in the queue: the source's prompt and the size it will have (one rule with the studio's). */
 export function upscaleJobRequest(source: LibraryRecord, factor: UpscaleFactor, upscaler: string | undefined): GenerateParams {
-  return {
-    modelId: source.modelId,
-    prompt: source.prompt,
-    negativePrompt: source.negativePrompt,
-    width: source.width * factor,
-    height: source.height * factor,
-    steps: source.steps,
-    guidanceScale: source.cfg,
-    guidanceRescale: 0,
-    seed: source.seed,
-    rng: source.rng,
-    batchSize: 1,
-    parentId: source.id,
-    upscale: factor,
-    ...(upscaler ? { upscaler } : {}),
-  };
+  return upscaleJobDisplay(source, factor, upscaler);
 }

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GenerateRequest } from '../../common/api/schemas';
+import { GenerateRequest, Settings } from '../../common/api/schemas';
 import { parseProviderChoiceName } from '../../common/providers';
 import { assertSizeFits } from '../app/model-registry';
 import { defaultUserDataDir } from '../app/paths';
@@ -20,7 +20,15 @@ export const GENERATE_USAGE = `atelier generate --prompt "…" [--model <folder|
                  [--init image.png [--strength 0.75] [--fit crop|resize|pad]] [--mask mask.png [--mask-blur 4]]
                  [--outpaint left,right,top,bottom [--outpaint-fill edge|noise|blur]] (with --init)
                  [--upscale 2|4 [--upscaler <installed upscaler id>|lanczos]]
-                 [--provider auto|cuda|dml|coreml|webgpu|cpu] [--out file.png] [--json]`;
+                 [--provider auto|cuda|dml|coreml|webgpu|cpu] [--device-id N] [--out file.png] [--json]
+  --device-id N   the GPU CUDA/DirectML runs on (DirectML: DXGI adapter index; default: settings.gpuDeviceId, else 0)`;
+
+/** `--device-id N`: validated by the settings schema, so the CLI and the studio refuse the same values with the same words. */
+export function parseDeviceId(value: string): number {
+  const parsed = Settings.shape.gpuDeviceId.safeParse(/^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value);
+  if (!parsed.success || parsed.data === undefined) throw new Error(`--device-id ${value}: ${parsed.success ? 'missing' : parsed.error.issues[0].message}`);
+  return parsed.data;
+}
 
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -69,6 +77,7 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
       height: { type: 'string' },
       batch: { type: 'string', default: '1' },
       provider: { type: 'string' },
+      'device-id': { type: 'string' },
       init: { type: 'string' },
       strength: { type: 'string' },
       fit: { type: 'string' },
@@ -91,8 +100,14 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
   }
   if (values.prompt === undefined) throw new Error(`--prompt is required\n${GENERATE_USAGE}`);
 
+  const deviceId = values['device-id'] === undefined ? undefined : parseDeviceId(values['device-id']);
   const userDataDir = values.home ?? defaultUserDataDir();
   const runtime = createRuntime({ userDataDir });
+  if (deviceId !== undefined) {
+    // For this run only: the settings file (shared with the studio) keeps its own choice.
+    const get = runtime.settings.get.bind(runtime.settings);
+    runtime.settings.get = () => ({ ...get(), gpuDeviceId: deviceId });
+  }
   try {
     const settings = runtime.settings.get();
     const model = await runtime.models.resolve(values.model ?? settings.defaultModelId, { allowFolder: true });
@@ -174,6 +189,8 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
           modelFamily: result.model.family,
           provider: result.provider,
           providerFallbacks: result.model.fallbacks,
+          // The GPU index the engine loaded the model on (CUDA/DirectML only).
+          ...(runtime.engine.loadedModel?.deviceId !== undefined ? { deviceId: runtime.engine.loadedModel.deviceId } : {}),
           scheduler: result.scheduler,
           steps: req.steps,
           guidanceScale: req.guidanceScale,

@@ -15,7 +15,7 @@ import { totalmem } from 'node:os';
 import { resolveWorkerEntry } from './engine-entry';
 import { EngineConnection, forkEngine, formatBytes, type EngineExit, type EngineLauncher } from './engine-launcher';
 import type { EngineLoraLoad, EngineToHost, GenerateOutcome, HostToWorker, LoadedInfo, PipelineRequest, PreviewDecoderInfo, PreviewDecoderSpec, WorkerError } from './protocol';
-import type { ProviderChoice } from '../engine';
+import type { GpuDeviceProbe, ProviderChoice, ProviderName } from '../engine';
 
 export { resolveWorkerEntry } from './engine-entry';
 
@@ -76,6 +76,8 @@ export interface EngineHostOptions {
   autoRestart?: boolean;
   /** Where watchdog actions and engine deaths are reported (default console.error). */
   log?: (msg: string) => void;
+  /** The CUDA/DirectML GPU index for the next load (settings.gpuDeviceId), read at each load; default 0. */
+  deviceId?: () => number | undefined;
 }
 
 const DEFAULT_CANCEL_TIMEOUT_MS = 30_000;
@@ -122,7 +124,7 @@ export class EngineHost {
   private readonly pending = new Map<number, Pending>();
   private nextRequestId = 1;
   private loaded: LoadedInfo | null = null;
-  private lastLoad: { folder: string; provider: ProviderChoice; lowMemory: boolean; loras?: EngineLoraLoad } | null = null;
+  private lastLoad: { folder: string; provider: ProviderChoice; lowMemory: boolean; loras?: EngineLoraLoad; deviceId?: number } | null = null;
   /** The preview decoder the app asked for, and whether the current engine process has it. */
   private previewSpec: PreviewDecoderSpec = { kind: 'approx' };
   private previewSpecSent = true;
@@ -148,6 +150,7 @@ export class EngineHost {
   private readonly launcher: EngineLauncher;
   private readonly autoRestart: boolean;
   private readonly log: (msg: string) => void;
+  private readonly deviceId: () => number | undefined;
 
   constructor(opts: EngineHostOptions = {}) {
     this.cancelTimeoutMs = opts.cancelTimeoutMs ?? DEFAULT_CANCEL_TIMEOUT_MS;
@@ -159,6 +162,7 @@ export class EngineHost {
     this.launcher = opts.launcher ?? forkEngine;
     this.autoRestart = opts.autoRestart ?? true;
     this.log = opts.log ?? ((msg) => console.error(msg));
+    this.deviceId = opts.deviceId ?? (() => undefined);
   }
 
   /** The model the engine holds (kept in step with it: a failed load reports what is left). */
@@ -191,19 +195,20 @@ export class EngineHost {
    * previous one and this rejects with the new model's error; `loadedModel` says what is loaded.
    */
   async load(folder: string, provider: ProviderChoice = 'auto', lowMemory = false, loras?: EngineLoraLoad): Promise<LoadedInfo> {
+    const deviceId = this.deviceId();
     if (this.restarting) {
       await this.settled();
       // The restart just brought back this very model: nothing to load again.
       const l = this.lastLoad;
-      if (this.loaded && l && l.folder === folder && l.provider === provider && l.lowMemory === lowMemory && sameLoras(l.loras, loras)) return this.loaded;
+      if (this.loaded && l && l.folder === folder && l.provider === provider && l.lowMemory === lowMemory && l.deviceId === deviceId && sameLoras(l.loras, loras)) return this.loaded;
     }
-    return this.loadNow(folder, provider, lowMemory, loras);
+    return this.loadNow(folder, provider, lowMemory, loras, deviceId);
   }
 
-  private async loadNow(folder: string, provider: ProviderChoice, lowMemory: boolean, loras?: EngineLoraLoad): Promise<LoadedInfo> {
+  private async loadNow(folder: string, provider: ProviderChoice, lowMemory: boolean, loras?: EngineLoraLoad, deviceId?: number): Promise<LoadedInfo> {
     let info: LoadedInfo;
     try {
-      info = (await this.request({ type: 'load', folder, provider, lowMemory, ...(loras && loras.specs.length > 0 ? { loras } : {}) }).done) as LoadedInfo;
+      info = (await this.request({ type: 'load', folder, provider, lowMemory, ...(deviceId !== undefined ? { deviceId } : {}), ...(loras && loras.specs.length > 0 ? { loras } : {}) }).done) as LoadedInfo;
     } catch (err) {
       if (err instanceof EngineWorkerError && err.loaded !== undefined) {
         this.loaded = err.loaded;
@@ -212,8 +217,17 @@ export class EngineHost {
       throw err;
     }
     this.loaded = info;
-    this.lastLoad = { folder, provider, lowMemory, ...(loras && loras.specs.length > 0 ? { loras } : {}) };
+    this.lastLoad = { folder, provider, lowMemory, ...(deviceId !== undefined ? { deviceId } : {}), ...(loras && loras.specs.length > 0 ? { loras } : {}) };
     return info;
+  }
+
+  /**
+   * Which GPU indices 0..count-1 start a session on a CUDA/DirectML provider. Runs in the engine
+   * process (GPU contexts belong there, never in the API process), after any request before it.
+   */
+  async probeGpuDevices(provider: ProviderName, count: number): Promise<GpuDeviceProbe> {
+    await this.settled();
+    return (await this.request({ type: 'probe-gpus', provider, count }).done) as GpuDeviceProbe;
   }
 
   /**
@@ -409,7 +423,7 @@ export class EngineHost {
     const run = (async () => {
       await dead.waitExit(RESTART_WAIT_MS);
       if (epoch !== this.epoch || this.conn || this.lastLoad !== target) return;
-      await this.loadNow(target.folder, target.provider, target.lowMemory, target.loras);
+      await this.loadNow(target.folder, target.provider, target.lowMemory, target.loras, target.deviceId);
     })();
     const restarting: Promise<void> = run
       .catch((err: unknown) => this.log(`Engine restart with ${target.folder} failed: ${err instanceof Error ? err.message : String(err)}`))
@@ -484,6 +498,9 @@ export class EngineHost {
         return;
       case 'preview-decoder-set':
         this.settle(msg.requestId)?.resolve(msg.info);
+        return;
+      case 'gpus-probed':
+        this.settle(msg.requestId)?.resolve(msg.report);
         return;
       case 'generated':
         this.settle(msg.requestId)?.resolve(msg.outcome);

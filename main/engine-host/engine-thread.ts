@@ -6,7 +6,7 @@
  * (set by the process's main thread), which the pipeline polls before every UNet call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { img2img, inpaint, inspectModel, loadModel, modelPreviewCoefficients, txt2img, type PipelineHooks } from '../engine';
+import { deviceIdUsed, img2img, inpaint, inspectModel, loadModel, modelPreviewCoefficients, probeGpuDevices, txt2img, type PipelineHooks } from '../engine';
 import { loadTaesdDecoder, type ProviderChoice, type TaesdDecoder } from '../engine';
 import { releaseControlNets } from '../engine';
 import { createPreviewer } from './previewer';
@@ -17,6 +17,8 @@ type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
 interface LoadOptions {
   provider: ProviderChoice;
   lowMemory: boolean;
+  /** CUDA/DirectML GPU index (settings.gpuDeviceId); other providers ignore it. */
+  deviceId?: number;
   /** LoRAs merged at load (a different set is a different load: merged weights live in the sessions). */
   loras?: EngineLoraLoad;
 }
@@ -54,7 +56,8 @@ function toWorkerError(err: unknown): WorkerError {
 async function open(folder: string, options: LoadOptions): Promise<Current> {
   const started = performance.now();
   const loras = options.loras && options.loras.specs.length > 0 ? options.loras : undefined;
-  const model = await loadModel(folder, { provider: options.provider, lowMemory: options.lowMemory, ...(loras ? { loras: loras.specs, loraCacheDir: loras.cacheDir } : {}) });
+  const model = await loadModel(folder, { provider: options.provider, lowMemory: options.lowMemory, deviceId: options.deviceId, ...(loras ? { loras: loras.specs, loraCacheDir: loras.cacheDir } : {}) });
+  const deviceId = deviceIdUsed(model.provider, options.deviceId);
   const info: LoadedInfo = {
     folder,
     family: model.signature.family,
@@ -62,6 +65,7 @@ async function open(folder: string, options: LoadOptions): Promise<Current> {
     fallbacks: model.fallbacks,
     scheduler: String(model.schedulerConfig._class_name ?? ''),
     loadMs: performance.now() - started,
+    ...(deviceId !== undefined ? { deviceId } : {}),
     ...(model.loras && loras
       ? {
           loras: model.loras.reports.map((r, i) => ({
@@ -121,7 +125,7 @@ async function handle(msg: HostToWorker): Promise<void> {
   switch (msg.type) {
     case 'load': {
       try {
-        current = await switchModel(msg.folder, { provider: msg.provider, lowMemory: msg.lowMemory, ...(msg.loras ? { loras: msg.loras } : {}) });
+        current = await switchModel(msg.folder, { provider: msg.provider, lowMemory: msg.lowMemory, deviceId: msg.deviceId, ...(msg.loras ? { loras: msg.loras } : {}) });
       } catch (err) {
         post({ type: 'error', requestId: msg.requestId, error: toWorkerError(err), loaded: current?.info ?? null });
         return;
@@ -145,6 +149,10 @@ async function handle(msg: HostToWorker): Promise<void> {
     case 'validate': {
       await probeModelFolder(msg.folder, { provider: msg.provider, isCancelled: () => Atomics.load(cancelFlags, CANCEL_SLOT) === 1 });
       post({ type: 'validated', requestId: msg.requestId });
+      return;
+    }
+    case 'probe-gpus': {
+      post({ type: 'gpus-probed', requestId: msg.requestId, report: await probeGpuDevices(msg.provider, msg.count) });
       return;
     }
     case 'preview-decoder': {

@@ -1,5 +1,5 @@
 /** Messages between the engine host (API process) and the engine worker thread. */
-import type { Img2ImgParams, InpaintParams, ProviderChoice, Txt2ImgParams } from '../engine';
+import type { GpuDeviceProbe, Img2ImgParams, InpaintParams, ProviderChoice, ProviderName, Txt2ImgParams } from '../engine';
 
 /** Which pipeline a generate request runs; images travel as raw pixels (transferred, not copied). */
 export type PipelineRequest =
@@ -24,6 +24,8 @@ export interface LoadedInfo {
   fallbacks: { provider: string; reason: string }[];
   scheduler: string;
   loadMs: number;
+  /** The GPU index the UNet's provider runs on (CUDA/DirectML `deviceId`); absent on other providers. */
+  deviceId?: number;
   /** LoRAs merged into this load, with their match counts (absent when none). */
   loras?: LoadedLora[];
 }
@@ -76,7 +78,9 @@ export interface PreviewDecoderInfo {
 }
 
 export type HostToWorker =
-  | { type: 'load'; requestId: number; folder: string; provider: ProviderChoice; lowMemory: boolean; loras?: EngineLoraLoad }
+  | { type: 'load'; requestId: number; folder: string; provider: ProviderChoice; lowMemory: boolean; loras?: EngineLoraLoad; /** CUDA/DirectML GPU index (default 0). */ deviceId?: number }
+  /** Which GPU indices 0..count-1 can start a session on a CUDA/DirectML provider (in the engine process: GPU contexts live there). */
+  | { type: 'probe-gpus'; requestId: number; provider: ProviderName; count: number }
   | { type: 'unload'; requestId: number }
   /** Import check (a worker of its own): create every session of the folder and run each graph once at a tiny size. */
   | { type: 'validate'; requestId: number; folder: string; provider: ProviderChoice }
@@ -90,6 +94,7 @@ export type WorkerToHost =
   | { type: 'loaded'; requestId: number; info: LoadedInfo }
   | { type: 'unloaded'; requestId: number }
   | { type: 'validated'; requestId: number }
+  | { type: 'gpus-probed'; requestId: number; report: GpuDeviceProbe }
   | { type: 'progress'; requestId: number; step: number; total: number; elapsedMs: number }
   | { type: 'preview-decoder-set'; requestId: number; info: PreviewDecoderInfo }
   | {

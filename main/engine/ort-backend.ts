@@ -302,7 +302,7 @@ export async function createSession(modelPath: string, opts: CreateSessionOption
     if (provider === 'coreml' && !facts) facts = graphFacts(modelPath);
     try {
       const session = await ort.InferenceSession.create(modelPath, sessionOptionsFor(provider, opts, facts ?? { staticInputs: false }));
-      const deviceId = provider === 'cuda' || provider === 'dml' ? (opts.deviceId ?? 0) : undefined;
+      const deviceId = deviceIdUsed(provider, opts.deviceId);
       const resident = provider === 'webgpu' && process.env.ATELIER_WEBGPU_RESIDENT !== '0' ? (opts.residentInputs ?? ['encoder_hidden_states']) : [];
       return new OrtEngineSession(modelPath, session, provider, attempts, deviceId, resident);
     } catch (err) {
@@ -404,6 +404,45 @@ export function providerLooksUsable(provider: ProviderName): { ok: boolean; reas
 export async function autoProvider(): Promise<ProviderName> {
   for (const p of listExecutionProviders()) if ((await probeProvider(p.name)).ok) return p.name;
   return 'cpu';
+}
+
+/** The GPU index a session on `provider` runs on: `deviceId` (default 0) for CUDA and DirectML, undefined for the rest. */
+export function deviceIdUsed(provider: string, deviceId: number | undefined): number | undefined {
+  return provider === 'cuda' || provider === 'dml' ? (deviceId ?? 0) : undefined;
+}
+
+export interface GpuDeviceProbe {
+  provider: ProviderName;
+  /** false: the provider cannot run here at all; `reason` says why and no index was tried. */
+  available: boolean;
+  reason?: string;
+  devices: { deviceId: number; ok: boolean; reason?: string }[];
+}
+
+/**
+ * Which GPU indices a CUDA or DirectML session can start on. onnxruntime-node cannot enumerate
+ * DXGI adapters or CUDA devices, so each index 0..count-1 gets a one-node Identity session (the
+ * provider is created, and fails, per device: an index with no GPU behind it is refused there).
+ * Failures here never mark the provider unusable: only that index is.
+ */
+export async function probeGpuDevices(provider: ProviderName, count = 8): Promise<GpuDeviceProbe> {
+  if (provider !== 'cuda' && provider !== 'dml') {
+    return { provider, available: false, reason: `${provider} chooses its device itself; a GPU index applies to CUDA and DirectML only`, devices: [] };
+  }
+  const usable = providerLooksUsable(provider);
+  if (!usable.ok) return { provider, available: false, reason: `${provider} is not available here: ${usable.reason}`, devices: [] };
+  const ort = ortOrThrow();
+  const devices: GpuDeviceProbe['devices'] = [];
+  for (let deviceId = 0; deviceId < count; deviceId++) {
+    try {
+      const s = await ort.InferenceSession.create(identityModel(ONNX_TYPE.float32), sessionOptionsFor(provider, { deviceId }));
+      await s.release();
+      devices.push({ deviceId, ok: true });
+    } catch (err) {
+      devices.push({ deviceId, ok: false, reason: firstLine(err instanceof Error ? err.message : String(err)) });
+    }
+  }
+  return { provider, available: true, devices };
 }
 
 /** Forget cached provider-initialisation failures (tests, or after the user installs CUDA). */

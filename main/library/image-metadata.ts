@@ -15,6 +15,7 @@ import { decodeTextChunk, isPng, readPngChunks } from './png-chunks';
 import { infotextToParams, parseInfotext } from './infotext';
 import { fromComfy as comfySchedulerName, fromInvoke as invokeSchedulerName } from '../../common/schedulers';
 import { generationParamsSchema, type GenerationParams } from './types';
+import { paramsFromFileJson } from '../../common/params/generation';
 import { readExifText, findInJpeg, findInWebp, isJpeg, isWebp } from './exif';
 import { readCredentials, type Credentials } from '../provenance';
 
@@ -213,12 +214,13 @@ export function fromAtelier(text: string, warnings: string[]): Partial<Generatio
     if (json !== undefined) warnings.push('atelier metadata has no params object');
     return undefined;
   }
-  const parsed = generationParamsSchema.partial().safeParse(json['params']);
+  const fileParams = paramsFromFileJson(json['params']) as Record<string, unknown>;
+  const parsed = generationParamsSchema.partial().safeParse(fileParams);
   if (parsed.success) return stripUndefined(parsed.data) as Partial<GenerationParams>;
   // Keep the fields that are individually valid.
   const out: Record<string, unknown> = {};
   const shape = generationParamsSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }>;
-  for (const [key, value] of Object.entries(json['params'])) {
+  for (const [key, value] of Object.entries(fileParams)) {
     const field = shape[key];
     if (!field) continue;
     const r = field.safeParse(value);
@@ -257,7 +259,7 @@ function fromInvoke(text: string, warnings: string[]): Partial<GenerationParams>
     negativePrompt: str(json['negative_prompt']),
     seed: safeInt(json['seed']),
     steps: safeInt(json['steps']),
-    cfg: finite(json['cfg_scale']),
+    guidanceScale: finite(json['cfg_scale']),
     width: safeInt(json['width']),
     height: safeInt(json['height']),
     scheduler: scheduler ? invokeScheduler(scheduler, warnings) : undefined,
@@ -322,7 +324,7 @@ function fromComfy(promptText: string | undefined, warnings: string[]): Partial<
     negativePrompt: textOf(inp['negative']),
     seed: safeInt(inp['seed']) ?? safeInt(inp['noise_seed']),
     steps: safeInt(inp['steps']),
-    cfg: finite(inp['cfg']),
+    guidanceScale: finite(inp['cfg']),
     width: latent?.inputs ? safeInt(latent.inputs['width']) : undefined,
     height: latent?.inputs ? safeInt(latent.inputs['height']) : undefined,
     scheduler: samplerName ? comfyScheduler(samplerName, schedule, warnings) : undefined,

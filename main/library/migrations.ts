@@ -160,6 +160,11 @@ const m007 = `
 ALTER TABLE generations ADD COLUMN lora_hashes_json TEXT;
 `;
 
+const m008 = `
+-- Which GPU of the provider made the image (CUDA device / DXGI adapter index); NULL = CPU, or made before it was recorded.
+ALTER TABLE generations ADD COLUMN device_id INTEGER CHECK (device_id IS NULL OR device_id BETWEEN 0 AND 63);
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'generations', sql: m001 },
   { version: 2, name: 'organisation', sql: m002 },
@@ -168,6 +173,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 5, name: 'membership_timeline', sql: m005 },
   { version: 6, name: 'clip_skip', sql: m006 },
   { version: 7, name: 'lora_hashes', sql: m007 },
+  { version: 8, name: 'device_id', sql: m008 },
 ]);
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -15,6 +15,7 @@ import { encodeTextChunk, insertChunksAfterIhdr, readPngChunks, encodeChunk, PNG
 import { formatInfotext } from './infotext';
 import { generationParamsSchema, type GenerationParams, type GenerationParamsInput, type RawRgbImage } from './types';
 import { ulid } from './ids';
+import { paramsToFileJson } from '../../common/params/generation';
 
 export const LIBRARY_FILE = 'library.sqlite';
 export const IMAGES_DIR = 'images';
@@ -220,7 +221,7 @@ export async function preparePng(pngBytes: Uint8Array): Promise<EncodedImage> {
 }
 
 function metadataChunks(doc: AtelierDocument): Buffer[] {
-  return [encodeTextChunk(PARAMETERS_CHUNK, formatInfotext(doc.params)), encodeTextChunk(ATELIER_CHUNK, JSON.stringify(doc))];
+  return [encodeTextChunk(PARAMETERS_CHUNK, formatInfotext(doc.params)), encodeTextChunk(ATELIER_CHUNK, JSON.stringify({ ...doc, params: paramsToFileJson(doc.params) }))];
 }
 
 /** Adds `parameters` (A1111 infotext) and `atelier` (full JSON) before IDAT. */

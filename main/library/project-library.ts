@@ -22,7 +22,7 @@ import {
   makeThumbnail, preparePng, thumbRelPath, writeFileAtomic, writeImageContentAddressed,
 } from './project-files';
 import {
-  GENERATION_COLUMNS, SMALL_SET, SQL, THUMBNAIL_COLUMNS, buildHistoryQuery, nextCursorOf, rowToRecord, rowToThumbnail,
+  GENERATION_COLUMNS, INSERT_GENERATION_SQL, SMALL_SET, SQL, generationToRow, THUMBNAIL_COLUMNS, buildHistoryQuery, nextCursorOf, rowToRecord, rowToThumbnail,
   type GenerationRow, type MembershipSizes, type ThumbnailDbRow,
 } from './queries';
 import { reconcileProject } from './reconcile';
@@ -341,15 +341,7 @@ export class ProjectLibrary {
 
   /** Inserts the row for an image file already on disk. Used by addGeneration and reconcile. */
   insertRow(id: string, hash: string, p: GenerationParams, origin: StoreOrigin = {}): void {
-    this.stmts.insert.run({
-      origin: origin.origin ?? 'generated', import_source: origin.importSource ?? null,
-      id, created_at: p.createdAt, image_hash: hash, width: p.width, height: p.height, model_id: p.modelId,
-      model_hash: p.modelHash, model_family: p.modelFamily, provider: p.provider, prompt: p.prompt,
-      negative_prompt: p.negativePrompt, seed: p.seed, rng: p.rng, scheduler: p.scheduler, steps: p.steps, cfg: p.cfg, clip_skip: p.clipSkip,
-      batch_index: p.batchIndex, strength: p.strength, mask_ref: p.maskRef, init_image_ref: p.initImageRef,
-      parent_id: p.parentId, timings_json: p.timings ? JSON.stringify(p.timings) : null, app_version: p.appVersion,
-      lora_hashes_json: p.loraHashes && p.loraHashes.length > 0 ? JSON.stringify(p.loraHashes) : null,
-    });
+    this.stmts.insert.run(generationToRow(id, hash, p, origin));
   }
 
   // ---------------------------------------------------------------- reading
@@ -542,13 +534,7 @@ function prepareStatements(db: Database.Database) {
     byId: db.prepare(SQL.byId),
     children: db.prepare(SQL.childrenOf),
     ancestors: db.prepare(SQL.ancestorsOf),
-    insert: db.prepare(`INSERT INTO generations (
-        id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt, negative_prompt,
-        seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version,
-        origin, import_source, clip_skip, lora_hashes_json)
-      VALUES (@id, @created_at, @image_hash, @width, @height, @model_id, @model_hash, @model_family, @provider, @prompt,
-        @negative_prompt, @seed, @rng, @scheduler, @steps, @cfg, @batch_index, @strength, @mask_ref, @init_image_ref,
-        @parent_id, @timings_json, @app_version, @origin, @import_source, @clip_skip, @lora_hashes_json)`),
+    insert: db.prepare(INSERT_GENERATION_SQL),
   };
 }
 

@@ -1,19 +1,21 @@
 /**
- * SQL for the library's read side. Every query here has an EXPLAIN QUERY PLAN test
- * (test/library/query-plans.test.ts) asserting it never scans the generations table.
+ * SQL for the library's read side, and the database boundary of a generation: the one place a
+ * record's names become columns and back (`guidanceScale` is stored in the `cfg` column).
+ * Every query here has an EXPLAIN QUERY PLAN test (test/library/query-plans.test.ts) asserting it
+ * never scans the generations table.
  *
  * Ordering: history is newest-first by (created_at, id) with keyset pagination; full-text
  * results are newest-added-first by the FTS rowid (= insertion order), which FTS5 can
  * stream in order, so a page costs the same whether 10 or 90,000 rows match.
  */
 import path from 'node:path';
-import type { Flag, GenerationRecord, HistoryQuery, ThumbnailRow } from './types';
+import type { Flag, GenerationParams, GenerationRecord, HistoryQuery, ThumbnailRow } from './types';
 import { imageRelPath, thumbRelPath } from './project-files';
 
 export const GENERATION_COLUMNS = `g.seq, g.id, g.created_at, g.image_hash, g.width, g.height, g.model_id, g.model_hash, g.model_family,
   g.provider, g.prompt, g.negative_prompt, g.seed, g.rng, g.scheduler, g.steps, g.cfg, g.batch_index, g.strength,
   g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file, g.origin, g.import_source, g.clip_skip,
-  g.lora_hashes_json`;
+  g.lora_hashes_json, g.device_id`;
 
 export const THUMBNAIL_COLUMNS = 'g.seq, g.id, g.image_hash, g.width, g.height, g.rating, g.flag, g.created_at';
 
@@ -37,6 +39,7 @@ export interface GenerationRow {
   cfg: number;
   clip_skip: number;
   lora_hashes_json: string | null;
+  device_id: number | null;
   batch_index: number;
   strength: number | null;
   mask_ref: string | null;
@@ -51,6 +54,28 @@ export interface GenerationRow {
   missing_file: number;
   origin: 'generated' | 'imported';
   import_source: string | null;
+}
+
+export const INSERT_GENERATION_SQL = `INSERT INTO generations (
+    id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt, negative_prompt,
+    seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version,
+    origin, import_source, clip_skip, lora_hashes_json, device_id)
+  VALUES (@id, @created_at, @image_hash, @width, @height, @model_id, @model_hash, @model_family, @provider, @prompt,
+    @negative_prompt, @seed, @rng, @scheduler, @steps, @cfg, @batch_index, @strength, @mask_ref, @init_image_ref,
+    @parent_id, @timings_json, @app_version, @origin, @import_source, @clip_skip, @lora_hashes_json, @device_id)`;
+
+/** A generation's parameters as INSERT_GENERATION_SQL's named values (the inverse of rowToRecord). */
+export function generationToRow(id: string, hash: string, p: GenerationParams, origin: { origin?: 'imported'; importSource?: string } = {}) {
+  return {
+    origin: origin.origin ?? 'generated', import_source: origin.importSource ?? null,
+    id, created_at: p.createdAt, image_hash: hash, width: p.width, height: p.height, model_id: p.modelId,
+    model_hash: p.modelHash, model_family: p.modelFamily, provider: p.provider, prompt: p.prompt,
+    negative_prompt: p.negativePrompt, seed: p.seed, rng: p.rng, scheduler: p.scheduler, steps: p.steps, cfg: p.guidanceScale, clip_skip: p.clipSkip,
+    batch_index: p.batchIndex, strength: p.strength, mask_ref: p.maskRef, init_image_ref: p.initImageRef,
+    parent_id: p.parentId, timings_json: p.timings ? JSON.stringify(p.timings) : null, app_version: p.appVersion,
+    lora_hashes_json: p.loraHashes && p.loraHashes.length > 0 ? JSON.stringify(p.loraHashes) : null,
+    device_id: p.deviceId ?? null,
+  };
 }
 
 export type ThumbnailDbRow = Pick<GenerationRow, 'seq' | 'id' | 'image_hash' | 'width' | 'height' | 'rating' | 'flag' | 'created_at'>;
@@ -74,13 +99,14 @@ export function rowToRecord(dir: string, r: GenerationRow): GenerationRecord {
     modelHash: r.model_hash,
     modelFamily: r.model_family,
     provider: r.provider,
+    ...(r.device_id !== null && r.device_id !== undefined ? { deviceId: r.device_id } : {}),
     prompt: r.prompt,
     negativePrompt: r.negative_prompt,
     seed: r.seed,
     rng: r.rng,
     scheduler: r.scheduler,
     steps: r.steps,
-    cfg: r.cfg,
+    guidanceScale: r.cfg,
     clipSkip: r.clip_skip,
     width: r.width,
     height: r.height,

@@ -16,6 +16,7 @@ import { readImageMetadata, type MetadataSource } from './image-metadata';
 import { formatInfotext } from './infotext';
 import type { GenerationParams, GenerationRecord } from './types';
 import { generationParamsSchema } from './types';
+import { paramsToFileJson, pickGenerationParams } from '../../common/params/generation';
 import { ZipWriter } from './zip';
 import { isPng, readPngChunks } from './png-chunks';
 import { makeThumbnail, preparePng } from './project-files';
@@ -51,6 +52,7 @@ export interface ManifestItem {
   rng: string;
   scheduler: string;
   steps: number;
+  /** The guidance scale, under the manifest's column name since the first export (a file format: kept). */
   cfg: number;
   width: number;
   height: number;
@@ -83,16 +85,6 @@ export interface TransferHost {
   verifyCredentials?(bytes: Uint8Array): Promise<Credentials>;
 }
 
-function paramsOf(r: GenerationRecord): GenerationParams {
-  return {
-    modelId: r.modelId, modelHash: r.modelHash, modelFamily: r.modelFamily, provider: r.provider, prompt: r.prompt,
-    negativePrompt: r.negativePrompt, seed: r.seed, rng: r.rng, scheduler: r.scheduler, steps: r.steps, cfg: r.cfg,
-    clipSkip: r.clipSkip, width: r.width, height: r.height, batchIndex: r.batchIndex, strength: r.strength, maskRef: r.maskRef,
-    initImageRef: r.initImageRef, parentId: r.parentId, timings: r.timings, createdAt: r.createdAt, appVersion: r.appVersion,
-    ...(r.loraHashes ? { loraHashes: r.loraHashes } : {}),
-  };
-}
-
 /** A PNG that carries a C2PA manifest (a `caBX` chunk). */
 function hasPngManifest(png: Buffer): boolean {
   return readPngChunks(png).some((c) => c.type === 'caBX');
@@ -114,9 +106,9 @@ async function encodeRendition(r: GenerationRecord, format: ExportFormat, qualit
     return format === 'jpeg' ? sharp(png).jpeg({ quality, mozjpeg: false }).toBuffer() : sharp(png).webp({ quality }).toBuffer();
   }
   if (format === 'png') return png; // already carries `parameters` + `atelier`
-  const params = paramsOf(r);
+  const params = pickGenerationParams(r);
   const infotext = formatInfotext(params);
-  const xmp = buildXmp(infotext, JSON.stringify({ v: 1, id: r.id, params }));
+  const xmp = buildXmp(infotext, JSON.stringify({ v: 1, id: r.id, params: paramsToFileJson(params) }));
   const exif = buildExifUserComment(infotext);
   if (format === 'jpeg') {
     const jpeg = await sharp(png).withXmp(xmp).jpeg({ quality, mozjpeg: false }).toBuffer();
@@ -182,9 +174,9 @@ export async function exportGenerations(host: TransferHost, opts: ExportOptions)
       else fs.writeFileSync(path.join(opts.to, file), bytes);
       items.push({
         file, id: r.id, createdAt: new Date(r.createdAt).toISOString(), prompt: r.prompt, negativePrompt: r.negativePrompt,
-        seed: r.seed, rng: r.rng, scheduler: r.scheduler, steps: r.steps, cfg: r.cfg, width: r.width, height: r.height,
+        seed: r.seed, rng: r.rng, scheduler: r.scheduler, steps: r.steps, cfg: r.guidanceScale, width: r.width, height: r.height,
         modelId: r.modelId, modelHash: r.modelHash, modelFamily: r.modelFamily, provider: r.provider, strength: r.strength,
-        parentId: r.parentId, rating: r.rating, flag: r.flag, tags: host.tagsOf(r.id), notes: r.notes, infotext: formatInfotext(paramsOf(r)),
+        parentId: r.parentId, rating: r.rating, flag: r.flag, tags: host.tagsOf(r.id), notes: r.notes, infotext: formatInfotext(pickGenerationParams(r)),
       });
     }
     const info = host.info();
@@ -217,7 +209,7 @@ const MAX_IMPORT_BYTES = 256 * 1024 * 1024;
 function importParams(found: Partial<GenerationParams> | undefined, width: number, height: number, createdAt: number): GenerationParams {
   const base: GenerationParams = {
     modelId: '', modelHash: '', modelFamily: '', provider: '', prompt: '', negativePrompt: '', seed: 0, rng: 'cpu', scheduler: '',
-    steps: 0, cfg: 0, clipSkip: 1, width, height, batchIndex: 0, strength: null, maskRef: null, initImageRef: null, parentId: null, timings: null,
+    steps: 0, guidanceScale: 0, clipSkip: 1, width, height, batchIndex: 0, strength: null, maskRef: null, initImageRef: null, parentId: null, timings: null,
     createdAt, appVersion: '',
   };
   const shape = generationParamsSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }>;

@@ -109,11 +109,26 @@ export const CatalogEntrySchema = z
     notes: z.string().optional(),
     /** Provider-specific builds; the entry's own files are the generic one (see `pickVariant`). */
     variants: z.array(CatalogVariantSchema).optional(),
+    /**
+     * Where the file list comes from. 'catalog' (default): `files` above. 'hub-tree': the entry names
+     * only its repo, revision and `layout`; at pull time the hub's tree listing supplies the files of
+     * that layout which exist, with their sizes and LFS sha256, and the download is verified against it.
+     */
+    filesFrom: z.enum(['catalog', 'hub-tree']).optional(),
+    /** The folder layout a 'hub-tree' entry follows (the diffusers-ONNX pipeline layout: model_index.json, unet/model.onnx…). */
+    layout: z.enum(['diffusers-onnx']).optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
     if (!e.bundled && !e.repo) ctx.addIssue({ code: 'custom', path: ['repo'], message: 'non-bundled entries need a repo' });
-    if (!e.bundled && e.files.length === 0) ctx.addIssue({ code: 'custom', path: ['files'], message: 'non-bundled entries need files' });
+    const fromHub = e.filesFrom === 'hub-tree';
+    if (!e.bundled && !fromHub && e.files.length === 0) ctx.addIssue({ code: 'custom', path: ['files'], message: 'non-bundled entries need files (or filesFrom: "hub-tree")' });
+    if (fromHub) {
+      if (e.files.length > 0) ctx.addIssue({ code: 'custom', path: ['files'], message: 'a "hub-tree" entry lists no files: they are read from the hub at pull time' });
+      if (!e.layout) ctx.addIssue({ code: 'custom', path: ['layout'], message: 'a "hub-tree" entry names the layout its repo follows ("diffusers-onnx")' });
+      if (e.kind !== 'pipeline') ctx.addIssue({ code: 'custom', path: ['kind'], message: 'only pipelines can take their files from the hub tree' });
+      if (e.bundled) ctx.addIssue({ code: 'custom', path: ['bundled'], message: 'bundled models are never downloaded' });
+    } else if (e.layout) ctx.addIssue({ code: 'custom', path: ['layout'], message: 'layout applies to filesFrom: "hub-tree" entries' });
     if (e.kind === 'pipeline' && !e.defaults) ctx.addIssue({ code: 'custom', path: ['defaults'], message: 'pipelines need recommended defaults' });
     if (e.kind === 'pipeline' && e.files.length > 0 && !e.files.some((f) => f.path === 'model_index.json')) {
       ctx.addIssue({ code: 'custom', path: ['files'], message: 'pipelines must include model_index.json' });
@@ -248,6 +263,9 @@ export function pickVariant(entry: CatalogEntry, provider: ExecutionProviderName
       precision: chosen.precision,
       providers: chosen.providers,
       files: chosen.files,
+      // A variant lists its own files: it never inherits the entry's hub-tree file source.
+      filesFrom: undefined,
+      layout: undefined,
       estimates: chosen.estimates ?? entry.estimates,
       notes: chosen.notes,
       variants: undefined,
@@ -256,9 +274,19 @@ export function pickVariant(entry: CatalogEntry, provider: ExecutionProviderName
   };
 }
 
-/** Total download size of an entry's files (bytes; approximate if any file is). */
-export function entryDownloadBytes(entry: Pick<CatalogEntry, 'files'>): number {
+/** Total download size of an entry's files (bytes; approximate if any file is). A 'hub-tree' entry: its disk estimate until the hub lists the files. */
+export function entryDownloadBytes(entry: Pick<CatalogEntry, 'files'> & Partial<Pick<CatalogEntry, 'filesFrom' | 'estimates'>>): number {
+  if (entry.filesFrom === 'hub-tree') return entry.estimates?.diskBytes ?? 0;
   return entry.files.reduce((n, f) => n + f.size, 0);
+}
+
+/** The builds of an entry a pull can choose from: 'generic' (its own files) first, then its variants. */
+export function variantChoices(entry: CatalogEntry): { id: string; precision: string; providers: string[]; repo?: string }[] {
+  if (!entry.variants?.length) return [];
+  return [
+    { id: GENERIC_VARIANT, precision: entry.precision, providers: entry.providers, ...(entry.repo ? { repo: entry.repo } : {}) },
+    ...entry.variants.map((v) => ({ id: v.id, precision: v.precision, providers: v.providers, repo: v.repo })),
+  ];
 }
 
 /** JSON Schema (draft 2020-12) generated from the zod schema; written to models/catalog.schema.json. */

@@ -161,7 +161,8 @@ async function listCommand(args: string[], ctx: ModelsCliContext, out: (s: strin
 }
 
 function approx(m: CatalogEntry): string {
-  return m.files.some((f) => f.sizeApprox) ? '~' : '';
+  // A 'hub-tree' entry's size is its estimate until the hub lists the files.
+  return m.filesFrom === 'hub-tree' || m.files.some((f) => f.sizeApprox) ? '~' : '';
 }
 
 function installedRow(m: InstalledModel): string[] {
@@ -225,6 +226,7 @@ async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContex
   const plan = entry ? await planCatalogPull(entry, hub, opts) : await planRepoPull(what, hub, opts);
   const { request, label } = plan;
   for (const w of plan.warnings) err(`warning: ${w}`);
+  for (const n of plan.notes ?? []) err(n);
   const downloader = new ModelDownloader({
     modelsDir: ctx.modelsDir,
     hub,

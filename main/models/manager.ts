@@ -4,7 +4,7 @@
  * (`download-progress` matches the API's `model:download-progress` event).
  */
 import { EventEmitter } from 'node:events';
-import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, type Catalog, type CatalogEntry } from './catalog';
+import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, pickVariant, variantChoices, type Catalog, type CatalogEntry, type ExecutionProviderName } from './catalog';
 import { DownloadError, ModelDownloader, type DownloadJob, type DownloadProgress, type DownloadResult, type DownloadState } from './downloader';
 import { HubClient, HubError, parseRepoRef } from './hub-client';
 import { assertSafeModelId, slugifyModelId } from './manifest';
@@ -36,6 +36,8 @@ export interface DownloadProgressEvent {
   rateBps: number;
   /** Milliseconds left; -1 when unknown. */
   etaMs: number;
+  /** Catalog models: the build being downloaded. */
+  variant?: string;
 }
 
 export interface CatalogItem {
@@ -57,6 +59,12 @@ export interface CatalogItem {
   resumable: boolean;
   /** State of a download running now, if any. */
   downloading?: DownloadState;
+  /** 'hub-tree': the file list, sizes and sha256 are read from the hub at download. */
+  filesFrom: 'catalog' | 'hub-tree';
+  /** The builds a pull can choose from ('generic' first); absent when the entry has no variants. */
+  variants?: { id: string; precision: string; providers: string[]; repo?: string }[];
+  /** The build installed, from the model's manifest. */
+  installedVariant?: string;
 }
 
 /** A download that failed and was not retried or cancelled yet: listed with its reason so the UI can offer Retry (also after a reload). */
@@ -71,9 +79,20 @@ export interface FailedDownload {
   bytesDone: number;
   bytesTotal: number;
   failedAt: number;
+  /** Catalog models: the build that was being pulled, and why. */
+  variant?: string;
+  variantReason?: string;
 }
 
-type PullOptions = { revision?: string; id?: string; token?: string };
+type PullOptions = {
+  revision?: string;
+  id?: string;
+  token?: string;
+  /** Catalog models: a variant id, 'generic' or 'auto' (default): the build for `provider`. */
+  variant?: string;
+  /** The provider models will run on (settings.provider, 'auto' resolved); picks the variant. Default 'cpu'. */
+  provider?: ExecutionProviderName;
+};
 
 export interface ModelManagerEvents {
   'download-progress': [DownloadProgressEvent];
@@ -85,6 +104,8 @@ export interface ModelManagerEvents {
 export class ModelManager extends EventEmitter<ModelManagerEvents> {
   readonly #opts: ModelManagerOptions;
   readonly #jobs = new Map<string, DownloadJob>();
+  /** The catalog build each running download pulls (for listings made while it runs). */
+  readonly #variants = new Map<string, { id: string; reason: string }>();
   /** Failed downloads by model id, with what to pull again (kept for this process's life). */
   readonly #failed = new Map<string, FailedDownload & { options: PullOptions }>();
   #catalog: Promise<Catalog> | undefined;
@@ -159,6 +180,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   async listCatalog(): Promise<CatalogItem[]> {
     const [catalog, installed] = await Promise.all([this.catalog(), this.listInstalled()]);
     const installedIds = new Set(installed.map((m) => m.catalogId ?? m.id));
+    const installedVariants = new Map(installed.filter((m) => m.variant).map((m) => [m.catalogId ?? m.id, m.variant!]));
     const probe = new ModelDownloader({ modelsDir: this.modelsDir });
     return Promise.all(
       catalog.models.map(async (m) => ({
@@ -172,7 +194,10 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         license: m.license,
         description: m.description,
         downloadBytes: entryDownloadBytes(m),
-        sizeApprox: m.files.some((f) => f.sizeApprox === true),
+        sizeApprox: m.filesFrom === 'hub-tree' || m.files.some((f) => f.sizeApprox === true),
+        filesFrom: m.filesFrom ?? 'catalog',
+        ...(m.variants?.length ? { variants: variantChoices(m) } : {}),
+        ...(installedVariants.has(m.id) ? { installedVariant: installedVariants.get(m.id)! } : {}),
         estimates: m.estimates,
         bundled: m.bundled === true,
         installed: m.bundled === true || installedIds.has(m.id),
@@ -186,10 +211,22 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
    * What a pull of a catalog id, `owner/name` or hub URL would download, checked before any big
    * byte moves (the UI shows this before the user confirms).
    */
-  async plan(what: string, options: { revision?: string; id?: string; token?: string } = {}): Promise<PullPlan> {
+  async plan(what: string, options: PullOptions = {}): Promise<PullPlan> {
     const hub = this.#hub(options.token);
     const entry = findCatalogEntry(await this.catalog().catch(() => ({ version: 1 as const, models: [] })), what);
-    if (entry) return planCatalogPull(entry, hub, options);
+    if (entry && !entry.bundled && (entry.variants?.length || (options.variant && options.variant !== 'auto'))) {
+      // The build for the provider models will run on, unless the user chose one.
+      const picked = pickVariant(entry, options.provider ?? 'cpu', options.variant);
+      const plan = await planCatalogPull(picked.entry, hub, options);
+      plan.variant = { id: picked.variant, reason: picked.reason };
+      plan.request.manifest = { ...plan.request.manifest, variant: picked.variant, variantReason: picked.reason };
+      return plan;
+    }
+    if (entry) {
+      const plan = await planCatalogPull(entry, hub, options);
+      if (entry.filesFrom === 'hub-tree') plan.request.manifest = { ...plan.request.manifest, filesFrom: 'hub-tree' };
+      return plan;
+    }
     if (!parseRepoRef(what)) throw new PlanError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
     return planRepoPull(what, hub, options);
   }
@@ -216,9 +253,12 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     if (running) return { modelId, job: running, plan };
     const job = this.#dl(this.#hub(options.token)).start(plan.request);
     this.#jobs.set(modelId, job);
+    if (plan.variant) this.#variants.set(modelId, plan.variant);
+    else this.#variants.delete(modelId);
     this.#failed.delete(modelId);
+    const variant = plan.variant ? { variant: plan.variant.id } : {};
     const report = (p: DownloadProgress) =>
-      this.emit('download-progress', { modelId, state: p.state, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rateBps: Math.round(p.rate), etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000) });
+      this.emit('download-progress', { modelId, state: p.state, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rateBps: Math.round(p.rate), etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000), ...variant });
     job.on('progress', report);
     job.done.then(
       async (result: DownloadResult) => {
@@ -235,13 +275,19 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         const e = err as DownloadError;
         if (e.code !== 'cancelled' && e.code !== 'aborted') {
           const p = job.progress();
-          this.#failed.set(modelId, { modelId, source: what, options, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, failedAt: Date.now() });
+          const chosen = plan.variant ? { variant: plan.variant.id, variantReason: plan.variant.reason } : {};
+          this.#failed.set(modelId, { modelId, source: what, options, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, failedAt: Date.now(), ...chosen });
         }
         this.emit('download-failed', { modelId, code: e.code ?? 'error', message: e.message, resumable: e.stagingKept ?? false });
         this.#changed();
       },
     );
     return { modelId, job, plan };
+  }
+
+  /** The catalog build a running download pulls, and why it was chosen. */
+  runningVariant(modelId: string): { id: string; reason: string } | undefined {
+    return this.#jobs.has(modelId) ? this.#variants.get(modelId) : undefined;
   }
 
   /** Progress of every running download. */

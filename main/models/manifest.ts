@@ -23,6 +23,11 @@ export const ModelManifestSchema = z.object({
   /** For imports: the folder the model was imported from. */
   importedFrom: z.string().optional(),
   catalogId: z.string().optional(),
+  /** Catalog models with provider builds: the one installed ('generic' = the entry's own files), and why it was chosen. */
+  variant: z.string().optional(),
+  variantReason: z.string().optional(),
+  /** 'hub-tree': the file list (sizes, sha256) was read from the hub's listing at download. */
+  filesFrom: z.enum(['catalog', 'hub-tree']).optional(),
   repo: z.string().optional(),
   revision: z.string().optional(),
   family: ModelFamilySchema.optional(),

@@ -36,6 +36,11 @@ export interface InstalledModel {
   repo?: string;
   revision?: string;
   catalogId?: string;
+  /** Catalog builds: which one is installed ('generic' = the entry's own files), and why it was chosen. */
+  variant?: string;
+  variantReason?: string;
+  /** 'hub-tree': the file list was read from the hub's listing at download. */
+  filesFrom?: 'catalog' | 'hub-tree';
   sizeBytes: number;
   installedAt?: string;
   defaults?: ModelManifest['defaults'];
@@ -257,6 +262,8 @@ export class ModelStore {
       ...(manifest.repo ? { repo: manifest.repo } : {}),
       ...(manifest.revision ? { revision: manifest.revision } : {}),
       ...(manifest.catalogId ? { catalogId: manifest.catalogId } : {}),
+      ...(manifest.variant ? { variant: manifest.variant, ...(manifest.variantReason ? { variantReason: manifest.variantReason } : {}) } : {}),
+      ...(manifest.filesFrom ? { filesFrom: manifest.filesFrom } : {}),
       sizeBytes: manifest.sizeBytes ?? (await this.#sizeOf(folder)),
       installedAt: manifest.installedAt,
       ...(manifest.defaults ? { defaults: manifest.defaults } : {}),

@@ -17,6 +17,10 @@ export interface PullPlan {
   label: string;
   /** Non-fatal findings (catalog drift, listing unavailable). */
   warnings: string[];
+  /** What the user should know about where the files come from (a 'hub-tree' entry's listing). */
+  notes?: string[];
+  /** Catalog entries with variants: the build chosen and why (`pickVariant`). */
+  variant?: { id: string; reason: string };
 }
 
 export class PlanError extends Error {
@@ -33,6 +37,7 @@ const EXTERNAL_DATA = ['model.onnx_data', 'model.onnx.data', 'weights.pb'];
 
 export async function planCatalogPull(entry: CatalogEntry, hub: HubClient, options: { revision?: string; id?: string; signal?: AbortSignal } = {}): Promise<PullPlan> {
   if (entry.bundled || !entry.repo) throw new PlanError(`${entry.name} ships with Atelier; there is nothing to download`);
+  if (entry.filesFrom === 'hub-tree') return planHubTreePull(entry, entry.repo, hub, options);
   const revision = options.revision ?? entry.revision;
   const warnings: string[] = [];
   let listing: RepoFile[] | undefined;
@@ -68,12 +73,16 @@ export async function planCatalogPull(entry: CatalogEntry, hub: HubClient, optio
       }
     }
   }
+  return catalogPlan(entry, entry.repo, revision, files, warnings, options.id);
+}
+
+function catalogPlan(entry: CatalogEntry, repo: string, revision: string, files: DownloadFileSpec[], warnings: string[], id?: string): PullPlan {
   return {
-    label: `${entry.name} (${entry.repo}@${revision})`,
+    label: `${entry.name} (${repo}@${revision})`,
     warnings,
     request: {
-      id: options.id ?? entry.id,
-      repo: entry.repo,
+      id: id ?? entry.id,
+      repo,
       revision,
       kind: entry.kind,
       files,
@@ -91,6 +100,60 @@ export async function planCatalogPull(entry: CatalogEntry, hub: HubClient, optio
   };
 }
 
+/**
+ * A catalog entry that names only its repo and layout (`filesFrom: 'hub-tree'`): the hub's tree
+ * listing is the file list. Exactly the layout's files that exist are pulled, each with the size and
+ * LFS sha256 the listing gives (the downloader refuses bytes that disagree); a layout that is not
+ * complete (no UNet graph, an SDXL entry without its second text encoder…) stops the pull here,
+ * before anything is downloaded, naming what is missing.
+ */
+async function planHubTreePull(entry: CatalogEntry, repo: string, hub: HubClient, options: { revision?: string; id?: string; signal?: AbortSignal }): Promise<PullPlan> {
+  const revision = options.revision ?? entry.revision;
+  let listing: RepoFile[];
+  try {
+    listing = await hub.listRepoFiles(repo, revision, options.signal);
+  } catch (err) {
+    if (err instanceof HubError && (err.code === 'gated' || err.code === 'not-found' || err.code === 'offline')) throw err;
+    if (err instanceof HubError) {
+      throw new HubError(`${entry.name} takes its file list from the hub, and ${repo}@${revision} could not be listed: ${err.message}`, err.code, err.url, err.status, { cause: err });
+    }
+    throw err;
+  }
+  const files = selectPipelineFiles(listing);
+  // An SDXL entry needs SDXL's parts whatever the repo's model_index.json says (or when it cannot be read).
+  const read = await readModelIndex(hub, repo, revision, files, options.signal);
+  const modelIndex = entry.family === 'sdxl' ? { ...read, text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'] } : read;
+  const report = checkPipelineFiles(
+    files.map((f) => f.path),
+    modelIndex,
+  );
+  if (!report.ok) {
+    throw new PlanError(
+      `${entry.name}: ${repo}@${revision} does not have the ${entry.layout ?? 'diffusers-onnx'} layout its catalog entry declares, so nothing was downloaded:\n  - ${report.problems.join('\n  - ')}`,
+      report.problems,
+    );
+  }
+  const specs = files.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) }));
+  const bytes = specs.reduce((n, f) => n + f.size, 0);
+  const plan = catalogPlan(entry, repo, revision, specs, [], options.id);
+  plan.notes = [`file list read from the hub: ${specs.length} files of ${repo}@${revision}, ${bytes} bytes, each verified against the listing's size and sha256`];
+  return plan;
+}
+
+/** model_index.json of a hub repo (to tell SD from SDXL), or undefined when it is absent or unreadable. */
+async function readModelIndex(hub: HubClient, repo: string, revision: string, files: { path: string }[], signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
+  if (!files.some((f) => f.path === 'model_index.json')) return undefined;
+  try {
+    const opened = await hub.openFile(repo, revision, 'model_index.json', { signal });
+    const chunks: Uint8Array[] = [];
+    for await (const c of opened.body) chunks.push(c);
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Plan a pull of any hub repo (`owner/name` or a hub URL), refusing repos that are not a loadable pipeline. */
 export async function planRepoPull(refOrUrl: string, hub: HubClient, options: { revision?: string; id?: string; signal?: AbortSignal } = {}): Promise<PullPlan> {
   const ref = parseRepoRef(refOrUrl);
@@ -98,17 +161,7 @@ export async function planRepoPull(refOrUrl: string, hub: HubClient, options: { 
   const revision = options.revision ?? ref.revision ?? 'main';
   const listing = await hub.listRepoFiles(ref.repo, revision, options.signal);
   const files = selectPipelineFiles(listing);
-  let modelIndex: Record<string, unknown> | undefined;
-  if (files.some((f) => f.path === 'model_index.json')) {
-    try {
-      const opened = await hub.openFile(ref.repo, revision, 'model_index.json', { signal: options.signal });
-      const chunks: Uint8Array[] = [];
-      for await (const c of opened.body) chunks.push(c);
-      modelIndex = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-    } catch {
-      modelIndex = undefined;
-    }
-  }
+  const modelIndex = await readModelIndex(hub, ref.repo, revision, files, options.signal);
   const report = checkPipelineFiles(
     files.map((f) => f.path),
     modelIndex,

@@ -9,6 +9,8 @@
  *  - always: the generator `Atelier <version>` and an `org.atelier.generation` assertion with the
  *    model's id and content hash, plus — when the project discloses them — the full parameters.
  */
+import type { GenerationParams } from '../../common/params/generation';
+
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
 export const COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia';
 export const GENERATION_ASSERTION = 'org.atelier.generation';
@@ -18,30 +20,8 @@ export const PARENT_INSTANCE_ID = 'atelier:parent';
 export type Disclosure = 'full' | 'ai-only';
 export const DISCLOSURES: readonly Disclosure[] = ['full', 'ai-only'];
 
-/** The fields of a library generation record the manifest draws on (structurally GenerationParams). */
-export interface GenerationFacts {
-  modelId: string;
-  modelHash: string;
-  modelFamily: string;
-  provider: string;
-  prompt: string;
-  negativePrompt: string;
-  seed: number;
-  rng: string;
-  scheduler: string;
-  steps: number;
-  cfg: number;
-  clipSkip: number;
-  width: number;
-  height: number;
-  batchIndex: number;
-  strength: number | null;
-  maskRef: string | null;
-  initImageRef: string | null;
-  parentId: string | null;
-  timings: Record<string, number> | null;
-  appVersion: string;
-}
+/** The fields of a library generation record the manifest draws on. */
+export type GenerationFacts = Omit<GenerationParams, 'createdAt' | 'loraHashes' | 'rng'> & { rng: string };
 
 export type EditKind = 'created' | 'img2img' | 'inpaint' | 'outpaint' | 'upscale' | 'variant';
 
@@ -74,7 +54,7 @@ function generationAssertion(p: GenerationFacts, disclosure: Disclosure): Record
     rng: p.rng,
     scheduler: p.scheduler,
     steps: p.steps,
-    cfg: p.cfg,
+    cfg: p.guidanceScale, // the assertion's key since the first signed file
     clipSkip: p.clipSkip,
     width: p.width,
     height: p.height,

@@ -49,6 +49,21 @@ export function ProviderCompat({ modelId }: { modelId: string }) {
 }
 
 /**
+ * Which catalog build an installed model is (the variant its pull chose: generic files, or a
+ * provider-specific build), and whether its file list came from the hub's listing.
+ */
+export function InstalledBuild({ modelId }: { modelId: string }) {
+  const entry = useAtelier((s) => s.catalog.find((m) => m.id === modelId && m.installed));
+  if (!entry || (!entry.installedVariant && entry.filesFrom !== 'hub-tree')) return null;
+  return (
+    <span data-testid="model-build" data-variant={entry.installedVariant ?? ''}>
+      {entry.installedVariant ? ` · build ${entry.installedVariant}` : ''}
+      {entry.filesFrom === 'hub-tree' ? ' · files as listed by the hub at download' : ''}
+    </span>
+  );
+}
+
+/**
  * The outcome of "Validate & import": the headline, then each problem the validator found on its
  * own line (the backend lists them as "\n  - problem"), so users can fix the folder point by point.
  */

@@ -6,7 +6,7 @@ import type { DownloadView } from '../state/types';
 import { formatBytes, formatMs } from './hooks';
 import { SettingsSection } from './SettingsSection';
 import { useModal } from './useModal';
-import { ImportValidation, ProviderCompat } from './ModelDetails';
+import { ImportValidation, InstalledBuild, ProviderCompat } from './ModelDetails';
 import { ModelDoctor } from './ModelDoctor';
 
 function DownloadRow({ d }: { d: DownloadView }) {
@@ -47,6 +47,11 @@ function DownloadRow({ d }: { d: DownloadView }) {
           </button>
         </span>
       </div>
+      {d.variant && (
+        <div className="muted small" data-testid="download-variant" data-variant={d.variant} title={d.variantReason}>
+          build: {d.variantReason ?? d.variant}
+        </div>
+      )}
       {d.error && <div className="error-text small" data-testid="download-error">{d.error}</div>}
     </div>
   );
@@ -54,6 +59,8 @@ function DownloadRow({ d }: { d: DownloadView }) {
 
 function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView }) {
   const pull = useAtelier((s) => s.pullModel);
+  // 'auto': the build made for the provider the app runs on (the server picks it and says which).
+  const [variant, setVariant] = useState('auto');
   return (
     <li className="model-row" data-testid="catalog-item" data-model-id={m.id} data-installed={m.installed}>
       <div className="model-row-main">
@@ -66,6 +73,12 @@ function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView 
           {m.bundled ? 'ships with Atelier' : `${m.sizeApprox ? '≈' : ''}${formatBytes(m.downloadBytes)} download`} · runs on {m.providers.join(', ')} · {m.license}
           {m.estimates?.vramBytes ? ` · needs ~${formatBytes(m.estimates.vramBytes)} VRAM` : ''}
         </div>
+        {m.filesFrom === 'hub-tree' && (
+          <div className="muted small" data-testid="catalog-hub-tree" title="The catalog names the repo and its diffusers-ONNX layout; the files, their sizes and sha256 come from the hub's listing when you download, and every file is checked against it">
+            {m.repo} · file list read from the hub at download (size above is an estimate)
+          </div>
+        )}
+        {m.installed && m.installedVariant && <div className="muted small" data-testid="catalog-installed-variant">installed build: {m.installedVariant}</div>}
         {download && <DownloadRow d={download} />}
       </div>
       <div>
@@ -73,9 +86,21 @@ function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView 
           <span className="chip ep">installed</span>
         ) : (
           !download && (
-            <button type="button" data-testid="catalog-download" onClick={() => void pull(m.id)}>
-              Download
-            </button>
+            <span className="row">
+              {m.variants && m.variants.length > 0 && (
+                <select data-testid="catalog-variant" value={variant} onChange={(e) => setVariant(e.target.value)} title="Which build to download: the one made for the provider Atelier runs on (auto), the generic files, or a provider-specific build">
+                  <option value="auto">auto (for this machine's provider)</option>
+                  {m.variants.map((v) => (
+                    <option key={v.id} value={v.id} title={v.repo}>
+                      {v.id} ({v.precision}, {v.providers.join(', ')})
+                    </option>
+                  ))}
+                </select>
+              )}
+              <button type="button" data-testid="catalog-download" onClick={() => void pull(m.id, variant)}>
+                Download
+              </button>
+            </span>
           )
         )}
       </div>
@@ -132,6 +157,7 @@ export function ModelsView() {
                   </div>
                   <div className="muted small">
                     {formatBytes(m.sizeBytes)} on disk · <ProviderCompat modelId={m.id} />
+                    <InstalledBuild modelId={m.id} />
                     {m.description ? ` · ${m.description}` : ''}
                   </div>
                   {checking === m.id && <ModelDoctor modelId={m.id} />}

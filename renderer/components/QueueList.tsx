@@ -4,6 +4,7 @@ import { waitingJobIds } from '../state/jobs-slice';
 import { useAtelier } from '../state/store';
 import type { JobView } from '../state/types';
 import { formatMs } from './hooks';
+import { jobLabel } from '../../common/params/upscale-job-display';
 
 const DRAG_TYPE = 'application/x-atelier-job';
 
@@ -16,7 +17,7 @@ interface Placement {
 function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place: Placement; dropTarget: boolean; onDragTarget(id: string | null): void }) {
   const { cancel, retry, reveal, move, worker } = useAtelier(useShallow((s) => ({ cancel: s.cancelJob, retry: s.retryJob, reveal: s.reveal, move: s.moveJob, worker: s.jobWorkers[job.jobId] })));
   const pct = job.total > 0 ? Math.round((job.step / job.total) * 100) : 0;
-  const prompt = job.request?.prompt || '(no prompt)';
+  const prompt = jobLabel(job.request, job.upscale);
   const waiting = place.index >= 0;
   const canUp = waiting && place.index > 0;
   const canDown = waiting && place.index < place.count - 1;

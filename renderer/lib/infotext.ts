@@ -12,7 +12,7 @@ export function infotextParamsOf(r: GenerationRecord): Partial<InfotextParams> {
     negativePrompt: r.negativePrompt,
     steps: r.steps,
     scheduler: r.scheduler,
-    cfg: r.guidanceScale,
+    guidanceScale: r.guidanceScale,
     seed: r.seed,
     width: r.width,
     height: r.height,
@@ -44,6 +44,7 @@ export function viewerMetaLine(r: GenerationRecord): string {
     ...(r.clipSkip > 1 ? [`clip skip ${r.clipSkip}`] : []),
     // img2img / inpaint: how much of the init image was repainted.
     ...(r.strength != null ? [`strength ${r.strength}`] : []),
-    r.provider,
+    // Which GPU, on a machine with several (settings.gpuDeviceId): "dml GPU 1".
+    r.deviceId !== undefined ? `${r.provider} GPU ${r.deviceId}` : r.provider,
   ].join(' · ');
 }

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { AtelierClient, AtelierEvent } from '../../common/api/contract';
-import { baseRequest } from '../lib/variants';
+import { upscaleJobDisplay } from '../../common/params/upscale-job-display';
 import type { AtelierState, JobView, JobsSlice } from './types';
 
 export function emptyJob(jobId: string): JobView {
@@ -105,8 +105,8 @@ export const createJobsSlice =
         const r = get().records[id];
         try {
           const { jobId } = await client.upscaleImage({ generationId: id, factor });
-          // Shown in the queue like any job: the source's parameters at the new size.
-          const request = r ? { ...baseRequest(r), width: r.width * factor, height: r.height * factor, prompt: `Upscale ${factor}× · ${r.prompt}` } : null;
+          // Shown in the queue like any job: the source's parameters at the new size (the server's rule).
+          const request = r ? upscaleJobDisplay(r, factor) : null;
           const project = get().projects.find((p) => p.isCurrent);
           patchJob(jobId, (j) => ({ request, origin: 'upscale', seed: r?.seed ?? null, upscale: { generationId: id, factor }, projectId: j.projectId ?? project?.id, projectName: j.projectName ?? project?.name }));
           // A small image upscales faster than this reply travels: its job:done may be in already.

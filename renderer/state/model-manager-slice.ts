@@ -35,6 +35,7 @@ export const createModelManagerSlice =
             error: d.error?.message ?? (d.state === 'failed' ? (prev[d.modelId]?.error ?? null) : null),
             resumable: d.resumable ?? true,
             ...(d.source ? { source: d.source } : {}),
+            ...(d.variant ? { variant: d.variant, ...(d.variantReason ? { variantReason: d.variantReason } : {}) } : {}),
           },
         ]),
       );
@@ -74,10 +75,10 @@ export const createModelManagerSlice =
         }));
       },
 
-      async pullModel(source) {
+      async pullModel(source, variant) {
         try {
-          const { modelId, bytesTotal } = await client.pullModel({ source });
-          patchDownload(modelId, { bytesTotal, state: 'downloading', error: null });
+          const { modelId, bytesTotal, variant: chosen, variantReason } = await client.pullModel({ source, ...(variant && variant !== 'auto' ? { variant } : {}) });
+          patchDownload(modelId, { bytesTotal, state: 'downloading', error: null, ...(chosen ? { variant: chosen, ...(variantReason ? { variantReason } : {}) } : {}) });
         } catch (err) {
           get().reportError(`Could not download ${source}`, err);
           // A pull that failed before any byte moved (offline…) is listed as failed, with Retry.
@@ -135,6 +136,7 @@ export const createModelManagerSlice =
               rateBps: event.rateBps,
               etaMs: event.etaMs,
               error: null,
+              ...(event.variant ? { variant: event.variant } : {}),
             });
             break;
           case 'model:download-finished':

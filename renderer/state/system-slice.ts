@@ -13,6 +13,10 @@ export const createSystemSlice =
     modelLoading: false,
     settings: null,
 
+    probeGpuDevices(provider) {
+      return client.probeGpuDevices(provider ? { provider } : {});
+    },
+
     async init() {
       client.onEvent((event) => get().handleEvent(event));
       try {

@@ -7,6 +7,7 @@ import type {
   CatalogModel,
   CredentialsInfo,
   GenerationRecord,
+  GpuProbeReport,
   ImageMetadataInfo,
   JobState,
   ProjectSummary,
@@ -25,6 +26,7 @@ import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 import type { ThumbSize } from '../lib/library-prefs';
 import type { FarmStatus, LoraSummary } from '../../common/api/contract';
+import type { RequestedParams } from '../../common/params/generation';
 
 /** Installed LoRAs for the picker (loras-slice.ts). */
 export interface LorasSlice {
@@ -65,26 +67,17 @@ export interface SystemSlice {
   selectModel(modelId: string): Promise<void>;
   /** Saves machine-wide settings (preview decoder, low-memory mode…); the reply replaces `settings`. */
   updateSettings(patch: Partial<Settings>): Promise<void>;
+  /** Which GPU indices start a session on a CUDA/DirectML provider (default: the settings' provider); rejects with the API error. */
+  probeGpuDevices(provider?: Settings['provider']): Promise<GpuProbeReport>;
 }
 
-export interface WorkspaceParams {
+/** The studio's form: the request side of the one parameter schema (same names), plus form-only state. */
+export type WorkspaceParams = RequestedParams & {
   modelId: string;
-  prompt: string;
-  negativePrompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  guidanceScale: number;
-  /** A1111 "Clip skip", 1–12 (1 = last CLIP layer; sent only above 1). */
-  clipSkip: number;
-  scheduler: string;
-  /** -1 until a seed is known (typed, rolled, or reported by the engine). */
-  seed: number;
-  /** Locked: generate with `seed`. Unlocked: a new random seed each time (shown afterwards). */
+  /** Locked: generate with `seed` (-1 until a seed is known: typed, rolled, or reported by the engine). Unlocked: a new random seed each time. */
   seedLocked: boolean;
-  rng: 'cpu' | 'cuda';
   batchSize: number;
-}
+};
 
 export interface WorkspaceSlice {
   params: WorkspaceParams;
@@ -344,6 +337,9 @@ export interface DownloadView {
   resumable: boolean;
   /** What was pulled (a failed row's Retry pulls it again). */
   source?: string;
+  /** Catalog models: the build being downloaded, and why it was chosen. */
+  variant?: string;
+  variantReason?: string;
 }
 
 export interface DoctorModelParams {
@@ -360,7 +356,8 @@ export interface ModelManagerSlice {
   importResult: { ok: boolean; message: string } | null;
   setModelsViewOpen(open: boolean): void;
   refreshModels(): Promise<void>;
-  pullModel(source: string): Promise<void>;
+  /** `variant`: a catalog build id, 'generic', or 'auto'/absent for the build made for the provider the app runs on. */
+  pullModel(source: string, variant?: string): Promise<void>;
   pauseDownload(modelId: string): Promise<void>;
   resumeDownload(modelId: string): Promise<void>;
   cancelDownload(modelId: string): Promise<void>;

@@ -36,7 +36,7 @@ function libraryRow(over: Partial<LibraryRecord> = {}): LibraryRecord {
     rng: 'cpu',
     scheduler: 'DDIMScheduler',
     steps: 20,
-    cfg: 1.3,
+    guidanceScale: 1.3,
     clipSkip: 1,
     width: 64,
     height: 64,
@@ -98,7 +98,7 @@ describe('one infotext writer', () => {
     const row = libraryRow(CASES[1]![1]);
     const back = infotextToParams(parseInfotext(toInfotext(apiRecord(row))));
     expect(back).toMatchObject({
-      prompt: row.prompt, negativePrompt: row.negativePrompt, steps: 20, cfg: 1.3, seed: 1234, width: 64, height: 64,
+      prompt: row.prompt, negativePrompt: row.negativePrompt, steps: 20, guidanceScale: 1.3, seed: 1234, width: 64, height: 64,
       scheduler: 'DPMSolverMultistepScheduler+karras', strength: 0.35, rng: 'cpu', modelId: 'atelier-demo', modelHash: '0123456789',
     });
   });

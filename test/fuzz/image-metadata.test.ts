@@ -14,7 +14,7 @@ import { encodeChunk, encodeTextChunk } from '../../main/library/png-chunks';
 import { budget, cases, concat, FUZZ_SEED, mutateBytesN, Rng } from './fuzz-kit';
 
 const SOURCES = new Set(['atelier', 'a1111', 'invokeai', 'comfyui', 'unknown']);
-const INFOTEXT = formatInfotext({ prompt: 'a (red:1.2) cube, é 🙂', negativePrompt: 'blurry', steps: 20, scheduler: 'EulerDiscreteScheduler', cfg: 7, seed: 42, width: 32, height: 32, modelId: 'sd15', rng: 'cpu' });
+const INFOTEXT = formatInfotext({ prompt: 'a (red:1.2) cube, é 🙂', negativePrompt: 'blurry', steps: 20, scheduler: 'EulerDiscreteScheduler', guidanceScale: 7, seed: 42, width: 32, height: 32, modelId: 'sd15', rng: 'cpu' });
 const ATELIER_JSON = JSON.stringify({ version: 1, generation: { prompt: 'a red cube', negativePrompt: '', seed: 42, steps: 20, cfg: 7, width: 32, height: 32, scheduler: 'EulerDiscreteScheduler', modelId: 'sd15', rng: 'cpu' } });
 const COMFY_PROMPT = JSON.stringify({ '3': { class_type: 'KSampler', inputs: { seed: 1, steps: 20, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1 } }, '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a cube' } } });
 const INVOKE = JSON.stringify({ positive_prompt: 'a cube', negative_prompt: '', seed: 3, steps: 30, cfg_scale: 6, width: 32, height: 32, scheduler: 'euler' });

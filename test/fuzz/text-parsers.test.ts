@@ -106,7 +106,7 @@ describe(`infotext parser fuzz (seed ${FUZZ_SEED})`, () => {
   it('never throws, never takes long, keeps its shape', () => {
     const rng = new Rng(FUZZ_SEED ^ 0x1234567);
     const base = [
-      formatInfotext({ prompt: 'a (red:1.2) cube', negativePrompt: 'blurry, "quoted"', steps: 20, scheduler: 'DPMSolverMultistepScheduler+karras', cfg: 7, seed: 42, width: 512, height: 768, modelHash: 'abcdef0123456789', modelId: 'sd15', strength: 0.5, rng: 'cpu', clipSkip: 2, appVersion: '0.1.0' }),
+      formatInfotext({ prompt: 'a (red:1.2) cube', negativePrompt: 'blurry, "quoted"', steps: 20, scheduler: 'DPMSolverMultistepScheduler+karras', guidanceScale: 7, seed: 42, width: 512, height: 768, modelHash: 'abcdef0123456789', modelId: 'sd15', strength: 0.5, rng: 'cpu', clipSkip: 2, appVersion: '0.1.0' }),
       'masterpiece\nNegative prompt: ugly\nSteps: 30, Sampler: Euler a, CFG scale: 5.5, Seed: 1, Size: 1024x1024, Model: sdxl, Lora hashes: "a: 1, b: 2", Version: v1.9',
     ];
     const more = budget(8_000);
@@ -123,7 +123,7 @@ describe(`infotext parser fuzz (seed ${FUZZ_SEED})`, () => {
       expect(typeof parsed.prompt, where).toBe('string');
       expect(typeof parsed.negativePrompt, where).toBe('string');
       for (const v of Object.values(parsed.params)) expect(typeof v, where).toBe('string');
-      for (const key of ['steps', 'cfg', 'seed', 'width', 'height', 'clipSkip'] as const) {
+      for (const key of ['steps', 'guidanceScale', 'seed', 'width', 'height', 'clipSkip'] as const) {
         const v = params[key];
         if (v !== undefined) expect(Number.isFinite(v), `${where}: ${key}=${v}`).toBe(true);
       }

@@ -42,7 +42,7 @@ export function params(over: Partial<GenerationParamsInput> = {}): GenerationPar
     rng: 'cpu',
     scheduler: 'EulerAncestralDiscreteScheduler',
     steps: 20,
-    cfg: 7.5,
+    guidanceScale: 7.5,
     width: 64,
     height: 48,
     ...over,

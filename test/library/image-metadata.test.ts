@@ -62,7 +62,7 @@ describe('readImageMetadata: recognition', () => {
     for (const png of [withText(base, { parameters: text }), insertChunksAfterIhdr(base, [ztxt]), insertChunksAfterIhdr(base, [encodeTextChunk('parameters', text, { compress: true })])]) {
       const meta = readImageMetadata(png);
       expect(meta.source).toBe('a1111');
-      expect(meta.generation).toMatchObject({ prompt: 'a dog', negativePrompt: 'cat', steps: 25, seed: 99, cfg: 5, width: 16, height: 16, modelId: 'x', scheduler: 'DPMSolverMultistepScheduler+karras' });
+      expect(meta.generation).toMatchObject({ prompt: 'a dog', negativePrompt: 'cat', steps: 25, seed: 99, guidanceScale: 5, width: 16, height: 16, modelId: 'x', scheduler: 'DPMSolverMultistepScheduler+karras' });
       expect(meta.warnings).toEqual([]);
     }
   });
@@ -73,7 +73,7 @@ describe('readImageMetadata: recognition', () => {
     });
     const meta = readImageMetadata(png);
     expect(meta.source).toBe('invokeai');
-    expect(meta.generation).toEqual({ prompt: 'castle', negativePrompt: 'fog', seed: 7, steps: 30, cfg: 7.5, width: 768, height: 512, scheduler: 'DPMSolverMultistepScheduler+karras', modelId: 'juggernaut', modelHash: 'blake3:abc', modelFamily: 'sdxl' });
+    expect(meta.generation).toEqual({ prompt: 'castle', negativePrompt: 'fog', seed: 7, steps: 30, guidanceScale: 7.5, width: 768, height: 512, scheduler: 'DPMSolverMultistepScheduler+karras', modelId: 'juggernaut', modelHash: 'blake3:abc', modelFamily: 'sdxl' });
   });
 
   it('reads ComfyUI API graphs by following the sampler links', async () => {
@@ -86,7 +86,7 @@ describe('readImageMetadata: recognition', () => {
     };
     const meta = readImageMetadata(withText(await plainPng(), { prompt: JSON.stringify(prompt), workflow: '{"nodes":[]}' }));
     expect(meta.source).toBe('comfyui');
-    expect(meta.generation).toEqual({ prompt: 'beautiful scenery', negativePrompt: 'text, watermark', seed: 156680208700286, steps: 20, cfg: 8, width: 512, height: 512, scheduler: 'EulerDiscreteScheduler', modelId: 'v1-5-pruned-emaonly.safetensors' });
+    expect(meta.generation).toEqual({ prompt: 'beautiful scenery', negativePrompt: 'text, watermark', seed: 156680208700286, steps: 20, guidanceScale: 8, width: 512, height: 512, scheduler: 'EulerDiscreteScheduler', modelId: 'v1-5-pruned-emaonly.safetensors' });
     const wfOnly = readImageMetadata(withText(await plainPng(), { workflow: '{"nodes":[]}' }));
     expect(wfOnly.source).toBe('comfyui');
     expect(wfOnly.generation).toBeUndefined();

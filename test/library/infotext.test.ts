@@ -55,7 +55,7 @@ describe('parseInfotext (A1111 parse_generation_parameters)', () => {
   it('maps parsed params to ours', () => {
     const p = infotextToParams(parseInfotext('x\nNegative prompt: y\nSteps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 77, Size: 640x480, Model hash: abc, Model: m, RNG: CPU, Denoising strength: 0.4'));
     expect(p).toMatchObject({
-      prompt: 'x', negativePrompt: 'y', steps: 30, cfg: 6.5, seed: 77, width: 640, height: 480, modelId: 'm', modelHash: 'abc',
+      prompt: 'x', negativePrompt: 'y', steps: 30, guidanceScale: 6.5, seed: 77, width: 640, height: 480, modelId: 'm', modelHash: 'abc',
       rng: 'cpu', strength: 0.4, scheduler: 'DPMSolverMultistepScheduler+karras',
     });
   });
@@ -65,7 +65,7 @@ describe('formatInfotext', () => {
   it('writes A1111 format and round-trips through parseInfotext', () => {
     const text = formatInfotext({
       prompt: 'a castle, at night: moody', negativePrompt: 'text, watermark', steps: 20, scheduler: 'EulerAncestralDiscreteScheduler',
-      cfg: 7, seed: 1, width: 512, height: 512, modelHash: '0123456789abcdef', modelId: 'sd15', rng: 'cuda', appVersion: '0.1.0',
+      guidanceScale: 7, seed: 1, width: 512, height: 512, modelHash: '0123456789abcdef', modelId: 'sd15', rng: 'cuda', appVersion: '0.1.0',
     });
     expect(text).toBe(
       'a castle, at night: moody\nNegative prompt: text, watermark\n' +
@@ -77,7 +77,7 @@ describe('formatInfotext', () => {
   });
 
   it('writes Clip skip above 1 only (A1111 leaves its default out) and reads it back', () => {
-    const base = { prompt: 'p', steps: 20, seed: 2, cfg: 7, width: 1024, height: 1024, rng: 'cpu' as const };
+    const base = { prompt: 'p', steps: 20, seed: 2, guidanceScale: 7, width: 1024, height: 1024, rng: 'cpu' as const };
     const two = formatInfotext({ ...base, clipSkip: 2 });
     expect(two).toBe('p\nSteps: 20, CFG scale: 7, Seed: 2, Size: 1024x1024, RNG: CPU, Clip skip: 2');
     expect(infotextToParams(parseInfotext(two)).clipSkip).toBe(2);
@@ -89,7 +89,7 @@ describe('formatInfotext', () => {
   });
 
   it('quotes values that contain separators', () => {
-    const text = formatInfotext({ prompt: 'p', steps: 1, seed: 2, cfg: 3, modelId: 'my, model: v2' });
+    const text = formatInfotext({ prompt: 'p', steps: 1, seed: 2, guidanceScale: 3, modelId: 'my, model: v2' });
     expect(text).toContain('Model: "my, model: v2"');
     expect(parseInfotext(text).params.Model).toBe('my, model: v2');
   });

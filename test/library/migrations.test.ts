@@ -20,6 +20,7 @@ const SHIPPED: Array<[number, string, string]> = [
   [5, 'membership_timeline', '49699bda35e71cbe69af5a734494d2cb9b8f769bf2fd8dbc2559659d17ac5163'],
   [6, 'clip_skip', 'a1550eb6dcf31a728b2da4f44a2a0fbc2a0d7cd98c7dd4db71dbe7c391966ccd'],
   [7, 'lora_hashes', '0ccc7994f549cff426b6c6a619d3815df7ae77ea76becc620cd884cef5ffeac4'],
+  [8, 'device_id', 'e3f3985c9dd29d4b91b4f1e7eaaf358c6ace640b26f3ead58aa1232945daef20'],
 ];
 
 let dir: string;
@@ -184,7 +185,7 @@ describe('migration 7: LoRA hashes', () => {
 
 describe('guard rails', () => {
   it('is idempotent and records a hash per applied migration', () => {
-    expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(migrate(db)).toEqual([]);
     const recorded = db.prepare('SELECT version, name, sha256 FROM schema_migrations ORDER BY version').all();
     expect(recorded).toEqual(SHIPPED.map(([version, name, sha256]) => ({ version, name, sha256 })));

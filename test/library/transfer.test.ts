@@ -84,7 +84,7 @@ describe('import', () => {
     expect(rep.imported.map((x) => [path.basename(x.path), x.source])).toEqual([['a1111.png', 'a1111'], ['photo.jpg', 'unknown']]);
     expect(rep.skipped.map((x) => path.basename(x.path))).toEqual(['broken.png', 'notes.txt', 'missing.png']);
     const fox = rep.imported[0].record;
-    expect(fox).toMatchObject({ origin: 'imported', importSource: 'a1111', prompt: 'a red fox', negativePrompt: 'blur', seed: 1234, steps: 28, cfg: 6, modelId: 'dreamshaper', width: 40, height: 30, parentId: null });
+    expect(fox).toMatchObject({ origin: 'imported', importSource: 'a1111', prompt: 'a red fox', negativePrompt: 'blur', seed: 1234, steps: 28, guidanceScale: 6, modelId: 'dreamshaper', width: 40, height: 30, parentId: null });
     // pixels kept exactly
     expect(Buffer.compare(await sharp(fox.imagePath).raw().toBuffer(), rgb)).toBe(0);
     expect(lib.search('fox').items.map((x) => x.id)).toEqual([fox.id]);

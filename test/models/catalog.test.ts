@@ -29,13 +29,21 @@ describe('shipped models/catalog.json', () => {
 
   it('lists, for every downloadable pipeline, the files our loader needs', async () => {
     const c = await loadCatalog();
-    for (const m of c.models.filter((m) => m.kind === 'pipeline' && !m.bundled)) {
+    // 'hub-tree' entries list no files: the hub's listing is checked against the layout at pull time (hub-tree-and-variants.test.ts).
+    for (const m of c.models.filter((m) => m.kind === 'pipeline' && !m.bundled && m.filesFrom !== 'hub-tree')) {
       const paths = m.files.map((f) => f.path);
       const report = checkPipelineFiles(paths, m.family === 'sdxl' ? { text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'] } : undefined);
       expect(report.problems, m.id).toEqual([]);
       // Graphs larger than protobuf's 2 GB limit must come with their external weights.
       expect(paths.some((p) => /^(unet)\/(model\.onnx_data|model\.onnx\.data|weights\.pb)$/.test(p)) || m.files.find((f) => f.path === 'unet/model.onnx')!.size < 2e9, m.id).toBe(true);
     }
+  });
+
+  it('has photoreal SD 1.5 and SDXL entries whose files are read from the hub, in the diffusers-ONNX layout', async () => {
+    const c = await loadCatalog();
+    expect(findCatalogEntry(c, 'epicrealism')).toMatchObject({ repo: 'TheyCallMeHex/epiCRealism-ONNX', family: 'sd1', filesFrom: 'hub-tree', layout: 'diffusers-onnx', files: [] });
+    expect(findCatalogEntry(c, 'juggernaut-xl-lightning')).toMatchObject({ repo: 'TensorStack/Juggernaut-XL-v11-Lightning-onnx', family: 'sdxl', precision: 'fp16', filesFrom: 'hub-tree', layout: 'diffusers-onnx', files: [] });
+    for (const m of c.models.filter((m) => m.filesFrom === 'hub-tree')) expect(m.notes, m.id).toMatch(/hub/);
   });
 
   it('does not claim CPU support for fp16 exports, and states disk needs at least as large as the files', async () => {

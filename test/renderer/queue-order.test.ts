@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createAtelierStore } from '../../renderer/state/store';
 import { waitingJobIds } from '../../renderer/state/jobs-slice';
 import { createFakeClient, record } from './fake-client';
+import { jobLabel } from '../../common/params/upscale-job-display';
 
 async function withQueue() {
   const fake = createFakeClient();
@@ -63,7 +64,9 @@ describe('upscale jobs', () => {
     const s = () => store.getState();
     s().addGenerations([record({ id: 'src', width: 64, height: 32, prompt: 'a kettle' })]);
     expect(await s().upscaleImage('src', 2)).toBe('up1');
-    expect(s().jobs.up1).toMatchObject({ origin: 'upscale', request: { width: 128, height: 64, prompt: 'Upscale 2× · a kettle' } });
+    // The server's display rule (common/params/upscale-job-display.ts): the source at its new size; the row says "Upscale 2×".
+    expect(s().jobs.up1).toMatchObject({ origin: 'upscale', request: { width: 128, height: 64, prompt: 'a kettle', upscale: 2, parentId: 'src' } });
+    expect(jobLabel(s().jobs.up1!.request, s().jobs.up1!.upscale)).toBe('Upscale 2× · a kettle');
     fake.emit({ type: 'job:failed', jobId: 'up1', error: { code: 'internal', message: 'boom' } });
     const generates = fake.callsTo('generate').length;
     expect(await s().retryJob('up1')).toBe('up2');

@@ -33,7 +33,7 @@ describe('Lora hashes', () => {
   const HASH_A = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
   it('writes A1111 infotext (quoted, 12-digit hashes, names without : or ,) and reads it back', () => {
     const text = formatInfotext({
-      prompt: 'portrait <lora:film, grain:0.8>', steps: 20, cfg: 7, seed: 1, width: 512, height: 512,
+      prompt: 'portrait <lora:film, grain:0.8>', steps: 20, guidanceScale: 7, seed: 1, width: 512, height: 512,
       loraHashes: [{ name: 'film, grain', hash: HASH_A }, { name: 'koda', hash: '00ff00ff00ff00ff' }],
     });
     expect(text).toContain('Lora hashes: "film grain: a1b2c3d4e5f6, koda: 00ff00ff00ff"');

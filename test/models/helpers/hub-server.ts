@@ -34,6 +34,8 @@ export interface HubServerHooks {
   treePageSize?: number;
   /** No tree API (older mirrors): only `/api/models/<repo>/revision/<rev>` siblings. */
   noTreeApi?: boolean;
+  /** Per path: what the tree listing claims instead of the truth (a listing that disagrees with the bytes served). */
+  treeOverride?: Map<string, { size?: number; sha256?: string }>;
 }
 
 export interface ServedRequest {
@@ -104,13 +106,13 @@ export async function startHubServer(repos: FixtureRepos, init: Partial<HubServe
       const dirs = [...new Set(Object.keys(files).flatMap((p) => (p.includes('/') ? [p.split('/')[0]] : [])))].map((d) => ({ type: 'directory', path: d, size: 0, oid: 'x' }));
       let list: unknown[] = [
         ...dirs,
-        ...Object.entries(files).map(([p, data]) => ({
-          type: 'file',
-          path: p,
-          size: data.length,
-          oid: createHash('sha1').update(data).digest('hex'),
-          ...(data.length > 1024 ? { lfs: { oid: sha256(data), size: data.length, pointerSize: 130 } } : {}),
-        })),
+        ...Object.entries(files).map(([p, data]) => {
+          const claim = hooks.treeOverride?.get(p);
+          const size = claim?.size ?? data.length;
+          const lfs = data.length > 1024 || claim?.sha256 ? { lfs: { oid: claim?.sha256 ?? sha256(data), size, pointerSize: 130 } } : {};
+          // As the hub: path, size, git blob oid, and for LFS files `lfs.oid` = the sha256 of the content.
+          return { type: 'file', path: p, size, oid: createHash('sha1').update(data).digest('hex'), ...lfs };
+        }),
       ];
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (hooks.treePageSize) {
