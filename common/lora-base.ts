@@ -26,3 +26,15 @@ export function loraBaseFromHeader(metadata: Readonly<Record<string, string>>, t
   if (width === 1024) return 'sd2';
   return null;
 }
+
+/**
+ * Why a LoRA does not fit the selected model, as a phrase ("made for SDXL; the selected model is
+ * SD 1.x"), or null when it fits or either family is unknown. The engine refuses such a LoRA at load
+ * (none of its weights match); the studio says so before Generate.
+ */
+export function loraBaseMismatch(base: LoraBase | null | undefined, modelFamily: string | undefined): string | null {
+  if (!base || !modelFamily) return null;
+  const model = modelFamily === 'sd1' || modelFamily === 'sd2' || modelFamily === 'sdxl' ? modelFamily : null;
+  if (!model || model === base) return null;
+  return `made for ${LORA_BASE_LABELS[base]}; the selected model is ${LORA_BASE_LABELS[model]}`;
+}

@@ -1,8 +1,9 @@
 /** The model slice of the API: installed models, loading, the hub catalog, downloads, import and removal. */
 import type { AtelierApi, LoraSummary } from '../../common/api/contract';
 import { isExecutionProviderName, type ExecutionProviderName } from '../../common/providers';
-import { doctorModel, listExecutionProviders, providerLooksUsable } from '../engine';
+import { doctorModel, listExecutionProviders, providerLooksUsable, removeWorkingCopiesOf } from '../engine';
 import { LoraStore, type LoraEntry } from '../models/lora-store';
+import { loraCacheDir } from './lora-resolve';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
 import type { Runtime } from './runtime';
@@ -83,33 +84,7 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
       return { ok: true };
     },
     async listDownloads() {
-      const failedRows = modelManager.failedDownloads();
-      const running = modelManager.downloads().map((p) => ({
-        modelId: p.id,
-        state: p.state,
-        bytesDone: p.bytesDone,
-        bytesTotal: p.bytesTotal,
-        rateBps: Math.round(p.rate),
-        etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000),
-        ...variantFields(modelManager.runningVariant(p.id)),
-      }));
-      // Failed downloads stay listed (with why, and whether Retry resumes) until retried or cancelled,
-      // so a reloaded window still offers Retry.
-      const failed = failedRows
-        .filter((f) => !running.some((r) => r.modelId === f.modelId))
-        .map((f) => ({
-          modelId: f.modelId,
-          state: 'failed',
-          bytesDone: f.bytesDone,
-          bytesTotal: f.bytesTotal,
-          rateBps: 0,
-          etaMs: -1,
-          error: toApiError(Object.assign(new Error(f.message), { name: 'DownloadError', code: f.code })).toShape(),
-          resumable: f.resumable,
-          source: f.source,
-          ...(f.variant ? { variant: f.variant, ...(f.variantReason ? { variantReason: f.variantReason } : {}) } : {}),
-        }));
-      return [...running, ...failed];
+      return downloadRows(modelManager);
     },
     async importModel(req) {
       const installed = await modelManager.importFolder(req.folder, { mode: req.mode, id: req.id, name: req.name });
@@ -127,6 +102,8 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
       // Resolved first: an unknown (or malformed) id is the client's mistake → not_found, never "internal".
       const entry = await models.resolve(req.modelId);
       if (engine.loadedModel && engine.loadedModel.folder === entry.folder) await engine.unload();
+      // Its LoRA merges (working copies keyed by the graphs' paths) go with it: found only while the folder exists.
+      removeWorkingCopiesOf(entry.folder, loraCacheDir(settings.get().modelsDir));
       await modelManager.remove(req.modelId);
       return { removed: true };
     },
@@ -146,4 +123,33 @@ export function runProvider(setting: string, loaded?: string): ExecutionProvider
 
 function variantFields(v: { id: string; reason: string } | undefined): { variant?: string; variantReason?: string } {
   return v ? { variant: v.id, variantReason: v.reason } : {};
+}
+
+/** Running downloads, then failed ones (with why, and whether Retry resumes) until retried or cancelled. */
+function downloadRows(modelManager: Runtime['modelManager']) {
+  const running = modelManager.downloads().map((p) => ({
+    modelId: p.id,
+    state: p.state,
+    bytesDone: p.bytesDone,
+    bytesTotal: p.bytesTotal,
+    rateBps: Math.round(p.rate),
+    etaMs: p.etaSeconds === undefined ? -1 : Math.round(p.etaSeconds * 1000),
+    ...variantFields(modelManager.runningVariant(p.id)),
+  }));
+  // Failed downloads stay listed so a reloaded window still offers Retry.
+  const failed = modelManager.failedDownloads()
+    .filter((f) => !running.some((r) => r.modelId === f.modelId))
+    .map((f) => ({
+      modelId: f.modelId,
+      state: 'failed',
+      bytesDone: f.bytesDone,
+      bytesTotal: f.bytesTotal,
+      rateBps: 0,
+      etaMs: -1,
+      error: toApiError(Object.assign(new Error(f.message), { name: 'DownloadError', code: f.code })).toShape(),
+      resumable: f.resumable,
+      source: f.source,
+      ...(f.variant ? { variant: f.variant, ...(f.variantReason ? { variantReason: f.variantReason } : {}) } : {}),
+    }));
+  return [...running, ...failed];
 }

@@ -11,7 +11,7 @@ export type { RecommendedDefaults } from './model-info';
 export type { ModelInfo, ComponentFiles, ComponentName } from './model-info';
 export { loadModel, detectSignature } from './loader';
 export type { LoadedModel, LoadModelOptions, ModelSignature, ModelFamily, ComponentFallback, LoadedLoras } from './loader';
-export { applyLoras, readLoraFile, LoraError, OPTIMIZED_MESSAGE } from './lora';
+export { applyLoras, readLoraFile, LoraError, OPTIMIZED_MESSAGE, removeWorkingCopiesOf } from './lora';
 export type { LoraSpec, AppliedLoras, LoraMatchReport } from './lora';
 export { txt2img, CancelledError, PipelineInputError } from './pipeline';
 export { NonFiniteOutputError } from './pipeline';

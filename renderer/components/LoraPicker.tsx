@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { LORA_BASE_LABELS } from '../../common/lora-base';
+import { LORA_BASE_LABELS, loraBaseMismatch } from '../../common/lora-base';
 import { insertLoraTag, LORA_WEIGHT_MAX, LORA_WEIGHT_MIN, LORA_WEIGHT_STEP, promptLoras, removeLoraTag, setLoraWeight } from '../lib/lora-tags';
 import { useAtelier } from '../state/store';
 import { formatBytes } from './hooks';
@@ -16,8 +16,9 @@ const LIST_STYLE = { listStyle: 'none', margin: '6px 0 0', padding: 0 } as const
 const ITEM_STYLE = { display: 'flex', flexWrap: 'wrap', gap: 6, alignItems: 'center', marginBottom: 4 } as const;
 
 export function LoraPicker() {
-  const { loras, lorasError, refreshLoras, prompt, modelsDir, setParams } = useAtelier(
+  const { loras, lorasError, refreshLoras, prompt, modelsDir, setParams, modelFamily } = useAtelier(
     useShallow((s) => ({
+      modelFamily: s.models.find((m) => m.id === s.params.modelId)?.family,
       loras: s.loras,
       lorasError: s.lorasError,
       refreshLoras: s.refreshLoras,
@@ -59,6 +60,7 @@ export function LoraPicker() {
                 {l.name}
                 {l.baseFamily ? ` · ${LORA_BASE_LABELS[l.baseFamily]}` : ''}
                 {l.rank !== undefined ? ` · rank ${l.rank}` : ''} · {formatBytes(l.sizeBytes)}
+                {loraBaseMismatch(l.baseFamily, modelFamily) ? ' · not for this model' : ''}
               </option>
             ))}
           </select>
@@ -81,7 +83,9 @@ export function LoraPicker() {
         <ul className="lora-list" style={LIST_STYLE} aria-label="LoRAs in the prompt" data-testid="prompt-loras">
           {inPrompt.map((l, i) => {
             const id = `lora-weight-${i}`;
-            const missing = loras !== null && !installed.some((x) => x.name === l.name);
+            const entry = installed.find((x) => x.name === l.name);
+            const missing = loras !== null && !entry;
+            const mismatch = entry ? loraBaseMismatch(entry.baseFamily, modelFamily) : null;
             return (
               <li key={l.name} style={ITEM_STYLE} data-testid="prompt-lora" data-name={l.name}>
                 <label htmlFor={id}>{l.name}</label>
@@ -107,6 +111,11 @@ export function LoraPicker() {
                 <button type="button" aria-label={`Remove ${l.name} from the prompt`} data-testid="lora-remove" onClick={() => setParams({ prompt: removeLoraTag(prompt, l.name) })}>
                   ×
                 </button>
+                {mismatch && (
+                  <div className="hint warn" data-testid="lora-family-mismatch">
+                    {l.name} is {mismatch}: Generate will refuse it (none of its weights fit). Pick a matching model or remove it.
+                  </div>
+                )}
                 {missing && (
                   <div className="hint warn" data-testid="lora-missing">
                     Not installed: Generate will refuse the prompt until {l.name}.safetensors is in the loras folder.

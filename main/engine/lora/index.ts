@@ -20,7 +20,7 @@ export { LoraError, OPTIMIZED_MESSAGE } from './merge';
 export type { LoraMatchReport } from './merge';
 export type { LoraComponent } from './keys';
 export { readLoraFile } from './lora-file';
-export { restoreSlot, modelId, loraSetKey } from './working-copy';
+export { restoreSlot, modelId, loraSetKey, removeWorkingCopiesOf } from './working-copy';
 
 export interface LoraSpec {
   /** Path of the .safetensors file. */

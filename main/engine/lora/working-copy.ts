@@ -244,3 +244,25 @@ export async function prepareWorkingCopy(modelPath: string, externalFiles: reado
 export function hasWorkingCopy(modelPath: string, setKey: string, cacheDir: string): boolean {
   return existsSync(join(cacheDir, modelId(modelPath), setKey, 'manifest.json'));
 }
+
+/**
+ * Deletes the merged working copies made from the graphs of one model folder (every LoRA set), so
+ * removing a model also frees its LoRA merges — which can be as large as the model itself. The
+ * cache is keyed by graph path, so this must run before the folder is gone. Returns how many graphs had copies.
+ */
+export function removeWorkingCopiesOf(modelFolder: string, cacheDir: string): number {
+  let removed = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(modelFolder);
+  } catch {
+    return 0;
+  }
+  for (const sub of entries) {
+    const dir = join(cacheDir, modelId(join(modelFolder, sub, 'model.onnx')));
+    if (!existsSync(dir)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}

@@ -4,7 +4,7 @@
  * changes, the prompt is recorded with its tag, weight 0 reproduces the plain image, and a LoRA
  * that is not installed fails the job with a message that says where the file goes.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { generateOne, useInProcessApi } from '../../helpers/in-process-api';
 import { writeDemoLora } from '../../helpers/lora-files';
 import { LoraStore } from '../../../main/models/lora-store';
+import { modelId as workingCopyKey } from '../../../main/engine/lora';
 
 const home = mkdtempSync(join(tmpdir(), 'atelier-studio-lora-'));
 const api = useInProcessApi(home);
@@ -49,6 +50,28 @@ describe('<lora:…> in the studio prompt', () => {
       loraHashes: [{ name: 'their_name', hash }],
     });
     expect((await pixels(imported.id)).equals(await pixels(styled.id))).toBe(true);
+  });
+
+  it('removing a model deletes its LoRA merges (and only its)', async () => {
+    const settings = await api.client.getSettings();
+    mkdirSync(join(settings.modelsDir, 'loras'), { recursive: true });
+    writeDemoLora(join(settings.modelsDir, 'loras', 'demo style.safetensors'));
+    // A second install of the demo model (a copy), so it has its own graph paths and merges.
+    const demo = join(process.cwd(), 'models', 'demo');
+    await api.client.importModel({ folder: demo, mode: 'copy', id: 'demo-copy' });
+    const prompt = 'a small yellow circle on a purple background <lora:demo style:0.7>';
+    await generateOne(api.client, { steps: 2, seed: 3, width: 64, height: 64, prompt, modelId: 'demo-copy' });
+    await generateOne(api.client, { steps: 2, seed: 3, width: 64, height: 64, prompt });
+    const cache = join(settings.modelsDir, '.cache', 'lora-merged');
+    const copyUnet = join(settings.modelsDir, 'demo-copy', 'unet', 'model.onnx');
+    const demoUnet = join(demo, 'unet', 'model.onnx');
+    expect(existsSync(join(cache, workingCopyKey(copyUnet)))).toBe(true);
+    expect(existsSync(join(cache, workingCopyKey(demoUnet)))).toBe(true);
+    const before = readdirSync(cache).length;
+    expect(await api.client.removeModel({ modelId: 'demo-copy' })).toEqual({ removed: true });
+    expect(existsSync(join(cache, workingCopyKey(copyUnet)))).toBe(false);
+    expect(existsSync(join(cache, workingCopyKey(demoUnet)))).toBe(true);
+    expect(readdirSync(cache).length).toBeLessThan(before);
   });
 
   it('a LoRA that is not installed fails the job and says where it goes', async () => {
