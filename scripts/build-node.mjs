@@ -10,7 +10,7 @@ const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: tr
 await Promise.all([
   build({
     ...common,
-    entryPoints: { cli: 'main/cli/index.ts', 'engine-worker': 'main/engine-host/worker.ts', 'upscale-worker': 'main/app/upscale-worker.ts' },
+    entryPoints: { cli: 'main/cli/index.ts', 'engine-worker': 'main/engine-host/worker.ts', 'upscale-worker': 'main/app/upscale-worker.ts', 'signer-worker': 'main/provenance/signer-worker.ts' },
     outdir: 'dist/main',
     format: 'esm',
     outExtension: { '.js': '.mjs' },

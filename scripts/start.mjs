@@ -13,6 +13,7 @@ export const BUILD_OUTPUTS = Object.freeze([
   'dist/main/cli.mjs',
   'dist/main/engine-worker.mjs',
   'dist/main/upscale-worker.mjs',
+  'dist/main/signer-worker.mjs',
   'dist/main/electron.cjs',
   'dist/preload/preload.cjs',
 ]);

@@ -1,11 +1,12 @@
 /**
  * The one mapping from any failure to the API's typed error. Errors that cross the engine worker
  * boundary arrive re-created with their original `name` (EngineWorkerError), so those are matched
- * by name; errors raised on this thread are matched by class.
+ * by name (the table below); errors raised in this process are matched by class (instanceof).
  */
 import { AtelierApiError } from '../../common/api/contract';
 import { ZodError } from 'zod';
 import { UpscaleError } from '../engine';
+import { LibraryError, LibraryNotFoundError } from '../library';
 
 export function zodToApiError(method: string, error: ZodError): AtelierApiError {
   const issues = error.issues.map((i) => ({ path: i.path.join('.') || '(payload)', message: i.message }));
@@ -40,8 +41,10 @@ export function toApiError(err: unknown, log: (err: unknown) => void = () => {})
   // Model-manager errors carry their own codes; "not-found" is the one clients branch on.
   if (code === 'model_error' && e.code === 'not-found') return new AtelierApiError('not_found', message);
   if (code) return new AtelierApiError(code, message);
-  // The library's own validation (a name, an id, a folder the client chose): the client's mistake.
-  if (e?.name === 'LibraryError') return new AtelierApiError(/does not exist|no such|not found|no project with id/i.test(message) ? 'not_found' : 'invalid_request', message);
+  // The library's own checks: something the client named is not there, or a name/folder it chose is wrong.
+  // (Its named failures — a newer schema, a project locked elsewhere — are not the client's mistake.)
+  if (err instanceof LibraryNotFoundError) return new AtelierApiError('not_found', message);
+  if (err instanceof LibraryError && Object.getPrototypeOf(err) === LibraryError.prototype) return new AtelierApiError('invalid_request', message);
   log(err);
   return new AtelierApiError('internal', e?.message ? String(e.message) : 'Internal error');
 }

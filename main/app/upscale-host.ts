@@ -31,6 +31,8 @@ export interface UpscaleRequest {
   /** An installed upscaler id, 'lanczos', or undefined for automatic. */
   choice: string | undefined;
   provider: ProviderChoice;
+  /** The GPU (settings.gpuDeviceId) for cuda / dml. */
+  deviceId?: number;
 }
 
 export interface UpscaleOutcome {

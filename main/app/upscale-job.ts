@@ -74,7 +74,7 @@ export async function chooseUpscaler(
   available: InstalledUpscaler[],
   factor: UpscaleFactor,
   choice: string | undefined,
-  opts: { provider?: ProviderChoice } = {},
+  opts: { provider?: ProviderChoice; deviceId?: number } = {},
 ): Promise<ChosenUpscaler> {
   if (choice === LANCZOS) return { upscaler: null, label: LANCZOS };
   if (choice !== undefined) {

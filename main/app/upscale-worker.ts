@@ -13,6 +13,7 @@ export interface UpscaleWorkerData {
   candidates: InstalledUpscaler[];
   choice: string | undefined;
   provider: ProviderChoice;
+  deviceId?: number;
   /** Int32 flag the host sets to 1 to cancel between tiles. */
   cancel: SharedArrayBuffer;
 }
@@ -27,7 +28,7 @@ const port = parentPort!;
 const cancelFlag = new Int32Array(data.cancel);
 
 try {
-  const chosen = await chooseUpscaler(data.candidates, data.factor, data.choice, { provider: data.provider });
+  const chosen = await chooseUpscaler(data.candidates, data.factor, data.choice, { provider: data.provider, ...(data.deviceId !== undefined ? { deviceId: data.deviceId } : {}) });
   const provider = chosen.upscaler?.provider ?? 'cpu';
   const { images, ms } = await upscaleAll(data.images, data.factor, chosen, {
     isCancelled: () => Atomics.load(cancelFlag, 0) === 1,

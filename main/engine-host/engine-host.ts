@@ -10,91 +10,38 @@
  * - watchdogs end it when a cancel is not honoured in time, when unload gets no answer, when a
  *   generation makes no progress for `stallTimeoutMs`, and when its memory passes the hard cap;
  * - close() always ends within its timeout: the process is killed if it does not quit.
+ *
+ * Beside it: its errors (engine-host-errors.ts), options and defaults (engine-host-options.ts), the
+ * pure request comparisons (engine-host-requests.ts), re-exported from here, and the request/reply
+ * bookkeeping (pending-requests.ts).
  */
-import { totalmem } from 'node:os';
 import { resolveWorkerEntry } from './engine-entry';
+import { cancelledError, EngineWorkerError, engineStopped } from './engine-host-errors';
+import {
+  DEFAULT_CANCEL_TIMEOUT_MS,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_UNLOAD_TIMEOUT_MS,
+  defaultMemoryCapBytes,
+  defaultStallMs,
+  MAX_AUTO_RESTARTS,
+  RESTART_WAIT_MS,
+  seconds,
+  type EngineHostOptions,
+  type GenerateHooks,
+  type GenerationGuard,
+} from './engine-host-options';
+import { pipelineSize, sameLoras, samePreviewSpec, type DistributiveOmit } from './engine-host-requests';
+import { PendingRequests } from './pending-requests';
 import { EngineConnection, forkEngine, formatBytes, type EngineExit, type EngineLauncher } from './engine-launcher';
-import type { EngineLoraLoad, EngineToHost, GenerateOutcome, HostToWorker, LoadedInfo, PipelineRequest, PreviewDecoderInfo, PreviewDecoderSpec, WorkerError } from './protocol';
+import type { EngineLoraLoad, EngineToHost, GenerateOutcome, HostToWorker, LoadedInfo, PipelineRequest, PreviewDecoderInfo, PreviewDecoderSpec } from './protocol';
 import type { GpuDeviceProbe, ProviderChoice, ProviderName } from '../engine';
 
+// The host's errors, options and request helpers live beside it; importers keep reaching them here.
 export { resolveWorkerEntry } from './engine-entry';
-
-export interface GenerateHooks {
-  onProgress?(p: { step: number; total: number; elapsedMs: number }): void;
-  onPreview?(p: { step: number; width: number; height: number; rgb: Uint8Array; source: 'taesd' | 'approx'; decodeMs: number }): void;
-}
-
-export class EngineWorkerError extends Error {
-  readonly file?: string;
-  readonly expected?: string;
-  readonly code?: string;
-  /** What the engine holds after this failure (set by a failed load); undefined when it did not say. */
-  readonly loaded?: LoadedInfo | null;
-  constructor(e: WorkerError, loaded?: LoadedInfo | null) {
-    super(e.message);
-    this.name = e.name;
-    this.file = e.file;
-    this.expected = e.expected;
-    this.code = e.code;
-    if (loaded !== undefined) this.loaded = loaded;
-  }
-}
-
-/** The engine process ended under a request (died, or was ended by a watchdog). */
-export class EngineStoppedError extends Error {
-  override name = 'EngineStoppedError';
-}
-
-/** A generation refused before it started because its estimated memory does not fit. */
-export class MemoryLimitError extends Error {
-  override name = 'MemoryLimitError';
-}
-
-/** Checks a generation before it is handed to the engine; throws (e.g. MemoryLimitError) to refuse it. */
-export type GenerationGuard = (pipeline: PipelineRequest, engine: { loaded: LoadedInfo | null; rss: number; lowMemory: boolean }) => void;
-
-export interface EngineHostOptions {
-  /** After cancelCurrent(), how long the running generation may take to stop (default 30 s). */
-  cancelTimeoutMs?: number;
-  /** How long unload() waits for the engine's reply (default 30 s, after any cancel). */
-  unloadTimeoutMs?: number;
-  /** How long close() waits for the engine process to quit before it kills it (default 5 s). */
-  closeTimeoutMs?: number;
-  /**
-   * A generation that reports no progress (step, preview) for this long ends the engine process
-   * (default: $ATELIER_ENGINE_STALL_S seconds, else 15 minutes on the CPU and 5 minutes otherwise —
-   * the text encoder, a tiled VAE decode or a huge step on a slow CPU can each take minutes).
-   */
-  stallTimeoutMs?: number;
-  /** The most resident memory the engine process may use, in bytes, read at each report (null: no cap). Default: 90% of physical memory. */
-  memoryCapBytes?: () => number | null;
-  /** Refuses a generation before it starts (the memory guard). */
-  guard?: GenerationGuard;
-  /** Starts the engine process (default: child_process.fork; the Electron app passes a utilityProcess launcher). */
-  launcher?: EngineLauncher;
-  /** Restart the engine with the last model when it dies (default true). */
-  autoRestart?: boolean;
-  /** Where watchdog actions and engine deaths are reported (default console.error). */
-  log?: (msg: string) => void;
-  /** The CUDA/DirectML GPU index for the next load (settings.gpuDeviceId), read at each load; default 0. */
-  deviceId?: () => number | undefined;
-}
-
-const DEFAULT_CANCEL_TIMEOUT_MS = 30_000;
-const DEFAULT_UNLOAD_TIMEOUT_MS = 30_000;
-const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
-const DEFAULT_STALL_MS_CPU = 15 * 60_000;
-const DEFAULT_STALL_MS_GPU = 5 * 60_000;
-/** Restarts in a row without a successful generation before the host stops restarting by itself. */
-export const MAX_AUTO_RESTARTS = 3;
-/** How long a restart waits for the dead process to be gone (its memory returned) before it starts a new one. */
-const RESTART_WAIT_MS = 5_000;
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  hooks?: GenerateHooks;
-}
+export { EngineStoppedError, EngineWorkerError, MemoryLimitError } from './engine-host-errors';
+export { defaultMemoryCapBytes, MAX_AUTO_RESTARTS } from './engine-host-options';
+export type { EngineHostOptions, GenerateHooks, GenerationGuard } from './engine-host-options';
+export { pipelineSize, sameLoras } from './engine-host-requests';
 
 interface Generating {
   requestId: number;
@@ -106,23 +53,10 @@ interface Generating {
   cancelled: boolean;
 }
 
-export function defaultMemoryCapBytes(): number {
-  const constrained = (process as unknown as { constrainedMemory?(): number | undefined }).constrainedMemory?.();
-  const physical = totalmem();
-  const limit = constrained && constrained > 0 && constrained < physical ? constrained : physical;
-  return Math.floor(limit * 0.9);
-}
-
-function defaultStallMs(provider: string | undefined): number {
-  const env = Number(process.env.ATELIER_ENGINE_STALL_S);
-  if (Number.isFinite(env) && env > 0) return env * 1000;
-  return !provider || provider === 'cpu' ? DEFAULT_STALL_MS_CPU : DEFAULT_STALL_MS_GPU;
-}
-
 export class EngineHost {
   private conn: EngineConnection | null = null;
-  private readonly pending = new Map<number, Pending>();
-  private nextRequestId = 1;
+  /** Requests sent to the engine, waiting for its reply. */
+  private readonly requests = new PendingRequests();
   private loaded: LoadedInfo | null = null;
   private lastLoad: { folder: string; provider: ProviderChoice; lowMemory: boolean; loras?: EngineLoraLoad; deviceId?: number } | null = null;
   /** The preview decoder the app asked for, and whether the current engine process has it. */
@@ -264,7 +198,7 @@ export class EngineHost {
    * when unchanged; a TAESD graph that fails to load rejects and leaves the approximation in place.
    */
   async setPreviewDecoder(spec: PreviewDecoderSpec): Promise<PreviewDecoderInfo> {
-    if (this.previewSpecSent && sameSpec(spec, this.previewSpec)) return this.previewInfo;
+    if (this.previewSpecSent && samePreviewSpec(spec, this.previewSpec)) return this.previewInfo;
     this.previewSpec = { kind: 'approx' };
     this.previewInfo = { kind: 'approx' };
     this.previewSpecSent = true;
@@ -334,10 +268,7 @@ export class EngineHost {
     this.disarmWatchdogs();
     const generating = this.generating?.requestId;
     this.generating = null;
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.reject(id === generating ? cancelledError('Cancelled: the engine was closed') : new Error('The engine was closed'));
-    }
+    this.requests.failAll((id) => (id === generating ? cancelledError('Cancelled: the engine was closed') : new Error('The engine was closed')));
     if (!conn || !conn.alive) return;
     conn.endReason = 'it was closed';
     conn.send({ type: 'quit', requestId: 0 });
@@ -383,10 +314,7 @@ export class EngineHost {
     const g = this.generating;
     this.generating = null;
     const stopped = engineStopped(opts.stopped ?? `it ${reason}, so it was ended`, opts.restart && this.lastLoad !== null);
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.reject(id === g?.requestId && g.cancelled ? cancelledError(`Cancelled: the engine ${reason}, so it was stopped`) : stopped);
-    }
+    this.requests.failAll((id) => (id === g?.requestId && g.cancelled ? cancelledError(`Cancelled: the engine ${reason}, so it was stopped`) : stopped));
     conn.kill(`it ${reason}`);
     if (opts.restart) this.scheduleRestart(conn);
   }
@@ -403,10 +331,7 @@ export class EngineHost {
     const g = this.generating;
     this.generating = null;
     const err = engineStopped(g ? `${reason}, during the ${g.width}×${g.height} generation` : reason, willRestart);
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.reject(err);
-    }
+    this.requests.failAll(() => err);
     this.scheduleRestart(conn);
   }
 
@@ -448,22 +373,7 @@ export class EngineHost {
   }
 
   private request(msg: DistributiveOmit<HostToWorker, 'requestId'>, hooks?: GenerateHooks): { requestId: number; done: Promise<unknown> } {
-    const conn = this.ensureEngine();
-    const requestId = this.nextRequestId++;
-    const done = new Promise((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject, hooks });
-      // Keep this process alive while work is outstanding.
-      conn.child.ref();
-      conn.send({ ...msg, requestId } as HostToWorker);
-    });
-    return { requestId, done };
-  }
-
-  private settle(requestId: number): Pending | undefined {
-    const p = this.pending.get(requestId);
-    this.pending.delete(requestId);
-    if (this.pending.size === 0) this.conn?.child.unref();
-    return p;
+    return this.requests.send(this.ensureEngine(), msg, hooks);
   }
 
   private onMessage(conn: EngineConnection, msg: EngineToHost): void {
@@ -482,32 +392,16 @@ export class EngineHost {
           g.total = msg.total;
           this.armStallWatchdog();
         }
-        this.pending.get(msg.requestId)?.hooks?.onProgress?.(msg);
+        this.requests.hooks(msg.requestId)?.onProgress?.(msg);
         return;
       }
       case 'preview':
         if (this.generating?.requestId === msg.requestId) this.armStallWatchdog();
-        this.pending.get(msg.requestId)?.hooks?.onPreview?.(msg);
+        this.requests.hooks(msg.requestId)?.onPreview?.(msg);
         return;
-      case 'loaded':
-        this.settle(msg.requestId)?.resolve(msg.info);
-        return;
-      case 'unloaded':
-      case 'validated':
-        this.settle(msg.requestId)?.resolve(undefined);
-        return;
-      case 'preview-decoder-set':
-        this.settle(msg.requestId)?.resolve(msg.info);
-        return;
-      case 'gpus-probed':
-        this.settle(msg.requestId)?.resolve(msg.report);
-        return;
-      case 'generated':
-        this.settle(msg.requestId)?.resolve(msg.outcome);
-        return;
-      case 'error':
-        this.settle(msg.requestId)?.reject(new EngineWorkerError(msg.error, msg.loaded));
-        return;
+      default:
+        // A reply (loaded, generated, error…): settles the request it answers.
+        this.requests.answer(conn, msg);
     }
   }
 
@@ -520,37 +414,4 @@ export class EngineHost {
     const stopped = `${what} (it used ${formatBytes(conn.rss)}; the engine's limit is ${formatBytes(cap)}) — try low-memory mode, VAE tiling or a smaller size`;
     this.abandon(`went over its memory limit (${formatBytes(conn.rss)} > ${formatBytes(cap)})`, { restart: true, stopped });
   }
-}
-
-/** "The engine stopped: <reason>. It restarts by itself with the last model." */
-function engineStopped(reason: string, restarting: boolean): EngineStoppedError {
-  return new EngineStoppedError(`The engine stopped: ${reason}.${restarting ? ' It restarts by itself with the last model; queued jobs continue.' : ''}`);
-}
-
-/** The output size of a generation (what the messages about it name). */
-export function pipelineSize(pipeline: PipelineRequest): { width: number; height: number } {
-  return { width: pipeline.params.width, height: pipeline.params.height };
-}
-
-function seconds(ms: number): string {
-  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
-}
-
-/** Recognised as a cancel by the queue and the API (matched by name, like errors from the engine). */
-function cancelledError(message: string): Error {
-  return Object.assign(new Error(message), { name: 'CancelledError' });
-}
-
-function sameSpec(a: PreviewDecoderSpec, b: PreviewDecoderSpec): boolean {
-  if (a.kind === 'approx' || b.kind === 'approx') return a.kind === b.kind;
-  return a.path === b.path && a.provider === b.provider && a.budget === b.budget;
-}
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** Same LoRA set (files and weights, in order): no LoRAs and an empty list are the same. */
-export function sameLoras(a: EngineLoraLoad | undefined, b: EngineLoraLoad | undefined): boolean {
-  const x = a?.specs ?? [];
-  const y = b?.specs ?? [];
-  return x.length === y.length && x.every((s, i) => s.path === y[i].path && s.weight === y[i].weight && s.unetWeight === y[i].unetWeight);
 }

@@ -164,7 +164,9 @@ async function handle(msg: HostToWorker): Promise<void> {
         return;
       }
       const started = performance.now();
-      const decoder = await loadTaesdDecoder(spec.path, { provider: spec.provider });
+      // On the loaded model's GPU (settings.gpuDeviceId): previews decode the UNet's latents where they are.
+      const deviceId = current?.model.deviceId;
+      const decoder = await loadTaesdDecoder(spec.path, { provider: spec.provider, ...(deviceId !== undefined ? { deviceId } : {}) });
       taesd = { decoder, spec };
       const info = { kind: 'taesd' as const, path: decoder.modelPath, outputRange: decoder.outputRange, provider: decoder.provider, loadMs: performance.now() - started };
       post({ type: 'preview-decoder-set', requestId: msg.requestId, info });

@@ -8,6 +8,7 @@ import { detectSignature, type ModelSignature } from './model-signature';
 import { inspectModel, recommendedDefaults, type ComponentName, type ModelInfo, type RecommendedDefaults } from './model-info';
 import {
   createSession,
+  deviceIdUsed,
   SessionCreateError,
   type EngineSession,
   type ProviderChoice,
@@ -67,6 +68,8 @@ export interface LoadedModel {
   readonly providers: Partial<Record<ComponentName, string>>;
   readonly fallbacks: ComponentFallback[];
   readonly lowMemory: boolean;
+  /** The GPU index (CUDA device / DXGI adapter) the UNet's provider uses; absent on CPU and other providers. */
+  readonly deviceId?: number;
   /** Each graph's inputs and outputs as ONNX Runtime read them at load (also in low-memory mode). */
   readonly graphs: Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>;
   /** LoRAs merged into this load (match counts, hashes for `Lora hashes`, timings). */
@@ -219,6 +222,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
       providers,
       fallbacks,
       lowMemory,
+      ...(deviceIdUsed(providers.unet ?? 'cpu', opts.deviceId) !== undefined ? { deviceId: deviceIdUsed(providers.unet ?? 'cpu', opts.deviceId) } : {}),
       graphs: meta,
       ...(applied ? { loras: { reports: applied.reports, hashes: applied.hashes, copies: applied.copies, mergeMs: applied.mergeMs, sessionMs: loraSessionMs } } : {}),
       hasComponent: (name) => Boolean(info.components[name]),

@@ -4,6 +4,11 @@
  * runtime (or its version quirks: Float16Array vs Uint16Array, metadata shape)
  * is handled in one place.
  *
+ * What needs no runtime lives beside it and is re-exported from here, so importers are unchanged:
+ * engine-session.ts (the `EngineSession` / `EngineTensor` types, provider names, SessionCreateError),
+ * provider-probe.ts (which providers and GPU indices can run here; this file hands it the runtime)
+ * and gpu-residency.ts (which WebGPU inputs stay parked on the GPU; this file does the upload).
+ *
  * Session options per provider are built by one pure function, `sessionOptionsFor`, so what is
  * passed to `InferenceSession.create` is unit-tested for every provider (test/engine/ort-backend.test.ts).
  * Facts per provider are those of onnxruntime-node 1.30 (its typings, lib/ and binaries):
@@ -19,14 +24,34 @@
  *    UNet's `encoder_hidden_states` is parked on the GPU once per prompt (see `GpuResidency`).
  *  - `freeDimensionOverrides` is declared in the typings but the Node binding ignores it: not used.
  */
-import { PROVIDER_NAMES, type ExecutionProviderName } from '../../common/providers';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { identityModel, ONNX_TYPE } from './doctor/onnx-encode';
 import { hasStaticInputs, readOnnxFile } from './doctor/onnx-proto';
+import {
+  parseProviderChoice,
+  PROVIDER_PREFERENCE,
+  SessionCreateError,
+  type CreateSessionOptions,
+  type EngineSession,
+  type EngineTensor,
+  type EngineTensorType,
+  type ExecutionProviderInfo,
+  type ProviderFallback,
+  type ProviderName,
+  type TensorInfo,
+} from './engine-session';
 import { float16Bits } from './float16';
+import { GpuResidency, UPLOAD_TYPES } from './gpu-residency';
+import { createProviderProbes, deviceIdUsed, firstLine } from './provider-probe';
+
+// Re-exported: importers keep reaching the whole session API here.
+export { parseProviderChoice, PROVIDER_PREFERENCE, SessionCreateError } from './engine-session';
+export type { CreateSessionOptions, EngineSession, EngineTensor, EngineTensorType, ExecutionProviderInfo, ProviderChoice, ProviderFallback, ProviderName, TensorInfo } from './engine-session';
+export { GpuResidency } from './gpu-residency';
+export { deviceIdUsed, type GpuDeviceProbe } from './provider-probe';
 
 /** onnxruntime-node 1.30 ships no darwin/x64 binary: an Intel Mac cannot load the engine at all. */
 export const INTEL_MAC_MESSAGE =
@@ -67,92 +92,6 @@ function ortOrThrow(): typeof Ort {
 // ORT's global logger prints provider-load failures (missing CUDA libraries…) to stderr before
 // the exception we catch and record; keep the console for real problems only.
 if (loaded.ort) loaded.ort.env.logLevel = (process.env.ATELIER_ORT_LOG_LEVEL as typeof Ort.env.logLevel) ?? 'fatal';
-
-export type ProviderName = ExecutionProviderName;
-export type ProviderChoice = 'auto' | ProviderName;
-
-/** Order of preference for `provider: 'auto'`. */
-export const PROVIDER_PREFERENCE: readonly ProviderName[] = PROVIDER_NAMES;
-const PROVIDER_CHOICES: readonly ProviderChoice[] = Object.freeze(['auto', ...PROVIDER_PREFERENCE]);
-
-// float64: ControlNet exports take `conditioning_scale` as a double (OnnxStack/axodox).
-export type EngineTensorType = 'float32' | 'float16' | 'int32' | 'int64' | 'float64';
-
-export interface EngineTensor {
-  type: EngineTensorType;
-  /** float16 data is raw IEEE bits in a Uint16Array (see float16.ts). */
-  data: Float32Array | Uint16Array | Int32Array | BigInt64Array | Float64Array;
-  dims: number[];
-}
-
-export interface TensorInfo {
-  name: string;
-  /** ORT element type ('float32', 'float16', 'int64', …); 'unknown' for non-tensors. */
-  type: string;
-  /** Static dims as numbers, symbolic dims as their names; [] for scalars. */
-  shape: Array<number | string>;
-}
-
-export interface ProviderFallback {
-  provider: string;
-  reason: string;
-}
-
-export interface EngineSession {
-  readonly modelPath: string;
-  readonly inputs: readonly TensorInfo[];
-  readonly outputs: readonly TensorInfo[];
-  /** Execution provider the session actually runs on. */
-  readonly provider: ProviderName;
-  /** CUDA/DML device (adapter) index the session runs on; undefined for other providers. */
-  readonly deviceId?: number;
-  /** Providers tried before `provider`, with the error each one gave. */
-  readonly fallbacks: readonly ProviderFallback[];
-  /** Total milliseconds spent inside `session.run` since creation. */
-  readonly runMs: number;
-  /** Number of completed `run` calls. */
-  readonly runCount: number;
-  run(feeds: Record<string, EngineTensor>): Promise<Record<string, EngineTensor>>;
-  release(): Promise<void>;
-}
-
-export interface CreateSessionOptions {
-  provider?: ProviderChoice;
-  /** intra-op threads (ORT default: all cores). */
-  threads?: number;
-  /** CUDA/DML device index (DML: DXGI adapter index; 0 = the system's default adapter). */
-  deviceId?: number;
-  /**
-   * Trade speed for peak memory: no CPU arena (it grows to the largest run's working set and never
-   * shrinks) and no memory-pattern pre-planning (it allocates the whole plan up front).
-   */
-  lowMemory?: boolean;
-  /**
-   * WebGPU only: inputs kept on the GPU between runs when the same tensor is fed again unchanged
-   * (default `['encoder_hidden_states']`: the prompt embeddings every UNet step reuses). `[]` turns it off.
-   */
-  residentInputs?: readonly string[];
-}
-
-export interface ExecutionProviderInfo {
-  name: ProviderName;
-  /** false when the provider's native libraries are installed separately (CUDA on Linux). */
-  bundled: boolean;
-}
-
-/** Thrown when no provider could create the session; carries each provider's reason. */
-export class SessionCreateError extends Error {
-  override name = 'SessionCreateError';
-  constructor(
-    readonly modelPath: string,
-    readonly attempts: ProviderFallback[],
-  ) {
-    super(
-      `Could not create an ONNX Runtime session for ${modelPath}: ` +
-        attempts.map((a) => `[${a.provider}] ${a.reason}`).join('; '),
-    );
-  }
-}
 
 /** Providers this onnxruntime-node build reports, in order of preference (cuda → dml → coreml → webgpu → cpu); [] when the runtime cannot load. */
 export function listExecutionProviders(): ExecutionProviderInfo[] {
@@ -242,22 +181,9 @@ export function uploadSessionOptions(): Ort.InferenceSession.SessionOptions {
   };
 }
 
-function firstLine(msg: string): string {
-  // ORT errors carry the source path prefix; keep the human part, trimmed.
-  const m = msg.replace(/\s+/g, ' ').trim();
-  return m.length > 500 ? `${m.slice(0, 500)}…` : m;
-}
-
 function tensorInfo(meta: Ort.InferenceSession.ValueMetadata): TensorInfo {
   if (!meta.isTensor) return { name: meta.name, type: 'unknown', shape: [] };
   return { name: meta.name, type: meta.type, shape: [...meta.shape] };
-}
-
-/** Validate a provider name coming from config / CLI. */
-export function parseProviderChoice(value: string | undefined): ProviderChoice {
-  const v = (value ?? 'auto').toLowerCase();
-  if ((PROVIDER_CHOICES as readonly string[]).includes(v)) return v as ProviderChoice;
-  throw new Error(`Unknown execution provider "${value}". Valid: ${PROVIDER_CHOICES.join(', ')}.`);
 }
 
 /** Graph facts for the options (read from the file's headers only; weights are never read). */
@@ -293,7 +219,7 @@ export async function createSession(modelPath: string, opts: CreateSessionOption
       attempts.push({ provider, reason: 'not available in this onnxruntime-node build' });
       continue;
     }
-    const knownBroken = UNUSABLE_PROVIDERS.get(provider) ?? missingRuntime(provider);
+    const knownBroken = probes.knownProblem(provider);
     if (knownBroken) {
       attempts.push({ provider, reason: knownBroken });
       continue;
@@ -308,8 +234,7 @@ export async function createSession(modelPath: string, opts: CreateSessionOption
     } catch (err) {
       const reason = firstLine(err instanceof Error ? err.message : String(err));
       attempts.push({ provider, reason });
-      // A provider whose runtime cannot initialise at all fails the same way for every model: remember it.
-      if (provider !== 'cpu' && PROVIDER_INIT_FAILURE.test(reason)) UNUSABLE_PROVIDERS.set(provider, reason);
+      probes.noteCreateFailure(provider, reason);
     }
   }
   throw new SessionCreateError(modelPath, attempts);
@@ -326,25 +251,7 @@ export async function createCpuSessionFromBytes(label: string, bytes: Uint8Array
   return new OrtEngineSession(label, session, 'cpu', [], undefined, []);
 }
 
-/**
- * Cheap up-front checks for provider runtimes that are certainly absent, so `auto` does not pay
- * (and print) a failed native initialisation for them: the CUDA provider library is downloaded at
- * install time only on machines with an NVIDIA GPU; Dawn's WebGPU on Linux needs Vulkan.
- */
-function missingRuntime(provider: ProviderName): string | undefined {
-  if (provider === 'cuda' && process.platform === 'linux') {
-    const binDir = ortBinaryDir();
-    if (binDir && !existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'))) {
-      return 'CUDA provider not installed (npm install fetches it online on machines with an NVIDIA GPU)';
-    }
-  }
-  if (provider === 'webgpu' && process.platform === 'linux') {
-    const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64'];
-    if (!dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')))) return 'WebGPU needs Vulkan (libvulkan.so.1 not found)';
-  }
-  return undefined;
-}
-
+/** The folder of ORT's native libraries for this platform (where the CUDA provider library lands), or null. */
 function ortBinaryDir(): string | null {
   try {
     const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
@@ -354,102 +261,17 @@ function ortBinaryDir(): string | null {
   }
 }
 
-/** Providers whose native runtime failed to initialise in this process (library missing, no adapter). */
-const UNUSABLE_PROVIDERS = new Map<ProviderName, string>();
-const PROVIDER_INIT_FAILURE = /failed to load shared library|backend not found|no available backend|failed to get a webgpu adapter|cuda driver|libcud/i;
-
-const probes = new Map<ProviderName, Promise<{ ok: boolean; reason?: string }>>();
-
-/**
- * Whether a provider can create a session on this machine: the build must report it, its runtime
- * must be present (CUDA libraries, Vulkan), and a one-node Identity graph must load on it (catches
- * "no WebGPU adapter", a CUDA driver mismatch…). Tried once per process.
- */
-export function probeProvider(provider: ProviderName): Promise<{ ok: boolean; reason?: string }> {
-  let p = probes.get(provider);
-  if (!p) {
-    p = (async () => {
-      if (!loaded.ort) return { ok: false, reason: loaded.problem ?? 'ONNX Runtime is not available' };
-      if (!listExecutionProviders().some((x) => x.name === provider)) return { ok: false, reason: 'not available in this onnxruntime-node build' };
-      const known = UNUSABLE_PROVIDERS.get(provider) ?? missingRuntime(provider);
-      if (known) return { ok: false, reason: known };
-      try {
-        const s = await loaded.ort.InferenceSession.create(identityModel(ONNX_TYPE.float32), sessionOptionsFor(provider));
-        await s.release();
-        return { ok: true };
-      } catch (err) {
-        const reason = firstLine(err instanceof Error ? err.message : String(err));
-        if (provider !== 'cpu') UNUSABLE_PROVIDERS.set(provider, reason);
-        return { ok: false, reason };
-      }
-    })();
-    probes.set(provider, p);
-  }
-  return p;
-}
-
-/**
- * The checks `probeProvider` makes before creating anything: reported by the build, runtime files
- * present, not already failed in this process. Creates no session (no CUDA context, no Dawn device),
- * so it is what long-lived processes that do not run models (the API side) should use.
- */
-export function providerLooksUsable(provider: ProviderName): { ok: boolean; reason?: string } {
-  if (!loaded.ort) return { ok: false, reason: loaded.problem ?? 'ONNX Runtime is not available' };
-  if (!listExecutionProviders().some((x) => x.name === provider)) return { ok: false, reason: 'not available in this onnxruntime-node build' };
-  const known = UNUSABLE_PROVIDERS.get(provider) ?? missingRuntime(provider);
-  return known ? { ok: false, reason: known } : { ok: true };
-}
-
-/** The provider `auto` ends up on here: the first in preference order whose probe succeeds (cpu at worst). */
-export async function autoProvider(): Promise<ProviderName> {
-  for (const p of listExecutionProviders()) if ((await probeProvider(p.name)).ok) return p.name;
-  return 'cpu';
-}
-
-/** The GPU index a session on `provider` runs on: `deviceId` (default 0) for CUDA and DirectML, undefined for the rest. */
-export function deviceIdUsed(provider: string, deviceId: number | undefined): number | undefined {
-  return provider === 'cuda' || provider === 'dml' ? (deviceId ?? 0) : undefined;
-}
-
-export interface GpuDeviceProbe {
-  provider: ProviderName;
-  /** false: the provider cannot run here at all; `reason` says why and no index was tried. */
-  available: boolean;
-  reason?: string;
-  devices: { deviceId: number; ok: boolean; reason?: string }[];
-}
-
-/**
- * Which GPU indices a CUDA or DirectML session can start on. onnxruntime-node cannot enumerate
- * DXGI adapters or CUDA devices, so each index 0..count-1 gets a one-node Identity session (the
- * provider is created, and fails, per device: an index with no GPU behind it is refused there).
- * Failures here never mark the provider unusable: only that index is.
- */
-export async function probeGpuDevices(provider: ProviderName, count = 8): Promise<GpuDeviceProbe> {
-  if (provider !== 'cuda' && provider !== 'dml') {
-    return { provider, available: false, reason: `${provider} chooses its device itself; a GPU index applies to CUDA and DirectML only`, devices: [] };
-  }
-  const usable = providerLooksUsable(provider);
-  if (!usable.ok) return { provider, available: false, reason: `${provider} is not available here: ${usable.reason}`, devices: [] };
-  const ort = ortOrThrow();
-  const devices: GpuDeviceProbe['devices'] = [];
-  for (let deviceId = 0; deviceId < count; deviceId++) {
-    try {
-      const s = await ort.InferenceSession.create(identityModel(ONNX_TYPE.float32), sessionOptionsFor(provider, { deviceId }));
-      await s.release();
-      devices.push({ deviceId, ok: true });
-    } catch (err) {
-      devices.push({ deviceId, ok: false, reason: firstLine(err instanceof Error ? err.message : String(err)) });
-    }
-  }
-  return { provider, available: true, devices };
-}
-
-/** Forget cached provider-initialisation failures (tests, or after the user installs CUDA). */
-export function resetProviderCache(): void {
-  UNUSABLE_PROVIDERS.clear();
-  probes.clear();
-}
+/** The provider probes of this process (provider-probe.ts), over this runtime. */
+const probes = createProviderProbes({
+  unavailable: () => (loaded.ort ? null : (loaded.problem ?? 'ONNX Runtime is not available')),
+  listExecutionProviders,
+  async openIdentitySession(provider, opts) {
+    const s = await ortOrThrow().InferenceSession.create(identityModel(ONNX_TYPE.float32), sessionOptionsFor(provider, opts));
+    await s.release();
+  },
+  binaryDir: ortBinaryDir,
+});
+export const { probeProvider, providerLooksUsable, autoProvider, probeGpuDevices, resetProviderCache } = probes;
 
 // ------------------------------------------------------------------------------ tensors (fp16 in both worlds)
 
@@ -504,7 +326,6 @@ function fromOrtTensor(name: string, t: Ort.Tensor): EngineTensor {
 
 // ------------------------------------------------------------------------------ WebGPU residency
 
-const UPLOAD_TYPES: Partial<Record<EngineTensorType, number>> = { float32: ONNX_TYPE.float32, float16: ONNX_TYPE.float16 };
 /** One Identity session per element type, shared by every WebGPU session of the process (they share Dawn context 0). */
 const uploaders = new Map<EngineTensorType, Promise<Ort.InferenceSession>>();
 
@@ -518,67 +339,9 @@ function uploader(type: EngineTensorType): Promise<Ort.InferenceSession> {
   return u;
 }
 
-function bytesOf(data: EngineTensor['data']): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
-}
-
-/**
- * Keeps chosen inputs of a WebGPU session on the GPU: the first time a tensor is fed it runs
- * through an Identity session whose output stays a `gpu-buffer`, and that buffer is fed on every
- * later run while the bytes are unchanged (the denoise loop feeds the same prompt embeddings each
- * step). A handful of entries at most; any failure turns it off for the session, feeds go by CPU.
- */
-export class GpuResidency {
-  private readonly entries = new Map<EngineTensor, { snapshot: Uint8Array; gpu: Ort.Tensor }>();
-  private disabled = false;
-  static readonly MAX_ENTRIES = 4;
-  /** Uploads done so far (tests, gpu-check). */
-  uploads = 0;
-
-  constructor(
-    private readonly names: ReadonlySet<string>,
-    private readonly upload: (name: string, t: EngineTensor) => Promise<Ort.Tensor> = async (name, t) => (await (await uploader(t.type)).run({ x: toOrtTensor(name, t) })).y,
-  ) {}
-
-  get active(): boolean {
-    return !this.disabled;
-  }
-
-  async feed(name: string, t: EngineTensor): Promise<Ort.Tensor | null> {
-    if (this.disabled || !this.names.has(name) || !UPLOAD_TYPES[t.type]) return null;
-    const hit = this.entries.get(t);
-    if (hit && sameBytes(hit.snapshot, bytesOf(t.data))) return hit.gpu;
-    if (hit) this.drop(t);
-    try {
-      const gpu = await this.upload(name, t);
-      this.uploads++;
-      if (!gpu || gpu.location !== 'gpu-buffer') throw new Error(`upload returned a ${gpu?.location ?? 'missing'} tensor`);
-      if (this.entries.size >= GpuResidency.MAX_ENTRIES) this.drop(this.entries.keys().next().value!);
-      this.entries.set(t, { snapshot: bytesOf(t.data).slice(), gpu });
-      return gpu;
-    } catch {
-      this.disabled = true;
-      return null;
-    }
-  }
-
-  private drop(t: EngineTensor): void {
-    const e = this.entries.get(t);
-    this.entries.delete(t);
-    try {
-      e?.gpu.dispose();
-    } catch {
-      /* already gone */
-    }
-  }
-
-  clear(): void {
-    for (const t of [...this.entries.keys()]) this.drop(t);
-  }
+/** Parks a tensor on the GPU: runs it through the Identity session whose output stays a `gpu-buffer`. */
+async function uploadToGpu(name: string, t: EngineTensor): Promise<Ort.Tensor> {
+  return (await (await uploader(t.type)).run({ x: toOrtTensor(name, t) })).y;
 }
 
 class OrtEngineSession implements EngineSession {
@@ -588,7 +351,7 @@ class OrtEngineSession implements EngineSession {
   runMs = 0;
   runCount = 0;
   private session: Ort.InferenceSession | null;
-  private readonly residency: GpuResidency | null;
+  private readonly residency: GpuResidency<Ort.Tensor> | null;
 
   constructor(
     readonly modelPath: string,
@@ -603,7 +366,7 @@ class OrtEngineSession implements EngineSession {
     this.outputs = Object.freeze(session.outputMetadata.map(tensorInfo));
     this.fallbacks = Object.freeze([...fallbacks]);
     const names = new Set(residentInputs.filter((n) => this.inputs.some((i) => i.name === n)));
-    this.residency = names.size > 0 ? new GpuResidency(names) : null;
+    this.residency = names.size > 0 ? new GpuResidency(names, uploadToGpu) : null;
   }
 
   async run(feeds: Record<string, EngineTensor>): Promise<Record<string, EngineTensor>> {

@@ -49,7 +49,7 @@ function staticDim(info: TensorInfo, axis: number): number | null {
 }
 
 /** Open an upscaler graph and learn its I/O contract (probing a blank tile when the shapes are symbolic). */
-export async function openUpscaler(modelPath: string, opts: { provider?: ProviderChoice; threads?: number } = {}): Promise<Upscaler> {
+export async function openUpscaler(modelPath: string, opts: { provider?: ProviderChoice; threads?: number; deviceId?: number } = {}): Promise<Upscaler> {
   const session = await createSession(modelPath, opts);
   try {
     return await describeUpscaler(session);

@@ -7,6 +7,9 @@ export class LibraryError extends Error {
   }
 }
 
+/** Something the caller named (a generation, a board, a project) is not there: the API's `not_found`. */
+export class LibraryNotFoundError extends LibraryError {}
+
 /** The database was written by a newer Atelier than this one. */
 export class SchemaTooNewError extends LibraryError {
   constructor(readonly path: string, readonly foundVersion: number, readonly supportedVersion: number) {

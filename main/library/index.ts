@@ -4,7 +4,7 @@ export { ProjectRegistry, type RegisteredProject, REGISTRY_FILE, DEFAULT_PROJECT
 export { parseInfotext, formatInfotext, infotextToParams, schedulerToA1111, a1111ToScheduler, type ParsedInfotext } from './infotext';
 export { readImageMetadata, readImageMetadataWithCredentials, type ImageMetadata, type ImageMetadataWithCredentials, type MetadataSource } from './image-metadata';
 export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, migrationHash, type Migration } from './migrations';
-export { LibraryError, SchemaTooNewError, MigrationChangedError, ProjectLockedError, ProjectClosedError } from './errors';
+export { LibraryError, LibraryNotFoundError, SchemaTooNewError, MigrationChangedError, ProjectLockedError, ProjectClosedError } from './errors';
 export { ulid } from './ids';
 export { moveGenerations, projectModelIds, type MoveResult } from './move';
 export { encodeGenerationPng, type AtelierDocument } from './project-files';

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { LibraryError } from './errors';
+import { LibraryError, LibraryNotFoundError } from './errors';
 import { writeFileAtomic } from './project-files';
 import type { ProjectLibrary } from './project-library';
 
@@ -74,7 +74,7 @@ export async function moveGenerations(
   const byId = src.prepare('SELECT * FROM generations WHERE id = ?');
   const rows: Row[] = unique.map((id) => {
     const row = byId.get(id) as Row | undefined;
-    if (!row) throw new LibraryError(`generation ${id} does not exist in this project`);
+    if (!row) throw new LibraryNotFoundError(`generation ${id} does not exist in this project`);
     return row;
   });
   if (rows.length === 0) return { moved: [], cutLinks: 0 };

@@ -1,6 +1,6 @@
 /** Ratings, flags, notes, tags, boards and the trash: small transactional writes. */
 import type Database from 'better-sqlite3';
-import { LibraryError } from './errors';
+import { LibraryError, LibraryNotFoundError } from './errors';
 import { ulid } from './ids';
 import type { Board, Flag } from './types';
 
@@ -45,7 +45,7 @@ export class OrganisationStore {
   }
 
   private requireAll(ids: string[]): void {
-    for (const id of ids) if (!this.s.exists.get(id)) throw new LibraryError(`generation ${id} does not exist in this project`);
+    for (const id of ids) if (!this.s.exists.get(id)) throw new LibraryNotFoundError(`generation ${id} does not exist in this project`);
   }
 
   setRating(ids: string | string[], rating: number): void {
@@ -110,7 +110,7 @@ export class OrganisationStore {
   renameBoard(boardId: string, name: string): void {
     const n = name.trim();
     if (!n) throw new LibraryError('board name must not be empty');
-    if (this.s.boardRename.run(n, boardId).changes === 0) throw new LibraryError(`board ${boardId} does not exist`);
+    if (this.s.boardRename.run(n, boardId).changes === 0) throw new LibraryNotFoundError(`board ${boardId} does not exist`);
   }
 
   deleteBoard(boardId: string): void {
@@ -127,7 +127,7 @@ export class OrganisationStore {
 
   addToBoard(boardId: string, ids: string | string[]): void {
     this.db.transaction((all: string[]) => {
-      if (!this.s.boardExists.get(boardId)) throw new LibraryError(`board ${boardId} does not exist`);
+      if (!this.s.boardExists.get(boardId)) throw new LibraryNotFoundError(`board ${boardId} does not exist`);
       this.requireAll(all);
       const now = Date.now();
       for (const id of all) this.s.boardAdd.run(boardId, now, id);

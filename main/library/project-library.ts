@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { LibraryError, ProjectClosedError } from './errors';
+import { LibraryError, LibraryNotFoundError, ProjectClosedError } from './errors';
 import { ulid } from './ids';
 import { acquireProjectLock, type AcquiredLock } from './lock';
 import { LATEST_SCHEMA_VERSION, currentSchemaVersion, migrate } from './migrations';
@@ -128,7 +128,7 @@ export class ProjectLibrary {
   static async open(projectDir: string, opts: OpenOptions = {}): Promise<ProjectLibrary> {
     const dir = path.resolve(projectDir);
     const file = path.join(dir, LIBRARY_FILE);
-    if (!fs.existsSync(file)) throw new LibraryError(`${dir} is not an Atelier project: ${LIBRARY_FILE} not found`);
+    if (!fs.existsSync(file)) throw new LibraryNotFoundError(`${dir} is not an Atelier project: ${LIBRARY_FILE} not found`);
     const lock = acquireProjectLock(dir);
     let db: Database.Database | null = null;
     try {
@@ -224,7 +224,7 @@ export class ProjectLibrary {
       const signed = origin.origin === 'imported' && origin.original
         ? await this.provenance.signImport(file, { id, original: origin.original, projectDir: this.dir })
         : await this.provenance.signGeneration(file, { id, params, disclosure: this.credentialsDisclosure(), parent: await this.parentFile(params.parentId), projectDir: this.dir });
-      parts = [signed.bytes];
+      parts = signed.parts ?? [signed.bytes];
     }
     const hash = await writeImageContentAddressed(this.dir, parts, { durable: this.durable });
 
@@ -260,7 +260,7 @@ export class ProjectLibrary {
    */
   async thumbnail(id: string): Promise<string> {
     const row = this.stmts.byId.get(id) as GenerationRow | undefined;
-    if (!row) throw new LibraryError(`generation ${id} does not exist in this project`);
+    if (!row) throw new LibraryNotFoundError(`generation ${id} does not exist in this project`);
     await this.pendingThumbs.get(row.image_hash);
     const target = this.thumbPath(row.image_hash);
     if (!(await fileExists(target))) {
@@ -293,7 +293,7 @@ export class ProjectLibrary {
   }
 
   saveReceipt(id: string, receipt: Receipt): void {
-    if (!this.stmts.exists.get(id)) throw new LibraryError(`generation ${id} does not exist in this project`);
+    if (!this.stmts.exists.get(id)) throw new LibraryNotFoundError(`generation ${id} does not exist in this project`);
     writeReceipt(this.dir, id, receipt);
   }
 

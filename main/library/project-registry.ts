@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LibraryError } from './errors';
+import { LibraryError, LibraryNotFoundError } from './errors';
 import { PROJECT_EXTENSION, ProjectLibrary, projectFolderName, type OpenOptions } from './project-library';
 import { Provenance } from '../provenance';
 
@@ -117,7 +117,7 @@ export class ProjectRegistry {
 
   private require(id: string): RegisteredProject {
     const p = this.data.projects.find((x) => x.id === id);
-    if (!p) throw new LibraryError(`no project with id ${id} in the registry`);
+    if (!p) throw new LibraryNotFoundError(`no project with id ${id} in the registry`);
     return p;
   }
 

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { LibraryError } from './errors';
+import { LibraryError, LibraryNotFoundError } from './errors';
 import { buildExifUserComment, buildXmp, insertJpegExif, insertWebpExif } from './exif';
 import { readImageMetadata, type MetadataSource } from './image-metadata';
 import { formatInfotext } from './infotext';
@@ -145,7 +145,7 @@ export async function exportGenerations(host: TransferHost, opts: ExportOptions)
   if (opts.ids) {
     records = opts.ids.map((id) => {
       const r = host.get(id);
-      if (!r) throw new LibraryError(`cannot export ${id}: no such generation in this project`);
+      if (!r) throw new LibraryNotFoundError(`cannot export ${id}: no such generation in this project`);
       return r;
     });
   } else if (opts.boardId) {

@@ -1,16 +1,34 @@
 /**
  * DownloadJob: one model download, from planning to atomic install. Created by
  * ModelDownloader.start(); emits `progress`, `state` and `file` events; pause/resume/cancel.
+ * This file is the job's state machine (preparing → downloading → validating → installing, with
+ * pause/resume/cancel/abort and progress reporting); the bytes move in download-transfer.ts and the
+ * staging folder (state file, lock, final move) is kept in download-staging.ts.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-import { HubError } from './hub-client';
+import { mkdir, rm } from 'node:fs/promises';
+import type { ModelKind } from './catalog';
+import {
+  DownloadError,
+  STATE_FILE,
+  dedupeFiles,
+  exists,
+  formatBytes,
+  sizeOf,
+  toDownloadError,
+  type DownloadFileSpec,
+  type DownloadProgress,
+  type DownloadRequest,
+  type DownloadResult,
+  type DownloadState,
+  type FileProgress,
+  type ResolvedDownloaderOptions,
+} from './download-support';
+import { StagingFolder } from './download-staging';
+import { downloadAll, type TransferContext } from './download-transfer';
+import type { HubClient } from './hub-client';
 import { checkPipelineFolder, detectFamily } from './layout';
 import { assertSafeModelId, writeManifest, type ModelManifest } from './manifest';
-import type { ModelKind } from './catalog';
-import type { HubClient } from './hub-client';
-import type { ResolvedDownloaderOptions } from './download-support';
 
 /** What a job needs from the downloader that runs it (ModelDownloader satisfies it). */
 export interface DownloadHost {
@@ -20,28 +38,6 @@ export interface DownloadHost {
   stagingDir(id: string): string;
   installDir(id: string): string;
 }
-import {
-  DownloadError,
-  PART_SUFFIX,
-  STAGING_DIR,
-  STATE_FILE,
-  dedupeFiles,
-  exists,
-  formatBytes,
-  ioError,
-  sha256File,
-  sizeOf,
-  sleep,
-  toDownloadError,
-  type DownloadFileSpec,
-  type DownloadProgress,
-  type DownloadRequest,
-  type DownloadResult,
-  type DownloadState,
-  type FileProgress,
-  type StagingState,
-} from './download-support';
-import { StagingLock } from './staging-lock';
 
 /** Reasons an in-flight run is interrupted. */
 const PAUSE = Symbol('pause');
@@ -68,9 +64,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
   #bytesReceived = 0;
   #samples: Array<{ t: number; bytes: number }> = [];
   #lastEmit = 0;
-  #stateWrite: Promise<void> = Promise.resolve();
-  #verified = new Set<string>();
-  #lock: StagingLock | undefined;
+  readonly #staging: StagingFolder;
 
   constructor(dl: DownloadHost, request: DownloadRequest, signal?: AbortSignal) {
     super();
@@ -79,6 +73,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     this.id = request.id;
     this.#req = { ...request, revision: request.revision ?? 'main', files: dedupeFiles(request.files) };
     this.#files = this.#req.files.map((f) => ({ path: f.path, state: 'pending', bytesDone: 0, bytesTotal: f.size ?? f.sizeHint }));
+    this.#staging = new StagingFolder(dl.stagingDir(this.id), this.#req, (pid) => this.#busyError(pid));
     if (signal) {
       if (signal.aborted) this.#stop(SHUTDOWN);
       else signal.addEventListener('abort', () => this.#stop(SHUTDOWN), { once: true });
@@ -175,10 +170,6 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     this.#emitProgress();
   }
 
-  get #staging(): string {
-    return this.#dl.stagingDir(this.id);
-  }
-
   async #main(): Promise<DownloadResult> {
     try {
       for (;;) {
@@ -203,32 +194,22 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
       }
     } catch (err) {
       const e = toDownloadError(err);
-      await this.#stateWrite.catch(() => {});
-      if (!e.stagingKept && this.#lock?.held) await rm(this.#staging, { recursive: true, force: true }).catch(() => {});
+      await this.#staging.stateWritten().catch(() => {});
+      if (!e.stagingKept && this.#staging.lockHeld) await rm(this.#staging.dir, { recursive: true, force: true }).catch(() => {});
       this.#setState(e.code === 'cancelled' ? 'cancelled' : 'failed');
       throw e;
     } finally {
-      await this.#releaseLock();
+      await this.#staging.releaseLock();
     }
-  }
-
-  /** One download per staging folder, across processes (see StagingLock). */
-  async #acquireLock(): Promise<void> {
-    this.#lock ??= new StagingLock(this.#staging, (pid) => this.#busyError(pid));
-    await this.#lock.acquire();
   }
 
   #busyError(pid: number | undefined): DownloadError {
     return new DownloadError(`"${this.id}" is already being downloaded${pid ? ` (process ${pid})` : ''}; wait for it to finish or stop it first`, 'in-progress', true);
   }
 
-  async #releaseLock(): Promise<void> {
-    await this.#lock?.release();
-  }
-
   #stopError(): DownloadError {
     if (this.#stopReason === CANCEL) return new DownloadError(`download of ${this.id} cancelled; partial files deleted`, 'cancelled', false);
-    return new DownloadError(`download of ${this.id} interrupted; partial files kept in ${this.#staging}, start it again to resume`, 'aborted', true);
+    return new DownloadError(`download of ${this.id} interrupted; partial files kept in ${this.#staging.dir}, start it again to resume`, 'aborted', true);
   }
 
   async #attemptRun(): Promise<DownloadResult> {
@@ -239,25 +220,26 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     if (!this.#req.replace && (await exists(installDir))) {
       throw new DownloadError(`model "${this.id}" is already installed at ${installDir}; remove it first or pass replace`, 'already-installed', true);
     }
-    await mkdir(this.#staging, { recursive: true });
-    await this.#acquireLock();
-    await this.#loadOrResetState();
+    const staging = this.#staging;
+    await mkdir(staging.dir, { recursive: true });
+    await staging.acquireLock();
+    await staging.loadOrResetState();
     signal.throwIfAborted();
 
     // What is already on disk (verified files and partials) counts as done.
     for (const f of this.#files) {
       const spec = this.#spec(f.path);
-      const finalSize = this.#verified.has(f.path) ? await sizeOf(this.#finalPath(f.path)) : undefined;
+      const finalSize = staging.verified.has(f.path) ? await sizeOf(staging.finalPath(f.path)) : undefined;
       if (finalSize !== undefined && (spec.size === undefined || finalSize === spec.size)) {
         f.state = 'done';
         f.bytesDone = finalSize;
         f.bytesTotal = finalSize;
-      } else if ((await sizeOf(this.#partPath(f.path))) === undefined && (await this.#acceptUnrecorded(f, spec))) {
+      } else if ((await sizeOf(staging.partPath(f.path))) === undefined && (await staging.acceptUnrecorded(f, spec))) {
         // Verified and renamed, but the app stopped before the state file recorded it.
       } else {
-        this.#verified.delete(f.path);
+        staging.verified.delete(f.path);
         f.state = 'pending';
-        f.bytesDone = (await sizeOf(this.#partPath(f.path))) ?? 0;
+        f.bytesDone = (await sizeOf(staging.partPath(f.path))) ?? 0;
       }
     }
 
@@ -272,13 +254,13 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     }
 
     this.#setState('downloading');
-    await this.#downloadAll(signal);
+    await downloadAll(this.#transferContext(), this.#files, signal);
     signal.throwIfAborted();
 
     this.#setState('validating');
     const kind: ModelKind = this.#req.kind ?? (this.#req.files.some((f) => f.path === 'model_index.json') ? 'pipeline' : 'vae-decoder');
     if (kind === 'pipeline') {
-      const report = await checkPipelineFolder(this.#staging);
+      const report = await checkPipelineFolder(staging.dir);
       const problems = report.problems.filter((p) => !p.includes(STATE_FILE));
       if (problems.length > 0) {
         throw new DownloadError(`downloaded files do not form a loadable model:\n  ${problems.join('\n  ')}`, 'validation', false);
@@ -299,13 +281,13 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
       installedAt: new Date().toISOString(),
     };
     if (kind === 'pipeline' && !manifest.family) {
-      const family = await detectFamily(this.#staging);
+      const family = await detectFamily(staging.dir);
       if (family) manifest.family = family;
     }
-    await writeManifest(this.#staging, manifest);
+    await writeManifest(staging.dir, manifest);
     if (this.#dl.options.validate) {
       try {
-        await this.#dl.options.validate(this.#staging, { id: this.id, kind });
+        await this.#dl.options.validate(staging.dir, { id: this.id, kind });
       } catch (err) {
         throw new DownloadError(`model "${this.id}" failed validation and was not installed: ${(err as Error).message}`, 'validation', false, undefined, { cause: err });
       }
@@ -313,259 +295,26 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     signal.throwIfAborted();
 
     this.#setState('installing');
-    await this.#install(installDir);
+    await staging.install(installDir, this.#dl.modelsDir);
     this.#setState('done');
     return { id: this.id, path: installDir, manifest, bytesTotal, bytesReceived: this.#bytesReceived };
-  }
-
-  async #acceptUnrecorded(f: FileProgress, spec: DownloadFileSpec): Promise<boolean> {
-    const final = this.#finalPath(f.path);
-    const size = await sizeOf(final);
-    if (size === undefined) return false;
-    const ok = (spec.size === undefined || size === spec.size) && (!spec.sha256 || (await sha256File(final)) === spec.sha256);
-    if (!ok) {
-      await rm(final, { force: true });
-      return false;
-    }
-    f.state = 'done';
-    f.bytesDone = size;
-    f.bytesTotal = size;
-    this.#verified.add(f.path);
-    return true;
-  }
-
-  async #install(installDir: string): Promise<void> {
-    // Until here a crash (even during a long validation) resumes without re-downloading.
-    // The state file and the lock must not travel into the installed folder.
-    await this.#stateWrite;
-    await rm(path.join(this.#staging, STATE_FILE), { force: true });
-    await this.#releaseLock();
-    let trash: string | undefined;
-    if (await exists(installDir)) {
-      trash = path.join(this.#dl.modelsDir, STAGING_DIR, `.trash-${this.id}-${Date.now()}`);
-      await rename(installDir, trash);
-    }
-    try {
-      await rename(this.#staging, installDir);
-    } catch (err) {
-      if (trash) await rename(trash, installDir).catch(() => {});
-      throw new DownloadError(`could not move ${this.#staging} to ${installDir}: ${(err as Error).message}`, 'io', true, undefined, { cause: err });
-    }
-    if (trash) await rm(trash, { recursive: true, force: true });
   }
 
   #spec(p: string): DownloadFileSpec {
     return this.#req.files.find((f) => f.path === p)!;
   }
-  #finalPath(p: string): string {
-    return path.join(this.#staging, ...p.split('/'));
-  }
-  #partPath(p: string): string {
-    return this.#finalPath(p) + PART_SUFFIX;
-  }
 
-  /** Reuse the staging folder only when it was started for exactly this repo, revision and file list. */
-  async #loadOrResetState(): Promise<void> {
-    const file = path.join(this.#staging, STATE_FILE);
-    let prev: StagingState | undefined;
-    try {
-      prev = JSON.parse(await readFile(file, 'utf8')) as StagingState;
-    } catch {
-      prev = undefined;
-    }
-    const same =
-      prev?.version === 1 &&
-      prev.repo === this.#req.repo &&
-      prev.revision === this.#req.revision &&
-      JSON.stringify(prev.files) === JSON.stringify(this.#req.files);
-    if (!same) {
-      // Start over, keeping only our lock.
-      for (const name of await readdir(this.#staging)) {
-        if (path.join(this.#staging, name) !== this.#lock?.file) await rm(path.join(this.#staging, name), { recursive: true, force: true });
-      }
-      this.#verified = new Set();
-    } else {
-      this.#verified = new Set(prev!.verified);
-    }
-    await this.#persistState(prev && same ? prev.createdAt : new Date().toISOString());
-  }
-
-  #persistState(createdAt?: string): Promise<void> {
-    const write = async () => {
-      const file = path.join(this.#staging, STATE_FILE);
-      let created = createdAt;
-      if (!created) {
-        try {
-          created = (JSON.parse(await readFile(file, 'utf8')) as StagingState).createdAt;
-        } catch {
-          created = new Date().toISOString();
-        }
-      }
-      const state: StagingState = {
-        version: 1,
-        id: this.id,
-        repo: this.#req.repo,
-        revision: this.#req.revision,
-        files: this.#req.files,
-        verified: [...this.#verified].sort(),
-        createdAt: created,
-      };
-      await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2));
-      await rename(`${file}.tmp`, file);
+  #transferContext(): TransferContext {
+    return {
+      hub: this.#dl.hub,
+      options: this.#dl.options,
+      repo: this.#req.repo,
+      revision: this.#req.revision,
+      staging: this.#staging,
+      spec: (p) => this.#spec(p),
+      countBytes: (f, n) => this.#countBytes(f, n),
+      fileChanged: (f) => this.emit('file', { ...f }),
+      fileDone: () => this.#emitProgress(true),
     };
-    this.#stateWrite = this.#stateWrite.then(write, write);
-    return this.#stateWrite;
-  }
-
-  /** Run the file queue with the concurrency limit; the first fatal error stops the others. */
-  async #downloadAll(signal: AbortSignal): Promise<void> {
-    // Small files first: configs and tokenizers land early, the big weights follow.
-    const queue = this.#files.filter((f) => f.state !== 'done').sort((a, b) => (a.bytesTotal ?? 0) - (b.bytesTotal ?? 0));
-    const inner = new AbortController();
-    const onAbort = () => inner.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    let fatal: unknown;
-    const worker = async () => {
-      for (;;) {
-        if (fatal !== undefined || inner.signal.aborted) return;
-        const f = queue.shift();
-        if (!f) return;
-        try {
-          await this.#downloadFile(f, inner.signal);
-        } catch (err) {
-          if (fatal === undefined && !signal.aborted) {
-            fatal = err;
-            inner.abort(err);
-          }
-          return;
-        }
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.min(this.#dl.options.concurrency, Math.max(1, queue.length)) }, worker));
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-    if (signal.aborted) throw signal.reason;
-    if (fatal !== undefined) throw fatal;
-  }
-
-  async #downloadFile(f: FileProgress, signal: AbortSignal): Promise<void> {
-    const spec = this.#spec(f.path);
-    const part = this.#partPath(f.path);
-    await mkdir(path.dirname(part), { recursive: true });
-    let failures = 0;
-    for (;;) {
-      signal.throwIfAborted();
-      let offset = (await sizeOf(part)) ?? 0;
-      if (spec.size !== undefined && offset > spec.size) {
-        await truncate(part, 0);
-        offset = 0;
-      }
-      f.bytesDone = offset;
-      if (spec.size !== undefined && offset === spec.size && offset > 0) break;
-      f.state = 'downloading';
-      this.emit('file', { ...f });
-      let received = 0;
-      try {
-        received = await this.#transfer(f, spec, part, offset, signal);
-        break;
-      } catch (err) {
-        if (signal.aborted) throw signal.reason;
-        if (err instanceof HubError && err.status === 416) {
-          // Our partial is as long as (or longer than) the remote file: start over cleanly.
-          await truncate(part, 0).catch(() => {});
-        } else if (err instanceof HubError && err.code === 'offline') {
-          // No DNS answer / connection refused: the backoff loop would only make the user wait for
-          // the same answer. Fail now, partial files kept, so Retry resumes once back online.
-          throw toDownloadError(err, f.path);
-        } else if (!(err instanceof HubError && err.retryable)) {
-          throw toDownloadError(err, f.path);
-        }
-        failures = received > 0 ? 1 : failures + 1;
-        if (failures >= this.#dl.options.maxAttempts) {
-          throw new DownloadError(
-            `giving up on ${f.path} after ${failures} failed attempts: ${(err as Error).message}. Partial files are kept; start the download again to resume.`,
-            'network',
-            true,
-            f.path,
-            { cause: err },
-          );
-        }
-        const delay = Math.min(this.#dl.options.retryMaxMs, this.#dl.options.retryBaseMs * 2 ** (failures - 1));
-        await sleep(delay * (0.75 + Math.random() * 0.5), signal);
-      }
-    }
-    await this.#verify(f, spec, part);
-  }
-
-  /** One HTTP attempt; returns bytes received. Throws on failure (after closing the file). */
-  async #transfer(f: FileProgress, spec: DownloadFileSpec, part: string, offset: number, signal: AbortSignal): Promise<number> {
-    const res = await this.#dl.hub.openFile(this.#req.repo, this.#req.revision, f.path, { start: offset, signal });
-    let position = offset;
-    if (offset > 0 && !res.rangeHonored) {
-      // The server ignored our Range and is sending the whole file: restart this file from 0.
-      position = 0;
-      f.bytesDone = 0;
-    }
-    const expected = spec.size ?? res.totalSize;
-    if (expected !== undefined) f.bytesTotal = expected;
-    let fh: FileHandle | undefined;
-    let received = 0;
-    try {
-      fh = await open(part, position === 0 ? 'w' : 'r+');
-      for await (const chunk of res.body) {
-        if (expected !== undefined && position + chunk.length > expected) {
-          throw new DownloadError(`${f.path}: the server sent more than the expected ${expected} bytes (${res.url}); the file changed upstream or the catalog is outdated`, 'size-mismatch', false, f.path);
-        }
-        try {
-          await this.#dl.options.writeChunk(fh, chunk, position);
-        } catch (err) {
-          throw ioError(err, f.path, part);
-        }
-        position += chunk.length;
-        received += chunk.length;
-        this.#countBytes(f, chunk.length);
-      }
-    } catch (err) {
-      // Never await this: undici may not settle a cancel on a body that was aborted mid-read.
-      void res.cancel();
-      throw err;
-    } finally {
-      await fh?.close().catch(() => {});
-    }
-    if (expected !== undefined && position < expected) {
-      throw new HubError(`connection closed early for ${res.url} at ${position} of ${expected} bytes`, 'network', res.url);
-    }
-    if (expected === undefined) f.bytesTotal = position;
-    return received;
-  }
-
-  async #verify(f: FileProgress, spec: DownloadFileSpec, part: string): Promise<void> {
-    f.state = 'verifying';
-    this.emit('file', { ...f });
-    const size = (await sizeOf(part)) ?? 0;
-    if (spec.size !== undefined && size !== spec.size) {
-      throw new DownloadError(`${f.path}: size mismatch, expected ${spec.size} bytes, got ${size}; the download was discarded`, 'size-mismatch', false, f.path);
-    }
-    if (spec.sha256) {
-      const actual = await sha256File(part);
-      if (actual !== spec.sha256.toLowerCase()) {
-        throw new DownloadError(
-          `checksum mismatch for ${f.path}: expected sha256 ${spec.sha256}, got ${actual}; the download was discarded. Try again; if it repeats, the upstream file changed or the catalog entry is outdated.`,
-          'checksum',
-          false,
-          f.path,
-        );
-      }
-    }
-    await rename(part, this.#finalPath(f.path));
-    f.state = 'done';
-    f.bytesDone = size;
-    f.bytesTotal = size;
-    this.#verified.add(f.path);
-    await this.#persistState();
-    this.emit('file', { ...f });
-    this.#emitProgress(true);
   }
 }

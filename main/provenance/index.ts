@@ -2,7 +2,8 @@
  * Provenance: content credentials (C2PA) on every image Atelier writes, verification of the ones
  * it reads, and reproducibility receipts. The library and the app reach it only through here.
  */
-export { Provenance, withoutPngManifest, type ParentFile, type ProvenanceOptions, type SignOutcome } from './provenance';
+export { Provenance, withoutPngManifest, sharedSigningProcess, shutdownSigningProcess, type ParentFile, type ProvenanceOptions, type SignOutcome } from './provenance';
+export { SignerProcess, SignerProcessError, SignerCrashedError, SignerTimeoutError, SignerUnavailableError, KEEP_FREED_MEMORY, type SignerProcessOptions } from './signer-process';
 export { readCredentials, summarise, detectMime, type Credentials, type CredentialLink, type CredentialSigner, type CredentialState } from './verify';
 export {
   DISCLOSURES, GENERATION_ASSERTION, TRAINED_ALGORITHMIC_MEDIA, COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, editKind, generationManifest, importManifest,

@@ -4,6 +4,10 @@
  *
  * A failure to sign never loses an image: the file is written unsigned and the reason is reported
  * once (`warn`) and kept in `lastError` — saving work comes first, and `verify` shows it as absent.
+ *
+ * Signing runs in a long-lived signing process shared by every Provenance of this process
+ * (signer-process.ts: it keeps c2pa's buffers warm and contains native crashes). A request whose
+ * process died is retried once in a fresh one; where no process can be started, it signs here.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,12 +15,18 @@ import { c2paUnavailableReason, signAsset, type ImageMime, type IngredientAsset 
 import { CERT_FILE, INSTALLATION_DIR, PROVENANCE_DIR, signingIdentity, type SigningIdentity } from './identity';
 import { generationManifest, importManifest, PARENT_INSTANCE_ID, type Disclosure, type GenerationFacts, type ManifestPlan } from './manifest';
 import { detectMime, readCredentials, type Credentials } from './verify';
+import { SignerCrashedError, SignerProcess, SignerUnavailableError, type RemoteSignResult } from './signer-process';
 import { X509Certificate } from 'node:crypto';
 
 export interface SignOutcome {
-  bytes: Buffer;
+  /** The file to write (signed, or as given when signing failed). */
+  readonly bytes: Buffer;
+  /** The same file as consecutive slices, without joining them (the signing process answers with only the inserted manifest). */
+  readonly parts?: Buffer[];
   signed: boolean;
   warnings: string[];
+  /** CPU the signing process spent on it (ms); absent when it was signed in this process. */
+  signerCpuMs?: number;
 }
 
 export interface ParentFile {
@@ -29,6 +39,23 @@ export interface ProvenanceOptions {
   appVersion?: string;
   /** Told once per distinct problem (signing failed, a signer.json is wrong…); default console.warn. */
   warn?: (message: string) => void;
+  /**
+   * Where to sign: the process-wide signing process (default), another one (tests), or null to sign
+   * in this process (ATELIER_SIGN_IN_PROCESS=1 does the same for the default).
+   */
+  signingProcess?: SignerProcess | null;
+}
+
+let shared: SignerProcess | null = null;
+
+/** The signing process every Provenance of this process shares (started on first signing). */
+export function sharedSigningProcess(): SignerProcess {
+  return (shared ??= new SignerProcess());
+}
+
+/** Ends the shared signing process (app shutdown; it also ends by itself when this process exits). */
+export function shutdownSigningProcess(): void {
+  shared?.close();
 }
 
 export class Provenance {
@@ -96,21 +123,57 @@ export class Provenance {
         else warnings.push(`the parent ${parent.title} is not a PNG, JPEG or WebP file; recorded without its bytes`);
       }
       const input = format === 'image/png' ? withoutPngManifest(file) : file;
+      const remote = this.opts.signingProcess === undefined ? (process.env.ATELIER_SIGN_IN_PROCESS === '1' ? null : sharedSigningProcess()) : this.opts.signingProcess;
+      if (remote) {
+        const signed = await this.signRemotely(remote, input, format, plan.definition, identity, ingredients, warnings);
+        if (signed) {
+          warnings.push(...signed.warnings);
+          return { get bytes() { return signed.bytes; }, parts: signed.parts, signed: true, warnings, signerCpuMs: signed.signerCpuMs };
+        }
+      }
       const bytes = await signAsset(input, format, plan.definition, identity, ingredients, { warnings });
       return { bytes, signed: true, warnings };
     } catch (err) {
+      warnings.push(...(((err as { warnings?: string[] }).warnings) ?? []));
       return this.unsigned(file, c2paUnavailableReason() ?? (err as Error)?.message ?? String(err), warnings);
+    }
+  }
+
+  /**
+   * Signs in the signing process; a request whose process died is tried once more in a fresh one.
+   * Null when no process can be started here (the caller signs in this process); throws otherwise.
+   */
+  private async signRemotely(remote: SignerProcess, input: Uint8Array, format: ImageMime, definition: Record<string, unknown>, identity: SigningIdentity, ingredients: IngredientAsset[], warnings: string[]): Promise<RemoteSignResult | null> {
+    const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    try {
+      return await remote.sign(bytes, format, definition, identity, ingredients);
+    } catch (err) {
+      if (err instanceof SignerUnavailableError) {
+        this.tell(`signing in this process: ${err.message}`);
+        return null;
+      }
+      if (!(err instanceof SignerCrashedError)) throw err;
+      warnings.push(`${err.message}; signed again in a fresh signing process`);
+    }
+    try {
+      return await remote.sign(bytes, format, definition, identity, ingredients);
+    } catch (err) {
+      if (err instanceof SignerUnavailableError) return null;
+      throw err;
     }
   }
 
   private unsigned(file: Uint8Array, reason: string, warnings: string[] = []): SignOutcome {
     const message = `content credentials not written: ${reason}`;
     this.lastError = message;
-    if (!this.warned.has(message)) {
-      this.warned.add(message);
-      (this.opts.warn ?? ((m: string) => console.warn(`atelier: ${m}`)))(message);
-    }
+    this.tell(message);
     return { bytes: Buffer.from(file.buffer, file.byteOffset, file.byteLength), signed: false, warnings: [...warnings, message] };
+  }
+
+  private tell(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    (this.opts.warn ?? ((m: string) => console.warn(`atelier: ${m}`)))(message);
   }
 }
 

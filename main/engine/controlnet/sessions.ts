@@ -43,7 +43,7 @@ export function controlNetPath(model: string): string {
 function open(model: LoadedModel, path: string): Promise<EngineSession> {
   // The UNet's provider: ControlNet runs once per UNet call on the same tensors, so it belongs on the same device.
   const provider = parseProviderChoice(model.provider);
-  return createSession(path, { provider, lowMemory: model.lowMemory });
+  return createSession(path, { provider, lowMemory: model.lowMemory, ...(model.deviceId !== undefined ? { deviceId: model.deviceId } : {}) });
 }
 
 /** Session of a ControlNet graph for this model (created once, kept until released). */
