@@ -3,14 +3,19 @@
  * farm, then through `atelier serve --farm` with 1 and with 2 CPU workers (real redis-server, real
  * processes, built CLI). Reports images/s, the 2-worker speed-up and the farm's overhead per job:
  * the latency of one job on an idle farm minus the same job on a plain studio (local engine), and
- * the batch time per job with 1 worker minus the plain studio's.
+ * the batch time per job with 1 worker minus the plain studio's. Then the large-result path: one
+ * job's latency with every result uploaded over HTTP (ATELIER_FARM_REDIS_RESULT_MAX=0) against the
+ * same through Redis, and the upload route's throughput for a 64 MiB body on loopback.
  *
  *   npm run bench -- farm [--images 24] [--steps 20] [--no-write]
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { COORDINATOR_KEY, type FarmCoordinatorEndpoint } from '../main/farm/protocol';
 import { cleanupAll, REPO_ROOT, startCoordinator, startRedis, startWorker, type Coordinator } from '../test/farm/helpers';
 import { writeBenchmarkSection } from './benchmarks-doc';
 
@@ -32,7 +37,7 @@ if (build.status !== 0) throw new Error('build:node failed');
 async function measure() {
   // 1. One machine, no farm: a plain `atelier serve` on the local engine, driven the same way.
   const studio = await startCoordinator(null);
-  // Farm workers decode no previews (they are not streamed to the studio yet): neither does the baseline.
+  // Previews off on both sides: the comparison is generation and saving, not preview decoding.
   await studio.client.updateSettings({ previewEvery: 0 });
   const loadAtStart = loadavg()[0];
   async function batch(c: Coordinator, base: number): Promise<number> {
@@ -63,15 +68,34 @@ async function measure() {
   // 2. The farm: coordinator + 1 worker, then a second worker.
   const redis = await startRedis();
   const coordinator = await startCoordinator(redis.url);
-  await startWorker(redis.url, 'bench-w1');
+  await coordinator.client.updateSettings({ previewEvery: 0 });
+  const w1 = await startWorker(redis.url, 'bench-w1');
   await batch(coordinator, 5000); // warm-up: w1 loads the model
   const farmLatency = await latency(coordinator, 200);
   const farm1Ms = await batch(coordinator, 300);
-  await startWorker(redis.url, 'bench-w2');
+  const w2 = await startWorker(redis.url, 'bench-w2');
   await batch(coordinator, 6000); // warm-up: w2 loads the model
   const farm2Ms = await batch(coordinator, 400);
+
+  // 3. Large results: one worker that uploads every result over HTTP, then the route itself.
+  for (const w of [w1, w2]) w.child.kill('SIGTERM');
+  await Promise.all([w1.exited, w2.exited]);
+  await startWorker(redis.url, 'bench-http', { env: { ATELIER_FARM_REDIS_RESULT_MAX: '0' } });
+  await batch(coordinator, 8000); // warm-up
+  const httpLatency = await latency(coordinator, 600);
+  const probe = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const endpoint = JSON.parse((await probe.get(COORDINATOR_KEY)) ?? '{}') as FarmCoordinatorEndpoint;
+  probe.disconnect();
+  const body = randomBytes(64 * 1024 * 1024);
+  const uploadMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    const res = await fetch(new URL(`api/farm/results/bench-upload-${i}`, endpoint.url), { method: 'PUT', headers: { Authorization: `Bearer ${endpoint.token}` }, body });
+    if (res.status !== 201) throw new Error(`upload answered ${res.status}`);
+    uploadMs.push(performance.now() - start);
+  }
   await cleanupAll();
-  return { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, loadAtStart };
+  return { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, httpLatency, uploadMs, loadAtStart };
 }
 
 let results: Awaited<ReturnType<typeof measure>>;
@@ -80,7 +104,7 @@ try {
 } finally {
   await cleanupAll();
 }
-const { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, loadAtStart } = results;
+const { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, httpLatency, uploadMs, loadAtStart } = results;
 
 const ips = (ms: number) => (IMAGES / (ms / 1000)).toFixed(2);
 const overheadLatency = median(farmLatency) - median(localLatency);
@@ -91,7 +115,7 @@ const section = `## Render farm
 
 \`npm run bench -- farm\` (bench/farm-bench.ts): ${IMAGES} demo-model images, 64×64, ${STEPS} steps, CPU; a
 redis-server of its own on loopback, the built \`atelier serve --farm\` coordinator and \`atelier worker --farm\`
-processes on the same machine, previews off in both (workers do not stream previews). Measured ${date} on ${machine};
+processes on the same machine, previews off in both. Measured ${date} on ${machine};
 load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end (other work shared the cores).
 
 Both worker processes and the coordinator share this one machine's cores, so the 1 vs 2 worker comparison here is a
@@ -111,6 +135,10 @@ floor for what two real machines give.
   project with its record and C2PA manifest; the farm adds the Redis round trips). It can come out negative: on the
   farm the worker generates the next image while the coordinator encodes, signs and saves the last one, where the
   plain studio does both in turn. On this shared 2-core machine, differences of a few tens of ms are within run-to-run noise.
+- Results over HTTP (every result uploaded to the coordinator, \`ATELIER_FARM_REDIS_RESULT_MAX=0\`): one job on an idle farm
+  **${median(httpLatency).toFixed(0)} ms** vs ${median(farmLatency).toFixed(0)} ms through Redis (median of ${LATENCY_RUNS}; the upload's PUT, SHA-256 and file,
+  then the coordinator's read). The upload route takes a 64 MiB body in **${median(uploadMs).toFixed(0)} ms**
+  (${(64 / (median(uploadMs) / 1000)).toFixed(0)} MiB/s on loopback, median of 3: streamed to disk with its SHA-256).
 `;
 console.log(section);
 if (!values['no-write']) console.log(`wrote ${writeBenchmarkSection('## Render farm', section)}`);

@@ -11,7 +11,7 @@ import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams, Settings } from '../../common/api/schemas';
 import { formatSchedulerName } from '../../common/api/scheduler-names';
 import { CancelledError, parseProviderChoice, type GeneratedImage, type MaskImage, type RgbImage, type UpscaleFactor } from '../engine';
-import type { EngineHost, EngineLoraLoad, GenerateOutcome, PipelineRequest } from '../engine-host';
+import type { EngineHost, EngineLoraLoad, GenerateOutcome, LoadedLora, PipelineRequest } from '../engine-host';
 import { sameLoras } from '../engine-host';
 import { loraHashesOf, resolvePromptLoras } from './lora-resolve';
 import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
@@ -75,6 +75,8 @@ export interface ExecutorTask {
   lowMemory: boolean;
   /** A live preview every N steps (0 or absent: none). */
   previewEvery?: number;
+  /** `<lora:…>` files to merge at load, as this machine resolved them (the executor finds them by content). */
+  loras?: EngineLoraLoad;
 }
 
 /** What came back: the engine's outcome plus what the record needs from the engine that loaded the model. */
@@ -82,6 +84,8 @@ export interface ExecutorResult {
   outcome: GenerateOutcome;
   family: string;
   fallbacks: LoadedModelInfo['fallbacks'];
+  /** The LoRAs the remote engine merged (for `Lora hashes`). */
+  loras?: LoadedLora[];
 }
 
 /** Handed out in queue order when a job starts; settled once its images are saved (or it failed). */
@@ -161,10 +165,14 @@ export class GenerationService {
     return request.kind === 'upscale' ? this.upscale(request, target, hooks) : this.generate(request, target, hooks);
   }
 
-  /** Loads the entry unless the engine already holds that folder (the provider applies to a new load). */
+  /**
+   * Loads the entry unless the engine already holds that folder with these LoRAs on the chosen GPU
+   * (the provider applies to a new load; a GPU-index change in settings moves the model to that GPU).
+   */
   private async ensureModel(entry: ModelEntry, provider: ProviderChoiceName | undefined, loras?: EngineLoraLoad) {
     const held = this.deps.engine.loadedModel;
-    if (!held || held.folder !== entry.folder || !sameLoras(this.heldLoras, loras)) await this.loadModel(entry, provider ?? this.deps.settings().provider, loras);
+    const gpuMoved = held?.deviceId !== undefined && held.deviceId !== (this.deps.settings().gpuDeviceId ?? 0);
+    if (!held || held.folder !== entry.folder || !sameLoras(this.heldLoras, loras) || gpuMoved) await this.loadModel(entry, provider ?? this.deps.settings().provider, loras);
     return this.deps.engine.loadedModel!;
   }
 
@@ -187,7 +195,6 @@ export class GenerationService {
     const entry = request.model ?? (await this.deps.models.resolve(params.modelId ?? this.deps.settings().defaultModelId));
     // `<lora:name:w>` tags: merged into the model at load; the text encoder sees the prompt without them.
     const loras = await resolvePromptLoras(params.prompt, this.deps.settings().modelsDir, params.loraHashes);
-    if (remote && loras.load) throw new AtelierApiError('invalid_request', 'LoRAs (<lora:…> in the prompt) run on this machine only: the render farm does not merge them yet');
     const loaded = remote ? null : await this.ensureModel(entry, request.provider, loras.load);
     const inputs = applyOutpaint(params, await this.resolveInputs(params, target, request.inputRefs), params.seed, entry.sizeMultiple);
     // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
@@ -196,7 +203,7 @@ export class GenerationService {
     // 2. Plan and denoise.
     const plan: GenerationPlan = planGeneration({ ...params, prompt: loras.prompt }, params.seed, inputs);
     let outcome: GenerateOutcome;
-    let engineModel: { family: string; fallbacks: LoadedModelInfo['fallbacks'] };
+    let engineModel: { family: string; fallbacks: LoadedModelInfo['fallbacks']; loras?: LoadedLora[] };
     if (remote) {
       const task: ExecutorTask = {
         job: remote.job,
@@ -205,10 +212,11 @@ export class GenerationService {
         ...(request.provider ? { provider: request.provider } : {}),
         lowMemory: this.deps.settings().lowMemory,
         ...(hooks.previewEvery ? { previewEvery: hooks.previewEvery } : {}),
+        ...(loras.load ? { loras: loras.load } : {}),
       };
       const result = await remote.executor.execute(remote.ticket, task, { isCancelled: hooks.isCancelled, onProgress: hooks.onProgress, onPreview: hooks.onPreview });
       outcome = result.outcome;
-      engineModel = { family: result.family, fallbacks: result.fallbacks };
+      engineModel = { family: result.family, fallbacks: result.fallbacks, loras: result.loras };
     } else {
       await hooks.beforeDiffusion?.(entry, loaded!.family);
       outcome = await this.deps.engine.generate(plan.pipeline, hooks.previewEvery ?? 0, {
@@ -220,7 +228,7 @@ export class GenerationService {
 
     // 3. Optional upscale of every result, then save each with its record.
     const images = params.upscale ? await this.upscaleResults(outcome.images, params.upscale, params.upscaler, outcome.timings, hooks, request.provider) : outcome.images;
-    const loraHashes = loras.load ? loraHashesOf(this.deps.engine.loadedModel?.loras) : [];
+    const loraHashes = loras.load ? loraHashesOf(remote ? engineModel.loras : this.deps.engine.loadedModel?.loras) : [];
     // The GPU index is known for local sessions only (a farm worker's own settings choose its GPU).
     const deviceId = remote ? undefined : this.deps.engine.loadedModel?.deviceId;
     const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: engineModel.family }, appVersion: this.deps.appVersion, loraHashes, ...(deviceId !== undefined ? { deviceId } : {}) };
@@ -246,7 +254,7 @@ export class GenerationService {
     if (hooks.isCancelled?.()) throw new CancelledError(0);
     const started = performance.now();
     const { images, ms, label, provider } = await upscaleInWorker(
-      { images: [image], factor: request.factor, candidates: await this.deps.upscalers(), choice: request.upscaler, provider: this.deps.settings().provider },
+      { images: [image], factor: request.factor, candidates: await this.deps.upscalers(), choice: request.upscaler, provider: this.deps.settings().provider, deviceId: this.deps.settings().gpuDeviceId },
       { isCancelled: hooks.isCancelled, onTile: (d, t) => hooks.onProgress?.(d, t, performance.now() - started, 'upscale') },
     );
     const big = images[0];
@@ -266,7 +274,7 @@ export class GenerationService {
   private async upscaleResults(images: GeneratedImage[], factor: UpscaleFactor, choice: string | undefined, timings: Record<string, number>, hooks: RunHooks, provider: string | undefined): Promise<GeneratedImage[]> {
     const started = performance.now();
     const out = await upscaleInWorker(
-      { images, factor, candidates: await this.deps.upscalers(), choice, provider: parseProviderChoice(provider ?? this.deps.settings().provider) },
+      { images, factor, candidates: await this.deps.upscalers(), choice, provider: parseProviderChoice(provider ?? this.deps.settings().provider), deviceId: this.deps.settings().gpuDeviceId },
       { isCancelled: hooks.isCancelled, onTile: (d, t) => hooks.onProgress?.(d, t, performance.now() - started, 'upscale') },
     );
     timings.upscaleMs = Math.round(out.ms);

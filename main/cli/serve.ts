@@ -1,6 +1,7 @@
 /** `atelier serve`: the studio in a browser, API over WebSocket, loopback unless a token is set. */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../app/create-backend';
 import { defaultUserDataDir, rendererDistDir } from '../app/paths';
@@ -9,9 +10,11 @@ import { resolveToken } from '../server/auth';
 import { startServer } from '../server/server';
 import { createRuntime } from '../app/runtime';
 import { FarmCoordinator, FarmWorker, parseFarmUrl } from '../farm';
+import { checkHttpUrl, farmWorkerEnv } from './worker';
 
 export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--token T] [--open] [--home DIR]
-              [--compat-port 7860] [--no-a1111] [--no-comfy] [--farm redis://HOST:6379[/DB] [--local-worker]]
+              [--compat-port 7860] [--no-a1111] [--no-comfy]
+              [--farm redis://HOST:6379[/DB] [--local-worker] [--farm-token T] [--coordinator-url URL]]
   --host    address to bind (default 127.0.0.1; any non-loopback host requires a token, generated if absent)
   --port    port (default 7865, or the next free port; 0 picks any free one)
   --token   require this token on every request (?token=…, Bearer header, or the cookie set by the first visit)
@@ -23,7 +26,11 @@ export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--to
   --farm         coordinate a render farm: jobs go into BullMQ on this Redis (rediss:// for TLS,
                  redis://:PASSWORD@host for a password) and run on \`atelier worker --farm\` machines;
                  results are saved here, into each job's project
-  --local-worker with --farm: this machine's engine works as one of the farm's workers too`;
+  --local-worker with --farm: this machine's engine works as one of the farm's workers too
+  --farm-token   with --farm: the secret workers upload large results with (default: a random one,
+                 published to the workers through the farm's Redis)
+  --coordinator-url  with --farm: this server's URL as the workers reach it, for those uploads
+                 (default: the address it serves at; the machine's name when bound to 0.0.0.0 or ::)`;
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -39,6 +46,8 @@ export async function runServe(args: string[]): Promise<number> {
       'no-comfy': { type: 'boolean', default: false },
       farm: { type: 'string' },
       'local-worker': { type: 'boolean', default: false },
+      'farm-token': { type: 'string' },
+      'coordinator-url': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -60,10 +69,12 @@ export async function runServe(args: string[]): Promise<number> {
   // The farm URL is checked (and Redis reached, bounded) before anything else starts.
   const farm = values.farm ? parseFarmUrl(values.farm) : null;
   if (values['local-worker'] && !farm) throw new Error('--local-worker needs --farm redis://…');
-  const coordinator = farm ? await FarmCoordinator.connect({ farm }) : null;
+  if ((values['farm-token'] !== undefined || values['coordinator-url'] !== undefined) && !farm) throw new Error('--farm-token and --coordinator-url need --farm redis://…');
+  const coordinatorUrl = values['coordinator-url'] === undefined ? null : checkHttpUrl(values['coordinator-url'], '--coordinator-url');
+  const coordinator = farm ? await FarmCoordinator.connect({ farm, resultsDir: join(userDataDir, 'farm-results'), ...(values['farm-token'] !== undefined ? { farmToken: values['farm-token'] } : {}) }) : null;
   // The studio's machine as one more worker: an engine process of its own, taking jobs like any other.
   const localRuntime = farm && values['local-worker'] ? createRuntime({ userDataDir }) : null;
-  const localWorker = farm && localRuntime ? await FarmWorker.start({ farm, runtime: localRuntime, name: `${hostname()}-studio` }) : null;
+  const localWorker = farm && localRuntime ? await FarmWorker.start({ farm, runtime: localRuntime, name: `${hostname()}-studio`, ...farmWorkerEnv() }) : null;
   // A failed start must not leave Redis connections (and so the process) alive.
   const fail = async (err: unknown): Promise<never> => {
     await Promise.allSettled([coordinator?.close(), localWorker?.close().then(() => localRuntime?.close())]);
@@ -72,7 +83,7 @@ export async function runServe(args: string[]): Promise<number> {
   keepServingOnStrayErrors();
   const backend = await createBackend({ userDataDir, imageUrlBase: '/', transport: 'websocket', ...(coordinator ? { executor: coordinator, farm: coordinator } : {}) });
   const start = (p: number) =>
-    startServer({ backend, host: values.host!, port: p, token, rendererDir: rendererDistDir(), log: (m) => console.error(m) });
+    startServer({ backend, host: values.host!, port: p, token, rendererDir: rendererDistDir(), log: (m) => console.error(m), ...(coordinator?.results ? { farmResults: coordinator.results } : {}) });
   let server;
   try {
     server = await start(port);
@@ -109,6 +120,8 @@ export async function runServe(args: string[]): Promise<number> {
   }
   console.log(`Data folder: ${userDataDir}`);
   if (coordinator && farm) {
+    // Where workers upload results too large for Redis (with the farm token), published before any job runs.
+    await coordinator.publishEndpoint(coordinatorUrl ?? reachableUrl(values.host!, server.port));
     // Jobs a crashed coordinator left behind: queued again at once. Those whose tasks finished (or still
     // run) in Redis meanwhile are adopted by the coordinator, so their results are saved, not recomputed.
     let resumed = 0;
@@ -148,6 +161,12 @@ export async function runServe(args: string[]): Promise<number> {
 }
 
 export const DEFAULT_PORT = 7865;
+
+/** This server as other machines reach it: a wildcard bind is reached by the machine's name. */
+function reachableUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? hostname() : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}/`;
+}
 /** A1111's own default port, so its clients' default base URL finds Atelier. */
 export const DEFAULT_COMPAT_PORT = 7860;
 

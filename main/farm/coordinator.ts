@@ -8,18 +8,27 @@
  * Robustness: BullMQ events are the fast path; a reconcile tick reads the state of every job still
  * outstanding from Redis, so a result that finished while the coordinator's event stream was
  * reconnecting (Redis restarted) is still picked up. A job for a model no live worker announces fails
- * with "no worker has model X" after `noWorkerTimeoutMs`.
+ * with "no worker has model X" after `noWorkerTimeoutMs`; one every live holder of its model has left
+ * for lack of memory (worker.ts) fails as long after with "no worker has enough memory for X".
+ *
+ * Large results: workers upload them to this server (result-store.ts, authenticated by the farm
+ * token this coordinator publishes in Redis with its URL) and return a FarmResultRef; the result is
+ * read from that file and saved exactly like one that came through Redis.
  */
 import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AtelierApiError, type AtelierEvent } from '../../common/api/contract';
 import type { FarmStatusSource } from '../app/farm-api';
 import type { ExecutorJob, ExecutorResult, ExecutorTask, ExecutorTicket, GenerationExecutor, RunHooks } from '../app/generation-service';
 import { CancelledError } from '../engine';
+import type { EngineLoraLoad } from '../engine-host';
+import { LoraStore } from '../models/lora-store';
 import { FairPriorities } from './fairness';
-import { CANCEL_CHANNEL, decodeOutcome, encodePipeline, FARM_PREFIX, queueNameFor, type FarmProgress, type FarmTaskData, type FarmTaskResult, type FarmWorkerInfo } from './protocol';
+import { CANCEL_CHANNEL, COORDINATOR_KEY, decodeOutcome, encodePipeline, FARM_PREFIX, isResultRef, queueNameFor, refusedKey, type FarmCoordinatorEndpoint, type FarmLoraRef, type FarmProgress, type FarmRefusal, type FarmTaskData, type FarmTaskResult, type FarmWorkerInfo } from './protocol';
 import { bullConnection, checkReachable, type FarmRedis } from './redis-url';
+import { FarmResultStore, resolveFarmToken } from './result-store';
 import { readWorkers } from './worker-registry';
 
 export interface CoordinatorOptions {
@@ -32,6 +41,10 @@ export interface CoordinatorOptions {
   attempts?: number;
   /** How often workers are re-read and outstanding jobs reconciled (default 500 ms). */
   tickMs?: number;
+  /** Where uploaded results are kept until saved (the data folder's farm-results); none: no uploads. */
+  resultsDir?: string;
+  /** The farm token workers upload with (`--farm-token`); default: a random one, published in Redis. */
+  farmToken?: string;
   log?: (msg: string) => void;
 }
 
@@ -46,7 +59,7 @@ interface Outstanding {
   orphanSince: number | null;
   worker: string | null;
   started: boolean;
-  resolve(result: FarmTaskResult): void;
+  resolve(result: { result: FarmTaskResult; uploadId?: string }): void;
   reject(err: Error): void;
 }
 
@@ -68,12 +81,27 @@ const KEEP_UNTIL_READ = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { 
 /** Task content → BullMQ job id, so a coordinator that crashed and retries its jobs finds their results. */
 const taskIndexKey = (key: string) => `${FARM_PREFIX}:task:${key}`;
 const ADOPTABLE = new Set(['completed', 'active', 'waiting', 'prioritized', 'delayed', 'waiting-children']);
+/** BullMQ states of a job no worker has: waiting to be taken, or given back for a moment (worker.ts leave()). */
+const WAITING = new Set(['waiting', 'prioritized', 'delayed']);
 
 /** Waits for `closing` at most `ms` (a close that hangs on a dead connection is left behind). */
 export async function closeWithin(ms: number, closing: Promise<unknown>[]): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([Promise.allSettled(closing), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
+}
+
+/** The LoRA files this machine resolved, by content: workers find their own copies by hash. */
+async function loraRefs(load: EngineLoraLoad): Promise<FarmLoraRef[]> {
+  const refs: FarmLoraRef[] = [];
+  for (const spec of load.specs) {
+    // resolvePromptLoras gives <modelsDir>/loras/<name>.safetensors: its store knows the hash.
+    const { loras } = await new LoraStore(dirname(dirname(spec.path))).list();
+    const entry = loras.find((l) => l.file === spec.path);
+    if (!entry) throw new AtelierApiError('not_found', `LoRA file ${spec.path} could not be read for the render farm`);
+    refs.push({ name: entry.name, hash: entry.hash, weight: spec.weight, ...(spec.unetWeight !== undefined ? { unetWeight: spec.unetWeight } : {}) });
+  }
+  return refs;
 }
 
 /** An error a worker reported, re-created with its name so the API maps it as it would locally. */
@@ -100,6 +128,12 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
   private closed = false;
   private readonly noWorkerTimeoutMs: number;
   private readonly log: (msg: string) => void;
+  /** Large results uploaded by workers (null without a resultsDir). */
+  readonly results: FarmResultStore | null;
+  private readonly token: string;
+  private endpoint: FarmCoordinatorEndpoint | null = null;
+  /** Uploads being read, so the event and the tick do not read the same file twice. */
+  private readonly reading = new Set<string>();
 
   private constructor(
     private readonly opts: CoordinatorOptions,
@@ -110,6 +144,8 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     const env = Number(process.env.ATELIER_FARM_NO_WORKER_MS);
     this.noWorkerTimeoutMs = opts.noWorkerTimeoutMs ?? (Number.isFinite(env) && env > 0 ? env : DEFAULT_NO_WORKER_MS);
     this.log = opts.log ?? ((m) => console.error(m));
+    this.token = resolveFarmToken(opts.farmToken);
+    this.results = opts.resultsDir ? new FarmResultStore(opts.resultsDir, this.token) : null;
   }
 
   /** Checks Redis (bounded attempts, clear error), then starts watching workers and jobs. */
@@ -118,10 +154,26 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     const redis = new Redis({ ...opts.farm.options, connectionName: 'atelier-coordinator' });
     redis.on('error', () => undefined); // ioredis reconnects by itself; jobs wait meanwhile
     const coordinator = new FarmCoordinator(opts, redis);
+    // A Redis restarted without its data forgot where uploads go: say it again on every reconnect.
+    redis.on('ready', () => void coordinator.republish());
     coordinator.timer = setInterval(() => void coordinator.tick(), opts.tickMs ?? 500);
     coordinator.timer.unref(); // never what keeps the process alive
     await coordinator.tick();
     return coordinator;
+  }
+
+  /**
+   * Tells workers where to upload large results: this server's URL as they reach it, and the farm
+   * token. Called once the HTTP server listens (main/cli/serve.ts).
+   */
+  async publishEndpoint(url: string): Promise<void> {
+    if (!this.results) throw new Error('this coordinator takes no uploads (no resultsDir)');
+    this.endpoint = { url, token: this.token };
+    await this.republish();
+  }
+
+  private async republish(): Promise<void> {
+    if (this.endpoint && !this.closed) await this.redis.set(COORDINATOR_KEY, JSON.stringify(this.endpoint)).catch(() => undefined);
   }
 
   /** Live workers as last read from Redis. */
@@ -168,15 +220,16 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
       ...(task.provider ? { provider: task.provider } : {}),
       lowMemory: task.lowMemory,
       ...(task.previewEvery ? { previewEvery: task.previewEvery } : {}),
+      ...(task.loras?.specs.length ? { loras: await loraRefs(task.loras) } : {}),
     };
     // The same task (model, pipeline with its seed, provider) queued by a coordinator that crashed:
     // adopt its BullMQ job — finished, running or waiting — instead of running it again.
-    const taskKey = createHash('sha256').update(`${task.model.hash}\0${task.provider ?? ''}\0${data.pipeline}`).digest('hex');
+    const taskKey = createHash('sha256').update(`${task.model.hash}\0${task.provider ?? ''}\0${data.pipeline}${data.loras ? `\0${JSON.stringify(data.loras)}` : ''}`).digest('hex');
     const prior = await this.redis.get(taskIndexKey(taskKey)).catch(() => null);
     const adopt = prior && !this.outstanding.has(prior) && ADOPTABLE.has(await queue.getJobState(prior).catch(() => 'unknown')) ? prior : null;
     // Otherwise the studio's job id is the BullMQ id: a retried attempt is the same job with the same seed.
     const bullId = adopt ?? task.job.id;
-    const done = new Promise<FarmTaskResult>((resolve, reject) => {
+    const done = new Promise<{ result: FarmTaskResult; uploadId?: string }>((resolve, reject) => {
       this.outstanding.set(bullId, { task, bullId, queue: name, priority, hooks, orphanSince: null, worker: null, started: false, resolve, reject });
     });
     try {
@@ -186,9 +239,13 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
         await this.redis.set(taskIndexKey(taskKey), bullId, 'EX', 24 * 3600).catch(() => undefined);
       }
       void this.reconcileOne(bullId);
-      const result = await done;
-      // Saved by the generation service before it settles the ticket: only then may Redis forget it.
-      (ticket as Ticket).release = () => void queue.remove(bullId).catch(() => undefined);
+      const { result, uploadId } = await done;
+      // Saved by the generation service before it settles the ticket: only then may Redis (and the
+      // upload folder) forget it.
+      (ticket as Ticket).release = () => {
+        void queue.remove(bullId).catch(() => undefined);
+        if (uploadId) this.results?.remove(uploadId);
+      };
       const decoded = decodeOutcome(result);
       // Hand results back in the order the jobs started, per project (a batch lands in order).
       await (ticket as Ticket).turn;
@@ -262,35 +319,84 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     }
   }
 
-  private finish(jobId: string, end: { result: FarmTaskResult } | { error: Error }, removeFromRedis = true): void {
+  private finish(jobId: string, end: { result: FarmTaskResult; uploadId?: string } | { error: Error }, removeFromRedis = true): void {
     const o = this.outstanding.get(jobId);
     if (!o) return;
     this.outstanding.delete(jobId);
-    if ('result' in end) o.resolve(end.result);
+    if ('result' in end) o.resolve(end);
     else o.reject(end.error);
+    void this.redis.del(refusedKey(jobId)).catch(() => undefined);
     // Read: the job's record is no longer needed in Redis (done jobs are kept only until then).
     if (removeFromRedis) void this.queueFor(o.queue).queue.remove(jobId).catch(() => undefined);
   }
 
-  /** Reads one outstanding job's state from Redis and settles it when it has ended. */
-  private async reconcileOne(jobId: string): Promise<void> {
+  /** Reads one outstanding job's state from Redis, settles it when it has ended, and says the state. */
+  private async reconcileOne(jobId: string): Promise<string> {
     const o = this.outstanding.get(jobId);
-    if (!o) return;
+    if (!o) return 'unknown';
     const { queue } = this.queueFor(o.queue);
     // State first, then the job: read the other way round, a job that completes in between would
     // show 'completed' with the return value of the moment before (none).
     const state = await queue.getJobState(jobId).catch(() => 'unknown');
-    if (state !== 'completed' && state !== 'failed' && state !== 'active') return;
+    if (state !== 'completed' && state !== 'failed' && state !== 'active') return state;
     const job = (await queue.getJob(jobId).catch(() => undefined)) as Job | undefined;
-    if (!job) return;
+    if (!job) return state;
     if (state === 'completed') {
       const value: unknown = typeof job.returnvalue === 'string' ? JSON.parse(job.returnvalue) : job.returnvalue;
-      if (value) this.finish(jobId, { result: value as FarmTaskResult }, false);
+      if (isResultRef(value)) await this.readUpload(jobId, value);
+      else if (value) this.finish(jobId, { result: value as FarmTaskResult }, false);
     } else if (state === 'failed') this.finish(jobId, { error: workerError(job.failedReason ?? 'failed on a farm worker') });
     else if (state === 'active' && !o.started) {
       o.started = true;
       this.fair.started(o.priority);
     }
+    return state;
+  }
+
+  /** A result the worker uploaded: read from this coordinator's upload folder, then saved as usual. */
+  private async readUpload(jobId: string, ref: Parameters<FarmResultStore['read']>[0]): Promise<void> {
+    if (this.reading.has(jobId)) return;
+    if (!this.results) return this.finish(jobId, { error: new Error(`worker ${ref.worker} uploaded this result, but this coordinator takes no uploads`) });
+    this.reading.add(jobId);
+    try {
+      this.finish(jobId, { result: await this.results.read(ref), uploadId: ref.upload.id }, false);
+    } catch (err) {
+      this.finish(jobId, { error: err as Error });
+    } finally {
+      this.reading.delete(jobId);
+    }
+  }
+
+  /**
+   * 'fits' while some live worker holds the model and has not left the job for lack of memory; else
+   * the refusals of those that hold it (none: nobody holds it).
+   */
+  private async unfitFor(jobId: string, modelHash: string): Promise<'fits' | FarmRefusal[]> {
+    const holders = this.workers.filter((w) => w.models.some((m) => m.hash === modelHash));
+    if (holders.length === 0) return [];
+    const noted = await this.redis.hgetall(refusedKey(jobId)).catch(() => null);
+    if (!noted) return 'fits'; // Redis flaky: never fail a job on a read that did not happen
+    const refusals: FarmRefusal[] = [];
+    for (const w of holders) {
+      try {
+        if (!noted[w.name]) return 'fits';
+        refusals.push(JSON.parse(noted[w.name]) as FarmRefusal);
+      } catch {
+        return 'fits';
+      }
+    }
+    return refusals;
+  }
+
+  private nobodyCanRun(task: ExecutorTask, refusals: FarmRefusal[]): AtelierApiError {
+    const secs = Math.round(this.noWorkerTimeoutMs / 1000);
+    const model = `${task.model.id} (content hash ${task.model.hash.slice(0, 12)}…)`;
+    if (refusals.length === 0) return new AtelierApiError('model_error', `no worker has model ${model}: no farm worker holding it was seen for ${secs} s. Install it on a worker (atelier models) or start one with --models.`);
+    const { width, height } = task.pipeline.params;
+    const why = refusals.map((r) => `${r.worker}: ${r.reason}`).join(' — ');
+    if (refusals.every((r) => r.kind === 'lora')) return new AtelierApiError('model_error', `no worker has the LoRAs of this job with model ${model}: every farm worker holding the model left it for ${secs} s. ${why}. Copy the LoRA files into a worker's models folder (loras/).`);
+    if (refusals.every((r) => r.kind === 'memory')) return new AtelierApiError('invalid_request', `no worker has enough memory for ${model} at ${width}×${height}: every farm worker holding it left the job for ${secs} s. ${why}`);
+    return new AtelierApiError('invalid_request', `no worker can run ${model} at ${width}×${height}: every farm worker holding it left the job for ${secs} s. ${why}`);
   }
 
   private async tick(): Promise<void> {
@@ -306,12 +412,16 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
           this.emit({ type: 'farm:workers', workers });
         }
       }
-      const held = new Set(this.workers.flatMap((w) => w.models.map((m) => m.hash)));
       const now = Date.now();
       for (const [jobId, o] of [...this.outstanding]) {
-        await this.reconcileOne(jobId);
-        if (!this.outstanding.has(jobId) || o.started || !workers) continue;
-        if (held.has(o.task.model.hash)) {
+        const state = await this.reconcileOne(jobId);
+        // Only a job waiting for a worker can be one nobody can run (a running one is someone's).
+        if (!this.outstanding.has(jobId) || !workers || !WAITING.has(state)) {
+          o.orphanSince = null;
+          continue;
+        }
+        const refusals = await this.unfitFor(jobId, o.task.model.hash);
+        if (refusals === 'fits') {
           o.orphanSince = null;
           continue;
         }
@@ -319,10 +429,7 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
         if (now - o.orphanSince < this.noWorkerTimeoutMs) continue;
         // Nobody can run it: take it out of the queue (unless a worker just took it) and fail it.
         const removed = await this.queueFor(o.queue).queue.remove(jobId).catch(() => 0);
-        if (removed) {
-          const secs = Math.round(this.noWorkerTimeoutMs / 1000);
-          this.finish(jobId, { error: new AtelierApiError('model_error', `no worker has model ${o.task.model.id} (content hash ${o.task.model.hash.slice(0, 12)}…): no farm worker holding it was seen for ${secs} s. Install it on a worker (atelier models) or start one with --models.`) });
-        }
+        if (removed) this.finish(jobId, { error: this.nobodyCanRun(o.task, refusals) });
       }
     } finally {
       this.ticking = false;

@@ -5,7 +5,7 @@
  * coordinator saves is bit-identical to what the worker's engine produced.
  */
 import { deflateSync, inflateSync } from 'node:zlib';
-import type { GenerateOutcome, PipelineRequest } from '../engine-host';
+import type { GenerateOutcome, LoadedLora, PipelineRequest } from '../engine-host';
 
 /** BullMQ key prefix: the farm's keys never mix with anything else in a shared Redis. */
 export const FARM_PREFIX = 'atelier-farm';
@@ -47,6 +47,16 @@ export interface FarmTaskData {
   lowMemory: boolean;
   /** Send a live preview every N steps (0: none), as the studio's setting asks. */
   previewEvery?: number;
+  /** `<lora:…>` files to merge at load, by content (addnet hash): a worker uses its own copy. */
+  loras?: FarmLoraRef[];
+}
+
+export interface FarmLoraRef {
+  name: string;
+  /** Full addnet SHA-256 (LoraStore): the same file has the same hash on every machine. */
+  hash: string;
+  weight: number;
+  unetWeight?: number;
 }
 
 export interface FarmImage {
@@ -66,6 +76,8 @@ export interface FarmTaskResult {
    *  a field the engine adds later reaches the coordinator's record as it would locally. */
   outcome: Omit<GenerateOutcome, 'images'>;
   images: FarmImage[];
+  /** The LoRAs the worker's engine merged (the record's `Lora hashes`). */
+  loras?: LoadedLora[];
 }
 
 /** Progress a worker reports on its job (BullMQ job progress). */
@@ -112,6 +124,8 @@ export interface FarmWorkerInfo {
   freeMemoryBytes: number;
   totalMemoryBytes: number;
   models: FarmModelRef[];
+  /** LoRA files it holds, by content hash. */
+  loras?: { name: string; hash: string }[];
   busy: boolean;
   jobId: string | null;
   jobsDone: number;
@@ -122,10 +136,56 @@ export interface FarmWorkerInfo {
 }
 
 /**
- * Results above this size fail with a clear message instead of bloating Redis. A 2048×2048 result
- * deflates to a few MB; HTTP upload to the coordinator for larger ones is not built (README).
+ * Results up to this many characters (deflated, base64) travel through Redis as the BullMQ return
+ * value; larger ones are uploaded to the coordinator over HTTP (result-upload.ts) and only a
+ * FarmResultRef goes through Redis, so a big batch never bloats Redis's memory and append-only file.
+ * A 1024×1024 image deflates to well under this. $ATELIER_FARM_REDIS_RESULT_MAX on a worker changes it
+ * (0: every result over HTTP, which the tests use to exercise the upload with the demo's small images).
  */
-export const MAX_RESULT_CHARS = 96 * 1024 * 1024;
+export const REDIS_RESULT_MAX_CHARS = 8 * 1024 * 1024;
+/** Largest upload the coordinator accepts: below V8's longest string, which the result is parsed as. */
+export const MAX_UPLOAD_BYTES = 400 * 1024 * 1024;
+
+/**
+ * Where workers upload large results: the coordinator's URL and the farm token it checks. The
+ * coordinator publishes it (anyone who can read the farm's Redis can already run its jobs);
+ * `atelier worker --coordinator-url/--farm-token` override it.
+ */
+export const COORDINATOR_KEY = `${FARM_PREFIX}:coordinator`;
+export interface FarmCoordinatorEndpoint {
+  url: string;
+  token: string;
+}
+/** An upload's name: the worker picks it (job id + random), the coordinator stores it as a file of that name. */
+export const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{8,160}$/;
+export const uploadPath = (id: string) => `api/farm/results/${id}`;
+
+/** What goes through Redis instead of a result that was uploaded to the coordinator. */
+export interface FarmResultRef {
+  v: 1;
+  worker: string;
+  upload: { id: string; bytes: number; sha256: string };
+}
+
+export function isResultRef(value: unknown): value is FarmResultRef {
+  const upload = (value as FarmResultRef | null)?.upload;
+  return typeof upload === 'object' && upload !== null && typeof upload.id === 'string' && UPLOAD_ID_PATTERN.test(upload.id) && /^[0-9a-f]{64}$/.test(String(upload.sha256));
+}
+
+/**
+ * Workers that left a job because it does not fit their memory: per BullMQ job id, a hash of worker
+ * name → FarmRefusal. The coordinator fails the job with "no worker has enough memory" once every
+ * live worker holding its model has refused it for as long as it waits for a missing model.
+ */
+export const refusedKey = (bullId: string) => `${FARM_PREFIX}:refused:${bullId}`;
+export interface FarmRefusal {
+  worker: string;
+  /** memory: the memory guard said no; lora: it lacks a LoRA file the job merges. */
+  kind: 'memory' | 'lora';
+  /** The memory guard's message: what the job needs, what this machine has, what would fit. */
+  reason: string;
+  at: number;
+}
 
 const TYPED_ARRAYS = { Uint8Array, Uint8ClampedArray, Uint16Array, Int32Array, Float32Array, Float64Array } as const;
 type TypedArrayName = keyof typeof TYPED_ARRAYS;
@@ -166,23 +226,25 @@ export function decodePipeline(text: string): PipelineRequest {
   }) as PipelineRequest;
 }
 
-export function encodeOutcome(worker: string, loaded: { family: string; fallbacks: { provider: string; reason: string }[] }, outcome: GenerateOutcome): FarmTaskResult {
+export function encodeOutcome(worker: string, loaded: { family: string; fallbacks: { provider: string; reason: string }[]; loras?: LoadedLora[] }, outcome: GenerateOutcome): FarmTaskResult {
   const { images, ...rest } = outcome;
   return {
     v: 1,
     worker,
     family: loaded.family,
     fallbacks: loaded.fallbacks,
+    ...(loaded.loras?.length ? { loras: loaded.loras } : {}),
     outcome: rest,
     images: images.map((img) => ({ width: img.width, height: img.height, seed: img.seed, rgb: pack(img.rgb) })),
   };
 }
 
-export function decodeOutcome(result: FarmTaskResult): { outcome: GenerateOutcome; family: string; fallbacks: { provider: string; reason: string }[] } {
+export function decodeOutcome(result: FarmTaskResult): { outcome: GenerateOutcome; family: string; fallbacks: { provider: string; reason: string }[]; loras?: LoadedLora[] } {
   if (!result || result.v !== 1 || !Array.isArray(result.images) || !result.outcome) throw new Error('a farm worker returned a result this coordinator cannot read (different Atelier versions?)');
   return {
     family: result.family,
     fallbacks: result.fallbacks,
+    ...(result.loras ? { loras: result.loras } : {}),
     outcome: {
       ...result.outcome,
       images: result.images.map((img) => {

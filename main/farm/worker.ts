@@ -6,16 +6,26 @@
  * saves, so every image gets the studio's record, C2PA manifest and infotext.
  *
  * One job at a time per machine: a job that arrives on a second model queue while one runs is
- * handed straight back (moved to delayed for a moment) for another machine to take.
+ * handed straight back (moved to delayed for a moment) for another machine to take. So is a job the
+ * engine host's memory guard says does not fit this machine's free memory; the worker notes why in
+ * Redis (refusedKey), so the coordinator can tell "no worker has enough memory" apart from waiting.
+ *
+ * A result larger than Redis should carry (REDIS_RESULT_MAX_CHARS) is uploaded to the coordinator
+ * over HTTP with the farm token (result-upload.ts); only a reference goes back through BullMQ.
  */
+import { randomBytes } from 'node:crypto';
 import { freemem, hostname, totalmem } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Runtime } from '../app/runtime';
+import { loraCacheDir } from '../app/lora-resolve';
+import { engineMemoryCapBytes, engineMemoryCapLabel, type Runtime } from '../app/runtime';
+import { LoraStore } from '../models/lora-store';
 import { listExecutionProviders, parseProviderChoice } from '../engine';
-import { CANCEL_CHANNEL, decodePipeline, encodeOutcome, FARM_PREFIX, HEARTBEAT_MS, MAX_RESULT_CHARS, queueNameFor, shrinkPreview, type FarmModelRef, type FarmProgress, type FarmTaskData, type FarmTaskResult, type FarmWorkerInfo } from './protocol';
+import { checkGenerationMemory, MemoryLimitError, sameLoras, type EngineLoraLoad, type PipelineRequest } from '../engine-host';
+import { CANCEL_CHANNEL, COORDINATOR_KEY, decodePipeline, encodeOutcome, FARM_PREFIX, HEARTBEAT_MS, MAX_UPLOAD_BYTES, queueNameFor, REDIS_RESULT_MAX_CHARS, refusedKey, shrinkPreview, type FarmCoordinatorEndpoint, type FarmModelRef, type FarmProgress, type FarmRefusal, type FarmResultRef, type FarmTaskData, type FarmTaskResult, type FarmWorkerInfo } from './protocol';
 import { bullConnection, checkReachable, type FarmRedis } from './redis-url';
 import { closeWithin } from './coordinator';
+import { FarmUploadError, uploadResult } from './result-upload';
 import { announceWorker, withdrawWorker } from './worker-registry';
 
 export interface FarmWorkerOptions {
@@ -32,8 +42,18 @@ export interface FarmWorkerOptions {
    */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Results above this many characters go over HTTP to the coordinator (default REDIS_RESULT_MAX_CHARS; 0: all). */
+  redisResultMaxChars?: number;
+  /** The coordinator's URL and farm token for uploads; default: what the coordinator publishes in Redis. */
+  coordinatorUrl?: string;
+  farmToken?: string;
+  /** The free-memory figure to announce and fit jobs against, instead of the system's (tests, shared machines). */
+  freeMemoryBytes?: number;
   log?: (msg: string) => void;
 }
+
+/** A job left for another worker: moved back to delayed for this long (then any worker may take it). */
+const LEAVE_FOR_MS = 1000;
 
 /** Errors that would fail the same way on every machine: no retry. */
 const DETERMINISTIC = new Set(['PipelineInputError', 'PromptSyntaxError', 'ModelLoadError', 'SessionCreateError', 'MemoryLimitError', 'CancelledError']);
@@ -43,8 +63,14 @@ export class FarmWorker {
   private readonly workers: Worker[] = [];
   private models: FarmModelRef[] = [];
   private readonly folders = new Map<string, string>();
+  /** LoRA files in this machine's models folder, by addnet hash (what jobs name them by). */
+  private readonly loraFiles = new Map<string, { name: string; file: string }>();
+  /** The LoRAs merged into the engine's model by the last load. */
+  private heldLoras: EngineLoraLoad | undefined;
   private busy = false;
   private jobId: string | null = null;
+  /** Jobs this worker left for lack of memory (their refusedKey), so each is logged and cleared once. */
+  private readonly refusedJobs = new Set<string>();
   private jobsDone = 0;
   private itPerSec = 0;
   private readonly startedAt = Date.now();
@@ -82,6 +108,9 @@ export class FarmWorker {
       this.models.push({ id: entry.id, name: entry.name, hash });
     }
     if (this.models.length === 0) throw new Error('This worker has no models: install one (atelier models pull …) or pass --models DIR');
+    const { loras, problems } = await new LoraStore(runtime.settings.get().modelsDir).list();
+    for (const l of loras) if (!this.loraFiles.has(l.hash)) this.loraFiles.set(l.hash, { name: l.name, file: l.file });
+    for (const p of problems) this.log(`farm worker: LoRA skipped: ${p}`);
     await this.subscriber.subscribe(CANCEL_CHANNEL);
     this.subscriber.on('message', (_channel, jobId: string) => {
       if (jobId === this.jobId) runtime.engine.cancelCurrent();
@@ -90,7 +119,7 @@ export class FarmWorker {
     this.heartbeat = setInterval(() => void this.announce().catch(() => undefined), HEARTBEAT_MS);
     const lockDuration = this.opts.lockDurationMs ?? 30_000;
     for (const model of this.models) {
-      const w = new Worker<FarmTaskData, FarmTaskResult>(queueNameFor(model.hash), (job, token) => this.process(job, token), {
+      const w = new Worker<FarmTaskData, FarmTaskResult | FarmResultRef>(queueNameFor(model.hash), (job, token) => this.process(job, token), {
         connection: bullConnection(this.opts.farm),
         prefix: FARM_PREFIX,
         concurrency: 1,
@@ -119,9 +148,10 @@ export class FarmWorker {
       name: this.name,
       providers,
       provider: this.provider,
-      freeMemoryBytes: freemem(),
+      freeMemoryBytes: this.freeMemory(),
       totalMemoryBytes: totalmem(),
       models: this.models,
+      loras: [...this.loraFiles].map(([hash, l]) => ({ name: l.name, hash })),
       busy: this.busy,
       jobId: this.jobId,
       jobsDone: this.jobsDone,
@@ -135,15 +165,70 @@ export class FarmWorker {
     return announceWorker(this.redis, this.info());
   }
 
-  private async process(job: Job<FarmTaskData, FarmTaskResult>, token: string | undefined): Promise<FarmTaskResult> {
-    if (this.busy) {
-      // Another of this machine's model queues already runs a job: give this one back at once.
-      await job.moveToDelayed(Date.now() + 200, token);
-      throw new DelayedError();
+  private freeMemory(): number {
+    return this.opts.freeMemoryBytes ?? freemem();
+  }
+
+  /**
+   * The engine host's memory guard, asked before the job is taken: null when it fits this machine
+   * (its free memory plus what the engine already holds, within the engine's cap), else why not.
+   */
+  private memoryRefusal(folder: string, pipeline: PipelineRequest, lowMemory: boolean): string | null {
+    const { engine, settings } = this.opts.runtime;
+    const s = settings.get();
+    const p = pipeline.params;
+    try {
+      checkGenerationMemory(folder, { width: p.width, height: p.height, batchSize: p.batchSize, guidanceScale: p.guidanceScale, initImage: pipeline.mode === 'txt2img' ? undefined : true }, {
+        lowMemory,
+        loaded: engine.loadedModel,
+        engineRss: engine.engineRss,
+        capBytes: engineMemoryCapBytes(s),
+        capLabel: engineMemoryCapLabel(s),
+        availableBytes: this.freeMemory(),
+      });
+      return null;
+    } catch (err) {
+      if (err instanceof MemoryLimitError) return err.message;
+      throw err;
     }
+  }
+
+  /** The job's LoRAs as this machine's files (all held: process() checked). */
+  private loraLoad(data: FarmTaskData): EngineLoraLoad | undefined {
+    if (!data.loras?.length) return undefined;
+    const specs = data.loras.map((l) => ({ path: this.loraFiles.get(l.hash)!.file, weight: l.weight, ...(l.unetWeight !== undefined ? { unetWeight: l.unetWeight } : {}) }));
+    return { specs, cacheDir: loraCacheDir(this.opts.runtime.settings.get().modelsDir) };
+  }
+
+  /** Gives the job back for another worker (a moment in delayed) without counting an attempt. */
+  private async leave(job: Job, token: string | undefined, ms: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + ms, token);
+    throw new DelayedError();
+  }
+
+  private async process(job: Job<FarmTaskData, FarmTaskResult | FarmResultRef>, token: string | undefined): Promise<FarmTaskResult | FarmResultRef> {
+    // Another of this machine's model queues already runs a job: give this one back at once.
+    if (this.busy) return this.leave(job, token, 200);
     const data = job.data;
     const folder = this.folders.get(data.model.hash);
     if (data.v !== 1 || !folder) throw new UnrecoverableError(`Error: worker ${this.name} cannot read this task (model ${data.model?.id ?? '?'}, version ${String(data.v)})`);
+    const pipeline = decodePipeline(data.pipeline);
+    const missing = (data.loras ?? []).filter((l) => !this.loraFiles.has(l.hash));
+    const refused: Pick<FarmRefusal, 'kind' | 'reason'> | null = missing.length
+      ? { kind: 'lora', reason: `it does not hold LoRA ${missing.map((l) => `${l.name} (${l.hash.slice(0, 12)}…)`).join(', ')}` }
+      : ((reason) => (reason ? { kind: 'memory' as const, reason } : null))(this.memoryRefusal(folder, pipeline, data.lowMemory));
+    const refusals = refusedKey(job.id ?? data.jobId);
+    if (refused) {
+      const note: FarmRefusal = { worker: this.name, ...refused, at: Date.now() };
+      await this.redis.multi().hset(refusals, this.name, JSON.stringify(note)).pexpire(refusals, 3600_000).exec().catch(() => undefined);
+      // Said once per job: the job comes back every LEAVE_FOR_MS until some worker takes it.
+      if (!this.refusedJobs.has(refusals)) this.log(`farm worker ${this.name}: leaves ${data.jobId} for another worker: ${refused.reason}`);
+      if (this.refusedJobs.size > 1000) this.refusedJobs.clear();
+      this.refusedJobs.add(refusals);
+      return this.leave(job, token, LEAVE_FOR_MS);
+    }
+    // It fits now (memory was freed): the coordinator must not count an old refusal of ours.
+    if (this.refusedJobs.delete(refusals)) void this.redis.hdel(refusals, this.name).catch(() => undefined);
     this.busy = true;
     this.jobId = data.jobId;
     this.log(`farm worker ${this.name}: running ${data.jobId} (${data.model.id}, attempt ${job.attemptsMade + 1})`);
@@ -152,9 +237,14 @@ export class FarmWorker {
     try {
       const report = (p: Omit<FarmProgress, 'worker'>) => job.updateProgress({ worker: this.name, ...p } as unknown as number).catch(() => undefined);
       await report({ step: 0, total: 0, elapsedMs: 0 });
-      if (engine.loadedModel?.folder !== folder) await engine.load(folder, parseProviderChoice(data.provider ?? this.provider), data.lowMemory);
+      // Loaded again only for another model or another LoRA set (as GenerationService.ensureModel does).
+      const loras = this.loraLoad(data);
+      if (engine.loadedModel?.folder !== folder || !sameLoras(this.heldLoras, loras)) {
+        this.heldLoras = undefined;
+        await engine.load(folder, parseProviderChoice(data.provider ?? this.provider), data.lowMemory, loras);
+        this.heldLoras = loras;
+      }
       const loaded = engine.loadedModel!;
-      const pipeline = decodePipeline(data.pipeline);
       // At most ~5 writes a second into Redis (plus the last step); the newest preview rides along
       // with the next one, so a preview never costs a write of its own.
       let lastReport = 0;
@@ -180,14 +270,19 @@ export class FarmWorker {
       });
       const result = encodeOutcome(this.name, loaded, outcome);
       const chars = result.images.reduce((n, img) => n + img.rgb.length, 0);
-      if (chars > MAX_RESULT_CHARS) throw new UnrecoverableError(`Error: the result (${Math.round(chars / 1e6)} MB) is larger than a farm result may be (${MAX_RESULT_CHARS / 1e6} MB); generate smaller images or in smaller batches`);
+      const returned = chars > (this.opts.redisResultMaxChars ?? REDIS_RESULT_MAX_CHARS) ? await this.upload(job.id ?? data.jobId, result) : result;
       const denoiseMs = outcome.timings.denoiseMs ?? 0;
       this.itPerSec = denoiseMs > 0 ? Math.round((pipeline.params.steps / (denoiseMs / 1000)) * 100) / 100 : 0;
       this.jobsDone++;
       this.log(`farm worker ${this.name}: finished ${data.jobId} (${Math.round(outcome.timings.totalMs ?? 0)} ms in the engine)`);
-      return result;
+      return returned;
     } catch (err) {
       if (err instanceof UnrecoverableError || err instanceof DelayedError) throw err;
+      // Another worker would upload to the same coordinator: only a transient failure is worth a retry.
+      if (err instanceof FarmUploadError) {
+        this.log(`farm worker ${this.name}: job ${data.jobId} failed: ${err.message}`);
+        throw err.retryable ? new Error(`FarmUploadError: ${err.message}`) : new UnrecoverableError(`FarmUploadError: ${err.message}`);
+      }
       const e = err as Error;
       const reason = `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
       this.log(`farm worker ${this.name}: job ${data.jobId} failed: ${reason}`);
@@ -197,6 +292,33 @@ export class FarmWorker {
       this.jobId = null;
       void this.announce().catch(() => undefined);
     }
+  }
+
+  /** Where uploads go: --coordinator-url / --farm-token, else what the coordinator published in Redis. */
+  private async endpoint(): Promise<FarmCoordinatorEndpoint> {
+    let published: Partial<FarmCoordinatorEndpoint> = {};
+    if (!this.opts.coordinatorUrl || !this.opts.farmToken) {
+      try {
+        published = JSON.parse((await this.redis.get(COORDINATOR_KEY)) ?? '{}') as Partial<FarmCoordinatorEndpoint>;
+      } catch {
+        published = {};
+      }
+    }
+    const url = this.opts.coordinatorUrl ?? published.url;
+    const token = this.opts.farmToken ?? published.token;
+    if (!url || !token) throw new FarmUploadError(`this result is too large for Redis and the coordinator has not published where to upload it (an older Atelier?); start this worker with --coordinator-url and --farm-token`, false);
+    return { url, token };
+  }
+
+  /** Uploads the result to the coordinator; what goes back through Redis is only its reference. */
+  private async upload(bullId: string, result: FarmTaskResult): Promise<FarmResultRef> {
+    const body = Buffer.from(JSON.stringify(result));
+    if (body.length > MAX_UPLOAD_BYTES) throw new FarmUploadError(`the result (${Math.round(body.length / 1e6)} MB) is larger than a farm result may be (${MAX_UPLOAD_BYTES / 1e6} MB); generate smaller images or smaller batches`, false);
+    const id = `${bullId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 120)}-${randomBytes(6).toString('hex')}`;
+    const started = Date.now();
+    const upload = await uploadResult(() => this.endpoint(), id, body, { log: (m) => this.log(`farm worker ${this.name}: ${m}`) });
+    this.log(`farm worker ${this.name}: uploaded ${upload.bytes} bytes for ${bullId} to the coordinator in ${Date.now() - started} ms`);
+    return { v: 1, worker: this.name, upload };
   }
 
   /** Stops taking jobs, lets the running one finish (or not, with force), withdraws the announcement. */

@@ -8,7 +8,6 @@
  * its embedded JSON; a missing thumbnail is rebuilt.
  * Reconcile runs on open when the previous session did not close cleanly (stale lock).
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -32,7 +31,8 @@ import {
 } from './types';
 import { OrganisationStore } from './organisation';
 import { exportGenerations, importFiles, type ExportOptions, type ExportReport, type ImportReport } from './transfer';
-import { DISCLOSURES, readCredentials, readReceipt, writeReceipt, type Credentials, type Disclosure, type ParentFile, type Provenance, type Receipt } from '../provenance';
+import { CredentialsVerifier, parentFileOf, signExportedRendition } from './library-credentials';
+import { DISCLOSURES, readReceipt, writeReceipt, type Credentials, type Disclosure, type ParentFile, type Provenance, type Receipt } from '../provenance';
 
 export const PROJECT_EXTENSION = '.atelier';
 
@@ -93,6 +93,7 @@ export class ProjectLibrary {
     this.lock = lock;
     this.durable = opts.durableWrites ?? true;
     this.provenance = opts.provenance ?? null;
+    this.verifier = new CredentialsVerifier(this.provenance);
     this.stmts = prepareStatements(db);
     this.org = new OrganisationStore(db);
   }
@@ -223,7 +224,7 @@ export class ProjectLibrary {
       const file = Buffer.concat(parts);
       const signed = origin.origin === 'imported' && origin.original
         ? await this.provenance.signImport(file, { id, original: origin.original, projectDir: this.dir })
-        : await this.provenance.signGeneration(file, { id, params, disclosure: this.credentialsDisclosure(), parent: await this.parentFile(params.parentId), projectDir: this.dir });
+        : await this.provenance.signGeneration(file, { id, params, disclosure: this.credentialsDisclosure(), parent: await parentFileOf((pid) => this.get(pid), params.parentId), projectDir: this.dir });
       parts = signed.parts ?? [signed.bytes];
     }
     const hash = await writeImageContentAddressed(this.dir, parts, { durable: this.durable });
@@ -297,46 +298,16 @@ export class ProjectLibrary {
     writeReceipt(this.dir, id, receipt);
   }
 
-  /** Verdicts by file content (sha256), so the studio's badges re-read a stored file's manifest once, not on every scroll. */
-  private readonly verified = new Map<string, Credentials>();
+  private readonly verifier: CredentialsVerifier;
 
-  /** Verifies a file's content credentials; "signed here" is recognised when this library signs. */
-  async verifyCredentials(bytes: Uint8Array): Promise<Credentials> {
-    // Keyed by the exact bytes: a changed (tampered) file is a different key and is read again.
-    const key = createHash('sha256').update(bytes).digest('hex');
-    const hit = this.verified.get(key);
-    if (hit) return structuredClone(hit);
-    const c = await (this.provenance ? this.provenance.verify(bytes) : readCredentials(bytes));
-    if (c.state !== 'unknown') {
-      if (this.verified.size >= 2000) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(key, c);
-    }
-    return structuredClone(c);
+  /** Verifies a file's content credentials (cached by content); "signed here" is recognised when this library signs. */
+  verifyCredentials(bytes: Uint8Array): Promise<Credentials> {
+    return this.verifier.verify(bytes);
   }
 
-  /** A stored generation's file as a manifest ingredient, or null (no parent, or its file is gone). */
-  private async parentFile(parentId: string | null): Promise<ParentFile | null> {
-    const parent = parentId ? this.get(parentId) : null;
-    if (!parent) return null;
-    try {
-      return { bytes: await fsp.readFile(parent.imagePath), title: `${parent.id}.png` };
-    } catch {
-      return null;
-    }
-  }
-
-  /**
-   * Signs an exported rendition (JPEG/WebP re-encode, or a stored PNG written before signing existed):
-   * a generation gets its own manifest again, its parent as ingredient; an import opens the stored file.
-   */
+  /** Signs an exported rendition with this image's own facts (library-credentials.ts); unsigned libraries export as encoded. */
   async signExport(record: GenerationRecord, bytes: Buffer): Promise<Buffer> {
-    if (!this.provenance) return bytes;
-    if (record.origin === 'imported') {
-      const stored = await fsp.readFile(record.imagePath);
-      return (await this.provenance.signImport(bytes, { id: record.id, original: { bytes: stored, title: `${record.id}.png` }, projectDir: this.dir })).bytes;
-    }
-    const parent = await this.parentFile(record.parentId);
-    return (await this.provenance.signGeneration(bytes, { id: record.id, params: record, disclosure: this.credentialsDisclosure(), parent, projectDir: this.dir })).bytes;
+    return this.provenance ? signExportedRendition(this.provenance, this, record, bytes) : bytes;
   }
 
   /** Inserts the row for an image file already on disk. Used by addGeneration and reconcile. */

@@ -22,6 +22,20 @@ export interface ServerOptions {
   log?: (msg: string) => void;
   /** Largest WebSocket message accepted (default MAX_WS_MESSAGE); tests lower it. */
   maxMessageBytes?: number;
+  /** With `--farm`: where render-farm workers upload results too large for Redis (main/farm/result-store.ts). */
+  farmResults?: FarmResultReceiver;
+}
+
+/**
+ * The coordinator's upload folder as the server sees it: `PUT /api/farm/results/<id>` with
+ * `Authorization: Bearer <farm token>`. The farm token, not the studio's: workers never learn the
+ * token that opens the studio. The server's Host and Origin rules still apply to the route.
+ */
+export interface FarmResultReceiver {
+  readonly maxBytes: number;
+  acceptsToken(presented: string | null): boolean;
+  /** Resolves once stored; rejects with `status` (400, 413) for a refused upload. */
+  receive(id: string, body: IncomingMessage, sha256?: string): Promise<unknown>;
 }
 
 export interface RunningServer {
@@ -106,6 +120,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = parseRequestUrl(req.url);
     if (!url) return sendText(res, 400, 'Bad request target');
+    const upload = /^\/api\/farm\/results\/([^/]+)$/.exec(url.pathname);
+    if (upload && opts.farmResults) return receiveFarmResult(req, res, url, upload[1], opts.farmResults);
     const access = checkAccess(req, url, token, opts.host);
     if (!access.ok) return sendText(res, access.status, access.reason);
     if (access.setCookie && token) {
@@ -140,6 +156,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!file) return sendText(res, 404, `Not found${url.pathname === '/' ? ' (renderer not built: run npm run build)' : ''}`);
     res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     return streamFile(res, file, file.endsWith('.html') ? 'no-cache' : 'public, max-age=3600');
+  }
+
+  async function receiveFarmResult(req: IncomingMessage, res: ServerResponse, url: URL, id: string, receiver: FarmResultReceiver): Promise<void> {
+    // Refusals close the connection: the worker's body is not read, and not left to drain.
+    const refuse = (status: number, text: string) => {
+      res.setHeader('Connection', 'close');
+      sendText(res, status, text);
+    };
+    const access = checkAccess(req, url, null, opts.host);
+    if (!access.ok) return refuse(access.status, access.reason);
+    if (req.method !== 'PUT') return refuse(405, 'Method not allowed');
+    const auth = req.headers.authorization;
+    if (!receiver.acceptsToken(auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null)) return refuse(401, 'Missing or wrong farm token');
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > receiver.maxBytes) return refuse(413, `Upload larger than ${Math.round(receiver.maxBytes / 1e6)} MB`);
+    const sha = req.headers['x-content-sha256'];
+    try {
+      await receiver.receive(id, req, typeof sha === 'string' ? sha : undefined);
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (typeof status === 'number') return refuse(status, (err as Error).message);
+      throw err;
+    }
+    sendText(res, 201, 'Stored');
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

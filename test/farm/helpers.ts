@@ -180,9 +180,9 @@ export interface WorkerProc extends Proc {
   name: string;
 }
 
-export async function startWorker(redisUrl: string, name: string, opts: { env?: Record<string, string>; models?: string } = {}): Promise<WorkerProc> {
+export async function startWorker(redisUrl: string, name: string, opts: { env?: Record<string, string>; models?: string; args?: string[] } = {}): Promise<WorkerProc> {
   const home = tempDir(`atelier-farm-${name}-`);
-  const args = ['worker', '--farm', redisUrl, '--name', name, '--home', home, '--provider', 'cpu', ...(opts.models ? ['--models', opts.models] : [])];
+  const args = ['worker', '--farm', redisUrl, '--name', name, '--home', home, '--provider', 'cpu', ...(opts.models ? ['--models', opts.models] : []), ...(opts.args ?? [])];
   const proc = atelier(args, opts.env ?? {}, `worker ${name}`);
   await proc.waitFor(new RegExp(`farm worker ${name} joined`), 60_000);
   return Object.assign(proc, { name });

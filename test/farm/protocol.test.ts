@@ -1,14 +1,18 @@
 /**
  * The farm's small parts: the --farm URL (typed errors, password never printed), reaching Redis
  * (a real redis-server with a password; a closed port fails after bounded attempts), fair priorities,
- * and the lossless task/result encoding.
+ * the lossless task/result encoding, and the coordinator's store of uploaded results.
  */
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FairPriorities } from '../../main/farm/fairness';
-import { decodeOutcome, decodePipeline, encodeOutcome, encodePipeline, PREVIEW_MAX_SIDE, queueNameFor, shrinkPreview } from '../../main/farm/protocol';
+import { decodeOutcome, decodePipeline, encodeOutcome, encodePipeline, isResultRef, PREVIEW_MAX_SIDE, queueNameFor, shrinkPreview } from '../../main/farm/protocol';
+import { FarmResultStore, resolveFarmToken } from '../../main/farm/result-store';
 import { checkReachable, FarmConfigError, FarmConnectionError, parseFarmUrl } from '../../main/farm/redis-url';
 import type { PipelineRequest } from '../../main/engine-host';
-import { cleanupAll, freePort, startRedis } from './helpers';
+import { cleanupAll, freePort, startRedis, tempDir } from './helpers';
 
 afterAll(cleanupAll);
 
@@ -131,5 +135,35 @@ describe('previews sent through Redis', () => {
     expect(Math.max(out.width, out.height)).toBeLessThanOrEqual(PREVIEW_MAX_SIDE);
     expect([...out.rgb.subarray(0, 3)]).toEqual([30, 85, 30]); // 90·3/9, 255·3/9, 30
     expect([...out.rgb.subarray(out.rgb.length - 3)]).toEqual([30, 85, 30]);
+  });
+});
+
+describe('large-result uploads (coordinator side)', () => {
+  it('checks the farm token, bounds the size, verifies the digest, and reads back exactly what was stored', async () => {
+    const dir = tempDir('atelier-farm-results-');
+    const token = resolveFarmToken(undefined);
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    expect(() => resolveFarmToken('short')).toThrow(/at least 16 printable characters/);
+    const store = new FarmResultStore(dir, token, 1024);
+    expect(store.acceptsToken(token)).toBe(true);
+    for (const wrong of [null, '', `${token}x`, token.slice(1), 'x'.repeat(token.length)]) expect(store.acceptsToken(wrong)).toBe(false);
+
+    await expect(store.receive('too-big-0001', Readable.from([Buffer.alloc(600), Buffer.alloc(600)]))).rejects.toMatchObject({ status: 413 });
+    await expect(store.receive('bad-digest-01', Readable.from([Buffer.from('{}')]), '0'.repeat(64))).rejects.toMatchObject({ status: 400 });
+    await expect(store.receive('../escape', Readable.from([Buffer.from('{}')]))).rejects.toMatchObject({ status: 400 });
+    expect(readdirSync(dir)).toEqual([]);
+
+    const body = Buffer.from(JSON.stringify({ v: 1, worker: 'w', family: 'sd1', fallbacks: [], outcome: {}, images: [] }));
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const stored = await store.receive('job-1-abcdef', Readable.from([body]), sha256);
+    expect(stored).toEqual({ bytes: body.length, sha256 });
+    const ref = { v: 1 as const, worker: 'w', upload: { id: 'job-1-abcdef', ...stored } };
+    expect(isResultRef(ref)).toBe(true);
+    expect(isResultRef({ v: 1, worker: 'w', family: 'sd1', images: [] })).toBe(false);
+    expect(await store.read(ref)).toMatchObject({ worker: 'w', family: 'sd1' });
+    await expect(store.read({ ...ref, upload: { ...ref.upload, sha256: 'f'.repeat(64) } })).rejects.toThrow(/does not match what it reported/);
+    store.remove('job-1-abcdef');
+    await expect.poll(() => readdirSync(dir), { timeout: 2000 }).toEqual([]);
+    await expect(store.read(ref)).rejects.toThrow(/uploaded this result \(job-1-abcdef\), but it is not in/);
   });
 });
