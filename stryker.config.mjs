@@ -22,9 +22,16 @@ const TARGETS = {
   },
   library: {
     mutate: ['main/library/{project-library,project-files,reconcile,queries,infotext}.ts'],
-    testFiles: ['test/library/**/*.test.ts', 'test/common/infotext.test.ts'],
+    // Not crash.test.ts (4 min of SIGKILLed child processes, which never run a mutant), nor the
+    // registry / lock / metadata-fuzz / signing files that do not exercise these four files.
+    testFiles: [
+      'test/library/{project-library,query-plans,durability,move,migrations,transfer,infotext,library-mutation}.test.ts',
+      'test/common/infotext.test.ts',
+    ],
   },
-  schemas: { mutate: ['common/api/schemas.ts'], testFiles: ['test/api/**/*.test.ts', 'test/common/**/*.test.ts'] },
+  // Only the tests that parse requests directly: test/api starts servers and a library per file, and
+  // test/renderer cannot run in the sandbox (renderer/ is not copied, see ignorePatterns).
+  schemas: { mutate: ['common/api/schemas.ts'], testFiles: ['test/common/schemas-contract.test.ts', 'test/common/generation-params.test.ts'] },
 };
 
 const requested = (process.env.MUTATE ?? 'schedulers').split(',').map((s) => s.trim()).filter(Boolean);
