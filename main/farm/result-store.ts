@@ -101,13 +101,17 @@ export class FarmResultStore {
     if (UPLOAD_ID_PATTERN.test(id)) void rm(this.fileOf(id), { force: true }).catch(() => undefined);
   }
 
-  /** Uploads nobody will read any more (their BullMQ job is long gone), and parts of broken uploads. */
+  /**
+   * At start: uploads nobody will read any more (their BullMQ job is long gone), and every part of an
+   * upload — a part on disk now was being received by a coordinator that died (this process is the
+   * data folder's only coordinator: its projects are locked to it), and its worker sends it again.
+   */
   private sweep(): void {
     const now = Date.now();
     for (const name of readdirSync(this.dir)) {
       const path = join(this.dir, name);
       try {
-        if (now - statSync(path).mtimeMs > STALE_MS || (name.endsWith('.part') && now - statSync(path).mtimeMs > 3600_000)) rmSync(path, { force: true });
+        if (name.endsWith('.part') || now - statSync(path).mtimeMs > STALE_MS) rmSync(path, { force: true });
       } catch {
         /* gone meanwhile */
       }
