@@ -18,7 +18,8 @@ import { assertSizeFits } from './model-registry';
 import { choosePreviewDecoder, previewDataUrl } from './preview-image';
 import type { ProjectHold, ProjectSession } from './project-session';
 import { engineMemoryCapBytes, engineMemoryCapLabel, type Runtime } from './runtime';
-import { installedUpscalers, LANCZOS, upscaleJobRequest } from './upscale-job';
+import { installedUpscalers, LANCZOS } from './upscale-job';
+import { upscaleJobDisplay } from '../../common/params/upscale-job-display';
 import type { GenerationRecord } from '../../common/api/contract';
 import type { ModelEntry } from './model-registry';
 
@@ -65,7 +66,7 @@ export function createJobsApi(runtime: Runtime, projects: ProjectSession, bus: E
     async upscaleImage(req) {
       const source = await admitUpscale(runtime, projects, req);
       const upscale = { generationId: req.generationId, factor: req.factor, ...(req.upscaler ? { upscaler: req.upscaler } : {}) };
-      const jobId = enqueueHeld((project) => queue.enqueue(upscaleJobRequest(source, req.factor, req.upscaler), { upscale, project }));
+      const jobId = enqueueHeld((project) => queue.enqueue(upscaleJobDisplay(source, req.factor, req.upscaler), { upscale, project }));
       return { jobId };
     },
     async cancel(req) {

@@ -7,8 +7,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtelierApiError } from '../../common/api/contract';
-import type { GenerateParams } from '../../common/api/schemas';
-import { upscaleJobDisplay } from '../../common/params/upscale-job-display';
 import { assertUpscalerFits, openUpscaler, upscaleImage, type ProviderChoice, type RgbImage, type UpscaleFactor, type Upscaler } from '../engine';
 import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
 import type { ModelManager } from '../models/manager';
@@ -165,9 +163,4 @@ export function upscaledRecord(source: LibraryRecord, image: RgbImage, factor: U
 
 export function upscaleNote(factor: UpscaleFactor, label: string, sourceId: string): string {
   return `Upscaled ${factor}× from ${sourceId} with ${label === LANCZOS ? 'Lanczos' : label}.`;
-}
-
-/** What an upscale job shows in the queue: the source's prompt and the size it will have (one rule with the studio's). */
-export function upscaleJobRequest(source: LibraryRecord, factor: UpscaleFactor, upscaler: string | undefined): GenerateParams {
-  return upscaleJobDisplay(source, factor, upscaler);
 }

@@ -209,6 +209,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
     const defaults = recommendedDefaults(signature, info.schedulerConfig, info.components.unet.config);
 
     let released = false;
+    const deviceId = deviceIdUsed(providers.unet ?? 'cpu', opts.deviceId);
     const model: LoadedModel = {
       folder: info.folder,
       info,
@@ -222,7 +223,7 @@ export async function loadModel(folder: string, opts: LoadModelOptions = {}): Pr
       providers,
       fallbacks,
       lowMemory,
-      ...(deviceIdUsed(providers.unet ?? 'cpu', opts.deviceId) !== undefined ? { deviceId: deviceIdUsed(providers.unet ?? 'cpu', opts.deviceId) } : {}),
+      ...(deviceId !== undefined ? { deviceId } : {}),
       graphs: meta,
       ...(applied ? { loras: { reports: applied.reports, hashes: applied.hashes, copies: applied.copies, mergeMs: applied.mergeMs, sessionMs: loraSessionMs } } : {}),
       hasComponent: (name) => Boolean(info.components[name]),
