@@ -53,6 +53,21 @@ export interface LoraSummary {
   hasPreview: boolean;
 }
 
+/** An installed ControlNet (`<modelsDir>/controlnets/<name>/model.onnx` or `<modelsDir>/controlnets/<name>.onnx`). */
+export interface ControlNetSummary {
+  /** What a generate request's `controlNets[].model` names. */
+  name: string;
+  /** sha256 (hex) of its model.onnx, as recorded with each image. */
+  hash: string;
+  /** Base family its graph fits (from its inputs: 768-wide text states = sd1, 1024 = sd2, SDXL extra inputs = sdxl); null when unknown. */
+  baseFamily: 'sd1' | 'sd2' | 'sdxl' | null;
+  /** What kind of control image it takes, from its config or name (canny, depth, pose, …); null when unknown. */
+  controlType: string | null;
+  /** The annotator that makes its control image from a photo, when one fits its type. */
+  suggestedAnnotator: 'canny' | 'depth' | 'pose' | null;
+  sizeBytes: number;
+}
+
 export interface LoadedModelInfo {
   modelId: string;
   family: string;
@@ -362,6 +377,8 @@ export interface AtelierApi {
   doctorModel(req: In<'DoctorModelRequest'>): Promise<ModelDoctorReport>;
   /** Installed LoRAs (`<modelsDir>/loras/*.safetensors`), by name; unreadable files are left out. */
   listLoras(): Promise<LoraSummary[]>;
+  /** Installed ControlNets (`<modelsDir>/controlnets/`), by name; unreadable ones are left out. */
+  listControlNets(): Promise<ControlNetSummary[]>;
   generate(req: In<'GenerateRequest'>): Promise<{ jobId: string; seed: number }>;
   /** Queue a 2×/4× upscale of a generation; the result is a new generation whose parent is the source. */
   upscaleImage(req: In<'UpscaleImageRequest'>): Promise<{ jobId: string }>;
@@ -444,6 +461,7 @@ export const apiMethods = Object.freeze({
   removeModel: S.ModelIdRequest,
   doctorModel: S.DoctorModelRequest,
   listLoras: S.ListLorasRequest,
+  listControlNets: S.ListControlNetsRequest,
   generate: S.GenerateRequest,
   upscaleImage: S.UpscaleImageRequest,
   cancel: S.JobIdRequest,

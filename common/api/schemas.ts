@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { PROVIDER_CHOICES } from '../providers';
 import { LoraHashSchema, RNG_KINDS, type RequestedParamKey } from '../params/generation';
+import { CONTROL_FITS, CONTROL_UNITS_MAX, CONTROL_WEIGHT_MAX, ControlAnnotatorSchema } from '../params/controlnet';
 import { GENERATE_BOUNDS as B, multipleProblem, rangeProblem, WHOLE_NUMBER_PROBLEM, type NumberBounds } from '../params/bounds';
 
 export const RngKind = z.enum(RNG_KINDS);
@@ -49,6 +50,22 @@ export const OutpaintRequest = z
   })
   .strict()
   .refine((o) => o.left + o.right + o.top + o.bottom > 0, { message: 'add pixels on at least one side' });
+
+/** One ControlNet unit of a generate request (common/params/controlnet.ts says what each field means). */
+export const ControlNetUnitRequest = z
+  .object({
+    /** An installed ControlNet's name (`listControlNets`). */
+    model: id,
+    /** The control image (edges, depth, pose… or a photo when `annotator` is set). */
+    image: ImageSource,
+    weight: z.number().min(0).max(CONTROL_WEIGHT_MAX).default(1),
+    start: z.number().min(0).max(1).default(0),
+    end: z.number().min(0).max(1).default(1),
+    annotator: ControlAnnotatorSchema.optional(),
+    fit: z.enum(CONTROL_FITS).optional(),
+  })
+  .strict()
+  .refine((u) => u.start < u.end, { message: 'start must be below end (otherwise the ControlNet never runs)', path: ['start'] });
 
 /**
  * The request side of the image parameters: the same names as the one GenerationParams schema
@@ -104,6 +121,8 @@ export const GenerateRequest = z
      * this hash instead (the LoRA may be installed under another name here).
      */
     loraHashes: z.array(LoraHashSchema.strict()).max(64).optional(),
+    /** ControlNet units (their residuals add up); the model needs a ControlNet-capable UNet. */
+    controlNets: z.array(ControlNetUnitRequest).max(CONTROL_UNITS_MAX).optional(),
   })
   .strict()
   .refine((r) => !r.mask || r.initImage, { message: 'mask requires initImage', path: ['mask'] })
@@ -285,6 +304,8 @@ export const ImportImagesRequest = z.object({ paths: z.array(z.string().min(1).m
 export const EmptyRequest = z.union([z.undefined(), z.object({}).strict()]);
 /** listLoras takes no arguments. */
 export const ListLorasRequest = EmptyRequest;
+/** listControlNets takes no arguments. */
+export const ListControlNetsRequest = EmptyRequest;
 
 /** Content credentials of a stored generation (`id`) or of a file's bytes (`base64`, e.g. a dropped file). */
 export const VerifyImageRequest = z.union([z.object({ id }).strict(), z.object({ base64: z.string().max(90_000_000) }).strict()]);

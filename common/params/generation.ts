@@ -12,6 +12,7 @@
  * Pure code: no Node, no DOM.
  */
 import { z } from 'zod';
+import { CONTROL_UNITS_MAX, ControlUnitRecordSchema } from './controlnet';
 
 export const RNG_KINDS = Object.freeze(['cpu', 'cuda'] as const);
 export type RngKind = (typeof RNG_KINDS)[number];
@@ -60,6 +61,8 @@ export const generationParamsSchema = z.object({
   appVersion: z.string().default('0.0.0'),
   /** LoRAs merged into the model for this image (A1111 `Lora hashes`); absent when none. */
   loraHashes: z.array(LoraHashSchema).max(64).optional(),
+  /** ControlNet units that shaped the image (common/params/controlnet.ts); absent when none. */
+  controlNets: z.array(ControlUnitRecordSchema).max(CONTROL_UNITS_MAX).optional(),
 });
 
 /** Everything needed to reproduce one generated image, as stored (its creation time known). */
