@@ -19,6 +19,7 @@ import { applyOutpaint, generationRecord, planGeneration, type GenerationPlan, t
 import { decodeMask, decodeRgb } from './image-inputs';
 import type { ModelEntry, ModelRegistry } from './model-registry';
 import { upscaleInWorker } from './upscale-host';
+import { executeTask } from './executor-batch';
 import { upscaledRecord, upscaleNote, type InstalledUpscaler } from './upscale-job';
 import type { ProviderChoiceName } from '../../common/providers';
 
@@ -101,6 +102,8 @@ export interface ExecutorTicket {
 export interface GenerationExecutor {
   /** How many jobs the queue may run at once through it. */
   readonly concurrency: number;
+  /** Runs each image of a batch as its own task (executor-batch.ts), e.g. on several farm workers. */
+  readonly splitsBatches?: boolean;
   /** Called synchronously, in queue order, when a job starts: results can be handed back in that order. */
   admit(job: ExecutorJob): ExecutorTicket;
   execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: Pick<RunHooks, 'isCancelled' | 'onProgress' | 'onPreview'>): Promise<ExecutorResult>;
@@ -214,7 +217,7 @@ export class GenerationService {
         ...(hooks.previewEvery ? { previewEvery: hooks.previewEvery } : {}),
         ...(loras.load ? { loras: loras.load } : {}),
       };
-      const result = await remote.executor.execute(remote.ticket, task, { isCancelled: hooks.isCancelled, onProgress: hooks.onProgress, onPreview: hooks.onPreview });
+      const result = await executeTask(remote.executor, remote.ticket, task, { isCancelled: hooks.isCancelled, onProgress: hooks.onProgress, onPreview: hooks.onPreview });
       outcome = result.outcome;
       engineModel = { family: result.family, fallbacks: result.fallbacks, loras: result.loras };
     } else {

@@ -66,8 +66,8 @@ interface Outstanding {
 interface Ticket extends ExecutorTicket {
   /** Resolves when every job admitted earlier for the same project has settled. */
   turn: Promise<void>;
-  /** Set once a completed result was read: removes it from Redis when the ticket settles (after the save). */
-  release?: () => void;
+  /** One per completed result read (a split batch has several): removes it from Redis when the ticket settles (after the save). */
+  releases: Array<() => void>;
 }
 
 const DEFAULT_NO_WORKER_MS = 60_000;
@@ -112,8 +112,16 @@ function workerError(reason: string): Error {
   return err;
 }
 
+/** The BullMQ id of a task: the studio job's id, with the image's index when a batch was split per image. */
+function bullIdOf(task: ExecutorTask): string {
+  const member = task.pipeline.params.batchMember;
+  return member ? `${task.job.id}.${member.index}` : task.job.id;
+}
+
 export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
   readonly concurrency: number;
+  /** Each image of a batch is its own BullMQ job, so a batch spreads over every free worker. */
+  readonly splitsBatches = true;
   readonly display: string;
   /** The studio's event bus (attachEvents): worker list changes and which worker took a job. */
   private emit: (event: AtelierEvent) => void = () => undefined;
@@ -197,8 +205,9 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     });
     const ticket: Ticket = {
       turn: previous,
+      releases: [],
       settle: () => {
-        ticket.release?.();
+        for (const release of ticket.releases.splice(0)) release();
         done();
       },
     };
@@ -227,8 +236,8 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     const taskKey = createHash('sha256').update(`${task.model.hash}\0${task.provider ?? ''}\0${data.pipeline}${data.loras ? `\0${JSON.stringify(data.loras)}` : ''}`).digest('hex');
     const prior = await this.redis.get(taskIndexKey(taskKey)).catch(() => null);
     const adopt = prior && !this.outstanding.has(prior) && ADOPTABLE.has(await queue.getJobState(prior).catch(() => 'unknown')) ? prior : null;
-    // Otherwise the studio's job id is the BullMQ id: a retried attempt is the same job with the same seed.
-    const bullId = adopt ?? task.job.id;
+    // Otherwise the studio's job id (per image of a split batch) is the BullMQ id: a retried attempt is the same job with the same seed.
+    const bullId = adopt ?? bullIdOf(task);
     const done = new Promise<{ result: FarmTaskResult; uploadId?: string }>((resolve, reject) => {
       this.outstanding.set(bullId, { task, bullId, queue: name, priority, hooks, orphanSince: null, worker: null, started: false, resolve, reject });
     });
@@ -242,10 +251,10 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
       const { result, uploadId } = await done;
       // Saved by the generation service before it settles the ticket: only then may Redis (and the
       // upload folder) forget it.
-      (ticket as Ticket).release = () => {
+      (ticket as Ticket).releases.push(() => {
         void queue.remove(bullId).catch(() => undefined);
         if (uploadId) this.results?.remove(uploadId);
-      };
+      });
       const decoded = decodeOutcome(result);
       // Hand results back in the order the jobs started, per project (a batch lands in order).
       await (ticket as Ticket).turn;
@@ -256,9 +265,12 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     }
   }
 
+  /** Cancels every task of the studio job (all images of a split batch). */
   cancel(jobId: string): void {
-    const o = [...this.outstanding.values()].find((x) => x.task.job.id === jobId);
-    if (!o) return;
+    for (const o of [...this.outstanding.values()]) if (o.task.job.id === jobId) this.cancelOne(o);
+  }
+
+  private cancelOne(o: Outstanding): void {
     // Redis unreachable: stop waiting now (shutdown must not hang); the job left in Redis is adopted
     // by the next coordinator if the studio queues it again.
     if (this.redis.status !== 'ready') return this.finish(o.bullId, { error: new CancelledError(0) }, false);

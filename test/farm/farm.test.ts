@@ -4,7 +4,8 @@
  * lands in the coordinator's project is compared byte for byte with a single-machine run of the same
  * seed (GenerationService in this process, the local engine).
  *
- * The scenarios share one farm and run in order: a 12-image batch over both workers; a model only
+ * The scenarios share one farm and run in order: 12 jobs over both workers; one request of batchSize 12
+ * split per image over both; a model only
  * one worker holds; Redis restarted mid-batch; a worker SIGKILLed mid-job; no worker for a model.
  */
 import { cpSync, mkdirSync } from 'node:fs';
@@ -93,6 +94,45 @@ describe('render farm (Redis + BullMQ, real processes)', () => {
     const generations = done.map((d) => d.generations[0]);
     expect(generations.every((g) => g.modelId === 'atelier-demo' && g.provider === 'cpu' && g.steps === STEPS)).toBe(true);
     await expectIdentical(generations, seeds);
+  });
+
+  it('runs one request of batchSize 12 as 12 farm jobs over both workers, identical to a one-machine batch of 12', async () => {
+    // An ancestral scheduler draws the whole batch's noise every step: image k alone is only right
+    // with the batch's own noise slice (batchMember), which is what this checks end to end.
+    const extra = { batchSize: 12, scheduler: 'EulerAncestralDiscreteScheduler' };
+    const before = await jobsDone();
+    const [id] = await submit([5000], extra);
+    const done = await coordinator.waitJob(id, 120_000);
+    const after = await jobsDone();
+    expect(after.w1 - before.w1, JSON.stringify({ before, after })).toBeGreaterThan(0);
+    expect(after.w2 - before.w2, JSON.stringify({ before, after })).toBeGreaterThan(0);
+    expect(after.w1 - before.w1 + (after.w2 - before.w2)).toBe(12);
+    expect(done.generations.map((g) => g.batchIndex)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    const params = GenerateRequest.parse(request(5000, extra));
+    const local: Buffer[] = [];
+    await reference.generation.run({ kind: 'generate', params }, { imageFile: async () => null, record: () => null, save: async (img) => void local.push(Buffer.from(img.rgb)) });
+    expect(local).toHaveLength(12);
+    for (const [i, g] of done.generations.entries()) {
+      expect((await coordinator.pixels(g)).equals(local[i]), `image ${i} of the batch differs from the one-machine batch`).toBe(true);
+    }
+  });
+
+  it('cancelling a split batch stops every image of it, queued or running', async () => {
+    const before = await jobsDone();
+    const [id] = await submit([6000], { batchSize: 8, steps: 200 });
+    await coordinator.waitEvent((e): e is Extract<typeof e, { type: 'job:worker' }> => e.type === 'job:worker' && e.jobId === id, 60_000);
+    await coordinator.client.cancel({ jobId: id });
+    await expect(coordinator.waitJob(id, 30_000)).rejects.toThrow(/cancelled/);
+    // Both workers idle again within a bounded time, having finished far fewer than 8 images.
+    const deadline = Date.now() + 30_000;
+    let workers = await readWorkers(probe);
+    while (workers.some((w) => w.busy) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      workers = await readWorkers(probe);
+    }
+    expect(workers.filter((w) => w.busy).map((w) => w.name)).toEqual([]);
+    const after = await jobsDone();
+    expect(after.w1 - before.w1 + (after.w2 - before.w2)).toBeLessThan(8);
   });
 
   it('gives a job for a model only one worker holds to that worker', async () => {

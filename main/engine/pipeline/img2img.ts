@@ -8,10 +8,10 @@ import { pipelineResult } from './result';
 import { repeatBatch } from '../cfg';
 import { fitPixels } from '../image-ops';
 import type { LoadedModel } from '../loader';
-import { createGenerator } from '../random';
 import { createScheduler, LCMScheduler } from '../schedulers';
 import type { Scheduler } from '../schedulers/types';
 import { checkControlNets, prepareControlNets } from '../controlnet/prepare';
+import { checkBatchMember, pipelineGenerators } from './batch-member';
 import { bad, checkFit, checkImage, checkInputs, checkStrength, lcmOriginalSteps, strengthSteps } from './check';
 import { denoise } from './denoise';
 import { encodePrompt, zeroNegativeFor } from './encode-prompt';
@@ -64,6 +64,7 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   const strength = checkStrength(params.strength);
   const fit = checkFit(params.fit);
   const controlUnits = checkControlNets(params.controlNets);
+  const member = checkBatchMember(params);
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot do img2img (vae_encoder/model.onnx is missing).');
   const scheduler = createScheduler(schedulerConfig);
   const { timesteps, stepsToRun } = strengthSchedule(scheduler, params.steps, strength);
@@ -84,9 +85,10 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   // 3. Timesteps, cut by strength: prepared with the input checks (strengthSchedule)
 
   // 4. Preprocess the image (fit to width × height, [-1, 1]), encode, noise it to the first timestep
-  const generator = createGenerator(params.seed, params.rng);
+  // The init image is encoded once for the whole batch; noise and step noise are drawn batch-wide.
+  const { batchWide: generator, shared } = pipelineGenerators(params, member);
   const pixels = fitPixels(initImage.rgb, initImage.width, initImage.height, 3, width, height, fit);
-  const imageLatents = await encodeImage(model, rgbToNchw(pixels, width, height), width, height, generator);
+  const imageLatents = await encodeImage(model, rgbToNchw(pixels, width, height), width, height, shared);
   await model.finished('vae_encoder');
   const noise = generator.randn([batch, 4, h, w]);
   const latents = scheduler.addNoise(repeatBatch(imageLatents, batch), noise, timesteps[0]);

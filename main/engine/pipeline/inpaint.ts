@@ -11,9 +11,9 @@ import { pipelineResult } from './result';
 import { repeatBatch } from '../cfg';
 import { blurMask, compositeMasked, cropPixels, fitPixels, maskBoundingBox, maskCropRegion, pastePixels, resizeBilinear, resizeNearest, type Rect } from '../image-ops';
 import type { LoadedModel } from '../loader';
-import { createGenerator } from '../random';
 import { createScheduler } from '../schedulers';
 import { checkControlNets, prepareControlNets } from '../controlnet/prepare';
+import { checkBatchMember, pipelineGenerators } from './batch-member';
 import { bad, checkFit, checkImage, checkInputs, checkMask, checkStrength } from './check';
 import { denoise } from './denoise';
 import { encodePrompt, zeroNegativeFor } from './encode-prompt';
@@ -79,6 +79,7 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
   }
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot inpaint (vae_encoder/model.onnx is missing).');
   const controlUnits = checkControlNets(params.controlNets);
+  const member = checkBatchMember(params);
   // The model would see a crop around the mask; the control image would need the same crop.
   if (controlUnits.length && params.onlyMasked) bad('ControlNet cannot be combined with "inpaint only masked" yet; inpaint the whole picture instead.');
   if (!maskBoundingBox(maskImage.data, maskImage.width, maskImage.height, 1)) bad('mask is empty (all black): nothing to repaint. White (255) marks the area to regenerate.');
@@ -113,9 +114,10 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
   const latentMask = repeatBatch(Float32Array.from(latentMaskBytes), batch);
 
   // latents: pure noise at strength 1, else the image latents noised to the first timestep
-  const generator = createGenerator(params.seed, params.rng);
+  // The image (and masked image) are encoded once for the whole batch; noise and step noise are drawn batch-wide.
+  const { batchWide: generator, shared } = pipelineGenerators(params, member);
   const needImageLatents = !nineChannel || strength < 1;
-  const imageLatents = needImageLatents ? repeatBatch(await encodeImage(model, image, width, height, generator), batch) : null;
+  const imageLatents = needImageLatents ? repeatBatch(await encodeImage(model, image, width, height, shared), batch) : null;
   const noise = generator.randn([batch, 4, h, w]);
   let latents: Float32Array;
   if (strength >= 1) {
@@ -131,7 +133,7 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
     const masked = image.slice();
     const px = width * height;
     for (let c = 0; c < 3; c++) for (let p = 0; p < px; p++) if (binary[p]) masked[c * px + p] = 0;
-    const maskedLatents = await encodeImage(model, masked, width, height, generator);
+    const maskedLatents = await encodeImage(model, masked, width, height, shared);
     extra = { mask: latentMask, maskedLatents: repeatBatch(maskedLatents, batch) };
   }
   await model.finished('vae_encoder');

@@ -7,9 +7,9 @@
  */
 import { pipelineResult } from './result';
 import type { LoadedModel } from '../loader';
-import { createGenerator } from '../random';
 import { createScheduler } from '../schedulers';
 import { checkControlNets, prepareControlNets } from '../controlnet/prepare';
+import { checkBatchMember, pipelineGenerators } from './batch-member';
 import { checkInputs } from './check';
 import { denoise } from './denoise';
 import { encodePrompt, zeroNegativeFor } from './encode-prompt';
@@ -24,6 +24,7 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
   // 1. Check inputs
   const { batch, schedulerConfig } = checkInputs(model, params);
   const controlUnits = checkControlNets(params.controlNets);
+  const member = checkBatchMember(params);
   const h = params.height / 8;
   const w = params.width / 8;
   // CFG only when guidance > 1 and the UNet is not guidance-distilled (time_cond_proj_dim is None).
@@ -44,7 +45,7 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
   const timesteps = scheduler.timesteps;
 
   // 4. Prepare latent variables: randn(B,4,h,w) · init_noise_sigma
-  const generator = createGenerator(params.seed, params.rng);
+  const generator = pipelineGenerators(params, member).batchWide;
   const latents = generator.randn([batch, 4, h, w]);
   if (scheduler.initNoiseSigma !== 1) {
     const s = scheduler.initNoiseSigma;

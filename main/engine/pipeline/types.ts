@@ -21,6 +21,12 @@ export interface Txt2ImgParams {
   sdxl?: SdxlMicroConditioning;
   /** ControlNet units (their residuals add up); needs a ControlNet-capable UNet (see controlnet/sessions.ts). Empty/absent = plain UNet path. */
   controlNets?: ControlNetUnit[];
+  /** `<modelsDir>/annotators`: where the depth / pose annotator models are installed (controlnet/annotators/installed.ts). */
+  /**
+   * Make only image `index` of a batch of `of` (batchSize must be 1): its noise is exactly what that
+   * image had in the whole batch (pipeline/batch-member.ts). The render farm splits batches with it.
+   */
+  batchMember?: { index: number; of: number };
 }
 
 /** One ControlNet: a graph, the image that conditions it, how strongly and on which steps. */
