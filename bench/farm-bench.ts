@@ -5,7 +5,8 @@
  * the latency of one job on an idle farm minus the same job on a plain studio (local engine), and
  * the batch time per job with 1 worker minus the plain studio's. Then the large-result path: one
  * job's latency with every result uploaded over HTTP (ATELIER_FARM_REDIS_RESULT_MAX=0) against the
- * same through Redis, and the upload route's throughput for a 64 MiB body on loopback.
+ * same through Redis, and the upload route's throughput for a 64 MiB body on loopback. Also one
+ * request of batchSize BATCH (a single studio job): on the farm it is split into one job per image.
  *
  *   npm run bench -- farm [--images 24] [--steps 20] [--no-write]
  */
@@ -23,6 +24,8 @@ const { values } = parseArgs({ options: { images: { type: 'string', default: '24
 const IMAGES = Number(values.images);
 const STEPS = Number(values.steps);
 const LATENCY_RUNS = 5;
+/** One request's batch size (the API's maximum is 16). */
+const BATCH = 12;
 const req = (seed: number) => ({ prompt: 'a small yellow circle at the top on a purple background', seed, steps: STEPS, width: 64, height: 64 });
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,6 +51,14 @@ async function measure() {
     return performance.now() - start;
   }
 
+  /** One request of batchSize BATCH, the time until its images are saved. */
+  async function oneRequest(c: Coordinator, seed: number): Promise<number> {
+    const start = performance.now();
+    const { jobId } = await c.client.generate({ ...req(seed), batchSize: BATCH });
+    await c.waitJob(jobId, 600_000);
+    return performance.now() - start;
+  }
+
   async function latency(c: Coordinator, base: number): Promise<number[]> {
     const out: number[] = [];
     for (let i = 0; i < LATENCY_RUNS; i++) {
@@ -62,6 +73,7 @@ async function measure() {
   await batch(studio, 7000); // warm-up: the studio's engine loads the model
   const localLatency = await latency(studio, 10);
   const localBatchMs = await batch(studio, 100);
+  const localRequestMs = await oneRequest(studio, 150);
   studio.proc.child.kill('SIGTERM');
   await studio.proc.exited;
 
@@ -73,9 +85,11 @@ async function measure() {
   await batch(coordinator, 5000); // warm-up: w1 loads the model
   const farmLatency = await latency(coordinator, 200);
   const farm1Ms = await batch(coordinator, 300);
+  const farm1RequestMs = await oneRequest(coordinator, 350);
   const w2 = await startWorker(redis.url, 'bench-w2');
   await batch(coordinator, 6000); // warm-up: w2 loads the model
   const farm2Ms = await batch(coordinator, 400);
+  const farm2RequestMs = await oneRequest(coordinator, 450);
 
   // 3. Large results: one worker that uploads every result over HTTP, then the route itself.
   for (const w of [w1, w2]) w.child.kill('SIGTERM');
@@ -95,7 +109,7 @@ async function measure() {
     uploadMs.push(performance.now() - start);
   }
   await cleanupAll();
-  return { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, httpLatency, uploadMs, loadAtStart };
+  return { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, httpLatency, uploadMs, loadAtStart, localRequestMs, farm1RequestMs, farm2RequestMs };
 }
 
 let results: Awaited<ReturnType<typeof measure>>;
@@ -104,7 +118,7 @@ try {
 } finally {
   await cleanupAll();
 }
-const { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, httpLatency, uploadMs, loadAtStart } = results;
+const { localLatency, localBatchMs, farmLatency, farm1Ms, farm2Ms, httpLatency, uploadMs, loadAtStart, localRequestMs, farm1RequestMs, farm2RequestMs } = results;
 
 const ips = (ms: number) => (IMAGES / (ms / 1000)).toFixed(2);
 const overheadLatency = median(farmLatency) - median(localLatency);
@@ -128,6 +142,9 @@ floor for what two real machines give.
 | Farm, 2 CPU workers | ${(farm2Ms / 1000).toFixed(2)} s | ${ips(farm2Ms)} | ${(farm2Ms / IMAGES).toFixed(0)} ms |
 
 - 2 workers vs 1: **${(farm1Ms / farm2Ms).toFixed(2)}×** throughput (ideal on two machines: ~2× minus the overhead below).
+- One request of batchSize ${BATCH} (one studio job; the farm runs each image as its own job, byte-identical to the one-machine
+  batch): one machine ${(localRequestMs / 1000).toFixed(2)} s (one batched UNet call per step), farm with 1 worker
+  ${(farm1RequestMs / 1000).toFixed(2)} s, with 2 workers ${(farm2RequestMs / 1000).toFixed(2)} s: **${(farm1RequestMs / farm2RequestMs).toFixed(2)}×** for 2 vs 1.
 - Overhead per job, one job on an idle farm vs the plain studio (median of ${LATENCY_RUNS}): **${overheadLatency.toFixed(0)} ms**
   (${median(farmLatency).toFixed(0)} ms vs ${median(localLatency).toFixed(0)} ms: queueing in Redis, the worker's pick-up, progress and the
   deflated pixels through BullMQ; both sides save into the project library the same way).
