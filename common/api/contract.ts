@@ -100,7 +100,8 @@ export interface CatalogVariantSummary {
 export interface CatalogModel {
   id: string;
   name: string;
-  kind: 'pipeline' | 'vae-decoder' | 'upscaler';
+  /** `controlnet` installs into `controlnets/<id>/`, `annotator` into `annotators/<kind>/` (ControlNet preprocessors). */
+  kind: 'pipeline' | 'vae-decoder' | 'upscaler' | 'controlnet' | 'annotator';
   repo?: string;
   family: string;
   precision: string;

@@ -19,7 +19,7 @@ import { applyOutpaint, generationRecord, planGeneration, type GenerationPlan, t
 import { decodeMask, decodeRgb } from './image-inputs';
 import type { ModelEntry, ModelRegistry } from './model-registry';
 import { upscaleInWorker } from './upscale-host';
-import { executeTask } from './executor-batch';
+import { executeTask, type ExecutorHooks, type ExecutorJob, type ExecutorTask, type ExecutorTicket, type GenerationExecutor } from './executor';
 import { upscaledRecord, upscaleNote, type InstalledUpscaler } from './upscale-job';
 import type { ProviderChoiceName } from '../../common/providers';
 
@@ -38,6 +38,8 @@ export type JobRequest =
   | { kind: 'upscale'; generationId: string; factor: UpscaleFactor; upscaler?: string };
 
 /** Where results go and where referenced generations come from. */
+export type { ExecutorHooks, ExecutorJob, ExecutorResult, ExecutorTask, ExecutorTicket, GenerationExecutor } from './executor';
+
 export interface GenerationTarget<T> {
   /** The stored image file of a generation (init image by id, upscale source), or null. */
   imageFile(generationId: string): Promise<string | null>;
@@ -46,68 +48,13 @@ export interface GenerationTarget<T> {
   save(image: RgbImage, params: GenerationParamsInput, notes?: string): Promise<T>;
 }
 
-export interface RunHooks {
-  isCancelled?(): boolean;
-  /** Denoising steps, then (with upscale) tiles. */
-  onProgress?(step: number, total: number, elapsedMs: number, phase: 'denoise' | 'upscale'): void;
-  onPreview?(p: { step: number; width: number; height: number; rgb: Uint8Array }): void;
+export interface RunHooks extends ExecutorHooks {
   /** Decode a preview every N steps (0 = none). */
   previewEvery?: number;
   /** Called before the diffusion starts (the studio picks the preview decoder here). */
   beforeDiffusion?(entry: ModelEntry, family: string): Promise<void>;
   /** The queue job this run belongs to (an executor such as the render farm schedules by it). */
   job?: { id: string; projectId?: string };
-}
-
-/** A job as an executor sees it: which one, its project (fairness) and whether a person waits on it. */
-export interface ExecutorJob {
-  id: string;
-  projectId?: string;
-  /** Studio jobs are interactive; compatibility-API jobs (params.source) are not. */
-  interactive: boolean;
-}
-
-/** One planned diffusion, ready to run anywhere that holds the model with this content hash. */
-export interface ExecutorTask {
-  job: ExecutorJob;
-  model: { id: string; name: string; hash: string };
-  pipeline: PipelineRequest;
-  provider?: string;
-  lowMemory: boolean;
-  /** A live preview every N steps (0 or absent: none). */
-  previewEvery?: number;
-  /** `<lora:…>` files to merge at load, as this machine resolved them (the executor finds them by content). */
-  loras?: EngineLoraLoad;
-}
-
-/** What came back: the engine's outcome plus what the record needs from the engine that loaded the model. */
-export interface ExecutorResult {
-  outcome: GenerateOutcome;
-  family: string;
-  fallbacks: LoadedModelInfo['fallbacks'];
-  /** The LoRAs the remote engine merged (for `Lora hashes`). */
-  loras?: LoadedLora[];
-}
-
-/** Handed out in queue order when a job starts; settled once its images are saved (or it failed). */
-export interface ExecutorTicket {
-  settle(): void;
-}
-
-/**
- * Runs planned diffusions somewhere other than this process's engine host (the render farm,
- * main/farm/). Everything else — model resolution, inputs, planning, upscaling and saving through
- * the job's target — stays here, so provenance, C2PA and infotext are the same as local generation.
- */
-export interface GenerationExecutor {
-  /** How many jobs the queue may run at once through it. */
-  readonly concurrency: number;
-  /** Runs each image of a batch as its own task (executor-batch.ts), e.g. on several farm workers. */
-  readonly splitsBatches?: boolean;
-  /** Called synchronously, in queue order, when a job starts: results can be handed back in that order. */
-  admit(job: ExecutorJob): ExecutorTicket;
-  execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: Pick<RunHooks, 'isCancelled' | 'onProgress' | 'onPreview'>): Promise<ExecutorResult>;
-  cancel(jobId: string): void;
 }
 
 export interface GenerationResult<T> {

@@ -1,4 +1,7 @@
 /**
+ * Executors: where planned diffusions run when not on this process's engine host (the render farm,
+ * main/farm/), and how a batch is spread over one.
+ *
  * A batch on an executor that can spread work (the render farm): each image becomes its own task —
  * `batchMember` { index, of } makes image k with exactly the noise it has in the whole batch
  * (main/engine/pipeline/batch-member.ts) — so a 12-image batch runs on every free worker at once and
@@ -6,10 +9,69 @@
  * the sum of the parts' steps. One part failing fails the job (as a local batch would) and stops the
  * other parts.
  */
-import type { GenerateOutcome } from '../engine-host';
-import type { ExecutorResult, ExecutorTask, ExecutorTicket, GenerationExecutor, RunHooks } from './generation-service';
+import type { LoadedModelInfo } from '../../common/api/contract';
+import type { EngineLoraLoad, GenerateOutcome, LoadedLora, PipelineRequest } from '../engine-host';
 
-type PartHooks = Pick<RunHooks, 'isCancelled' | 'onProgress' | 'onPreview'>;
+/** What an executor reports back while a task runs. */
+export interface ExecutorHooks {
+  isCancelled?(): boolean;
+  /** Denoising steps, then (with upscale) tiles. */
+  onProgress?(step: number, total: number, elapsedMs: number, phase: 'denoise' | 'upscale'): void;
+  onPreview?(p: { step: number; width: number; height: number; rgb: Uint8Array }): void;
+}
+
+/** A job as an executor sees it: which one, its project (fairness) and whether a person waits on it. */
+export interface ExecutorJob {
+  id: string;
+  projectId?: string;
+  /** Studio jobs are interactive; compatibility-API jobs (params.source) are not. */
+  interactive: boolean;
+}
+
+/** One planned diffusion, ready to run anywhere that holds the model with this content hash. */
+export interface ExecutorTask {
+  job: ExecutorJob;
+  model: { id: string; name: string; hash: string };
+  pipeline: PipelineRequest;
+  provider?: string;
+  lowMemory: boolean;
+  /** A live preview every N steps (0 or absent: none). */
+  previewEvery?: number;
+  /** `<lora:…>` files to merge at load, as this machine resolved them (the executor finds them by content). */
+  loras?: EngineLoraLoad;
+}
+
+/** What came back: the engine's outcome plus what the record needs from the engine that loaded the model. */
+export interface ExecutorResult {
+  outcome: GenerateOutcome;
+  family: string;
+  fallbacks: LoadedModelInfo['fallbacks'];
+  /** The LoRAs the remote engine merged (for `Lora hashes`). */
+  loras?: LoadedLora[];
+}
+
+/** Handed out in queue order when a job starts; settled once its images are saved (or it failed). */
+export interface ExecutorTicket {
+  settle(): void;
+}
+
+/**
+ * Runs planned diffusions somewhere other than this process's engine host (the render farm,
+ * main/farm/). Everything else — model resolution, inputs, planning, upscaling and saving through
+ * the job's target — stays here, so provenance, C2PA and infotext are the same as local generation.
+ */
+export interface GenerationExecutor {
+  /** How many jobs the queue may run at once through it. */
+  readonly concurrency: number;
+  /** Runs each image of a batch as its own task (executeTask below), e.g. on several farm workers. */
+  readonly splitsBatches?: boolean;
+  /** Called synchronously, in queue order, when a job starts: results can be handed back in that order. */
+  admit(job: ExecutorJob): ExecutorTicket;
+  execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: ExecutorHooks): Promise<ExecutorResult>;
+  cancel(jobId: string): void;
+}
+
+type PartHooks = ExecutorHooks;
 
 /** Timings of parts that ran side by side: the longest of each stage (what the person waited for). */
 function longestTimings(parts: GenerateOutcome[]): Record<string, number> {
