@@ -76,7 +76,8 @@ async function describe(file: string): Promise<IndexRecord['entry'] & { size: nu
     hash: hash.digest('hex'),
     base: loraBaseFromHeader(md, header.tensors.values()),
     sizeBytes: st.size,
-    tensors: [...header.tensors.keys()].filter((k) => /(lora_down|lora_A|lora\.down)\.weight$/.test(k)).length,
+    // One tensor per module: LoRA's down, LoHa's hada_w1_a, LoKr's lokr_w1 or lokr_w1_a (the engine merges all three).
+    tensors: [...header.tensors.keys()].filter((k) => /(lora_down|lora_A|lora\.down)\.weight$|\.(hada_w1_a|lokr_w1|lokr_w1_a)$/.test(k)).length,
     ...(num(md.ss_network_dim) !== undefined ? { rank: num(md.ss_network_dim) } : {}),
     ...(num(md.ss_network_alpha) !== undefined ? { alpha: num(md.ss_network_alpha) } : {}),
     ...(thumb && /^data:image\/(png|jpeg|webp);base64,/.test(thumb) && thumb.length <= MAX_EMBEDDED_PREVIEW ? { embeddedPreview: thumb } : {}),
@@ -157,7 +158,7 @@ export class LoraStore {
   async import(source: string, opts: { name?: string } = {}): Promise<LoraEntry> {
     if (!source.toLowerCase().endsWith('.safetensors')) throw new LoraStoreError(`${path.basename(source)}: only .safetensors LoRAs can be imported (pickled .ckpt/.pt files can run code when loaded).`);
     const info = await describe(source);
-    if (info.tensors === 0) throw new LoraStoreError(`${path.basename(source)} holds no LoRA weights (no lora_down/lora_A tensors): is it a full model or an embedding?`);
+    if (info.tensors === 0) throw new LoraStoreError(`${path.basename(source)} holds no LoRA weights (no lora_down/lora_A, LoHa or LoKr tensors): is it a full model or an embedding?`);
     const name = (opts.name ?? info.name).replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_').trim();
     if (!name) throw new LoraStoreError('a LoRA needs a name');
     await mkdir(this.dir, { recursive: true });

@@ -4,14 +4,14 @@
  * touches (UNet, text encoder(s)), read the graph's node names and weight locations, merge, and
  * hand back the path of a patched working copy to create the session from.
  *
- *   1. Read each LoRA file (hash, modules).
+ *   1. Read each LoRA file (hash, modules); refuse files with adapter types we cannot merge (OFT, IA³…).
  *   2. Read each graph's nodes/weights; refuse graphs whose attention ORT fused.
  *   3. Merge per graph; count matches over all graphs; a LoRA matching nothing is an error.
  *   4. Write the working copy (or reuse the one for this exact LoRA set).
  */
 import { readGraphWeightsFile } from './onnx-weights';
 import { readLoraFile, type LoraFile } from './lora-file';
-import { checkMatches, checkNotFused, mergePatches, moduleTargets, planComponent, type ComponentGraph, type LoraApplication, type LoraMatchReport } from './merge';
+import { checkMatches, checkNotFused, checkSupported, mergePatches, moduleTargets, planComponent, type ComponentGraph, type LoraApplication, type LoraMatchReport } from './merge';
 import { loraSetKey, prepareWorkingCopy, type WorkingCopy } from './working-copy';
 import { createLowRankProduct, type LowRankProduct } from './product';
 import type { LoraComponent } from './keys';
@@ -54,6 +54,7 @@ export async function applyLoras(graphs: Partial<Record<LoraComponent, string>>,
   // 1. LoRA files.
   const files: LoraFile[] = specs.map((s) => readLoraFile(s.path));
   const apps: LoraApplication[] = files.map((file, i) => ({ file, textWeight: specs[i].weight, unetWeight: specs[i].unetWeight ?? specs[i].weight }));
+  checkSupported(apps);
 
   // 2. Graphs the LoRAs aim at.
   const wanted = new Set<LoraComponent>();

@@ -9,12 +9,37 @@
  *   PEFT / diffusers  unet.<mod>.lora_A.weight · .lora_B.weight (also base_model.model.<mod>),
  *                     text_encoder.<mod>…, text_encoder_2.<mod>…, older `<mod>.lora.down.weight`,
  *                     attention processors `attn1.processor.to_q_lora.down.weight`
+ *   LyCORIS          the same prefixes with LoHa `hada_w1_a/b, hada_w2_a/b` (+ `hada_t1/t2`), LoKr
+ *                     `lokr_w1` or `lokr_w1_a/b`, `lokr_w2` or `lokr_w2_a/b` (+ `lokr_t2`), LoCon Tucker
+ *                     `lora_mid`, and DoRA's magnitude `dora_scale` (PEFT: `lora_magnitude_vector`)
  *   SDXL kohya files name UNet modules the original (LDM) way — input_blocks_4_1_transformer_blocks_0…,
  *   middle_block_1…, output_blocks_2_1… — mapped to diffusers names by `ldmToDiffusers`.
+ *
+ * Other LyCORIS/PEFT module types (OFT, IA³, GLoRA, full diffs, norms) are recognised by
+ * `parseUnsupportedKey` so a file made of them is refused by name instead of matching nothing.
  */
 
 export type LoraComponent = 'unet' | 'text_encoder' | 'text_encoder_2';
-export type LoraPart = 'down' | 'up' | 'alpha' | 'mid';
+export type LoraPart =
+  | 'down'
+  | 'up'
+  | 'alpha'
+  | 'mid'
+  | 'hada_w1_a'
+  | 'hada_w1_b'
+  | 'hada_w2_a'
+  | 'hada_w2_b'
+  | 'hada_t1'
+  | 'hada_t2'
+  | 'lokr_w1'
+  | 'lokr_w1_a'
+  | 'lokr_w1_b'
+  | 'lokr_w2'
+  | 'lokr_w2_a'
+  | 'lokr_w2_b'
+  | 'lokr_t2'
+  | 'dora_scale'
+  | 'magnitude';
 
 export interface LoraKey {
   component: LoraComponent;
@@ -50,6 +75,44 @@ const PART_SUFFIXES: Array<[string, LoraPart]> = [
   ['_lora.up.weight', 'up'],
   ['.lora_mid.weight', 'mid'],
   ['.alpha', 'alpha'],
+  ['.hada_w1_a', 'hada_w1_a'],
+  ['.hada_w1_b', 'hada_w1_b'],
+  ['.hada_w2_a', 'hada_w2_a'],
+  ['.hada_w2_b', 'hada_w2_b'],
+  ['.hada_t1', 'hada_t1'],
+  ['.hada_t2', 'hada_t2'],
+  ['.lokr_w1', 'lokr_w1'],
+  ['.lokr_w1_a', 'lokr_w1_a'],
+  ['.lokr_w1_b', 'lokr_w1_b'],
+  ['.lokr_w2', 'lokr_w2'],
+  ['.lokr_w2_a', 'lokr_w2_a'],
+  ['.lokr_w2_b', 'lokr_w2_b'],
+  ['.lokr_t2', 'lokr_t2'],
+  ['.dora_scale', 'dora_scale'],
+  // PEFT's DoRA magnitude (a Parameter in older PEFT, a module with `.weight` in newer; adapter name kept or stripped).
+  ['.lora_magnitude_vector.default.weight', 'magnitude'],
+  ['.lora_magnitude_vector.weight', 'magnitude'],
+  ['.lora_magnitude_vector.default', 'magnitude'],
+  ['.lora_magnitude_vector', 'magnitude'],
+];
+
+/**
+ * Suffixes of adapter types we do not merge → the name users know them by (LyCORIS / PEFT /
+ * A1111's network_*.py). `.weight` right after a kohya module name is LyCORIS IA³.
+ */
+const UNSUPPORTED_SUFFIXES: Array<[string, string]> = [
+  ['.oft_blocks', 'OFT/BOFT (oft_blocks)'],
+  ['.rescale', 'OFT/BOFT (oft_blocks)'],
+  ['.on_input', 'IA³'],
+  ['.ia3_l', 'IA³'],
+  ['.diff', 'full weight diff'],
+  ['.diff_b', 'full weight diff'],
+  ['.w_norm', 'norm'],
+  ['.b_norm', 'norm'],
+  ['.a1.weight', 'GLoRA'],
+  ['.a2.weight', 'GLoRA'],
+  ['.b1.weight', 'GLoRA'],
+  ['.b2.weight', 'GLoRA'],
 ];
 
 /** Module path → underscore key (`a.b/c.0` → `a_b_c_0`). */
@@ -57,26 +120,39 @@ export function underscoreKey(path: string): string {
   return path.replace(/[./]/g, '_');
 }
 
-/** Parse one LoRA tensor name; null for names that are not LoRA weights (e.g. dora_scale, hada_*). */
+/** Parse one LoRA tensor name; null for names that are not adapter weights we merge (see `parseUnsupportedKey`). */
 export function parseLoraKey(name: string): LoraKey | null {
   const suffix = PART_SUFFIXES.find(([s]) => name.endsWith(s));
   if (!suffix) return null;
-  let body = name.slice(0, name.length - suffix[0].length);
+  const target = moduleOf(name.slice(0, name.length - suffix[0].length));
+  return target && { ...target, part: suffix[1] };
+}
+
+export interface UnsupportedKey {
+  component: LoraComponent;
+  module: string;
+  /** The adapter type, as users know it ("OFT/BOFT (oft_blocks)", "IA³"…). */
+  type: string;
+}
+
+/** A tensor of an adapter type we recognise but do not merge (OFT, IA³, GLoRA…); null otherwise. */
+export function parseUnsupportedKey(name: string): UnsupportedKey | null {
+  let found = UNSUPPORTED_SUFFIXES.find(([s]) => name.endsWith(s));
+  // LyCORIS IA³ stores its vector as `<module>.weight`; only trust that spelling behind a kohya prefix.
+  if (!found && name.endsWith('.weight') && KOHYA_PREFIXES.some(([p]) => name.startsWith(p)) && !name.slice(0, -7).includes('.')) found = ['.weight', 'IA³'];
+  if (!found) return null;
+  const target = moduleOf(name.slice(0, name.length - found[0].length));
+  return target && { ...target, type: found[1] };
+}
+
+/** `lora_unet_<mod>` / `unet.<mod>` … → component and module key; null without a known prefix. */
+function moduleOf(body: string): { component: LoraComponent; module: string } | null {
   let component: LoraComponent | null = null;
-  for (const [prefix, c] of KOHYA_PREFIXES) {
+  for (const [prefix, c] of [...KOHYA_PREFIXES, ...PEFT_PREFIXES]) {
     if (body.startsWith(prefix)) {
       component = c;
       body = body.slice(prefix.length);
       break;
-    }
-  }
-  if (!component) {
-    for (const [prefix, c] of PEFT_PREFIXES) {
-      if (body.startsWith(prefix)) {
-        component = c;
-        body = body.slice(prefix.length);
-        break;
-      }
     }
   }
   if (!component) return null;
@@ -84,7 +160,7 @@ export function parseLoraKey(name: string): LoraKey | null {
   body = body.replace(/\.processor\./, '.').replace(/\.to_out$/, '.to_out.0');
   let module = underscoreKey(body);
   if (component === 'unet') module = ldmToDiffusers(module);
-  return { component, module, part: suffix[1] };
+  return { component, module };
 }
 
 const RESNET_RENAMES: Array<[RegExp, string]> = [

@@ -2,7 +2,8 @@
  * The LoRA merge: W' = W + Σ scale·(alpha/rank)·up·down for every module a LoRA names, computed in
  * float32 and written back in the weight's own type (fp16 decoded and re-encoded, round to nearest
  * even). Produces byte patches, one weight at a time; working-copy.ts writes them. The low-rank
- * products run on ORT (product.ts) or, as a fallback, in JavaScript (`addLowRank`).
+ * products run on ORT (product.ts) or, as a fallback, in JavaScript (`addLowRank`). LoHa, LoKr,
+ * Tucker LoCon and DoRA modules build their full Δ in lycoris.ts and are written by dora.ts.
  *
  * Layouts: an ONNX MatMul weight is [in, out] (torch's Linear weight transposed), so Δ is added
  * transposed; Conv is [out, in, kh, kw] like torch, and so is Gemm with transB=1. A LoRA `down`
@@ -16,6 +17,8 @@ import { isAttentionProjection, nodeModuleKey, type LoraComponent } from './keys
 import type { LoraFile, LoraModule } from './lora-file';
 import type { GraphWeights, WeightLocation } from './onnx-weights';
 import { transpose, type LowRankProduct } from './product';
+import { fitModule, fullDelta, jsMatmul, type FittedModule, type TargetShape } from './lycoris';
+import { addDelta, applyDora } from './dora';
 
 export interface LoraApplication {
   file: LoraFile;
@@ -42,7 +45,7 @@ export interface ComponentGraph {
   graph: GraphWeights;
 }
 
-export type LoraErrorCode = 'no-match' | 'optimized' | 'unsupported';
+export type LoraErrorCode = 'no-match' | 'optimized' | 'unsupported' | 'unsupported-type';
 
 export class LoraError extends Error {
   override name = 'LoraError';
@@ -166,25 +169,19 @@ export interface ModuleMismatch {
   reason: string;
 }
 
-/** Check one LoRA module against its weight; returns the shapes to use or why it does not fit. */
-function fit(mod: LoraModule, target: ModuleTarget): { out: number; k: number; rank: number } | string {
-  if (!mod.down || !mod.up) return 'has no up/down pair';
-  if (mod.mid) return 'is a LoCon with a Tucker mid weight (not supported)';
+/** The weight of a target in torch's terms (out, in·kernel). */
+function targetShape(target: ModuleTarget): TargetShape {
   const dims = target.weight.dims;
   const out = target.layout === 'matmul' ? dims[1] : dims[0];
   const k = elements(dims) / out;
-  const rank = mod.down.shape[0];
-  if (!rank || elements(mod.down.shape) !== rank * k) return `down ${JSON.stringify(mod.down.shape)} does not fit weight ${JSON.stringify(dims)}`;
-  if (elements(mod.up.shape) !== out * rank || mod.up.shape[0] !== out) return `up ${JSON.stringify(mod.up.shape)} does not fit weight ${JSON.stringify(dims)}`;
-  return { out, k, rank };
+  const inChannels = target.layout === 'matmul' ? dims[0] : dims[1];
+  return { out, k, inChannels, kernel: k / inChannels };
 }
 
 interface PlannedTerm {
   app: LoraApplication;
   mod: LoraModule;
-  out: number;
-  k: number;
-  rank: number;
+  fit: FittedModule;
   weight: number;
 }
 
@@ -212,9 +209,9 @@ export function planComponent(target: ComponentGraph, loras: readonly LoraApplic
       if (mod.component !== target.component) continue;
       const t = targets.get(mod.module);
       if (!t) continue;
-      const shape = fit(mod, t);
-      if (typeof shape === 'string') {
-        mismatched[li].push({ module: mod.module, reason: shape });
+      const fit = fitModule(mod, targetShape(t));
+      if (typeof fit === 'string') {
+        mismatched[li].push({ module: mod.module, reason: fit });
         continue;
       }
       if (!t.weight.patchable) {
@@ -225,7 +222,7 @@ export function planComponent(target: ComponentGraph, loras: readonly LoraApplic
       if (weight === 0) continue;
       let entry = terms.get(t.weight.name);
       if (!entry) terms.set(t.weight.name, (entry = { target: t, items: [] }));
-      entry.items.push({ app, mod, ...shape, weight });
+      entry.items.push({ app, mod, fit, weight });
       files.add(t.weight.file);
     }
   });
@@ -241,23 +238,37 @@ export async function* mergePatches(plan: ComponentMergePlan, product: LowRankPr
   for (const { target: t, items } of plan.terms.values()) {
     const values = decode(t.weight.dataType, readWeightBytes(plan.modelPath, t.weight));
     for (const it of items) {
-      const alpha = it.mod.alpha ? it.app.file.read(it.mod.alpha)[0] : it.rank;
-      const scale = (it.weight * alpha) / it.rank;
-      const up = it.app.file.read(it.mod.up!);
-      const down = it.app.file.read(it.mod.down!);
-      if (!product) {
-        addLowRank(values, t.layout, it.out, it.k, up, down, it.rank, scale);
-        continue;
-      }
-      // outfirst: Δ[out, k] = up·down; matmul ([in, out]): Δᵀ = downᵀ·upᵀ.
-      const delta =
-        t.layout === 'outfirst'
-          ? await product.multiply(up, it.out, it.rank, down, it.k)
-          : await product.multiply(transpose(down, it.rank, it.k), it.k, it.rank, transpose(up, it.out, it.rank), it.out);
-      for (let i = 0; i < values.length; i++) values[i] += scale * delta[i];
+      const { fit } = it;
+      const alpha = it.mod.alpha ? it.app.file.read(it.mod.alpha)[0] : null;
+      const ratio = alpha !== null && fit.divisor ? alpha / fit.divisor : 1;
+      if (fit.kind === 'lora' && !it.mod.mid && !fit.dora) await addPlainLora(values, t.layout, it, ratio * it.weight, product);
+      else await addFullDelta(values, t.layout, it, ratio, product);
     }
     yield { weight: t.weight, bytes: encode(t.weight.dataType, values) };
   }
+}
+
+/** Plain LoRA: scale·up·down straight into the stored layout (no full Δ in torch layout first). */
+async function addPlainLora(values: Float32Array, layout: ModuleTarget['layout'], it: PlannedTerm, scale: number, product: LowRankProduct | null): Promise<void> {
+  const { out, k, rank } = it.fit;
+  const up = it.app.file.read(it.mod.up!);
+  const down = it.app.file.read(it.mod.down!);
+  if (!product) return addLowRank(values, layout, out, k, up, down, rank, scale);
+  // outfirst: Δ[out, k] = up·down; matmul ([in, out]): Δᵀ = downᵀ·upᵀ.
+  const delta =
+    layout === 'outfirst'
+      ? await product.multiply(up, out, rank, down, k)
+      : await product.multiply(transpose(down, rank, k), k, rank, transpose(up, out, rank), out);
+  for (let i = 0; i < values.length; i++) values[i] += scale * delta[i];
+}
+
+/** LoHa / LoKr / Tucker LoCon, and any DoRA module: the full Δ, then added or weight-decomposed. */
+async function addFullDelta(values: Float32Array, layout: ModuleTarget['layout'], it: PlannedTerm, ratio: number, product: LowRankProduct | null): Promise<void> {
+  const { fit } = it;
+  const read = (e: Parameters<LoraFile['read']>[0]) => it.app.file.read(e);
+  const delta = await fullDelta(it.mod, fit, read, product ? (a, m, r, b, n) => product.multiply(a, m, r, b, n) : jsMatmul);
+  if (fit.dora) applyDora(values, layout, fit, delta, ratio, read(fit.dora.entry), it.weight);
+  else addDelta(values, layout, fit.out, fit.k, delta, ratio * it.weight);
 }
 
 export interface LoraMatchReport {
@@ -283,6 +294,19 @@ export function checkNotFused(graphs: readonly ComponentGraph[], targets: Readon
         throw new LoraError('optimized', `LoRA "${app.file.name}": ${OPTIMIZED_MESSAGE} (the ${g.component} has fused attention, so ${lost.length} query/key/value layers it changes, e.g. ${lost[0].module}, no longer exist by name).`);
       }
     }
+  }
+}
+
+/**
+ * A file holding adapter types we do not merge (OFT, IA³, GLoRA…) is refused as a whole, by type and
+ * key count: merging only its LoRA part, or nothing at all, would both look like "it worked".
+ */
+export function checkSupported(loras: readonly LoraApplication[]): void {
+  for (const { file } of loras) {
+    if (file.unsupported.length === 0) continue;
+    const what = file.unsupported.map((u) => `${u.type}: ${u.modules} module${u.modules === 1 ? '' : 's'}, ${u.keys} key${u.keys === 1 ? '' : 's'}`).join('; ');
+    const rest = file.modules.size > 0 ? ` Its ${file.modules.size} other modules were not applied either, so you never get part of it.` : ' Nothing was applied.';
+    throw new LoraError('unsupported-type', `LoRA "${file.name}" contains adapter types Atelier cannot merge (${what} skipped). Supported: LoRA/LoCon, LoHa, LoKr and DoRA.${rest}`);
   }
 }
 

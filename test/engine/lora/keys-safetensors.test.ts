@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseSafetensorsHeader, safetensorsHeaderLength, SafetensorsError } from '../../../common/safetensors';
-import { ldmToDiffusers, nodeModuleKey, parseLoraKey } from '../../../main/engine/lora/keys';
+import { ldmToDiffusers, nodeModuleKey, parseLoraKey, parseUnsupportedKey } from '../../../main/engine/lora/keys';
 import { moduleTargets } from '../../../main/engine/lora/merge';
 
 describe('LoRA keys', () => {
@@ -21,8 +21,26 @@ describe('LoRA keys', () => {
     expect(parseLoraKey('lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight')?.component).toBe('text_encoder');
     expect(parseLoraKey('lora_te2_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight')?.component).toBe('text_encoder_2');
     expect(parseLoraKey('text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight')?.component).toBe('text_encoder_2');
-    expect(parseLoraKey('lora_unet_x.hada_w1_a')).toBeNull(); // LoHa: not merged, counted as ignored
     expect(parseLoraKey('something.weight')).toBeNull();
+  });
+
+  it('reads LyCORIS LoHa/LoKr/DoRA parts and PEFT magnitudes, and names the types it does not merge', () => {
+    const q = 'down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q';
+    expect(parseLoraKey(`lora_unet_${q}.hada_w1_a`)).toEqual({ component: 'unet', module: q, part: 'hada_w1_a' });
+    expect(parseLoraKey(`lora_unet_${q}.hada_t2`)?.part).toBe('hada_t2');
+    expect(parseLoraKey(`lora_unet_${q}.lokr_w1`)?.part).toBe('lokr_w1');
+    expect(parseLoraKey(`lora_unet_${q}.lokr_w1_b`)?.part).toBe('lokr_w1_b');
+    expect(parseLoraKey(`lora_unet_${q}.dora_scale`)?.part).toBe('dora_scale');
+    expect(parseLoraKey('unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora_magnitude_vector')).toEqual({ component: 'unet', module: q, part: 'magnitude' });
+    expect(parseLoraKey('base_model.model.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora_magnitude_vector.default.weight')?.part).toBe('magnitude');
+    expect(parseLoraKey(`lora_unet_${q}.oft_blocks`)).toBeNull();
+    expect(parseUnsupportedKey(`lora_unet_${q}.oft_blocks`)).toEqual({ component: 'unet', module: q, type: 'OFT/BOFT (oft_blocks)' });
+    expect(parseUnsupportedKey(`lora_te_text_model_encoder_layers_0_mlp_fc1.weight`)?.type).toBe('IA³');
+    expect(parseUnsupportedKey(`lora_unet_${q}.on_input`)?.type).toBe('IA³');
+    expect(parseUnsupportedKey(`lora_unet_${q}.diff_b`)?.type).toBe('full weight diff');
+    expect(parseUnsupportedKey(`lora_unet_${q}.a1.weight`)?.type).toBe('GLoRA');
+    expect(parseUnsupportedKey(`lora_unet_${q}.lora_down.weight`)).toBeNull();
+    expect(parseUnsupportedKey('unet.conv_in.weight')).toBeNull(); // a full checkpoint's tensor, not an adapter type
   });
 
   it('maps SDXL (LDM) UNet names to diffusers names', () => {
