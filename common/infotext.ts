@@ -16,6 +16,7 @@ import { fromA1111, schedulerToA1111 } from './schedulers';
 export { a1111ToScheduler, schedulerToA1111 } from './schedulers';
 
 import type { GenerationParams, LoraHash, RngKind } from './params/generation';
+import { CONTROLNET_KEY_RE, formatControlNetUnit, parseControlNetUnits } from './controlnet-infotext';
 
 export type { LoraHash } from './params/generation';
 export type InfotextRng = RngKind;
@@ -23,7 +24,7 @@ export type InfotextRng = RngKind;
 /** The parameters the infotext carries: a subset of the one GenerationParams schema, same names. */
 export type InfotextParams = Pick<
   GenerationParams,
-  'prompt' | 'negativePrompt' | 'steps' | 'scheduler' | 'guidanceScale' | 'seed' | 'width' | 'height' | 'modelHash' | 'modelId' | 'strength' | 'rng' | 'batchIndex' | 'clipSkip' | 'appVersion'
+  'prompt' | 'negativePrompt' | 'steps' | 'scheduler' | 'guidanceScale' | 'seed' | 'width' | 'height' | 'modelHash' | 'modelId' | 'strength' | 'rng' | 'batchIndex' | 'batchSize' | 'clipSkip' | 'appVersion' | 'controlNets'
 > & {
   /** LoRAs merged for this image: written as A1111's `Lora hashes` (name: first 12 hex digits of the addnet hash). */
   loraHashes: LoraHash[];
@@ -140,10 +141,14 @@ export function formatInfotext(params: Partial<InfotextParams>, extra: Record<st
   add('Model', params.modelId);
   add('Denoising strength', params.strength ?? undefined);
   if (params.rng) add('RNG', rngToA1111(params.rng));
+  // A1111 writes both only for batches of 2 or more.
+  if (params.batchSize && params.batchSize > 1) add('Batch size', params.batchSize);
   if (params.batchIndex) add('Batch pos', params.batchIndex);
   // A1111 writes Clip skip only above 1 (its default), and reads its absence as 1.
   if (params.clipSkip !== undefined && params.clipSkip > 1) add('Clip skip', params.clipSkip);
   if (params.loraHashes && params.loraHashes.length > 0) add('Lora hashes', formatLoraHashes(params.loraHashes));
+  // The sd-webui-controlnet extension's `ControlNet <i>` lines (common/controlnet-infotext.ts).
+  for (const [i, unit] of (params.controlNets ?? []).entries()) add(`ControlNet ${i}`, formatControlNetUnit(unit));
   for (const [k, v] of Object.entries(extra)) add(k, v);
   add('Version', params.appVersion ? `Atelier ${params.appVersion}` : undefined);
 
@@ -252,8 +257,10 @@ export function infotextToParams(parsed: ParsedInfotext, notes?: string[]): Part
   else if (p['Clip skip'] !== undefined) notes?.push(`Clip skip ${p['Clip skip']} — must be a whole number from 1 to 12`);
   const loraHashes = parseLoraHashes(p['Lora hashes']);
   if (loraHashes.length > 0) out.loraHashes = loraHashes;
+  const controlNets = parseControlNetUnits(p, notes);
+  if (controlNets.length > 0) out.controlNets = controlNets;
   if (notes) {
-    const unused = Object.keys(p).filter((k) => !READ_KEYS.has(k) && !INFORMATIONAL_KEYS.has(k) && !k.startsWith('Size-'));
+    const unused = Object.keys(p).filter((k) => !READ_KEYS.has(k) && !CONTROLNET_KEY_RE.test(k) && !INFORMATIONAL_KEYS.has(k) && !k.startsWith('Size-'));
     const names = [...new Set(unused.map((k) => k.replace(/-[12]$/, '')))];
     if (names.length > 0) notes.push(`${names.join(', ')} — Atelier has no such setting`);
   }

@@ -3,10 +3,10 @@
  * - PIPELINE_FAMILIES: what the engine detects from a model's graphs (it decides the pipeline:
  *   text encoders, prediction type, defaults);
  * - CATALOG_FAMILIES: what a catalog entry or installed model declares (latent space and kind:
- *   diffusion models, TAESD preview decoders, ESRGAN upscalers, the demo).
+ *   diffusion models, TAESD preview decoders, ESRGAN upscalers, the demo, ControlNet annotators).
  */
 export const PIPELINE_FAMILIES = Object.freeze(['sd1', 'sd2', 'sd2-v', 'sd-turbo', 'sdxl', 'lcm'] as const);
 export type PipelineFamily = (typeof PIPELINE_FAMILIES)[number];
 
-export const CATALOG_FAMILIES = Object.freeze(['sd1', 'sd2', 'sdxl', 'taesd', 'esrgan', 'demo'] as const);
+export const CATALOG_FAMILIES = Object.freeze(['sd1', 'sd2', 'sdxl', 'taesd', 'esrgan', 'demo', 'annotator'] as const);
 export type CatalogFamily = (typeof CATALOG_FAMILIES)[number];

@@ -161,7 +161,8 @@ export type GenerationRecord = Pick<
   GenerationParams,
   'width' | 'height' | 'prompt' | 'negativePrompt' | 'seed' | 'rng' | 'steps' | 'guidanceScale' | 'clipSkip' | 'scheduler' | 'modelId' | 'modelFamily' | 'provider' | 'parentId'
 > &
-  Partial<Pick<GenerationParams, 'modelHash' | 'strength' | 'initImageRef' | 'maskRef' | 'batchIndex' | 'appVersion' | 'deviceId'>> & {
+  // controlNets: the recorded units (absent when none), so the studio can restore them.
+  Partial<Pick<GenerationParams, 'modelHash' | 'strength' | 'initImageRef' | 'maskRef' | 'batchIndex' | 'batchSize' | 'appVersion' | 'deviceId' | 'controlNets'>> & {
     id: string;
     imageUrl: string;
     thumbUrl: string;

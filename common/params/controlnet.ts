@@ -33,8 +33,8 @@ export const CONTROL_FITS = Object.freeze(['crop', 'resize', 'pad'] as const);
 export const ControlUnitRecordSchema = z.object({
   /** The installed ControlNet's name (folder or file name under `controlnets/`). */
   model: z.string().min(1).max(200),
-  /** sha256 (hex) of its model.onnx, so a reproduction can find it under another name. */
-  modelHash: z.string().regex(/^[0-9a-fA-F]{10,64}$/),
+  /** sha256 (hex) of its model.onnx, so a reproduction can find it under another name (A1111 infotext keeps only 8 digits). */
+  modelHash: z.string().regex(/^[0-9a-fA-F]{8,64}$/),
   weight: z.number().min(0).max(CONTROL_WEIGHT_MAX),
   start: z.number().min(0).max(1),
   end: z.number().min(0).max(1),
@@ -44,3 +44,9 @@ export const ControlUnitRecordSchema = z.object({
   imageRef: z.string().min(1).max(200),
 });
 export type ControlUnitRecord = z.infer<typeof ControlUnitRecordSchema>;
+
+/**
+ * `imageRef` of a unit read from an A1111 infotext: the ControlNet extension never writes the control
+ * image into the file, so a replay must ask for it (the unit's settings are still restored).
+ */
+export const CONTROL_IMAGE_NOT_IN_FILE = 'not-in-file';

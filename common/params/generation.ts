@@ -46,6 +46,8 @@ export const generationParamsSchema = z.object({
   height: z.number().int().positive(),
   /** Position in its batch (A1111 "Batch pos"). */
   batchIndex: z.number().int().min(0).default(0),
+  /** Size of the batch it was made in (A1111 "Batch size"): image batchIndex of a batch of this size is redone exactly. Absent on older records. */
+  batchSize: z.number().int().min(1).max(64).optional(),
   /** img2img / inpaint denoising strength; null for txt2img. */
   strength: z.number().finite().nullable().default(null),
   /** The inpainting mask: `sha256:…` of a painted mask, `outpaint:l,r,t,b:fill` for outpainting; null for none. */

@@ -39,6 +39,8 @@ export interface ExecutorTask {
   previewEvery?: number;
   /** `<lora:…>` files to merge at load, as this machine resolved them (the executor finds them by content). */
   loras?: EngineLoraLoad;
+  /** The ControlNet graphs of `pipeline`'s units, in order, by content (the executor runs its own copies). */
+  controlNets?: Array<{ name: string; hash: string }>;
 }
 
 /** What came back: the engine's outcome plus what the record needs from the engine that loaded the model. */

@@ -6,9 +6,10 @@
 import { AtelierApiError } from '../../common/api/contract';
 import type { GenerateParams } from '../../common/api/schemas';
 import { formatSchedulerName, parseSchedulerName } from '../../common/api/scheduler-names';
-import { outpaintCanvasSize, prepareOutpaint, type GeneratedImage, type MaskImage, type RgbImage, type SchedulerOptions } from '../engine';
+import { outpaintCanvasSize, prepareOutpaint, type GeneratedImage, type MaskImage, type RgbImage, type SchedulerOptions, type ControlNetUnit } from '../engine';
 import type { GenerateOutcome, PipelineRequest } from '../engine-host';
 import type { GenerationParamsInput } from '../library';
+import type { ControlUnitRecord } from '../../common/params/controlnet';
 
 export interface ImageInputs {
   initImage: RgbImage | null;
@@ -18,6 +19,10 @@ export interface ImageInputs {
   maskRef: string | null;
   /** The generation the init image came from: the lineage parent. */
   initGenerationId: string | null;
+  /** ControlNet units resolved from the request (installed graphs, decoded control images). */
+  controlNets?: ControlNetUnit[];
+  /** Where the engine finds the depth / pose annotator models (with controlNets). */
+  annotatorsDir?: string;
 }
 
 export const NO_IMAGE_INPUTS: ImageInputs = { initImage: null, mask: null, initRef: null, maskRef: null, initGenerationId: null };
@@ -27,6 +32,20 @@ export interface GenerationPlan {
   schedulerOptions: SchedulerOptions;
   /** Denoising strength actually used (null for txt2img). */
   strength: number | null;
+}
+
+/**
+ * Only image `member.index` of the request's batch (`atelier reproduce` of image k of a batch): batch
+ * size 1 with the whole batch's noise slice (engine batchMember), so it is the image the batch made.
+ */
+export function planBatchMember(plan: GenerationPlan, member: { index: number; of: number } | undefined): GenerationPlan {
+  if (!member) return plan;
+  const batchSize = plan.pipeline.params.batchSize ?? 1;
+  if (member.of !== batchSize || member.index < 0 || member.index >= batchSize) {
+    throw new AtelierApiError('invalid_request', `batch member ${member.index} of ${member.of} does not fit a batch of ${batchSize}`);
+  }
+  const pipeline = { ...plan.pipeline, params: { ...plan.pipeline.params, batchSize: 1, batchMember: member } } as PipelineRequest;
+  return { ...plan, pipeline };
 }
 
 /** Largest canvas a request may ask for (GenerateRequest's width/height bound). */
@@ -77,6 +96,7 @@ export function planGeneration(req: GenerateParams, seed: number, inputs: ImageI
     seed,
     rng: req.rng,
     batchSize: req.batchSize,
+    ...(inputs.controlNets && inputs.controlNets.length > 0 ? { controlNets: inputs.controlNets, ...(inputs.annotatorsDir ? { annotatorsDir: inputs.annotatorsDir } : {}) } : {}),
   };
   const { initImage, mask } = inputs;
   if (!initImage) return { pipeline: { mode: 'txt2img', params: base }, schedulerOptions, strength: null };
@@ -97,6 +117,8 @@ export interface RecordContext {
   appVersion: string;
   /** LoRAs the engine merged for this generation (name + addnet hash), recorded as A1111's `Lora hashes`. */
   loraHashes?: Array<{ name: string; hash: string }>;
+  /** ControlNet units as recorded (installed name, graph hash, control image reference). */
+  controlNets?: ControlUnitRecord[];
   /** The GPU index the engine's sessions were created on (cuda / dml); absent for CPU. */
   deviceId?: number;
 }
@@ -120,6 +142,7 @@ export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchI
     width: img.width,
     height: img.height,
     batchIndex,
+    batchSize: req.batchSize,
     strength: plan.strength,
     initImageRef: inputs.initRef,
     maskRef: inputs.maskRef,
@@ -128,5 +151,6 @@ export function generationRecord(ctx: RecordContext, img: GeneratedImage, batchI
     timings: outcome.timings,
     appVersion: ctx.appVersion,
     ...(ctx.loraHashes && ctx.loraHashes.length > 0 ? { loraHashes: ctx.loraHashes } : {}),
+    ...(ctx.controlNets && ctx.controlNets.length > 0 ? { controlNets: ctx.controlNets } : {}),
   };
 }

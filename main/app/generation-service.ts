@@ -14,8 +14,9 @@ import { CancelledError, parseProviderChoice, type GeneratedImage, type MaskImag
 import type { EngineHost, EngineLoraLoad, GenerateOutcome, LoadedLora, PipelineRequest } from '../engine-host';
 import { sameLoras } from '../engine-host';
 import { loraHashesOf, resolvePromptLoras } from './lora-resolve';
+import { resolveControlNets } from './controlnet-resolve';
 import type { GenerationParamsInput, GenerationRecord as LibraryRecord } from '../library';
-import { applyOutpaint, generationRecord, planGeneration, type GenerationPlan, type ImageInputs } from './generation-plan';
+import { applyOutpaint, generationRecord, planBatchMember, planGeneration, type GenerationPlan, type ImageInputs } from './generation-plan';
 import { decodeMask, decodeRgb } from './image-inputs';
 import type { ModelEntry, ModelRegistry } from './model-registry';
 import { upscaleInWorker } from './upscale-host';
@@ -34,6 +35,8 @@ export type JobRequest =
       provider?: ProviderChoiceName;
       /** Provenance of file inputs (the CLI records the paths it read); default: content hashes. */
       inputRefs?: { init?: string; mask?: string };
+      /** Make only image `index` of the batch of `of` (= params.batchSize), exactly as the batch made it (reproduce). */
+      batchMember?: { index: number; of: number };
     }
   | { kind: 'upscale'; generationId: string; factor: UpscaleFactor; upscaler?: string };
 
@@ -46,6 +49,8 @@ export interface GenerationTarget<T> {
   /** A generation's library row (the upscale source), or null. */
   record(generationId: string): LibraryRecord | null;
   save(image: RgbImage, params: GenerationParamsInput, notes?: string): Promise<T>;
+  /** Keeps a ControlNet control image with the results (a project) and returns its `sha256:` reference; absent: only the hash is recorded. */
+  storeControlImage?(bytes: Buffer): Promise<string>;
 }
 
 export interface RunHooks extends ExecutorHooks {
@@ -145,13 +150,18 @@ export class GenerationService {
     const entry = request.model ?? (await this.deps.models.resolve(params.modelId ?? this.deps.settings().defaultModelId));
     // `<lora:name:w>` tags: merged into the model at load; the text encoder sees the prompt without them.
     const loras = await resolvePromptLoras(params.prompt, this.deps.settings().modelsDir, params.loraHashes);
+    // ControlNet units: installed names → graphs, control images decoded and kept with the project (before any model load).
+    const control = await resolveControlNets(params.controlNets, this.deps.settings().modelsDir, {
+      imageFile: (id) => target.imageFile(id),
+      ...(target.storeControlImage ? { storeControlImage: (bytes: Buffer) => target.storeControlImage!(bytes) } : {}),
+    });
     const loaded = remote ? null : await this.ensureModel(entry, request.provider, loras.load);
-    const inputs = applyOutpaint(params, await this.resolveInputs(params, target, request.inputRefs), params.seed, entry.sizeMultiple);
+    const inputs = { ...applyOutpaint(params, await this.resolveInputs(params, target, request.inputRefs), params.seed, entry.sizeMultiple), ...(control.units ? { controlNets: control.units, annotatorsDir: control.annotatorsDir } : {}) };
     // Cancelled while the model loaded or the inputs decoded: stop before any UNet work.
     if (hooks.isCancelled?.()) throw new CancelledError(0);
 
     // 2. Plan and denoise.
-    const plan: GenerationPlan = planGeneration({ ...params, prompt: loras.prompt }, params.seed, inputs);
+    const plan: GenerationPlan = planBatchMember(planGeneration({ ...params, prompt: loras.prompt }, params.seed, inputs), request.batchMember);
     let outcome: GenerateOutcome;
     let engineModel: { family: string; fallbacks: LoadedModelInfo['fallbacks']; loras?: LoadedLora[] };
     if (remote) {
@@ -163,6 +173,7 @@ export class GenerationService {
         lowMemory: this.deps.settings().lowMemory,
         ...(hooks.previewEvery ? { previewEvery: hooks.previewEvery } : {}),
         ...(loras.load ? { loras: loras.load } : {}),
+        ...(control.records.length ? { controlNets: control.records.map((r) => ({ name: r.model, hash: r.modelHash })) } : {}),
       };
       const result = await executeTask(remote.executor, remote.ticket, task, { isCancelled: hooks.isCancelled, onProgress: hooks.onProgress, onPreview: hooks.onPreview });
       outcome = result.outcome;
@@ -181,9 +192,9 @@ export class GenerationService {
     const loraHashes = loras.load ? loraHashesOf(remote ? engineModel.loras : this.deps.engine.loadedModel?.loras) : [];
     // The GPU index is known for local sessions only (a farm worker's own settings choose its GPU).
     const deviceId = remote ? undefined : this.deps.engine.loadedModel?.deviceId;
-    const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: engineModel.family }, appVersion: this.deps.appVersion, loraHashes, ...(deviceId !== undefined ? { deviceId } : {}) };
+    const record = { req: params, plan, inputs, outcome, model: { id: entry.id, hash: this.deps.models.fingerprint(entry.folder), family: engineModel.family }, appVersion: this.deps.appVersion, loraHashes, controlNets: control.records, ...(deviceId !== undefined ? { deviceId } : {}) };
     const saved: T[] = [];
-    for (const [i, img] of images.entries()) saved.push(await target.save(img, generationRecord(record, img, i)));
+    for (const [i, img] of images.entries()) saved.push(await target.save(img, generationRecord(record, img, request.batchMember?.index ?? i)));
     return {
       saved,
       provider: outcome.provider,

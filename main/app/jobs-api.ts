@@ -11,6 +11,8 @@ import { checkGenerationMemory, MemoryLimitError } from '../engine-host';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
 import { reproduceImage } from './reproduce';
+import { assertControlNetsInstalled } from './controlnet-resolve';
+import { controlImageFile, storeControlImage } from '../library';
 import { drawSeed, type GenerationTarget, type JobRequest } from './generation-service';
 import { FileJobJournal } from './job-journal';
 import { JobQueue, type JobContext, type JobRunResult } from './job-queue';
@@ -161,6 +163,8 @@ function targetFor(projects: ProjectSession, ctx: JobContext): GenerationTarget<
   return {
     imageFile: (id) => projects.resolveImageFile(id, 'image', library),
     record: (id) => library.get(id),
+    // ControlNet control images stay in the project, so the record's `sha256:` reference can be replayed.
+    storeControlImage: (bytes) => storeControlImage(library.dir, bytes),
     async save(image, params, notes) {
       const row = await library.addGeneration({ image, params });
       if (notes) library.setNotes(row.id, notes);
@@ -187,6 +191,8 @@ async function admitGenerate(runtime: Runtime, projects: ProjectSession, params:
     const found = id === undefined ? true : project.get(id);
     if (!found) throw new AtelierApiError('not_found', `${path}: no generation ${id} in this project`, [{ path, message: 'no such generation in this project' }]);
   }
+  // ControlNets by name, and their control images from this project, before queueing.
+  await assertControlNetsInstalled(params.controlNets, settings.get().modelsDir, (id) => project.get(id) !== null);
   // The memory guard, before queueing: a job whose estimated peak cannot fit is refused now, saying what would.
   // (On the render farm the diffusion runs on another machine, whose engine guards its own memory.)
   if (runtime.generation.executor) return;
@@ -227,7 +233,9 @@ async function reproduceStored(runtime: Runtime, projects: ProjectSession, id: s
   } catch {
     throw new AtelierApiError('not_found', `The image file of generation ${id} is missing`);
   }
-  const { receipt } = await takeTurn(() => reproduceImage(runtime, bytes));
+  // The project holds the ControlNet control images its records point at.
+  const project = { imageFile: (ref: string) => projects.resolveImageFile(ref, 'image', library), controlImageFile: (ref: string) => controlImageFile(library.dir, ref) };
+  const { receipt } = await takeTurn(() => reproduceImage(runtime, bytes, { project }));
   library.saveReceipt(id, receipt);
   return receipt;
 }

@@ -4,13 +4,14 @@ import { isExecutionProviderName, type ExecutionProviderName } from '../../commo
 import { doctorModel, listExecutionProviders, providerLooksUsable, removeWorkingCopiesOf } from '../engine';
 import { LoraStore, type LoraEntry } from '../models/lora-store';
 import { loraCacheDir } from './lora-resolve';
+import { controlNetSummaryOf, openControlNetStore } from './controlnet-resolve';
 import { toApiError } from './api-errors';
 import type { EventBus } from './event-bus';
 import type { Runtime } from './runtime';
 
 export type ModelsApi = Pick<
   AtelierApi,
-  'listModels' | 'loadModel' | 'unloadModel' | 'listCatalog' | 'pullModel' | 'pauseDownload' | 'resumeDownload' | 'cancelDownload' | 'listDownloads' | 'importModel' | 'removeModel' | 'doctorModel' | 'listLoras'
+  'listModels' | 'loadModel' | 'unloadModel' | 'listCatalog' | 'pullModel' | 'pauseDownload' | 'resumeDownload' | 'cancelDownload' | 'listDownloads' | 'importModel' | 'removeModel' | 'doctorModel' | 'listLoras' | 'listControlNets'
 >;
 
 /** A1111 shows the first 12 digits of the addnet hash (`Lora hashes`). */
@@ -50,6 +51,10 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
     async listLoras() {
       const { loras } = await new LoraStore(settings.get().modelsDir).list();
       return loras.map(loraSummaryOf);
+    },
+    async listControlNets() {
+      const { controlNets } = await openControlNetStore(settings.get().modelsDir).list();
+      return controlNets.map(controlNetSummaryOf);
     },
     async listModels() {
       return (await models.list()).map(({ folder: _f, ...summary }) => summary);

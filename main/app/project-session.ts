@@ -217,6 +217,7 @@ export class ProjectSession {
       modelFamily: r.modelFamily,
       provider: r.provider,
       ...(r.deviceId !== undefined ? { deviceId: r.deviceId } : {}),
+      ...(r.controlNets && r.controlNets.length > 0 ? { controlNets: r.controlNets } : {}),
       parentId: r.parentId,
       rating: r.rating,
       flag: r.flag,
@@ -229,6 +230,7 @@ export class ProjectSession {
       initImageRef: r.initImageRef,
       maskRef: r.maskRef,
       batchIndex: r.batchIndex,
+      ...(r.batchSize !== undefined ? { batchSize: r.batchSize } : {}),
       appVersion: r.appVersion,
     };
   }

@@ -16,11 +16,15 @@ import { decodeRgb } from './image-inputs';
 import type { ModelEntry } from './model-registry';
 import type { Runtime } from './runtime';
 import type { ProviderChoiceName } from '../../common/providers';
+import { controlUnitsFrom, type ControlImageSource, type ControlUnitRequest } from './controlnet-replay';
+import { openControlNetStore } from './controlnet-resolve';
 
 export interface ReproduceOptions {
   /** Execution provider for the regeneration; default: settings. */
   provider?: ProviderChoiceName;
   hooks?: RunHooks;
+  /** The project the image belongs to: where its ControlNet control images are kept. */
+  project?: ControlImageSource;
 }
 
 export interface Reproduction {
@@ -65,7 +69,7 @@ function readableFile(ref: string | null | undefined): string | null {
 }
 
 /** The generate request that made the image, from its recorded parameters. Throws a clear error for what cannot be redone from the file alone. */
-function requestFrom(g: Partial<GenerationParams>): { params: GenerateParams; pick: number; inputRefs: { init?: string; mask?: string } } {
+function requestFrom(g: Partial<GenerationParams>, controlNets: ControlUnitRequest[] = []): { params: GenerateParams; pick: number; batchMember?: { index: number; of: number }; inputRefs: { init?: string; mask?: string } } {
   const facts = g as GenerationParams;
   const kind = editKind({ ...facts, maskRef: facts.maskRef ?? null, initImageRef: facts.initImageRef ?? null, parentId: facts.parentId ?? null, strength: facts.strength ?? null, timings: facts.timings ?? null });
   const upscale = facts.timings?.upscaleFactor === 2 || facts.timings?.upscaleFactor === 4 ? (facts.timings.upscaleFactor as 2 | 4) : undefined;
@@ -78,6 +82,10 @@ function requestFrom(g: Partial<GenerationParams>): { params: GenerateParams; pi
   }
   if (kind === 'inpaint' && !mask) throw new AtelierApiError('invalid_request', `This image was inpainted with a mask (${facts.maskRef}) that is not in the file.`);
   const batchIndex = facts.batchIndex ?? 0;
+  // With the batch's size recorded, only that image is made, with exactly the noise it had in its batch
+  // (engine batchMember). Older records lack it: image i is then the i-th of a batch of i + 1, which is
+  // exact unless the scheduler draws noise every step (ancestral / SDE) with the CPU RNG.
+  const member = facts.batchSize && facts.batchSize > 1 && batchIndex < facts.batchSize ? { index: batchIndex, of: facts.batchSize } : undefined;
   const parsed = GenerateRequest.safeParse({
     prompt: facts.prompt,
     negativePrompt: facts.negativePrompt ?? '',
@@ -90,15 +98,16 @@ function requestFrom(g: Partial<GenerationParams>): { params: GenerateParams; pi
     width: upscale ? facts.width / upscale : facts.width,
     height: upscale ? facts.height / upscale : facts.height,
     // A batch shares one noise stream: image i of a batch is the i-th of a batch of at least i + 1.
-    batchSize: batchIndex + 1,
+    batchSize: member ? member.of : batchIndex + 1,
     ...(upscale ? { upscale } : {}),
     ...(init ? { initImage: { base64: readFileSync(init).toString('base64') }, ...(facts.strength !== null && facts.strength !== undefined ? { strength: facts.strength } : {}) } : {}),
     ...(mask ? { mask: { base64: readFileSync(mask).toString('base64') } } : {}),
+    ...(controlNets.length > 0 ? { controlNets } : {}),
   });
   if (!parsed.success) {
     throw new AtelierApiError('invalid_request', `The parameters in the file cannot be replayed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  return { params: parsed.data, pick: batchIndex, inputRefs: { ...(init ? { init } : {}), ...(mask ? { mask } : {}) } };
+  return { params: parsed.data, pick: member ? 0 : batchIndex, ...(member ? { batchMember: member } : {}), inputRefs: { ...(init ? { init } : {}), ...(mask ? { mask } : {}) } };
 }
 
 /** Regenerates the image in `bytes` and compares. Throws AtelierApiError with a plain message when it cannot. */
@@ -112,7 +121,8 @@ export async function reproduceImage(runtime: Runtime, bytes: Buffer, opts: Repr
   if (missing.length) throw new AtelierApiError('invalid_request', `The file's parameters lack ${missing.join(', ')}: it cannot be reproduced.`);
   if (!g.modelHash) throw new AtelierApiError('invalid_request', `The file does not say which model made it (no model hash${g.modelId ? ` for "${g.modelId}"` : ''}).`);
   const model = await modelByHash(runtime, g.modelHash, g.modelId);
-  const { params, pick, inputRefs } = requestFrom(g);
+  const controlNets = await controlUnitsFrom(g.controlNets, openControlNetStore(runtime.settings.get().modelsDir), opts.project);
+  const { params, pick, batchMember, inputRefs } = requestFrom(g, controlNets);
   const original = await decodeRgb(bytes, 'image');
 
   const saved: Array<{ image: RgbImage; record: Reproduction['record'] }> = [];
@@ -124,7 +134,7 @@ export async function reproduceImage(runtime: Runtime, bytes: Buffer, opts: Repr
       return saved.length - 1;
     },
   };
-  const result: GenerationResult<number> = await runtime.generation.run({ kind: 'generate', params, model, provider: opts.provider, inputRefs }, target, opts.hooks);
+  const result: GenerationResult<number> = await runtime.generation.run({ kind: 'generate', params, model, provider: opts.provider, inputRefs, ...(batchMember ? { batchMember } : {}) }, target, opts.hooks);
   const made = saved[pick];
   if (!made) throw new AtelierApiError('internal', 'The regeneration produced no image.');
   const sameSize = made.image.width === original.width && made.image.height === original.height;

@@ -13,6 +13,7 @@ import { encodeGenerationPng } from '../app/png-output';
 import { reproduceImage } from '../app/reproduce';
 import { APP_VERSION, createRuntime } from '../app/runtime';
 import { Provenance, projectDirOfImage, writeReceipt } from '../provenance';
+import { controlImageFile } from '../library';
 import type { CliIo } from './generate';
 import { ProgressReporter } from './progress-bar';
 
@@ -50,7 +51,10 @@ export async function runReproduce(args: string[], io: CliIo): Promise<number> {
   const runtime = createRuntime({ userDataDir });
   try {
     const progress = values.json ? null : new ProgressReporter(io.stderr, 'reproducing');
+    const project = projectDirOfImage(file);
     const r = await reproduceImage(runtime, bytes, {
+      // An image of a project: its ControlNet control images (`sha256:` refs) are kept in that project.
+      ...(project ? { project: { controlImageFile: (ref: string) => controlImageFile(project, ref), imageFile: async () => null } } : {}),
       provider: values.provider === undefined ? undefined : parseProviderChoiceName(values.provider),
       hooks: { onProgress: (step, total, elapsedMs) => progress?.update(step, total, step > 0 ? (elapsedMs / step) * (total - step) : NaN) },
     });
@@ -61,7 +65,6 @@ export async function runReproduce(args: string[], io: CliIo): Promise<number> {
       mkdirSync(dirname(out), { recursive: true });
       writeFileSync(out, await encodeGenerationPng(r.image, r.record, { provenance: new Provenance(userDataDir, { appVersion: APP_VERSION }) }));
     }
-    const project = projectDirOfImage(file);
     const stored = project && r.generationId ? writeReceipt(project, r.generationId, receipt) : null;
     if (values.json) {
       io.stdout.write(`${JSON.stringify({ file, ...receipt, ...(values.out ? { out: resolve(values.out) } : {}), ...(stored ? { receiptFile: stored } : {}) })}\n`);

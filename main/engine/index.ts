@@ -23,6 +23,8 @@ export { listExecutionProviders, parseProviderChoice, PROVIDER_PREFERENCE, runti
 export type { ProviderChoice, ProviderName, ExecutionProviderInfo, ProviderFallback, EngineSession, EngineTensor, GpuDeviceProbe } from './ort-backend';
 export { doctorModel } from './doctor/doctor';
 export type { DoctorOptions } from './doctor/doctor';
+// Graph inputs/outputs from the protobuf header alone (no ORT session): the ControlNet store reads its base family with it.
+export { readOnnxFile } from './doctor/onnx-proto';
 export { latentsToPreviewRgb, modelPreviewCoefficients } from './preview';
 export type { PreviewImage, PreviewCoefficients } from './preview';
 export { parsePromptAttention, getPromptSchedules } from './prompt';
@@ -41,5 +43,7 @@ export type { TaesdDecoder } from './taesd';
 export { canny, cannyControlImage, CANNY_DEFAULTS } from './controlnet/canny';
 export type { CannyOptions } from './controlnet/canny';
 export { releaseControlNets } from './controlnet/sessions';
+// The app passes `<modelsDir>/${ANNOTATORS_DIR}` as Txt2ImgParams.annotatorsDir so depth / pose units find their models.
+export { ANNOTATORS_DIR, MODEL_ANNOTATORS } from './controlnet/annotators/installed';
 export { ControlNetBindingError } from './controlnet/graph-io';
 export type { ControlNetUnit } from './pipeline';

@@ -230,10 +230,12 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
       lowMemory: task.lowMemory,
       ...(task.previewEvery ? { previewEvery: task.previewEvery } : {}),
       ...(task.loras?.specs.length ? { loras: await loraRefs(task.loras) } : {}),
+      ...(task.controlNets?.length ? { controlNets: task.controlNets } : {}),
     };
     // The same task (model, pipeline with its seed, provider) queued by a coordinator that crashed:
     // adopt its BullMQ job — finished, running or waiting — instead of running it again.
-    const taskKey = createHash('sha256').update(`${task.model.hash}\0${task.provider ?? ''}\0${data.pipeline}${data.loras ? `\0${JSON.stringify(data.loras)}` : ''}`).digest('hex');
+    const extras = JSON.stringify([data.loras ?? null, data.controlNets ?? null]);
+    const taskKey = createHash('sha256').update(`${task.model.hash}\0${task.provider ?? ''}\0${data.pipeline}\0${extras}`).digest('hex');
     const prior = await this.redis.get(taskIndexKey(taskKey)).catch(() => null);
     const adopt = prior && !this.outstanding.has(prior) && ADOPTABLE.has(await queue.getJobState(prior).catch(() => 'unknown')) ? prior : null;
     // Otherwise the studio's job id (per image of a split batch) is the BullMQ id: a retried attempt is the same job with the same seed.
@@ -407,6 +409,7 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
     const { width, height } = task.pipeline.params;
     const why = refusals.map((r) => `${r.worker}: ${r.reason}`).join(' — ');
     if (refusals.every((r) => r.kind === 'lora')) return new AtelierApiError('model_error', `no worker has the LoRAs of this job with model ${model}: every farm worker holding the model left it for ${secs} s. ${why}. Copy the LoRA files into a worker's models folder (loras/).`);
+    if (refusals.every((r) => r.kind === 'controlnet')) return new AtelierApiError('model_error', `no worker has the ControlNets of this job with model ${model}: every farm worker holding the model left it for ${secs} s. ${why}. Copy the ControlNet into a worker's models folder (controlnets/).`);
     if (refusals.every((r) => r.kind === 'memory')) return new AtelierApiError('invalid_request', `no worker has enough memory for ${model} at ${width}×${height}: every farm worker holding it left the job for ${secs} s. ${why}`);
     return new AtelierApiError('invalid_request', `no worker can run ${model} at ${width}×${height}: every farm worker holding it left the job for ${secs} s. ${why}`);
   }

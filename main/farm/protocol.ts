@@ -49,6 +49,14 @@ export interface FarmTaskData {
   previewEvery?: number;
   /** `<lora:…>` files to merge at load, by content (addnet hash): a worker uses its own copy. */
   loras?: FarmLoraRef[];
+  /** The graphs of `pipeline`'s controlNets units, in order, by content (sha256): a worker runs its own copies. */
+  controlNets?: FarmControlNetRef[];
+}
+
+export interface FarmControlNetRef {
+  name: string;
+  /** sha256 of its model.onnx (ControlNetStore): the same graph has the same hash on every machine. */
+  hash: string;
 }
 
 export interface FarmLoraRef {
@@ -126,6 +134,8 @@ export interface FarmWorkerInfo {
   models: FarmModelRef[];
   /** LoRA files it holds, by content hash. */
   loras?: { name: string; hash: string }[];
+  /** ControlNet graphs it holds, by content hash. */
+  controlNets?: FarmControlNetRef[];
   busy: boolean;
   jobId: string | null;
   jobsDone: number;
@@ -180,8 +190,8 @@ export function isResultRef(value: unknown): value is FarmResultRef {
 export const refusedKey = (bullId: string) => `${FARM_PREFIX}:refused:${bullId}`;
 export interface FarmRefusal {
   worker: string;
-  /** memory: the memory guard said no; lora: it lacks a LoRA file the job merges. */
-  kind: 'memory' | 'lora';
+  /** memory: the memory guard said no; lora / controlnet: it lacks a LoRA file or ControlNet graph the job uses. */
+  kind: 'memory' | 'lora' | 'controlnet';
   /** The memory guard's message: what the job needs, what this machine has, what would fit. */
   reason: string;
   at: number;

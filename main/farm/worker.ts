@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { freemem, hostname, totalmem } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { annotatorsDirOf, openControlNetStore } from '../app/controlnet-resolve';
 import { loraCacheDir } from '../app/lora-resolve';
 import { engineMemoryCapBytes, engineMemoryCapLabel, type Runtime } from '../app/runtime';
 import { LoraStore } from '../models/lora-store';
@@ -65,6 +66,8 @@ export class FarmWorker {
   private readonly folders = new Map<string, string>();
   /** LoRA files in this machine's models folder, by addnet hash (what jobs name them by). */
   private readonly loraFiles = new Map<string, { name: string; file: string }>();
+  /** ControlNet graphs this machine holds (its models folder and the bundled ones), by sha256. */
+  private readonly controlNetFiles = new Map<string, { name: string; file: string }>();
   /** The LoRAs merged into the engine's model by the last load. */
   private heldLoras: EngineLoraLoad | undefined;
   private busy = false;
@@ -111,6 +114,9 @@ export class FarmWorker {
     const { loras, problems } = await new LoraStore(runtime.settings.get().modelsDir).list();
     for (const l of loras) if (!this.loraFiles.has(l.hash)) this.loraFiles.set(l.hash, { name: l.name, file: l.file });
     for (const p of problems) this.log(`farm worker: LoRA skipped: ${p}`);
+    const cn = await openControlNetStore(runtime.settings.get().modelsDir).list();
+    for (const c of cn.controlNets) if (!this.controlNetFiles.has(c.hash)) this.controlNetFiles.set(c.hash, { name: c.name, file: c.file });
+    for (const p of cn.problems) this.log(`farm worker: ControlNet skipped: ${p}`);
     await this.subscriber.subscribe(CANCEL_CHANNEL);
     this.subscriber.on('message', (_channel, jobId: string) => {
       if (jobId === this.jobId) runtime.engine.cancelCurrent();
@@ -152,6 +158,7 @@ export class FarmWorker {
       totalMemoryBytes: totalmem(),
       models: this.models,
       loras: [...this.loraFiles].map(([hash, l]) => ({ name: l.name, hash })),
+      controlNets: [...this.controlNetFiles].map(([hash, c]) => ({ name: c.name, hash })),
       busy: this.busy,
       jobId: this.jobId,
       jobsDone: this.jobsDone,
@@ -200,6 +207,30 @@ export class FarmWorker {
     return { specs, cacheDir: loraCacheDir(this.opts.runtime.settings.get().modelsDir) };
   }
 
+  /** The LoRA files or ControlNet graphs of the job this machine does not hold (null: it holds all). */
+  private lacks(data: FarmTaskData): Pick<FarmRefusal, 'kind' | 'reason'> | null {
+    const list = (refs: Array<{ name: string; hash: string }>) => refs.map((r) => `${r.name} (${r.hash.slice(0, 12)}…)`).join(', ');
+    const loras = (data.loras ?? []).filter((l) => !this.loraFiles.has(l.hash));
+    if (loras.length) return { kind: 'lora', reason: `it does not hold LoRA ${list(loras)}` };
+    const controlNets = (data.controlNets ?? []).filter((c) => !this.controlNetFiles.has(c.hash));
+    if (controlNets.length) return { kind: 'controlnet', reason: `it does not hold ControlNet ${list(controlNets)}` };
+    return null;
+  }
+
+  /**
+   * The coordinator's ControlNet units point at its own files: run this machine's copies (all held:
+   * process() checked) and its own annotators folder.
+   */
+  private localControlNets(pipeline: PipelineRequest, data: FarmTaskData): PipelineRequest {
+    const units = pipeline.params.controlNets;
+    if (!units?.length) return pipeline;
+    const refs = data.controlNets ?? [];
+    if (refs.length !== units.length) throw new UnrecoverableError(`Error: the task names ${refs.length} ControlNet graphs for ${units.length} units`);
+    const controlNets = units.map((u, i) => ({ ...u, model: this.controlNetFiles.get(refs[i].hash)!.file }));
+    const annotatorsDir = annotatorsDirOf(this.opts.runtime.settings.get().modelsDir);
+    return { ...pipeline, params: { ...pipeline.params, controlNets, annotatorsDir } } as PipelineRequest;
+  }
+
   /** Gives the job back for another worker (a moment in delayed) without counting an attempt. */
   private async leave(job: Job, token: string | undefined, ms: number): Promise<never> {
     await job.moveToDelayed(Date.now() + ms, token);
@@ -213,10 +244,7 @@ export class FarmWorker {
     const folder = this.folders.get(data.model.hash);
     if (data.v !== 1 || !folder) throw new UnrecoverableError(`Error: worker ${this.name} cannot read this task (model ${data.model?.id ?? '?'}, version ${String(data.v)})`);
     const pipeline = decodePipeline(data.pipeline);
-    const missing = (data.loras ?? []).filter((l) => !this.loraFiles.has(l.hash));
-    const refused: Pick<FarmRefusal, 'kind' | 'reason'> | null = missing.length
-      ? { kind: 'lora', reason: `it does not hold LoRA ${missing.map((l) => `${l.name} (${l.hash.slice(0, 12)}…)`).join(', ')}` }
-      : ((reason) => (reason ? { kind: 'memory' as const, reason } : null))(this.memoryRefusal(folder, pipeline, data.lowMemory));
+    const refused = this.lacks(data) ?? ((reason) => (reason ? { kind: 'memory' as const, reason } : null))(this.memoryRefusal(folder, pipeline, data.lowMemory));
     const refusals = refusedKey(job.id ?? data.jobId);
     if (refused) {
       const note: FarmRefusal = { worker: this.name, ...refused, at: Date.now() };
@@ -257,7 +285,7 @@ export class FarmWorker {
         void report({ ...progress, ...(preview ? { preview } : {}) });
         preview = undefined;
       };
-      const outcome = await engine.generate(pipeline, data.previewEvery ?? 0, {
+      const outcome = await engine.generate(this.localControlNets(pipeline, data), data.previewEvery ?? 0, {
         onProgress: (p) => {
           progress = { step: p.step, total: p.total, elapsedMs: p.elapsedMs };
           flush(p.step >= p.total);

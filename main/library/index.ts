@@ -8,6 +8,7 @@ export { LibraryError, LibraryNotFoundError, SchemaTooNewError, MigrationChanged
 export { ulid } from './ids';
 export { moveGenerations, projectModelIds, type MoveResult } from './move';
 export { encodeGenerationPng, type AtelierDocument } from './project-files';
+export { storeControlImage, controlImageFile, CONTROLS_DIR } from './control-images';
 export type { ExportOptions, ExportReport, ExportFormat, ImportReport, ManifestItem } from './transfer';
 export type {
   GenerationParams, GenerationParamsInput, GenerationRecord, AddGenerationInput, RawRgbImage, PngImage, ThumbnailRow,

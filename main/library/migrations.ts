@@ -165,6 +165,18 @@ const m008 = `
 ALTER TABLE generations ADD COLUMN device_id INTEGER CHECK (device_id IS NULL OR device_id BETWEEN 0 AND 63);
 `;
 
+const m009 = `
+-- ControlNet units that shaped the image: JSON [{"model", "modelHash", "weight", "start", "end", "annotator"?, "fit"?, "imageRef"}]
+-- (common/params/controlnet.ts ControlUnitRecordSchema); NULL = none.
+ALTER TABLE generations ADD COLUMN controlnets_json TEXT;
+`;
+
+const m010 = `
+-- The size of the batch an image was made in: image k of a batch shares the batch's noise stream, so
+-- reproducing it exactly needs the size (engine batchMember). NULL = not recorded (older images).
+ALTER TABLE generations ADD COLUMN batch_size INTEGER CHECK (batch_size IS NULL OR batch_size BETWEEN 1 AND 64);
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'generations', sql: m001 },
   { version: 2, name: 'organisation', sql: m002 },
@@ -174,6 +186,8 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 6, name: 'clip_skip', sql: m006 },
   { version: 7, name: 'lora_hashes', sql: m007 },
   { version: 8, name: 'device_id', sql: m008 },
+  { version: 9, name: 'controlnets', sql: m009 },
+  { version: 10, name: 'batch_size', sql: m010 },
 ]);
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -17,6 +17,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { LibraryError, LibraryNotFoundError } from './errors';
+import { copyControlImages } from './control-images';
 import { writeFileAtomic } from './project-files';
 import type { ProjectLibrary } from './project-library';
 
@@ -87,6 +88,8 @@ export async function moveGenerations(
     await copyIfMissing(source.imagePath(hash), target.imagePath(hash), durable);
     await copyIfMissing(source.thumbPath(hash), target.thumbPath(hash), false).catch(() => false);
   }
+  // ControlNet control images the moved records point at (`sha256:` refs), so they still replay there.
+  for (const row of rows) await copyControlImages(source.dir, target.dir, (row.controlnets_json as string | null | undefined) ?? null, { durable });
 
   // 2. Rows in the target, every column both schemas know (seq is the target's own).
   const targetColumns = new Set(columnsOf(dst));

@@ -11,11 +11,12 @@
 import path from 'node:path';
 import type { Flag, GenerationParams, GenerationRecord, HistoryQuery, ThumbnailRow } from './types';
 import { imageRelPath, thumbRelPath } from './project-files';
+import { ControlUnitRecordSchema, type ControlUnitRecord } from '../../common/params/controlnet';
 
 export const GENERATION_COLUMNS = `g.seq, g.id, g.created_at, g.image_hash, g.width, g.height, g.model_id, g.model_hash, g.model_family,
   g.provider, g.prompt, g.negative_prompt, g.seed, g.rng, g.scheduler, g.steps, g.cfg, g.batch_index, g.strength,
   g.mask_ref, g.init_image_ref, g.parent_id, g.timings_json, g.app_version, g.rating, g.flag, g.notes, g.deleted_at, g.missing_file, g.origin, g.import_source, g.clip_skip,
-  g.lora_hashes_json, g.device_id`;
+  g.lora_hashes_json, g.device_id, g.controlnets_json, g.batch_size`;
 
 export const THUMBNAIL_COLUMNS = 'g.seq, g.id, g.image_hash, g.width, g.height, g.rating, g.flag, g.created_at';
 
@@ -40,7 +41,9 @@ export interface GenerationRow {
   clip_skip: number;
   lora_hashes_json: string | null;
   device_id: number | null;
+  controlnets_json: string | null;
   batch_index: number;
+  batch_size: number | null;
   strength: number | null;
   mask_ref: string | null;
   init_image_ref: string | null;
@@ -59,10 +62,10 @@ export interface GenerationRow {
 export const INSERT_GENERATION_SQL = `INSERT INTO generations (
     id, created_at, image_hash, width, height, model_id, model_hash, model_family, provider, prompt, negative_prompt,
     seed, rng, scheduler, steps, cfg, batch_index, strength, mask_ref, init_image_ref, parent_id, timings_json, app_version,
-    origin, import_source, clip_skip, lora_hashes_json, device_id)
+    origin, import_source, clip_skip, lora_hashes_json, device_id, controlnets_json, batch_size)
   VALUES (@id, @created_at, @image_hash, @width, @height, @model_id, @model_hash, @model_family, @provider, @prompt,
     @negative_prompt, @seed, @rng, @scheduler, @steps, @cfg, @batch_index, @strength, @mask_ref, @init_image_ref,
-    @parent_id, @timings_json, @app_version, @origin, @import_source, @clip_skip, @lora_hashes_json, @device_id)`;
+    @parent_id, @timings_json, @app_version, @origin, @import_source, @clip_skip, @lora_hashes_json, @device_id, @controlnets_json, @batch_size)`;
 
 /** A generation's parameters as INSERT_GENERATION_SQL's named values (the inverse of rowToRecord). */
 export function generationToRow(id: string, hash: string, p: GenerationParams, origin: { origin?: 'imported'; importSource?: string } = {}) {
@@ -75,6 +78,8 @@ export function generationToRow(id: string, hash: string, p: GenerationParams, o
     parent_id: p.parentId, timings_json: p.timings ? JSON.stringify(p.timings) : null, app_version: p.appVersion,
     lora_hashes_json: p.loraHashes && p.loraHashes.length > 0 ? JSON.stringify(p.loraHashes) : null,
     device_id: p.deviceId ?? null,
+    controlnets_json: p.controlNets && p.controlNets.length > 0 ? JSON.stringify(p.controlNets) : null,
+    batch_size: p.batchSize ?? null,
   };
 }
 
@@ -111,6 +116,7 @@ export function rowToRecord(dir: string, r: GenerationRow): GenerationRecord {
     width: r.width,
     height: r.height,
     batchIndex: r.batch_index,
+    ...(r.batch_size !== null && r.batch_size !== undefined ? { batchSize: r.batch_size } : {}),
     strength: r.strength,
     maskRef: r.mask_ref,
     initImageRef: r.init_image_ref,
@@ -126,6 +132,7 @@ export function rowToRecord(dir: string, r: GenerationRow): GenerationRecord {
     origin: r.origin,
     importSource: r.import_source,
     ...parseLoraHashes(r.lora_hashes_json),
+    ...parseControlNets(r.controlnets_json),
   };
 }
 
@@ -137,6 +144,22 @@ function parseLoraHashes(json: string | null): { loraHashes?: Array<{ name: stri
     if (!Array.isArray(v)) return {};
     const list = v.filter((x): x is { name: string; hash: string } => !!x && typeof x.name === 'string' && typeof x.hash === 'string');
     return list.length > 0 ? { loraHashes: list.map((x) => ({ name: x.name, hash: x.hash })) } : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The stored ControlNet units; units that no longer read as a record are left out, a damaged value reads as none. */
+function parseControlNets(json: string | null | undefined): { controlNets?: ControlUnitRecord[] } {
+  if (!json) return {};
+  try {
+    const v: unknown = JSON.parse(json);
+    if (!Array.isArray(v)) return {};
+    const list = v.flatMap((x) => {
+      const parsed = ControlUnitRecordSchema.safeParse(x);
+      return parsed.success ? [parsed.data] : [];
+    });
+    return list.length > 0 ? { controlNets: list } : {};
   } catch {
     return {};
   }

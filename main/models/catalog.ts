@@ -31,10 +31,18 @@ export const CatalogFileSchema = z
     sizeApprox: z.boolean().optional(),
     /** LFS sha256 as published by the hub. Absent when not known: never invented. */
     sha256: sha256Hex.optional(),
+    /** Where the file goes inside the installed folder when not at `path` (e.g. the hub's `onnx/model.onnx` → `model.onnx`). */
+    saveAs: RelativePathSchema.optional(),
   })
   .strict();
 
-export const ModelKindSchema = z.enum(['pipeline', 'vae-decoder', 'upscaler']);
+export const ModelKindSchema = z.enum(['pipeline', 'vae-decoder', 'upscaler', 'annotator', 'controlnet']);
+
+/**
+ * Kinds that install into a shared folder of the models folder instead of `<modelsDir>/<id>/`: the
+ * engine finds annotators in `annotators/<kind>/` and ControlNets in `controlnets/<name>/`.
+ */
+export const INSTALL_ROOTS: Readonly<Partial<Record<z.infer<typeof ModelKindSchema>, string>>> = Object.freeze({ annotator: 'annotators', controlnet: 'controlnets' });
 export const ModelFamilySchema = z.enum(CATALOG_FAMILIES);
 export const PrecisionSchema = z.enum(['fp32', 'fp16', 'mixed']);
 export const ProviderSchema = z.enum(PROVIDER_NAMES as readonly [ExecutionProviderName, ...ExecutionProviderName[]]);
@@ -117,6 +125,11 @@ export const CatalogEntrySchema = z
     filesFrom: z.enum(['catalog', 'hub-tree']).optional(),
     /** The folder layout a 'hub-tree' entry follows (the diffusers-ONNX pipeline layout: model_index.json, unet/model.onnx…). */
     layout: z.enum(['diffusers-onnx']).optional(),
+    /**
+     * Annotators and ControlNets: the folder under the models folder the files install into
+     * (`annotators/depth`, `controlnets/canny-sd15`), where the engine looks for them.
+     */
+    installTo: RelativePathSchema.optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
@@ -129,14 +142,23 @@ export const CatalogEntrySchema = z
       if (e.kind !== 'pipeline') ctx.addIssue({ code: 'custom', path: ['kind'], message: 'only pipelines can take their files from the hub tree' });
       if (e.bundled) ctx.addIssue({ code: 'custom', path: ['bundled'], message: 'bundled models are never downloaded' });
     } else if (e.layout) ctx.addIssue({ code: 'custom', path: ['layout'], message: 'layout applies to filesFrom: "hub-tree" entries' });
+    const root = INSTALL_ROOTS[e.kind];
+    if (root && !(e.installTo && e.installTo.split('/').length === 2 && e.installTo.startsWith(`${root}/`))) {
+      ctx.addIssue({ code: 'custom', path: ['installTo'], message: `a ${e.kind} entry installs into ${root}/<name> (installTo)` });
+    } else if (!root && e.installTo) ctx.addIssue({ code: 'custom', path: ['installTo'], message: 'installTo applies to annotator and controlnet entries' });
+    if (!root && e.files.some((f) => f.saveAs)) ctx.addIssue({ code: 'custom', path: ['files'], message: 'saveAs applies to annotator and controlnet entries' });
     if (e.kind === 'pipeline' && !e.defaults) ctx.addIssue({ code: 'custom', path: ['defaults'], message: 'pipelines need recommended defaults' });
     if (e.kind === 'pipeline' && e.files.length > 0 && !e.files.some((f) => f.path === 'model_index.json')) {
       ctx.addIssue({ code: 'custom', path: ['files'], message: 'pipelines must include model_index.json' });
     }
     const seen = new Set<string>();
+    const saved = new Set<string>();
     for (const f of e.files) {
       if (seen.has(f.path)) ctx.addIssue({ code: 'custom', path: ['files'], message: `duplicate file ${f.path}` });
       seen.add(f.path);
+      const to = f.saveAs ?? f.path;
+      if (saved.has(to)) ctx.addIssue({ code: 'custom', path: ['files'], message: `two files would be saved as ${to}` });
+      saved.add(to);
     }
     const variantIds = new Set<string>();
     (e.variants ?? []).forEach((v, i) => {

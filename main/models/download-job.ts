@@ -6,11 +6,13 @@
  * staging folder (state file, lock, final move) is kept in download-staging.ts.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { ModelKind } from './catalog';
 import {
   DownloadError,
   STATE_FILE,
+  assertSafeRelativePath,
   dedupeFiles,
   exists,
   formatBytes,
@@ -216,7 +218,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     const signal = this.#run.signal;
     this.#setState('preparing');
     const { modelsDir } = this.#dl;
-    const installDir = this.#dl.installDir(this.id);
+    const installDir = this.#installDir();
     if (!this.#req.replace && (await exists(installDir))) {
       throw new DownloadError(`model "${this.id}" is already installed at ${installDir}; remove it first or pass replace`, 'already-installed', true);
     }
@@ -257,6 +259,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     await downloadAll(this.#transferContext(), this.#files, signal);
     signal.throwIfAborted();
 
+    await this.#moveSavedAs(staging.dir);
     this.#setState('validating');
     const kind: ModelKind = this.#req.kind ?? (this.#req.files.some((f) => f.path === 'model_index.json') ? 'pipeline' : 'vae-decoder');
     if (kind === 'pipeline') {
@@ -276,7 +279,7 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
       source: 'download',
       repo: this.#req.repo,
       revision: this.#req.revision,
-      files: this.#req.files.map((f) => ({ path: f.path, size: (f.size ?? this.#files.find((p) => p.path === f.path)?.bytesDone) as number, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
+      files: this.#req.files.map((f) => ({ path: f.saveAs ?? f.path, size: (f.size ?? this.#files.find((p) => p.path === f.path)?.bytesDone) as number, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
       sizeBytes: bytesTotal,
       installedAt: new Date().toISOString(),
     };
@@ -295,9 +298,31 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
     signal.throwIfAborted();
 
     this.#setState('installing');
+    await mkdir(path.dirname(installDir), { recursive: true });
     await staging.install(installDir, this.#dl.modelsDir);
     this.#setState('done');
     return { id: this.id, path: installDir, manifest, bytesTotal, bytesReceived: this.#bytesReceived };
+  }
+
+  /** `<modelsDir>/<id>`, or the shared folder an annotator / ControlNet installs into (`installTo`). */
+  #installDir(): string {
+    if (this.#req.installTo === undefined) return this.#dl.installDir(this.id);
+    assertSafeRelativePath(this.#req.installTo);
+    return path.join(this.#dl.modelsDir, this.#req.installTo);
+  }
+
+  /** Files with a `saveAs` move to it inside the staging folder (emptied hub folders such as `onnx/` go). */
+  async #moveSavedAs(dir: string): Promise<void> {
+    for (const f of this.#req.files) {
+      if (f.saveAs === undefined) continue;
+      const to = path.join(dir, f.saveAs);
+      await mkdir(path.dirname(to), { recursive: true });
+      await rename(path.join(dir, f.path), to);
+      // The hub's emptied folders go (`StableDiffusionXL/Canny/`), innermost first; rmdir refuses one that still holds files.
+      for (let d = path.dirname(f.path); d !== '.'; d = path.dirname(d)) {
+        if (!(await rmdir(path.join(dir, d)).then(() => true, () => false))) break;
+      }
+    }
   }
 
   #spec(p: string): DownloadFileSpec {

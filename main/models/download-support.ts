@@ -20,6 +20,8 @@ export interface DownloadFileSpec {
   sha256?: string;
   /** Approximate size (e.g. the hub's rounded figure) for disk checks and progress; never verified. */
   sizeHint?: number;
+  /** Where the file lands inside the installed folder when not at `path` (annotators: `onnx/model.onnx` → `model.onnx`). */
+  saveAs?: string;
 }
 
 export interface DownloadRequest {
@@ -33,6 +35,8 @@ export interface DownloadRequest {
   manifest?: Partial<Omit<ModelManifest, 'formatVersion' | 'id' | 'source' | 'installedAt' | 'files' | 'repo' | 'revision' | 'kind'>>;
   /** Replace an installed model with the same id (the old one is removed only after the new one is in place). */
   replace?: boolean;
+  /** Install into this folder under modelsDir (`annotators/depth`, `controlnets/canny-sd15`) instead of `<id>/`. */
+  installTo?: string;
 }
 
 export type DownloadState = 'preparing' | 'downloading' | 'paused' | 'validating' | 'installing' | 'done' | 'failed' | 'cancelled';
@@ -157,14 +161,21 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
+/** A relative POSIX path with no `..`, `.` or empty segments (else a DownloadError naming it). */
+export function assertSafeRelativePath(p: string): void {
+  if (p.startsWith('/') || p.includes('\\') || p.split('/').some((s) => s === '..' || s === '' || s === '.')) {
+    throw new DownloadError(`refusing unsafe file path "${p}"`, 'io', false, p);
+  }
+}
+
 export function dedupeFiles(files: DownloadFileSpec[]): DownloadFileSpec[] {
   const seen = new Map<string, DownloadFileSpec>();
   for (const f of files) {
-    if (f.path.startsWith('/') || f.path.split('/').some((s) => s === '..' || s === '' || s === '.')) {
-      throw new DownloadError(`refusing unsafe file path "${f.path}"`, 'io', false, f.path);
-    }
+    assertSafeRelativePath(f.path);
+    if (f.saveAs !== undefined) assertSafeRelativePath(f.saveAs);
     seen.set(f.path, {
       path: f.path,
+      ...(f.saveAs !== undefined && f.saveAs !== f.path ? { saveAs: f.saveAs } : {}),
       ...(f.size !== undefined ? { size: f.size } : {}),
       ...(f.sha256 ? { sha256: f.sha256.toLowerCase() } : {}),
       ...(f.size === undefined && f.sizeHint !== undefined ? { sizeHint: f.sizeHint } : {}),

@@ -3,6 +3,8 @@
  * catalog + installed list + downloads + import/remove, with events shaped for the UI
  * (`download-progress` matches the API's `model:download-progress` event).
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, pickVariant, variantChoices, type Catalog, type CatalogEntry, type ExecutionProviderName } from './catalog';
 import { DownloadError, ModelDownloader, type DownloadJob, type DownloadProgress, type DownloadResult, type DownloadState } from './downloader';
@@ -40,10 +42,13 @@ export interface DownloadProgressEvent {
   variant?: string;
 }
 
+/** Every catalog kind is listed; annotator and ControlNet entries install into shared folders (catalog.ts INSTALL_ROOTS). */
+type ListedKind = CatalogEntry['kind'];
+
 export interface CatalogItem {
   id: string;
   name: string;
-  kind: CatalogEntry['kind'];
+  kind: ListedKind;
   repo?: string;
   family: string;
   precision: string;
@@ -182,8 +187,9 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     const installedIds = new Set(installed.map((m) => m.catalogId ?? m.id));
     const installedVariants = new Map(installed.filter((m) => m.variant).map((m) => [m.catalogId ?? m.id, m.variant!]));
     const probe = new ModelDownloader({ modelsDir: this.modelsDir });
+    const listed = catalog.models;
     return Promise.all(
-      catalog.models.map(async (m) => ({
+      listed.map(async (m) => ({
         id: m.id,
         name: m.name,
         kind: m.kind,
@@ -200,7 +206,8 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         ...(installedVariants.has(m.id) ? { installedVariant: installedVariants.get(m.id)! } : {}),
         estimates: m.estimates,
         bundled: m.bundled === true,
-        installed: m.bundled === true || installedIds.has(m.id),
+        // Shared-folder installs (annotators/<kind>, controlnets/<name>) are not model folders: their folder says.
+        installed: m.bundled === true || installedIds.has(m.id) || (m.installTo !== undefined && existsSync(path.join(this.modelsDir, m.installTo))),
         resumable: !m.bundled && (await probe.hasStaging(m.id)),
         ...(this.#jobs.has(m.id) ? { downloading: this.#jobs.get(m.id)!.state } : {}),
       })),
@@ -266,7 +273,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         // The finished model's entry (and a re-download's folder) is measured afresh.
         this.#sizes.invalidate();
         this.#listing = undefined;
-        const model = (await this.store().get(result.id))!;
+        const model = (await this.store().get(result.id)) ?? sharedFolderModel(result);
         this.emit('download-finished', { modelId, model });
         this.#changed();
       },
@@ -356,4 +363,24 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     for (const j of jobs) j.abort();
     await Promise.all(jobs.map((j) => j.done.catch(() => {})));
   }
+}
+
+/** An annotator or ControlNet installed into a shared folder (the model store lists only `<modelsDir>/<id>/`). */
+function sharedFolderModel(result: DownloadResult): InstalledModel {
+  const m = result.manifest;
+  return {
+    id: result.id,
+    name: m.name,
+    kind: m.kind,
+    source: 'download',
+    path: result.path,
+    folder: result.path,
+    bundled: false,
+    status: 'ok',
+    sizeBytes: result.bytesTotal,
+    ...(m.family ? { family: m.family } : {}),
+    ...(m.catalogId ? { catalogId: m.catalogId } : {}),
+    ...(m.repo ? { repo: m.repo } : {}),
+    ...(m.revision ? { revision: m.revision } : {}),
+  };
 }

@@ -48,7 +48,8 @@ export async function planCatalogPull(entry: CatalogEntry, hub: HubClient, optio
     if (err instanceof HubError && (err.code === 'gated' || err.code === 'not-found' || err.code === 'offline')) throw err;
     warnings.push(`could not list ${entry.repo}@${revision} (${(err as Error).message}); using the catalog's file list and sizes`);
   }
-  let files: DownloadFileSpec[] = entry.files.map((f) => ({ path: f.path, ...(f.sizeApprox ? { sizeHint: f.size } : { size: f.size }), ...(f.sha256 ? { sha256: f.sha256 } : {}) }));
+  const savedAs = (f: { saveAs?: string }) => (f.saveAs ? { saveAs: f.saveAs } : {});
+  let files: DownloadFileSpec[] = entry.files.map((f) => ({ path: f.path, ...(f.sizeApprox ? { sizeHint: f.size } : { size: f.size }), ...(f.sha256 ? { sha256: f.sha256 } : {}), ...savedAs(f) }));
   if (listing) {
     const byPath = new Map(listing.map((f) => [f.path, f]));
     const missing = entry.files.filter((f) => !byPath.has(f.path)).map((f) => f.path);
@@ -59,7 +60,7 @@ export async function planCatalogPull(entry: CatalogEntry, hub: HubClient, optio
       const live = byPath.get(f.path)!;
       if (f.sha256 && live.sha256 && f.sha256 !== live.sha256) warnings.push(`${f.path} changed upstream since the catalog was written; verifying against the hub's current sha256`);
       else if (!f.sizeApprox && f.size !== live.size) warnings.push(`${f.path} is ${live.size} bytes upstream, the catalog says ${f.size}`);
-      return { path: f.path, size: live.size, ...(live.sha256 ?? f.sha256 ? { sha256: (live.sha256 ?? f.sha256)! } : {}) };
+      return { path: f.path, size: live.size, ...(live.sha256 ?? f.sha256 ? { sha256: (live.sha256 ?? f.sha256)! } : {}), ...savedAs(f) };
     });
     // External weights are named inside each graph; a graph without its data file cannot load.
     for (const graph of entry.files.filter((f) => f.path.endsWith('/model.onnx'))) {
@@ -67,7 +68,9 @@ export async function planCatalogPull(entry: CatalogEntry, hub: HubClient, optio
       for (const name of EXTERNAL_DATA) {
         const live = byPath.get(dir + name);
         if (live && !files.some((f) => f.path === live.path)) {
-          files.push({ path: live.path, size: live.size, ...(live.sha256 ? { sha256: live.sha256 } : {}) });
+          // The data file must stay beside its graph, wherever the graph is saved.
+          const saveAs = graph.saveAs ? { saveAs: graph.saveAs.slice(0, -'model.onnx'.length) + name } : {};
+          files.push({ path: live.path, size: live.size, ...(live.sha256 ? { sha256: live.sha256 } : {}), ...saveAs });
           warnings.push(`added ${live.path}, external weights missing from the catalog entry`);
         }
       }
@@ -86,6 +89,7 @@ function catalogPlan(entry: CatalogEntry, repo: string, revision: string, files:
       revision,
       kind: entry.kind,
       files,
+      ...(entry.installTo ? { installTo: entry.installTo } : {}),
       manifest: {
         name: entry.name,
         catalogId: entry.id,

@@ -61,6 +61,10 @@ function generationAssertion(p: GenerationFacts, disclosure: Disclosure): Record
     strength: p.strength,
     provider: p.provider,
     ...(p.timings?.upscaleFactor ? { upscaleFactor: p.timings.upscaleFactor } : {}),
+    // ControlNet units that held the structure: which graph (content hash), how strongly, on which steps, from which image.
+    ...(p.controlNets && p.controlNets.length > 0
+      ? { controlNets: p.controlNets.map((u) => ({ model: u.model, hash: u.modelHash, weight: u.weight, start: u.start, end: u.end, ...(u.annotator ? { annotator: u.annotator.kind } : {}), image: u.imageRef })) }
+      : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import { FIT_VIEW, zoomAround, type View } from '../lib/view-transform';
 import { useAtelier, useAtelierStore } from '../state/store';
 import { CompareView } from './CompareView';
 import { HistoryStrip } from './HistoryStrip';
-import { isTyping } from './hooks';
+import { isTyping, ownsArrowKeys } from './hooks';
 import { LeftPanel } from './LeftPanel';
 import { ModelsView } from './ModelsView';
 import { ImportDrop } from './ImportDrop';
@@ -140,7 +140,7 @@ function useShortcuts() {
         const id = s.viewingId;
         const cols = THUMB_LAYOUT[s.thumbSize].cols;
         const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[e.key];
-        if (step && s.historyOrder.length > 0) {
+        if (step && s.historyOrder.length > 0 && !ownsArrowKeys(e)) {
           // Step through the history strip (its columns follow the thumbnail size) without leaving the keyboard.
           e.preventDefault();
           const at = id ? s.historyOrder.indexOf(id) : -1;

@@ -32,8 +32,10 @@ export function ImportDrop() {
 
   useEffect(() => {
     const hasFiles = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+    // A drop target inside the page (a ControlNet unit's image) that took the event has prevented its default.
     const onOver = (e: DragEvent) => {
       if (!hasFiles(e)) return;
+      if (e.defaultPrevented) return setOver(false);
       e.preventDefault();
       setOver(true);
     };
@@ -42,8 +44,9 @@ export function ImportDrop() {
     };
     const onDrop = (e: DragEvent) => {
       if (!hasFiles(e)) return;
-      e.preventDefault();
       setOver(false);
+      if (e.defaultPrevented) return;
+      e.preventDefault();
       const file = [...(e.dataTransfer?.files ?? [])].find((f) => f.type.startsWith('image/') || /\.(png|jpe?g|webp)$/i.test(f.name));
       if (!file) {
         store.getState().pushToast({ kind: 'error', title: 'Not an image', message: 'Drop a PNG, JPEG or WebP file to read its parameters.' });

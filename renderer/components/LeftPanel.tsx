@@ -11,6 +11,7 @@ import { formatBytes } from './hooks';
 import { DiceIcon, LockIcon } from './icons';
 import { PromptEditor } from './PromptEditor';
 import { LoraPicker } from './LoraPicker';
+import { ControlPanel } from './ControlPanel';
 import { QueueList } from './QueueList';
 import { FarmPanel } from './FarmPanel';
 import { DEFAULT_ONLY_MASKED_PADDING } from '../lib/init-image';
@@ -486,6 +487,7 @@ export function LeftPanel() {
           onChange={(v) => setParams({ negativePrompt: v })}
         />
         <InitImageChip />
+        <ControlPanel />
         <ModelPicker />
         <Params />
       </div>

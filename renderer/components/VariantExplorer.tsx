@@ -9,6 +9,7 @@ import { useAtelier } from '../state/store';
 import type { VariantGroup } from '../state/types';
 import { currentProjectId } from '../state/variants-slice';
 import { useModal } from './useModal';
+import { StructureLockRow, useStructureChoice } from './StructureLock';
 
 const TEXT_DEFAULTS: Partial<Record<VariantAxis, string>> = {
   seed: '',
@@ -143,6 +144,7 @@ function VariantGrid({ group }: { group: VariantGroup }) {
       data-done={done}
       data-total={group.cells.length}
       data-locked={group.lockStrength !== null}
+      data-structure={group.structure?.lock ?? ''}
       data-axis={group.axis}
       data-axis2={group.axis2 ?? ''}
       data-columns={xLabels.length}
@@ -152,7 +154,8 @@ function VariantGrid({ group }: { group: VariantGroup }) {
         <span>
           {axisTitle}
           {xy ? ` (${xLabels.length} × ${yLabels.length})` : ''}
-          {group.lockStrength !== null ? ` · composition locked (strength ${group.lockStrength.toFixed(2)})` : ''} · {done}/{group.cells.length} done
+          {group.lockStrength !== null ? ` · composition locked (strength ${group.lockStrength.toFixed(2)})` : ''}
+          {group.structure ? ` · ${group.structure.lock} locked (${group.structure.controlNet})` : ''} · {done}/{group.cells.length} done
         </span>
         <button
           type="button"
@@ -305,6 +308,7 @@ function ExplorerForm({ source, projectId }: { source: GenerationRecord; project
     return kept ? { ...DEFAULT_SETTINGS, ...kept } : DEFAULT_SETTINGS;
   });
   const update = (patch: Partial<ExplorerSettings>) => setSettings((s) => ({ ...s, ...patch }));
+  const structure = useStructureChoice(settings, source.modelFamily);
   useEffect(() => {
     saveExplorerSettings(projectId, source.id, settings);
   }, [projectId, source.id, settings]);
@@ -363,7 +367,7 @@ function ExplorerForm({ source, projectId }: { source: GenerationRecord; project
       <div className="row lock-composition">
         <label title="Run every variant as img2img from this image, so the framing stays and only the light (or the chosen axis) changes">
           <input type="checkbox" data-testid="variant-lock" checked={settings.lock} onChange={(e) => update({ lock: e.target.checked })} />
-          Lock composition
+          Lock composition (img2img)
         </label>
         <label className={settings.lock ? '' : 'muted'} title="How much of the source to repaint: lower keeps the shot closer, higher lets the light change more">
           Strength <span className="muted">{settings.lockStrength.toFixed(2)}</span>
@@ -379,6 +383,7 @@ function ExplorerForm({ source, projectId }: { source: GenerationRecord; project
           />
         </label>
       </div>
+      <StructureLockRow settings={settings} update={update} modelFamily={source.modelFamily} />
       <div className="row end">
         <span className={total > MAX_VARIANT_CELLS ? 'warn' : 'muted'} data-testid="variant-total">
           {total} variant{total === 1 ? '' : 's'}
@@ -392,6 +397,7 @@ function ExplorerForm({ source, projectId }: { source: GenerationRecord; project
           onClick={() =>
             void run(source.id, axis, valuesOf(settings, axis), settings.count, {
               ...(settings.lock ? { lockStrength: settings.lockStrength } : {}),
+              ...(structure ? { structure } : {}),
               ...(axis2 ? { second: { axis: axis2, values: valuesOf(settings, axis2) } } : {}),
             })
           }

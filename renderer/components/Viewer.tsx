@@ -12,6 +12,7 @@ import { MOD } from './LeftPanel';
 import { MaskCanvas } from './MaskCanvas';
 import { defaultMargins, frameLimits } from '../lib/outpaint';
 import { OutpaintFrame, useSizeStep } from './OutpaintFrame';
+import { ControlStrip } from './ControlStrip';
 
 /** The job the viewer reports on: the running one, else the oldest queued one. */
 function useActiveJob(): JobView | null {
@@ -211,6 +212,7 @@ export function Viewer() {
         )}
         {showPreview && <div className="preview-badge">live preview · step {job.previewStep}</div>}
       </ImageStage>
+      <ControlStrip />
       {record && showLineage && !showPreview && <LineageStrip record={record} />}
       {job && <ProgressOverlay job={job} />}
     </section>

@@ -122,6 +122,12 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
+/** True when the focused control moves with the arrow keys itself (a slider, a radio group): arrow shortcuts must leave it be. */
+export function ownsArrowKeys(e: KeyboardEvent): boolean {
+  const t = e.target as HTMLElement | null;
+  return !!t && t.tagName === 'INPUT' && ['range', 'radio'].includes((t as HTMLInputElement).type);
+}
+
 /** True when a key event comes from a text field (global shortcuts must not fire). */
 export function isTyping(e: KeyboardEvent): boolean {
   const t = e.target as HTMLElement | null;

@@ -6,6 +6,7 @@
  * Stored in the browser's localStorage under one key per project and source generation id; a
  * per-window preference, like a panel layout, not part of the project's library.
  */
+import type { StructureLock } from './control-units';
 import type { VariantAxis } from './presets';
 
 export interface ExplorerSettings {
@@ -21,6 +22,10 @@ export interface ExplorerSettings {
   count: number;
   lock: boolean;
   lockStrength: number;
+  /** "Lock structure": off, or the source's edges / depth through a ControlNet (older entries: absent = off). */
+  structure?: StructureLock | null;
+  /** The ControlNet the user chose for it (absent: the first installed one that fits). */
+  structureNet?: string | null;
 }
 
 export interface StoredCell {
@@ -36,6 +41,7 @@ export interface StoredGroup {
   xLabels: string[];
   yLabels: string[];
   lockStrength: number | null;
+  structure?: { lock: StructureLock; controlNet: string } | null;
   cells: StoredCell[];
   createdAt: number;
 }

@@ -8,6 +8,7 @@
 import type { GenerationRecord } from '../../common/api/contract';
 import type { GenerateRequest } from '../../common/api/schemas';
 import { fromA1111, resolveScheduler, schedulerLabel } from '../../common/schedulers';
+import { CONTROL_UNITS_MAX, requestUnitsOfRecord, structureUnit, type StructureLock } from './control-units';
 import { hadPaintedMask, initGenerationOf, outpaintOf } from './init-image';
 import { LIGHTING_PRESETS, REFLECTION_PRESETS, appendToPrompt, parseNumberList, randomSeed, type VariantAxis } from './presets';
 
@@ -19,11 +20,13 @@ export interface VariantSpec {
 /**
  * Everything needed to make `source` again (seed included), as a request with `source` as parent.
  * An img2img or outpaint result keeps its init image, strength and frame; an inpainting with a
- * painted mask cannot (the mask is not stored) and runs from text.
+ * painted mask cannot (the mask is not stored) and runs from text. ControlNet units whose control
+ * image is a generation of the project come along (an opened file is not kept by the library).
  */
 export function baseRequest(source: GenerationRecord): GenerateRequest {
   const initId = source.strength != null && !hadPaintedMask(source) ? initGenerationOf(source) : null;
   const outpaint = initId ? outpaintOf(source) : null;
+  const controlNets = requestUnitsOfRecord(source);
   return {
     modelId: source.modelId,
     prompt: source.prompt,
@@ -40,12 +43,18 @@ export function baseRequest(source: GenerationRecord): GenerateRequest {
     parentId: source.id,
     ...(initId ? { initImage: { generationId: initId }, strength: source.strength! } : {}),
     ...(outpaint ? { outpaint: { ...outpaint.margins, ...(outpaint.fill ? { fill: outpaint.fill } : {}) } } : {}),
+    ...(controlNets.length > 0 ? { controlNets } : {}),
   };
 }
 
 export interface VariantOptions {
   /** "Lock composition": run every variant as img2img from the source at this strength (0–1). */
   lockStrength?: number;
+  /**
+   * "Lock structure": the source becomes a ControlNet unit (its edges or depth, made by the annotator)
+   * through the named installed ControlNet, so the geometry stays exactly while the axis changes.
+   */
+  structure?: { lock: StructureLock; controlNet: string; weight?: number };
 }
 
 /** Default img2img strength for locked-composition variants: enough to relight, not to re-frame. */
@@ -191,10 +200,19 @@ function axisSteps({ axis, values }: AxisValues, count: number): AxisStep[] {
 }
 
 function baseFor(source: GenerationRecord, options: VariantOptions): GenerateRequest {
-  if (options.lockStrength === undefined) return baseRequest(source);
-  // Lock composition: img2img from the source, so the shot stays and only the axis changes.
+  const base = options.lockStrength === undefined ? baseRequest(source) : lockComposition(source, options.lockStrength);
+  if (!options.structure) return base;
+  // Lock structure: the source's own edges/depth hold the geometry; at the source's size, so they line up.
+  const { lock, controlNet, weight } = options.structure;
+  const { outpaint: _o, ...rest } = base;
+  const kept = (base.controlNets ?? []).slice(0, CONTROL_UNITS_MAX - 1);
+  return { ...rest, width: source.width, height: source.height, controlNets: [...kept, structureUnit(lock, controlNet, source.id, weight)] };
+}
+
+/** Lock composition: img2img from the source, so the shot stays and only the axis changes. */
+function lockComposition(source: GenerationRecord, strength: number): GenerateRequest {
   const { outpaint: _o, ...base } = baseRequest(source);
-  return { ...base, width: source.width, height: source.height, initImage: { generationId: source.id }, strength: Math.min(1, Math.max(0.05, options.lockStrength)) };
+  return { ...base, width: source.width, height: source.height, initImage: { generationId: source.id }, strength: Math.min(1, Math.max(0.05, strength)) };
 }
 
 export function buildVariants(source: GenerationRecord, axis: VariantAxis, values: string[], count = 4, options: VariantOptions = {}): VariantSpec[] {

@@ -1,11 +1,12 @@
 /**
- * The workspace (prompt, negative prompt and every parameter) kept per project across reloads: a
+ * The workspace (prompt, negative prompt, every parameter and the ControlNet units) kept per project across reloads: a
  * page reload, a browser restart or a server restart brings back what the user was working on in
  * that project. Stored in the browser's localStorage, one key per project — a per-window working
  * state, not part of the project's library.
  */
 import type { StoreApi } from 'zustand';
 import type { AtelierState, WorkspaceParams } from '../state/types';
+import { unitsFromJson, unitsToJson, type ControlUnitState } from './control-units';
 
 export type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem'>;
 
@@ -50,6 +51,29 @@ export function saveWorkspace(storage: KeyValueStorage, projectId: string, param
   }
 }
 
+export function controlKey(projectId: string): string {
+  return `atelier.control.v1:${projectId}`;
+}
+
+/** The saved ControlNet units of a project ([] when none or unreadable). */
+export function loadControlUnits(storage: KeyValueStorage, projectId: string): ControlUnitState[] {
+  try {
+    const raw = storage.getItem(controlKey(projectId));
+    return raw ? unitsFromJson(JSON.parse(raw)) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Saves the units (an opened file too large for storage is kept without its image: unitsToJson). */
+export function saveControlUnits(storage: KeyValueStorage, projectId: string, units: readonly ControlUnitState[]): void {
+  try {
+    storage.setItem(controlKey(projectId), JSON.stringify(unitsToJson(units)));
+  } catch {
+    /* storage full or disabled: the units simply aren't kept */
+  }
+}
+
 /**
  * Keeps the store's workspace in step with storage: when a project becomes current its saved
  * workspace is applied (a model that is no longer installed is left as it was), and from then on
@@ -68,8 +92,11 @@ export function persistWorkspace(store: StoreApi<AtelierState>, storage: KeyValu
         const installed = modelId !== undefined && state.models.some((m) => m.id === modelId);
         state.setParams({ ...rest, ...(installed ? { modelId } : {}) });
       }
+      // ControlNet units are kept under their own key (they may hold an opened image).
+      state.setControlUnits(loadControlUnits(storage, current));
       return;
     }
     if (state.params !== prev.params) saveWorkspace(storage, current, state.params);
+    if (state.controlUnits !== prev.controlUnits) saveControlUnits(storage, current, state.controlUnits);
   });
 }

@@ -9,6 +9,7 @@ import { createBoardsSlice } from './boards-slice';
 import { createCompareSlice } from './compare-slice';
 import { createFarmSlice } from './farm-slice';
 import { createLorasSlice } from './loras-slice';
+import { createControlSlice } from './control-slice';
 import { createHistorySlice } from './history-slice';
 import { createImportSlice } from './import-slice';
 import { createProjectsSlice } from './projects-slice';
@@ -42,6 +43,7 @@ export function createAtelierStore(client: AtelierClient, opts: { workspaceStora
     ...createLibrarySlice(client)(...a),
     ...createFarmSlice(client)(...a),
     ...createLorasSlice(client)(...a),
+    ...createControlSlice(client)(...a),
   }));
   // The workspace of each project survives reloads (renderer/lib/workspace-memory.ts).
   persistWorkspace(store, opts.workspaceStorage);

@@ -25,7 +25,9 @@ import type { Margins } from '../lib/outpaint';
 import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 import type { ThumbSize } from '../lib/library-prefs';
-import type { FarmStatus, LoraSummary } from '../../common/api/contract';
+import type { ControlNetSummary, FarmStatus, LoraSummary } from '../../common/api/contract';
+import type { ControlImage, ControlUnitState, StructureLock } from '../lib/control-units';
+import type { VariantOptions } from '../lib/variants';
 import type { RequestedParams } from '../../common/params/generation';
 
 /** Installed LoRAs for the picker (loras-slice.ts). */
@@ -36,6 +38,27 @@ export interface LorasSlice {
   lorasError: string | null;
   /** Lists the installed LoRAs again (the picker calls it when opened). */
   refreshLoras(): Promise<void>;
+}
+
+/** ControlNet units of the workspace and the installed ControlNets (control-slice.ts, renderer/lib/control-units.ts). */
+export interface ControlSlice {
+  /** null until first listed. */
+  controlNets: ControlNetSummary[] | null;
+  /** Why the last listControlNets failed (a sentence), or null. */
+  controlNetsError: string | null;
+  refreshControlNets(): Promise<void>;
+  /** In the order they are sent; at most CONTROL_UNITS_MAX. */
+  controlUnits: ControlUnitState[];
+  /** Adds a unit (the first ControlNet that fits the model, its suggested annotator), optionally with an image; returns its key, or null at the limit. */
+  addControlUnit(image?: ControlImage | null): string | null;
+  updateControlUnit(key: string, patch: Partial<Omit<ControlUnitState, 'key'>>): void;
+  /** Picks another ControlNet: the annotator follows its suggestion. */
+  chooseControlNet(key: string, name: string): void;
+  removeControlUnit(key: string): void;
+  /** "Use current image": the viewed generation becomes the unit's control image. */
+  useGenerationForControl(key: string, record: GenerationRecord): void;
+  /** Replaces every unit (restore parameters, workspace memory). */
+  setControlUnits(units: ControlUnitState[]): void;
 }
 
 /** The render farm (`atelier serve --farm`): live workers and which worker runs each job (farm-slice.ts). */
@@ -286,6 +309,8 @@ export interface VariantGroup {
   yLabels?: string[];
   /** Set when the grid locks the composition (img2img from the source at this strength). */
   lockStrength: number | null;
+  /** Set when the grid locks the structure (the source's edges or depth through this ControlNet). */
+  structure?: { lock: StructureLock; controlNet: string } | null;
   /** Row-major: cell (x, y) is `cells[y * xLabels.length + x]`. */
   cells: VariantCell[];
 }
@@ -298,7 +323,7 @@ export interface VariantsSlice {
     axis: VariantAxis,
     values: string[],
     count?: number,
-    options?: { lockStrength?: number; second?: { axis: VariantAxis; values: string[] } },
+    options?: { lockStrength?: number; second?: { axis: VariantAxis; values: string[] }; structure?: VariantOptions['structure'] },
   ): Promise<string | null>;
   /** Generation ids produced so far by a group, in grid order. */
   variantGenerationIds(groupId: string): string[];
@@ -439,4 +464,4 @@ export interface LibrarySlice {
 
 export type CredentialsFilter = 'all' | 'present' | 'verified';
 
-export type AtelierState = LorasSlice & FarmSlice & LibrarySlice & BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;
+export type AtelierState = ControlSlice & LorasSlice & FarmSlice & LibrarySlice & BoardsSlice & ModelManagerSlice & LineageSlice & ProjectsSlice & ImportSlice & SystemSlice & WorkspaceSlice & JobsSlice & HistorySlice & CompareSlice & UiSlice & VariantsSlice;

@@ -18,6 +18,7 @@ function toStored(g: VariantGroup): StoredGroup {
     xLabels: g.xLabels ?? g.cells.map((c) => c.label),
     yLabels: g.yLabels ?? [],
     lockStrength: g.lockStrength,
+    ...(g.structure ? { structure: g.structure } : {}),
     cells: g.cells.map((c) => ({ label: c.label, generationId: c.generationId ?? null, ...(c.thumbUrl ? { thumbUrl: c.thumbUrl } : {}), ...(c.error ? { error: c.error } : {}) })),
     createdAt: Date.now(),
   };
@@ -83,6 +84,7 @@ export const createVariantsSlice =
           xLabels: g.xLabels,
           yLabels: g.yLabels,
           lockStrength: g.lockStrength,
+          structure: g.structure ?? null,
           cells: g.cells.map((c) => ({ label: c.label, jobId: null, error: c.error ?? null, generationId: c.generationId, ...(c.thumbUrl ? { thumbUrl: c.thumbUrl } : {}) })),
         }));
         // Grids still running in this window are newer than anything kept.
@@ -125,6 +127,7 @@ export const createVariantsSlice =
               xLabels: grid.xLabels,
               yLabels: grid.yLabels,
               lockStrength: options.lockStrength ?? null,
+              structure: options.structure ? { lock: options.structure.lock, controlNet: options.structure.controlNet } : null,
               cells: grid.cells.map((v) => ({ label: v.label, jobId: null, error: null, generationId: null })),
             },
             ...s.variantGroups,

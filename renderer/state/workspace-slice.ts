@@ -5,6 +5,7 @@ import { DEFAULT_MASK_BLUR, DEFAULT_STRENGTH, hadPaintedMask, initGenerationOf, 
 import type { GenerationRecord, ModelSummary } from '../../common/api/contract';
 import type { GenerateRequest } from '../../common/api/schemas';
 import { grownSize } from '../lib/outpaint';
+import { controlProblems, controlRequestFields, recordedControlNets, unitsFromRecord, type ControlUnitState } from '../lib/control-units';
 
 export const DEFAULT_PARAMS: WorkspaceParams = {
   modelId: '',
@@ -22,7 +23,7 @@ export const DEFAULT_PARAMS: WorkspaceParams = {
   batchSize: 1,
 };
 
-export function requestFromParams(p: WorkspaceParams, init: InitImageState | null = null): GenerateRequest {
+export function requestFromParams(p: WorkspaceParams, init: InitImageState | null = null, control: readonly ControlUnitState[] = []): GenerateRequest {
   return {
     ...(p.modelId ? { modelId: p.modelId } : {}),
     prompt: p.prompt,
@@ -37,6 +38,7 @@ export function requestFromParams(p: WorkspaceParams, init: InitImageState | nul
     seed: p.seedLocked && p.seed >= 0 ? p.seed : -1,
     rng: p.rng,
     batchSize: p.batchSize,
+    ...controlRequestFields(control),
     // Last: an outpaint request's size is the grown canvas, whatever the form says.
     ...initRequestFields(init),
   };
@@ -100,12 +102,15 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
     } else if (r.strength != null) {
       missing.push('its init image was an uploaded file the project does not keep: add it again as the init image');
     }
-    set((st) => ({ params: { ...st.params, ...paramsOfRecord(r, st.models), seed: r.seed, seedLocked: true }, initImage, maskEditing: false }));
-    const what = initImage ? `, init image and strength ${r.strength} loaded` : '';
+    // ControlNet units come back too (an image without any clears them: Generate reproduces it).
+    const control = unitsFromRecord(recordedControlNets(r), s.controlNets, (id) => s.records[id], (id) => siblingUrl(r.thumbUrl, r.id, id));
+    missing.push(...control.notRestored);
+    set((st) => ({ params: { ...st.params, ...paramsOfRecord(r, st.models), seed: r.seed, seedLocked: true }, initImage, maskEditing: false, controlUnits: control.units }));
+    const what = `${initImage ? `, init image and strength ${r.strength}` : ''}${control.units.length > 0 ? `, ${control.units.length} ControlNet unit${control.units.length === 1 ? '' : 's'}` : ''}`;
     get().pushToast({
       kind: 'info',
       title: 'Parameters loaded',
-      message: `Seed ${r.seed} locked${what} — Generate reproduces this image.${missing.length ? ` Not restored: ${missing.join('; ')}.` : ''}`,
+      message: `Seed ${r.seed} locked${what ? `${what} loaded` : ''} — Generate reproduces this image.${missing.length ? ` Not restored: ${missing.join('; ')}.` : ''}`,
     });
   },
 
@@ -183,7 +188,13 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
   },
 
   async generate() {
-    const jobId = await get().enqueue(requestFromParams(get().params, get().initImage), 'workspace');
+    const s = get();
+    const problems = controlProblems(s.controlUnits, s.controlNets);
+    if (problems.length > 0) {
+      s.pushToast({ kind: 'error', title: 'ControlNet not ready', message: `${problems.join(' ')} Or switch the unit off.` });
+      return null;
+    }
+    const jobId = await get().enqueue(requestFromParams(s.params, s.initImage, s.controlUnits), 'workspace');
     if (jobId) set({ followJobs: true });
     return jobId;
   },

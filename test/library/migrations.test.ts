@@ -21,6 +21,8 @@ const SHIPPED: Array<[number, string, string]> = [
   [6, 'clip_skip', 'a1550eb6dcf31a728b2da4f44a2a0fbc2a0d7cd98c7dd4db71dbe7c391966ccd'],
   [7, 'lora_hashes', '0ccc7994f549cff426b6c6a619d3815df7ae77ea76becc620cd884cef5ffeac4'],
   [8, 'device_id', 'e3f3985c9dd29d4b91b4f1e7eaaf358c6ace640b26f3ead58aa1232945daef20'],
+  [9, 'controlnets', '3e1113cbaa9d6f08da1209a02bdd25a9c754eed19e926374aac318f72585bae2'],
+  [10, 'batch_size', '3e7bbceadc224de24d4db361a94caf716185e1d153cd85313cfd5260cec01e8b'],
 ];
 
 let dir: string;
@@ -183,9 +185,28 @@ describe('migration 7: LoRA hashes', () => {
   });
 });
 
+describe('migration 9: ControlNet units', () => {
+  it('leaves existing rows without units and stores the list as JSON', () => {
+    migrate(db, { to: 8 });
+    insertV1('A');
+    expect(migrate(db, { to: 9 })).toEqual([9]);
+    expect(db.prepare("SELECT controlnets_json FROM generations WHERE id = 'A'").get()).toEqual({ controlnets_json: null });
+  });
+});
+
+describe('migration 10: batch size', () => {
+  it('leaves existing rows without a batch size and refuses one out of range', () => {
+    migrate(db, { to: 9 });
+    insertV1('A');
+    expect(migrate(db, { to: 10 })).toEqual([10]);
+    expect(db.prepare("SELECT batch_size FROM generations WHERE id = 'A'").get()).toEqual({ batch_size: null });
+    expect(() => db.prepare("UPDATE generations SET batch_size = 0 WHERE id = 'A'").run()).toThrow(/CHECK constraint/);
+  });
+});
+
 describe('guard rails', () => {
   it('is idempotent and records a hash per applied migration', () => {
-    expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(migrate(db)).toEqual([]);
     const recorded = db.prepare('SELECT version, name, sha256 FROM schema_migrations ORDER BY version').all();
     expect(recorded).toEqual(SHIPPED.map(([version, name, sha256]) => ({ version, name, sha256 })));

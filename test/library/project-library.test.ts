@@ -24,7 +24,7 @@ describe('project folder', () => {
     for (const f of ['library.sqlite', 'images', 'thumbs']) expect(fs.existsSync(path.join(lib.dir, f))).toBe(true);
     expect(lib.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(lib.database.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(lib.info()).toMatchObject({ name: 'Client A', schemaVersion: 8 });
+    expect(lib.info()).toMatchObject({ name: 'Client A', schemaVersion: 10 });
   });
 
   it('derives safe folder names from project names', () => {

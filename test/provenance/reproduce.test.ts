@@ -92,24 +92,35 @@ describe('reproduce', () => {
     }
   });
 
-  it('the second image of a batch reproduces too', async () => {
+  it('every image of a batch reproduces exactly — ancestral scheduler included (the batch size is recorded)', async () => {
     const model = await runtime.models.resolve('atelier-demo');
     const files: string[] = [];
+    const withoutSize: string[] = [];
     await runtime.generation.run(
-      { kind: 'generate', params: { prompt: 'a large green star', negativePrompt: '', width: 64, height: 64, steps: 4, guidanceScale: 1.3, guidanceRescale: 0, seed: 77, rng: 'cpu', batchSize: 2, scheduler: 'EulerDiscreteScheduler' }, model, provider: 'cpu' },
+      { kind: 'generate', params: { prompt: 'a large green star', negativePrompt: '', width: 64, height: 64, steps: 4, guidanceScale: 1.3, guidanceRescale: 0, seed: 77, rng: 'cpu', batchSize: 3, scheduler: 'EulerAncestralDiscreteScheduler' }, model, provider: 'cpu' },
       {
         imageFile: async () => null,
         record: () => null,
         save: async (image, params) => {
+          expect(params).toMatchObject({ batchSize: 3, batchIndex: files.length });
           const f = path.join(root, `batch-${files.length}.png`);
           fs.writeFileSync(f, await encodeGenerationPng(image, params));
           files.push(f);
+          // The same image as an older version recorded it (no batch size).
+          const old = path.join(root, `batch-old-${withoutSize.length}.png`);
+          fs.writeFileSync(old, await encodeGenerationPng(image, { ...params, batchSize: undefined }));
+          withoutSize.push(old);
           return f;
         },
       },
     );
-    const r = await reproduceImage(runtime, fs.readFileSync(files[1]), { provider: 'cpu' });
-    expect(r.receipt.result).toBe('identical');
+    for (const k of [1, 2]) {
+      const r = await reproduceImage(runtime, fs.readFileSync(files[k]), { provider: 'cpu' });
+      expect(r.receipt.result, `image ${k}`).toBe('identical');
+      expect(r.record).toMatchObject({ batchIndex: k, batchSize: 3 });
+    }
+    // Without the size, image 1 is redone as the 2nd of a batch of 2: the step noise differs (this is why it is recorded).
+    expect((await reproduceImage(runtime, fs.readFileSync(withoutSize[1]), { provider: 'cpu' })).receipt.result).toBe('different');
   });
 
   it('the CLI: identical → exit 0 with --out signed; an edited file → a numeric difference and exit 3', async () => {

@@ -11,13 +11,14 @@
  * engine does not run falls back, as A1111 ≥ 1.9 does, and the response says what ran.
  */
 import { randomInt } from 'node:crypto';
-import type { ModelSummary } from '../../../common/api/contract';
+import type { ControlNetSummary, ModelSummary } from '../../../common/api/contract';
 import type { GenerateRequest } from '../../../common/api/schemas';
 import { fromA1111, resolveScheduler, schedulerLabel } from '../../../common/schedulers';
 import { decodeBase64Image, ImageInputError, invertMask, toPng } from '../images';
 import { seed32 } from '../jobs';
 import type { CompatModels } from '../models';
 import { A1111Error, invalidField } from './errors';
+import { controlNetUnitsFromScripts } from './controlnet';
 
 export type A1111Kind = 'txt2img' | 'img2img';
 
@@ -90,7 +91,8 @@ function obj(body: Body, key: string): Body {
   return v as Body;
 }
 
-export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatModels): Promise<A1111Plan> {
+/** `listControlNets`: the installed ControlNets, asked only when a request has ControlNet units. */
+export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatModels, listControlNets?: () => Promise<ControlNetSummary[]>): Promise<A1111Plan> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidField([], 'the request body must be a JSON object', 'type_error.dict');
   const body = raw as Body;
   const notes: string[] = [];
@@ -101,7 +103,8 @@ export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatMod
   const prompt = body.prompt;
   const negativePrompt = str(body, 'negative_prompt') ?? '';
   const overrides = obj(body, 'override_settings');
-  obj(body, 'alwayson_scripts'); // must be a dict when present; its scripts are not run
+  // Must be a dict when present; only ControlNet runs (other scripts are ignored, as SD clients always send some).
+  const scripts = obj(body, 'alwayson_scripts');
 
   // Model: override_settings.sd_model_checkpoint, else the current one.
   const wanted = overrides.sd_model_checkpoint;
@@ -201,6 +204,8 @@ export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatMod
   };
 
   if (kind === 'img2img') await addImg2img(body, request, echo, notes);
+  const controlNets = listControlNets ? await controlNetUnitsFromScripts(scripts, listControlNets) : [];
+  if (controlNets.length > 0) request.controlNets = controlNets;
   return { kind, model, request, seed, nIter, batchSize, sendImages, notes, echo };
 }
 

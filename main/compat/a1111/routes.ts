@@ -17,6 +17,7 @@ import { A1111Error, fromApiError, invalidField } from './errors';
 import { seed32 } from '../jobs';
 import { planA1111, type A1111Kind, type A1111Plan } from './request';
 import { upscaleSingleImage } from './upscale';
+import { installedControlNets, registerControlNetRoutes } from './controlnet';
 
 /** The A1111 request running now (A1111's `shared.state`), for `/progress` and `/interrupt`. */
 interface ActiveRequest {
@@ -60,6 +61,7 @@ export function registerA1111(app: FastifyInstance, ctx: CompatContext): void {
     });
   };
 
+  registerControlNetRoutes(app, ctx);
   route('GET', 'options', async () => options());
   route('POST', 'options', async (req) => {
     const body = jsonBody(req);
@@ -155,7 +157,7 @@ export function registerA1111(app: FastifyInstance, ctx: CompatContext): void {
   }
 
   async function generate(kind: A1111Kind, body: unknown) {
-    const plan = await planA1111(kind, body, ctx.models);
+    const plan = await planA1111(kind, body, ctx.models, () => installedControlNets(ctx));
     return serialised(async () => {
       const { records, interrupted } = await run(plan);
       return respond(plan, records, interrupted);

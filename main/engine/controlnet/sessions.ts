@@ -21,6 +21,8 @@ export const CONTROL_UNET_DIR = 'controlnet';
 
 interface ModelSessions {
   controlNets: Map<string, Promise<EngineSession>>;
+  /** Annotator graphs (depth, pose detector and pose model) by path; see controlnet/annotators/. */
+  annotators: Map<string, Promise<EngineSession>>;
   controlUnet: Promise<EngineSession> | null;
 }
 
@@ -28,7 +30,7 @@ const perModel = new WeakMap<LoadedModel, ModelSessions>();
 
 function sessionsOf(model: LoadedModel): ModelSessions {
   let s = perModel.get(model);
-  if (!s) perModel.set(model, (s = { controlNets: new Map(), controlUnet: null }));
+  if (!s) perModel.set(model, (s = { controlNets: new Map(), annotators: new Map(), controlUnet: null }));
   return s;
 }
 
@@ -46,10 +48,7 @@ function open(model: LoadedModel, path: string): Promise<EngineSession> {
   return createSession(path, { provider, lowMemory: model.lowMemory, ...(model.deviceId !== undefined ? { deviceId: model.deviceId } : {}) });
 }
 
-/** Session of a ControlNet graph for this model (created once, kept until released). */
-export function controlNetSession(model: LoadedModel, modelPath: string): Promise<EngineSession> {
-  const path = controlNetPath(modelPath);
-  const cache = sessionsOf(model).controlNets;
+function cached(model: LoadedModel, cache: Map<string, Promise<EngineSession>>, path: string): Promise<EngineSession> {
   let s = cache.get(path);
   if (!s) {
     s = open(model, path);
@@ -57,6 +56,31 @@ export function controlNetSession(model: LoadedModel, modelPath: string): Promis
     cache.set(path, s);
   }
   return s;
+}
+
+/** Session of a ControlNet graph for this model (created once, kept until released). */
+export function controlNetSession(model: LoadedModel, modelPath: string): Promise<EngineSession> {
+  return cached(model, sessionsOf(model).controlNets, controlNetPath(modelPath));
+}
+
+/**
+ * Session of an annotator graph (an installed file, checked by annotators/installed.ts), on the model's
+ * provider: the annotator runs once per generation on the photo, before the first step.
+ */
+export function annotatorSession(model: LoadedModel, path: string): Promise<EngineSession> {
+  return cached(model, sessionsOf(model).annotators, path);
+}
+
+/** Release the annotator sessions kept for a model (low-memory models, right after annotating). */
+export async function releaseAnnotators(model: LoadedModel): Promise<void> {
+  const entry = perModel.get(model);
+  if (!entry) return;
+  const all = [...entry.annotators.values()];
+  entry.annotators.clear();
+  for (const p of all) {
+    const s = await p.catch(() => null);
+    await s?.release().catch(() => undefined);
+  }
 }
 
 /**
@@ -87,12 +111,12 @@ export async function controlUnetSession(model: LoadedModel): Promise<{ session:
   return { session, own: false };
 }
 
-/** Release the ControlNet sessions (and the separate ControlNet UNet) kept for a model. */
+/** Release the ControlNet and annotator sessions (and the separate ControlNet UNet) kept for a model. */
 export async function releaseControlNets(model: LoadedModel): Promise<void> {
   const entry = perModel.get(model);
   if (!entry) return;
   perModel.delete(model);
-  const all = [...entry.controlNets.values(), ...(entry.controlUnet ? [entry.controlUnet] : [])];
+  const all = [...entry.controlNets.values(), ...entry.annotators.values(), ...(entry.controlUnet ? [entry.controlUnet] : [])];
   for (const p of all) {
     const s = await p.catch(() => null);
     await s?.release().catch(() => undefined);

@@ -63,7 +63,7 @@ export async function img2img(model: LoadedModel, params: Img2ImgParams, hooks: 
   const initImage = checkImage(params.initImage, 'initImage');
   const strength = checkStrength(params.strength);
   const fit = checkFit(params.fit);
-  const controlUnits = checkControlNets(params.controlNets);
+  const controlUnits = checkControlNets(params.controlNets, params.annotatorsDir);
   const member = checkBatchMember(params);
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot do img2img (vae_encoder/model.onnx is missing).');
   const scheduler = createScheduler(schedulerConfig);

@@ -78,7 +78,7 @@ export async function inpaint(model: LoadedModel, params: InpaintParams, hooks: 
     if (!Number.isInteger(pad) || pad < 0) bad(`onlyMasked.padding must be an integer number of pixels ≥ 0 (got ${String(pad)}).`);
   }
   if (!model.hasComponent('vae_encoder')) bad('This model has no vae_encoder, so it cannot inpaint (vae_encoder/model.onnx is missing).');
-  const controlUnits = checkControlNets(params.controlNets);
+  const controlUnits = checkControlNets(params.controlNets, params.annotatorsDir);
   const member = checkBatchMember(params);
   // The model would see a crop around the mask; the control image would need the same crop.
   if (controlUnits.length && params.onlyMasked) bad('ControlNet cannot be combined with "inpaint only masked" yet; inpaint the whole picture instead.');

@@ -23,7 +23,7 @@ export async function txt2img(model: LoadedModel, params: Txt2ImgParams, hooks: 
 
   // 1. Check inputs
   const { batch, schedulerConfig } = checkInputs(model, params);
-  const controlUnits = checkControlNets(params.controlNets);
+  const controlUnits = checkControlNets(params.controlNets, params.annotatorsDir);
   const member = checkBatchMember(params);
   const h = params.height / 8;
   const w = params.width / 8;

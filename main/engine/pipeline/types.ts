@@ -1,4 +1,5 @@
 /** Public parameter/result types and errors shared by txt2img, img2img and inpaint. */
+import type { ControlAnnotator } from '../../../common/params/controlnet';
 
 export interface Txt2ImgParams {
   prompt: string;
@@ -22,6 +23,7 @@ export interface Txt2ImgParams {
   /** ControlNet units (their residuals add up); needs a ControlNet-capable UNet (see controlnet/sessions.ts). Empty/absent = plain UNet path. */
   controlNets?: ControlNetUnit[];
   /** `<modelsDir>/annotators`: where the depth / pose annotator models are installed (controlnet/annotators/installed.ts). */
+  annotatorsDir?: string;
   /**
    * Make only image `index` of a batch of `of` (batchSize must be 1): its noise is exactly what that
    * image had in the whole batch (pipeline/batch-member.ts). The render farm splits batches with it.
@@ -41,8 +43,11 @@ export interface ControlNetUnit {
   start?: number;
   /** Fraction of the steps after which control stops (A1111 "Ending Control Step"); default 1. */
   end?: number;
-  /** Turn `image` (a photo) into the control image first; Canny defaults are A1111's (low 100, high 200). */
-  annotator?: { kind: 'canny'; low?: number; high?: number };
+  /**
+   * Turn `image` (a photo) into the control image first: Canny (A1111 defaults low 100, high 200), depth
+   * (Depth-Anything-v2) or pose (DWPose); depth and pose need their files under `annotatorsDir`.
+   */
+  annotator?: ControlAnnotator;
   /** How the image meets the output size; default 'crop' (as the init image, so both line up). */
   fit?: ImageFit;
 }

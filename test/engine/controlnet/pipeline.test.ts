@@ -197,7 +197,7 @@ describe('ControlNet input checks and plain models', () => {
     [{ end: 1.5 }, /end must be a fraction/],
     [{ model: '' }, /model must be the path/],
     [{ model: 'test/fixtures/controlnet/nope.onnx' }, /ControlNet model not found/],
-    [{ annotator: { kind: 'depth' } }, /annotator.kind must be "canny"/],
+    [{ annotator: { kind: 'hed' } } as unknown as Partial<ControlNetUnit>, /annotator.kind must be one of "canny", "depth", "pose"/],
     [{ image: { width: 2, height: 2, rgb: new Uint8Array(3) } }, /controlNets\[0\]\.image\.rgb/],
   ] as Array<[Partial<ControlNetUnit>, RegExp]>)('refuses %j', async (over, msg) => {
     await expect(txt2img(sd, { ...base, controlNets: [unit(over)] })).rejects.toThrow(msg);

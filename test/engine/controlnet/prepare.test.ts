@@ -22,14 +22,14 @@ describe('checkControlNets', () => {
 });
 
 describe('controlImageTensor', () => {
-  it('0..1 NCHW at the output size, planes R, G, B', () => {
-    const t = controlImageTensor({ image: { width: 2, height: 1, rgb: Uint8Array.of(255, 0, 51, 0, 102, 255) }, annotator: undefined, fit: 'resize' }, 2, 1);
+  it('0..1 NCHW at the output size, planes R, G, B', async () => {
+    const t = await controlImageTensor({ image: { width: 2, height: 1, rgb: Uint8Array.of(255, 0, 51, 0, 102, 255) }, annotator: undefined, fit: 'resize' }, 2, 1);
     expect(Array.from(t)).toEqual([1, 0, 0, 0.4, 0.2, 1].map(Math.fround));
   });
 
-  it('fits first (centre crop of a wide photo), then annotates at the output size: edges where the fitted square is', () => {
+  it('fits first (centre crop of a wide photo), then annotates at the output size: edges where the fitted square is', async () => {
     const photo = squareImage(96, 64); // square from x 24..71, y 16..47
-    const t = controlImageTensor({ image: photo, annotator: { kind: 'canny' }, fit: 'crop' }, 64, 64);
+    const t = await controlImageTensor({ image: photo, annotator: { kind: 'canny' }, fit: 'crop' }, 64, 64);
     // the crop drops 16 px on each side: the same as Canny on the cropped pixels
     const cropped = new Uint8Array(64 * 64 * 3);
     for (let y = 0; y < 64; y++) cropped.set(photo.rgb.subarray((y * 96 + 16) * 3, (y * 96 + 80) * 3), y * 64 * 3);

@@ -1,0 +1,198 @@
+/**
+ * ControlNet in the studio against a real `atelier serve` whose models folder is built from the
+ * committed fixtures (as test/engine/controlnet/helpers.ts does): the SD-shaped fixture model with a
+ * ControlNet UNet in `controlnet/`, and a fake ControlNet in `controlnets/cn-edges/`. A unit with an
+ * opened control image goes into the generate request; the result lands with the unit recorded and
+ * differs from the same seed without it; "use current image" and "restore parameters" round-trip.
+ */
+import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test as base, type Page } from '@playwright/test';
+import sharp from 'sharp';
+import WebSocket from 'ws';
+import { createApiClient } from '../../common/api/client';
+import type { AtelierClient, GenerationRecord } from '../../common/api/contract';
+import { createWebSocketTransport } from '../../common/api/ws-client';
+import type { WebSocketLike } from '../../common/api/ws-protocol';
+import { startAtelierServer, stopAtelierServer, type AtelierServer } from './fixtures';
+import { screenshotPath } from './screenshots';
+import { openStudio } from './studio-actions';
+
+const FIXTURES = join(process.cwd(), 'test', 'fixtures');
+const MODEL = 'sd15-diffusers';
+const CONTROLNET = 'cn-edges';
+
+/** `<home>/models`: the fixture model with the ControlNet UNet (Amuse layout) and one ControlNet ("edges" in its name: canny). */
+function controlNetHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'atelier-e2e-cn-'));
+  const models = join(home, 'models');
+  cpSync(join(FIXTURES, 'models', MODEL), join(models, MODEL), { recursive: true });
+  cpSync(join(FIXTURES, 'controlnet', 'unet-additional'), join(models, MODEL, 'controlnet'), { recursive: true });
+  mkdirSync(join(models, 'controlnets'), { recursive: true });
+  cpSync(join(FIXTURES, 'controlnet', 'cn-named'), join(models, 'controlnets', CONTROLNET), { recursive: true });
+  return home;
+}
+
+const test = base.extend<object, { cnServer: AtelierServer & { client: AtelierClient; close(): void } }>({
+  cnServer: [
+    async ({}, use) => {
+      const server = await startAtelierServer([], {}, controlNetHome());
+      const socket = new WebSocket(`${server.url.replace(/^http/, 'ws').replace(/\/$/, '')}/api/ws`);
+      await new Promise((resolve, reject) => (socket.once('open', resolve), socket.once('error', reject)));
+      const transport = createWebSocketTransport(socket as unknown as WebSocketLike);
+      await use({ ...server, client: createApiClient(transport), close: () => transport.close() });
+      transport.close();
+      await stopAtelierServer(server);
+    },
+    { scope: 'worker' },
+  ],
+});
+
+/** A 64×64 PNG: a bright square on a dark ground (strong edges for the Canny annotator). */
+function squarePng(): Promise<Buffer> {
+  const rgb = Buffer.alloc(64 * 64 * 3);
+  for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) rgb.set(x >= 16 && x < 48 && y >= 20 && y < 44 ? [230, 220, 200] : [20, 30, 40], (y * 64 + x) * 3);
+  return sharp(rgb, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+}
+
+/** Press Generate and wait for the new image at the head of the history strip; returns its id. */
+async function generateOne(page: Page): Promise<string> {
+  const history = page.getByTestId('history');
+  const before = Number(await history.getAttribute('data-count'));
+  await page.getByTestId('generate').click();
+  await expect(history).toHaveAttribute('data-count', String(before + 1));
+  return (await page.getByTestId('history-item').first().getAttribute('data-id'))!;
+}
+
+/** A DataTransfer holding one PNG file, as a file manager's drag carries it. */
+function dataTransferOf(page: Page, png: Buffer, name: string) {
+  return page.evaluateHandle(
+    ([b64, fileName]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], fileName, { type: 'image/png' }));
+      return dt;
+    },
+    [png.toString('base64'), name] as const,
+  );
+}
+
+async function pixels(server: AtelierServer, g: GenerationRecord): Promise<Buffer> {
+  const res = await fetch(new URL(g.imageUrl, server.url));
+  expect(res.status).toBe(200);
+  return sharp(Buffer.from(await res.arrayBuffer())).removeAlpha().raw().toBuffer();
+}
+
+test('ControlNet: generate with an opened control image, recorded with the image; use the current image; restore parameters', async ({ page, cnServer }) => {
+  const errors = await openStudio(page, cnServer.url);
+  await page.getByTestId('model-select').selectOption(MODEL);
+  await page.getByTestId('width').fill('64');
+  await page.getByTestId('height').fill('64');
+  await page.getByTestId('steps').fill('4');
+  await page.getByTestId('seed').fill('42');
+  await page.getByTestId('prompt').fill('a lighthouse at dusk');
+  const plainId = await generateOne(page);
+
+  // A unit: the installed ControlNet, its suggested annotator (canny, from "edges" in its name).
+  await page.getByTestId('control-add').click();
+  const unit = page.getByTestId('control-unit');
+  await expect(unit).toHaveCount(1);
+  await page.getByLabel('ControlNet 1 model').selectOption(CONTROLNET);
+  await expect(page.getByLabel('ControlNet 1 annotator')).toHaveValue('canny');
+  // Without an image Generate refuses and says why.
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('toast').filter({ hasText: 'ControlNet 1: add a control image' })).toBeVisible();
+
+  await page.getByTestId('control-file').setInputFiles({ name: 'square.png', mimeType: 'image/png', buffer: await squarePng() });
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'file');
+  await expect(page.getByTestId('control-image-info')).toHaveText('square.png · 64×64');
+  await page.getByLabel('ControlNet 1 weight (number)', { exact: true }).fill('1.5');
+  // The weight slider is keyboard-operable: 1.5 → 1.55 → back to 1.5.
+  const slider = page.getByLabel('ControlNet 1 weight', { exact: true });
+  await slider.focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByLabel('ControlNet 1 weight (number)', { exact: true })).toHaveValue('1.55');
+  await page.keyboard.press('ArrowLeft');
+
+  // Beside the canvas: the control image with its weight and steps.
+  const strip = page.getByTestId('control-strip-unit');
+  await expect(strip).toHaveAttribute('data-model', CONTROLNET);
+  await expect(strip.getByTestId('control-strip-weight')).toHaveText('weight 1.50');
+  await expect(strip.getByTestId('control-strip-steps')).toHaveText('steps 1–4 of 4');
+  await expect(strip.locator('img')).toBeVisible();
+
+  const controlledId = await generateOne(page);
+  await page.screenshot({ path: screenshotPath('controlnet.png') });
+  const [plain, controlled] = await Promise.all([cnServer.client.getGeneration({ id: plainId }), cnServer.client.getGeneration({ id: controlledId })]);
+  expect(plain.controlNets ?? []).toEqual([]);
+  expect(controlled.seed).toBe(plain.seed);
+  expect(controlled.controlNets).toEqual([
+    expect.objectContaining({ model: CONTROLNET, weight: 1.5, start: 0, end: 1, annotator: { kind: 'canny', low: 100, high: 200 }, imageRef: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) }),
+  ]);
+  // Same seed and prompt, different picture: the control image shaped it.
+  const [a, b] = await Promise.all([pixels(cnServer, plain), pixels(cnServer, controlled)]);
+  expect(a.length).toBe(64 * 64 * 3);
+  expect(b.equals(a)).toBe(false);
+
+  // "Use current image": the image in the viewer becomes the control image, recorded by its id.
+  await page.locator(`[data-testid="history-item"][data-id="${plainId}"]`).click();
+  await expect(page.getByTestId('viewer')).toHaveAttribute('data-viewing-id', plainId);
+  await page.getByTestId('control-use-current').click();
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'generation');
+  const fromHistoryId = await generateOne(page);
+  const fromHistory = await cnServer.client.getGeneration({ id: fromHistoryId });
+  expect(fromHistory.controlNets).toEqual([expect.objectContaining({ model: CONTROLNET, imageRef: plainId })]);
+
+  // Restore parameters (double-click): the opened-file unit comes back without its image, and the toast says so.
+  await page.getByTestId('control-remove').click();
+  await expect(unit).toHaveCount(0);
+  await page.locator(`[data-testid="history-item"][data-id="${controlledId}"]`).dblclick();
+  await expect(unit).toHaveCount(1);
+  await expect(page.getByLabel('ControlNet 1 model')).toHaveValue(CONTROLNET);
+  await expect(page.getByLabel('ControlNet 1 weight (number)', { exact: true })).toHaveValue('1.5');
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'none');
+  await expect(page.getByTestId('toast').filter({ hasText: 'opened file the studio cannot load back' })).toBeVisible();
+  // Dragged over the page, a file offers the parameters import; over the unit, the unit takes it instead.
+  const png = await dataTransferOf(page, await squarePng(), 'dropped.png');
+  await page.dispatchEvent('body', 'dragover', { dataTransfer: png });
+  await expect(page.getByTestId('drop-overlay')).toBeVisible();
+  await page.getByTestId('control-image').dispatchEvent('dragover', { dataTransfer: png });
+  await expect(page.getByTestId('drop-overlay')).toHaveCount(0);
+  await page.getByTestId('control-image').dispatchEvent('drop', { dataTransfer: png });
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'file');
+  await expect(page.getByTestId('control-image-info')).toHaveText('dropped.png · 64×64');
+  // The one made from a history image comes back whole.
+  await page.locator(`[data-testid="history-item"][data-id="${fromHistoryId}"]`).dblclick();
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'generation');
+  await expect(page.getByTestId('control-image').locator('img')).toHaveAttribute('src', new RegExp(`/thumb/${plainId}$`));
+  expect(errors).toEqual([]);
+});
+
+test('variant explorer: "lock structure: edges" runs the grid with the source as a Canny ControlNet unit; depth is disabled and says what to install', async ({ page, cnServer }) => {
+  await openStudio(page, cnServer.url);
+  await page.getByTestId('model-select').selectOption(MODEL);
+  await page.getByTestId('width').fill('64');
+  await page.getByTestId('height').fill('64');
+  await page.getByTestId('steps').fill('4');
+  await page.getByTestId('prompt').fill('a red ball on a blue floor');
+  const sourceId = await generateOne(page);
+
+  await page.getByTestId('open-variants').click();
+  await page.getByTestId('variant-axis').selectOption('lighting');
+  for (const box of await page.getByTestId('variant-choice').all()) await box.setChecked((await box.getAttribute('data-value')) === 'golden hour');
+  const depth = page.getByTestId('variant-structure-depth');
+  await expect(depth).toBeDisabled();
+  await expect(depth).toHaveAccessibleDescription(/^Install a depth ControlNet/);
+  await page.getByTestId('variant-structure-edges').check();
+  await expect(page.getByTestId('variant-structure')).toHaveAttribute('data-active', `edges:${CONTROLNET}`);
+  await page.screenshot({ path: screenshotPath('variants-structure-lock.png') });
+  await page.getByTestId('variant-run').click();
+  const group = page.getByTestId('variant-group');
+  await expect(group).toHaveAttribute('data-structure', 'edges');
+  await expect(group).toHaveAttribute('data-done', '1');
+  const variantId = (await page.locator('[data-testid="variant-cell"][data-state="done"]').getAttribute('data-generation-id'))!;
+  const variant = await cnServer.client.getGeneration({ id: variantId });
+  expect(variant.parentId).toBe(sourceId);
+  expect(variant.prompt).toContain('golden hour');
+  expect(variant.controlNets).toEqual([expect.objectContaining({ model: CONTROLNET, imageRef: sourceId, annotator: expect.objectContaining({ kind: 'canny' }) })]);
+});
