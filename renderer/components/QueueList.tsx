@@ -88,7 +88,7 @@ function JobRow({ job, place, dropTarget, onDragTarget }: { job: JobView; place:
           )}
           {/* Last, after the state: "Client A · seed 42 · on gpu-box" */}
           {worker && (job.state === 'running' || job.state === 'done') && (
-            <span className="job-worker" data-testid="job-worker" title="The render-farm worker that runs this job">
+            <span className="job-worker" data-testid="job-worker" title="The render-farm worker(s) that run this job (a batch split per image runs on several)">
               {' '}· on {worker}
             </span>
           )}
