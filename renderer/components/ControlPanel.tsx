@@ -1,8 +1,9 @@
 /**
  * The left panel's ControlNet section: up to four units, each an installed ControlNet (listControlNets),
  * a control image (opened or dropped file, or the image in the viewer), the annotator that turns a
- * photo into the control map, its weight and the part of the steps it runs on. Units go into the
- * generate request (renderer/lib/control-units.ts) and the workspace memory; the canvas shows them
+ * photo into the control map, its weight and the part of the steps it runs on. A control image can
+ * also be drawn (ControlSketch: white lines on black, over the current image when there is one).
+ * Units go into the generate request (renderer/lib/control-units.ts) and the workspace memory; the canvas shows them
  * beside the image (ControlStrip).
  */
 import { useEffect, useRef, useState, type DragEvent } from 'react';
@@ -25,6 +26,7 @@ import {
   type ControlUnitState,
 } from '../lib/control-units';
 import { useAtelier, useAtelierStore } from '../state/store';
+import { ControlSketch } from './ControlSketch';
 import { formatBytes } from './hooks';
 
 const ANNOTATORS: ReadonlyArray<[AnnotatorChoice, string]> = [
@@ -69,11 +71,18 @@ function netLabel(c: ControlNetSummary, modelFamily: string | undefined): string
 
 function ControlImageField({ unit, index }: { unit: ControlUnitState; index: number }) {
   const store = useAtelierStore();
-  const { viewed, update, takeGeneration } = useAtelier(
-    useShallow((s) => ({ viewed: s.viewingId ? s.records[s.viewingId] : undefined, update: s.updateControlUnit, takeGeneration: s.useGenerationForControl })),
+  const { viewed, update, takeGeneration, outputWidth, outputHeight } = useAtelier(
+    useShallow((s) => ({
+      viewed: s.viewingId ? s.records[s.viewingId] : undefined,
+      update: s.updateControlUnit,
+      takeGeneration: s.useGenerationForControl,
+      outputWidth: s.params.width,
+      outputHeight: s.params.height,
+    })),
   );
   const fileInput = useRef<HTMLInputElement>(null);
   const [over, setOver] = useState(false);
+  const [drawing, setDrawing] = useState(false);
   const n = index + 1;
   const take = async (file: File | undefined) => {
     if (!file) return;
@@ -132,7 +141,29 @@ function ControlImageField({ unit, index }: { unit: ControlUnitState; index: num
         >
           Use current image
         </button>
+        <button
+          type="button"
+          data-testid="control-draw"
+          aria-label={image ? `Draw over the control image of ControlNet ${n}` : `Draw a control image for ControlNet ${n}`}
+          title="Draw white lines on black (scribble / edges), over the current control image if there is one"
+          onClick={() => setDrawing(true)}
+        >
+          {image ? 'Draw over…' : 'Draw…'}
+        </button>
       </div>
+      {drawing && (
+        <ControlSketch
+          label={`ControlNet ${n}`}
+          startSrc={image ? controlImageSrc(image) : null}
+          outputWidth={outputWidth}
+          outputHeight={outputHeight}
+          onCancel={() => setDrawing(false)}
+          onUse={(drawn) => {
+            update(unit.key, { image: drawn });
+            setDrawing(false);
+          }}
+        />
+      )}
     </div>
   );
 }

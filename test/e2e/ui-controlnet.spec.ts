@@ -3,7 +3,8 @@
  * committed fixtures (as test/engine/controlnet/helpers.ts does): the SD-shaped fixture model with a
  * ControlNet UNet in `controlnet/`, and a fake ControlNet in `controlnets/cn-edges/`. A unit with an
  * opened control image goes into the generate request; the result lands with the unit recorded and
- * differs from the same seed without it; "use current image" and "restore parameters" round-trip.
+ * differs from the same seed without it; "use current image" and "restore parameters" round-trip; a
+ * drawn control image (ControlSketch) is used and recorded like an opened file.
  */
 import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -195,4 +196,104 @@ test('variant explorer: "lock structure: edges" runs the grid with the source as
   expect(variant.parentId).toBe(sourceId);
   expect(variant.prompt).toContain('golden hour');
   expect(variant.controlNets).toEqual([expect.objectContaining({ model: CONTROLNET, imageRef: sourceId, annotator: expect.objectContaining({ kind: 'canny' }) })]);
+});
+
+/** The sketch's pixel (RGBA) at a point of its own coordinates. */
+function sketchPixel(page: Page, x: number, y: number): Promise<number[]> {
+  return page.getByTestId('sketch-canvas').evaluate((c: HTMLCanvasElement, [px, py]) => [...c.getContext('2d')!.getImageData(px!, py!, 1, 1).data], [x, y]);
+}
+
+test('ControlNet: draw the control image (stroke, undo, keyboard brush), use it, generate with it; "Draw over" starts from it', async ({ page, cnServer }) => {
+  const errors = await openStudio(page, cnServer.url);
+  await page.getByTestId('model-select').selectOption(MODEL);
+  await page.getByTestId('width').fill('64');
+  await page.getByTestId('height').fill('64');
+  await page.getByTestId('steps').fill('4');
+  await page.getByTestId('prompt').fill('a house drawn in lines');
+  await page.getByTestId('control-add').click();
+  await page.getByLabel('ControlNet 1 model').selectOption(CONTROLNET);
+  // A drawing already is the control map: no annotator.
+  await page.getByLabel('ControlNet 1 annotator').selectOption('none');
+
+  await page.getByRole('button', { name: 'Draw a control image for ControlNet 1' }).click();
+  const sketch = page.getByRole('dialog', { name: 'Draw the control image of ControlNet 1' });
+  await expect(sketch).toHaveAttribute('data-ready', 'true');
+  const canvas = page.getByTestId('sketch-canvas');
+  // The output's aspect (64×64) at 512 pixels on the long side, black to begin with.
+  await expect(canvas).toHaveAttribute('width', '512');
+  await expect(canvas).toHaveAttribute('height', '512');
+  expect(await sketchPixel(page, 256, 256)).toEqual([0, 0, 0, 255]);
+
+  // A horizontal stroke across the middle with the mouse.
+  const box = (await canvas.boundingBox())!;
+  const stroke = async () => {
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.8, box.y + box.height / 2, { steps: 8 });
+    await page.mouse.up();
+  };
+  await stroke();
+  await expect(sketch).toHaveAttribute('data-undo', '1');
+  expect(await sketchPixel(page, 256, 256)).toEqual([255, 255, 255, 255]);
+  expect(await sketchPixel(page, 256, 40)).toEqual([0, 0, 0, 255]);
+  // Ctrl+Z takes it back; draw it again.
+  await page.keyboard.press('ControlOrMeta+z');
+  await expect(sketch).toHaveAttribute('data-undo', '0');
+  expect(await sketchPixel(page, 256, 256)).toEqual([0, 0, 0, 255]);
+  await stroke();
+  await expect(sketch).toHaveAttribute('data-undo', '1');
+  // The keyboard brush: Enter puts the pen down at the centre, arrows draw, Enter lifts it.
+  await canvas.focus();
+  await page.keyboard.press('Enter');
+  await expect(canvas).toHaveAttribute('data-pen', 'down');
+  for (let i = 0; i < 8; i++) await page.keyboard.press('Shift+ArrowUp');
+  await page.keyboard.press('Enter');
+  await expect(canvas).toHaveAttribute('data-pen', 'up');
+  await expect(sketch).toHaveAttribute('data-undo', '2');
+  expect(await sketchPixel(page, 256, 256 - 100)).toEqual([255, 255, 255, 255]);
+  // The eraser draws black; Clear blacks out everything; each is one undo step.
+  const eraser = sketch.getByRole('button', { name: 'Eraser' });
+  await eraser.click();
+  await expect(eraser).toHaveAttribute('aria-pressed', 'true');
+  await stroke();
+  expect(await sketchPixel(page, 256, 256)).toEqual([0, 0, 0, 255]);
+  await page.keyboard.press('ControlOrMeta+z');
+  await eraser.click();
+  await sketch.getByRole('button', { name: 'Clear' }).click();
+  expect(await sketchPixel(page, 256, 156)).toEqual([0, 0, 0, 255]);
+  await sketch.getByRole('button', { name: 'Undo' }).click();
+  await expect(sketch).toHaveAttribute('data-undo', '2');
+  expect(await sketchPixel(page, 256, 256)).toEqual([255, 255, 255, 255]);
+  await page.screenshot({ path: screenshotPath('controlnet-sketch.png') });
+
+  await sketch.getByRole('button', { name: 'Use drawing' }).click();
+  await expect(sketch).toHaveCount(0);
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'file');
+  await expect(page.getByTestId('control-image-info')).toHaveText('drawing.png · 512×512');
+  // The strip beside the canvas shows that drawing: a PNG with the white stroke on black.
+  const stripImage = page.getByTestId('control-strip-unit').locator('img');
+  const src = (await stripImage.getAttribute('src'))!;
+  expect(src).toMatch(/^data:image\/png;base64,/);
+  await expect(page.getByTestId('control-image').locator('img')).toHaveAttribute('src', src);
+  const drawn = sharp(Buffer.from(src.split(',')[1]!, 'base64'));
+  const { data, info } = await drawn.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  expect([info.width, info.height]).toEqual([512, 512]);
+  const at = (x: number, y: number) => [...data.subarray((y * 512 + x) * 3, (y * 512 + x) * 3 + 3)];
+  expect(at(256, 256)).toEqual([255, 255, 255]);
+  expect(at(256, 156)).toEqual([255, 255, 255]);
+  expect(at(20, 20)).toEqual([0, 0, 0]);
+
+  const id = await generateOne(page);
+  const g = await cnServer.client.getGeneration({ id });
+  expect(g.controlNets).toEqual([expect.objectContaining({ model: CONTROLNET, imageRef: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) })]);
+
+  // "Draw over…" starts from the drawing; Cancel leaves the control image as it was.
+  await page.getByRole('button', { name: 'Draw over the control image of ControlNet 1' }).click();
+  await expect(sketch).toHaveAttribute('data-ready', 'true');
+  expect(await sketchPixel(page, 256, 256)).toEqual([255, 255, 255, 255]);
+  expect(await sketchPixel(page, 20, 20)).toEqual([0, 0, 0, 255]);
+  await sketch.getByRole('button', { name: 'Cancel' }).click();
+  await expect(sketch).toHaveCount(0);
+  await expect(page.getByTestId('control-image').locator('img')).toHaveAttribute('src', src);
+  expect(errors).toEqual([]);
 });
