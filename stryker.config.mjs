@@ -21,17 +21,43 @@ const TARGETS = {
     // Not all of test/engine (schedulers' goldens, engine processes, soak, loader…): only the files that
     // run txt2img / img2img / inpaint or call check.ts / conditioning.ts directly (~8 s in all).
     testFiles: [
-      'test/engine/{pipeline,img2img,inpaint,cfg-guidance,prompt-weighting-pipeline,sdxl,lcm-turbo,pipeline-mutation}.test.ts',
+      'test/engine/{pipeline,img2img,inpaint,cfg-guidance,prompt-weighting-pipeline,sdxl,lcm-turbo,pipeline-mutation,pipeline-mutation-2,encode-mutation,clip-skip,vae-tiling}.test.ts',
     ],
+  },
+  // The same folder in two smaller groups, so a run on a busy machine stays short.
+  // Prompt → embeddings: A1111 chunking / emphasis / scheduling, clip skip, SDXL's two encoders.
+  'pipeline-encode': {
+    mutate: ['main/engine/pipeline/{encode-prompt,text-encoders}.ts'],
+    testFiles: ['test/engine/{pipeline,clip-skip,sdxl,prompt-weighting-pipeline,encode-mutation}.test.ts'],
+  },
+  // txt2img's glue, the VAE (encode, decode, tiling, fp16 overflow check), tensor helpers, timings.
+  'pipeline-vae': {
+    mutate: ['main/engine/pipeline.ts', 'main/engine/pipeline/{txt2img,vae,vae-precision,vae-tiling,tensors,result}.ts'],
+    // Not img2img / inpaint / vae-tiling (seconds per mutant on real decoders): pipeline-mutation-2
+    // checks the same VAE glue with recording fakes in milliseconds.
+    testFiles: ['test/engine/{pipeline,pipeline-mutation-2}.test.ts'],
   },
   library: {
     mutate: ['main/library/{project-library,project-files,reconcile,queries,infotext}.ts'],
     // Not crash.test.ts (4 min of SIGKILLed child processes, which never run a mutant), nor the
     // registry / lock / metadata-fuzz / signing files that do not exercise these four files.
     testFiles: [
-      'test/library/{project-library,query-plans,durability,move,migrations,transfer,infotext,library-mutation}.test.ts',
+      'test/library/{project-library,query-plans,durability,move,migrations,transfer,infotext,library-mutation,project-files-mutation,project-library-mutation}.test.ts',
       'test/common/infotext.test.ts',
     ],
+  },
+  // The library's two big files, one target each (every test that saves an image covers both, so
+  // together they run minutes per survivor on a busy 2-core machine). Not project-library.test.ts
+  // while it fails (a failing test stops Stryker before it starts).
+  // Folder layout, atomic writes, PNG chunks, the standalone export:
+  'library-files': {
+    mutate: ['main/library/project-files.ts'],
+    testFiles: ['test/library/{durability,project-files-mutation}.test.ts'],
+  },
+  // Create / open / close, the checks before a save, thumbnails, settings, paging, purging:
+  'library-project': {
+    mutate: ['main/library/project-library.ts'],
+    testFiles: ['test/library/{durability,project-library-mutation}.test.ts'],
   },
   // Only the tests that parse requests directly: test/api starts servers and a library per file, and
   // test/renderer cannot run in the sandbox (renderer/ is not copied, see ignorePatterns).

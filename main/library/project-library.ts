@@ -121,6 +121,9 @@ export class ProjectLibrary {
     } catch (err) {
       db?.close();
       lock.release();
+      // The folder was made here a moment ago and holds nothing of the user's: left behind, it would
+      // block both a retry ("already exists") and opening it ("library.sqlite not found").
+      fs.rmSync(dir, { recursive: true, force: true });
       throw err;
     }
   }
