@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { AtelierApiError, type ModelSummary } from '../../common/api/contract';
-import { inspectModel } from '../engine';
+import { CONTROL_UNET_DIR, inspectModel } from '../engine';
 import { cachedClipSkipLimit } from './clip-skip-limit';
 import type { ModelManager } from '../models/manager';
 import type { InstalledModel } from '../models/model-store';
@@ -117,7 +117,10 @@ export class ModelRegistry {
   /**
    * Fingerprint of a model's files: sha256 over each file's relative path, size and its first and
    * last MiB. Reading multi-GB weights in full for every image would cost minutes; this still
-   * changes whenever a file is replaced by different weights.
+   * changes whenever a file is replaced by different weights. An Amuse-layout `controlnet/` folder
+   * (the ControlNet-capable UNet beside the plain one) is left out: it is an add-on used only with
+   * ControlNet units, and adding one to an installed model (as the demo gained one) must not make
+   * every image made before unreproducible.
    */
   fingerprint(folder: string): string {
     const cached = this.hashCache.get(folder);
@@ -127,6 +130,7 @@ export class ModelRegistry {
     const walk = (d: string) => {
       for (const n of readdirSync(d).sort()) {
         const p = join(d, n);
+        if (d === folder && n === CONTROL_UNET_DIR) continue;
         if (statSync(p).isDirectory()) walk(p);
         else files.push(p);
       }

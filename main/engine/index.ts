@@ -42,7 +42,7 @@ export { loadTaesdDecoder } from './taesd';
 export type { TaesdDecoder } from './taesd';
 export { canny, cannyControlImage, CANNY_DEFAULTS } from './controlnet/canny';
 export type { CannyOptions } from './controlnet/canny';
-export { releaseControlNets } from './controlnet/sessions';
+export { CONTROL_UNET_DIR, releaseControlNets } from './controlnet/sessions';
 // The app passes `<modelsDir>/${ANNOTATORS_DIR}` as Txt2ImgParams.annotatorsDir so depth / pose units find their models.
 export { ANNOTATORS_DIR, MODEL_ANNOTATORS } from './controlnet/annotators/installed';
 export { ControlNetBindingError } from './controlnet/graph-io';
