@@ -142,8 +142,8 @@ floor for what two real machines give.
 | Farm, 2 CPU workers | ${(farm2Ms / 1000).toFixed(2)} s | ${ips(farm2Ms)} | ${(farm2Ms / IMAGES).toFixed(0)} ms |
 
 - 2 workers vs 1: **${(farm1Ms / farm2Ms).toFixed(2)}×** throughput (ideal on two machines: ~2× minus the overhead below).
-- One request of batchSize ${BATCH} (one studio job; the farm runs each image as its own job, byte-identical to the one-machine
-  batch): one machine ${(localRequestMs / 1000).toFixed(2)} s (one batched UNet call per step), farm with 1 worker
+- One request of batchSize ${BATCH} (one studio job; the farm splits it into one run of consecutive images per live worker,
+  byte-identical to the one-machine batch): one machine ${(localRequestMs / 1000).toFixed(2)} s (one batched UNet call per step), farm with 1 worker
   ${(farm1RequestMs / 1000).toFixed(2)} s, with 2 workers ${(farm2RequestMs / 1000).toFixed(2)} s: **${(farm1RequestMs / farm2RequestMs).toFixed(2)}×** for 2 vs 1.
 - Overhead per job, one job on an idle farm vs the plain studio (median of ${LATENCY_RUNS}): **${overheadLatency.toFixed(0)} ms**
   (${median(farmLatency).toFixed(0)} ms vs ${median(localLatency).toFixed(0)} ms: queueing in Redis, the worker's pick-up, progress and the

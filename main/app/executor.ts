@@ -65,8 +65,12 @@ export interface ExecutorTicket {
 export interface GenerationExecutor {
   /** How many jobs the queue may run at once through it. */
   readonly concurrency: number;
-  /** Runs each image of a batch as its own task (executeTask below), e.g. on several farm workers. */
-  readonly splitsBatches?: boolean;
+  /**
+   * How many machines could run a task of this model side by side right now (the farm: live workers
+   * holding it). A batch is split into that many runs of consecutive images (executeTask below);
+   * absent: batches run whole.
+   */
+  parallelism?(modelHash: string): number;
   /** Called synchronously, in queue order, when a job starts: results can be handed back in that order. */
   admit(job: ExecutorJob): ExecutorTicket;
   execute(ticket: ExecutorTicket, task: ExecutorTask, hooks: ExecutorHooks): Promise<ExecutorResult>;
@@ -82,18 +86,35 @@ function longestTimings(parts: GenerateOutcome[]): Record<string, number> {
   return out;
 }
 
-/** The task for image `index` of the batch (batch size 1, the whole batch's noise slice). */
-export function batchPart(task: ExecutorTask, index: number, of: number): ExecutorTask {
-  const pipeline = { ...task.pipeline, params: { ...task.pipeline.params, batchSize: 1, batchMember: { index, of } } } as ExecutorTask['pipeline'];
+/** The task for images index … index + count − 1 of the batch of `of` (the whole batch's noise slice). */
+export function batchPart(task: ExecutorTask, index: number, count: number, of: number): ExecutorTask {
+  const pipeline = { ...task.pipeline, params: { ...task.pipeline.params, batchSize: count, batchMember: { index, of, count } } } as ExecutorTask['pipeline'];
   return { ...task, pipeline };
 }
 
-/** Runs `task` on the executor: split per image when it spreads batches, else as one task. */
+/**
+ * `of` images in `parts` runs of consecutive images, as even as possible (12 in 5 → 3, 3, 2, 2, 2):
+ * a run is still one batched UNet call per step, which a GPU (and a CPU) does faster than its images
+ * one by one, so a batch is split only as far as there are machines to run it.
+ */
+export function batchRuns(of: number, parts: number): Array<{ index: number; count: number }> {
+  const n = Math.max(1, Math.min(of, Number.isFinite(parts) ? Math.floor(parts) : 1));
+  const runs: Array<{ index: number; count: number }> = [];
+  for (let k = 0, index = 0; k < n; k++) {
+    const count = Math.floor(of / n) + (k < of % n ? 1 : 0);
+    runs.push({ index, count });
+    index += count;
+  }
+  return runs;
+}
+
+/** Runs `task` on the executor: a batch split over the machines that could run it, else as one task. */
 export async function executeTask(executor: GenerationExecutor, ticket: ExecutorTicket, task: ExecutorTask, hooks: PartHooks): Promise<ExecutorResult> {
   const of = task.pipeline.params.batchSize ?? 1;
-  if (!executor.splitsBatches || of <= 1) return executor.execute(ticket, task, hooks);
-  const steps = new Array<number>(of).fill(0);
-  const totals = new Array<number>(of).fill(0);
+  const runs = batchRuns(of, executor.parallelism?.(task.model.hash) ?? 1);
+  if (runs.length <= 1) return executor.execute(ticket, task, hooks);
+  const steps = new Array<number>(runs.length).fill(0);
+  const totals = new Array<number>(runs.length).fill(0);
   const partHooks = (k: number): PartHooks => ({
     isCancelled: hooks.isCancelled,
     onPreview: hooks.onPreview,
@@ -102,17 +123,17 @@ export async function executeTask(executor: GenerationExecutor, ticket: Executor
       totals[k] = total;
       // Parts not started yet count their steps as the started ones report them.
       const each = Math.max(...totals);
-      hooks.onProgress?.(steps.reduce((a, b) => a + b, 0), each * of, elapsedMs, phase);
+      hooks.onProgress?.(steps.reduce((a, b) => a + b, 0), each * runs.length, elapsedMs, phase);
     },
   });
-  const runs = Array.from({ length: of }, (_, k) => executor.execute(ticket, batchPart(task, k, of), partHooks(k)));
+  const running = runs.map((r, k) => executor.execute(ticket, batchPart(task, r.index, r.count, of), partHooks(k)));
   let results: ExecutorResult[];
   try {
-    results = await Promise.all(runs);
+    results = await Promise.all(running);
   } catch (err) {
     // Stop the parts still queued or running, and let none of them reject unobserved.
     executor.cancel(task.job.id);
-    await Promise.allSettled(runs);
+    await Promise.allSettled(running);
     throw err;
   }
   const first = results[0];

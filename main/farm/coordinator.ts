@@ -112,7 +112,7 @@ function workerError(reason: string): Error {
   return err;
 }
 
-/** The BullMQ id of a task: the studio job's id, with the image's index when a batch was split per image. */
+/** The BullMQ id of a task: the studio job's id, with the first image's index when a batch was split. */
 function bullIdOf(task: ExecutorTask): string {
   const member = task.pipeline.params.batchMember;
   return member ? `${task.job.id}.${member.index}` : task.job.id;
@@ -120,8 +120,7 @@ function bullIdOf(task: ExecutorTask): string {
 
 export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
   readonly concurrency: number;
-  /** Each image of a batch is its own BullMQ job, so a batch spreads over every free worker. */
-  readonly splitsBatches = true;
+
   readonly display: string;
   /** The studio's event bus (attachEvents): worker list changes and which worker took a job. */
   private emit: (event: AtelierEvent) => void = () => undefined;
@@ -182,6 +181,11 @@ export class FarmCoordinator implements GenerationExecutor, FarmStatusSource {
 
   private async republish(): Promise<void> {
     if (this.endpoint && !this.closed) await this.redis.set(COORDINATOR_KEY, JSON.stringify(this.endpoint)).catch(() => undefined);
+  }
+
+  /** A batch is split into one BullMQ job per live worker holding its model (executor.ts executeTask). */
+  parallelism(modelHash: string): number {
+    return Math.max(1, this.workers.filter((w) => w.models.some((m) => m.hash === modelHash)).length);
   }
 
   /** Live workers as last read from Redis. */

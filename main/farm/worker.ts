@@ -66,6 +66,8 @@ export class FarmWorker {
   private readonly folders = new Map<string, string>();
   /** LoRA files in this machine's models folder, by addnet hash (what jobs name them by). */
   private readonly loraFiles = new Map<string, { name: string; file: string }>();
+  /** The BullMQ id of the running job (what a cancel names). */
+  private bullId: string | null = null;
   /** ControlNet graphs this machine holds (its models folder and the bundled ones), by sha256. */
   private readonly controlNetFiles = new Map<string, { name: string; file: string }>();
   /** The LoRAs merged into the engine's model by the last load. */
@@ -119,7 +121,8 @@ export class FarmWorker {
     for (const p of cn.problems) this.log(`farm worker: ControlNet skipped: ${p}`);
     await this.subscriber.subscribe(CANCEL_CHANNEL);
     this.subscriber.on('message', (_channel, jobId: string) => {
-      if (jobId === this.jobId) runtime.engine.cancelCurrent();
+      // The coordinator names the BullMQ job (a split batch's run is `<job>.<first image>`).
+      if (jobId === this.bullId) runtime.engine.cancelCurrent();
     });
     await this.announce();
     this.heartbeat = setInterval(() => void this.announce().catch(() => undefined), HEARTBEAT_MS);
@@ -259,6 +262,7 @@ export class FarmWorker {
     if (this.refusedJobs.delete(refusals)) void this.redis.hdel(refusals, this.name).catch(() => undefined);
     this.busy = true;
     this.jobId = data.jobId;
+    this.bullId = job.id ?? data.jobId;
     this.log(`farm worker ${this.name}: running ${data.jobId} (${data.model.id}, attempt ${job.attemptsMade + 1})`);
     void this.announce().catch(() => undefined);
     const { engine } = this.opts.runtime;
@@ -318,6 +322,7 @@ export class FarmWorker {
     } finally {
       this.busy = false;
       this.jobId = null;
+      this.bullId = null;
       void this.announce().catch(() => undefined);
     }
   }

@@ -58,6 +58,14 @@ describe('batchMember on the demo model (default threads, as the app and farm wo
     });
   }
 
+  it('a run of consecutive images (count) is those images of the whole batch, ancestral scheduler included', async () => {
+    const p = params('EulerAncestralDiscreteScheduler');
+    const whole = (await txt2img(demo, { ...p, batchSize: 5 })).images.map((i) => Buffer.from(i.rgb));
+    const run = (await txt2img(demo, { ...p, batchSize: 3, batchMember: { index: 1, of: 5, count: 3 } })).images.map((i) => Buffer.from(i.rgb));
+    expect(run).toHaveLength(3);
+    for (let k = 0; k < 3; k++) expect(run[k].equals(whole[k + 1]), `image ${k + 1}`).toBe(true);
+  });
+
   it('txt2img with the CUDA (Philox) RNG and an ancestral scheduler', async () => {
     await expectMembersMatch(async (batchSize, batchMember) => (await txt2img(demo, { ...params('EulerAncestralDiscreteScheduler'), rng: 'cuda', batchSize, batchMember })).images.map((i) => i.rgb), true);
     // Philox numbers are indexed by position within a draw: image 0's are the same whatever the batch size.
@@ -88,7 +96,9 @@ describe('batchMember on exporter fixtures', () => {
     [{ batchMember: { index: 3, of: 3 } }, /batchMember\.index must be an integer from 0 to 2 \(got 3\)/],
     [{ batchMember: { index: 0, of: 17 } }, /batchMember\.of must be an integer from 1 to 16/],
     [{ batchMember: { index: 1, of: 3 }, batchSize: 2 }, /batchSize must be 1 \(got 2\)/],
-    [{ batchMember: null as unknown as { index: number; of: number } }, /batchMember must be \{ index, of \}/],
+    [{ batchMember: null as unknown as { index: number; of: number } }, /batchMember must be \{ index, of, count\? \}/],
+    [{ batchMember: { index: 2, of: 3, count: 2 }, batchSize: 2 }, /batchMember\.count must be an integer from 1 to 1 \(got 2\)/],
+    [{ batchMember: { index: 0, of: 3, count: 2 } }, /makes 2 images of a batch: batchSize must be 2 \(got undefined\)/],
   ])('refuses %j with a clear error before any session runs', async (extra, message) => {
     const m = models.get('sd15-optimum-new')!;
     const err = await txt2img(m, { ...BASE_PARAMS, ...extra }).catch((e: unknown) => e);

@@ -15,13 +15,15 @@ import { bad, MAX_BATCH } from './check';
 import type { Txt2ImgParams } from './types';
 
 export interface BatchMember {
-  /** Which image of the batch (0-based). */
+  /** Which image of the batch (0-based); with `count`, the first of a run of images. */
   index: number;
   /** The size of the batch it belongs to. */
   of: number;
+  /** How many consecutive images from `index` (default 1); the run's batchSize. */
+  count?: number;
 }
 
-/** Batch-wide draws of a batch of `of`, keeping only image `index`'s slice (draws here are one image's). */
+/** Batch-wide draws of a batch of `of`, keeping only the slice of images index … index + count − 1. */
 class BatchMemberGenerator implements Generator {
   constructor(
     private readonly whole: Generator,
@@ -31,21 +33,24 @@ class BatchMemberGenerator implements Generator {
   // Both RNG kinds depend only on how many numbers are drawn (schedulers draw flat [n]), so the
   // whole batch's draw is `of` times this one's.
   randn(shape: number[]): Float32Array {
-    const n = numel(shape);
+    const count = this.member.count ?? 1;
+    const n = numel(shape) / count; // one image's numbers (draws here are the run's batch)
     const all = this.whole.randn([this.member.of * n]);
-    return all.slice(this.member.index * n, (this.member.index + 1) * n);
+    return all.slice(this.member.index * n, (this.member.index + count) * n);
   }
 }
 
-/** Validates `batchMember` (null when absent); a member is always generated with batchSize 1. */
+/** Validates `batchMember` (null when absent); the run's batchSize is its `count` (default 1). */
 export function checkBatchMember(p: Pick<Txt2ImgParams, 'batchMember' | 'batchSize'>): BatchMember | null {
   const m = p.batchMember;
   if (m === undefined) return null;
-  if (!m || typeof m !== 'object') bad('batchMember must be { index, of }.');
+  if (!m || typeof m !== 'object') bad('batchMember must be { index, of, count? }.');
   if (!Number.isInteger(m.of) || m.of < 1 || m.of > MAX_BATCH) bad(`batchMember.of must be an integer from 1 to ${MAX_BATCH} (got ${m.of}).`);
   if (!Number.isInteger(m.index) || m.index < 0 || m.index >= m.of) bad(`batchMember.index must be an integer from 0 to ${m.of - 1} (got ${m.index}).`);
-  if ((p.batchSize ?? 1) !== 1) bad(`batchMember makes one image of a batch: batchSize must be 1 (got ${p.batchSize}).`);
-  return { index: m.index, of: m.of };
+  const count = m.count ?? 1;
+  if (!Number.isInteger(count) || count < 1 || m.index + count > m.of) bad(`batchMember.count must be an integer from 1 to ${m.of - m.index} (got ${m.count}).`);
+  if ((p.batchSize ?? 1) !== count) bad(`batchMember makes ${count} image${count === 1 ? '' : 's'} of a batch: batchSize must be ${count} (got ${p.batchSize}).`);
+  return { index: m.index, of: m.of, count };
 }
 
 /**

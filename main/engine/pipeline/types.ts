@@ -25,10 +25,11 @@ export interface Txt2ImgParams {
   /** `<modelsDir>/annotators`: where the depth / pose annotator models are installed (controlnet/annotators/installed.ts). */
   annotatorsDir?: string;
   /**
-   * Make only image `index` of a batch of `of` (batchSize must be 1): its noise is exactly what that
-   * image had in the whole batch (pipeline/batch-member.ts). The render farm splits batches with it.
+   * Make only images index … index + count − 1 of a batch of `of` (batchSize must be count, default 1):
+   * their noise is exactly what they had in the whole batch (pipeline/batch-member.ts). The render farm
+   * splits batches with it; reproduce makes image k alone.
    */
-  batchMember?: { index: number; of: number };
+  batchMember?: { index: number; of: number; count?: number };
 }
 
 /** One ControlNet: a graph, the image that conditions it, how strongly and on which steps. */
