@@ -17,7 +17,8 @@ describe('doctorModel over IPC', () => {
     expect(r.target).toBe('atelier-demo');
     expect([r.provider, r.width, r.height]).toEqual(['cpu', 64, 64]);
     expect(r.verdict).toEqual({ level: 'ok', text: 'will run on CPU' });
-    expect(r.graphs.map((g) => g.component)).toEqual(['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']);
+    // controlnet: the demo's ControlNet-capable UNet (Amuse layout), a graph the doctor checks too.
+    expect(r.graphs.map((g) => g.component)).toEqual(['text_encoder', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet']);
     expect(r.graphs.every((g) => g.precision === 'fp32')).toBe(true);
   });
 
