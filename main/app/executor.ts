@@ -77,8 +77,6 @@ export interface GenerationExecutor {
   cancel(jobId: string): void;
 }
 
-type PartHooks = ExecutorHooks;
-
 /** Timings of parts that ran side by side: the longest of each stage (what the person waited for). */
 function longestTimings(parts: GenerateOutcome[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -109,13 +107,13 @@ export function batchRuns(of: number, parts: number): Array<{ index: number; cou
 }
 
 /** Runs `task` on the executor: a batch split over the machines that could run it, else as one task. */
-export async function executeTask(executor: GenerationExecutor, ticket: ExecutorTicket, task: ExecutorTask, hooks: PartHooks): Promise<ExecutorResult> {
+export async function executeTask(executor: GenerationExecutor, ticket: ExecutorTicket, task: ExecutorTask, hooks: ExecutorHooks): Promise<ExecutorResult> {
   const of = task.pipeline.params.batchSize ?? 1;
   const runs = batchRuns(of, executor.parallelism?.(task.model.hash) ?? 1);
   if (runs.length <= 1) return executor.execute(ticket, task, hooks);
   const steps = new Array<number>(runs.length).fill(0);
   const totals = new Array<number>(runs.length).fill(0);
-  const partHooks = (k: number): PartHooks => ({
+  const partHooks = (k: number): ExecutorHooks => ({
     isCancelled: hooks.isCancelled,
     onPreview: hooks.onPreview,
     onProgress: (step, total, elapsedMs, phase) => {

@@ -97,7 +97,7 @@ function requestFrom(g: Partial<GenerationParams>, controlNets: ControlUnitReque
     scheduler: facts.scheduler,
     width: upscale ? facts.width / upscale : facts.width,
     height: upscale ? facts.height / upscale : facts.height,
-    // A batch shares one noise stream: image i of a batch is the i-th of a batch of at least i + 1.
+    // With the size recorded: the whole batch's size, made as a member (above); else a batch of i + 1.
     batchSize: member ? member.of : batchIndex + 1,
     ...(upscale ? { upscale } : {}),
     ...(init ? { initImage: { base64: readFileSync(init).toString('base64') }, ...(facts.strength !== null && facts.strength !== undefined ? { strength: facts.strength } : {}) } : {}),

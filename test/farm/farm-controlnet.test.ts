@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GenerateRequest } from '../../common/api/schemas';
 import { openControlNetStore } from '../../main/app/controlnet-resolve';
 import { createRuntime, type Runtime } from '../../main/app/runtime';
 import { readWorkers } from '../../main/farm/worker-registry';
 import { squareImage } from '../engine/controlnet/helpers';
-import { cleanupAll, REPO_ROOT, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle, type WorkerProc } from './helpers';
+import { cleanupAll, localPixels, REPO_ROOT, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle, type WorkerProc } from './helpers';
 
 const MODEL = 'cn-fixture';
 const CONTROLNET = 'fixture-edges';
@@ -49,9 +48,7 @@ const request = (seed: number, control = true) => ({
 });
 
 async function referencePixels(seed: number): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await reference.generation.run({ kind: 'generate', params: GenerateRequest.parse(request(seed)) }, { imageFile: async () => null, record: () => null, save: async (img) => void out.push(Buffer.from(img.rgb)) });
-  return out[0];
+  return (await localPixels(reference, request(seed)))[0];
 }
 
 beforeAll(async () => {

@@ -8,12 +8,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GenerateRequest } from '../../common/api/schemas';
 import { createRuntime, type Runtime } from '../../main/app/runtime';
 import { readWorkers } from '../../main/farm/worker-registry';
 import { LoraStore } from '../../main/models/lora-store';
 import { writeDemoLora } from '../helpers/lora-files';
-import { cleanupAll, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle, type WorkerProc } from './helpers';
+import { cleanupAll, localPixels, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle, type WorkerProc } from './helpers';
 
 const LORA = 'demo-style';
 const request = (seed: number, lora = true) => ({ prompt: `a small yellow circle on a purple background${lora ? ` <lora:${LORA}:0.8>` : ''}`, seed, steps: 8, width: 64, height: 64 });
@@ -33,9 +32,7 @@ let probe: Redis;
 let hash: string;
 
 async function referencePixels(seed: number): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await reference.generation.run({ kind: 'generate', params: GenerateRequest.parse(request(seed)) }, { imageFile: async () => null, record: () => null, save: async (img) => void out.push(Buffer.from(img.rgb)) });
-  return out[0];
+  return (await localPixels(reference, request(seed)))[0];
 }
 
 beforeAll(async () => {

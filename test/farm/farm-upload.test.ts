@@ -14,12 +14,11 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GenerateRequest } from '../../common/api/schemas';
 import type { GenerationRecord } from '../../common/api/contract';
 import { createRuntime, type Runtime } from '../../main/app/runtime';
 import { COORDINATOR_KEY, type FarmCoordinatorEndpoint } from '../../main/farm/protocol';
 import { readWorkers } from '../../main/farm/worker-registry';
-import { cleanupAll, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle } from './helpers';
+import { cleanupAll, localPixels, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle } from './helpers';
 
 const PROMPT = 'a small yellow circle at the top on a purple background';
 const request = (seed: number) => ({ prompt: PROMPT, seed, steps: 12, width: 64, height: 64 });
@@ -31,9 +30,7 @@ let reference: Runtime;
 let probe: Redis;
 
 async function referencePixels(seed: number): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await reference.generation.run({ kind: 'generate', params: GenerateRequest.parse(request(seed)) }, { imageFile: async () => null, record: () => null, save: async (img) => void out.push(Buffer.from(img.rgb)) });
-  return out[0];
+  return (await localPixels(reference, request(seed)))[0];
 }
 
 async function generate(seeds: number[]): Promise<GenerationRecord[]> {

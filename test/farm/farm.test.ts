@@ -12,11 +12,10 @@ import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GenerateRequest } from '../../common/api/schemas';
 import type { GenerationRecord } from '../../common/api/contract';
 import { createRuntime, type Runtime } from '../../main/app/runtime';
 import { readWorkers } from '../../main/farm/worker-registry';
-import { cleanupAll, secondModelFolder, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle, type WorkerProc } from './helpers';
+import { cleanupAll, localPixels, secondModelFolder, startCoordinator, startRedis, startWorker, tempDir, within, type Coordinator, type RedisHandle, type WorkerProc } from './helpers';
 
 const PROMPT = 'a small yellow circle at the top on a purple background';
 const STEPS = 12;
@@ -34,10 +33,7 @@ let probe: Redis;
 
 /** A single-machine run of the same request: the local engine through the same GenerationService. */
 async function referencePixels(seed: number): Promise<Buffer> {
-  const params = GenerateRequest.parse(request(seed));
-  const out: Buffer[] = [];
-  await reference.generation.run({ kind: 'generate', params }, { imageFile: async () => null, record: () => null, save: async (img) => void out.push(Buffer.from(img.rgb)) });
-  return out[0];
+  return (await localPixels(reference, request(seed)))[0];
 }
 
 async function submit(seeds: number[], extra: Record<string, unknown> = {}): Promise<string[]> {
@@ -109,9 +105,7 @@ describe('render farm (Redis + BullMQ, real processes)', () => {
     const after = await jobsDone();
     expect({ w1: after.w1 - before.w1, w2: after.w2 - before.w2 }).toEqual({ w1: 1, w2: 1 });
     expect(done.generations.map((g) => g.batchIndex)).toEqual(Array.from({ length: 12 }, (_, i) => i));
-    const params = GenerateRequest.parse(request(5000, extra));
-    const local: Buffer[] = [];
-    await reference.generation.run({ kind: 'generate', params }, { imageFile: async () => null, record: () => null, save: async (img) => void local.push(Buffer.from(img.rgb)) });
+    const local = await localPixels(reference, request(5000, extra));
     expect(local).toHaveLength(12);
     for (const [i, g] of done.generations.entries()) {
       expect((await coordinator.pixels(g)).equals(local[i]), `image ${i} of the batch differs from the one-machine batch`).toBe(true);

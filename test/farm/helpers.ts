@@ -15,6 +15,8 @@ import type { AtelierClient, AtelierEvent, GenerationRecord } from '../../common
 import { createWebSocketTransport } from '../../common/api/ws-client';
 import type { WebSocketLike } from '../../common/api/ws-protocol';
 import { freeLoopbackPort, REDIS_SERVER, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { GenerateRequest } from '../../common/api/schemas';
+import type { Runtime } from '../../main/app/runtime';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export { REDIS_SERVER };
@@ -22,6 +24,13 @@ export { REDIS_SERVER };
 const cleanups: (() => Promise<void> | void)[] = [];
 
 /** Runs (in reverse order) everything the test started: processes killed, temp folders removed. */
+/** A single-machine run of `request` (the local engine through the same GenerationService): each image's RGB bytes, in order. */
+export async function localPixels(runtime: Runtime, request: Record<string, unknown>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  await runtime.generation.run({ kind: 'generate', params: GenerateRequest.parse(request) }, { imageFile: async () => null, record: () => null, save: async (img) => void out.push(Buffer.from(img.rgb)) });
+  return out;
+}
+
 export async function cleanupAll(): Promise<void> {
   for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
 }
