@@ -21,17 +21,7 @@ import {
   type TextEncoderSpec,
 } from '../../main/engine/pipeline/text-encoders';
 import { PipelineInputError } from '../../main/engine/pipeline/types';
-import { spySession, useFixtureModels } from '../helpers/engine-fixtures';
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PipelineInputError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a PipelineInputError, got none');
-}
+import { refusal, spySession, useFixtureModels } from '../helpers/engine-fixtures';
 
 async function refusalAsync(p: Promise<unknown>): Promise<string> {
   const e = await p.then(

@@ -23,7 +23,7 @@ import { rgbToNchw } from '../../main/engine/pipeline/tensors';
 import { encodeImage } from '../../main/engine/pipeline/vae';
 import { createGenerator } from '../../main/engine/random';
 import { repeatBatch } from '../../main/engine/cfg';
-import { BASE_PARAMS, spySession, useFixtureModels } from '../helpers/engine-fixtures';
+import { BASE_PARAMS, refusal, spySession, useFixtureModels } from '../helpers/engine-fixtures';
 import type { Generator, Scheduler, SchedulerConfig, SchedulerStepResult } from '../../main/engine/schedulers/types';
 
 const DDIM: SchedulerConfig = {
@@ -50,16 +50,6 @@ function fakeModel(over: { supported?: boolean; family?: string; sdxl?: unknown;
 }
 
 const P: Txt2ImgParams = { prompt: 'a cat', width: 64, height: 64, steps: 3, guidanceScale: 7.5, seed: 42, rng: 'cpu' };
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PipelineInputError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a PipelineInputError, got none');
-}
 
 describe('checkInputs: each range, at both ends', () => {
   const ok = (patch: Partial<Txt2ImgParams> | Record<string, unknown>, model = fakeModel()) => checkInputs(model, { ...P, ...patch } as Txt2ImgParams);

@@ -2,11 +2,11 @@
  * The exported fixture models (test/fixtures/models) as engine tests use them: loaded once per file
  * on the CPU, a shared set of generation parameters, and a spy on what the pipeline feeds a session.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { loadModel, type LoadedModel } from '../../main/engine/loader';
 import type { ComponentName } from '../../main/engine/model-info';
 import type { EngineSession, EngineTensor } from '../../main/engine/ort-backend';
-import type { Txt2ImgParams } from '../../main/engine/pipeline';
+import { PipelineInputError, type Txt2ImgParams } from '../../main/engine/pipeline';
 
 export const FIX = 'test/fixtures/models';
 
@@ -70,4 +70,15 @@ export function spySession(model: LoadedModel, component: ComponentName, patchIn
     return proxy;
   };
   return { feeds, outputs, restore: () => ((model as { session: LoadedModel['session'] }).session = original) };
+}
+
+/** The message of the PipelineInputError `fn` throws (fails the test when it throws another error or none). */
+export function refusal(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(PipelineInputError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a PipelineInputError, got none');
 }
