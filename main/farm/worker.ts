@@ -357,9 +357,12 @@ export class FarmWorker {
   /** Stops taking jobs, lets the running one finish (or not, with force), withdraws the announcement. */
   async close(force = false): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    // Bounded: the running job gets a while to finish; with Redis gone nothing would ever confirm it.
-    const graceful = !force && this.redis.status === 'ready';
-    await closeWithin(graceful ? 30_000 : 2000, this.workers.map((w) => w.close(!graceful)));
+    // Bounded: a running job gets a while to finish, but only while Redis can still confirm it. An idle
+    // worker has nothing to wait for (and a Redis that just went away may still read 'ready' here).
+    const graceful = !force && this.busy && this.redis.status === 'ready';
+    const closing = Promise.allSettled(this.workers.map((w) => w.close(!graceful)));
+    const redisGone = new Promise<void>((gone) => this.redis.once('close', () => setTimeout(gone, 2000)));
+    await closeWithin(graceful ? 30_000 : 2000, [Promise.race([closing, redisGone])]);
     if (this.redis.status === 'ready') await closeWithin(2000, [withdrawWorker(this.redis, this.name)]);
     for (const w of this.workers) void w.disconnect().catch(() => undefined);
     this.subscriber.disconnect();

@@ -12,7 +12,10 @@ import { cleanupAll, startCoordinator, startRedis, startWorker, tempDir } from '
 afterAll(cleanupAll);
 
 const SEEDS = [5100, 5101, 5102, 5103, 5104];
-const request = (seed: number) => ({ prompt: 'a blue triangle on a white background', seed, steps: 12, width: 64, height: 64 });
+// The first image is quick; the others take long enough on CPU (a few hundred ms each) that the
+// coordinator is surely killed while the worker still has most of them to finish.
+const request = (seed: number, i: number) =>
+  i === 0 ? { prompt: 'a blue triangle on a white background', seed, steps: 12, width: 64, height: 64 } : { prompt: 'a blue triangle on a white background', seed, steps: 30, width: 128, height: 128 };
 
 const PATHS: [string, Record<string, string>][] = [
   ['through Redis', {}],
@@ -26,8 +29,10 @@ describe.each(PATHS)('render farm: coordinator restart, results %s', (path, work
     const first = await startCoordinator(redis.url, { home });
     const worker = await startWorker(redis.url, 'w-restart', { env: workerEnv });
     const ids: string[] = [];
-    for (const seed of SEEDS) ids.push((await first.client.generate(request(seed))).jobId);
+    for (const [i, seed] of SEEDS.entries()) ids.push((await first.client.generate(request(seed, i))).jobId);
     await first.waitJob(ids[0], 60_000);
+    // Killed once the worker has started the second task: the rest finish while nobody collects them.
+    await worker.waitFor(/running job-[\s\S]*running job-/, 60_000);
     first.proc.child.kill('SIGKILL');
     await first.proc.exited;
     if (path === 'through Redis') {
