@@ -100,8 +100,13 @@ export interface CatalogVariantSummary {
 export interface CatalogModel {
   id: string;
   name: string;
-  /** `controlnet` installs into `controlnets/<id>/`, `annotator` into `annotators/<kind>/` (ControlNet preprocessors). */
-  kind: 'pipeline' | 'vae-decoder' | 'upscaler' | 'controlnet' | 'annotator';
+  /**
+   * `controlnet` installs into `controlnets/<id>/`, `annotator` into `annotators/<kind>/` (ControlNet
+   * preprocessors), `controlnet-unet` into the installed `forModel`'s folder as `controlnet/`.
+   */
+  kind: 'pipeline' | 'vae-decoder' | 'upscaler' | 'controlnet' | 'annotator' | 'controlnet-unet';
+  /** `controlnet-unet` entries: the catalog id of the base model (installed first) whose ControlNet-capable UNet this is. */
+  forModel?: string;
   repo?: string;
   family: string;
   precision: string;

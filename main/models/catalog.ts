@@ -36,7 +36,14 @@ export const CatalogFileSchema = z
   })
   .strict();
 
-export const ModelKindSchema = z.enum(['pipeline', 'vae-decoder', 'upscaler', 'annotator', 'controlnet']);
+export const ModelKindSchema = z.enum(['pipeline', 'vae-decoder', 'upscaler', 'annotator', 'controlnet', 'controlnet-unet']);
+
+/**
+ * A ControlNet-capable UNet (`controlnet-unet`) is not a model of its own: it installs into the folder
+ * of the installed base model it was exported from, as `<base>/controlnet/` (the Amuse/OnnxStack and
+ * axodox layout the engine reads, engine/controlnet/sessions.ts CONTROL_UNET_DIR).
+ */
+export const CONTROL_UNET_FOLDER = 'controlnet';
 
 /**
  * Kinds that install into a shared folder of the models folder instead of `<modelsDir>/<id>/`: the
@@ -130,6 +137,11 @@ export const CatalogEntrySchema = z
      * (`annotators/depth`, `controlnets/canny-sd15`), where the engine looks for them.
      */
     installTo: RelativePathSchema.optional(),
+    /**
+     * `controlnet-unet` entries: the catalog id of the pipeline whose ControlNet-capable UNet this is
+     * (same base weights); the pull installs into that model's folder, which must be installed first.
+     */
+    forModel: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'forModel: a catalog id').optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
@@ -146,7 +158,12 @@ export const CatalogEntrySchema = z
     if (root && !(e.installTo && e.installTo.split('/').length === 2 && e.installTo.startsWith(`${root}/`))) {
       ctx.addIssue({ code: 'custom', path: ['installTo'], message: `a ${e.kind} entry installs into ${root}/<name> (installTo)` });
     } else if (!root && e.installTo) ctx.addIssue({ code: 'custom', path: ['installTo'], message: 'installTo applies to annotator and controlnet entries' });
-    if (!root && e.files.some((f) => f.saveAs)) ctx.addIssue({ code: 'custom', path: ['files'], message: 'saveAs applies to annotator and controlnet entries' });
+    const controlUnet = e.kind === 'controlnet-unet';
+    if (controlUnet !== (e.forModel !== undefined)) ctx.addIssue({ code: 'custom', path: ['forModel'], message: controlUnet ? 'a controlnet-unet entry names the pipeline it installs into (forModel)' : 'forModel applies to controlnet-unet entries' });
+    if (controlUnet && !e.files.some((f) => (f.saveAs ?? f.path) === 'model.onnx')) {
+      ctx.addIssue({ code: 'custom', path: ['files'], message: 'a controlnet-unet entry saves its graph as model.onnx (saveAs)' });
+    }
+    if (!root && !controlUnet && e.files.some((f) => f.saveAs)) ctx.addIssue({ code: 'custom', path: ['files'], message: 'saveAs applies to annotator, controlnet and controlnet-unet entries' });
     if (e.kind === 'pipeline' && !e.defaults) ctx.addIssue({ code: 'custom', path: ['defaults'], message: 'pipelines need recommended defaults' });
     if (e.kind === 'pipeline' && e.files.length > 0 && !e.files.some((f) => f.path === 'model_index.json')) {
       ctx.addIssue({ code: 'custom', path: ['files'], message: 'pipelines must include model_index.json' });
@@ -188,6 +205,13 @@ export const CatalogSchema = z
       if (ids.has(m.id)) ctx.addIssue({ code: 'custom', path: ['models'], message: `duplicate id ${m.id}` });
       ids.add(m.id);
     }
+    // A ControlNet UNet only fits the base it was exported from: the base must be a pipeline of its family here.
+    c.models.forEach((m, i) => {
+      if (!m.forModel) return;
+      const base = c.models.find((b) => b.id === m.forModel);
+      if (!base || base.kind !== 'pipeline') ctx.addIssue({ code: 'custom', path: ['models', i, 'forModel'], message: `${m.id}: forModel "${m.forModel}" is not a pipeline of this catalog` });
+      else if (base.family !== m.family) ctx.addIssue({ code: 'custom', path: ['models', i, 'family'], message: `${m.id} is ${m.family} but its base ${base.id} is ${base.family}` });
+    });
   });
 
 export type CatalogFile = z.infer<typeof CatalogFileSchema>;

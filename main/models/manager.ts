@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
-import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, pickVariant, variantChoices, type Catalog, type CatalogEntry, type ExecutionProviderName } from './catalog';
+import { CONTROL_UNET_FOLDER, defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, pickVariant, variantChoices, type Catalog, type CatalogEntry, type ExecutionProviderName } from './catalog';
 import { DownloadError, ModelDownloader, type DownloadJob, type DownloadProgress, type DownloadResult, type DownloadState } from './downloader';
 import { HubClient, HubError, parseRepoRef } from './hub-client';
 import { assertSafeModelId, slugifyModelId } from './manifest';
@@ -49,6 +49,8 @@ export interface CatalogItem {
   id: string;
   name: string;
   kind: ListedKind;
+  /** `controlnet-unet`: the catalog id of the base model it installs into. */
+  forModel?: string;
   repo?: string;
   family: string;
   precision: string;
@@ -206,8 +208,14 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         ...(installedVariants.has(m.id) ? { installedVariant: installedVariants.get(m.id)! } : {}),
         estimates: m.estimates,
         bundled: m.bundled === true,
-        // Shared-folder installs (annotators/<kind>, controlnets/<name>) are not model folders: their folder says.
-        installed: m.bundled === true || installedIds.has(m.id) || (m.installTo !== undefined && existsSync(path.join(this.modelsDir, m.installTo))),
+        ...(m.forModel ? { forModel: m.forModel } : {}),
+        // Shared-folder installs (annotators/<kind>, controlnets/<name>) are not model folders: their folder says;
+        // a ControlNet UNet is installed when its base model's folder holds controlnet/model.onnx.
+        installed:
+          m.bundled === true ||
+          installedIds.has(m.id) ||
+          (m.installTo !== undefined && existsSync(path.join(this.modelsDir, m.installTo))) ||
+          (m.forModel !== undefined && installed.some((b) => (b.catalogId ?? b.id) === m.forModel && existsSync(path.join(b.folder, CONTROL_UNET_FOLDER, 'model.onnx')))),
         resumable: !m.bundled && (await probe.hasStaging(m.id)),
         ...(this.#jobs.has(m.id) ? { downloading: this.#jobs.get(m.id)!.state } : {}),
       })),
@@ -230,12 +238,31 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
       return plan;
     }
     if (entry) {
+      // Where a ControlNet UNet goes is known only once its base model is found installed.
+      const baseFolder = entry.kind === 'controlnet-unet' ? await this.#controlUnetTarget(entry) : undefined;
       const plan = await planCatalogPull(entry, hub, options);
+      if (baseFolder) plan.request.installTo = baseFolder;
       if (entry.filesFrom === 'hub-tree') plan.request.manifest = { ...plan.request.manifest, filesFrom: 'hub-tree' };
       return plan;
     }
     if (!parseRepoRef(what)) throw new PlanError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
     return planRepoPull(what, hub, options);
+  }
+
+  /**
+   * `<base>/controlnet` (relative to the models folder) for a `controlnet-unet` entry: its base model
+   * must be installed here (a UNet of other weights would run, but draw a different model's images).
+   */
+  async #controlUnetTarget(entry: CatalogEntry): Promise<string> {
+    const base = (await this.listInstalled()).find((m) => (m.catalogId ?? m.id) === entry.forModel);
+    if (!base) {
+      throw new PlanError(`${entry.name} installs into the folder of model "${entry.forModel}", which is not installed: pull ${entry.forModel} first (atelier models pull ${entry.forModel}).`);
+    }
+    const rel = path.relative(this.modelsDir, base.folder);
+    if (rel.startsWith('..') || path.isAbsolute(rel) || rel === '') {
+      throw new PlanError(`${entry.name} installs into the folder of model "${base.id}", which is outside the models folder (${base.folder}); copy the model into ${this.modelsDir} first.`);
+    }
+    return `${rel.split(path.sep).join('/')}/${CONTROL_UNET_FOLDER}`;
   }
 
   /** Plan and start (or resume) a download; resolves once it is running, with the job. */

@@ -57,7 +57,8 @@ function DownloadRow({ d }: { d: DownloadView }) {
   );
 }
 
-function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView }) {
+/** `base`: for a ControlNet UNet (`forModel`), the catalog entry of the model whose folder it installs into. */
+function CatalogRow({ m, download, base }: { m: CatalogModel; download?: DownloadView; base?: CatalogModel }) {
   const pull = useAtelier((s) => s.pullModel);
   // 'auto': the build made for the provider the app runs on (the server picks it and says which).
   const [variant, setVariant] = useState('auto');
@@ -76,6 +77,11 @@ function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView 
         {m.filesFrom === 'hub-tree' && (
           <div className="muted small" data-testid="catalog-hub-tree" title="The catalog names the repo and its diffusers-ONNX layout; the files, their sizes and sha256 come from the hub's listing when you download, and every file is checked against it">
             {m.repo} · file list read from the hub at download (size above is an estimate)
+          </div>
+        )}
+        {m.forModel && (
+          <div className="muted small" data-testid="catalog-for-model" data-for-model={m.forModel}>
+            adds ControlNet to {base?.name ?? m.forModel} (installs into its folder){base && !base.installed ? ` — install ${base.name} first` : ''}
           </div>
         )}
         {m.installed && m.installedVariant && <div className="muted small" data-testid="catalog-installed-variant">installed build: {m.installedVariant}</div>}
@@ -97,7 +103,13 @@ function CatalogRow({ m, download }: { m: CatalogModel; download?: DownloadView 
                   ))}
                 </select>
               )}
-              <button type="button" data-testid="catalog-download" onClick={() => void pull(m.id, variant)}>
+              <button
+                type="button"
+                data-testid="catalog-download"
+                disabled={m.forModel !== undefined && base?.installed === false}
+                title={m.forModel !== undefined && base?.installed === false ? `Install ${base.name} first: this installs into its folder` : undefined}
+                onClick={() => void pull(m.id, variant)}
+              >
                 Download
               </button>
             </span>
@@ -192,7 +204,7 @@ export function ModelsView() {
           <ul className="model-list" data-testid="catalog">
             {s.catalog.length === 0 && <li className="empty small">The catalog is empty or could not be loaded.</li>}
             {s.catalog.map((m) => (
-              <CatalogRow key={m.id} m={m} download={s.downloads[m.id]} />
+              <CatalogRow key={m.id} m={m} download={s.downloads[m.id]} base={m.forModel ? s.catalog.find((b) => b.id === m.forModel) : undefined} />
             ))}
           </ul>
           {orphanDownloads.map((d) => (

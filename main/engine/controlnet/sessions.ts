@@ -97,7 +97,8 @@ export async function controlUnetSession(model: LoadedModel): Promise<{ session:
     if (!existsSync(path)) {
       throw new PipelineInputError(
         `This model's UNet takes no ControlNet residuals and the model has no ${CONTROL_UNET_DIR}/model.onnx. ControlNet needs a ControlNet-capable ` +
-          `UNet: use a model that ships one (e.g. the TensorStack *-amuse models' ${CONTROL_UNET_DIR}/ folder) or an export whose UNet takes ` +
+          `UNet: install one into this model's folder (the catalog's "ControlNet UNet for …" entries do), use a model that ships one ` +
+          `(e.g. the TensorStack *-amuse models' ${CONTROL_UNET_DIR}/ folder) or an export whose UNet takes ` +
           `down_block_{i}_additional_residual / mid_block_additional_residual inputs.`,
       );
     }
