@@ -105,7 +105,15 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
     },
     async removeModel(req) {
       // Resolved first: an unknown (or malformed) id is the client's mistake → not_found, never "internal".
-      const entry = await models.resolve(req.modelId);
+      // A catalog annotator, ControlNet or ControlNet UNet is no model of its own: its folder goes.
+      const entry = await models.resolve(req.modelId).catch(async (err: unknown) => {
+        const removed = await modelManager.removeShared(req.modelId);
+        if (!removed) throw err;
+        // A base model whose ControlNet UNet went: its cached session must not outlive the file.
+        if (engine.loadedModel && removed.startsWith(engine.loadedModel.folder)) await engine.unload();
+        return null;
+      });
+      if (entry === null) return { removed: true };
       if (engine.loadedModel && engine.loadedModel.folder === entry.folder) await engine.unload();
       // Its LoRA merges (working copies keyed by the graphs' paths) go with it: found only while the folder exists.
       removeWorkingCopiesOf(entry.folder, loraCacheDir(settings.get().modelsDir));

@@ -11,6 +11,7 @@ import { isExecutionProviderName } from '../../common/providers';
 import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress } from './downloader';
 import { HubClient, parseRepoRef } from './hub-client';
 import { planCatalogPull, planRepoPull } from './plan';
+import { removeSharedInstall, sharedInstallTarget } from './shared-installs';
 import { ModelStore, ModelStoreError, type InstalledModel } from './model-store';
 
 export interface ModelsCliIo {
@@ -223,7 +224,10 @@ async function pullCommand(args: string[], io: ModelsCliIo, ctx: ModelsCliContex
   }
   if (!entry && !parseRepoRef(what)) throw new UsageError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
   const opts = { revision: values.revision, id: values.id };
+  // A ControlNet UNet goes into its (installed) base model's folder: found before anything is downloaded.
+  const into = entry?.kind === 'controlnet-unet' ? sharedInstallTarget(entry, ctx.modelsDir, await storeFor(ctx).list()) : undefined;
   const plan = entry ? await planCatalogPull(entry, hub, opts) : await planRepoPull(what, hub, opts);
+  if (into) plan.request.installTo = into;
   const { request, label } = plan;
   for (const w of plan.warnings) err(`warning: ${w}`);
   for (const n of plan.notes ?? []) err(n);
@@ -348,6 +352,16 @@ async function importCommand(args: string[], ctx: ModelsCliContext, out: (s: str
 async function removeCommand(args: string[], ctx: ModelsCliContext, out: (s: string) => void): Promise<number> {
   const { positionals } = parse(args, {});
   if (positionals.length !== 1) throw new UsageError('remove takes exactly one model id');
+  const catalog = await loadCatalog(ctx.catalogPath ?? defaultCatalogPath()).catch(() => undefined);
+  const entry = catalog?.models.find((m) => m.id === positionals[0]);
+  if (entry && (entry.installTo !== undefined || entry.kind === 'controlnet-unet')) {
+    // An annotator, ControlNet or ControlNet UNet from the catalog: its own folder, if the catalog put it there.
+    const removed = await removeSharedInstall(entry, ctx.modelsDir, await storeFor(ctx).list());
+    if (removed) {
+      out(`Removed "${positionals[0]}" (${removed})`);
+      return 0;
+    }
+  }
   const result = await storeFor(ctx).remove(positionals[0]);
   if (result.removed === 'reference') out(`Removed "${positionals[0]}" from the list (the folder ${result.path} was left untouched)`);
   else if (result.removed === 'partial-download') out(`Discarded the partial download of "${positionals[0]}"`);

@@ -3,15 +3,14 @@
  * catalog + installed list + downloads + import/remove, with events shaped for the UI
  * (`download-progress` matches the API's `model:download-progress` event).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { EventEmitter } from 'node:events';
-import { CONTROL_UNET_FOLDER, defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, pickVariant, variantChoices, type Catalog, type CatalogEntry, type ExecutionProviderName } from './catalog';
+import { defaultCatalogPath, entryDownloadBytes, findCatalogEntry, loadCatalog, pickVariant, variantChoices, type Catalog, type CatalogEntry, type ExecutionProviderName } from './catalog';
 import { DownloadError, ModelDownloader, type DownloadJob, type DownloadProgress, type DownloadResult, type DownloadState } from './downloader';
 import { HubClient, HubError, parseRepoRef } from './hub-client';
 import { assertSafeModelId, slugifyModelId } from './manifest';
 import { ModelStore, type ImportOptions, type InstalledModel } from './model-store';
 import { PlanError, planCatalogPull, planRepoPull, type PullPlan } from './plan';
+import { removeSharedInstall, sharedInstallPresent, sharedInstallTarget } from './shared-installs';
 import { FolderSizeCache } from './size-cache';
 
 export interface ModelManagerOptions {
@@ -211,11 +210,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
         ...(m.forModel ? { forModel: m.forModel } : {}),
         // Shared-folder installs (annotators/<kind>, controlnets/<name>) are not model folders: their folder says;
         // a ControlNet UNet is installed when its base model's folder holds controlnet/model.onnx.
-        installed:
-          m.bundled === true ||
-          installedIds.has(m.id) ||
-          (m.installTo !== undefined && existsSync(path.join(this.modelsDir, m.installTo))) ||
-          (m.forModel !== undefined && installed.some((b) => (b.catalogId ?? b.id) === m.forModel && existsSync(path.join(b.folder, CONTROL_UNET_FOLDER, 'model.onnx')))),
+        installed: m.bundled === true || installedIds.has(m.id) || sharedInstallPresent(m, this.modelsDir, installed),
         resumable: !m.bundled && (await probe.hasStaging(m.id)),
         ...(this.#jobs.has(m.id) ? { downloading: this.#jobs.get(m.id)!.state } : {}),
       })),
@@ -239,7 +234,7 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     }
     if (entry) {
       // Where a ControlNet UNet goes is known only once its base model is found installed.
-      const baseFolder = entry.kind === 'controlnet-unet' ? await this.#controlUnetTarget(entry) : undefined;
+      const baseFolder = entry.kind === 'controlnet-unet' ? sharedInstallTarget(entry, this.modelsDir, await this.listInstalled()) : undefined;
       const plan = await planCatalogPull(entry, hub, options);
       if (baseFolder) plan.request.installTo = baseFolder;
       if (entry.filesFrom === 'hub-tree') plan.request.manifest = { ...plan.request.manifest, filesFrom: 'hub-tree' };
@@ -247,22 +242,6 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
     }
     if (!parseRepoRef(what)) throw new PlanError(`"${what}" is neither a catalog id nor a hub repo (owner/name or https://huggingface.co/owner/name)`);
     return planRepoPull(what, hub, options);
-  }
-
-  /**
-   * `<base>/controlnet` (relative to the models folder) for a `controlnet-unet` entry: its base model
-   * must be installed here (a UNet of other weights would run, but draw a different model's images).
-   */
-  async #controlUnetTarget(entry: CatalogEntry): Promise<string> {
-    const base = (await this.listInstalled()).find((m) => (m.catalogId ?? m.id) === entry.forModel);
-    if (!base) {
-      throw new PlanError(`${entry.name} installs into the folder of model "${entry.forModel}", which is not installed: pull ${entry.forModel} first (atelier models pull ${entry.forModel}).`);
-    }
-    const rel = path.relative(this.modelsDir, base.folder);
-    if (rel.startsWith('..') || path.isAbsolute(rel) || rel === '') {
-      throw new PlanError(`${entry.name} installs into the folder of model "${base.id}", which is outside the models folder (${base.folder}); copy the model into ${this.modelsDir} first.`);
-    }
-    return `${rel.split(path.sep).join('/')}/${CONTROL_UNET_FOLDER}`;
   }
 
   /** Plan and start (or resume) a download; resolves once it is running, with the job. */
@@ -380,8 +359,17 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
 
   async remove(modelId: string): Promise<void> {
     if (this.#jobs.has(modelId)) throw new DownloadError(`"${modelId}" is downloading; cancel the download instead`, 'in-progress', true);
+    // An annotator, ControlNet or ControlNet UNet the catalog installed: its own folder goes.
+    if (await this.removeShared(modelId)) return this.#changed();
     await this.store().remove(modelId);
     this.#changed();
+  }
+
+  /** Removes a catalog annotator / ControlNet / ControlNet UNet install; the folder removed, or null when `modelId` is none. */
+  async removeShared(modelId: string): Promise<string | null> {
+    const entry = findCatalogEntry(await this.catalog().catch(() => ({ version: 1 as const, models: [] })), modelId);
+    if (!entry || entry.id !== modelId || (entry.installTo === undefined && entry.kind !== 'controlnet-unet')) return null;
+    return removeSharedInstall(entry, this.modelsDir, await this.listInstalled());
   }
 
   /** App shutdown: stop every download, keeping partial files for the next start. */

@@ -36,7 +36,15 @@ let client: AtelierClient;
 const events: AtelierEvent[] = [];
 
 beforeAll(async () => {
-  hub = await startHubServer({ [REPO]: readTree(FIXTURE), 'atelier-test/not-a-model': { 'README.md': Buffer.from('hi') } }, { throttle: { chunkBytes: 32 * 1024, delayMs: 1 } });
+  hub = await startHubServer(
+    {
+      [REPO]: readTree(FIXTURE),
+      'atelier-test/not-a-model': { 'README.md': Buffer.from('hi') },
+      // The shipped controlnet-canny-sd15 entry's repo, serving a fixture ControlNet graph.
+      'TensorStack/ControlNet-amuse': { 'StableDiffusion/Canny/model.onnx': readFileSync(join(process.cwd(), 'test', 'fixtures', 'controlnet', 'cn-named', 'model.onnx')) },
+    },
+    { throttle: { chunkBytes: 32 * 1024, delayMs: 1 } },
+  );
   backend = await createBackend({ userDataDir: mkdtempSync(join(tmpdir(), 'atelier-models-api-')), imageUrlBase: '/', hubEndpoint: hub.endpoint });
   const dispatch = createDispatcher(backend.api);
   client = createApiClient({ call: (m, p) => dispatch(m, p), onEvent: (l) => backend.onEvent(l) });
@@ -109,6 +117,17 @@ describe('model management API', () => {
     await expect(client.pullModel({ source: 'sd15', id: 'é- _.._/:aéa_' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/invalid model id/) });
     await expect(client.pullModel({ source: REPO, id: '../escape' })).rejects.toMatchObject({ code: 'invalid_request' });
     expect((await client.listModels()).map((m) => m.id)).toEqual(['atelier-demo']);
+  });
+
+  it('a catalog ControlNet is pulled and removed by its catalog id like a model (its shared folder goes)', async () => {
+    await client.pullModel({ source: 'controlnet-canny-sd15' });
+    await once('model:download-finished', 'controlnet-canny-sd15');
+    expect((await client.listControlNets()).map((c) => c.name)).toContain('canny-sd15');
+    expect((await client.listCatalog()).find((m) => m.id === 'controlnet-canny-sd15')?.installed).toBe(true);
+    expect(await client.removeModel({ modelId: 'controlnet-canny-sd15' })).toEqual({ removed: true });
+    expect((await client.listControlNets()).map((c) => c.name)).not.toContain('canny-sd15');
+    expect((await client.listCatalog()).find((m) => m.id === 'controlnet-canny-sd15')?.installed).toBe(false);
+    await expect(client.removeModel({ modelId: 'controlnet-canny-sd15' })).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('refuses to remove the bundled demo model and names unknown downloads', async () => {

@@ -110,6 +110,10 @@ describe('annotator catalog entries', () => {
     expect((await readdir(folder)).sort()).toEqual(['atelier-model.json', 'dw-ll_ucoco_384.onnx', 'yolox_l.onnx']);
     expect(annotatorFiles(path.join(modelsDir, 'annotators'), 'pose')).toEqual([path.join(folder, 'yolox_l.onnx'), path.join(folder, 'dw-ll_ucoco_384.onnx')]);
     expect(server.requests.some((r) => r.path.endsWith('.pth'))).toBe(false);
+    // Removed by its catalog id like a model: its shared folder goes, and the catalog says so.
+    await manager().remove('dwpose');
+    expect(await exists(folder)).toBe(false);
+    expect((await manager().listCatalog()).find((m) => m.id === 'dwpose')?.installed).toBe(false);
   });
 
   it('a second pull into an occupied annotators/ folder is refused until the first is removed', async () => {

@@ -10,9 +10,11 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadModel, txt2img, type LoadedModel, type RgbImage } from '../../main/engine';
 import { defaultCatalogPath } from '../../main/models/catalog';
+import { runModelsCommand } from '../../main/models/cli';
 import { ModelManager } from '../../main/models/manager';
 import { randomFile, startHubServer, type HubServer } from './helpers/hub-server';
 import { exists, removeDir, tempDir } from './helpers/fixtures';
@@ -66,6 +68,14 @@ async function pull(id: string): Promise<string | undefined> {
   const r = await done;
   if (!r.ok) throw new Error(r.message);
   return r.path;
+}
+
+/** `atelier models …` in-process, against the loopback hub and this test's models folder and catalog. */
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const sink = () => new Writable({ write: (chunk: Buffer, _e, cb) => ((out += chunk.toString()), cb()) });
+  const code = await runModelsCommand(args, { stdout: sink(), stderr: sink(), isTTY: false }, { modelsDir, catalogPath, endpoint: server.endpoint, retryBaseMs: 5 });
+  return { code, out };
 }
 
 beforeEach(async () => {
@@ -139,5 +149,34 @@ describe('controlnet-unet catalog entries', () => {
     } finally {
       await model.release();
     }
+  });
+
+  it('the CLI pulls it into the base folder too, and `models remove` (CLI and manager) takes away only the UNet', async () => {
+    await pull('sd15');
+    const pulled = await cli(['pull', 'controlnet-unet-sd15']);
+    expect(pulled.code).toBe(0);
+    const unet = path.join(modelsDir, 'sd15', 'controlnet', 'model.onnx');
+    expect((await readFile(unet)).equals(controlUnet)).toBe(true);
+    expect(await exists(path.join(modelsDir, 'controlnet-unet-sd15'))).toBe(false);
+
+    const removed = await cli(['remove', 'controlnet-unet-sd15']);
+    expect(removed).toMatchObject({ code: 0 });
+    expect(removed.out).toContain(path.join(modelsDir, 'sd15', 'controlnet'));
+    expect(await exists(path.join(modelsDir, 'sd15', 'controlnet'))).toBe(false);
+    expect(await exists(path.join(modelsDir, 'sd15', 'unet', 'model.onnx'))).toBe(true);
+
+    await pull('controlnet-unet-sd15');
+    expect(await exists(unet)).toBe(true);
+    await manager().remove('controlnet-unet-sd15');
+    expect(await exists(unet)).toBe(false);
+    expect((await manager().listInstalled()).map((m) => m.id)).toEqual(['sd15']);
+    expect((await manager().listCatalog()).find((m) => m.id === 'controlnet-unet-sd15')?.installed).toBe(false);
+  });
+
+  it('the CLI refuses it while the base model is missing, naming the model to pull', async () => {
+    const refused = await cli(['pull', 'controlnet-unet-sd15']);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/not installed: pull sd15 first \(atelier models pull sd15\)/);
+    expect(await exists(path.join(modelsDir, 'controlnet-unet-sd15'))).toBe(false);
   });
 });
