@@ -36,6 +36,13 @@ export interface ModelSummary {
   sizeMultiple?: number;
   /** Largest A1111 "Clip skip" its text encoder can run (1: only the default); absent when unknown. */
   clipSkipMax?: number;
+  /**
+   * Whether ControlNet units can run on it: its own UNet takes ControlNet residual inputs, or the
+   * folder ships a ControlNet-capable UNet as `controlnet/model.onnx`. Lets the studio refuse
+   * ControlNet before queueing instead of the job failing; read from the graphs' headers (no
+   * session). Absent when unknown (graphs unreadable): clients must not warn then.
+   */
+  controlNetCapable?: boolean;
 }
 
 /** An installed LoRA (`<modelsDir>/loras/<name>.safetensors`), as the studio's picker and A1111 clients list it. */
@@ -439,6 +446,11 @@ export interface AtelierApi {
   /** The stored reproducibility receipt of a generation (`atelier reproduce`), or null. */
   getReceipt(req: In<'GenerationIdRequest'>): Promise<ReproducibilityReceipt | null>;
   /**
+   * A control image the open project keeps (`<project>/controls/`), by the `sha256:` ref a ControlNet unit
+   * recorded: its bytes as stored (a data URL), its size as shown (EXIF orientation applied) and its type.
+   */
+  getControlImage(req: In<'ControlImageRequest'>): Promise<{ ref: string; dataUrl: string; width: number; height: number; mime: string }>;
+  /**
    * Regenerates a generation of the open project from the parameters in its own file (model found by
    * hash), compares the pixels with the file's, stores the receipt beside it and returns it. Takes its
    * turn with queued jobs; the image itself is not added to the library.
@@ -505,6 +517,7 @@ export const apiMethods = Object.freeze({
   getProjectCredentials: S.EmptyRequest,
   setProjectCredentials: S.ProjectCredentialsRequest,
   getReceipt: S.GenerationIdRequest,
+  getControlImage: S.ControlImageRequest,
   reproduceGeneration: S.GenerationIdRequest,
   getSettings: S.EmptyRequest,
   updateSettings: S.UpdateSettingsRequest,

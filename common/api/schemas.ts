@@ -146,6 +146,12 @@ export type UpscaleImageParams = z.output<typeof UpscaleImageRequest>;
 /** Reorders the queue: `position` counts waiting jobs only (0 = runs next); larger values mean last. */
 export const MoveJobRequest = z.object({ jobId: id, position: z.number().int().min(0).max(100_000) }).strict();
 export const GenerationIdRequest = z.object({ id }).strict();
+/** A control image the open project keeps: a ControlNet unit's `imageRef` when the image was an opened file. */
+export const ControlImageRequest = z
+  .object({
+    ref: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lowercase hex digits (the imageRef a ControlNet unit recorded for an opened file)'),
+  })
+  .strict();
 export const LoadModelRequest = z
   .object({ modelId: id, provider: ExecutionProviderChoice.default('auto') })
   .strict();

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { AtelierApiError, type ModelSummary } from '../../common/api/contract';
-import { CONTROL_UNET_DIR, inspectModel } from '../engine';
+import { CONTROL_UNET_DIR, controlNetCapability, inspectModel } from '../engine';
 import { cachedClipSkipLimit } from './clip-skip-limit';
 import type { ModelManager } from '../models/manager';
 import type { InstalledModel } from '../models/model-store';
@@ -65,12 +65,35 @@ function toEntry(m: InstalledModel): ModelEntry {
     ...(defaults ? { defaults } : {}),
     ...(m.bundled ? { sizeMultiple: DEMO_SIZE_MULTIPLE } : {}),
     ...withClipSkipMax(m.path),
+    ...withControlNetCapable(m.path),
   };
 }
 
 function withClipSkipMax(folder: string): { clipSkipMax?: number } {
   const max = cachedClipSkipLimit(folder);
   return max === undefined ? {} : { clipSkipMax: max };
+}
+
+/** mtime of a file, or -1 when it is absent: part of a cache key that must change when the file comes or goes. */
+function mtimeOrAbsent(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Keyed by both graphs' mtimes: listModels runs often, and installing a ControlNet UNet into an
+ * installed model's `controlnet/` (or re-exporting its UNet) must change the answer.
+ */
+const controlNetCapableCache = new Map<string, boolean | undefined>();
+
+function withControlNetCapable(folder: string): { controlNetCapable?: boolean } {
+  const key = `${folder}\0${mtimeOrAbsent(join(folder, 'unet', 'model.onnx'))}\0${mtimeOrAbsent(join(folder, CONTROL_UNET_DIR, 'model.onnx'))}`;
+  if (!controlNetCapableCache.has(key)) controlNetCapableCache.set(key, controlNetCapability(folder));
+  const capable = controlNetCapableCache.get(key);
+  return capable === undefined ? {} : { controlNetCapable: capable };
 }
 
 /** Refuses, before any work, a size the model's UNet cannot take. */

@@ -4,6 +4,7 @@ import { readImageMetadataWithCredentials } from '../library';
 import type { EventBus } from './event-bus';
 import { ExportDownloads } from './export-downloads';
 import type { ProjectSession } from './project-session';
+import { readStoredControlImage } from './stored-control-image';
 import { LEGACY_GUIDANCE_KEY } from '../../common/params/generation';
 
 export type ProjectsApi = Pick<
@@ -37,6 +38,7 @@ export type ProjectsApi = Pick<
   | 'getProjectCredentials'
   | 'setProjectCredentials'
   | 'getReceipt'
+  | 'getControlImage'
 >;
 
 export interface ProjectsApiOptions {
@@ -152,8 +154,8 @@ function boardMethods(projects: ProjectSession): Methods<'listBoards' | 'createB
   };
 }
 
-/** Files in and out (export, import, metadata of a dropped file) and content credentials. */
-function fileMethods(projects: ProjectSession, opts: ProjectsApiOptions): Methods<'exportGenerations' | 'prepareExportDownload' | 'importImages' | 'readImageMetadata' | 'verifyImage' | 'getProjectCredentials' | 'setProjectCredentials' | 'getReceipt'> {
+/** Files in and out (export, import, metadata of a dropped file, kept control images) and content credentials. */
+function fileMethods(projects: ProjectSession, opts: ProjectsApiOptions): Methods<'exportGenerations' | 'prepareExportDownload' | 'importImages' | 'readImageMetadata' | 'verifyImage' | 'getProjectCredentials' | 'setProjectCredentials' | 'getReceipt' | 'getControlImage'> {
   const exportDownloads = opts.exports ?? new ExportDownloads();
   const urlBase = opts.urlBase ?? '/';
   return {
@@ -199,6 +201,9 @@ function fileMethods(projects: ProjectSession, opts: ProjectsApiOptions): Method
     },
     async getReceipt(req) {
       return projects.receipt(req.id);
+    },
+    async getControlImage(req) {
+      return readStoredControlImage(projects.current().dir, req.ref);
     },
   };
 }

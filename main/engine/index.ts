@@ -43,6 +43,7 @@ export type { TaesdDecoder } from './taesd';
 export { canny, cannyControlImage, CANNY_DEFAULTS } from './controlnet/canny';
 export type { CannyOptions } from './controlnet/canny';
 export { CONTROL_UNET_DIR, releaseControlNets } from './controlnet/sessions';
+export { controlNetCapability } from './controlnet/capability';
 // The app passes `<modelsDir>/${ANNOTATORS_DIR}` as Txt2ImgParams.annotatorsDir so depth / pose units find their models.
 export { ANNOTATORS_DIR, MODEL_ANNOTATORS } from './controlnet/annotators/installed';
 export { ControlNetBindingError } from './controlnet/graph-io';

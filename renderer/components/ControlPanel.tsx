@@ -4,7 +4,8 @@
  * photo into the control map, its weight and the part of the steps it runs on. A control image can
  * also be drawn (ControlSketch: white lines on black, over the current image when there is one).
  * Units go into the generate request (renderer/lib/control-units.ts) and the workspace memory; the canvas shows them
- * beside the image (ControlStrip).
+ * beside the image (ControlStrip). A model that cannot run ControlNet (no ControlNet-capable UNet)
+ * is named here, before Generate refuses it (renderer/lib/controlnet-support.ts).
  */
 import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
@@ -25,6 +26,7 @@ import {
   type ControlImage,
   type ControlUnitState,
 } from '../lib/control-units';
+import { controlNetUnsupported } from '../lib/controlnet-support';
 import { useAtelier, useAtelierStore } from '../state/store';
 import { ControlSketch } from './ControlSketch';
 import { formatBytes } from './hooks';
@@ -265,14 +267,14 @@ function ControlUnitEditor({ unit, index, installed, modelFamily, steps }: { uni
 }
 
 export function ControlPanel() {
-  const { installed, error, refresh, units, add, modelFamily, steps, modelsDir } = useAtelier(
+  const { installed, error, refresh, units, add, model, steps, modelsDir } = useAtelier(
     useShallow((s) => ({
       installed: s.controlNets,
       error: s.controlNetsError,
       refresh: s.refreshControlNets,
       units: s.controlUnits,
       add: s.addControlUnit,
-      modelFamily: s.models.find((m) => m.id === s.params.modelId)?.family,
+      model: s.models.find((m) => m.id === s.params.modelId),
       steps: s.params.steps,
       modelsDir: s.settings?.modelsDir ?? null,
     })),
@@ -280,6 +282,8 @@ export function ControlPanel() {
   useEffect(() => {
     void refresh();
   }, [refresh]);
+  const modelFamily = model?.family;
+  const unsupported = controlNetUnsupported(model);
   const none = installed !== null && installed.length === 0;
   const full = units.length >= CONTROL_UNITS_MAX;
   return (
@@ -296,6 +300,11 @@ export function ControlPanel() {
           + Add
         </button>
       </div>
+      {unsupported && (
+        <div className="hint warn" role="status" data-testid="control-model-unsupported">
+          {unsupported}
+        </div>
+      )}
       {none && !error && (
         <div className="hint" data-testid="no-controlnets">
           No ControlNets installed: put a ControlNet folder (its model.onnx) into {modelsDir ? <code>{`${modelsDir}/controlnets`}</code> : 'the controlnets folder of your models folder'}.

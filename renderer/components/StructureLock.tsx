@@ -2,36 +2,48 @@
  * The variant explorer's "Lock structure" choice, beside "Lock composition (img2img)": the source
  * image becomes a ControlNet unit — its edges (Canny) or its depth — so lighting and reflection
  * variants keep the geometry exactly. An option whose ControlNet is not installed is disabled and
- * says what to install.
+ * says what to install; on a model without a ControlNet-capable UNet every lock is disabled and the
+ * row says why (the variants would fail otherwise).
  */
 import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { STRUCTURE_LOCKS, structureControlNets, structureUnavailable, type StructureLock } from '../lib/control-units';
+import { controlNetUnsupported } from '../lib/controlnet-support';
 import type { ExplorerSettings } from '../lib/variant-memory';
 import { useAtelier } from '../state/store';
 
 const LOCK_LABELS: Readonly<Record<StructureLock, string>> = { edges: 'edges', depth: 'depth' };
 
-/** The ControlNet a structure lock runs with: the user's choice while it still fits, else the first that fits; null when off or none is installed. */
-export function useStructureChoice(settings: ExplorerSettings, modelFamily: string | undefined): { lock: StructureLock; controlNet: string } | null {
+/** Why no structure lock can run on the source's model (no ControlNet-capable UNet); null when it can or that is unknown. */
+function useModelUnsupported(modelId: string): string | null {
+  return controlNetUnsupported(useAtelier((s) => s.models.find((m) => m.id === modelId)));
+}
+
+/**
+ * The ControlNet a structure lock runs with: the user's choice while it still fits, else the first that fits;
+ * null when off, none is installed or the model cannot run ControlNet.
+ */
+export function useStructureChoice(settings: ExplorerSettings, modelFamily: string | undefined, modelId: string): { lock: StructureLock; controlNet: string } | null {
   const installed = useAtelier((s) => s.controlNets);
+  const unsupported = useModelUnsupported(modelId);
   const lock = settings.structure ?? null;
-  if (!lock || !installed) return null;
+  if (!lock || !installed || unsupported) return null;
   const nets = structureControlNets(lock, installed, modelFamily);
   const chosen = nets.find((c) => c.name === settings.structureNet) ?? nets[0];
   return chosen ? { lock, controlNet: chosen.name } : null;
 }
 
-export function StructureLockRow({ settings, update, modelFamily }: { settings: ExplorerSettings; update(patch: Partial<ExplorerSettings>): void; modelFamily: string | undefined }) {
+export function StructureLockRow({ settings, update, modelFamily, modelId }: { settings: ExplorerSettings; update(patch: Partial<ExplorerSettings>): void; modelFamily: string | undefined; modelId: string }) {
   const { installed, refresh, modelsDir } = useAtelier(useShallow((s) => ({ installed: s.controlNets, refresh: s.refreshControlNets, modelsDir: s.settings?.modelsDir ?? null })));
   useEffect(() => {
     void refresh();
   }, [refresh]);
-  const choice = useStructureChoice(settings, modelFamily);
+  const choice = useStructureChoice(settings, modelFamily, modelId);
+  const unsupported = useModelUnsupported(modelId);
   const current = settings.structure ?? null;
   const nets = current && installed ? structureControlNets(current, installed, modelFamily) : [];
   const option = (lock: StructureLock | null) => {
-    const why = lock ? structureUnavailable(lock, installed, modelFamily, modelsDir) : null;
+    const why = lock ? (unsupported ?? structureUnavailable(lock, installed, modelFamily, modelsDir)) : null;
     const id = `structure-${lock ?? 'off'}`;
     return (
       <label key={id} title={why ?? (lock ? `Keep the source's ${LOCK_LABELS[lock]} exactly: the source becomes a ControlNet unit (annotator: ${STRUCTURE_LOCKS[lock].annotator})` : 'No structure lock')} className={why ? 'muted' : ''}>
@@ -71,10 +83,18 @@ export function StructureLockRow({ settings, update, modelFamily }: { settings: 
           </select>
         </label>
       )}
-      {current && !choice && installed && (
-        <span className="hint warn" data-testid="variant-structure-unavailable">
-          {structureUnavailable(current, installed, modelFamily, modelsDir)}
+      {unsupported ? (
+        <span className="hint warn" data-testid="variant-structure-unsupported">
+          {unsupported}
         </span>
+      ) : (
+        current &&
+        !choice &&
+        installed && (
+          <span className="hint warn" data-testid="variant-structure-unavailable">
+            {structureUnavailable(current, installed, modelFamily, modelsDir)}
+          </span>
+        )
       )}
     </div>
   );

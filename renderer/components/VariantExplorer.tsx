@@ -308,7 +308,7 @@ function ExplorerForm({ source, projectId }: { source: GenerationRecord; project
     return kept ? { ...DEFAULT_SETTINGS, ...kept } : DEFAULT_SETTINGS;
   });
   const update = (patch: Partial<ExplorerSettings>) => setSettings((s) => ({ ...s, ...patch }));
-  const structure = useStructureChoice(settings, source.modelFamily);
+  const structure = useStructureChoice(settings, source.modelFamily, source.modelId);
   useEffect(() => {
     saveExplorerSettings(projectId, source.id, settings);
   }, [projectId, source.id, settings]);
@@ -383,7 +383,7 @@ function ExplorerForm({ source, projectId }: { source: GenerationRecord; project
           />
         </label>
       </div>
-      <StructureLockRow settings={settings} update={update} modelFamily={source.modelFamily} />
+      <StructureLockRow settings={settings} update={update} modelFamily={source.modelFamily} modelId={source.modelId} />
       <div className="row end">
         <span className={total > MAX_VARIANT_CELLS ? 'warn' : 'muted'} data-testid="variant-total">
           {total} variant{total === 1 ? '' : 's'}

@@ -5,9 +5,10 @@
  * them back from a recorded image, checks them before Generate, and keeps them in workspace memory.
  * The meaning of each field is the contract's (common/params/controlnet.ts).
  */
-import type { ControlNetSummary, GenerationRecord } from '../../common/api/contract';
+import type { AtelierApi, ControlNetSummary, GenerationRecord } from '../../common/api/contract';
 import type { GenerateRequest } from '../../common/api/schemas';
 import { loraBaseMismatch } from '../../common/lora-base';
+import { describeError } from './errors';
 import { CONTROL_FITS, CONTROL_IMAGE_NOT_IN_FILE, CONTROL_UNITS_MAX, CONTROL_WEIGHT_MAX, ControlUnitRecordSchema, type ControlAnnotatorKind, type ControlUnitRecord } from '../../common/params/controlnet';
 
 export { CONTROL_UNITS_MAX, CONTROL_WEIGHT_MAX };
@@ -25,7 +26,19 @@ export const CONTROL_WEIGHT_STEP = 0.05;
 /** The control image: another generation of the project, or a file the user opened or dropped. */
 export type ControlImage =
   | { kind: 'generation'; generationId: string; thumbUrl: string; width: number; height: number }
-  | { kind: 'file'; name: string; base64: string; mime: string; width: number; height: number };
+  | {
+      kind: 'file';
+      name: string;
+      base64: string;
+      mime: string;
+      width: number;
+      height: number;
+      /**
+       * `sha256:…` of the project's copy when the image came back from a record (restore parameters).
+       * The bytes are that copy's own, so a generate sends them again and the project keeps one file.
+       */
+      ref?: string;
+    };
 
 export interface ControlUnitState {
   /** Stable within the window (React key, label ids); not sent. */
@@ -197,6 +210,11 @@ export function controlGenerationRef(imageRef: string): string | null {
   return imageRef.includes(':') || imageRef === CONTROL_IMAGE_NOT_IN_FILE ? null : imageRef;
 }
 
+/** The `sha256:` ref of an opened file the project keeps (`getControlImage` loads it back), or null. */
+export function storedControlRef(imageRef: string): string | null {
+  return /^sha256:[0-9a-f]{64}$/.test(imageRef) ? imageRef : null;
+}
+
 /** Why a recorded unit's image does not come back, as a phrase. */
 function imageNotRestored(imageRef: string, n: number): string {
   return imageRef === CONTROL_IMAGE_NOT_IN_FILE
@@ -204,17 +222,27 @@ function imageNotRestored(imageRef: string, n: number): string {
     : `the control image of ControlNet ${n} was an opened file the studio cannot load back: open it again`;
 }
 
+/** A unit restored without its image for now: its image is the opened file the project keeps under `ref`. */
+export interface PendingControlImage {
+  key: string;
+  ref: string;
+  /** 1-based, as the panel numbers units. */
+  unit: number;
+}
+
 export interface RestoredUnits {
   units: ControlUnitState[];
   /** What could not come back, one phrase each (for the "Parameters loaded" toast). */
   notRestored: string[];
+  /** Units whose opened-file image is to be loaded from the project (`loadStoredControlImages`). */
+  pending: PendingControlImage[];
 }
 
 /**
  * Units for the panel from a recorded image. The image comes back when it was a generation of the
- * project (`imageRef` = its id; `lookup` gives its size and thumbnail when loaded); an uploaded file
- * (`sha256:…`) is not kept by the library, so that unit comes back without its image and says so.
- * A ControlNet installed under another name is found by its hash.
+ * project (`imageRef` = its id; `lookup` gives its size and thumbnail when loaded); an opened file
+ * (`sha256:…`) is kept by the project, so that unit comes back without its image for now and is listed
+ * in `pending` for `loadStoredControlImages`. A ControlNet installed under another name is found by its hash.
  */
 export function unitsFromRecord(
   recorded: readonly ControlUnitRecord[],
@@ -223,14 +251,18 @@ export function unitsFromRecord(
   thumbOf: (id: string) => string,
 ): RestoredUnits {
   const notRestored: string[] = [];
+  const pending: PendingControlImage[] = [];
   const units = recorded.slice(0, CONTROL_UNITS_MAX).map((rec, i): ControlUnitState => {
+    const key = newUnitKey();
     const found = installed ? findRecordedControlNet(rec, installed) : null;
     if (installed && !found) notRestored.push(`ControlNet ${i + 1} "${rec.model}" (hash ${rec.modelHash.slice(0, 10)}) is not installed`);
     const generationId = controlGenerationRef(rec.imageRef);
-    if (!generationId) notRestored.push(imageNotRestored(rec.imageRef, i + 1));
+    const storedRef = storedControlRef(rec.imageRef);
+    if (storedRef) pending.push({ key, ref: storedRef, unit: i + 1 });
+    else if (!generationId) notRestored.push(imageNotRestored(rec.imageRef, i + 1));
     const known = generationId ? lookup(generationId) : undefined;
     return {
-      key: newUnitKey(),
+      key,
       enabled: true,
       model: found?.name ?? rec.model,
       image: generationId ? { kind: 'generation', generationId, thumbUrl: known?.thumbUrl ?? thumbOf(generationId), width: known?.width ?? 0, height: known?.height ?? 0 } : null,
@@ -244,7 +276,42 @@ export function unitsFromRecord(
     };
   });
   if (recorded.length > CONTROL_UNITS_MAX) notRestored.push(`${recorded.length - CONTROL_UNITS_MAX} ControlNet unit(s) beyond the ${CONTROL_UNITS_MAX} the studio holds`);
-  return { units, notRestored };
+  return { units, notRestored, pending };
+}
+
+export type StoredControlImage = Awaited<ReturnType<AtelierApi['getControlImage']>>;
+
+/** A kept control image as the panel holds an opened file: its stored bytes (base64), named by its ref. */
+export function controlImageFromStored(stored: StoredControlImage): ControlImage & { kind: 'file' } {
+  const m = /^data:([^;,]+);base64,(.*)$/s.exec(stored.dataUrl);
+  if (!m) throw new Error(`the answer for ${stored.ref} is not a base64 data URL`);
+  const hex = stored.ref.slice('sha256:'.length);
+  const ext = stored.mime.replace(/^image\//, '').replace(/^jpeg$/, 'jpg').replace(/\+.*$/, '');
+  return { kind: 'file', name: `kept ${hex.slice(0, 10)}.${ext}`, base64: m[2], mime: stored.mime, width: stored.width, height: stored.height, ref: stored.ref };
+}
+
+/**
+ * Loads the pending units' opened-file images from the project. Returns the images by unit key and,
+ * for each that failed, the phrase the "Parameters loaded" toast shows (with the reason).
+ */
+export async function loadStoredControlImages(
+  pending: readonly PendingControlImage[],
+  getControlImage: (ref: string) => Promise<StoredControlImage>,
+): Promise<{ images: Map<string, ControlImage>; notRestored: string[] }> {
+  const images = new Map<string, ControlImage>();
+  const notRestored: string[] = [];
+  const results = await Promise.allSettled(pending.map(async (p) => controlImageFromStored(await getControlImage(p.ref))));
+  results.forEach((r, i) => {
+    const p = pending[i];
+    if (r.status === 'fulfilled') images.set(p.key, r.value);
+    else notRestored.push(`the control image of ControlNet ${p.unit} (an opened file) did not load back: ${reasonOf(r.reason)} — open it again`);
+  });
+  return { images, notRestored };
+}
+
+/** The error's own sentence(s) without the final full stop (it continues the toast's phrase). */
+function reasonOf(err: unknown): string {
+  return describeError(err).replace(/[.\s]+$/, '');
 }
 
 /** The request units that make a recorded image's structure again (variants, "vary"): only units whose image is a generation of the project. */
@@ -288,7 +355,8 @@ function imageFromJson(v: unknown): ControlImage | null {
   if (o.kind === 'file') {
     const base64 = str(o.base64, MAX_REMEMBERED_FILE_CHARS);
     const mime = str(o.mime);
-    return base64 && mime && /^image\//.test(mime) ? { kind: 'file', name: str(o.name) ?? 'image', base64, mime, width, height } : null;
+    const ref = storedControlRef(str(o.ref) ?? '');
+    return base64 && mime && /^image\//.test(mime) ? { kind: 'file', name: str(o.name) ?? 'image', base64, mime, width, height, ...(ref ? { ref } : {}) } : null;
   }
   return null;
 }

@@ -4,7 +4,7 @@
  */
 import type { StateCreator } from 'zustand';
 import type { AtelierClient } from '../../common/api/contract';
-import { CONTROL_UNITS_MAX, defaultAnnotator, newControlUnit } from '../lib/control-units';
+import { CONTROL_UNITS_MAX, defaultAnnotator, loadStoredControlImages, newControlUnit } from '../lib/control-units';
 import { describeError } from '../lib/errors';
 import type { AtelierState, ControlSlice } from './types';
 
@@ -48,6 +48,13 @@ export const createControlSlice =
       },
       setControlUnits(units) {
         set({ controlUnits: units.slice(0, CONTROL_UNITS_MAX) });
+      },
+      async restoreControlImages(pending) {
+        if (pending.length === 0) return [];
+        const { images, notRestored } = await loadStoredControlImages(pending, (ref) => client.getControlImage({ ref }));
+        // Only units still without an image: meanwhile the user may have removed one, given it another image or restored other parameters.
+        set((s) => ({ controlUnits: s.controlUnits.map((u) => (u.image === null && images.has(u.key) ? { ...u, image: images.get(u.key)! } : u)) }));
+        return notRestored;
       },
     };
   };

@@ -26,7 +26,7 @@ import type { VariantAxis } from '../lib/presets';
 import type { View } from '../lib/view-transform';
 import type { ThumbSize } from '../lib/library-prefs';
 import type { ControlNetSummary, FarmStatus, LoraSummary } from '../../common/api/contract';
-import type { ControlImage, ControlUnitState, StructureLock } from '../lib/control-units';
+import type { ControlImage, ControlUnitState, PendingControlImage, StructureLock } from '../lib/control-units';
 import type { VariantOptions } from '../lib/variants';
 import type { RequestedParams } from '../../common/params/generation';
 
@@ -59,6 +59,11 @@ export interface ControlSlice {
   useGenerationForControl(key: string, record: GenerationRecord): void;
   /** Replaces every unit (restore parameters, workspace memory). */
   setControlUnits(units: ControlUnitState[]): void;
+  /**
+   * Restore parameters: loads the opened-file images the project keeps (`getControlImage`) into the
+   * units still waiting for them; returns what did not load, one phrase each (never rejects).
+   */
+  restoreControlImages(pending: readonly PendingControlImage[]): Promise<string[]>;
 }
 
 /** The render farm (`atelier serve --farm`): live workers and which worker runs each job (farm-slice.ts). */
@@ -105,8 +110,11 @@ export type WorkspaceParams = RequestedParams & {
 export interface WorkspaceSlice {
   params: WorkspaceParams;
   setParams(patch: Partial<WorkspaceParams>): void;
-  /** Double-click in history: copy an image's parameters into the form (seed locked). */
-  loadParamsFrom(record: GenerationRecord): void;
+  /**
+   * Double-click in history: copy an image's parameters into the form (seed locked). Resolves once the
+   * ControlNet units' opened-file images have loaded from the project; the toast says what came back then.
+   */
+  loadParamsFrom(record: GenerationRecord): Promise<void>;
   applyModelDefaults(model: ModelSummary): void;
   rollSeed(): void;
   /** Builds the request from the form and enqueues it. */

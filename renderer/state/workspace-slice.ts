@@ -6,6 +6,7 @@ import type { GenerationRecord, ModelSummary } from '../../common/api/contract';
 import type { GenerateRequest } from '../../common/api/schemas';
 import { grownSize } from '../lib/outpaint';
 import { controlProblems, controlRequestFields, recordedControlNets, unitsFromRecord, type ControlUnitState } from '../lib/control-units';
+import { controlGenerateRefusal } from '../lib/controlnet-support';
 
 export const DEFAULT_PARAMS: WorkspaceParams = {
   modelId: '',
@@ -107,11 +108,18 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
     missing.push(...control.notRestored);
     set((st) => ({ params: { ...st.params, ...paramsOfRecord(r, st.models), seed: r.seed, seedLocked: true }, initImage, maskEditing: false, controlUnits: control.units }));
     const what = `${initImage ? `, init image and strength ${r.strength}` : ''}${control.units.length > 0 ? `, ${control.units.length} ControlNet unit${control.units.length === 1 ? '' : 's'}` : ''}`;
-    get().pushToast({
-      kind: 'info',
-      title: 'Parameters loaded',
-      message: `Seed ${r.seed} locked${what ? `${what} loaded` : ''} — Generate reproduces this image.${missing.length ? ` Not restored: ${missing.join('; ')}.` : ''}`,
-    });
+    const toast = (notRestored: string[]) =>
+      get().pushToast({
+        kind: 'info',
+        title: 'Parameters loaded',
+        message: `Seed ${r.seed} locked${what ? `${what} loaded` : ''} — Generate reproduces this image.${notRestored.length ? ` Not restored: ${notRestored.join('; ')}.` : ''}`,
+      });
+    // Units whose image was an opened file get it from the project; the toast waits to say whether it came back.
+    if (control.pending.length === 0) {
+      toast(missing);
+      return Promise.resolve();
+    }
+    return get().restoreControlImages(control.pending).then((failed) => toast([...missing, ...failed]));
   },
 
   applyModelDefaults(model) {
@@ -194,7 +202,13 @@ export const createWorkspaceSlice: StateCreator<AtelierState, [], [], WorkspaceS
       s.pushToast({ kind: 'error', title: 'ControlNet not ready', message: `${problems.join(' ')} Or switch the unit off.` });
       return null;
     }
-    const jobId = await get().enqueue(requestFromParams(s.params, s.initImage, s.controlUnits), 'workspace');
+    const request = requestFromParams(s.params, s.initImage, s.controlUnits);
+    const unsupported = controlGenerateRefusal(s.models.find((m) => m.id === s.params.modelId), request.controlNets?.length ?? 0);
+    if (unsupported) {
+      s.pushToast({ kind: 'error', title: 'ControlNet not available', message: `${unsupported} Or switch the ControlNet units off.` });
+      return null;
+    }
+    const jobId = await get().enqueue(request, 'workspace');
     if (jobId) set({ followJobs: true });
     return jobId;
   },

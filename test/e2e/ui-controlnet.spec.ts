@@ -3,7 +3,8 @@
  * committed fixtures (as test/engine/controlnet/helpers.ts does): the SD-shaped fixture model with a
  * ControlNet UNet in `controlnet/`, and a fake ControlNet in `controlnets/cn-edges/`. A unit with an
  * opened control image goes into the generate request; the result lands with the unit recorded and
- * differs from the same seed without it; "use current image" and "restore parameters" round-trip; a
+ * differs from the same seed without it; "use current image" and "restore parameters" round-trip (an
+ * opened file's image comes back from the project and generates the same picture again); a
  * drawn control image (ControlSketch) is used and recorded like an opened file.
  */
 import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -23,6 +24,8 @@ import { openStudio } from './studio-actions';
 const FIXTURES = join(process.cwd(), 'test', 'fixtures');
 const MODEL = 'sd15-diffusers';
 const CONTROLNET = 'cn-edges';
+/** The same fixture model without controlnet/: its UNet takes no residuals, so it cannot run ControlNet. */
+const PLAIN_MODEL = 'sd15-plain';
 
 /** `<home>/models`: the fixture model with the ControlNet UNet (Amuse layout) and one ControlNet ("edges" in its name: canny). */
 function controlNetHome(): string {
@@ -30,6 +33,7 @@ function controlNetHome(): string {
   const models = join(home, 'models');
   cpSync(join(FIXTURES, 'models', MODEL), join(models, MODEL), { recursive: true });
   cpSync(join(FIXTURES, 'controlnet', 'unet-additional'), join(models, MODEL, 'controlnet'), { recursive: true });
+  cpSync(join(FIXTURES, 'models', MODEL), join(models, PLAIN_MODEL), { recursive: true });
   mkdirSync(join(models, 'controlnets'), { recursive: true });
   cpSync(join(FIXTURES, 'controlnet', 'cn-named'), join(models, 'controlnets', CONTROLNET), { recursive: true });
   return home;
@@ -144,15 +148,23 @@ test('ControlNet: generate with an opened control image, recorded with the image
   const fromHistory = await cnServer.client.getGeneration({ id: fromHistoryId });
   expect(fromHistory.controlNets).toEqual([expect.objectContaining({ model: CONTROLNET, imageRef: plainId })]);
 
-  // Restore parameters (double-click): the opened-file unit comes back without its image, and the toast says so.
+  // Restore parameters (double-click): the opened-file unit comes back with its image, loaded from the project (getControlImage).
   await page.getByTestId('control-remove').click();
   await expect(unit).toHaveCount(0);
   await page.locator(`[data-testid="history-item"][data-id="${controlledId}"]`).dblclick();
   await expect(unit).toHaveCount(1);
   await expect(page.getByLabel('ControlNet 1 model')).toHaveValue(CONTROLNET);
   await expect(page.getByLabel('ControlNet 1 weight (number)', { exact: true })).toHaveValue('1.5');
-  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'none');
-  await expect(page.getByTestId('toast').filter({ hasText: 'opened file the studio cannot load back' })).toBeVisible();
+  const keptRef = controlled.controlNets![0]!.imageRef;
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'file');
+  await expect(page.getByTestId('control-image-info')).toHaveText(`kept ${keptRef.slice('sha256:'.length, 'sha256:'.length + 10)}.png · 64×64`);
+  await expect(page.getByTestId('toast').filter({ hasText: `Seed ${controlled.seed} locked, 1 ControlNet unit loaded — Generate reproduces this image.` })).toBeVisible();
+  await expect(page.getByTestId('toast').filter({ hasText: 'Not restored' })).toHaveCount(0);
+  // Generate with it: the record points at the same stored file, and the picture is the same.
+  const restoredId = await generateOne(page);
+  const restored = await cnServer.client.getGeneration({ id: restoredId });
+  expect(restored.controlNets).toEqual([expect.objectContaining({ model: CONTROLNET, weight: 1.5, imageRef: keptRef })]);
+  expect((await pixels(cnServer, restored)).equals(b)).toBe(true);
   // Dragged over the page, a file offers the parameters import; over the unit, the unit takes it instead.
   const png = await dataTransferOf(page, await squarePng(), 'dropped.png');
   await page.dispatchEvent('body', 'dragover', { dataTransfer: png });
@@ -295,5 +307,39 @@ test('ControlNet: draw the control image (stroke, undo, keyboard brush), use it,
   await sketch.getByRole('button', { name: 'Cancel' }).click();
   await expect(sketch).toHaveCount(0);
   await expect(page.getByTestId('control-image').locator('img')).toHaveAttribute('src', src);
+  expect(errors).toEqual([]);
+});
+
+test('a model without a ControlNet-capable UNet: the panel says so, Generate refuses before queueing, the structure lock is disabled', async ({ page, cnServer }) => {
+  const errors = await openStudio(page, cnServer.url);
+  const unsupported = page.getByTestId('control-model-unsupported');
+  await page.getByTestId('model-select').selectOption(MODEL);
+  await expect(unsupported).toHaveCount(0);
+  await page.getByTestId('model-select').selectOption(PLAIN_MODEL);
+  await expect(unsupported).toContainText(`${PLAIN_MODEL} has no ControlNet-capable UNet`);
+  await page.getByTestId('width').fill('64');
+  await page.getByTestId('height').fill('64');
+  await page.getByTestId('steps').fill('4');
+  await page.getByTestId('prompt').fill('a plain vase');
+  // Without units the model generates as before.
+  await generateOne(page);
+
+  await page.getByTestId('control-add').click();
+  await page.getByLabel('ControlNet 1 model').selectOption(CONTROLNET);
+  await page.getByTestId('control-file').setInputFiles({ name: 'square.png', mimeType: 'image/png', buffer: await squarePng() });
+  await expect(page.getByTestId('control-image')).toHaveAttribute('data-kind', 'file');
+  const queued = (await cnServer.client.listJobs()).length;
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('toast').filter({ hasText: `${PLAIN_MODEL} has no ControlNet-capable UNet` })).toBeVisible();
+  expect((await cnServer.client.listJobs()).length).toBe(queued);
+  await page.getByTestId('control-remove').click();
+
+  // The image just made is the explorer's source: its model cannot lock structure either.
+  await page.getByTestId('open-variants').click();
+  const edges = page.getByTestId('variant-structure-edges');
+  await expect(edges).toBeDisabled();
+  await expect(edges).toHaveAccessibleDescription(new RegExp(`^${PLAIN_MODEL} has no ControlNet-capable UNet`));
+  await expect(page.getByTestId('variant-structure-unsupported')).toBeVisible();
+  await expect(page.getByTestId('variant-structure')).toHaveAttribute('data-active', '');
   expect(errors).toEqual([]);
 });

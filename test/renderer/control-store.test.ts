@@ -4,7 +4,7 @@
  * explorer's "lock structure" turns the source into a unit.
  */
 import { describe, expect, it } from 'vitest';
-import type { ControlNetSummary, GenerationRecord } from '../../common/api/contract';
+import { AtelierApiError, type ControlNetSummary, type GenerationRecord } from '../../common/api/contract';
 import { GenerateRequest } from '../../common/api/schemas';
 import { buildVariants } from '../../renderer/lib/variants';
 import { memoryStorage } from '../../renderer/lib/workspace-memory';
@@ -65,24 +65,75 @@ describe('generate with ControlNet units', () => {
 });
 
 describe('restore parameters', () => {
-  it('brings back a recorded unit with its image; an opened file’s image cannot come back and the toast says so', async () => {
+  const kept = `sha256:${'1'.repeat(64)}`;
+  const gone = `sha256:${'2'.repeat(64)}`;
+  const stored = { ref: kept, dataUrl: 'data:image/png;base64,iVBORw0KGgo=', width: 48, height: 40, mime: 'image/png' };
+  const unitRec = (model: string, imageRef: string, over: object = {}) => ({ model, modelHash: (model === 'edges-sd1' ? 'ab' : 'cd').repeat(32), weight: 1, start: 0, end: 1, imageRef, ...over });
+
+  /** A fake getControlImage: answers `kept`, says not_found otherwise; `gate` holds answers back until released. */
+  function serveKept(fake: ReturnType<typeof createFakeClient>, gate?: Promise<void>) {
+    const asked: string[] = [];
+    fake.client.getControlImage = async ({ ref }) => {
+      asked.push(ref);
+      await gate;
+      if (ref === kept) return stored;
+      throw new AtelierApiError('not_found', `No control image ${ref} in this project: it keeps only the images its own generations were made with.`);
+    };
+    return asked;
+  }
+
+  it('brings back recorded units with their images: a generation by id, an opened file from the project', async () => {
     const src = record({ id: 'src' });
     const out = {
       ...record({ id: 'out', seed: 9 }),
-      controlNets: [
-        { model: 'edges-sd1', modelHash: 'ab'.repeat(32), weight: 0.8, start: 0, end: 0.5, annotator: { kind: 'canny' }, imageRef: 'src' },
-        { model: 'depth-sd1', modelHash: 'cd'.repeat(32), weight: 1, start: 0, end: 1, imageRef: `sha256:${'1'.repeat(64)}` },
-      ],
+      controlNets: [unitRec('edges-sd1', 'src', { weight: 0.8, end: 0.5, annotator: { kind: 'canny' } }), unitRec('depth-sd1', kept)],
     } as GenerationRecord;
-    const { s } = await ready({ history: [src, out] });
-    s().loadParamsFrom(out);
+    const fake = createFakeClient({ history: [src, out] });
+    const asked = serveKept(fake);
+    const { s } = await ready({ fake });
+    await s().loadParamsFrom(out);
+    expect(asked).toEqual([kept]);
     expect(s().controlUnits).toMatchObject([
       { model: 'edges-sd1', weight: 0.8, end: 0.5, annotator: 'canny', image: { kind: 'generation', generationId: 'src', thumbUrl: '/thumb/src' } },
-      { model: 'depth-sd1', image: null, annotator: 'none' },
+      { model: 'depth-sd1', annotator: 'none', image: { kind: 'file', base64: 'iVBORw0KGgo=', mime: 'image/png', width: 48, height: 40, ref: kept } },
     ]);
     const toast = s().toasts.at(-1)!;
-    expect(toast.message).toContain('Seed 9 locked, 2 ControlNet units loaded');
-    expect(toast.message).toContain('Not restored: the control image of ControlNet 2 was an opened file the studio cannot load back: open it again.');
+    expect(toast.message).toBe('Seed 9 locked, 2 ControlNet units loaded — Generate reproduces this image.');
+    // Generate sends the stored bytes again: the backend finds the same file by their hash.
+    s().setParams({ prompt: 'again' });
+    expect(await s().generate()).not.toBeNull();
+    expect((fake.callsTo('generate')[0] as GenerateRequest).controlNets!.map((u) => u.image)).toEqual([{ generationId: 'src' }, { base64: 'iVBORw0KGgo=' }]);
+  });
+
+  it('an opened file the project does not give back leaves its unit without an image, and the toast says why', async () => {
+    const out = { ...record({ id: 'out', seed: 9 }), controlNets: [unitRec('edges-sd1', kept), unitRec('depth-sd1', gone)] } as GenerationRecord;
+    const fake = createFakeClient({ history: [out] });
+    serveKept(fake);
+    const { s } = await ready({ fake });
+    await s().loadParamsFrom(out);
+    expect(s().controlUnits.map((u) => u.image?.kind ?? null)).toEqual(['file', null]);
+    expect(s().toasts.at(-1)!.message).toBe(
+      `Seed 9 locked, 2 ControlNet units loaded — Generate reproduces this image. Not restored: the control image of ControlNet 2 (an opened file) did not load back: No control image ${gone} in this project: it keeps only the images its own generations were made with — open it again.`,
+    );
+  });
+
+  it('an image that arrives late fills only a unit still waiting for it', async () => {
+    const out = { ...record({ id: 'out' }), controlNets: [unitRec('edges-sd1', kept), unitRec('depth-sd1', kept)] } as GenerationRecord;
+    const fake = createFakeClient({ history: [out] });
+    let release!: () => void;
+    serveKept(fake, new Promise<void>((r) => (release = r)));
+    const { s } = await ready({ fake });
+    const restoring = s().loadParamsFrom(out);
+    const [first, second] = s().controlUnits;
+    expect([first!.image, second!.image]).toEqual([null, null]);
+    // Meanwhile the user removes the first unit and opens another file into the second.
+    s().removeControlUnit(first!.key);
+    const opened = { kind: 'file' as const, name: 'mine.png', base64: 'QUJD', mime: 'image/png', width: 8, height: 8 };
+    s().updateControlUnit(second!.key, { image: opened });
+    release();
+    await restoring;
+    expect(s().controlUnits).toHaveLength(1);
+    expect(s().controlUnits[0]!.image).toEqual(opened);
   });
 
   it('an image made without ControlNet clears the units (Generate reproduces it)', async () => {

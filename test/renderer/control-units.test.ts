@@ -1,13 +1,15 @@
 /** ControlNet units in the studio: the pure parts (renderer/lib/control-units.ts). */
 import { describe, expect, it } from 'vitest';
-import type { ControlNetSummary } from '../../common/api/contract';
+import { AtelierApiError, type ControlNetSummary } from '../../common/api/contract';
 import { GenerateRequest } from '../../common/api/schemas';
 import { CONTROL_IMAGE_NOT_IN_FILE } from '../../common/params/controlnet';
 import { controlActive } from '../../main/engine/controlnet/residuals';
 import {
   activeSteps,
   controlProblems,
+  controlImageFromStored,
   controlRequestFields,
+  loadStoredControlImages,
   MAX_REMEMBERED_FILE_CHARS,
   newControlUnit,
   recordedControlNets,
@@ -133,17 +135,78 @@ describe('restoring the units of a recorded image', () => {
 
   it('brings back weights, window, annotator and fit; a generation image by id; a ControlNet installed under another name by its hash', () => {
     const known = { src1: { thumbUrl: '/thumb/src1', width: 96, height: 64 } } as Record<string, { thumbUrl: string; width: number; height: number }>;
-    const { units, notRestored } = unitsFromRecord(recordedControlNets(r), installed, (id) => known[id], (id) => `/thumb/${id}`);
+    const { units, notRestored, pending } = unitsFromRecord(recordedControlNets(r), installed, (id) => known[id], (id) => `/thumb/${id}`);
     expect(units[0]).toMatchObject({ model: 'cn-canny', weight: 0.7, start: 0.2, end: 0.9, annotator: 'canny', cannyLow: 60, cannyHigh: 150, fit: 'pad', image: { kind: 'generation', generationId: 'src1', width: 96, height: 64 } });
     expect(units[1]).toMatchObject({ model: 'sd1-depth', annotator: 'depth', image: null });
     expect(units[2]).toMatchObject({ model: 'never-installed', image: { kind: 'generation', generationId: 'src2', thumbUrl: '/thumb/src2' } });
     // An A1111 infotext names the ControlNet by 8 hash digits and never carries the image.
     expect(units[3]).toMatchObject({ model: 'cn-canny', image: null });
+    // The opened file's image is loaded from the project afterwards (loadStoredControlImages).
+    expect(pending).toEqual([{ key: units[1]!.key, ref: `sha256:${'0'.repeat(64)}`, unit: 2 }]);
     expect(notRestored).toEqual([
-      'the control image of ControlNet 2 was an opened file the studio cannot load back: open it again',
       'ControlNet 3 "never-installed" (hash 1234567890) is not installed',
       'the control image of ControlNet 4 is not in the file (A1111 never saves it): add it again',
     ]);
+  });
+});
+
+describe('restoring an opened file’s image from the project', () => {
+  const refA = `sha256:${'a1'.repeat(32)}`;
+  const refB = `sha256:${'b2'.repeat(32)}`;
+  const refC = `sha256:${'c3'.repeat(32)}`;
+  const stored = { ref: refA, dataUrl: 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==', width: 48, height: 40, mime: 'image/png' };
+
+  it('lists only well-formed sha256 refs as pending; anything else with a colon still says it cannot come back', () => {
+    const rec = (imageRef: string) => ({ model: 'cn-canny', modelHash: 'ab'.repeat(32), weight: 1, start: 0, end: 1, imageRef });
+    const { units, pending, notRestored } = unitsFromRecord([rec(refA), rec(`sha256:${'A'.repeat(64)}`), rec('file:/tmp/x.png')], installed, () => undefined, (id) => `/thumb/${id}`);
+    expect(units.map((u) => u.image)).toEqual([null, null, null]);
+    expect(pending).toEqual([{ key: units[0]!.key, ref: refA, unit: 1 }]);
+    expect(notRestored).toEqual([
+      'the control image of ControlNet 2 was an opened file the studio cannot load back: open it again',
+      'the control image of ControlNet 3 was an opened file the studio cannot load back: open it again',
+    ]);
+  });
+
+  it('turns the answer into a file image holding the stored bytes and the ref', () => {
+    expect(controlImageFromStored(stored)).toEqual({ kind: 'file', name: 'kept a1a1a1a1a1.png', base64: 'iVBORw0KGgoAAAANSUhEUg==', mime: 'image/png', width: 48, height: 40, ref: refA });
+    expect(controlImageFromStored({ ...stored, mime: 'image/jpeg', dataUrl: 'data:image/jpeg;base64,/9j/' }).name).toBe('kept a1a1a1a1a1.jpg');
+    expect(() => controlImageFromStored({ ...stored, dataUrl: 'https://example.invalid/x.png' })).toThrow(`the answer for ${refA} is not a base64 data URL`);
+  });
+
+  it('loads every pending image; each failure becomes a phrase with its reason, the others still load', async () => {
+    const asked: string[] = [];
+    const getControlImage = async (ref: string) => {
+      asked.push(ref);
+      if (ref === refB) throw new AtelierApiError('not_found', `No control image ${refB} in this project: it keeps only the images its own generations were made with.`);
+      if (ref === refC) return { ...stored, ref: refC, dataUrl: 'not a data url' };
+      return stored;
+    };
+    const { images, notRestored } = await loadStoredControlImages(
+      [
+        { key: 'k1', ref: refA, unit: 1 },
+        { key: 'k2', ref: refB, unit: 2 },
+        { key: 'k3', ref: refC, unit: 4 },
+      ],
+      getControlImage,
+    );
+    expect(asked).toEqual([refA, refB, refC]);
+    expect([...images.keys()]).toEqual(['k1']);
+    expect(images.get('k1')).toMatchObject({ kind: 'file', base64: 'iVBORw0KGgoAAAANSUhEUg==', ref: refA });
+    expect(notRestored).toEqual([
+      `the control image of ControlNet 2 (an opened file) did not load back: No control image ${refB} in this project: it keeps only the images its own generations were made with — open it again`,
+      `the control image of ControlNet 4 (an opened file) did not load back: the answer for ${refC} is not a base64 data URL — open it again`,
+    ]);
+  });
+
+  it('a restored image is sent as its stored bytes (so the project keeps one file) and remembered with its ref', () => {
+    const u = unit({ image: controlImageFromStored(stored) });
+    expect(controlRequestFields([u]).controlNets![0]!.image).toEqual({ base64: 'iVBORw0KGgoAAAANSUhEUg==' });
+    expect(() => validRequest(controlRequestFields([u]))).not.toThrow();
+    const [back] = unitsFromJson(JSON.parse(JSON.stringify(unitsToJson([u]))));
+    expect(back!.image).toEqual(u.image);
+    // A ref that is not a sha256 one is not kept (it could not name a stored file).
+    const [junk] = unitsFromJson([{ image: { kind: 'file', base64: 'QUJD', mime: 'image/png', ref: '../x' } }]);
+    expect(junk!.image).not.toHaveProperty('ref');
   });
 });
 
