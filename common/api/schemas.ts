@@ -36,6 +36,12 @@ export const ImageSource = z.union([
   z.object({ base64: z.string().min(1).max(90_000_000) }).strict(),
 ]);
 
+/** A control image the project keeps (`<project>/controls/`): the `imageRef` a ControlNet unit recorded for an opened file. */
+const controlImageRef = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lowercase hex digits (the imageRef a ControlNet unit recorded for an opened file)');
+
+/** A ControlNet unit's image: like any image input, or a control image the project already keeps (by its `sha256:` ref). */
+export const ControlImageSource = z.union([...ImageSource.options, z.object({ ref: controlImageRef }).strict()]);
+
 export const UpscaleFactor = z.union([z.literal(2), z.literal(4)]);
 
 const outpaintSide = z.number().int().min(0).max(2048);
@@ -57,7 +63,7 @@ export const ControlNetUnitRequest = z
     /** An installed ControlNet's name (`listControlNets`). */
     model: id,
     /** The control image (edges, depth, pose… or a photo when `annotator` is set). */
-    image: ImageSource,
+    image: ControlImageSource,
     weight: z.number().min(0).max(CONTROL_WEIGHT_MAX).default(1),
     start: z.number().min(0).max(1).default(0),
     end: z.number().min(0).max(1).default(1),
@@ -149,7 +155,7 @@ export const GenerationIdRequest = z.object({ id }).strict();
 /** A control image the open project keeps: a ControlNet unit's `imageRef` when the image was an opened file. */
 export const ControlImageRequest = z
   .object({
-    ref: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lowercase hex digits (the imageRef a ControlNet unit recorded for an opened file)'),
+    ref: controlImageRef,
   })
   .strict();
 export const LoadModelRequest = z

@@ -39,6 +39,8 @@ export interface ControlImageIo {
   imageFile(generationId: string): Promise<string | null>;
   /** Keeps the bytes with the results and returns their `sha256:` reference; absent: the reference is only the hash. */
   storeControlImage?(bytes: Buffer): Promise<string>;
+  /** The file of a control image this project keeps (a `{ ref: 'sha256:…' }` control image), or null. */
+  controlImageFile?(ref: string): Promise<string | null>;
 }
 
 /** Where the depth / pose annotator models are installed: `<modelsDir>/annotators` (the engine's ANNOTATORS_DIR). */
@@ -63,6 +65,12 @@ async function controlImage(u: UnitRequest, at: string, io: ControlImageIo): Pro
     const file = await io.imageFile(u.image.generationId);
     if (!file) throw new AtelierApiError('not_found', `${at}.image: no generation ${u.image.generationId} in this project`, [{ path: `${at}.image`, message: 'no such generation in this project' }]);
     return { image: await decodeRgb(file, `${at}.image`), ref: u.image.generationId };
+  }
+  if ('ref' in u.image) {
+    // Kept by the project already (an opened file of an earlier generation): the record points at the same file.
+    const file = (await io.controlImageFile?.(u.image.ref)) ?? null;
+    if (!file) throw noStoredImage(u.image.ref, at);
+    return { image: await decodeRgb(file, `${at}.image`), ref: u.image.ref };
   }
   const bytes = Buffer.from(u.image.base64, 'base64');
   const image = await decodeRgb(bytes, `${at}.image`);
@@ -109,8 +117,16 @@ export async function resolveControlNets(requested: GenerateParams['controlNets'
   return { units, records, annotatorsDir: annotatorsDirOf(modelsDir) };
 }
 
-/** The admission check of a generate request's units: every named ControlNet installed, every `{ generationId }` image in the project. */
-export async function assertControlNetsInstalled(requested: GenerateParams['controlNets'], modelsDir: string, hasGeneration: (id: string) => boolean): Promise<void> {
+/**
+ * The admission check of a generate request's units: every named ControlNet installed, every
+ * `{ generationId }` image in the project, every `{ ref }` image kept by it.
+ */
+export async function assertControlNetsInstalled(
+  requested: GenerateParams['controlNets'],
+  modelsDir: string,
+  hasGeneration: (id: string) => boolean,
+  hasControlImage: (ref: string) => Promise<boolean> = async () => false,
+): Promise<void> {
   if (!requested || requested.length === 0) return;
   const { controlNets: installed } = await openControlNetStore(modelsDir).list();
   for (const [k, u] of requested.entries()) {
@@ -119,7 +135,12 @@ export async function assertControlNetsInstalled(requested: GenerateParams['cont
     if ('generationId' in u.image && !hasGeneration(u.image.generationId)) {
       throw new AtelierApiError('not_found', `${at}.image: no generation ${u.image.generationId} in this project`, [{ path: `${at}.image`, message: 'no such generation in this project' }]);
     }
+    if ('ref' in u.image && !(await hasControlImage(u.image.ref))) throw noStoredImage(u.image.ref, at);
   }
+}
+
+function noStoredImage(ref: string, at: string): AtelierApiError {
+  return new AtelierApiError('not_found', `${at}.image: this project keeps no control image ${ref} (send the image itself instead)`, [{ path: `${at}.image.ref`, message: 'no such control image in this project' }]);
 }
 
 function notInstalled(name: string, installed: readonly ControlNetEntry[], modelsDir: string, at: string): AtelierApiError {

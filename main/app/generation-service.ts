@@ -51,6 +51,8 @@ export interface GenerationTarget<T> {
   save(image: RgbImage, params: GenerationParamsInput, notes?: string): Promise<T>;
   /** Keeps a ControlNet control image with the results (a project) and returns its `sha256:` reference; absent: only the hash is recorded. */
   storeControlImage?(bytes: Buffer): Promise<string>;
+  /** The file of a control image the project keeps, by its `sha256:` reference, or null. */
+  controlImageFile?(ref: string): Promise<string | null>;
 }
 
 export interface RunHooks extends ExecutorHooks {
@@ -154,6 +156,7 @@ export class GenerationService {
     const control = await resolveControlNets(params.controlNets, this.deps.settings().modelsDir, {
       imageFile: (id) => target.imageFile(id),
       ...(target.storeControlImage ? { storeControlImage: (bytes: Buffer) => target.storeControlImage!(bytes) } : {}),
+      ...(target.controlImageFile ? { controlImageFile: (ref: string) => target.controlImageFile!(ref) } : {}),
     });
     const loaded = remote ? null : await this.ensureModel(entry, request.provider, loras.load);
     const inputs = { ...applyOutpaint(params, await this.resolveInputs(params, target, request.inputRefs), params.seed, entry.sizeMultiple), ...(control.units ? { controlNets: control.units, annotatorsDir: control.annotatorsDir } : {}) };

@@ -165,6 +165,7 @@ function targetFor(projects: ProjectSession, ctx: JobContext): GenerationTarget<
     record: (id) => library.get(id),
     // ControlNet control images stay in the project, so the record's `sha256:` reference can be replayed.
     storeControlImage: (bytes) => storeControlImage(library.dir, bytes),
+    controlImageFile: (ref) => controlImageFile(library.dir, ref),
     async save(image, params, notes) {
       const row = await library.addGeneration({ image, params });
       if (notes) library.setNotes(row.id, notes);
@@ -192,7 +193,7 @@ async function admitGenerate(runtime: Runtime, projects: ProjectSession, params:
     if (!found) throw new AtelierApiError('not_found', `${path}: no generation ${id} in this project`, [{ path, message: 'no such generation in this project' }]);
   }
   // ControlNets by name, and their control images from this project, before queueing.
-  await assertControlNetsInstalled(params.controlNets, settings.get().modelsDir, (id) => project.get(id) !== null);
+  await assertControlNetsInstalled(params.controlNets, settings.get().modelsDir, (id) => project.get(id) !== null, async (ref) => (await controlImageFile(project.dir, ref)) !== null);
   // The memory guard, before queueing: a job whose estimated peak cannot fit is refused now, saying what would.
   // (On the render farm the diffusion runs on another machine, whose engine guards its own memory.)
   if (runtime.generation.executor) return;

@@ -314,14 +314,18 @@ function reasonOf(err: unknown): string {
   return describeError(err).replace(/[.\s]+$/, '');
 }
 
-/** The request units that make a recorded image's structure again (variants, "vary"): only units whose image is a generation of the project. */
+/**
+ * The request units that make a recorded image's structure again (variants, "vary"): units whose image
+ * is a generation of the project or an opened file the project keeps (sent by its `sha256:` ref: the
+ * record is of the open project). An image no file kept (an imported A1111 PNG's units) cannot come.
+ */
 export function requestUnitsOfRecord(r: GenerationRecord): NonNullable<GenerateRequest['controlNets']> {
   return recordedControlNets(r)
-    .filter((rec) => controlGenerationRef(rec.imageRef) !== null)
+    .filter((rec) => controlGenerationRef(rec.imageRef) !== null || storedControlRef(rec.imageRef) !== null)
     .slice(0, CONTROL_UNITS_MAX)
     .map((rec) => ({
       model: rec.model,
-      image: { generationId: rec.imageRef },
+      image: storedControlRef(rec.imageRef) ? { ref: rec.imageRef } : { generationId: rec.imageRef },
       weight: rec.weight,
       start: rec.start,
       end: rec.end,

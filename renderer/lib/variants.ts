@@ -20,8 +20,8 @@ export interface VariantSpec {
 /**
  * Everything needed to make `source` again (seed included), as a request with `source` as parent.
  * An img2img or outpaint result keeps its init image, strength and frame; an inpainting with a
- * painted mask cannot (the mask is not stored) and runs from text. ControlNet units whose control
- * image is a generation of the project come along (an opened file is not kept by the library).
+ * painted mask cannot (the mask is not stored) and runs from text. ControlNet units come along with
+ * their control image (a generation of the project, or an opened file the project keeps, by ref).
  */
 export function baseRequest(source: GenerationRecord): GenerateRequest {
   const initId = source.strength != null && !hadPaintedMask(source) ? initGenerationOf(source) : null;

@@ -78,6 +78,23 @@ describe('getControlImage', () => {
     expect(readdirSync(join(projectDir, 'controls', hex.slice(0, 2)))).toEqual([`${hex}.png`]);
   });
 
+  it('a generate request may name the kept image by its ref: same record, same pixels as sending the bytes', async () => {
+    const ref = generated.controlNets![0]!.imageRef;
+    const byRef = await generateOne(h.client, { ...base, controlNets: [{ model: 'edges', image: { ref }, annotator: { kind: 'canny' } }] });
+    expect(byRef.controlNets![0]!.imageRef).toBe(ref);
+    const pixels = async (r: GenerationRecord) => (await rawPixels((await h.fetchImage(r.imageUrl)).bytes)).data;
+    expect((await pixels(byRef)).equals(await pixels(generated))).toBe(true);
+    // A ref the project does not keep is refused before queueing, naming the unit's field.
+    const missing = `sha256:${'5'.repeat(64)}`;
+    const jobsBefore = (await h.client.listJobs()).length;
+    await expect(h.client.generate({ ...base, controlNets: [{ model: 'edges', image: { ref: missing } }] })).rejects.toMatchObject({
+      code: 'not_found',
+      issues: [{ path: 'controlNets[0].image.ref' }],
+      message: expect.stringContaining(`keeps no control image ${missing}`),
+    });
+    expect((await h.client.listJobs()).length).toBe(jobsBefore);
+  });
+
   it('gives the size as shown: a JPEG turned by its EXIF orientation reports the turned size', async () => {
     const jpeg = await sharp(await controlPng()).jpeg().withMetadata({ orientation: 6 }).toBuffer();
     const ref = await storeControlImage(projectDir, jpeg);

@@ -13,6 +13,7 @@ import {
   MAX_REMEMBERED_FILE_CHARS,
   newControlUnit,
   recordedControlNets,
+  requestUnitsOfRecord,
   setWindow,
   stepsLabel,
   structureControlNets,
@@ -147,6 +148,14 @@ describe('restoring the units of a recorded image', () => {
       'ControlNet 3 "never-installed" (hash 1234567890) is not installed',
       'the control image of ControlNet 4 is not in the file (A1111 never saves it): add it again',
     ]);
+  });
+
+  it('variants of the record ("vary") carry every unit whose image the project has: a generation by id, an opened file by its ref', () => {
+    const units = requestUnitsOfRecord(r);
+    expect(units.map((u) => u.image)).toEqual([{ generationId: 'src1' }, { ref: `sha256:${'0'.repeat(64)}` }, { generationId: 'src2' }]);
+    expect(units[1]).toMatchObject({ model: 'renamed-depth', weight: 1, start: 0, end: 1, annotator: { kind: 'depth' } });
+    // The request the explorer sends passes the one schema (a ref is a valid ControlNet image).
+    expect(validRequest({ controlNets: units }).controlNets).toHaveLength(3);
   });
 });
 
