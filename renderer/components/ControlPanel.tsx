@@ -30,6 +30,7 @@ import { controlNetUnsupported } from '../lib/controlnet-support';
 import { useAtelier, useAtelierStore } from '../state/store';
 import { ControlSketch } from './ControlSketch';
 import { formatBytes } from './hooks';
+import { SliderRow } from './SliderRow';
 
 const ANNOTATORS: ReadonlyArray<[AnnotatorChoice, string]> = [
   ['none', 'None (the image is the control map)'],
@@ -235,15 +236,22 @@ function ControlUnitEditor({ unit, index, installed, modelFamily, steps }: { uni
         </div>
       )}
       <div className="control-row">
-        <label htmlFor={id('weight')}>Weight</label>
-        <input id={id('weight')} type="range" data-testid="control-weight-slider" aria-label={`ControlNet ${n} weight`} min={0} max={CONTROL_WEIGHT_MAX} step={CONTROL_WEIGHT_STEP} value={unit.weight} onChange={(e) => setWeight(e.target.valueAsNumber)} />
-        <input type="number" data-testid="control-weight" aria-label={`ControlNet ${n} weight (number)`} min={0} max={CONTROL_WEIGHT_MAX} step={CONTROL_WEIGHT_STEP} value={unit.weight} onChange={(e) => setWeight(e.target.valueAsNumber)} />
+        <SliderRow
+          id={id('weight')}
+          label="Weight"
+          data-testid="control-weight-slider"
+          aria-label={`ControlNet ${n} weight`}
+          min={0}
+          max={CONTROL_WEIGHT_MAX}
+          step={CONTROL_WEIGHT_STEP}
+          value={unit.weight}
+          onValue={setWeight}
+          numberField={{ 'data-testid': 'control-weight', 'aria-label': `ControlNet ${n} weight (number)`, min: 0, max: CONTROL_WEIGHT_MAX }}
+        />
       </div>
       <div className="control-row" title="The part of the steps this ControlNet works on (A1111's starting/ending control step)">
-        <label htmlFor={id('start')}>Start</label>
-        <input id={id('start')} type="range" data-testid="control-start" aria-label={`ControlNet ${n} start`} aria-valuetext={`${unit.start.toFixed(2)}, ${stepsLabel(unit.start, unit.end, steps)}`} min={0} max={1} step={0.01} value={unit.start} onChange={(e) => setRange('start', e.target.valueAsNumber)} />
-        <label htmlFor={id('end')}>End</label>
-        <input id={id('end')} type="range" data-testid="control-end" aria-label={`ControlNet ${n} end`} aria-valuetext={`${unit.end.toFixed(2)}, ${stepsLabel(unit.start, unit.end, steps)}`} min={0} max={1} step={0.01} value={unit.end} onChange={(e) => setRange('end', e.target.valueAsNumber)} />
+        <SliderRow id={id('start')} label="Start" data-testid="control-start" aria-label={`ControlNet ${n} start`} aria-valuetext={`${unit.start.toFixed(2)}, ${stepsLabel(unit.start, unit.end, steps)}`} min={0} max={1} step={0.01} value={unit.start} onValue={(v) => setRange('start', v)} />
+        <SliderRow id={id('end')} label="End" data-testid="control-end" aria-label={`ControlNet ${n} end`} aria-valuetext={`${unit.end.toFixed(2)}, ${stepsLabel(unit.start, unit.end, steps)}`} min={0} max={1} step={0.01} value={unit.end} onValue={(v) => setRange('end', v)} />
       </div>
       <div className={activeSteps(unit.start, unit.end, steps) ? 'muted small' : 'hint warn'} data-testid="control-steps">
         {unit.start.toFixed(2)}–{unit.end.toFixed(2)} · {stepsLabel(unit.start, unit.end, steps)}

@@ -5,12 +5,11 @@
  * control image, exactly what opening a file gives. Given a starting image, it is drawn underneath
  * first ("Draw over"), cropped to the aspect as the engine's default fit would.
  */
-import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { createPortal } from 'react-dom';
 import {
   clampBrush,
   coverRect,
-  keyboardBrushMove,
   pushUndo,
   SKETCH_BRUSH_DEFAULT,
   SKETCH_BRUSH_MAX,
@@ -18,9 +17,13 @@ import {
   sketchSize,
 } from '../lib/control-sketch';
 import type { ControlImage } from '../lib/control-units';
-import { clientToImage, stripDataUrl, type Point } from '../lib/init-image';
+import { stripDataUrl, type Point } from '../lib/init-image';
 import { useAtelierStore } from '../state/store';
+import { useBrushStrokes } from './useBrushStrokes';
 import { useModal } from './useModal';
+
+// Space works the pen too: unlike the mask in the viewer, where holding Space pans, nothing here takes it.
+const SKETCH_PEN_KEYS: readonly string[] = ['Enter', ' '];
 
 interface Props {
   /** Names the dialog ("ControlNet 1"). */
@@ -144,10 +147,15 @@ export function ControlSketch({ label, startSrc, outputWidth, outputHeight, onUs
   const { canvas, w, h, ready, undoSteps, remember, undo, clear, stroke: strokeWith } = useSketchCanvas(startSrc, outputWidth, outputHeight);
   const [brush, setBrush] = useState(SKETCH_BRUSH_DEFAULT);
   const [erase, setErase] = useState(false);
-  const last = useRef<Point | null>(null);
-  const [cursor, setCursor] = useState<Point | null>(null);
-  const [penDown, setPenDown] = useState(false);
-  const stroke = (a: Point, b: Point) => strokeWith(a, b, brush, erase);
+  const { cursor, penDown, canvasProps, handleBrushKey } = useBrushStrokes({
+    width: w,
+    height: h,
+    brush,
+    paint: (a, b) => strokeWith(a, b, brush, erase),
+    onStrokeStart: remember,
+    pointerReady: ready,
+    penKeys: SKETCH_PEN_KEYS,
+  });
   const use = () => {
     try {
       const base64 = stripDataUrl(canvas.current!.toDataURL('image/png'));
@@ -158,19 +166,8 @@ export function ControlSketch({ label, startSrc, outputWidth, outputHeight, onUs
     }
   };
 
-  const toSketch = (e: PointerEvent) => clientToImage({ x: e.clientX, y: e.clientY }, canvas.current!.getBoundingClientRect(), w, h);
   const onCanvasKey = (e: KeyboardEvent<HTMLCanvasElement>) => {
-    const at = cursor ?? { x: w / 2, y: h / 2 };
-    const next = keyboardBrushMove(e.key, at, brush, e.shiftKey, w, h);
-    if (next) {
-      if (penDown) stroke(at, next);
-      setCursor(next);
-    } else if (e.key === 'Enter' || e.key === ' ') {
-      if (!penDown) (remember(), stroke(at, at));
-      setCursor(at);
-      setPenDown(!penDown);
-    } else return;
-    e.preventDefault();
+    if (handleBrushKey(e)) e.preventDefault();
   };
   const onDialogKey = (e: KeyboardEvent) => {
     if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === 'z') {
@@ -178,7 +175,6 @@ export function ControlSketch({ label, startSrc, outputWidth, outputHeight, onUs
       undo();
     }
   };
-  const endStroke = () => (last.current = null);
 
   // In a portal: the left panel's scrolling box must not clip or contain the fixed backdrop.
   return createPortal(
@@ -198,26 +194,9 @@ export function ControlSketch({ label, startSrc, outputWidth, outputHeight, onUs
             height={h}
             tabIndex={0}
             data-testid="sketch-canvas"
-            data-pen={penDown ? 'down' : 'up'}
+            {...canvasProps}
             aria-label="Drawing surface: draw with the mouse, or use arrows to move the brush and Enter to put the pen down or lift it (Shift+arrows: bigger steps)"
             onKeyDown={onCanvasKey}
-            onBlur={() => (setPenDown(false), setCursor(null))}
-            onPointerDown={(e) => {
-              if (e.button !== 0 || !ready) return;
-              e.currentTarget.setPointerCapture(e.pointerId);
-              remember();
-              const p = toSketch(e);
-              last.current = p;
-              stroke(p, p);
-            }}
-            onPointerMove={(e) => {
-              if (!last.current) return;
-              const p = toSketch(e);
-              stroke(last.current, p);
-              last.current = p;
-            }}
-            onPointerUp={endStroke}
-            onPointerCancel={endStroke}
           />
           {cursor && (
             <div

@@ -10,10 +10,12 @@ import { LORA_BASE_LABELS, loraBaseMismatch } from '../../common/lora-base';
 import { insertLoraTag, LORA_WEIGHT_MAX, LORA_WEIGHT_MIN, LORA_WEIGHT_STEP, promptLoras, removeLoraTag, setLoraWeight } from '../lib/lora-tags';
 import { useAtelier } from '../state/store';
 import { formatBytes } from './hooks';
+import { SliderRow } from './SliderRow';
 
 // Inline: the picker's few layout rules live with it (styles.css is shared by every panel).
 const LIST_STYLE = { listStyle: 'none', margin: '6px 0 0', padding: 0 } as const;
 const ITEM_STYLE = { display: 'flex', flexWrap: 'wrap', gap: 6, alignItems: 'center', marginBottom: 4 } as const;
+const NUMBER_STYLE = { width: 64 } as const;
 
 export function LoraPicker() {
   const { loras, lorasError, refreshLoras, prompt, modelsDir, setParams, modelFamily } = useAtelier(
@@ -88,25 +90,16 @@ export function LoraPicker() {
             const mismatch = entry ? loraBaseMismatch(entry.baseFamily, modelFamily) : null;
             return (
               <li key={l.name} style={ITEM_STYLE} data-testid="prompt-lora" data-name={l.name}>
-                <label htmlFor={id}>{l.name}</label>
-                <input
-                  type="range"
+                <SliderRow
                   id={id}
+                  label={l.name}
                   data-testid="lora-weight-slider"
                   min={LORA_WEIGHT_MIN}
                   max={LORA_WEIGHT_MAX}
                   step={LORA_WEIGHT_STEP}
-                  value={Math.min(LORA_WEIGHT_MAX, Math.max(LORA_WEIGHT_MIN, l.weight))}
-                  onChange={(e) => setWeight(l.name, e.currentTarget.valueAsNumber)}
-                />
-                <input
-                  type="number"
-                  aria-label={`${l.name} weight`}
-                  data-testid="lora-weight"
-                  style={{ width: 64 }}
-                  step={LORA_WEIGHT_STEP}
                   value={l.weight}
-                  onChange={(e) => setWeight(l.name, e.currentTarget.valueAsNumber)}
+                  onValue={(v) => setWeight(l.name, v)}
+                  numberField={{ 'aria-label': `${l.name} weight`, 'data-testid': 'lora-weight', style: NUMBER_STYLE }}
                 />
                 <button type="button" aria-label={`Remove ${l.name} from the prompt`} data-testid="lora-remove" onClick={() => setParams({ prompt: removeLoraTag(prompt, l.name) })}>
                   ×

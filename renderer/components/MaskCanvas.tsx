@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
+import { useEffect, useRef, type KeyboardEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { clientToImage, coverageToRgba, rasterStamps, strokeStamps, stripDataUrl, type Point } from '../lib/init-image';
+import { coverageToRgba, rasterStamps, strokeStamps, stripDataUrl, type Point } from '../lib/init-image';
 import { useAtelier } from '../state/store';
+import { useBrushStrokes } from './useBrushStrokes';
 
 interface Place {
   left: number;
@@ -31,12 +32,8 @@ export function MaskCanvas({ place }: { place: Place }) {
   );
   const ref = useRef<HTMLCanvasElement>(null);
   const cov = useRef<Uint8Array | null>(null);
-  const last = useRef<Point | null>(null);
   const w = init?.width ?? 0;
   const h = init?.height ?? 0;
-  // Keyboard painting: a brush cursor moved with the arrows; Enter puts the pen down / lifts it.
-  const [cursor, setCursor] = useState<Point | null>(null);
-  const [penDown, setPenDown] = useState(false);
 
   const redraw = () => {
     const ctx = ref.current?.getContext('2d');
@@ -56,8 +53,6 @@ export function MaskCanvas({ place }: { place: Place }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stored, w, h]);
 
-  if (!init) return null;
-  const toImage = (e: PointerEvent) => clientToImage({ x: e.clientX, y: e.clientY }, ref.current!.getBoundingClientRect(), w, h);
   // Brush size is in image pixels (diameter).
   const paint = (a: Point, b: Point) => {
     if (!cov.current) return;
@@ -71,23 +66,12 @@ export function MaskCanvas({ place }: { place: Place }) {
     cov.current = snapshot;
     updateInit({ maskCoverage: snapshot, maskBase64: encodeMask(snapshot, w, h) });
   };
+  // Pointer strokes, and keyboard painting (arrows move a brush cursor, Enter puts the pen down or lifts it); a finished stroke is committed.
+  const { cursor, penDown, canvasProps, handleBrushKey, liftPen } = useBrushStrokes({ width: w, height: h, brush, paint, onStrokeEnd: commit });
+
+  if (!init) return null;
   const onKeyDown = (e: KeyboardEvent<HTMLCanvasElement>) => {
-    const at = cursor ?? { x: w / 2, y: h / 2 };
-    const step = Math.max(1, brush / 2) * (e.shiftKey ? 4 : 1);
-    const move = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[e.key];
-    if (move) {
-      const next = { x: Math.max(0, Math.min(w - 1, at.x + move[0]!)), y: Math.max(0, Math.min(h - 1, at.y + move[1]!)) };
-      if (penDown) paint(at, next);
-      setCursor(next);
-    } else if (e.key === 'Enter') {
-      if (penDown) commit();
-      else paint(at, at);
-      setCursor(at);
-      setPenDown(!penDown);
-    } else if (e.key === 'Escape' && penDown) {
-      commit();
-      setPenDown(false);
-    } else return;
+    if (!handleBrushKey(e) && !(e.key === 'Escape' && liftPen())) return;
     // Brush keys are the canvas's own: the history's arrows and the dialogs' Escape must not see them.
     e.preventDefault();
     e.stopPropagation();
@@ -101,42 +85,14 @@ export function MaskCanvas({ place }: { place: Place }) {
       tabIndex={0}
       aria-label="Inpainting mask: arrows move the brush, Enter puts the pen down or lifts it (Shift+arrows: bigger steps)"
       title="Paint with the mouse, or focus and use arrows + Enter · hold Space to pan"
-      data-pen={penDown ? 'down' : 'up'}
+      {...canvasProps}
       onKeyDown={onKeyDown}
-      onBlur={() => {
-        if (penDown) commit();
-        setPenDown(false);
-        setCursor(null);
-      }}
       data-testid="mask-canvas"
       data-no-pan
       data-painted={init.maskBase64 ? 'true' : 'false'}
       width={w}
       height={h}
       style={{ left: place.left, top: place.top, width: place.width, height: place.height }}
-      onPointerDown={(e) => {
-        if (e.button !== 0) return;
-        e.currentTarget.setPointerCapture(e.pointerId);
-        const p = toImage(e);
-        last.current = p;
-        paint(p, p);
-      }}
-      onPointerMove={(e) => {
-        if (!last.current) return;
-        const p = toImage(e);
-        paint(last.current, p);
-        last.current = p;
-      }}
-      onPointerUp={() => {
-        if (!last.current) return;
-        last.current = null;
-        commit();
-      }}
-      onPointerCancel={() => {
-        if (!last.current) return;
-        last.current = null;
-        commit();
-      }}
     />
     {cursor && (
       <div
