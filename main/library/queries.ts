@@ -213,7 +213,6 @@ export interface BuiltQuery {
   limit: number;
 }
 
-/** Builds the history / search query for one page (fetches limit + 1 to detect a next page). */
 /** Member counts of the requested board / tag, capped at SMALL_SET + 1 (see chooseDriver). */
 export interface MembershipSizes {
   board?: number;
@@ -241,95 +240,124 @@ function chooseDriver(q: HistoryQuery, hasText: boolean, sizes: MembershipSizes)
   return candidates[0]?.[0] ?? null;
 }
 
-/** Builds the history / search query for one page (fetches limit + 1 to detect a next page). */
-export function buildHistoryQuery(q: HistoryQuery, columns: string, sizes: MembershipSizes = {}): BuiltQuery {
-  const limit = Math.min(Math.max(Math.floor(q.limit ?? DEFAULT_PAGE), 1), MAX_PAGE);
-  const where: string[] = [q.trashed ? 'g.deleted_at IS NOT NULL' : 'g.deleted_at IS NULL'];
-  const params: Record<string, unknown> = { limit: limit + 1 };
+/** WHERE conditions and the named values they bind, both in the order they were added. */
+interface SqlFragment {
+  where: string[];
+  params: Record<string, unknown>;
+}
 
-  const match = q.text !== undefined ? toFtsQuery(q.text) : null;
-  const cursor = q.cursor ? decodeCursor(q.cursor) : null;
-  const driver = chooseDriver(q, match !== null, sizes);
-  if (q.boardId !== undefined) {
-    if (driver === 'board') where.push('bi.board_id = @boardId');
+function fragment(condition: string, params: Record<string, unknown> = {}): SqlFragment {
+  return { where: [condition], params };
+}
+
+const NO_CONDITION: SqlFragment = Object.freeze({ where: [], params: {} });
+
+/** Fragments one after another: conditions and parameters keep their order. */
+function joinFragments(...parts: SqlFragment[]): SqlFragment {
+  return { where: parts.flatMap((p) => p.where), params: Object.assign({}, ...parts.map((p) => p.params)) };
+}
+
+type ExactFilter = 'flag' | 'modelId' | 'scheduler' | 'createdFrom' | 'createdTo' | 'width' | 'height' | 'seed' | 'parentId';
+
+/** `condition` binding q[key] as @key, when the query sets that filter. */
+function whenSet(q: HistoryQuery, key: ExactFilter, condition: string): SqlFragment {
+  return q[key] !== undefined ? fragment(condition, { [key]: q[key] }) : NO_CONDITION;
+}
+
+/** Every page shows either the live rows or the trash. */
+function trashClause(q: HistoryQuery): SqlFragment {
+  return fragment(q.trashed ? 'g.deleted_at IS NOT NULL' : 'g.deleted_at IS NULL');
+}
+
+/** Board and tag membership: a join condition on the driving membership table, else a probe per row. */
+function membershipClauses(q: HistoryQuery, driver: Driver): SqlFragment {
+  const board =
+    q.boardId === undefined ? NO_CONDITION
+    : driver === 'board' ? fragment('bi.board_id = @boardId', { boardId: q.boardId })
     // Correlated EXISTS (a primary-key probe per candidate row): an IN-list here lets the
     // planner, once it has statistics, drive from the membership set and sort it all.
-    else where.push('EXISTS (SELECT 1 FROM board_items bi2 WHERE bi2.board_id = @boardId AND bi2.generation_id = g.id)');
-    params.boardId = q.boardId;
-  }
-  if (q.tag !== undefined) {
-    if (driver === 'tag') where.push('gt.tag_id = (SELECT id FROM tags WHERE name = @tag)');
-    else where.push('EXISTS (SELECT 1 FROM generation_tags gt2 WHERE gt2.tag_id = (SELECT id FROM tags WHERE name = @tag) AND gt2.generation_id = g.id)');
-    params.tag = q.tag;
-  }
-  if (q.minRating !== undefined && q.minRating > 0) {
-    where.push('g.rating >= @minRating');
-    params.minRating = q.minRating;
-  }
-  if (q.flag !== undefined) {
-    where.push('g.flag = @flag');
-    params.flag = q.flag;
-  }
-  if (q.modelId !== undefined) {
-    where.push('g.model_id = @modelId');
-    params.modelId = q.modelId;
-  }
-  if (q.scheduler !== undefined) {
-    where.push('g.scheduler = @scheduler');
-    params.scheduler = q.scheduler;
-  }
-  if (q.createdFrom !== undefined) {
-    where.push('g.created_at >= @createdFrom');
-    params.createdFrom = q.createdFrom;
-  }
-  if (q.createdTo !== undefined) {
-    where.push('g.created_at < @createdTo');
-    params.createdTo = q.createdTo;
-  }
-  if (q.width !== undefined) {
-    where.push('g.width = @width');
-    params.width = q.width;
-  }
-  if (q.height !== undefined) {
-    where.push('g.height = @height');
-    params.height = q.height;
-  }
-  if (q.seed !== undefined) {
-    where.push('g.seed = @seed');
-    params.seed = q.seed;
-  }
-  if (q.parentId !== undefined) {
-    where.push('g.parent_id = @parentId');
-    params.parentId = q.parentId;
-  }
+    : fragment('EXISTS (SELECT 1 FROM board_items bi2 WHERE bi2.board_id = @boardId AND bi2.generation_id = g.id)', { boardId: q.boardId });
+  const tag =
+    q.tag === undefined ? NO_CONDITION
+    : driver === 'tag' ? fragment('gt.tag_id = (SELECT id FROM tags WHERE name = @tag)', { tag: q.tag })
+    : fragment('EXISTS (SELECT 1 FROM generation_tags gt2 WHERE gt2.tag_id = (SELECT id FROM tags WHERE name = @tag) AND gt2.generation_id = g.id)', { tag: q.tag });
+  return joinFragments(board, tag);
+}
 
-  if (match !== null) {
-    params.match = match;
-    if (cursor) {
-      if (cursor.kind !== 'seq') throw new Error('cursor belongs to a history page, not a search page');
-      where.push('f.rowid < @cursorSeq');
-      params.cursorSeq = cursor.seq;
-    }
-    const sql = `SELECT ${columns} FROM generations_fts f JOIN generations g ON g.seq = f.rowid
+/** A minimum rating of 0 matches every row, so it adds no condition. */
+function ratingFlagClauses(q: HistoryQuery): SqlFragment {
+  const rating = q.minRating !== undefined && q.minRating > 0 ? fragment('g.rating >= @minRating', { minRating: q.minRating }) : NO_CONDITION;
+  return joinFragments(rating, whenSet(q, 'flag', 'g.flag = @flag'));
+}
+
+function modelClauses(q: HistoryQuery): SqlFragment {
+  return joinFragments(whenSet(q, 'modelId', 'g.model_id = @modelId'), whenSet(q, 'scheduler', 'g.scheduler = @scheduler'));
+}
+
+/** [createdFrom, createdTo): the lower bound inclusive, the upper exclusive. */
+function dateClauses(q: HistoryQuery): SqlFragment {
+  return joinFragments(whenSet(q, 'createdFrom', 'g.created_at >= @createdFrom'), whenSet(q, 'createdTo', 'g.created_at < @createdTo'));
+}
+
+/** Size, seed and parent: exact matches on the generation's own columns. */
+function imageClauses(q: HistoryQuery): SqlFragment {
+  return joinFragments(
+    whenSet(q, 'width', 'g.width = @width'),
+    whenSet(q, 'height', 'g.height = @height'),
+    whenSet(q, 'seed', 'g.seed = @seed'),
+    whenSet(q, 'parentId', 'g.parent_id = @parentId'),
+  );
+}
+
+/** Full-text page: newest-added first by FTS rowid; its cursor is the last rowid seen. */
+function searchPage(columns: string, match: string, filters: SqlFragment, cursor: Cursor | null, limit: number): BuiltQuery {
+  let page = NO_CONDITION;
+  if (cursor) {
+    if (cursor.kind !== 'seq') throw new Error('cursor belongs to a history page, not a search page');
+    page = fragment('f.rowid < @cursorSeq', { cursorSeq: cursor.seq });
+  }
+  const { where, params } = joinFragments(filters, { where: [], params: { match } }, page);
+  const sql = `SELECT ${columns} FROM generations_fts f JOIN generations g ON g.seq = f.rowid
       WHERE generations_fts MATCH @match AND ${where.join(' AND ')}
       ORDER BY f.rowid DESC LIMIT @limit`;
-    return { sql, params, order: 'seq', limit };
-  }
+  return { sql, params, order: 'seq', limit };
+}
 
-  // Time order; for membership drivers the same (created_at, id) lives in the membership row.
+/** History page: newest first by (created_at, id), keyset-paged from the cursor's pair. */
+function timePage(columns: string, driver: Driver, filters: SqlFragment, cursor: Cursor | null, limit: number): BuiltQuery {
+  // For membership drivers the same (created_at, id) lives in the membership row.
   const [from, at, id] =
     driver === 'board' ? ['board_items bi CROSS JOIN generations g ON g.id = bi.generation_id', 'bi.generation_created_at', 'bi.generation_id']
     : driver === 'tag' ? ['generation_tags gt CROSS JOIN generations g ON g.id = gt.generation_id', 'gt.generation_created_at', 'gt.generation_id']
     : ['generations g', 'g.created_at', 'g.id'];
+  let page = NO_CONDITION;
   if (cursor) {
     if (cursor.kind !== 'time') throw new Error('cursor belongs to a search page, not a history page');
-    where.push(`(${at}, ${id}) < (@cursorAt, @cursorId)`);
-    params.cursorAt = cursor.createdAt;
-    params.cursorId = cursor.id;
+    page = fragment(`(${at}, ${id}) < (@cursorAt, @cursorId)`, { cursorAt: cursor.createdAt, cursorId: cursor.id });
   }
+  const { where, params } = joinFragments(filters, page);
   const sql = `SELECT ${columns} FROM ${from} WHERE ${where.join(' AND ')}
     ORDER BY ${at} DESC, ${id} DESC LIMIT @limit`;
   return { sql, params, order: 'time', limit };
+}
+
+/** Builds the history / search query for one page (fetches limit + 1 to detect a next page). */
+export function buildHistoryQuery(q: HistoryQuery, columns: string, sizes: MembershipSizes = {}): BuiltQuery {
+  const limit = Math.min(Math.max(Math.floor(q.limit ?? DEFAULT_PAGE), 1), MAX_PAGE);
+  const match = q.text !== undefined ? toFtsQuery(q.text) : null;
+  const cursor = q.cursor ? decodeCursor(q.cursor) : null;
+  const driver = chooseDriver(q, match !== null, sizes);
+  // @limit first: the parameters keep the order the clauses were added in.
+  const filters = joinFragments(
+    { where: [], params: { limit: limit + 1 } },
+    trashClause(q),
+    membershipClauses(q, driver),
+    ratingFlagClauses(q),
+    modelClauses(q),
+    dateClauses(q),
+    imageClauses(q),
+  );
+  return match !== null ? searchPage(columns, match, filters, cursor, limit) : timePage(columns, driver, filters, cursor, limit);
 }
 
 export function nextCursorOf(order: 'time' | 'seq', last: { seq: number; id: string; created_at: number }): string {
