@@ -91,22 +91,73 @@ function obj(body: Body, key: string): Body {
   return v as Body;
 }
 
-/** `listControlNets`: the installed ControlNets, asked only when a request has ControlNet units. */
+/**
+ * `listControlNets`: the installed ControlNets, asked only when a request has ControlNet units.
+ * Fields are read in a fixed order (prompt, settings, model, counts, seed, sampler, clip skip, size…)
+ * so a body with several bad fields always gets the same error.
+ */
 export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatModels, listControlNets?: () => Promise<ControlNetSummary[]>): Promise<A1111Plan> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidField([], 'the request body must be a JSON object', 'type_error.dict');
-  const body = raw as Body;
+  const body = objectBody(raw);
   const notes: string[] = [];
-
-  if (typeof body.prompt !== 'string') {
-    throw body.prompt === undefined || body.prompt === null ? invalidField(['prompt'], 'field required', 'value_error.missing') : invalidField(['prompt'], 'str type expected', 'type_error.str');
-  }
-  const prompt = body.prompt;
+  const prompt = promptOf(body);
   const negativePrompt = str(body, 'negative_prompt') ?? '';
   const overrides = obj(body, 'override_settings');
   // Must be a dict when present; only ControlNet runs (other scripts are ignored, as SD clients always send some).
   const scripts = obj(body, 'alwayson_scripts');
 
-  // Model: override_settings.sd_model_checkpoint, else the current one.
+  const model = await resolveModel(overrides, models);
+  const defaults = model.defaults ?? {};
+  const { batchSize, nIter } = imageCounts(body);
+  const seed = seedOf(body, notes);
+  const sampler = samplerChoice(body, defaults, notes);
+  const clipSkip = clipSkipOf(overrides, model, notes);
+  noteUnsupportedFeatures(body, notes);
+  const sendImages = bool(body, 'send_images') ?? true;
+
+  const request: GenerateRequest = {
+    modelId: model.id,
+    prompt,
+    negativePrompt,
+    ...sizeStepsCfg(body, defaults),
+    seed,
+    batchSize,
+    source: 'a1111',
+    ...(sampler.scheduler ? { scheduler: sampler.scheduler } : {}),
+    ...(clipSkip !== undefined ? { clipSkip } : {}),
+  };
+  const echo = echoParameters(body, request, { overrides, sampler, nIter, sendImages });
+
+  if (kind === 'img2img') await addImg2img(body, request, echo, notes);
+  const controlNets = listControlNets ? await controlNetUnitsFromScripts(scripts, listControlNets) : [];
+  if (controlNets.length > 0) request.controlNets = controlNets;
+  return { kind, model, request, seed, nIter, batchSize, sendImages, notes, echo };
+}
+
+type ModelDefaults = NonNullable<ModelSummary['defaults']>;
+
+/** The sampler as the client named it, the schedule type it asked for, and the Atelier scheduler that runs. */
+interface SamplerChoice {
+  samplerName: string | undefined;
+  scheduleType: string | undefined;
+  scheduler: string | undefined;
+}
+
+/** The body as pydantic takes a request model: a JSON object, else 422 (also POST options' body). */
+export function objectBody(raw: unknown): Body {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidField([], 'the request body must be a JSON object', 'type_error.dict');
+  return raw as Body;
+}
+
+/** The one required field: pydantic tells "missing" from "not a string". */
+function promptOf(body: Body): string {
+  if (typeof body.prompt !== 'string') {
+    throw body.prompt === undefined || body.prompt === null ? invalidField(['prompt'], 'field required', 'value_error.missing') : invalidField(['prompt'], 'str type expected', 'type_error.str');
+  }
+  return body.prompt;
+}
+
+/** Model: override_settings.sd_model_checkpoint, else the current one. */
+async function resolveModel(overrides: Body, models: CompatModels): Promise<ModelSummary> {
   const wanted = overrides.sd_model_checkpoint;
   let model: ModelSummary | null;
   if (typeof wanted === 'string' && wanted.trim() !== '') {
@@ -117,8 +168,11 @@ export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatMod
     }
   } else model = await models.current();
   if (!model) throw new A1111Error(500, 'No model is installed');
-  const d = model.defaults ?? {};
+  return model;
+}
 
+/** batch_size and n_iter, within what one request may ask for. */
+function imageCounts(body: Body): { batchSize: number; nIter: number } {
   const batchSize = num(body, 'batch_size', ['batch_size'], { integer: true }) ?? 1;
   const nIter = num(body, 'n_iter', ['n_iter'], { integer: true }) ?? 1;
   if (batchSize < 1 || batchSize > MAX_BATCH) throw invalidField(['batch_size'], `must be from 1 to ${MAX_BATCH}`, 'value_error.number.not_le');
@@ -126,7 +180,11 @@ export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatMod
   if (batchSize * nIter > MAX_IMAGES_PER_REQUEST) {
     throw invalidField(['n_iter'], `batch_size × n_iter = ${batchSize * nIter} images; at most ${MAX_IMAGES_PER_REQUEST} per request`, 'value_error.number.not_le');
   }
+  return { batchSize, nIter };
+}
 
+/** -1 (or below) draws a random seed, as A1111 does; the engine's seeds are 32-bit, so larger ones are reduced and noted. */
+function seedOf(body: Body, notes: string[]): number {
   let seed = num(body, 'seed', ['seed'], { integer: true }) ?? -1;
   if (seed < -1) seed = -1;
   if (seed === -1) seed = randomInt(0, 2 ** 32 - 1);
@@ -135,78 +193,86 @@ export async function planA1111(kind: A1111Kind, raw: unknown, models: CompatMod
     notes.push(`Seed ${seed} is larger than 32 bits; used ${reduced}`);
     seed = reduced;
   }
+  return seed;
+}
 
-  // Sampler + schedule type (A1111 strips a trailing schedule label from the sampler name).
+/** Sampler + schedule type (A1111 strips a trailing schedule label from the sampler name). */
+function samplerChoice(body: Body, defaults: ModelDefaults, notes: string[]): SamplerChoice {
   const samplerName = str(body, 'sampler_name') ?? str(body, 'sampler_index');
   const scheduleType = str(body, 'scheduler');
-  let scheduler: string | undefined = d.scheduler;
+  let scheduler: string | undefined = defaults.scheduler;
   if (samplerName && samplerName.trim() !== '') {
     const chosen = fromA1111(samplerName, scheduleType);
     if (chosen.runnable) {
       scheduler = chosen.scheduler;
       notes.push(...chosen.notes);
     } else {
-      const fallback = d.scheduler ? schedulerLabel(d.scheduler) : 'the model’s own sampler';
+      const fallback = defaults.scheduler ? schedulerLabel(defaults.scheduler) : 'the model’s own sampler';
       notes.push(`Sampler “${samplerName}” is not one Atelier runs; used ${fallback}`);
     }
-  } else if (scheduleType && !['automatic', ''].includes(scheduleType.trim().toLowerCase()) && d.scheduler) {
-    const chosen = fromA1111(schedulerLabel(d.scheduler).replace(/ Karras$/, ''), scheduleType);
+  } else if (scheduleType && !['automatic', ''].includes(scheduleType.trim().toLowerCase()) && defaults.scheduler) {
+    // Only a schedule type: apply it to the model's own sampler.
+    const chosen = fromA1111(schedulerLabel(defaults.scheduler).replace(/ Karras$/, ''), scheduleType);
     if (chosen.runnable) scheduler = chosen.scheduler;
     notes.push(...chosen.notes);
   }
   if (scheduler && !resolveScheduler(scheduler).runnable) scheduler = undefined;
+  return { samplerName, scheduleType, scheduler };
+}
 
-  // Clip skip: A1111's CLIP_stop_at_last_layers, within what this model's text encoder can do.
+/** Clip skip: A1111's CLIP_stop_at_last_layers, within what this model's text encoder can do. */
+function clipSkipOf(overrides: Body, model: ModelSummary, notes: string[]): number | undefined {
   let clipSkip = num(overrides, 'CLIP_stop_at_last_layers', ['override_settings', 'CLIP_stop_at_last_layers'], { integer: true });
   if (clipSkip !== undefined && model.clipSkipMax !== undefined && clipSkip > model.clipSkipMax) {
     notes.push(`Clip skip ${clipSkip} — ${model.name} supports at most ${model.clipSkipMax}; used ${model.clipSkipMax}`);
     clipSkip = model.clipSkipMax;
   }
+  // A1111 reads 1 and below as no skip; leave the field out (Atelier's default) rather than send 0 or less, which it refuses.
   if (clipSkip !== undefined && clipSkip <= 1) clipSkip = undefined;
+  return clipSkip;
+}
 
+/** A1111 features Atelier has no counterpart for: the request still runs, and the response says they were ignored. */
+function noteUnsupportedFeatures(body: Body, notes: string[]): void {
   for (const [key, label] of [['enable_hr', 'Hires. fix'], ['restore_faces', 'Face restoration'], ['tiling', 'Tiling']] as const) {
     if (bool(body, key)) notes.push(`${label} is not supported by Atelier; ignored`);
   }
-  const sendImages = bool(body, 'send_images') ?? true;
+}
 
-  const request: GenerateRequest = {
-    modelId: model.id,
-    prompt,
-    negativePrompt,
-    width: num(body, 'width', ['width'], { integer: true }) ?? d.width ?? 512,
-    height: num(body, 'height', ['height'], { integer: true }) ?? d.height ?? 512,
-    steps: num(body, 'steps', ['steps'], { integer: true }) ?? d.steps ?? 20,
-    guidanceScale: num(body, 'cfg_scale') ?? d.guidanceScale ?? 7,
-    seed,
-    batchSize,
-    source: 'a1111',
-    ...(scheduler ? { scheduler } : {}),
-    ...(clipSkip !== undefined ? { clipSkip } : {}),
+/** Size, steps and CFG: the client's, else the model's recommended ones, else A1111's. */
+function sizeStepsCfg(body: Body, defaults: ModelDefaults): Pick<GenerateRequest, 'width' | 'height' | 'steps' | 'guidanceScale'> {
+  return {
+    width: num(body, 'width', ['width'], { integer: true }) ?? defaults.width ?? 512,
+    height: num(body, 'height', ['height'], { integer: true }) ?? defaults.height ?? 512,
+    steps: num(body, 'steps', ['steps'], { integer: true }) ?? defaults.steps ?? 20,
+    guidanceScale: num(body, 'cfg_scale') ?? defaults.guidanceScale ?? 7,
   };
+}
 
-  const echo: Body = {
+/** A1111's `parameters` echo: the body's own A1111 fields with the values the request resolved to. */
+function echoParameters(
+  body: Body,
+  request: GenerateRequest,
+  resolved: { overrides: Body; sampler: SamplerChoice; nIter: number; sendImages: boolean },
+): Body {
+  return {
     // Only A1111's own fields: what a client added (SillyTavern's `url` and `auth`…) is not echoed.
     ...Object.fromEntries(Object.entries(body).filter(([k]) => ECHO_FIELDS.has(k))),
-    prompt,
-    negative_prompt: negativePrompt,
-    seed,
-    sampler_name: samplerName ?? null,
-    scheduler: scheduleType ?? null,
-    batch_size: batchSize,
-    n_iter: nIter,
+    prompt: request.prompt,
+    negative_prompt: request.negativePrompt,
+    seed: request.seed,
+    sampler_name: resolved.sampler.samplerName ?? null,
+    scheduler: resolved.sampler.scheduleType ?? null,
+    batch_size: request.batchSize,
+    n_iter: resolved.nIter,
     steps: request.steps,
     cfg_scale: request.guidanceScale,
     width: request.width,
     height: request.height,
-    override_settings: overrides,
-    send_images: sendImages,
+    override_settings: resolved.overrides,
+    send_images: resolved.sendImages,
     save_images: bool(body, 'save_images') ?? false,
   };
-
-  if (kind === 'img2img') await addImg2img(body, request, echo, notes);
-  const controlNets = listControlNets ? await controlNetUnitsFromScripts(scripts, listControlNets) : [];
-  if (controlNets.length > 0) request.controlNets = controlNets;
-  return { kind, model, request, seed, nIter, batchSize, sendImages, notes, echo };
 }
 
 /** init_images, mask and the inpainting fields (A1111 StableDiffusionProcessingImg2Img). */
