@@ -22,7 +22,7 @@ import { loraCacheDir } from '../app/lora-resolve';
 import { engineMemoryCapBytes, engineMemoryCapLabel, type Runtime } from '../app/runtime';
 import { LoraStore } from '../models/lora-store';
 import { listExecutionProviders, parseProviderChoice } from '../engine';
-import { checkGenerationMemory, MemoryLimitError, sameLoras, type EngineLoraLoad, type PipelineRequest } from '../engine-host';
+import { checkGenerationMemory, MemoryLimitError, sameLoras, type EngineLoraLoad, type GenerateOutcome, type LoadedInfo, type PipelineRequest } from '../engine-host';
 import { CANCEL_CHANNEL, COORDINATOR_KEY, decodePipeline, encodeOutcome, FARM_PREFIX, HEARTBEAT_MS, MAX_UPLOAD_BYTES, queueNameFor, REDIS_RESULT_MAX_CHARS, refusedKey, shrinkPreview, type FarmCoordinatorEndpoint, type FarmModelRef, type FarmProgress, type FarmRefusal, type FarmResultRef, type FarmTaskData, type FarmTaskResult, type FarmWorkerInfo } from './protocol';
 import { bullConnection, checkReachable, type FarmRedis } from './redis-url';
 import { closeWithin } from './coordinator';
@@ -52,6 +52,9 @@ export interface FarmWorkerOptions {
   freeMemoryBytes?: number;
   log?: (msg: string) => void;
 }
+
+/** Writes one progress report into the job (a failed write is dropped: progress is best-effort). */
+type ProgressReport = (p: Omit<FarmProgress, 'worker'>) => Promise<unknown>;
 
 /** A job left for another worker: moved back to delayed for this long (then any worker may take it). */
 const LEAVE_FOR_MS = 1000;
@@ -249,82 +252,121 @@ export class FarmWorker {
     const pipeline = decodePipeline(data.pipeline);
     const refused = this.lacks(data) ?? ((reason) => (reason ? { kind: 'memory' as const, reason } : null))(this.memoryRefusal(folder, pipeline, data.lowMemory));
     const refusals = refusedKey(job.id ?? data.jobId);
-    if (refused) {
-      const note: FarmRefusal = { worker: this.name, ...refused, at: Date.now() };
-      await this.redis.multi().hset(refusals, this.name, JSON.stringify(note)).pexpire(refusals, 3600_000).exec().catch(() => undefined);
-      // Said once per job: the job comes back every LEAVE_FOR_MS until some worker takes it.
-      if (!this.refusedJobs.has(refusals)) this.log(`farm worker ${this.name}: leaves ${data.jobId} for another worker: ${refused.reason}`);
-      if (this.refusedJobs.size > 1000) this.refusedJobs.clear();
-      this.refusedJobs.add(refusals);
-      return this.leave(job, token, LEAVE_FOR_MS);
-    }
+    if (refused) return this.leaveRefused(job, token, refusals, refused);
     // It fits now (memory was freed): the coordinator must not count an old refusal of ours.
     if (this.refusedJobs.delete(refusals)) void this.redis.hdel(refusals, this.name).catch(() => undefined);
+    this.markRunning(job);
+    try {
+      return await this.runTask(job, folder, pipeline);
+    } catch (err) {
+      throw this.jobFailure(err, data.jobId);
+    } finally {
+      this.markIdle();
+    }
+  }
+
+  /** Notes in Redis why this machine left the job (logged once per job), then gives it back for another worker. */
+  private async leaveRefused(job: Job<FarmTaskData>, token: string | undefined, refusals: string, refused: Pick<FarmRefusal, 'kind' | 'reason'>): Promise<never> {
+    const note: FarmRefusal = { worker: this.name, ...refused, at: Date.now() };
+    await this.redis.multi().hset(refusals, this.name, JSON.stringify(note)).pexpire(refusals, 3600_000).exec().catch(() => undefined);
+    // Said once per job: the job comes back every LEAVE_FOR_MS until some worker takes it.
+    if (!this.refusedJobs.has(refusals)) this.log(`farm worker ${this.name}: leaves ${job.data.jobId} for another worker: ${refused.reason}`);
+    if (this.refusedJobs.size > 1000) this.refusedJobs.clear();
+    this.refusedJobs.add(refusals);
+    return this.leave(job, token, LEAVE_FOR_MS);
+  }
+
+  /** Busy with this job from now on: what a cancel names, what the announcement shows. */
+  private markRunning(job: Job<FarmTaskData>): void {
+    const data = job.data;
     this.busy = true;
     this.jobId = data.jobId;
     this.bullId = job.id ?? data.jobId;
     this.log(`farm worker ${this.name}: running ${data.jobId} (${data.model.id}, attempt ${job.attemptsMade + 1})`);
     void this.announce().catch(() => undefined);
+  }
+
+  /** Free for the next job (whatever became of this one), announced at once. */
+  private markIdle(): void {
+    this.busy = false;
+    this.jobId = null;
+    this.bullId = null;
+    void this.announce().catch(() => undefined);
+  }
+
+  /** Loads the model, generates with progress, and returns the result (or its upload's reference); counts the job. */
+  private async runTask(job: Job<FarmTaskData>, folder: string, pipeline: PipelineRequest): Promise<FarmTaskResult | FarmResultRef> {
+    const data = job.data;
+    const report: ProgressReport = (p) => job.updateProgress({ worker: this.name, ...p } as unknown as number).catch(() => undefined);
+    await report({ step: 0, total: 0, elapsedMs: 0 });
+    const loaded = await this.ensureModel(folder, data);
+    const outcome = await this.generateReporting(this.localControlNets(pipeline, data), data.previewEvery ?? 0, report);
+    const result = encodeOutcome(this.name, loaded, outcome);
+    const chars = result.images.reduce((n, img) => n + img.rgb.length, 0);
+    const returned = chars > (this.opts.redisResultMaxChars ?? REDIS_RESULT_MAX_CHARS) ? await this.upload(job.id ?? data.jobId, result) : result;
+    const denoiseMs = outcome.timings.denoiseMs ?? 0;
+    this.itPerSec = denoiseMs > 0 ? Math.round((pipeline.params.steps / (denoiseMs / 1000)) * 100) / 100 : 0;
+    this.jobsDone++;
+    this.log(`farm worker ${this.name}: finished ${data.jobId} (${Math.round(outcome.timings.totalMs ?? 0)} ms in the engine)`);
+    return returned;
+  }
+
+  /** Loaded again only for another model or another LoRA set (as GenerationService.ensureModel does). */
+  private async ensureModel(folder: string, data: FarmTaskData): Promise<LoadedInfo> {
     const { engine } = this.opts.runtime;
-    try {
-      const report = (p: Omit<FarmProgress, 'worker'>) => job.updateProgress({ worker: this.name, ...p } as unknown as number).catch(() => undefined);
-      await report({ step: 0, total: 0, elapsedMs: 0 });
-      // Loaded again only for another model or another LoRA set (as GenerationService.ensureModel does).
-      const loras = this.loraLoad(data);
-      if (engine.loadedModel?.folder !== folder || !sameLoras(this.heldLoras, loras)) {
-        this.heldLoras = undefined;
-        await engine.load(folder, parseProviderChoice(data.provider ?? this.provider), data.lowMemory, loras);
-        this.heldLoras = loras;
-      }
-      const loaded = engine.loadedModel!;
-      // At most ~5 writes a second into Redis (plus the last step); the newest preview rides along
-      // with the next one, so a preview never costs a write of its own.
-      let lastReport = 0;
-      let progress: Omit<FarmProgress, 'worker' | 'preview'> = { step: 0, total: 0, elapsedMs: 0 };
-      let preview: FarmProgress['preview'];
-      const flush = (force: boolean) => {
-        const now = Date.now();
-        if (!force && now - lastReport < 200) return;
-        lastReport = now;
-        void report({ ...progress, ...(preview ? { preview } : {}) });
-        preview = undefined;
-      };
-      const outcome = await engine.generate(this.localControlNets(pipeline, data), data.previewEvery ?? 0, {
-        onProgress: (p) => {
-          progress = { step: p.step, total: p.total, elapsedMs: p.elapsedMs };
-          flush(p.step >= p.total);
-        },
-        onPreview: (p) => {
-          const small = shrinkPreview(p);
-          preview = { step: p.step, width: small.width, height: small.height, rgb: Buffer.from(small.rgb.buffer, small.rgb.byteOffset, small.rgb.byteLength).toString('base64') };
-          flush(false);
-        },
-      });
-      const result = encodeOutcome(this.name, loaded, outcome);
-      const chars = result.images.reduce((n, img) => n + img.rgb.length, 0);
-      const returned = chars > (this.opts.redisResultMaxChars ?? REDIS_RESULT_MAX_CHARS) ? await this.upload(job.id ?? data.jobId, result) : result;
-      const denoiseMs = outcome.timings.denoiseMs ?? 0;
-      this.itPerSec = denoiseMs > 0 ? Math.round((pipeline.params.steps / (denoiseMs / 1000)) * 100) / 100 : 0;
-      this.jobsDone++;
-      this.log(`farm worker ${this.name}: finished ${data.jobId} (${Math.round(outcome.timings.totalMs ?? 0)} ms in the engine)`);
-      return returned;
-    } catch (err) {
-      if (err instanceof UnrecoverableError || err instanceof DelayedError) throw err;
-      // Another worker would upload to the same coordinator: only a transient failure is worth a retry.
-      if (err instanceof FarmUploadError) {
-        this.log(`farm worker ${this.name}: job ${data.jobId} failed: ${err.message}`);
-        throw err.retryable ? new Error(`FarmUploadError: ${err.message}`) : new UnrecoverableError(`FarmUploadError: ${err.message}`);
-      }
-      const e = err as Error;
-      const reason = `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
-      this.log(`farm worker ${this.name}: job ${data.jobId} failed: ${reason}`);
-      throw DETERMINISTIC.has(e?.name) ? new UnrecoverableError(reason) : new Error(reason);
-    } finally {
-      this.busy = false;
-      this.jobId = null;
-      this.bullId = null;
-      void this.announce().catch(() => undefined);
+    const loras = this.loraLoad(data);
+    if (engine.loadedModel?.folder !== folder || !sameLoras(this.heldLoras, loras)) {
+      this.heldLoras = undefined;
+      await engine.load(folder, parseProviderChoice(data.provider ?? this.provider), data.lowMemory, loras);
+      this.heldLoras = loras;
     }
+    return engine.loadedModel!;
+  }
+
+  /**
+   * Runs the pipeline on the engine and reports its progress: at most ~5 writes a second into Redis
+   * (plus the last step); the newest preview rides along with the next one, so a preview never costs
+   * a write of its own.
+   */
+  private generateReporting(pipeline: PipelineRequest, previewEvery: number, report: ProgressReport): Promise<GenerateOutcome> {
+    let lastReport = 0;
+    let progress: Omit<FarmProgress, 'worker' | 'preview'> = { step: 0, total: 0, elapsedMs: 0 };
+    let preview: FarmProgress['preview'];
+    const flush = (force: boolean) => {
+      const now = Date.now();
+      if (!force && now - lastReport < 200) return;
+      lastReport = now;
+      void report({ ...progress, ...(preview ? { preview } : {}) });
+      preview = undefined;
+    };
+    return this.opts.runtime.engine.generate(pipeline, previewEvery, {
+      onProgress: (p) => {
+        progress = { step: p.step, total: p.total, elapsedMs: p.elapsedMs };
+        flush(p.step >= p.total);
+      },
+      onPreview: (p) => {
+        const small = shrinkPreview(p);
+        preview = { step: p.step, width: small.width, height: small.height, rgb: Buffer.from(small.rgb.buffer, small.rgb.byteOffset, small.rgb.byteLength).toString('base64') };
+        flush(false);
+      },
+    });
+  }
+
+  /**
+   * The error a failed job ends with (logged here): one that would fail the same way on every machine
+   * is unrecoverable, the rest are worth a retry. BullMQ's own signals pass through untouched.
+   */
+  private jobFailure(err: unknown, jobId: string): Error {
+    if (err instanceof UnrecoverableError || err instanceof DelayedError) return err;
+    // Another worker would upload to the same coordinator: only a transient failure is worth a retry.
+    if (err instanceof FarmUploadError) {
+      this.log(`farm worker ${this.name}: job ${jobId} failed: ${err.message}`);
+      return err.retryable ? new Error(`FarmUploadError: ${err.message}`) : new UnrecoverableError(`FarmUploadError: ${err.message}`);
+    }
+    const e = err as Error;
+    const reason = `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
+    this.log(`farm worker ${this.name}: job ${jobId} failed: ${reason}`);
+    return DETERMINISTIC.has(e?.name) ? new UnrecoverableError(reason) : new Error(reason);
   }
 
   /** Where uploads go: --coordinator-url / --farm-token, else what the coordinator published in Redis. */

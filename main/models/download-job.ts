@@ -217,18 +217,45 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
   async #attemptRun(): Promise<DownloadResult> {
     const signal = this.#run.signal;
     this.#setState('preparing');
-    const { modelsDir } = this.#dl;
     const installDir = this.#installDir();
     if (!this.#req.replace && (await exists(installDir))) {
       throw new DownloadError(`model "${this.id}" is already installed at ${installDir}; remove it first or pass replace`, 'already-installed', true);
     }
-    const staging = this.#staging;
-    await mkdir(staging.dir, { recursive: true });
-    await staging.acquireLock();
-    await staging.loadOrResetState();
+    await this.#openStaging();
+    signal.throwIfAborted();
+    await this.#countFilesOnDisk();
+    await this.#checkFreeSpace();
+
+    this.#setState('downloading');
+    await downloadAll(this.#transferContext(), this.#files, signal);
     signal.throwIfAborted();
 
-    // What is already on disk (verified files and partials) counts as done.
+    await this.#moveSavedAs(this.#staging.dir);
+    this.#setState('validating');
+    const kind: ModelKind = this.#req.kind ?? (this.#req.files.some((f) => f.path === 'model_index.json') ? 'pipeline' : 'vae-decoder');
+    if (kind === 'pipeline') await this.#checkLoadablePipeline();
+    const bytesTotal = this.#files.reduce((n, f) => n + f.bytesDone, 0);
+    const manifest = await this.#writeManifest(kind, bytesTotal);
+    await this.#runValidator(kind);
+    signal.throwIfAborted();
+
+    this.#setState('installing');
+    await mkdir(path.dirname(installDir), { recursive: true });
+    await this.#staging.install(installDir, this.#dl.modelsDir);
+    this.#setState('done');
+    return { id: this.id, path: installDir, manifest, bytesTotal, bytesReceived: this.#bytesReceived };
+  }
+
+  /** Creates the staging folder, takes its lock and reads (or starts) its state file. */
+  async #openStaging(): Promise<void> {
+    await mkdir(this.#staging.dir, { recursive: true });
+    await this.#staging.acquireLock();
+    await this.#staging.loadOrResetState();
+  }
+
+  /** What is already on disk (verified files and partials) counts as done. */
+  async #countFilesOnDisk(): Promise<void> {
+    const staging = this.#staging;
     for (const f of this.#files) {
       const spec = this.#spec(f.path);
       const finalSize = staging.verified.has(f.path) ? await sizeOf(staging.finalPath(f.path)) : undefined;
@@ -244,32 +271,33 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
         f.bytesDone = (await sizeOf(staging.partPath(f.path))) ?? 0;
       }
     }
+  }
 
+  /** Refuses before any byte moves when the models folder cannot hold what is left to download (plus the margin). */
+  async #checkFreeSpace(): Promise<void> {
+    const { modelsDir, options } = this.#dl;
     const need = this.#files.reduce((n, f) => n + Math.max(0, (f.bytesTotal ?? 0) - f.bytesDone), 0);
-    const free = await this.#dl.options.freeBytes(modelsDir);
-    if (free < need + this.#dl.options.freeDiskMarginBytes) {
+    const free = await options.freeBytes(modelsDir);
+    if (free < need + options.freeDiskMarginBytes) {
       throw new DownloadError(
-        `not enough disk space in ${modelsDir}: ${formatBytes(need)} still to download (+${formatBytes(this.#dl.options.freeDiskMarginBytes)} margin), ${formatBytes(free)} free. Free some space or choose another models folder, then start the download again.`,
+        `not enough disk space in ${modelsDir}: ${formatBytes(need)} still to download (+${formatBytes(options.freeDiskMarginBytes)} margin), ${formatBytes(free)} free. Free some space or choose another models folder, then start the download again.`,
         'disk-full',
         true,
       );
     }
+  }
 
-    this.#setState('downloading');
-    await downloadAll(this.#transferContext(), this.#files, signal);
-    signal.throwIfAborted();
-
-    await this.#moveSavedAs(staging.dir);
-    this.#setState('validating');
-    const kind: ModelKind = this.#req.kind ?? (this.#req.files.some((f) => f.path === 'model_index.json') ? 'pipeline' : 'vae-decoder');
-    if (kind === 'pipeline') {
-      const report = await checkPipelineFolder(staging.dir);
-      const problems = report.problems.filter((p) => !p.includes(STATE_FILE));
-      if (problems.length > 0) {
-        throw new DownloadError(`downloaded files do not form a loadable model:\n  ${problems.join('\n  ')}`, 'validation', false);
-      }
+  /** A pipeline's files must form a loadable model (the staging state file aside). */
+  async #checkLoadablePipeline(): Promise<void> {
+    const report = await checkPipelineFolder(this.#staging.dir);
+    const problems = report.problems.filter((p) => !p.includes(STATE_FILE));
+    if (problems.length > 0) {
+      throw new DownloadError(`downloaded files do not form a loadable model:\n  ${problems.join('\n  ')}`, 'validation', false);
     }
-    const bytesTotal = this.#files.reduce((n, f) => n + f.bytesDone, 0);
+  }
+
+  /** Writes the installed model's manifest into the staging folder (it moves with the folder). */
+  async #writeManifest(kind: ModelKind, bytesTotal: number): Promise<ModelManifest> {
     const manifest: ModelManifest = {
       name: this.#req.manifest?.name ?? this.#req.repo,
       ...this.#req.manifest,
@@ -284,24 +312,21 @@ export class DownloadJob extends EventEmitter<DownloadJobEvents> {
       installedAt: new Date().toISOString(),
     };
     if (kind === 'pipeline' && !manifest.family) {
-      const family = await detectFamily(staging.dir);
+      const family = await detectFamily(this.#staging.dir);
       if (family) manifest.family = family;
     }
-    await writeManifest(staging.dir, manifest);
-    if (this.#dl.options.validate) {
-      try {
-        await this.#dl.options.validate(staging.dir, { id: this.id, kind });
-      } catch (err) {
-        throw new DownloadError(`model "${this.id}" failed validation and was not installed: ${(err as Error).message}`, 'validation', false, undefined, { cause: err });
-      }
-    }
-    signal.throwIfAborted();
+    await writeManifest(this.#staging.dir, manifest);
+    return manifest;
+  }
 
-    this.#setState('installing');
-    await mkdir(path.dirname(installDir), { recursive: true });
-    await staging.install(installDir, this.#dl.modelsDir);
-    this.#setState('done');
-    return { id: this.id, path: installDir, manifest, bytesTotal, bytesReceived: this.#bytesReceived };
+  /** The downloader's own check (loading the model, say), if it has one: a failure keeps the model out. */
+  async #runValidator(kind: ModelKind): Promise<void> {
+    if (!this.#dl.options.validate) return;
+    try {
+      await this.#dl.options.validate(this.#staging.dir, { id: this.id, kind });
+    } catch (err) {
+      throw new DownloadError(`model "${this.id}" failed validation and was not installed: ${(err as Error).message}`, 'validation', false, undefined, { cause: err });
+    }
   }
 
   /** `<modelsDir>/<id>`, or the shared folder an annotator / ControlNet installs into (`installTo`). */
