@@ -4,14 +4,14 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { GenerateRequest, Settings } from '../../common/api/schemas';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { GenerateRequest, Settings, type GenerateParams } from '../../common/api/schemas';
 import { parseProviderChoiceName } from '../../common/providers';
-import { assertSizeFits } from '../app/model-registry';
+import { assertSizeFits, type ModelEntry } from '../app/model-registry';
 import { defaultUserDataDir } from '../app/paths';
-import { encodeGenerationPng } from '../app/png-output';
-import { drawSeed, type GenerationTarget } from '../app/generation-service';
-import { APP_VERSION, createRuntime } from '../app/runtime';
+import { encodeGenerationPng, type PngSigning } from '../app/png-output';
+import { drawSeed, type GenerationResult, type GenerationTarget, type RunHooks } from '../app/generation-service';
+import { APP_VERSION, createRuntime, type Runtime } from '../app/runtime';
 import { Provenance } from '../provenance';
 import { ProgressReporter } from './progress-bar';
 
@@ -60,40 +60,40 @@ export function outputPaths(out: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => resolve(`${base}-${i + 1}${ext}`));
 }
 
+const GENERATE_OPTIONS = {
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  negative: { type: 'string', default: '' },
+  seed: { type: 'string' },
+  rng: { type: 'string', default: 'cpu' },
+  steps: { type: 'string' },
+  cfg: { type: 'string' },
+  'clip-skip': { type: 'string' },
+  scheduler: { type: 'string' },
+  width: { type: 'string' },
+  height: { type: 'string' },
+  batch: { type: 'string', default: '1' },
+  provider: { type: 'string' },
+  'device-id': { type: 'string' },
+  init: { type: 'string' },
+  strength: { type: 'string' },
+  fit: { type: 'string' },
+  mask: { type: 'string' },
+  'mask-blur': { type: 'string' },
+  outpaint: { type: 'string' },
+  'outpaint-fill': { type: 'string' },
+  upscale: { type: 'string' },
+  upscaler: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  home: { type: 'string' },
+  help: { type: 'boolean', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+type GenerateFlags = ReturnType<typeof parseArgs<{ options: typeof GENERATE_OPTIONS; strict: true }>>['values'];
+
 export async function runGenerate(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: 'string' },
-      prompt: { type: 'string' },
-      negative: { type: 'string', default: '' },
-      seed: { type: 'string' },
-      rng: { type: 'string', default: 'cpu' },
-      steps: { type: 'string' },
-      cfg: { type: 'string' },
-      'clip-skip': { type: 'string' },
-      scheduler: { type: 'string' },
-      width: { type: 'string' },
-      height: { type: 'string' },
-      batch: { type: 'string', default: '1' },
-      provider: { type: 'string' },
-      'device-id': { type: 'string' },
-      init: { type: 'string' },
-      strength: { type: 'string' },
-      fit: { type: 'string' },
-      mask: { type: 'string' },
-      'mask-blur': { type: 'string' },
-      outpaint: { type: 'string' },
-      'outpaint-fill': { type: 'string' },
-      upscale: { type: 'string' },
-      upscaler: { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      home: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args, options: GENERATE_OPTIONS, strict: true });
   if (values.help) {
     io.stdout.write(`${GENERATE_USAGE}\n`);
     return 0;
@@ -109,105 +109,123 @@ export async function runGenerate(args: string[], io: CliIo): Promise<number> {
     runtime.settings.get = () => ({ ...get(), gpuDeviceId: deviceId });
   }
   try {
-    const settings = runtime.settings.get();
-    const model = await runtime.models.resolve(values.model ?? settings.defaultModelId, { allowFolder: true });
-    const defaults = model.defaults ?? {};
-
-    const initBytes = values.init ? readFileSync(resolve(values.init)) : null;
-    const maskBytes = values.mask ? readFileSync(resolve(values.mask)) : null;
-    const parsed = GenerateRequest.safeParse({
-      prompt: values.prompt,
-      negativePrompt: values.negative,
-      seed: num(values.seed, '--seed') ?? -1,
-      rng: values.rng,
-      steps: num(values.steps, '--steps') ?? defaults.steps,
-      guidanceScale: num(values.cfg, '--cfg') ?? defaults.guidanceScale,
-      clipSkip: num(values['clip-skip'], '--clip-skip'),
-      scheduler: values.scheduler ?? defaults.scheduler,
-      width: num(values.width, '--width') ?? defaults.width,
-      height: num(values.height, '--height') ?? defaults.height,
-      batchSize: num(values.batch, '--batch'),
-      ...(initBytes ? { initImage: { base64: initBytes.toString('base64') } } : {}),
-      ...(maskBytes ? { mask: { base64: maskBytes.toString('base64') } } : {}),
-      strength: num(values.strength, '--strength'),
-      fit: values.fit,
-      maskBlur: num(values['mask-blur'], '--mask-blur'),
-      upscale: num(values.upscale, '--upscale'),
-      upscaler: values.upscaler,
-      ...(values.outpaint ? { outpaint: parseOutpaint(values.outpaint, values['outpaint-fill']) } : {}),
-    });
-    if (!parsed.success) {
-      const msg = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      throw new Error(`Invalid parameters: ${msg}`);
-    }
-    const req = parsed.data;
-    assertSizeFits(model, req.width, req.height);
-    const seed = drawSeed(req.seed);
-    const out = values.out ?? `atelier-${seed}.png`;
-    const count = req.batchSize;
-
-    // Same service as the studio; the target writes PNG files instead of a project library.
-    const paths = outputPaths(out, count);
-    // Content credentials: signed with the installation's key (or the configured signer.json); --init is the parent.
-    const signing = { provenance: new Provenance(userDataDir, { appVersion: APP_VERSION }), parent: initBytes && values.init ? { bytes: initBytes, title: basename(values.init) } : null };
-    let written = 0;
-    const target: GenerationTarget<string> = {
-      imageFile: async () => null,
-      record: () => null,
-      async save(image, params) {
-        const path = paths[written++];
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, await encodeGenerationPng(image, params, signing));
-        return path;
-      },
-    };
-    const progress = values.json ? null : new ProgressReporter(io.stderr, 'generating');
-    let upscaling: ProgressReporter | null = null;
-    const result = await runtime.generation.run(
-      { kind: 'generate', params: { ...req, seed }, model, provider: values.provider === undefined ? undefined : parseProviderChoiceName(values.provider), inputRefs: { ...(values.init ? { init: resolve(values.init) } : {}), ...(values.mask ? { mask: resolve(values.mask) } : {}) } },
-      target,
-      {
-        onProgress: (step, total, elapsedMs, phase) => {
-          // Denoising first; with --upscale the tiles follow, on a second bar.
-          if (phase === 'upscale' && !upscaling && !values.json) {
-            progress?.finish();
-            upscaling = new ProgressReporter(io.stderr, 'upscaling');
-          }
-          (phase === 'upscale' ? upscaling : progress)?.update(step, total, step > 0 ? (elapsedMs / step) * (total - step) : NaN);
-        },
-      },
-    );
-    if (upscaling) (upscaling as ProgressReporter).finish();
-    else progress?.finish();
-    if (values.json) {
-      io.stdout.write(
-        `${JSON.stringify({
-          outputs: result.saved,
-          seed,
-          seeds: result.images.map((img) => img.seed),
-          model: model.id,
-          modelFamily: result.model.family,
-          provider: result.provider,
-          providerFallbacks: result.model.fallbacks,
-          // The GPU index the engine loaded the model on (CUDA/DirectML only).
-          ...(runtime.engine.loadedModel?.deviceId !== undefined ? { deviceId: runtime.engine.loadedModel.deviceId } : {}),
-          scheduler: result.scheduler,
-          steps: req.steps,
-          guidanceScale: req.guidanceScale,
-          width: result.images[0].width,
-          height: result.images[0].height,
-          rng: req.rng,
-          truncatedPrompt: result.truncatedPrompt,
-          timings: result.timings,
-        })}\n`,
-      );
-    } else {
-      if (result.truncatedPrompt) io.stderr.write('warning: the prompt was longer than the text encoder accepts and was truncated\n');
-      for (const p of result.saved) io.stdout.write(`${p}\n`);
-      io.stderr.write(`seed ${seed} · ${result.scheduler} · ${req.steps} steps · provider ${result.provider} · ${Math.round(result.timings.totalMs ?? 0)} ms\n`);
-    }
-    return 0;
+    return await generateToFiles(values, runtime, userDataDir, io);
   } finally {
     await runtime.close();
   }
+}
+
+/** The generation itself: checked parameters, the engine run, PNG files, then the summary (words or --json). */
+async function generateToFiles(values: GenerateFlags, runtime: Runtime, userDataDir: string, io: CliIo): Promise<number> {
+  const settings = runtime.settings.get();
+  const model = await runtime.models.resolve(values.model ?? settings.defaultModelId, { allowFolder: true });
+  const initBytes = values.init ? readFileSync(resolve(values.init)) : null;
+  const maskBytes = values.mask ? readFileSync(resolve(values.mask)) : null;
+  const req = parseGenerateRequest(values, model.defaults ?? {}, initBytes, maskBytes);
+  assertSizeFits(model, req.width, req.height);
+  const seed = drawSeed(req.seed);
+  const out = values.out ?? `atelier-${seed}.png`;
+
+  // Same service as the studio; the target writes PNG files instead of a project library.
+  const paths = outputPaths(out, req.batchSize);
+  // Content credentials: signed with the installation's key (or the configured signer.json); --init is the parent.
+  const signing = { provenance: new Provenance(userDataDir, { appVersion: APP_VERSION }), parent: initBytes && values.init ? { bytes: initBytes, title: basename(values.init) } : null };
+  const target = pngFileTarget(paths, signing);
+  const progress = progressBars(io, values.json!);
+  const inputRefs = { ...(values.init ? { init: resolve(values.init) } : {}), ...(values.mask ? { mask: resolve(values.mask) } : {}) };
+  const provider = values.provider === undefined ? undefined : parseProviderChoiceName(values.provider);
+  const result = await runtime.generation.run({ kind: 'generate', params: { ...req, seed }, model, provider, inputRefs }, target, { onProgress: progress.update });
+  progress.finish();
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify(jsonSummary(result, seed, model.id, req, runtime))}\n`);
+  } else {
+    if (result.truncatedPrompt) io.stderr.write('warning: the prompt was longer than the text encoder accepts and was truncated\n');
+    for (const p of result.saved) io.stdout.write(`${p}\n`);
+    io.stderr.write(`seed ${seed} · ${result.scheduler} · ${req.steps} steps · provider ${result.provider} · ${Math.round(result.timings.totalMs ?? 0)} ms\n`);
+  }
+  return 0;
+}
+
+/** The flags as the API's GenerateRequest (the model's defaults fill what is not given), checked by its schema. */
+function parseGenerateRequest(values: GenerateFlags, defaults: NonNullable<ModelEntry['defaults']>, initBytes: Buffer | null, maskBytes: Buffer | null): GenerateParams {
+  const parsed = GenerateRequest.safeParse({
+    prompt: values.prompt,
+    negativePrompt: values.negative,
+    seed: num(values.seed, '--seed') ?? -1,
+    rng: values.rng,
+    steps: num(values.steps, '--steps') ?? defaults.steps,
+    guidanceScale: num(values.cfg, '--cfg') ?? defaults.guidanceScale,
+    clipSkip: num(values['clip-skip'], '--clip-skip'),
+    scheduler: values.scheduler ?? defaults.scheduler,
+    width: num(values.width, '--width') ?? defaults.width,
+    height: num(values.height, '--height') ?? defaults.height,
+    batchSize: num(values.batch, '--batch'),
+    ...(initBytes ? { initImage: { base64: initBytes.toString('base64') } } : {}),
+    ...(maskBytes ? { mask: { base64: maskBytes.toString('base64') } } : {}),
+    strength: num(values.strength, '--strength'),
+    fit: values.fit,
+    maskBlur: num(values['mask-blur'], '--mask-blur'),
+    upscale: num(values.upscale, '--upscale'),
+    upscaler: values.upscaler,
+    ...(values.outpaint ? { outpaint: parseOutpaint(values.outpaint, values['outpaint-fill']) } : {}),
+  });
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid parameters: ${msg}`);
+  }
+  return parsed.data;
+}
+
+/** Writes each image to the next of `paths`, with the studio's PNG metadata and content credentials. */
+function pngFileTarget(paths: string[], signing: PngSigning): GenerationTarget<string> {
+  let written = 0;
+  return {
+    imageFile: async () => null,
+    record: () => null,
+    async save(image, params) {
+      const path = paths[written++];
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, await encodeGenerationPng(image, params, signing));
+      return path;
+    },
+  };
+}
+
+/** Denoising first; with --upscale the tiles follow, on a second bar. None with --json (stdout carries the JSON). */
+function progressBars(io: CliIo, json: boolean): { update: NonNullable<RunHooks['onProgress']>; finish(): void } {
+  const progress = json ? null : new ProgressReporter(io.stderr, 'generating');
+  let upscaling: ProgressReporter | null = null;
+  return {
+    update: (step, total, elapsedMs, phase) => {
+      if (phase === 'upscale' && !upscaling && !json) {
+        progress?.finish();
+        upscaling = new ProgressReporter(io.stderr, 'upscaling');
+      }
+      (phase === 'upscale' ? upscaling : progress)?.update(step, total, step > 0 ? (elapsedMs / step) * (total - step) : NaN);
+    },
+    finish: () => (upscaling ?? progress)?.finish(),
+  };
+}
+
+/** The `--json` summary: one line on stdout that scripts parse (its keys are a contract). */
+function jsonSummary(result: GenerationResult<string>, seed: number, modelId: string, req: GenerateParams, runtime: Runtime): Record<string, unknown> {
+  return {
+    outputs: result.saved,
+    seed,
+    seeds: result.images.map((img) => img.seed),
+    model: modelId,
+    modelFamily: result.model.family,
+    provider: result.provider,
+    providerFallbacks: result.model.fallbacks,
+    // The GPU index the engine loaded the model on (CUDA/DirectML only).
+    ...(runtime.engine.loadedModel?.deviceId !== undefined ? { deviceId: runtime.engine.loadedModel.deviceId } : {}),
+    scheduler: result.scheduler,
+    steps: req.steps,
+    guidanceScale: req.guidanceScale,
+    width: result.images[0].width,
+    height: result.images[0].height,
+    rng: req.rng,
+    truncatedPrompt: result.truncatedPrompt,
+    timings: result.timings,
+  };
 }

@@ -3,13 +3,14 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { AtelierBackend } from '../app/backend';
 import { createBackend } from '../app/create-backend';
 import { defaultUserDataDir, rendererDistDir } from '../app/paths';
-import { startCompatServer } from '../compat/server';
+import { startCompatServer, type RunningCompatServer } from '../compat/server';
 import { resolveToken } from '../server/auth';
-import { startServer } from '../server/server';
-import { createRuntime } from '../app/runtime';
-import { FarmCoordinator, FarmWorker, parseFarmUrl } from '../farm';
+import { startServer, type RunningServer } from '../server/server';
+import { createRuntime, type Runtime } from '../app/runtime';
+import { FarmCoordinator, FarmWorker, parseFarmUrl, type FarmRedis } from '../farm';
 import { checkHttpUrl, farmWorkerEnv } from './worker';
 
 export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--token T] [--open] [--home DIR]
@@ -33,6 +34,63 @@ export const SERVE_USAGE = `atelier serve [--host 127.0.0.1] [--port 7865] [--to
                  (default: the address it serves at; the machine's name when bound to 0.0.0.0 or ::)`;
 
 export async function runServe(args: string[]): Promise<number> {
+  const options = parseServeArgs(args);
+  if (!options) {
+    console.log(SERVE_USAGE);
+    return 0;
+  }
+  const farm = await startFarm(options);
+  const { coordinator, localWorker, localRuntime } = farm;
+  // A failed start must not leave Redis connections (and so the process) alive.
+  const fail = async (err: unknown): Promise<never> => {
+    await Promise.allSettled([coordinator?.close(), localWorker?.close().then(() => localRuntime?.close())]);
+    throw err;
+  };
+  keepServingOnStrayErrors();
+  const backend = await createBackend({ userDataDir: options.userDataDir, imageUrlBase: '/', transport: 'websocket', ...(coordinator ? { executor: coordinator, farm: coordinator } : {}) });
+  const server = await startStudioServer(options, backend, coordinator, fail);
+  const compat = await startCompatApis(options, backend, server, fail);
+  printServing(options, server, compat);
+  if (coordinator && options.farm) await resumeFarmJobs(options.farm, coordinator, backend, options.coordinatorUrl ?? reachableUrl(options.host, server.port));
+  if (options.open) openBrowser(server.url);
+
+  await untilStopSignal(
+    // Close the server first so no new work arrives, then the backend (cancel + close library).
+    () =>
+      server
+        .close()
+        .then(() => compat?.close())
+        .then(() => backend.close())
+        .then(() => coordinator?.close())
+        .then(() => localWorker?.close())
+        .then(() => localRuntime?.close()),
+    // With a farm: a reconnect timer to a Redis that is gone must not keep the process alive.
+    Boolean(coordinator),
+  );
+  return 0;
+}
+
+/** `atelier serve`'s flags, checked: every mistake is refused here, before Redis or a port is touched. */
+interface ServeOptions {
+  host: string;
+  port: number;
+  explicitPort: boolean;
+  compatPort: number;
+  explicitCompatPort: boolean;
+  a1111: boolean;
+  comfy: boolean;
+  token: string | null;
+  generatedToken: boolean;
+  userDataDir: string;
+  farm: FarmRedis | null;
+  localWorker: boolean;
+  farmToken: string | undefined;
+  coordinatorUrl: string | null;
+  open: boolean;
+}
+
+/** The checked flags, or null for --help. */
+function parseServeArgs(args: string[]): ServeOptions | null {
   const { values } = parseArgs({
     args,
     options: {
@@ -52,112 +110,131 @@ export async function runServe(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (values.help) {
-    console.log(SERVE_USAGE);
-    return 0;
-  }
+  if (values.help) return null;
   const explicitPort = values.port !== undefined;
   const port = explicitPort ? Number(values.port) : DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
   const explicitCompatPort = values['compat-port'] !== undefined;
   const compatPort = explicitCompatPort ? Number(values['compat-port']) : DEFAULT_COMPAT_PORT;
   if (!Number.isInteger(compatPort) || compatPort < 0 || compatPort > 65535) throw new Error(`--compat-port must be 0..65535, got ${values['compat-port']}`);
-  const a1111 = !values['no-a1111'];
-  const comfy = !values['no-comfy'];
-  const { token, generated } = resolveToken(values.host!, values.token);
+  const host = values.host!;
+  const { token, generated } = resolveToken(host, values.token);
   const userDataDir = values.home ?? defaultUserDataDir();
   // The farm URL is checked (and Redis reached, bounded) before anything else starts.
   const farm = values.farm ? parseFarmUrl(values.farm) : null;
   if (values['local-worker'] && !farm) throw new Error('--local-worker needs --farm redis://…');
   if ((values['farm-token'] !== undefined || values['coordinator-url'] !== undefined) && !farm) throw new Error('--farm-token and --coordinator-url need --farm redis://…');
   const coordinatorUrl = values['coordinator-url'] === undefined ? null : checkHttpUrl(values['coordinator-url'], '--coordinator-url');
-  const coordinator = farm ? await FarmCoordinator.connect({ farm, resultsDir: join(userDataDir, 'farm-results'), ...(values['farm-token'] !== undefined ? { farmToken: values['farm-token'] } : {}) }) : null;
-  // The studio's machine as one more worker: an engine process of its own, taking jobs like any other.
-  const localRuntime = farm && values['local-worker'] ? createRuntime({ userDataDir }) : null;
-  const localWorker = farm && localRuntime ? await FarmWorker.start({ farm, runtime: localRuntime, name: `${hostname()}-studio`, ...farmWorkerEnv() }) : null;
-  // A failed start must not leave Redis connections (and so the process) alive.
-  const fail = async (err: unknown): Promise<never> => {
-    await Promise.allSettled([coordinator?.close(), localWorker?.close().then(() => localRuntime?.close())]);
-    throw err;
+  return {
+    host,
+    port,
+    explicitPort,
+    compatPort,
+    explicitCompatPort,
+    a1111: !values['no-a1111'],
+    comfy: !values['no-comfy'],
+    token,
+    generatedToken: generated,
+    userDataDir,
+    farm,
+    localWorker: values['local-worker']!,
+    farmToken: values['farm-token'],
+    coordinatorUrl,
+    open: values.open!,
   };
-  keepServingOnStrayErrors();
-  const backend = await createBackend({ userDataDir, imageUrlBase: '/', transport: 'websocket', ...(coordinator ? { executor: coordinator, farm: coordinator } : {}) });
+}
+
+/** With --farm: the coordinator on Redis and, with --local-worker, this machine's engine as one more worker. */
+async function startFarm(options: ServeOptions): Promise<{ coordinator: FarmCoordinator | null; localRuntime: Runtime | null; localWorker: FarmWorker | null }> {
+  const { farm, userDataDir } = options;
+  const coordinator = farm ? await FarmCoordinator.connect({ farm, resultsDir: join(userDataDir, 'farm-results'), ...(options.farmToken !== undefined ? { farmToken: options.farmToken } : {}) }) : null;
+  // The studio's machine as one more worker: an engine process of its own, taking jobs like any other.
+  const localRuntime = farm && options.localWorker ? createRuntime({ userDataDir }) : null;
+  const localWorker = farm && localRuntime ? await FarmWorker.start({ farm, runtime: localRuntime, name: `${hostname()}-studio`, ...farmWorkerEnv() }) : null;
+  return { coordinator, localRuntime, localWorker };
+}
+
+/** The studio on --port; when the default port is busy (another Atelier, or another tool), on the next free one. */
+async function startStudioServer(options: ServeOptions, backend: AtelierBackend, coordinator: FarmCoordinator | null, fail: (err: unknown) => Promise<never>): Promise<RunningServer> {
   const start = (p: number) =>
-    startServer({ backend, host: values.host!, port: p, token, rendererDir: rendererDistDir(), log: (m) => console.error(m), ...(coordinator?.results ? { farmResults: coordinator.results } : {}) });
-  let server;
+    startServer({ backend, host: options.host, port: p, token: options.token, rendererDir: rendererDistDir(), log: (m) => console.error(m), ...(coordinator?.results ? { farmResults: coordinator.results } : {}) });
   try {
-    server = await start(port);
+    return await start(options.port);
   } catch (err) {
     const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
     if (!inUse) return fail(err);
-    if (explicitPort) return fail(new Error(`Port ${port} is already in use: choose another with --port, or --port 0 for any free one`));
-    // The default port is busy (another Atelier, or another tool): take the next free one.
-    server = await startOnNextFreePort(start, port + 1);
+    if (options.explicitPort) return fail(new Error(`Port ${options.port} is already in use: choose another with --port, or --port 0 for any free one`));
+    return startOnNextFreePort(start, options.port + 1);
   }
-  // The A1111 / ComfyUI compatibility APIs, on their own port (same host, token and backend).
-  let compat: Awaited<ReturnType<typeof startCompatServer>> | null = null;
-  if (a1111 || comfy) {
-    const startCompat = (p: number) => startCompatServer({ backend, host: values.host!, port: p, token, a1111, comfy, log: (m) => console.error(m) });
+}
+
+/** The A1111 / ComfyUI compatibility APIs, on their own port (same host, token and backend); null when both are off. */
+async function startCompatApis(options: ServeOptions, backend: AtelierBackend, server: RunningServer, fail: (err: unknown) => Promise<never>): Promise<RunningCompatServer | null> {
+  const { a1111, comfy, compatPort } = options;
+  if (!a1111 && !comfy) return null;
+  const startCompat = (p: number) => startCompatServer({ backend, host: options.host, port: p, token: options.token, a1111, comfy, log: (m) => console.error(m) });
+  try {
     try {
-      try {
-        compat = await startCompat(compatPort);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-        if (explicitCompatPort) throw new Error(`Port ${compatPort} is already in use: choose another with --compat-port, or --compat-port 0 for any free one`);
-        compat = await startOnNextFreePort(startCompat, compatPort + 1);
-      }
+      return await startCompat(compatPort);
     } catch (err) {
-      // Do not leave the studio serving (and the process alive) after a failed start.
-      await server.close().then(() => backend.close(), () => backend.close());
-      return fail(err);
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (options.explicitCompatPort) throw new Error(`Port ${compatPort} is already in use: choose another with --compat-port, or --compat-port 0 for any free one`);
+      return await startOnNextFreePort(startCompat, compatPort + 1);
     }
+  } catch (err) {
+    // Do not leave the studio serving (and the process alive) after a failed start.
+    await server.close().then(() => backend.close(), () => backend.close());
+    return fail(err);
   }
-  if (generated) console.log(`No --token given for non-loopback host ${values.host}: generated one.`);
+}
+
+function printServing(options: ServeOptions, server: RunningServer, compat: RunningCompatServer | null): void {
+  const { a1111, comfy, token } = options;
+  if (options.generatedToken) console.log(`No --token given for non-loopback host ${options.host}: generated one.`);
   console.log(`Atelier is serving at ${server.url}`);
   if (compat) {
     const apis = [a1111 ? `AUTOMATIC1111 API ${compat.baseUrl}/sdapi/v1` : '', comfy ? `ComfyUI API ${compat.baseUrl} (WebSocket /ws)` : ''].filter(Boolean);
     console.log(`${apis.join(' · ')}${token ? ' — token required (Bearer, Basic password or ?token=)' : ''}`);
   }
-  console.log(`Data folder: ${userDataDir}`);
-  if (coordinator && farm) {
-    // Where workers upload results too large for Redis (with the farm token), published before any job runs.
-    await coordinator.publishEndpoint(coordinatorUrl ?? reachableUrl(values.host!, server.port));
-    // Jobs a crashed coordinator left behind: queued again at once. Those whose tasks finished (or still
-    // run) in Redis meanwhile are adopted by the coordinator, so their results are saved, not recomputed.
-    let resumed = 0;
-    for (const job of await backend.api.listJobs()) {
-      if (job.state !== 'interrupted') continue;
-      await backend.api.retryJob({ jobId: job.jobId }).then(() => resumed++, (err: Error) => console.error(`Could not resume ${job.jobId}: ${err.message}`));
-    }
-    console.log(`Render farm: jobs go to ${farm.display} (${coordinator.listWorkers().length} workers now; start more with atelier worker --farm)${resumed ? `; resumed ${resumed} interrupted jobs` : ''}`);
-  }
-  if (values.open) openBrowser(server.url);
+  console.log(`Data folder: ${options.userDataDir}`);
+}
 
-  await new Promise<void>((resolve) => {
+/**
+ * Publishes where workers upload results too large for Redis (with the farm token) before any job runs,
+ * then queues again at once the jobs a crashed coordinator left behind. Those whose tasks finished (or
+ * still run) in Redis meanwhile are adopted by the coordinator, so their results are saved, not recomputed.
+ */
+async function resumeFarmJobs(farm: FarmRedis, coordinator: FarmCoordinator, backend: AtelierBackend, uploadUrl: string): Promise<void> {
+  await coordinator.publishEndpoint(uploadUrl);
+  let resumed = 0;
+  for (const job of await backend.api.listJobs()) {
+    if (job.state !== 'interrupted') continue;
+    await backend.api.retryJob({ jobId: job.jobId }).then(() => resumed++, (err: Error) => console.error(`Could not resume ${job.jobId}: ${err.message}`));
+  }
+  console.log(`Render farm: jobs go to ${farm.display} (${coordinator.listWorkers().length} workers now; start more with atelier worker --farm)${resumed ? `; resumed ${resumed} interrupted jobs` : ''}`);
+}
+
+/**
+ * Serves until SIGINT or SIGTERM, then runs `closeAll` once (a second signal is ignored). With
+ * `exitSoon`, the process exits 2 s after closing even if a timer (a Redis reconnect) is still pending.
+ */
+function untilStopSignal(closeAll: () => Promise<unknown>, exitSoon: boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       console.log(`\n${signal}: cancelling the running job and closing the library…`);
-      // Close the server first so no new work arrives, then the backend (cancel + close library).
-      server
-        .close()
-        .then(() => compat?.close())
-        .then(() => backend.close())
-        .then(() => coordinator?.close())
-        .then(() => localWorker?.close())
-        .then(() => localRuntime?.close())
+      closeAll()
         .catch((err) => console.error(err))
         .finally(() => {
-          // With a farm: a reconnect timer to a Redis that is gone must not keep the process alive.
-          if (coordinator) setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+          if (exitSoon) setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
           resolve();
         });
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  return 0;
 }
 
 export const DEFAULT_PORT = 7865;
