@@ -47,7 +47,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const server = createServer(createHttpHandler({ backend, host, token, rendererDir: opts.rendererDir, log, ...(opts.farmResults ? { farmResults: opts.farmResults } : {}) }));
   server.on('upgrade', (req, socket, head) => webSocketApi.handleUpgrade(req, socket, head));
 
-  await listen(server, opts.port, host);
+  try {
+    await listen(server, opts.port, host);
+  } catch (err) {
+    // A busy port (serve tries the next one): this attempt's event subscription must not stay behind.
+    webSocketApi.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const url = `http://${hostForUrl}:${port}/${token ? `?token=${token}` : ''}`;

@@ -174,3 +174,22 @@ describe('no page on another origin gets in', () => {
     expect(await rawRequest(open.port, upgrade('/api/ws', `Origin: http://127.0.0.1\r\n`))).toBe(101);
   });
 });
+
+describe('a port that is taken', () => {
+  it('fails to start with EADDRINUSE and leaves no event subscription behind (serve tries the next port)', async () => {
+    let subscribers = 0;
+    const counting: AtelierBackend = {
+      ...backend,
+      onEvent(listener) {
+        subscribers++;
+        const off = backend.onEvent(listener);
+        return () => {
+          subscribers--;
+          off();
+        };
+      },
+    };
+    await expect(startServer({ backend: counting, host: '127.0.0.1', port: open.port, token: null, rendererDir: tmpdir() })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(subscribers).toBe(0);
+  });
+});
