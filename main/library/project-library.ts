@@ -17,9 +17,10 @@ import { ulid } from './ids';
 import { acquireProjectLock, type AcquiredLock } from './lock';
 import { LATEST_SCHEMA_VERSION, currentSchemaVersion, migrate } from './migrations';
 import {
-  type AtelierDocument, IMAGES_DIR, LIBRARY_FILE, THUMBS_DIR, embedMetadataParts, encodeRgb, fileExists, imageRelPath,
-  makeThumbnail, preparePng, thumbRelPath, writeFileAtomic, writeImageContentAddressed,
+  type AtelierDocument, IMAGES_DIR, LIBRARY_FILE, THUMBS_DIR, embedMetadataParts, encodeRgb, imageRelPath, preparePng, thumbRelPath,
+  writeImageContentAddressed,
 } from './project-files';
+import { ThumbnailWriter } from './thumbnail-writer';
 import {
   GENERATION_COLUMNS, INSERT_GENERATION_SQL, SMALL_SET, SQL, generationToRow, THUMBNAIL_COLUMNS, buildHistoryQuery, nextCursorOf, rowToRecord, rowToThumbnail,
   type GenerationRow, type MembershipSizes, type ThumbnailDbRow,
@@ -85,6 +86,7 @@ export class ProjectLibrary {
   private readonly provenance: Provenance | null;
   private readonly org: OrganisationStore;
   private readonly stmts: ReturnType<typeof prepareStatements>;
+  private readonly thumbs: ThumbnailWriter;
   /** Report of the reconcile run during open, if one ran. */
   lastReconcile: ReconcileReport | null = null;
 
@@ -96,6 +98,7 @@ export class ProjectLibrary {
     this.verifier = new CredentialsVerifier(this.provenance);
     this.stmts = prepareStatements(db);
     this.org = new OrganisationStore(db);
+    this.thumbs = new ThumbnailWriter(dir);
   }
 
   /** Creates `<parentDir>/<name>.atelier/` (must not exist yet) and opens it. */
@@ -236,25 +239,8 @@ export class ProjectLibrary {
     this.insertRow(id, hash, params, origin);
 
     // 5. Thumbnail: derived data, written right after (see thumbnail()); off the critical path
-    this.queueThumbnail(hash, makeThumb);
+    this.thumbs.queue(hash, makeThumb);
     return rowToRecord(this.dir, this.stmts.byId.get(id) as GenerationRow);
-  }
-
-  private readonly pendingThumbs = new Map<string, Promise<void>>();
-
-  private queueThumbnail(hash: string, make: () => Promise<Buffer>): void {
-    const target = this.thumbPath(hash);
-    // setImmediate: even building the sharp pipeline costs the caller ~1-3 ms; start after returning.
-    const job = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-      try {
-        await writeFileAtomic(target, await make(), { durable: false });
-      } catch {
-        /* rebuilt on demand by thumbnail() or by reconcile */
-      } finally {
-        this.pendingThumbs.delete(hash);
-      }
-    });
-    this.pendingThumbs.set(hash, job);
   }
 
   /**
@@ -265,17 +251,12 @@ export class ProjectLibrary {
   async thumbnail(id: string): Promise<string> {
     const row = this.stmts.byId.get(id) as GenerationRow | undefined;
     if (!row) throw new LibraryNotFoundError(`generation ${id} does not exist in this project`);
-    await this.pendingThumbs.get(row.image_hash);
-    const target = this.thumbPath(row.image_hash);
-    if (!(await fileExists(target))) {
-      await writeFileAtomic(target, await makeThumbnail(await fsp.readFile(this.imagePath(row.image_hash))), { durable: false });
-    }
-    return target;
+    return this.thumbs.ensure(row.image_hash);
   }
 
   /** Resolves when every queued thumbnail is on disk. */
   async flushThumbnails(): Promise<void> {
-    while (this.pendingThumbs.size) await Promise.all([...this.pendingThumbs.values()]);
+    await this.thumbs.flush();
   }
 
   // ---------------------------------------------------------------- content credentials
@@ -479,7 +460,7 @@ export class ProjectLibrary {
     const stillUsed = this.conn.prepare('SELECT 1 FROM generations WHERE image_hash = ? LIMIT 1');
     const dequeue = this.conn.prepare('DELETE FROM purge_queue WHERE image_hash = ?');
     for (const { image_hash } of queued) {
-      await this.pendingThumbs.get(image_hash); // don't let a late thumbnail write resurrect it
+      await this.thumbs.settled(image_hash); // don't let a late thumbnail write resurrect it
       if (!stillUsed.get(image_hash)) {
         await fsp.rm(this.imagePath(image_hash), { force: true });
         await fsp.rm(this.thumbPath(image_hash), { force: true });

@@ -158,10 +158,18 @@ interface GraphContext {
   coremlFlags?: number;
 }
 
-function analyseGraph(component: string, file: string, ctx: GraphContext): DoctorGraph {
-  const rel = path.relative(ctx.root, file).split(path.sep).join('/') || path.basename(file);
-  const fileBytes = statSync(file).size;
-  const empty: DoctorGraph = {
+/**
+ * What the checks of one graph found, in the order they ran: `issues` become the verdict (the
+ * worst one) and notes (the rest, ahead of the plain notes); `notes` are facts worth knowing.
+ */
+interface Findings {
+  issues: DoctorVerdict[];
+  notes: string[];
+}
+
+/** The report of a graph that could not be read: nothing inside it is known. */
+function unreadableGraph(component: string, rel: string, fileBytes: number, err: Error): DoctorGraph {
+  return {
     component,
     file: rel,
     fileBytes,
@@ -176,20 +184,13 @@ function analyseGraph(component: string, file: string, ctx: GraphContext): Docto
     ops: [],
     unsupported: [],
     memory: { weightsBytes: 0, activationBytes: 0 },
-    verdict: { level: 'fails', text: '' },
+    verdict: { level: 'fails', text: `cannot be read as ONNX: ${err.message}` },
     notes: [],
   };
-  let s: OnnxModelSummary;
-  try {
-    s = readOnnxFile(file);
-  } catch (err) {
-    return { ...empty, verdict: { level: 'fails', text: `cannot be read as ONNX: ${(err as Error).message}` } };
-  }
-  const { provider } = ctx;
-  const notes: string[] = [];
-  const issues: DoctorVerdict[] = [];
+}
 
-  // Weights and precision.
+/** Weight bytes by type and the graph's float precision (weights and inputs/outputs together). */
+function checkPrecision(s: OnnxModelSummary, found: Findings) {
   const weights = { fp16Bytes: 0, fp32Bytes: 0, otherBytes: 0, tensors: s.initializers.length };
   for (const t of s.initializers) {
     if (t.dataType === 10) weights.fp16Bytes += t.byteLength;
@@ -202,11 +203,13 @@ function analyseGraph(component: string, file: string, ctx: GraphContext): Docto
   const wKind = kind(weights.fp16Bytes, weights.fp32Bytes);
   const ioKind = kind(ioFp16, ioFp32);
   const kinds = new Set([wKind, ioKind].filter((k) => k !== 'none'));
-  const precision = kinds.size === 0 ? 'none' : kinds.size === 1 ? [...kinds][0] : 'mixed';
-  if (wKind !== 'none' && ioKind !== 'none' && wKind !== ioKind) notes.push(`${wKind} weights behind ${ioKind} inputs/outputs (Cast nodes at the edges)`);
-  const hasFp16 = weights.fp16Bytes > 0 || ioFp16 > 0;
+  const precision: DoctorGraph['precision'] = kinds.size === 0 ? 'none' : kinds.size === 1 ? [...kinds][0] : 'mixed';
+  if (wKind !== 'none' && ioKind !== 'none' && wKind !== ioKind) found.notes.push(`${wKind} weights behind ${ioKind} inputs/outputs (Cast nodes at the edges)`);
+  return { weights, precision, hasFp16: weights.fp16Bytes > 0 || ioFp16 > 0 };
+}
 
-  // External data next to the model (loaded by path; ORT resolves it relative to the .onnx).
+/** External data next to the model (loaded by path; ORT resolves it relative to the .onnx): present, long enough, inside the folder. */
+function checkExternalData(s: OnnxModelSummary, file: string, found: Findings): DoctorGraph['externalData'] {
   const byFile = new Map<string, number>();
   for (const t of s.initializers) {
     if (!t.external) continue;
@@ -220,11 +223,14 @@ function analyseGraph(component: string, file: string, ctx: GraphContext): Docto
     const bytes = !unsafe && existsSync(p) ? statSync(p).size : 0;
     const ok = !unsafe && bytes >= neededBytes;
     externalData.push({ file: location, bytes, neededBytes, ok });
-    if (unsafe) issues.push({ level: 'fails', text: `external data path "${location}" points outside the model's folder` });
-    else if (!ok) issues.push({ level: 'fails', text: `external data ${location} is ${bytes ? `short (${formatBytesShort(bytes)} of ${formatBytesShort(neededBytes)})` : 'missing'}` });
+    if (unsafe) found.issues.push({ level: 'fails', text: `external data path "${location}" points outside the model's folder` });
+    else if (!ok) found.issues.push({ level: 'fails', text: `external data ${location} is ${bytes ? `short (${formatBytesShort(bytes)} of ${formatBytesShort(neededBytes)})` : 'missing'}` });
   }
+  return externalData;
+}
 
-  // Ops and where they run.
+/** The ops used (most frequent first) and where each runs on `provider`: there, on the CPU, nowhere, or unknown. */
+function checkOps(s: OnnxModelSummary, provider: ProviderName, found: Findings) {
   const ops: DoctorOpCount[] = [...s.ops]
     .map(([key, count]) => {
       const i = key.indexOf('::');
@@ -242,42 +248,70 @@ function analyseGraph(component: string, file: string, ctx: GraphContext): Docto
   const unknown = unsupported.filter((u) => u.fallback === 'unknown');
   const list = (xs: DoctorOpCount[]) => xs.map(opLabel).join(', ');
   if (none.length) {
-    issues.push({
+    found.issues.push({
       level: 'fails',
       text: provider === 'cpu' ? `cannot run on the CPU: ${list(none)} (no CPU kernel)` : `cannot load on ${provider}: ${list(none)} (no kernel on ${provider} or the CPU)`,
     });
   }
-  if (toCpu.length) issues.push({ level: 'fallback', text: `parts fall back to CPU: ${list(toCpu)}` });
-  if (unknown.length) issues.push({ level: 'warn', text: `support on ${provider} unknown for ${list(unknown)}` });
+  if (toCpu.length) found.issues.push({ level: 'fallback', text: `parts fall back to CPU: ${list(toCpu)}` });
+  if (unknown.length) found.issues.push({ level: 'warn', text: `support on ${provider} unknown for ${list(unknown)}` });
 
   const fused = ops.filter((o) => o.domain === 'com.microsoft' && FUSED_SD_OPS.has(o.op));
-  if (fused.length) notes.push(`GPU-optimised graph (${list(fused)}): fused ops from ORT's CUDA or Olive's DirectML recipe run only where those kernels exist`);
+  if (fused.length) found.notes.push(`GPU-optimised graph (${list(fused)}): fused ops from ORT's CUDA or Olive's DirectML recipe run only where those kernels exist`);
+  return { ops, unsupported };
+}
 
-  // Provider-specific settings the graph interacts with.
-  const staticInputs = hasStaticInputs(s);
+/** Provider-specific settings the graph interacts with (CoreML flags, fixed vs symbolic dims, fp16 on the CPU). */
+function checkProviderFit(staticInputs: boolean, hasFp16: boolean, ctx: GraphContext, found: Findings): void {
+  const { provider } = ctx;
   if (provider === 'coreml') {
     const flags = ctx.coremlFlags ?? (executionProviderConfig('coreml', {}, { staticInputs }) as { coreMlFlags: number }).coreMlFlags;
     if (hasFp16 && !(flags & COREML_FLAGS.CREATE_MLPROGRAM)) {
-      issues.push({ level: 'warn', text: 'fp16 on CoreML needs MLProgram (coreMlFlags 0x010): in the NeuralNetwork format the fp16 nodes run on the CPU' });
+      found.issues.push({ level: 'warn', text: 'fp16 on CoreML needs MLProgram (coreMlFlags 0x010): in the NeuralNetwork format the fp16 nodes run on the CPU' });
     }
-    if (flags & COREML_FLAGS.ONLY_ALLOW_STATIC_INPUT_SHAPES) notes.push('static input shapes: CoreML static-shape mode (0x008) is on');
-    else if (!staticInputs) notes.push('symbolic input dims: CoreML compiles for dynamic shapes (a fixed-size export would let it use static-shape mode)');
+    if (flags & COREML_FLAGS.ONLY_ALLOW_STATIC_INPUT_SHAPES) found.notes.push('static input shapes: CoreML static-shape mode (0x008) is on');
+    else if (!staticInputs) found.notes.push('symbolic input dims: CoreML compiles for dynamic shapes (a fixed-size export would let it use static-shape mode)');
   }
-  if (provider === 'dml' && !staticInputs) notes.push('symbolic input dims: DirectML runs fastest with dims baked in for the size you use (Olive exports); this graph is generic');
-  if (provider === 'cpu' && hasFp16) notes.push('fp16 on the CPU: ONNX Runtime inserts Casts around ops without fp16 CPU kernels (slower than fp32, no memory saved)');
+  if (provider === 'dml' && !staticInputs) found.notes.push('symbolic input dims: DirectML runs fastest with dims baked in for the size you use (Olive exports); this graph is generic');
+  if (provider === 'cpu' && hasFp16) found.notes.push('fp16 on the CPU: ONNX Runtime inserts Casts around ops without fp16 CPU kernels (slower than fp32, no memory saved)');
+}
 
-  // Memory.
+/** Device memory of the graph: all its weights plus its activations at the checked size (fp16 ones count 2 bytes off the CPU). */
+function estimateMemory(component: string, s: OnnxModelSummary, weights: DoctorGraph['weights'], ctx: GraphContext): DoctorGraph['memory'] {
   const firstFloat = s.inputs.find((i) => i.elemType === 1 || i.elemType === 10);
-  const e = firstFloat?.elemType === 10 && provider !== 'cpu' ? 2 : 4;
-  const memory = {
+  const e = firstFloat?.elemType === 10 && ctx.provider !== 'cpu' ? 2 : 4;
+  return {
     weightsBytes: weights.fp16Bytes + weights.fp32Bytes + weights.otherBytes,
     activationBytes: Math.round(estimateActivations(component, s, ctx.width, ctx.height, ctx.batch, e)),
   };
+}
 
-  const level = worstLevel(issues.map((i) => i.level));
-  const headline = issues.find((i) => i.level === level);
+/** The worst issue is the verdict (none: it runs); the other issues go ahead of the notes. */
+function graphVerdict(provider: ProviderName, found: Findings): DoctorVerdict {
+  const level = worstLevel(found.issues.map((i) => i.level));
+  const headline = found.issues.find((i) => i.level === level);
   const verdict: DoctorVerdict = headline ?? { level: 'ok', text: provider === 'cpu' ? 'will run on CPU' : `will run on GPU (${provider})` };
-  for (const i of issues) if (i !== headline) notes.unshift(i.text);
+  for (const i of found.issues) if (i !== headline) found.notes.unshift(i.text);
+  return verdict;
+}
+
+function analyseGraph(component: string, file: string, ctx: GraphContext): DoctorGraph {
+  const rel = path.relative(ctx.root, file).split(path.sep).join('/') || path.basename(file);
+  const fileBytes = statSync(file).size;
+  let s: OnnxModelSummary;
+  try {
+    s = readOnnxFile(file);
+  } catch (err) {
+    return unreadableGraph(component, rel, fileBytes, err as Error);
+  }
+  const found: Findings = { issues: [], notes: [] };
+  const { weights, precision, hasFp16 } = checkPrecision(s, found);
+  const externalData = checkExternalData(s, file, found);
+  const { ops, unsupported } = checkOps(s, ctx.provider, found);
+  const staticInputs = hasStaticInputs(s);
+  checkProviderFit(staticInputs, hasFp16, ctx, found);
+  const memory = estimateMemory(component, s, weights, ctx);
+  const verdict = graphVerdict(ctx.provider, found);
   return {
     component,
     file: rel,
@@ -294,7 +328,7 @@ function analyseGraph(component: string, file: string, ctx: GraphContext): Docto
     unsupported,
     memory,
     verdict,
-    notes,
+    notes: found.notes,
   };
 }
 
