@@ -128,137 +128,198 @@ function sessionError(info: ModelInfo, name: ComponentName, err: unknown): Model
 // loadModel
 // ---------------------------------------------------------------------------
 
+const TOKENIZER_EXPECTED = 'a CLIP BPE tokenizer: vocab.json (token → id, with <|startoftext|> and <|endoftext|>) and merges.txt';
+
+/** Load one tokenizer folder; a failure is a ModelLoadError naming the folder and the cause. */
+function loadTokenizerOrThrow(dir: string, label: string): ClipTokenizer {
+  try {
+    return loadTokenizer(dir);
+  } catch (err) {
+    throw new ModelLoadError({
+      file: dir, code: 'tokenizer', cause: err,
+      problem: `${label} could not be loaded (${(err as Error).message})`,
+      expected: TOKENIZER_EXPECTED,
+    });
+  }
+}
+
+/** Merge the asked-for LoRAs into working copies of the graphs they touch; null when none were asked for. */
+async function mergeLoras(info: ModelInfo, opts: LoadModelOptions): Promise<AppliedLoras | null> {
+  if (!opts.loras || opts.loras.length === 0) return null;
+  if (!opts.loraCacheDir) throw new Error('loadModel: loras need a loraCacheDir for the merged working copies');
+  const graphs: Partial<Record<LoraComponent, string>> = {};
+  for (const c of ['unet', 'text_encoder', 'text_encoder_2'] as const) if (info.components[c]) graphs[c] = info.components[c]!.model;
+  return applyLoras(graphs, opts.loras, { cacheDir: opts.loraCacheDir, sdxl: Boolean(info.components.text_encoder_2) });
+}
+
+type GraphMeta = Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>;
+
+/**
+ * The open sessions of one model: opens each component from its (possibly LoRA-merged) graph,
+ * keeps the run time of released sessions, and times session creation of merged graphs.
+ */
+class ComponentSessions {
+  private readonly sessions = new Map<ComponentName, EngineSession>();
+  private releasedRunMs = 0;
+  /** Milliseconds spent creating sessions of LoRA-merged graphs. */
+  loraSessionMs = 0;
+
+  constructor(
+    private readonly info: ModelInfo,
+    private readonly opts: LoadModelOptions,
+    private readonly applied: AppliedLoras | null,
+    readonly lowMemory: boolean,
+  ) {}
+
+  private modelFile(name: ComponentName): string {
+    return (this.applied?.paths as Partial<Record<ComponentName, string>> | undefined)?.[name] ?? this.info.components[name]!.model;
+  }
+
+  /** A new session for `name`; a creation failure is a ModelLoadError naming the file. */
+  async open(name: ComponentName): Promise<EngineSession> {
+    const merged = this.modelFile(name) !== this.info.components[name]!.model;
+    const started = performance.now();
+    try {
+      const { provider, threads, deviceId } = this.opts;
+      return await createSession(this.modelFile(name), { provider: provider ?? 'auto', threads, lowMemory: this.lowMemory, deviceId });
+    } catch (err) {
+      throw sessionError(this.info, name, err);
+    } finally {
+      if (merged) this.loraSessionMs += performance.now() - started;
+    }
+  }
+
+  keep(name: ComponentName, s: EngineSession): void {
+    this.sessions.set(name, s);
+  }
+
+  /** The kept session for `name`, opened and kept on first use. */
+  async get(name: ComponentName): Promise<EngineSession> {
+    let s = this.sessions.get(name);
+    if (!s) {
+      s = await this.open(name);
+      this.sessions.set(name, s);
+    }
+    return s;
+  }
+
+  /** Release the session of `name` (low-memory mode), counting its run time. */
+  async releaseOne(name: ComponentName): Promise<void> {
+    const s = this.sessions.get(name);
+    if (s) {
+      this.sessions.delete(name);
+      this.releasedRunMs += s.runMs;
+      await s.release();
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    for (const s of this.sessions.values()) {
+      this.releasedRunMs += s.runMs;
+      await s.release().catch(() => undefined);
+    }
+    this.sessions.clear();
+  }
+
+  runMs(): number {
+    let ms = this.releasedRunMs;
+    for (const s of this.sessions.values()) ms += s.runMs;
+    return ms;
+  }
+}
+
+interface OpenedGraphs {
+  meta: GraphMeta;
+  providers: Partial<Record<ComponentName, string>>;
+  fallbacks: ComponentFallback[];
+}
+
+/**
+ * Open every present component once to read its graph metadata and provider. Each component falls
+ * back independently; reasons are recorded per component. Low-memory mode releases each at once.
+ */
+async function openComponents(info: ModelInfo, pool: ComponentSessions): Promise<OpenedGraphs> {
+  const order: ComponentName[] = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
+  const meta: GraphMeta = {};
+  const providers: Partial<Record<ComponentName, string>> = {};
+  const fallbacks: ComponentFallback[] = [];
+  for (const name of order.filter((c) => info.components[c])) {
+    const s = await pool.open(name);
+    meta[name] = { inputs: s.inputs, outputs: s.outputs };
+    providers[name] = s.provider;
+    for (const f of s.fallbacks) fallbacks.push({ component: name, ...f });
+    if (pool.lowMemory) await s.release();
+    else pool.keep(name, s);
+  }
+  return { meta, providers, fallbacks };
+}
+
+interface ModelParts extends OpenedGraphs {
+  info: ModelInfo;
+  tokenizer: ClipTokenizer;
+  tokenizer2: ClipTokenizer | null;
+  applied: AppliedLoras | null;
+  pool: ComponentSessions;
+  requestedDeviceId: number | undefined;
+}
+
+/** The LoadedModel over opened graphs: signature and defaults from their metadata, sessions from the pool. */
+function assembleModel({ info, tokenizer, tokenizer2, applied, pool, meta, providers, fallbacks, requestedDeviceId }: ModelParts): LoadedModel {
+  const signature = detectSignature(info, meta);
+  const defaults = recommendedDefaults(signature, info.schedulerConfig, info.components.unet.config);
+  let released = false;
+  const deviceId = deviceIdUsed(providers.unet ?? 'cpu', requestedDeviceId);
+  const lowMemory = pool.lowMemory;
+  return {
+    folder: info.folder,
+    info,
+    signature,
+    tokenizer,
+    tokenizer2,
+    defaults,
+    schedulerConfig: info.schedulerConfig,
+    scalingFactor: info.scalingFactor,
+    provider: providers.unet ?? 'cpu',
+    providers,
+    fallbacks,
+    lowMemory,
+    ...(deviceId !== undefined ? { deviceId } : {}),
+    graphs: meta,
+    ...(applied ? { loras: { reports: applied.reports, hashes: applied.hashes, copies: applied.copies, mergeMs: applied.mergeMs, sessionMs: pool.loraSessionMs } } : {}),
+    hasComponent: (name) => Boolean(info.components[name]),
+    async session(name) {
+      if (released) throw new Error(`Model ${info.folder} was released.`);
+      if (!info.components[name]) throw new Error(`Model ${info.folder} has no ${name}.`);
+      return pool.get(name);
+    },
+    async finished(name) {
+      if (!lowMemory) return;
+      await pool.releaseOne(name);
+    },
+    sessionRunMs: () => pool.runMs(),
+    async release() {
+      released = true;
+      await pool.closeAll();
+    },
+  };
+}
+
 export async function loadModel(folder: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   // 1. Files, configs, tokenizer, scheduler (no sessions yet).
   const info = inspectModel(folder);
-  let tokenizer: ClipTokenizer;
-  try {
-    tokenizer = loadTokenizer(info.tokenizerDir);
-  } catch (err) {
-    throw new ModelLoadError({
-      file: info.tokenizerDir, code: 'tokenizer', cause: err,
-      problem: `tokenizer could not be loaded (${(err as Error).message})`,
-      expected: 'a CLIP BPE tokenizer: vocab.json (token → id, with <|startoftext|> and <|endoftext|>) and merges.txt',
-    });
-  }
-
-  let tokenizer2: ClipTokenizer | null = null;
-  if (info.tokenizer2Dir) {
-    try {
-      tokenizer2 = loadTokenizer(info.tokenizer2Dir);
-    } catch (err) {
-      throw new ModelLoadError({
-        file: info.tokenizer2Dir, code: 'tokenizer', cause: err,
-        problem: `tokenizer_2 could not be loaded (${(err as Error).message})`,
-        expected: 'a CLIP BPE tokenizer: vocab.json (token → id, with <|startoftext|> and <|endoftext|>) and merges.txt',
-      });
-    }
-  }
+  const tokenizer = loadTokenizerOrThrow(info.tokenizerDir, 'tokenizer');
+  const tokenizer2 = info.tokenizer2Dir ? loadTokenizerOrThrow(info.tokenizer2Dir, 'tokenizer_2') : null;
 
   // 2. LoRAs: merge into working copies of the graphs they touch; sessions open those instead.
-  let applied: AppliedLoras | null = null;
-  if (opts.loras && opts.loras.length > 0) {
-    if (!opts.loraCacheDir) throw new Error('loadModel: loras need a loraCacheDir for the merged working copies');
-    const graphs: Partial<Record<LoraComponent, string>> = {};
-    for (const c of ['unet', 'text_encoder', 'text_encoder_2'] as const) if (info.components[c]) graphs[c] = info.components[c]!.model;
-    applied = await applyLoras(graphs, opts.loras, { cacheDir: opts.loraCacheDir, sdxl: Boolean(info.components.text_encoder_2) });
-  }
-  const modelFile = (name: ComponentName): string => (applied?.paths as Partial<Record<ComponentName, string>> | undefined)?.[name] ?? info.components[name]!.model;
-  let loraSessionMs = 0;
+  const applied = await mergeLoras(info, opts);
 
-  // 3. Sessions. Each component falls back independently; reasons are recorded per component.
-  const order: ComponentName[] = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
-  const present = order.filter((c) => info.components[c]);
-  const sessions = new Map<ComponentName, EngineSession>();
-  const providers: Partial<Record<ComponentName, string>> = {};
-  const fallbacks: ComponentFallback[] = [];
-  const meta: Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>> = {};
-  let releasedRunMs = 0;
-  const lowMemory = opts.lowMemory ?? false;
-
-  const open = async (name: ComponentName): Promise<EngineSession> => {
-    const merged = modelFile(name) !== info.components[name]!.model;
-    const started = performance.now();
-    try {
-      return await createSession(modelFile(name), { provider: opts.provider ?? 'auto', threads: opts.threads, lowMemory, deviceId: opts.deviceId });
-    } catch (err) {
-      throw sessionError(info, name, err);
-    } finally {
-      if (merged) loraSessionMs += performance.now() - started;
-    }
-  };
-  const closeAll = async () => {
-    for (const s of sessions.values()) {
-      releasedRunMs += s.runMs;
-      await s.release().catch(() => undefined);
-    }
-    sessions.clear();
-  };
-
+  // 3. Sessions, then 4. the signature from graph metadata + config.json files.
+  const pool = new ComponentSessions(info, opts, applied, opts.lowMemory ?? false);
   try {
-    for (const name of present) {
-      const s = await open(name);
-      meta[name] = { inputs: s.inputs, outputs: s.outputs };
-      providers[name] = s.provider;
-      for (const f of s.fallbacks) fallbacks.push({ component: name, ...f });
-      if (lowMemory) await s.release();
-      else sessions.set(name, s);
-    }
-    // 4. Signature from graph metadata + config.json files.
-    const signature = detectSignature(info, meta);
-    const defaults = recommendedDefaults(signature, info.schedulerConfig, info.components.unet.config);
-
-    let released = false;
-    const deviceId = deviceIdUsed(providers.unet ?? 'cpu', opts.deviceId);
-    const model: LoadedModel = {
-      folder: info.folder,
-      info,
-      signature,
-      tokenizer,
-      tokenizer2,
-      defaults,
-      schedulerConfig: info.schedulerConfig,
-      scalingFactor: info.scalingFactor,
-      provider: providers.unet ?? 'cpu',
-      providers,
-      fallbacks,
-      lowMemory,
-      ...(deviceId !== undefined ? { deviceId } : {}),
-      graphs: meta,
-      ...(applied ? { loras: { reports: applied.reports, hashes: applied.hashes, copies: applied.copies, mergeMs: applied.mergeMs, sessionMs: loraSessionMs } } : {}),
-      hasComponent: (name) => Boolean(info.components[name]),
-      async session(name) {
-        if (released) throw new Error(`Model ${info.folder} was released.`);
-        if (!info.components[name]) throw new Error(`Model ${info.folder} has no ${name}.`);
-        let s = sessions.get(name);
-        if (!s) {
-          s = await open(name);
-          sessions.set(name, s);
-        }
-        return s;
-      },
-      async finished(name) {
-        if (!lowMemory) return;
-        const s = sessions.get(name);
-        if (s) {
-          sessions.delete(name);
-          releasedRunMs += s.runMs;
-          await s.release();
-        }
-      },
-      sessionRunMs() {
-        let ms = releasedRunMs;
-        for (const s of sessions.values()) ms += s.runMs;
-        return ms;
-      },
-      async release() {
-        released = true;
-        await closeAll();
-      },
-    };
-    return model;
+    const opened = await openComponents(info, pool);
+    return assembleModel({ info, tokenizer, tokenizer2, applied, pool, ...opened, requestedDeviceId: opts.deviceId });
   } catch (err) {
-    await closeAll();
+    await pool.closeAll();
     throw err;
   }
 }

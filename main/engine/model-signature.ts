@@ -166,21 +166,21 @@ function numberOr(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>): ModelSignature {
-  const te = meta.text_encoder!;
-  const un = meta.unet!;
-  const vd = meta.vae_decoder!;
-  const teFile = info.components.text_encoder.model;
-  const unFile = info.components.unet.model;
-  const vdFile = info.components.vae_decoder.model;
+type GraphMeta = Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>;
+type GraphIo = NonNullable<GraphMeta[ComponentName]>;
 
-  // text_encoder
-  const tc = new GraphChecker(teFile, te.inputs, te.outputs, 'text_encoder');
+/** text_encoder: `input_ids` in, `last_hidden_state` (+ optional `hidden_states.N`) out. */
+function checkTextEncoder(info: ModelInfo, te: GraphIo) {
+  const tc = new GraphChecker(info.components.text_encoder.model, te.inputs, te.outputs, 'text_encoder');
   const ids = tc.input('input_ids', 'token ids [batch, 77]', [2], ['int32', 'int64']);
   const lhs = tc.output('last_hidden_state', 'text embeddings [batch, 77, hidden]', [3], FLOATS);
   const hiddenStatesOutputs = te.outputs.filter((o) => /^hidden_states\.\d+$/.test(o.name)).length;
+  return { ids, lhs, hiddenStatesOutputs };
+}
 
-  // unet
+/** unet: the required inputs and output, no unknown inputs, and 4 or 9 input channels agreeing with config.json. */
+function checkUnet(info: ModelInfo, un: GraphIo) {
+  const unFile = info.components.unet.model;
   const uc = new GraphChecker(unFile, un.inputs, un.outputs, 'unet');
   const sample = uc.input('sample', 'noisy latents [batch, 4|9, h, w]', [4], FLOATS);
   const timestep = uc.input('timestep', 'the diffusion timestep ([], [1] or [batch])', [0, 1], ['int64', 'float32', 'float16']);
@@ -197,9 +197,13 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
       expected: 'inputs sample, timestep, encoder_hidden_states (+ text_embeds, time_ids for SDXL; timestep_cond for LCM)',
     });
   }
-  const unetConfig = info.components.unet.config ?? {};
+  const inChannels = unetInChannels(info, sample);
+  return { uc, sample, timestep, ehs, out, inChannels };
+}
+
+function unetInChannels(info: ModelInfo, sample: TensorInfo): 4 | 9 {
   const graphChannels = dimOf(sample, 1);
-  const cfgChannels = numberOr(unetConfig.in_channels);
+  const cfgChannels = numberOr((info.components.unet.config ?? {}).in_channels);
   if (graphChannels !== null && cfgChannels !== null && graphChannels !== cfgChannels) {
     throw new ModelLoadError({
       file: join(info.components.unet.dir, 'config.json'), code: 'mismatch',
@@ -210,20 +214,26 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
   const inChannels = graphChannels ?? cfgChannels ?? 4;
   if (inChannels !== 4 && inChannels !== 9) {
     throw new ModelLoadError({
-      file: unFile, code: 'wrong-rank',
+      file: info.components.unet.model, code: 'wrong-rank',
       problem: `unet "sample" has ${inChannels} channels (shape [${sample.shape.join(', ')}])`,
       expected: '4 latent channels (text-to-image) or 9 (inpainting: latents + mask + masked-image latents)',
     });
   }
+  return inChannels as 4 | 9;
+}
 
-  // vae_decoder
-  const vc = new GraphChecker(vdFile, vd.inputs, vd.outputs, 'vae_decoder');
+/** vae_decoder: 4-channel `latent_sample` in, 3-channel `sample` out. */
+function checkVaeDecoder(info: ModelInfo, vd: GraphIo) {
+  const vc = new GraphChecker(info.components.vae_decoder.model, vd.inputs, vd.outputs, 'vae_decoder');
   const vdIn = vc.input('latent_sample', 'latents [batch, 4, h, w]', [4], FLOATS);
   vc.staticDim('latent_sample', vdIn, 1, [4], 'channels');
   const vdOut = vc.output('sample', 'image [batch, 3, 8h, 8w]', [4], FLOATS);
   vc.staticDim('sample', vdOut, 1, [3], 'channels');
+  return { vdIn, vdOut };
+}
 
-  // vae_encoder (optional)
+/** vae_encoder (optional): `sample` in, `latent_parameters` (mean‖logvar) or `latent_sample` out. */
+function checkVaeEncoder(info: ModelInfo, meta: GraphMeta) {
   let vaeEncoderOutput: ModelSignature['vaeEncoderOutput'] = null;
   let veIn: TensorInfo | undefined;
   let veOut: TensorInfo | undefined;
@@ -240,32 +250,53 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
       vaeEncoderOutput = 'latent_sample';
     }
   }
+  return { vaeEncoderOutput, veIn, veOut };
+}
 
-  // Hidden size: graph first, then config.json files.
-  const teHidden = dimOf(lhs, 2) ?? numberOr(info.components.text_encoder.config?.hidden_size);
-  const unetCross = dimOf(ehs, 2) ?? numberOr(unetConfig.cross_attention_dim);
-  const sdxlConditioning = un.inputs.some((i) => i.name === 'text_embeds' || i.name === 'time_ids');
-  const { textEncoder2, sdxl } = detectSdxl(info, meta, uc, teHidden, hiddenStatesOutputs, sdxlConditioning, dimOf(ehs, 2));
+/** Single-encoder models: the text encoder's width must be the UNet's cross-attention width. */
+function checkSingleEncoderHidden(info: ModelInfo, teHidden: number | null, unetCross: number | null, sdxlConditioning: boolean): void {
   if (!sdxlConditioning && !info.components.text_encoder_2 && teHidden !== null && unetCross !== null && teHidden !== unetCross) {
     throw new ModelLoadError({
-      file: unFile, code: 'mismatch',
+      file: info.components.unet.model, code: 'mismatch',
       problem: `unet "encoder_hidden_states" takes hidden size ${unetCross} but text_encoder/model.onnx produces ${teHidden}`,
       expected: 'text_encoder and unet from the same model (768 for SD1.x, 1024 for SD2.x)',
     });
   }
+}
 
+/** LCM `timestep_cond`: its width from the graph, else unet/config.json `time_cond_proj_dim`. */
+function detectTimeCond(info: ModelInfo, un: GraphIo) {
   const timeCond = un.inputs.find((i) => i.name === 'timestep_cond');
-  const timeCondProjDim = dimOf(timeCond, 1) ?? numberOr(unetConfig.time_cond_proj_dim);
+  const timeCondProjDim = dimOf(timeCond, 1) ?? numberOr((info.components.unet.config ?? {}).time_cond_proj_dim);
   if (timeCond && timeCondProjDim === null) {
     throw new ModelLoadError({
-      file: unFile, code: 'wrong-rank',
+      file: info.components.unet.model, code: 'wrong-rank',
       problem: `unet "timestep_cond" has no static width (shape [${timeCond.shape.join(', ')}]) and unet/config.json has no time_cond_proj_dim`,
       expected: 'the LCM guidance-embedding width: a static timestep_cond [batch, 256] or time_cond_proj_dim in unet/config.json',
     });
   }
+  return { timeCond, timeCondProjDim };
+}
+
+export function detectSignature(info: ModelInfo, meta: GraphMeta): ModelSignature {
+  // 1. Each graph's inputs and outputs (order matters: the first mismatch found is the error).
+  const { ids, lhs, hiddenStatesOutputs } = checkTextEncoder(info, meta.text_encoder!);
+  const un = meta.unet!;
+  const { uc, sample, timestep, ehs, out, inChannels } = checkUnet(info, un);
+  const { vdIn, vdOut } = checkVaeDecoder(info, meta.vae_decoder!);
+  const { vaeEncoderOutput, veIn, veOut } = checkVaeEncoder(info, meta);
+
+  // 2. Hidden size: graph first, then config.json files; SDXL's second encoder and micro-conditioning.
+  const teHidden = dimOf(lhs, 2) ?? numberOr(info.components.text_encoder.config?.hidden_size);
+  const unetCross = dimOf(ehs, 2) ?? numberOr((info.components.unet.config ?? {}).cross_attention_dim);
+  const sdxlConditioning = un.inputs.some((i) => i.name === 'text_embeds' || i.name === 'time_ids');
+  const { textEncoder2, sdxl } = detectSdxl(info, meta, uc, teHidden, hiddenStatesOutputs, sdxlConditioning, dimOf(ehs, 2));
+  checkSingleEncoderHidden(info, teHidden, unetCross, sdxlConditioning);
+
+  // 3. Family from the graphs' features and the scheduler config.
+  const { timeCond, timeCondProjDim } = detectTimeCond(info, un);
   const sched = info.schedulerConfig;
   const predictionType = (sched.prediction_type ?? 'epsilon') as ModelSignature['predictionType'];
-
   const { family, turbo } = classifyFamily({
     sdxl: sdxlConditioning || Boolean(info.components.text_encoder_2),
     lcm: Boolean(timeCond) || timeCondProjDim !== null || sched._class_name === 'LCMScheduler',
@@ -274,6 +305,7 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
     sd2Text: teHidden === 1024 || info.padToken === '!',
   });
 
+  // 4. Element types of the float tensors the graphs exchange.
   const io: ModelSignature['io'] = {
     textEncoderOutput: lhs.type as FloatType,
     unetSample: sample.type as FloatType,
@@ -283,7 +315,6 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
     vaeDecoderOutput: vdOut.type as FloatType,
     ...(veIn ? { vaeEncoderInput: veIn.type as FloatType, vaeEncoderOutput: veOut!.type as FloatType } : {}),
   };
-  const fp16 = Object.values(io).every((t) => t === 'float16');
 
   return {
     family,
@@ -298,8 +329,8 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
     inputIdsType: ids.type as 'int32' | 'int64',
     sequenceLength: dimOf(ids, 1) ?? 77,
     io,
-    fp16,
-    unetInChannels: inChannels as 4 | 9,
+    fp16: Object.values(io).every((t) => t === 'float16'),
+    unetInChannels: inChannels,
     hiddenSize: teHidden,
     vaeEncoderOutput,
     hiddenStatesOutputs,
@@ -310,8 +341,6 @@ export function detectSignature(info: ModelInfo, meta: Partial<Record<ComponentN
     vaeForceUpcast: info.vaeForceUpcast,
   };
 }
-
-type GraphMeta = Partial<Record<ComponentName, { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }>>;
 
 /**
  * SDXL: text_encoder_2 (pooled `text_embeds` + `hidden_states.N`), the UNet's `text_embeds` /
@@ -344,7 +373,21 @@ function detectSdxl(
       expected: 'an SDXL UNet export with inputs sample, timestep, encoder_hidden_states, text_embeds, time_ids',
     });
   }
-  const te2 = meta.text_encoder_2;
+  const te2Sig = checkTextEncoder2(info, te2Files, meta.text_encoder_2, teHiddenStates);
+  const { unetPooled, timeIdsLength } = checkSdxlUnet(info, uc, teHidden, te2Sig.hiddenSize, te2Sig.pooledSize, crossAttentionDim);
+  return {
+    textEncoder2: te2Sig,
+    sdxl: {
+      timeIdsLength,
+      pooledSize: unetPooled ?? te2Sig.pooledSize,
+      crossAttentionDim,
+      forceZerosForEmptyPrompt: info.forceZerosForEmptyPrompt,
+    },
+  };
+}
+
+/** text_encoder_2: `input_ids` in, pooled `text_embeds` and ≥ 2 `hidden_states.N` out (text_encoder needs them too). */
+function checkTextEncoder2(info: ModelInfo, te2Files: NonNullable<ModelInfo['components']['text_encoder_2']>, te2: GraphIo, teHiddenStates: number): TextEncoder2Signature {
   const c2 = new GraphChecker(te2Files.model, te2.inputs, te2.outputs, 'text_encoder_2');
   const ids2 = c2.input('input_ids', 'token ids [batch, 77]', [2], ['int32', 'int64']);
   const pooledOut = c2.output('text_embeds', 'pooled, projected text embedding [batch, 1280]', [2], FLOATS);
@@ -357,9 +400,24 @@ function detectSdxl(
     });
   if (hiddenStates2.length < 2) throw noHiddenStates(te2Files.model, 'text_encoder_2');
   if (teHiddenStates < 2) throw noHiddenStates(info.components.text_encoder.model, 'text_encoder');
-  const te2Hidden = dimOf(hiddenStates2[0], 2) ?? numberOr(te2Files.config?.hidden_size);
-  const pooledSize2 = dimOf(pooledOut, 1) ?? numberOr(te2Files.config?.projection_dim);
+  return {
+    inputIdsType: ids2.type as 'int32' | 'int64',
+    hiddenSize: dimOf(hiddenStates2[0], 2) ?? numberOr(te2Files.config?.hidden_size),
+    pooledSize: dimOf(pooledOut, 1) ?? numberOr(te2Files.config?.projection_dim),
+    hiddenStatesOutputs: hiddenStates2.length,
+  };
+}
 
+/** The SDXL UNet inputs `text_embeds` / `time_ids`, checked against both text encoders' widths. */
+function checkSdxlUnet(
+  info: ModelInfo,
+  uc: GraphChecker,
+  teHidden: number | null,
+  te2Hidden: number | null,
+  pooledSize2: number | null,
+  crossAttentionDim: number | null,
+): { unetPooled: number | null; timeIdsLength: 5 | 6 } {
+  const unFile = info.components.unet.model;
   const textEmbeds = uc.input('text_embeds', 'pooled prompt embedding [batch, 1280]', [2], FLOATS);
   const timeIds = uc.input('time_ids', 'micro-conditioning [batch, 6] (or [batch, 5] with an aesthetic score)', [2], FLOATS);
   const unetPooled = dimOf(textEmbeds, 1);
@@ -386,18 +444,5 @@ function detectSdxl(
       expected: '6 columns (original size, crop top-left, target size) or 5 (original size, crop, aesthetic score)',
     });
   }
-  return {
-    textEncoder2: {
-      inputIdsType: ids2.type as 'int32' | 'int64',
-      hiddenSize: te2Hidden,
-      pooledSize: pooledSize2,
-      hiddenStatesOutputs: hiddenStates2.length,
-    },
-    sdxl: {
-      timeIdsLength,
-      pooledSize: unetPooled ?? pooledSize2,
-      crossAttentionDim,
-      forceZerosForEmptyPrompt: info.forceZerosForEmptyPrompt,
-    },
-  };
+  return { unetPooled, timeIdsLength };
 }

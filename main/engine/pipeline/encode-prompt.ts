@@ -117,118 +117,198 @@ export function concatHidden(parts: readonly Float32Array[], dims: readonly numb
   return out;
 }
 
-export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): Promise<PromptConditioning> {
-  const chunkTokens = model.signature.sequenceLength;
-  const clipSkip = checkClipSkip(args.clipSkip);
+/** A prompt parsed and tokenized for every encoder, before any session runs. */
+interface PromptPlan {
+  ends: number[];
+  texts: string[];
+  unique: string[];
+  /** [encoder][unique text] */
+  tokenized: WeightedPrompt[][];
+}
+
+/** Per-encoder tokenizers and their chunk layout (SDXL has two, each with its own pad token). */
+interface TokenizerSetup {
+  tokenizers: ClipTokenizer[];
+  chunkOpts: ChunkOptions[];
+  commaIds: Array<number | null>;
+}
+
+function tokenizerSetup(model: LoadedModel, chunkTokens: number): TokenizerSetup {
   const tokenizers: ClipTokenizer[] = model.signature.textEncoder2 && model.tokenizer2 ? [model.tokenizer, model.tokenizer2] : [model.tokenizer];
   const chunkOpts: ChunkOptions[] = tokenizers.map((tok) => ({ bosId: tok.bosId, eosId: tok.eosId, padId: tok.padId, chunkLength: chunkTokens - 2 }));
   const commaIds = tokenizers.map((tok) => commaTokenId(tok));
+  return { tokenizers, chunkOpts, commaIds };
+}
 
-  // Parse and tokenize both prompts before any session runs, so syntax errors surface as input errors.
-  interface Plan {
-    ends: number[];
-    texts: string[];
-    unique: string[];
-    /** [encoder][unique text] */
-    tokenized: WeightedPrompt[][];
+/** Schedule and tokenize one prompt; a syntax error becomes a PipelineInputError naming the field. */
+function planPrompt(prompt: string, which: string, steps: number, setup: TokenizerSetup): PromptPlan {
+  try {
+    const schedule = getPromptSchedules(prompt, steps);
+    const texts = schedule.map(([, t]) => t);
+    const unique = [...new Set(texts)];
+    const tokenized = setup.tokenizers.map((tok, e) =>
+      unique.map((t) => tokenizeWeightedPrompt(t, tok, { commaId: setup.commaIds[e], chunkLength: setup.chunkOpts[e].chunkLength })),
+    );
+    return { ends: schedule.map(([end]) => end), texts, unique, tokenized };
+  } catch (err) {
+    if (err instanceof PromptSyntaxError) throw new PipelineInputError(`${which} has invalid syntax: ${err.message}`);
+    throw err;
   }
-  const plan = (prompt: string, which: string): Plan => {
-    try {
-      const schedule = getPromptSchedules(prompt, args.steps);
-      const texts = schedule.map(([, t]) => t);
-      const unique = [...new Set(texts)];
-      const tokenized = tokenizers.map((tok, e) =>
-        unique.map((t) => tokenizeWeightedPrompt(t, tok, { commaId: commaIds[e], chunkLength: chunkOpts[e].chunkLength })),
-      );
-      return { ends: schedule.map(([end]) => end), texts, unique, tokenized };
-    } catch (err) {
-      if (err instanceof PromptSyntaxError) throw new PipelineInputError(`${which} has invalid syntax: ${err.message}`);
-      throw err;
-    }
-  };
-  const posPlan = plan(args.prompt, 'prompt');
-  const zeroNegative = args.doCfg && Boolean(args.zeroNegative);
-  const negPlan = args.doCfg && !zeroNegative ? plan(args.negativePrompt, 'negativePrompt') : null;
+}
 
+/**
+ * Runs 77-token chunks through the text encoders, one at a time (batch 1, exactly like the plain
+ * encoder call), caching by encoder and ids; records each encoder's width and the pooled width as
+ * the outputs reveal them.
+ */
+class ChunkEncoder {
+  readonly dims: number[];
+  pooledSize = 0;
+  private readonly cache = new Map<string, ChunkOutput>();
+
+  constructor(
+    private readonly model: LoadedModel,
+    readonly specs: TextEncoderSpec[],
+    private readonly norm: FinalNorm | null,
+    readonly chunkOpts: ChunkOptions[],
+    readonly chunkTokens: number,
+  ) {
+    this.dims = specs.map(() => 0);
+  }
+
+  /** One chunk through encoder `e` → [77, D_e]. */
+  async encode(e: number, ids: number[]): Promise<ChunkOutput> {
+    const key = `${e}:${ids.join(',')}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const out = await runTextEncoder(this.model, this.specs[e], ids, this.specs[e].finalNorm ? this.norm : null);
+    this.dims[e] = out.hidden;
+    if (out.pooled) this.pooledSize = out.pooled.length;
+    this.cache.set(key, out);
+    return out;
+  }
+
+  /** The empty-prompt chunk through every encoder, concatenated along the hidden axis. */
+  async encodeEmpty(): Promise<Float32Array> {
+    const parts: Float32Array[] = [];
+    for (let e = 0; e < this.specs.length; e++) parts.push((await this.encode(e, emptyChunk(this.chunkOpts[e]).tokens)).states);
+    return concatHidden(parts, this.dims);
+  }
+}
+
+async function createChunkEncoder(model: LoadedModel, clipSkip: number, chunkOpts: ChunkOptions[], chunkTokens: number): Promise<ChunkEncoder> {
   const specs: TextEncoderSpec[] = await textEncoderSpecs(model, clipSkip);
   const norm: FinalNorm | null = specs.some((s) => s.finalNorm) ? await finalLayerNorm(model, emptyChunk(chunkOpts[0]).tokens) : null;
-  const dims: number[] = specs.map(() => 0);
-  let pooledSize = 0;
+  return new ChunkEncoder(model, specs, norm, chunkOpts, chunkTokens);
+}
 
-  // One chunk through one encoder → [77, D_e] (batch 1, exactly like the plain encoder call).
-  const chunkCache = new Map<string, ChunkOutput>();
-  const encodeChunk = async (e: number, ids: number[]): Promise<ChunkOutput> => {
-    const key = `${e}:${ids.join(',')}`;
-    const hit = chunkCache.get(key);
-    if (hit) return hit;
-    const out = await runTextEncoder(model, specs[e], ids, specs[e].finalNorm ? norm : null);
-    dims[e] = out.hidden;
-    if (out.pooled) pooledSize = out.pooled.length;
-    chunkCache.set(key, out);
-    return out;
-  };
-  const encodeEmpty = async (): Promise<Float32Array> => {
-    const parts: Float32Array[] = [];
-    for (let e = 0; e < specs.length; e++) parts.push((await encodeChunk(e, emptyChunk(chunkOpts[e]).tokens)).states);
-    return concatHidden(parts, dims);
-  };
+/**
+ * Chunk `ci` of every unique text through encoder `e` → one [77, D_e] array per text. A1111
+ * batch_chunks: texts with fewer chunks get empty chunks; emphasis over the whole batch, per encoder.
+ * Fills `pooledByText` from text_encoder_2's first chunk.
+ */
+async function encodeChunkAcrossTexts(
+  encoder: ChunkEncoder,
+  tokenized: WeightedPrompt[],
+  e: number,
+  ci: number,
+  pooledByText: Array<Float32Array | null>,
+): Promise<Float32Array[]> {
+  const batchChunk: PromptChunk[] = tokenized.map((w) => w.chunks[ci] ?? emptyChunk(encoder.chunkOpts[e]));
+  const outs: ChunkOutput[] = [];
+  for (const c of batchChunk) outs.push(await encoder.encode(e, c.tokens));
+  let states = outs.map((o) => o.states);
+  const weights = batchChunk.flatMap((c) => c.weights);
+  if (weights.some((w) => w !== 1)) {
+    const dim = encoder.dims[e];
+    const z = applyEmphasis(concatChunkStates(states), weights, dim);
+    const per = encoder.chunkTokens * dim;
+    states = states.map((_, i) => z.slice(i * per, (i + 1) * per));
+  }
+  if (ci === 0 && encoder.specs[e].pooled) outs.forEach((o, i) => (pooledByText[i] = o.pooled));
+  return states;
+}
 
-  const encodeSchedule = async ({ ends, texts, unique, tokenized }: Plan): Promise<EncodedSchedule> => {
-    const chunks = Math.max(1, ...tokenized.flatMap((perText) => perText.map((w) => w.chunks.length)));
-    const perText: Float32Array[][] = unique.map(() => []);
-    const pooledByText: Array<Float32Array | null> = unique.map(() => null);
-    for (let ci = 0; ci < chunks; ci++) {
-      const perEncoder: Float32Array[][] = [];
-      for (let e = 0; e < specs.length; e++) {
-        // A1111 batch_chunks: texts with fewer chunks get empty chunks; emphasis over the whole batch, per encoder.
-        const batchChunk: PromptChunk[] = tokenized[e].map((w) => w.chunks[ci] ?? emptyChunk(chunkOpts[e]));
-        const outs: ChunkOutput[] = [];
-        for (const c of batchChunk) outs.push(await encodeChunk(e, c.tokens));
-        let states = outs.map((o) => o.states);
-        const weights = batchChunk.flatMap((c) => c.weights);
-        if (weights.some((w) => w !== 1)) {
-          const z = applyEmphasis(concatChunkStates(states), weights, dims[e]);
-          const per = chunkTokens * dims[e];
-          states = states.map((_, i) => z.slice(i * per, (i + 1) * per));
-        }
-        perEncoder.push(states);
-        if (ci === 0 && specs[e].pooled) outs.forEach((o, i) => (pooledByText[i] = o.pooled));
-      }
-      unique.forEach((_, i) => perText[i].push(concatHidden(perEncoder.map((s) => s[i]), dims)));
-    }
-    const byText = new Map(unique.map((t, i) => [t, i] as const));
-    return {
-      ends,
-      states: texts.map((t) => concatChunkStates(perText[byText.get(t)!])),
-      pooled: texts.map((t) => pooledByText[byText.get(t)!]),
-      texts: unique,
-      chunks,
-    };
+/** Every chunk of every distinct text of one prompt through every encoder, then mapped back to the schedule. */
+async function encodeSchedule(encoder: ChunkEncoder, { ends, texts, unique, tokenized }: PromptPlan): Promise<EncodedSchedule> {
+  const chunks = Math.max(1, ...tokenized.flatMap((perText) => perText.map((w) => w.chunks.length)));
+  const perText: Float32Array[][] = unique.map(() => []);
+  const pooledByText: Array<Float32Array | null> = unique.map(() => null);
+  for (let ci = 0; ci < chunks; ci++) {
+    const perEncoder: Float32Array[][] = [];
+    for (let e = 0; e < encoder.specs.length; e++) perEncoder.push(await encodeChunkAcrossTexts(encoder, tokenized[e], e, ci, pooledByText));
+    unique.forEach((_, i) => perText[i].push(concatHidden(perEncoder.map((s) => s[i]), encoder.dims)));
+  }
+  const byText = new Map(unique.map((t, i) => [t, i] as const));
+  return {
+    ends,
+    states: texts.map((t) => concatChunkStates(perText[byText.get(t)!])),
+    pooled: texts.map((t) => pooledByText[byText.get(t)!]),
+    texts: unique,
+    chunks,
   };
+}
 
-  const pos = await encodeSchedule(posPlan);
-  let neg = negPlan ? await encodeSchedule(negPlan) : null;
+/** A1111 pad_cond_uncond: append empty-prompt embeddings to the shorter schedule(s) so both have `chunks`. */
+async function padToChunks(encoder: ChunkEncoder, schedules: EncodedSchedule[], chunks: number): Promise<void> {
+  if (!schedules.some((s) => chunks > s.chunks)) return;
+  const empty = await encoder.encodeEmpty();
+  for (const enc of schedules) {
+    const missing = chunks - enc.chunks;
+    if (missing > 0) enc.states = enc.states.map((s) => concatChunkStates([s, ...new Array<Float32Array>(missing).fill(empty)]));
+  }
+}
+
+/** diffusers `force_zeros_for_empty_prompt`: a negative branch of zeros (embeddings and pooled), one entry for all steps. */
+function zeroSchedule(chunks: number, chunkTokens: number, hidden: number, pooledSize: number): EncodedSchedule {
+  return {
+    ends: [Number.POSITIVE_INFINITY],
+    states: [new Float32Array(chunks * chunkTokens * hidden)],
+    pooled: [pooledSize > 0 ? new Float32Array(pooledSize) : null],
+    texts: [''],
+    chunks,
+  };
+}
+
+export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): Promise<PromptConditioning> {
+  // 1. Check inputs: clip skip, then parse and tokenize both prompts before any session runs,
+  //    so syntax errors surface as input errors.
+  const chunkTokens = model.signature.sequenceLength;
+  const clipSkip = checkClipSkip(args.clipSkip);
+  const setup = tokenizerSetup(model, chunkTokens);
+  const posPlan = planPrompt(args.prompt, 'prompt', args.steps, setup);
+  const zeroNegative = args.doCfg && Boolean(args.zeroNegative);
+  const negPlan = args.doCfg && !zeroNegative ? planPrompt(args.negativePrompt, 'negativePrompt', args.steps, setup) : null;
+
+  // 2. Encode every distinct text of both prompts, chunk by chunk, through every encoder.
+  const encoder = await createChunkEncoder(model, clipSkip, setup.chunkOpts, chunkTokens);
+  const pos = await encodeSchedule(encoder, posPlan);
+  let neg = negPlan ? await encodeSchedule(encoder, negPlan) : null;
+
+  // 3. Same chunk count for both branches so CFG can batch them.
   const chunks = Math.max(pos.chunks, neg?.chunks ?? 0);
-  if (chunks > pos.chunks || (neg && chunks > neg.chunks)) {
-    // A1111 pad_cond_uncond: append empty-prompt embeddings to the shorter one.
-    const empty = await encodeEmpty();
-    for (const enc of neg ? [pos, neg] : [pos]) {
-      const missing = chunks - enc.chunks;
-      if (missing > 0) enc.states = enc.states.map((s) => concatChunkStates([s, ...new Array<Float32Array>(missing).fill(empty)]));
-    }
-  }
-  for (const s of specs) await model.finished(s.component);
-  const hidden = dims.reduce((a, b) => a + b, 0);
-  if (zeroNegative) {
-    neg = {
-      ends: [Number.POSITIVE_INFINITY],
-      states: [new Float32Array(chunks * chunkTokens * hidden)],
-      pooled: [pooledSize > 0 ? new Float32Array(pooledSize) : null],
-      texts: [''],
-      chunks,
-    };
-  }
+  await padToChunks(encoder, neg ? [pos, neg] : [pos], chunks);
+  for (const s of encoder.specs) await model.finished(s.component);
+  const hidden = encoder.dims.reduce((a, b) => a + b, 0);
+  if (zeroNegative) neg = zeroSchedule(chunks, chunkTokens, hidden, encoder.pooledSize);
 
+  // 4. Per-step lookups with batch expansion (negative rows first under CFG).
+  return conditioningFor({ pos, neg, chunks, chunkTokens, hidden, pooledSize: encoder.pooledSize, batch: args.batch, zeroNegative });
+}
+
+interface ConditioningParts {
+  pos: EncodedSchedule;
+  neg: EncodedSchedule | null;
+  chunks: number;
+  chunkTokens: number;
+  hidden: number;
+  pooledSize: number;
+  batch: number;
+  zeroNegative: boolean;
+}
+
+/** The PromptConditioning over encoded schedules: per-step batch-expanded embeddings, cached by schedule entry. */
+function conditioningFor({ pos, neg, chunks, chunkTokens, hidden, pooledSize, batch, zeroNegative }: ConditioningParts): PromptConditioning {
   let keep = chunks;
   let truncated = false;
   const cache = new Map<string, Float32Array>();
@@ -253,8 +333,8 @@ export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): 
       const key = keyAt(step);
       let e = cache.get(key);
       if (!e) {
-        const p = repeatBatch(trim(pos.states[pickEntry(pos.ends, step)]), args.batch);
-        e = neg ? concatBatch(repeatBatch(trim(neg.states[pickEntry(neg.ends, step)]), args.batch), p) : p;
+        const p = repeatBatch(trim(pos.states[pickEntry(pos.ends, step)]), batch);
+        e = neg ? concatBatch(repeatBatch(trim(neg.states[pickEntry(neg.ends, step)]), batch), p) : p;
         cache.set(key, e);
       }
       return e;
@@ -264,8 +344,8 @@ export async function encodePrompt(model: LoadedModel, args: EncodePromptArgs): 
       const key = keyAt(step);
       let e = pooledCache.get(key);
       if (!e) {
-        const p = repeatBatch(pos.pooled[pickEntry(pos.ends, step)]!, args.batch);
-        e = neg ? concatBatch(repeatBatch(neg.pooled[pickEntry(neg.ends, step)]!, args.batch), p) : p;
+        const p = repeatBatch(pos.pooled[pickEntry(pos.ends, step)]!, batch);
+        e = neg ? concatBatch(repeatBatch(neg.pooled[pickEntry(neg.ends, step)]!, batch), p) : p;
         pooledCache.set(key, e);
       }
       return e;
