@@ -3,6 +3,7 @@ import type { AtelierApi, LoraSummary } from '../../common/api/contract';
 import { isExecutionProviderName, type ExecutionProviderName } from '../../common/providers';
 import { doctorModel, listExecutionProviders, providerLooksUsable, removeWorkingCopiesOf } from '../engine';
 import { LoraStore, type LoraEntry } from '../models/lora-store';
+import { isInside } from '../models/model-store';
 import { loraCacheDir } from './lora-resolve';
 import { controlNetSummaryOf, openControlNetStore } from './controlnet-resolve';
 import { toApiError } from './api-errors';
@@ -110,7 +111,7 @@ export function createModelsApi(runtime: Runtime): ModelsApi {
         const removed = await modelManager.removeShared(req.modelId);
         if (!removed) throw err;
         // A base model whose ControlNet UNet went: its cached session must not outlive the file.
-        if (engine.loadedModel && removed.startsWith(engine.loadedModel.folder)) await engine.unload();
+        if (engine.loadedModel && isInside(removed, engine.loadedModel.folder)) await engine.unload();
         return null;
       });
       if (entry === null) return { removed: true };

@@ -11,7 +11,7 @@ import { isExecutionProviderName } from '../../common/providers';
 import { DownloadError, ModelDownloader, formatBytes, type DownloadProgress } from './downloader';
 import { HubClient, parseRepoRef } from './hub-client';
 import { planCatalogPull, planRepoPull } from './plan';
-import { removeSharedInstall, sharedInstallTarget } from './shared-installs';
+import { removeSharedInstall, sharedInstallEntry, sharedInstallTarget } from './shared-installs';
 import { ModelStore, ModelStoreError, type InstalledModel } from './model-store';
 
 export interface ModelsCliIo {
@@ -353,8 +353,8 @@ async function removeCommand(args: string[], ctx: ModelsCliContext, out: (s: str
   const { positionals } = parse(args, {});
   if (positionals.length !== 1) throw new UsageError('remove takes exactly one model id');
   const catalog = await loadCatalog(ctx.catalogPath ?? defaultCatalogPath()).catch(() => undefined);
-  const entry = catalog?.models.find((m) => m.id === positionals[0]);
-  if (entry && (entry.installTo !== undefined || entry.kind === 'controlnet-unet')) {
+  const entry = catalog ? sharedInstallEntry(catalog, positionals[0]) : undefined;
+  if (entry) {
     // An annotator, ControlNet or ControlNet UNet from the catalog: its own folder, if the catalog put it there.
     const removed = await removeSharedInstall(entry, ctx.modelsDir, await storeFor(ctx).list());
     if (removed) {

@@ -10,7 +10,7 @@ import { HubClient, HubError, parseRepoRef } from './hub-client';
 import { assertSafeModelId, slugifyModelId } from './manifest';
 import { ModelStore, type ImportOptions, type InstalledModel } from './model-store';
 import { PlanError, planCatalogPull, planRepoPull, type PullPlan } from './plan';
-import { removeSharedInstall, sharedInstallPresent, sharedInstallTarget } from './shared-installs';
+import { removeSharedInstall, sharedInstallEntry, sharedInstallPresent, sharedInstallTarget } from './shared-installs';
 import { FolderSizeCache } from './size-cache';
 
 export interface ModelManagerOptions {
@@ -360,16 +360,17 @@ export class ModelManager extends EventEmitter<ModelManagerEvents> {
   async remove(modelId: string): Promise<void> {
     if (this.#jobs.has(modelId)) throw new DownloadError(`"${modelId}" is downloading; cancel the download instead`, 'in-progress', true);
     // An annotator, ControlNet or ControlNet UNet the catalog installed: its own folder goes.
-    if (await this.removeShared(modelId)) return this.#changed();
+    if (await this.removeShared(modelId)) return;
     await this.store().remove(modelId);
     this.#changed();
   }
 
   /** Removes a catalog annotator / ControlNet / ControlNet UNet install; the folder removed, or null when `modelId` is none. */
   async removeShared(modelId: string): Promise<string | null> {
-    const entry = findCatalogEntry(await this.catalog().catch(() => ({ version: 1 as const, models: [] })), modelId);
-    if (!entry || entry.id !== modelId || (entry.installTo === undefined && entry.kind !== 'controlnet-unet')) return null;
-    return removeSharedInstall(entry, this.modelsDir, await this.listInstalled());
+    const entry = sharedInstallEntry(await this.catalog().catch(() => ({ version: 1 as const, models: [] })), modelId);
+    const removed = entry ? await removeSharedInstall(entry, this.modelsDir, await this.listInstalled()) : null;
+    if (removed) this.#changed();
+    return removed;
   }
 
   /** App shutdown: stop every download, keeping partial files for the next start. */

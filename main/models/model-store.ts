@@ -279,7 +279,8 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-function isInside(child: string, parent: string): boolean {
+/** `child` is `parent` or below it. */
+export function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }

@@ -7,11 +7,17 @@
 import { rename, rm, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CONTROL_UNET_FOLDER, type CatalogEntry } from './catalog';
+import { CONTROL_UNET_FOLDER, type Catalog, type CatalogEntry } from './catalog';
 import { STAGING_DIR } from './download-support';
 import { readManifest } from './manifest';
-import type { InstalledModel } from './model-store';
+import { isInside, type InstalledModel } from './model-store';
 import { PlanError } from './plan';
+
+/** The catalog entry `id` names when it installs into a shared folder rather than `<modelsDir>/<id>/`, else undefined. */
+export function sharedInstallEntry(catalog: Catalog, id: string): CatalogEntry | undefined {
+  const entry = catalog.models.find((m) => m.id === id);
+  return entry && (entry.installTo !== undefined || entry.kind === 'controlnet-unet') ? entry : undefined;
+}
 
 /**
  * Where a catalog entry installs, relative to the models folder, when not `<id>/`; undefined for models.
@@ -25,7 +31,7 @@ export function sharedInstallTarget(entry: CatalogEntry, modelsDir: string, inst
     throw new PlanError(`${entry.name} installs into the folder of model "${entry.forModel}", which is not installed: pull ${entry.forModel} first (atelier models pull ${entry.forModel}).`);
   }
   const rel = path.relative(modelsDir, base.folder);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (rel === '' || !isInside(base.folder, modelsDir)) {
     throw new PlanError(`${entry.name} installs into the folder of model "${base.id}", which is outside the models folder (${base.folder}); copy the model into ${modelsDir} first.`);
   }
   return `${rel.split(path.sep).join('/')}/${CONTROL_UNET_FOLDER}`;

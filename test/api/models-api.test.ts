@@ -124,7 +124,12 @@ describe('model management API', () => {
     await once('model:download-finished', 'controlnet-canny-sd15');
     expect((await client.listControlNets()).map((c) => c.name)).toContain('canny-sd15');
     expect((await client.listCatalog()).find((m) => m.id === 'controlnet-canny-sd15')?.installed).toBe(true);
+    // The studio's lists refresh on models:changed, as for any removed model.
+    const changed = new Promise<void>((resolve) => {
+      const off = client.onEvent((e) => e.type === 'models:changed' && (off(), resolve()));
+    });
     expect(await client.removeModel({ modelId: 'controlnet-canny-sd15' })).toEqual({ removed: true });
+    await changed;
     expect((await client.listControlNets()).map((c) => c.name)).not.toContain('canny-sd15');
     expect((await client.listCatalog()).find((m) => m.id === 'controlnet-canny-sd15')?.installed).toBe(false);
     await expect(client.removeModel({ modelId: 'controlnet-canny-sd15' })).rejects.toMatchObject({ code: 'not_found' });
