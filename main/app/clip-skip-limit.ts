@@ -13,6 +13,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { FileKeyedCache } from './file-keyed-cache';
 
 const MAX_CLIP_SKIP = 12;
 const WHOLE_FILE_LIMIT = 64 * 1024 * 1024;
@@ -61,16 +62,9 @@ export function clipSkipLimit(folder: string): number | undefined {
   }
 }
 
-const cache = new Map<string, number | undefined>();
+const cache = new FileKeyedCache<number | undefined>();
 
-/** clipSkipLimit, cached per folder and text-encoder mtime (listModels runs often). */
+/** clipSkipLimit, cached per state of the folder's text encoder(s) (listModels runs often). */
 export function cachedClipSkipLimit(folder: string): number | undefined {
-  let key = folder;
-  try {
-    key += `\0${statSync(join(folder, 'text_encoder', 'model.onnx')).mtimeMs}`;
-  } catch {
-    return undefined;
-  }
-  if (!cache.has(key)) cache.set(key, clipSkipLimit(folder));
-  return cache.get(key);
+  return cache.get([join(folder, 'text_encoder', 'model.onnx'), join(folder, 'text_encoder_2', 'model.onnx')], () => clipSkipLimit(folder));
 }

@@ -9,6 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import { AtelierApiError, type ModelSummary } from '../../common/api/contract';
 import { CONTROL_UNET_DIR, controlNetCapability, inspectModel } from '../engine';
 import { cachedClipSkipLimit } from './clip-skip-limit';
+import { FileKeyedCache } from './file-keyed-cache';
 import type { ModelManager } from '../models/manager';
 import type { InstalledModel } from '../models/model-store';
 
@@ -74,25 +75,11 @@ function withClipSkipMax(folder: string): { clipSkipMax?: number } {
   return max === undefined ? {} : { clipSkipMax: max };
 }
 
-/** mtime of a file, or -1 when it is absent: part of a cache key that must change when the file comes or goes. */
-function mtimeOrAbsent(file: string): number {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return -1;
-  }
-}
-
-/**
- * Keyed by both graphs' mtimes: listModels runs often, and installing a ControlNet UNet into an
- * installed model's `controlnet/` (or re-exporting its UNet) must change the answer.
- */
-const controlNetCapableCache = new Map<string, boolean | undefined>();
+/** Keyed by both UNets' files: installing a ControlNet UNet into an installed model's `controlnet/` must change the answer. */
+const controlNetCapableCache = new FileKeyedCache<boolean | undefined>();
 
 function withControlNetCapable(folder: string): { controlNetCapable?: boolean } {
-  const key = `${folder}\0${mtimeOrAbsent(join(folder, 'unet', 'model.onnx'))}\0${mtimeOrAbsent(join(folder, CONTROL_UNET_DIR, 'model.onnx'))}`;
-  if (!controlNetCapableCache.has(key)) controlNetCapableCache.set(key, controlNetCapability(folder));
-  const capable = controlNetCapableCache.get(key);
+  const capable = controlNetCapableCache.get([join(folder, 'unet', 'model.onnx'), join(folder, CONTROL_UNET_DIR, 'model.onnx')], () => controlNetCapability(folder));
   return capable === undefined ? {} : { controlNetCapable: capable };
 }
 
