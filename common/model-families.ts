@@ -10,3 +10,7 @@ export type PipelineFamily = (typeof PIPELINE_FAMILIES)[number];
 
 export const CATALOG_FAMILIES = Object.freeze(['sd1', 'sd2', 'sdxl', 'taesd', 'esrgan', 'demo', 'annotator'] as const);
 export type CatalogFamily = (typeof CATALOG_FAMILIES)[number];
+
+/** What a catalog entry is: a pipeline, or a part installed beside one (see main/models/catalog.ts INSTALL_ROOTS). */
+export const CATALOG_KINDS = Object.freeze(['pipeline', 'vae-decoder', 'upscaler', 'annotator', 'controlnet', 'controlnet-unet'] as const);
+export type CatalogKind = (typeof CATALOG_KINDS)[number];

@@ -2,6 +2,7 @@
  * What the API says about models: installed models, LoRAs, ControlNets, the loaded model, GPU probes,
  * the catalog and downloads. Part of the one contract (common/api/contract.ts re-exports every type).
  */
+import type { CatalogKind } from '../model-families';
 import type { ApiErrorShape } from './error-shape';
 
 export interface ModelSummary {
@@ -91,7 +92,7 @@ export interface CatalogModel {
    * `controlnet` installs into `controlnets/<id>/`, `annotator` into `annotators/<kind>/` (ControlNet
    * preprocessors), `controlnet-unet` into the installed `forModel`'s folder as `controlnet/`.
    */
-  kind: 'pipeline' | 'vae-decoder' | 'upscaler' | 'controlnet' | 'annotator' | 'controlnet-unet';
+  kind: CatalogKind;
   /** `controlnet-unet` entries: the catalog id of the base model (installed first) whose ControlNet-capable UNet this is. */
   forModel?: string;
   repo?: string;

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { appRoot } from '../platform/paths';
-import { CATALOG_FAMILIES } from '../../common/model-families';
+import { CATALOG_FAMILIES, CATALOG_KINDS } from '../../common/model-families';
 import { PROVIDER_NAMES, type ExecutionProviderName } from '../../common/providers';
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
@@ -36,7 +36,7 @@ export const CatalogFileSchema = z
   })
   .strict();
 
-export const ModelKindSchema = z.enum(['pipeline', 'vae-decoder', 'upscaler', 'annotator', 'controlnet', 'controlnet-unet']);
+export const ModelKindSchema = z.enum(CATALOG_KINDS);
 
 /**
  * A ControlNet-capable UNet (`controlnet-unet`) is not a model of its own: it installs into the folder
