@@ -15,7 +15,7 @@ export function controlNetUnsupported(model: ModelCapability | undefined): strin
   return (
     `${model.name} has no ControlNet-capable UNet: its UNet takes no ControlNet residuals and it has no controlnet/model.onnx. ` +
     'Choose a model that ships one (e.g. a TensorStack *-amuse build with its controlnet/ folder, or an export whose UNet takes ' +
-    'down_block_{i}_additional_residual inputs).'
+    'down_block_{i}_additional_residual inputs), or install the model\'s "ControlNet UNet for …" entry from the Models view\'s catalog.'
   );
 }
 
